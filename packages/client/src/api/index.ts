@@ -1,0 +1,2 @@
+/** Generated etcd v3 API codecs (see proto/). */
+export {};
