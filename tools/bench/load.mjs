@@ -106,7 +106,7 @@ async function runUnary() {
   const one = ops[o.op];
   if (!one) throw new Error(`unknown --op ${o.op}`);
   const seconds = await closedLoop(one);
-  kvs.forEach((k) => k.close());
+  for (const k of kvs) k.close();
   return seconds;
 }
 
@@ -134,8 +134,8 @@ async function runKeepAlive() {
       s.write({ ID: id });
     });
   });
-  streams.forEach(({ s }) => s.end());
-  leases.forEach((l) => l.close());
+  for (const { s } of streams) s.end();
+  for (const l of leases) l.close();
   return seconds;
 }
 
@@ -180,8 +180,8 @@ async function runWatch() {
   }
   await Promise.race([allDone, new Promise((ok) => setTimeout(ok, 10_000))]);
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  streams.forEach((s) => s.cancel());
-  watches.forEach((w) => w.close());
+  for (const s of streams) s.cancel();
+  for (const w of watches) w.close();
   kv.close();
   return seconds;
 }
