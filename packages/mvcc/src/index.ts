@@ -1,2 +1,37 @@
-/** Public API of this package; filled in by its implementation. */
+/**
+ * @kv/mvcc: etcd's multi-version key space (revisions, key index, compaction, hashes), its watch hub and
+ * the pluggable storage engines (memory, LevelDB, LMDB) behind one Backend interface.
+ */
+export { openBackend } from './backend/open.js';
+export type {
+  Backend,
+  BackendOptions,
+  EngineName,
+  Entry,
+  HashOptions,
+  ReadView,
+  ScanOptions,
+  WriteBatch,
+} from './backend/types.js';
+export { crc32c } from './crc32.js';
+export * from './errors.js';
+export { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
+export { bytesToRev, type Revision, revToBytes } from './revision.js';
+export {
+  type ApplyContext,
+  type CompactResult,
+  type HashKVResult,
+  type IndexDump,
+  MvccStore,
+  type RangeOptions,
+  type RangeResult,
+  type StoreOptions,
+  type WriteResult,
+} from './store.js';
+export { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.js';
+export * from './types.js';
+export type { Watcher, WatchBatch, WatchFilter, WatchOptions, WatchSink } from './watch.js';
+export { KEY_BUCKET, META_BUCKET } from './write-buffer.js';
+
+/** Package name, for diagnostics. */
 export const PACKAGE_NAME = '@kv/mvcc';

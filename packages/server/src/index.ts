@@ -1,2 +1,11 @@
-/** Public API of this package; filled in by its implementation. */
-export const PACKAGE_NAME = '@kv/server';
+/**
+ * @kv/server — kv-server: etcd's v3 API (gRPC + JSON gateway) on raft, WAL and MVCC.
+ *
+ * Embedded use: `const { endpoint, close } = await startServer()`.
+ */
+export { ConfigError, helpText, parseArgs, type ServerConfig } from './config/parse.js';
+export { KvServer, type KvServerOptions, type StartedServer, type StartServerOptions, startServer } from './embed.js';
+export { EtcdError, Errors } from './etcdserver/errors.js';
+export { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
+export { Logger, type LogLevel } from './log/logger.js';
+export { ServerMetrics } from './metrics/server-metrics.js';

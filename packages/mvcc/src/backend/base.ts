@@ -1,0 +1,228 @@
+/**
+ * Engine-independent parts of a Backend: bucket key mapping, scans with limits, snapshot streaming,
+ * restore and hashing. An engine supplies raw point reads, raw ordered scans over its single key space,
+ * atomic batch writes and a few maintenance hooks.
+ */
+import { Crc32c } from '../crc32.js';
+import { ErrClosed, ErrCorruptSnapshot } from '../errors.js';
+import { physicalKey, scanBounds, splitKey, userKey } from './keys.js';
+import type {
+  Backend,
+  EngineName,
+  Entry,
+  HashOptions,
+  ReadView,
+  ScanOptions,
+  WriteBatch,
+} from './types.js';
+
+/** A queued raw write: value undefined means delete. */
+export interface RawOp {
+  key: Uint8Array;
+  value: Uint8Array | undefined;
+}
+
+/** An engine's consistent view over physical keys. */
+export interface RawView {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  /** Entries with lo <= key < hi, ascending or descending. */
+  scan(lo: Uint8Array, hi: Uint8Array, reverse: boolean): AsyncIterable<Entry>;
+  close(): void;
+}
+
+const SNAPSHOT_MAGIC = 0x6b76736e; // 'kvsn'
+const SNAPSHOT_CHUNK = 64 * 1024;
+const RESTORE_BATCH = 10_000;
+
+/** Orders physical entries so different engines hash identically. */
+export abstract class BaseBackend implements Backend {
+  abstract readonly engine: EngineName;
+  protected closed = false;
+
+  protected abstract openRawView(): RawView;
+  protected abstract writeRaw(ops: RawOp[]): Promise<void>;
+  /** Deletes every entry (restore starts from empty). */
+  protected abstract clearAll(): Promise<void>;
+  abstract size(): Promise<number>;
+  abstract sizeInUse(): Promise<number>;
+  abstract defragment(): Promise<void>;
+  protected abstract closeEngine(): Promise<void>;
+
+  protected checkOpen(): void {
+    if (this.closed) throw new ErrClosed('backend: closed');
+  }
+
+  batch(): WriteBatch {
+    this.checkOpen();
+    const ops: RawOp[] = [];
+    return {
+      put: (bucket, key, value) => {
+        ops.push({ key: physicalKey(bucket, key), value });
+      },
+      delete: (bucket, key) => {
+        ops.push({ key: physicalKey(bucket, key), value: undefined });
+      },
+      get length() {
+        return ops.length;
+      },
+      commit: async () => {
+        this.checkOpen();
+        if (ops.length > 0) await this.writeRaw(ops);
+      },
+    };
+  }
+
+  view(): ReadView {
+    this.checkOpen();
+    const raw = this.openRawView();
+    return {
+      get: async (bucket, key) => plain(await raw.get(physicalKey(bucket, key))),
+      getMany: async (bucket, keys) => (await raw.getMany(keys.map((k) => physicalKey(bucket, k)))).map(plain),
+      scan: (bucket, opts) => scanBucket(raw, bucket, opts ?? {}),
+      close: () => raw.close(),
+    };
+  }
+
+  async get(bucket: string, key: Uint8Array): Promise<Uint8Array | undefined> {
+    const view = this.view();
+    try {
+      return await view.get(bucket, key);
+    } finally {
+      view.close();
+    }
+  }
+
+  async *scan(bucket: string, opts?: ScanOptions): AsyncIterable<Entry> {
+    const view = this.view();
+    try {
+      yield* view.scan(bucket, opts);
+    } finally {
+      view.close();
+    }
+  }
+
+  /** Every physical entry in order, from one view. */
+  protected async *scanAll(): AsyncIterable<Entry> {
+    const raw = this.openRawView();
+    try {
+      yield* raw.scan(new Uint8Array(0), new Uint8Array([0xff, 0xff, 0xff, 0xff]), false);
+    } finally {
+      raw.close();
+    }
+  }
+
+  async hash(opts: HashOptions = {}): Promise<number> {
+    const crc = new Crc32c();
+    let lastBucket = '';
+    for await (const [pk, value] of this.scanAll()) {
+      const [bucket, key] = splitKey(pk);
+      if (opts.ignore?.(bucket, key)) continue;
+      if (bucket !== lastBucket) {
+        crc.update(new TextEncoder().encode(bucket));
+        lastBucket = bucket;
+      }
+      crc.update(key);
+      crc.update(value);
+    }
+    return crc.digest();
+  }
+
+  /**
+   * Stream format: u32 magic, then frames `u32 keyLen, key, u32 valueLen, value`, then a terminator
+   * frame with keyLen 0xffffffff followed by the u32 CRC-32C of every preceding byte.
+   */
+  async *snapshot(): AsyncIterable<Uint8Array> {
+    const crc = new Crc32c();
+    let chunk = Buffer.allocUnsafe(SNAPSHOT_CHUNK);
+    let used = 0;
+    const emit = function* (bytes: Uint8Array): Generator<Uint8Array> {
+      if (used + bytes.length > chunk.length) {
+        if (used > 0) {
+          const out = chunk.subarray(0, used);
+          crc.update(out);
+          yield out;
+        }
+        chunk = Buffer.allocUnsafe(Math.max(SNAPSHOT_CHUNK, bytes.length));
+        used = 0;
+      }
+      chunk.set(bytes, used);
+      used += bytes.length;
+    };
+    const u32 = (n: number) => {
+      const b = Buffer.allocUnsafe(4);
+      b.writeUInt32BE(n >>> 0);
+      return b;
+    };
+    yield* emit(u32(SNAPSHOT_MAGIC));
+    for await (const [k, v] of this.scanAll()) {
+      yield* emit(u32(k.length));
+      yield* emit(k);
+      yield* emit(u32(v.length));
+      yield* emit(v);
+    }
+    yield* emit(u32(0xffffffff));
+    const out = chunk.subarray(0, used);
+    crc.update(out);
+    yield out;
+    yield u32(crc.digest());
+  }
+
+  async restore(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> {
+    this.checkOpen();
+    // Collect the entries first so a corrupt stream leaves the current contents untouched.
+    const parts: Buffer[] = [];
+    for await (const part of stream) parts.push(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
+    const all = Buffer.concat(parts);
+    if (all.length < 12 || all.readUInt32BE(0) !== SNAPSHOT_MAGIC) throw new ErrCorruptSnapshot('backend: not a snapshot');
+    const body = all.subarray(0, all.length - 4);
+    const crc = new Crc32c().update(body).digest();
+    if (crc !== all.readUInt32BE(all.length - 4)) throw new ErrCorruptSnapshot('backend: snapshot checksum mismatch');
+    const ops: RawOp[] = [];
+    let p = 4;
+    for (;;) {
+      if (p + 4 > body.length) throw new ErrCorruptSnapshot('backend: truncated snapshot');
+      const klen = body.readUInt32BE(p);
+      p += 4;
+      if (klen === 0xffffffff) break;
+      const key = new Uint8Array(body.subarray(p, p + klen));
+      p += klen;
+      const vlen = body.readUInt32BE(p);
+      p += 4;
+      const value = new Uint8Array(body.subarray(p, p + vlen));
+      p += vlen;
+      if (p > body.length) throw new ErrCorruptSnapshot('backend: truncated snapshot');
+      ops.push({ key, value });
+    }
+    await this.clearAll();
+    for (let i = 0; i < ops.length; i += RESTORE_BATCH) await this.writeRaw(ops.slice(i, i + RESTORE_BATCH));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.closeEngine();
+  }
+}
+
+async function* scanBucket(raw: RawView, bucket: string, opts: ScanOptions): AsyncIterable<Entry> {
+  const [lo, hi] = scanBounds(bucket, opts.start, opts.end);
+  const limit = opts.limit && opts.limit > 0 ? opts.limit : Number.POSITIVE_INFINITY;
+  let n = 0;
+  if (compareBytes(lo, hi) >= 0) return;
+  for await (const [k, v] of raw.scan(lo, hi, opts.reverse ?? false)) {
+    yield [plain(userKey(bucket, k)), plain(v)];
+    if (++n >= limit) return;
+  }
+}
+
+/** Engines may hand out Buffers; callers always get plain Uint8Arrays (same bytes, no copy). */
+function plain<T extends Uint8Array | undefined>(b: T): T {
+  if (b === undefined || Object.getPrototypeOf(b) === Uint8Array.prototype) return b;
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength) as T;
+}
+
+/** Byte-wise comparison of two keys. */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}

@@ -1,0 +1,80 @@
+/** The storage-engine contract every engine implements and the conformance suite checks. */
+
+/** Engines selectable by name. */
+export type EngineName = 'memory' | 'level' | 'lmdb';
+
+/** Options for {@link openBackend}. */
+export interface BackendOptions {
+  /** Engine to use; default `level`. */
+  engine?: EngineName;
+  /** Directory for on-disk engines (required for `level` and `lmdb`). */
+  path?: string;
+  /** fsync every commit (default false: the server's WAL provides durability; commits stay atomic). */
+  sync?: boolean;
+  /** LMDB map size in bytes (default 8 GiB, grown automatically by lmdb-js). */
+  mapSize?: number;
+}
+
+/** A key/value pair from a scan. */
+export type Entry = [key: Uint8Array, value: Uint8Array];
+
+/** Bounds of a scan inside one bucket: `[start, end)`, open where undefined. */
+export interface ScanOptions {
+  start?: Uint8Array | undefined;
+  end?: Uint8Array | undefined;
+  /** Walk from the high end down. */
+  reverse?: boolean | undefined;
+  /** Stop after this many entries (0 or undefined: no limit). */
+  limit?: number | undefined;
+}
+
+/** A consistent point-in-time view; writers are never blocked by it. Close it when done. */
+export interface ReadView {
+  get(bucket: string, key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Point reads of many keys in one call (LevelDB does them in one native round trip). */
+  getMany(bucket: string, keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  scan(bucket: string, opts?: ScanOptions): AsyncIterable<Entry>;
+  close(): void;
+}
+
+/** A set of writes committed atomically. */
+export interface WriteBatch {
+  put(bucket: string, key: Uint8Array, value: Uint8Array): void;
+  delete(bucket: string, key: Uint8Array): void;
+  /** Number of queued operations. */
+  readonly length: number;
+  /** Applies every queued write atomically; resolves when the engine has committed it. */
+  commit(): Promise<void>;
+}
+
+/** Options for {@link Backend.hash}. */
+export interface HashOptions {
+  /** Entries to leave out (etcd leaves out the consistent index, which differs between members). */
+  ignore?: (bucket: string, key: Uint8Array) => boolean;
+}
+
+/** Named buckets of ordered binary keys. */
+export interface Backend {
+  readonly engine: EngineName;
+  /** Starts a write batch. */
+  batch(): WriteBatch;
+  /** Opens a consistent read view. */
+  view(): ReadView;
+  /** Reads one key from the latest committed state. */
+  get(bucket: string, key: Uint8Array): Promise<Uint8Array | undefined>;
+  /** Scans the latest committed state (a view held for the duration of the scan). */
+  scan(bucket: string, opts?: ScanOptions): AsyncIterable<Entry>;
+  /** Bytes the engine occupies on disk (memory: bytes held). */
+  size(): Promise<number>;
+  /** Bytes holding live data (after defragment, size() approaches this). */
+  sizeInUse(): Promise<number>;
+  /** The whole contents as a byte stream (framed, checksummed). */
+  snapshot(): AsyncIterable<Uint8Array>;
+  /** Replaces the whole contents with a stream produced by snapshot() of any engine. */
+  restore(stream: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>;
+  /** Reclaims space freed by deletes. */
+  defragment(): Promise<void>;
+  /** CRC-32C over every bucket name, key and value in order. */
+  hash(opts?: HashOptions): Promise<number>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,120 @@
+/**
+ * Protobuf encoding of mvccpb.KeyValue (fields 1..6, proto3: zero values omitted), written by hand so the
+ * package needs no codec dependency. Byte-identical to etcd's marshalling, which keeps hashKV comparable.
+ */
+import type { KeyValue } from './types.js';
+
+function varintLen(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
+  }
+  return len;
+}
+
+function writeVarint(out: Uint8Array, pos: number, n: number): number {
+  while (n >= 0x80) {
+    out[pos++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  out[pos++] = n;
+  return pos;
+}
+
+/** Serialises a KeyValue. */
+export function encodeKeyValue(kv: KeyValue): Uint8Array {
+  let len = 0;
+  if (kv.key.length) len += 1 + varintLen(kv.key.length) + kv.key.length;
+  if (kv.createRevision) len += 1 + varintLen(kv.createRevision);
+  if (kv.modRevision) len += 1 + varintLen(kv.modRevision);
+  if (kv.version) len += 1 + varintLen(kv.version);
+  if (kv.value.length) len += 1 + varintLen(kv.value.length) + kv.value.length;
+  if (kv.lease) len += 1 + varintLen(kv.lease);
+  const out = new Uint8Array(len);
+  let p = 0;
+  if (kv.key.length) {
+    out[p++] = 0x0a;
+    p = writeVarint(out, p, kv.key.length);
+    out.set(kv.key, p);
+    p += kv.key.length;
+  }
+  if (kv.createRevision) {
+    out[p++] = 0x10;
+    p = writeVarint(out, p, kv.createRevision);
+  }
+  if (kv.modRevision) {
+    out[p++] = 0x18;
+    p = writeVarint(out, p, kv.modRevision);
+  }
+  if (kv.version) {
+    out[p++] = 0x20;
+    p = writeVarint(out, p, kv.version);
+  }
+  if (kv.value.length) {
+    out[p++] = 0x2a;
+    p = writeVarint(out, p, kv.value.length);
+    out.set(kv.value, p);
+    p += kv.value.length;
+  }
+  if (kv.lease) {
+    out[p++] = 0x30;
+    p = writeVarint(out, p, kv.lease);
+  }
+  return out;
+}
+
+/** Parses a KeyValue; key and value are views into `buf` (callers must not mutate them). */
+export function decodeKeyValue(buf: Uint8Array): KeyValue {
+  const kv: KeyValue = {
+    key: new Uint8Array(0),
+    createRevision: 0,
+    modRevision: 0,
+    version: 0,
+    value: new Uint8Array(0),
+    lease: 0,
+  };
+  let p = 0;
+  const varint = (): number => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[p++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  while (p < buf.length) {
+    const tag = buf[p++]!;
+    switch (tag) {
+      case 0x0a: {
+        const n = varint();
+        kv.key = buf.subarray(p, p + n);
+        p += n;
+        break;
+      }
+      case 0x10:
+        kv.createRevision = varint();
+        break;
+      case 0x18:
+        kv.modRevision = varint();
+        break;
+      case 0x20:
+        kv.version = varint();
+        break;
+      case 0x2a: {
+        const n = varint();
+        kv.value = buf.subarray(p, p + n);
+        p += n;
+        break;
+      }
+      case 0x30:
+        kv.lease = varint();
+        break;
+      default:
+        throw new Error(`mvcc: unexpected KeyValue field tag ${tag}`);
+    }
+  }
+  return kv;
+}

@@ -1,0 +1,65 @@
+/**
+ * Revisions and their on-disk key form.
+ *
+ * A revision is {main, sub}: main is the store revision of a write transaction, sub numbers the changes
+ * inside it. The key bucket stores `main(8 bytes BE) '_' sub(8 bytes BE)` plus a trailing 't' for
+ * tombstones, exactly as etcd does, so byte order equals revision order and hashKV matches etcd's.
+ */
+
+/** A change's position in history. */
+export interface Revision {
+  main: number;
+  sub: number;
+}
+
+export const REV_BYTES_LEN = 17;
+const TOMBSTONE_MARK = 0x74; // 't'
+
+function writeUint64(out: Uint8Array, offset: number, n: number): void {
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n >>> 0;
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setUint32(offset, hi);
+  view.setUint32(offset + 4, lo);
+}
+
+function readUint64(bytes: Uint8Array, offset: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return view.getUint32(offset) * 0x100000000 + view.getUint32(offset + 4);
+}
+
+/** Encodes a revision as a key-bucket key; tombstones get the trailing 't'. */
+export function revToBytes(main: number, sub: number, tombstone = false): Uint8Array {
+  const out = new Uint8Array(tombstone ? REV_BYTES_LEN + 1 : REV_BYTES_LEN);
+  writeUint64(out, 0, main);
+  out[8] = 0x5f; // '_'
+  writeUint64(out, 9, sub);
+  if (tombstone) out[REV_BYTES_LEN] = TOMBSTONE_MARK;
+  return out;
+}
+
+/** Decodes a key-bucket key. */
+export function bytesToRev(bytes: Uint8Array): Revision & { tombstone: boolean } {
+  return {
+    main: readUint64(bytes, 0),
+    sub: readUint64(bytes, 9),
+    tombstone: bytes.length === REV_BYTES_LEN + 1 && bytes[REV_BYTES_LEN] === TOMBSTONE_MARK,
+  };
+}
+
+/** The smallest key-bucket key at main revision `main` (a scan bound). */
+export function revLowerBound(main: number): Uint8Array {
+  return revToBytes(main, 0);
+}
+
+/** Encodes a non-negative integer as 8 bytes big-endian (meta values). */
+export function uint64ToBytes(n: number): Uint8Array {
+  const out = new Uint8Array(8);
+  writeUint64(out, 0, n);
+  return out;
+}
+
+/** Decodes 8 bytes big-endian. */
+export function bytesToUint64(bytes: Uint8Array): number {
+  return readUint64(bytes, 0);
+}

@@ -1,0 +1,865 @@
+/**
+ * The MVCC store: etcd's revisioned key space over a pluggable {@link Backend}.
+ *
+ * - Every write transaction gets the next main revision; its changes get sub revisions 0, 1, ...
+ * - Each change is stored as `revision -> mvccpb.KeyValue` in the `key` bucket; an in-memory
+ *   {@link TreeIndex} maps keys to their generations of revisions and is rebuilt on open.
+ * - Writes update the index and a {@link WriteBuffer} at once (visible to reads immediately); the buffer
+ *   is committed to the backend every `batchInterval` ms or `batchLimit` operations, together with the
+ *   raft index of the last write (the consistent index), so replaying the WAL after a crash is idempotent.
+ * - Writes are serialised; reads run concurrently against a backend view plus the buffers alive when
+ *   they start.
+ */
+import type { Backend, ReadView } from './backend/types.js';
+import { bytesToKey } from './btree.js';
+import { Crc32c } from './crc32.js';
+import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound } from './errors.js';
+import { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
+import { type IndexHit, type RangeHit, revId, TreeIndex } from './key-index.js';
+import { compareRange, filterByRevisions, needsFullFetch, normaliseRangeEnd, sortKvs } from './range-ops.js';
+import { bytesToRev, bytesToUint64, revLowerBound, revToBytes, uint64ToBytes } from './revision.js';
+import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.js';
+import {
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  EMPTY_BYTES,
+  type Event,
+  EventType,
+  type KeyValue,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type RequestOp,
+  type ResponseOp,
+  type TxnRequest,
+  type TxnResponse,
+  toNum,
+} from './types.js';
+import { WatchHub, type WatchOptions, type WatchSink, type Watcher, type HistorySource } from './watch.js';
+import { type HistoryEntry, KEY_BUCKET, META_BUCKET, WriteBuffer, metaId } from './write-buffer.js';
+
+const META_CONSISTENT_INDEX = new TextEncoder().encode('consistent_index');
+const META_SCHEDULED_COMPACT = new TextEncoder().encode('scheduledCompactRev');
+const META_FINISHED_COMPACT = new TextEncoder().encode('finishedCompactRev');
+const COMPACTION_BATCH = 10_000;
+
+/** Options for {@link MvccStore.open}. */
+export interface StoreOptions {
+  /** Commit buffered writes at least this often, in ms (default 100, like etcd's batch interval). */
+  batchInterval?: number;
+  /** Commit once this many backend operations are buffered (default 10000, like etcd's batch limit). */
+  batchLimit?: number;
+  /** Watch hub tuning. */
+  watch?: { maxEventsPerBatch?: number; maxQueuedBatches?: number; progressInterval?: number };
+}
+
+/** The raft entry a write comes from. */
+export interface ApplyContext {
+  /** Raft index; recorded as the consistent index in the same backend commit as the write. */
+  index: number;
+}
+
+/** Result of every write. */
+export interface WriteResult<R> {
+  response: R;
+  /** Store revision after the write (the response header revision). */
+  revision: number;
+  /** Events the write produced, in order (empty for writes that changed nothing). */
+  events: Event[];
+  /** True when ctx.index <= consistentIndex(): the entry was applied before and was skipped now. */
+  skipped?: boolean;
+}
+
+/** A range result with the revision etcd puts in the response header (the store's current revision). */
+export interface RangeResult extends RangeResponse {
+  revision: number;
+}
+
+/** Options for a read. */
+export interface RangeOptions {
+  /** Skip request validation (the server already validated). */
+  trusted?: boolean;
+}
+
+/** Result of compact(). */
+export interface CompactResult {
+  revision: number;
+  /** Resolves when the compacted revisions have been physically removed (never rejects). */
+  physical: Promise<void>;
+}
+
+/** One key of {@link MvccStore.dumpIndex}. */
+export interface IndexDump {
+  key: Uint8Array;
+  generations: { created: number; version: number; revisions: [main: number, sub: number][] }[];
+}
+
+/** Result of hashKV(). */
+export interface HashKVResult {
+  hash: number;
+  compactRevision: number;
+  revision: number;
+}
+
+/** A read's consistent sources: a backend view plus the write buffers alive when the read began. */
+interface ReadSources {
+  view: ReadView;
+  /** Oldest first. */
+  buffers: WriteBuffer[];
+}
+
+/** An in-progress write transaction (one main revision). */
+class WriteTxn {
+  readonly changes: { kv: KeyValue; tombstone: boolean }[] = [];
+  constructor(readonly beginRev: number) {}
+  /** Revision the txn's changes get. */
+  get rev(): number {
+    return this.beginRev + 1;
+  }
+  /** Revision reads inside the txn see (its own earlier changes included). */
+  get readRev(): number {
+    return this.changes.length > 0 ? this.beginRev + 1 : this.beginRev;
+  }
+}
+
+/** Serialises async critical sections. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  held = false;
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(async () => {
+      this.held = true;
+      try {
+        return await fn();
+      } finally {
+        this.held = false;
+      }
+    });
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+function emptyKv(key: Uint8Array): KeyValue {
+  return { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY_BYTES, lease: 0 };
+}
+
+export class MvccStore implements HistorySource {
+  private readonly index = new TreeIndex();
+  private currentRev = 1;
+  private compactRev = 0;
+  private consistentIdx = 0;
+  private buffer: WriteBuffer;
+  /** Buffers sealed and being committed, oldest first. */
+  private committing: WriteBuffer[] = [];
+  private commitChain: Promise<void> = Promise.resolve();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private commitWanted = false;
+  private failure: Error | undefined;
+  private readonly writes = new Mutex();
+  private compaction: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly batchInterval: number;
+  private readonly batchLimit: number;
+  /** The watch hub fed by this store's writes. */
+  readonly hub: WatchHub;
+
+  private constructor(
+    readonly backend: Backend,
+    opts: StoreOptions,
+  ) {
+    this.batchInterval = opts.batchInterval ?? 100;
+    this.batchLimit = opts.batchLimit ?? 10_000;
+    this.buffer = new WriteBuffer(backend.batch());
+    this.hub = new WatchHub(this, opts.watch ?? {});
+  }
+
+  /** Opens a store over a backend, rebuilding the key index from the key bucket. */
+  static async open(backend: Backend, opts: StoreOptions = {}): Promise<MvccStore> {
+    const store = new MvccStore(backend, opts);
+    await store.restore();
+    return store;
+  }
+
+  // ---- state ----------------------------------------------------------------------------------------
+
+  /** Current revision (1 on an empty store, like etcd). */
+  rev(): number {
+    return this.currentRev;
+  }
+
+  /** Highest compacted revision (0 if never compacted). */
+  compactRevision(): number {
+    return this.compactRev;
+  }
+
+  /** Raft index of the last applied write. */
+  consistentIndex(): number {
+    return this.consistentIdx;
+  }
+
+  /** Number of keys in the index (live or with history). */
+  keyCount(): number {
+    return this.index.keyCount;
+  }
+
+  /**
+   * The key index as plain data (diagnostics and tests): per key, its generations with creation
+   * revision, version count and revision pairs.
+   */
+  dumpIndex(): IndexDump[] {
+    const out: IndexDump[] = [];
+    this.index.forEach((ki) => {
+      out.push({
+        key: ki.key,
+        generations: ki.generations.map((g) => ({
+          created: g.createdMain,
+          version: g.ver,
+          revisions: Array.from({ length: g.revs.length / 2 }, (_, i) => [g.revs[2 * i]!, g.revs[2 * i + 1]!]),
+        })),
+      });
+    });
+    return out;
+  }
+
+  private async restore(): Promise<void> {
+    const ci = await this.backend.get(META_BUCKET, META_CONSISTENT_INDEX);
+    if (ci) this.consistentIdx = bytesToUint64(ci);
+    const scheduledBytes = await this.backend.get(META_BUCKET, META_SCHEDULED_COMPACT);
+    const finishedBytes = await this.backend.get(META_BUCKET, META_FINISHED_COMPACT);
+    const scheduled = scheduledBytes ? bytesToUint64(scheduledBytes) : 0;
+    const finished = finishedBytes ? bytesToUint64(finishedBytes) : 0;
+    for await (const [k, v] of this.backend.scan(KEY_BUCKET)) {
+      const rev = bytesToRev(k);
+      const kv = decodeKeyValue(v);
+      let ki = this.index.getKeyIndex(kv.key);
+      if (rev.tombstone) {
+        if (ki?.isLive()) ki.tombstone(rev.main, rev.sub);
+      } else {
+        ki ??= this.index.ensure(kv.key);
+        ki.putRestored(rev.main, rev.sub, kv.createRevision, kv.version);
+      }
+      if (rev.main > this.currentRev) this.currentRev = rev.main;
+    }
+    this.compactRev = finished;
+    if (scheduled > finished) {
+      // A compaction was recorded but its physical cleanup did not finish; redo it.
+      this.compactRev = scheduled;
+      const keep = this.index.compact(scheduled);
+      this.compaction = this.physicalCompaction(scheduled, keep);
+    } else if (finished > 0) {
+      this.index.compact(finished);
+    }
+    if (this.currentRev < this.compactRev) this.currentRev = this.compactRev;
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------------
+
+  private openSources(): ReadSources {
+    if (this.closed) throw new ErrClosed();
+    return { view: this.backend.view(), buffers: [...this.committing, this.buffer] };
+  }
+
+  private async fetchKvs(src: ReadSources, hits: { modMain: number; modSub: number }[]): Promise<KeyValue[]> {
+    const out: (KeyValue | undefined)[] = new Array(hits.length);
+    const missIdx: number[] = [];
+    const missKeys: Uint8Array[] = [];
+    for (let i = 0; i < hits.length; i++) {
+      const id = revId(hits[i]!.modMain, hits[i]!.modSub);
+      let bytes: Uint8Array | undefined;
+      for (let b = src.buffers.length - 1; b >= 0 && !bytes; b--) bytes = src.buffers[b]!.kvs.get(id);
+      if (bytes) out[i] = decodeKeyValue(bytes);
+      else {
+        missIdx.push(i);
+        missKeys.push(revToBytes(hits[i]!.modMain, hits[i]!.modSub));
+      }
+    }
+    if (missKeys.length > 0) {
+      const values = await src.view.getMany(KEY_BUCKET, missKeys);
+      for (let j = 0; j < values.length; j++) {
+        const v = values[j];
+        if (!v) throw new Error(`mvcc: revision ${missIdx[j]} missing from backend`);
+        out[missIdx[j]!] = decodeKeyValue(v);
+      }
+    }
+    return out as KeyValue[];
+  }
+
+  private checkReadRev(requested: number, curRev: number): number {
+    if (requested <= 0) return curRev;
+    if (requested > curRev) throw new ErrFutureRev(curRev);
+    if (requested < this.compactRev) throw new ErrCompacted(this.compactRev);
+    return requested;
+  }
+
+  /** Collects the index hits of a range synchronously (so they match the captured sources). */
+  private collect(r: RangeRequest, rev: number): { hits: RangeHit[]; count: number } {
+    const limit = toNum(r.limit);
+    const fetchLimit = needsFullFetch(r) ? 0 : limit > 0 ? limit + 1 : 0;
+    const hits: RangeHit[] = [];
+    let count = 0;
+    this.index.range(r.key!, normaliseRangeEnd(r.rangeEnd), rev, (hit) => {
+      count++;
+      if (fetchLimit === 0 || hits.length < fetchLimit) hits.push(hit);
+      else if (r.countOnly !== true) {
+        // etcd counts everything; keep walking only for the count.
+      }
+    });
+    return { hits, count };
+  }
+
+  private async finishRange(r: RangeRequest, src: ReadSources, hits: RangeHit[], count: number) {
+    if (r.countOnly) return { kvs: [], more: false, count };
+    let kvs = await this.fetchKvs(src, hits);
+    kvs = sortKvs(r, filterByRevisions(r, kvs));
+    const limit = toNum(r.limit);
+    let more = false;
+    if (limit > 0 && kvs.length > limit) {
+      kvs = kvs.slice(0, limit);
+      more = true;
+    }
+    if (r.keysOnly) kvs = kvs.map((kv) => ({ ...kv, value: EMPTY_BYTES }));
+    return { kvs, more, count };
+  }
+
+  /** etcd Range: single key, [key, rangeEnd), prefix or from-key, at the current or a past revision. */
+  async range(r: RangeRequest, opts: RangeOptions = {}): Promise<RangeResult> {
+    if (!opts.trusted) checkRangeRequest(r);
+    const curRev = this.currentRev;
+    const rev = this.checkReadRev(toNum(r.revision), curRev);
+    const { hits, count } = this.collect(r, rev);
+    if (r.countOnly) return { kvs: [], more: false, count, revision: curRev };
+    const src = this.openSources();
+    try {
+      return { ...(await this.finishRange(r, src, hits, count)), revision: curRev };
+    } finally {
+      src.view.close();
+    }
+  }
+
+  /** The live KeyValue of `key` at `rev`; undefined if absent or compacted (as etcd's prev_kv lookup). */
+  async kvAt(key: Uint8Array, rev: number): Promise<KeyValue | undefined> {
+    if (rev < this.compactRev) return undefined;
+    const hit = this.index.get(key, rev);
+    if (!hit) return undefined;
+    const src = this.openSources();
+    try {
+      return (await this.fetchKvs(src, [hit]))[0];
+    } catch {
+      return undefined;
+    } finally {
+      src.view.close();
+    }
+  }
+
+  /**
+   * Key-bucket entries with main revision in [from, to], whole revisions only, about `maxEntries` of
+   * them (more if a single revision is larger). Returns the entries and the last revision covered.
+   */
+  async readHistory(from: number, to: number, maxEntries: number): Promise<{ entries: HistoryEntry[]; upTo: number }> {
+    const src = this.openSources();
+    try {
+      const entries: HistoryEntry[] = [];
+      for await (const [k, v] of src.view.scan(KEY_BUCKET, {
+        start: revLowerBound(from),
+        end: revLowerBound(to + 1),
+        limit: maxEntries + 1,
+      })) {
+        const rev = bytesToRev(k);
+        entries.push({ main: rev.main, sub: rev.sub, tombstone: rev.tombstone, value: v });
+      }
+      const lastBackend = entries.length > 0 ? entries[entries.length - 1]!.main : from - 1;
+      if (entries.length <= maxEntries) {
+        for (const buf of src.buffers) {
+          for (const e of buf.history) if (e.main > lastBackend && e.main >= from && e.main <= to) entries.push(e);
+        }
+      }
+      if (entries.length <= maxEntries) return { entries, upTo: to };
+      // Trim to whole revisions; if one revision alone exceeds the bound, deliver it whole.
+      const lastMain = entries[maxEntries]!.main;
+      if (entries[0]!.main !== lastMain) {
+        let cut = maxEntries;
+        while (cut > 0 && entries[cut - 1]!.main === lastMain) cut--;
+        return { entries: entries.slice(0, cut), upTo: lastMain - 1 };
+      }
+      const whole = await this.readHistory(lastMain, lastMain, Number.MAX_SAFE_INTEGER);
+      return { entries: whole.entries, upTo: lastMain };
+    } finally {
+      src.view.close();
+    }
+  }
+
+  // ---- writes --------------------------------------------------------------------------------------
+
+  /** Runs one write under the write lock, handling the consistent index and publishing events. */
+  private async write<R>(ctx: ApplyContext, empty: R, fn: (txn: WriteTxn) => Promise<R>): Promise<WriteResult<R>> {
+    if (this.closed) throw new ErrClosed();
+    return this.writes.run(async () => {
+      if (this.failure) throw this.failure;
+      if (ctx.index > 0 && ctx.index <= this.consistentIdx) {
+        return { response: empty, revision: this.currentRev, events: [], skipped: true };
+      }
+      const txn = new WriteTxn(this.currentRev);
+      try {
+        const response = await fn(txn);
+        const events = this.end(txn);
+        return { response, revision: this.currentRev, events };
+      } finally {
+        // etcd records the index of every applied entry, including ones that failed validation.
+        if (ctx.index > this.consistentIdx) this.consistentIdx = ctx.index;
+        this.afterWrite();
+      }
+    });
+  }
+
+  /** Ends a write txn: bumps the revision if anything changed and publishes the events. */
+  private end(txn: WriteTxn): Event[] {
+    if (txn.changes.length === 0) return [];
+    this.currentRev = txn.rev;
+    const events: Event[] = txn.changes.map(({ kv, tombstone }) =>
+      tombstone ? { type: EventType.DELETE, kv } : { type: EventType.PUT, kv },
+    );
+    this.hub.notify(this.currentRev, events);
+    return events;
+  }
+
+  private doPut(txn: WriteTxn, r: PutRequest, prev: KeyValue | undefined): PutResponse {
+    const key = r.key!;
+    const rev = txn.rev;
+    const value = r.ignoreValue ? prev!.value : (r.value ?? EMPTY_BYTES);
+    const lease = r.ignoreLease ? prev!.lease : toNum(r.lease);
+    const existing = this.index.get(key, rev);
+    const kv: KeyValue = {
+      key: key.slice(),
+      value: value.slice(),
+      createRevision: existing ? existing.createdMain : rev,
+      modRevision: rev,
+      version: existing ? existing.version + 1 : 1,
+      lease,
+    };
+    const sub = txn.changes.length;
+    this.buffer.putRevision(rev, sub, false, encodeKeyValue(kv));
+    this.index.ensure(key).put(rev, sub);
+    txn.changes.push({ kv, tombstone: false });
+    return r.prevKv && prev ? { prevKv: prev } : {};
+  }
+
+  private async txnPut(txn: WriteTxn, r: PutRequest): Promise<PutResponse> {
+    let prev: KeyValue | undefined;
+    if (r.prevKv || r.ignoreValue || r.ignoreLease) {
+      prev = await this.readOne(r.key!, txn.readRev);
+      if ((r.ignoreValue || r.ignoreLease) && !prev) throw new ErrKeyNotFound();
+    }
+    return this.doPut(txn, r, prev);
+  }
+
+  private async readOne(key: Uint8Array, rev: number): Promise<KeyValue | undefined> {
+    const hit = this.index.get(key, rev);
+    if (!hit) return undefined;
+    const src = this.openSources();
+    try {
+      return (await this.fetchKvs(src, [hit]))[0];
+    } finally {
+      src.view.close();
+    }
+  }
+
+  private async txnDelete(txn: WriteTxn, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+    const hits: RangeHit[] = [];
+    this.index.range(r.key!, normaliseRangeEnd(r.rangeEnd), txn.readRev, (hit) => {
+      hits.push(hit);
+    });
+    let prevKvs: KeyValue[] = [];
+    if (r.prevKv && hits.length > 0) {
+      const src = this.openSources();
+      try {
+        prevKvs = await this.fetchKvs(src, hits);
+      } finally {
+        src.view.close();
+      }
+    }
+    const rev = txn.rev;
+    for (const hit of hits) {
+      const sub = txn.changes.length;
+      const tomb = emptyKv(hit.key);
+      this.buffer.putRevision(rev, sub, true, encodeKeyValue(tomb));
+      this.index.getKeyIndex(hit.key)!.tombstone(rev, sub);
+      txn.changes.push({ kv: { ...tomb, modRevision: rev }, tombstone: true });
+    }
+    return { deleted: hits.length, prevKvs };
+  }
+
+  private async txnRange(txn: WriteTxn, r: RangeRequest): Promise<RangeResponse> {
+    const curRev = txn.readRev;
+    const rev = this.checkReadRev(toNum(r.revision), curRev);
+    const { hits, count } = this.collect(r, rev);
+    const src = this.openSources();
+    try {
+      return await this.finishRange(r, src, hits, count);
+    } finally {
+      src.view.close();
+    }
+  }
+
+  /** etcd Put. */
+  put(r: PutRequest, ctx: ApplyContext): Promise<WriteResult<PutResponse>> {
+    return this.write(ctx, {}, (txn) => {
+      checkPutRequest(r);
+      return this.txnPut(txn, r);
+    });
+  }
+
+  /** etcd DeleteRange. */
+  deleteRange(r: DeleteRangeRequest, ctx: ApplyContext): Promise<WriteResult<DeleteRangeResponse>> {
+    return this.write(ctx, { deleted: 0, prevKvs: [] }, (txn) => {
+      checkDeleteRequest(r);
+      return this.txnDelete(txn, r);
+    });
+  }
+
+  /** etcd Txn: compares decide the branch (nested txns too) against the state before the txn. */
+  txn(r: TxnRequest, ctx: ApplyContext): Promise<WriteResult<TxnResponse>> {
+    return this.write(ctx, { succeeded: false, responses: [] }, async (txn) => {
+      // Validated inside the write so a refused entry still advances the consistent index.
+      checkTxnRequest(r);
+      const path: boolean[] = [];
+      await this.comparePath(r, txn.beginRev, path);
+      await this.precheck(r, path, 0, txn.beginRev);
+      const cursor = { i: 0 };
+      return this.runTxn(txn, r, path, cursor);
+    });
+  }
+
+  private async evalCompares(r: TxnRequest, rev: number): Promise<boolean> {
+    for (const c of r.compare ?? []) {
+      const { hits } = this.collect({ key: c.key, rangeEnd: c.rangeEnd }, rev);
+      const src = this.openSources();
+      let kvs: KeyValue[];
+      try {
+        kvs = await this.fetchKvs(src, hits);
+      } finally {
+        src.view.close();
+      }
+      if (!compareRange(c, kvs)) return false;
+    }
+    return true;
+  }
+
+  /** etcd's compareToPath: branch decisions in pre-order, evaluated before anything is written. */
+  private async comparePath(r: TxnRequest, rev: number, path: boolean[]): Promise<void> {
+    const ok = await this.evalCompares(r, rev);
+    path.push(ok);
+    for (const op of (ok ? r.success : r.failure) ?? []) {
+      if (op.requestTxn) await this.comparePath(op.requestTxn, rev, path);
+    }
+  }
+
+  /** etcd's checkRequests: ignore_value/lease keys must exist; range revisions must be servable. */
+  private async precheck(r: TxnRequest, path: boolean[], at: number, rev: number): Promise<number> {
+    const ops = (path[at] ? r.success : r.failure) ?? [];
+    let next = at + 1;
+    for (const op of ops) {
+      if (op.requestTxn) next = await this.precheck(op.requestTxn, path, next, rev);
+      else if (op.requestPut && (op.requestPut.ignoreValue || op.requestPut.ignoreLease)) {
+        if (!this.index.get(op.requestPut.key!, rev)) throw new ErrKeyNotFound();
+      } else if (op.requestRange) {
+        const want = toNum(op.requestRange.revision);
+        if (want > rev) throw new ErrFutureRev(rev);
+        if (want !== 0 && want < this.compactRev) throw new ErrCompacted(this.compactRev);
+      }
+    }
+    return next;
+  }
+
+  private async runTxn(txn: WriteTxn, r: TxnRequest, path: boolean[], cursor: { i: number }): Promise<TxnResponse> {
+    const succeeded = path[cursor.i++]!;
+    const ops: RequestOp[] = (succeeded ? r.success : r.failure) ?? [];
+    const responses: ResponseOp[] = [];
+    for (const op of ops) {
+      if (op.requestRange) responses.push({ responseRange: await this.txnRange(txn, op.requestRange) });
+      else if (op.requestPut) responses.push({ responsePut: await this.txnPut(txn, op.requestPut) });
+      else if (op.requestDeleteRange) {
+        responses.push({ responseDeleteRange: await this.txnDelete(txn, op.requestDeleteRange) });
+      } else if (op.requestTxn) responses.push({ responseTxn: await this.runTxn(txn, op.requestTxn, path, cursor) });
+    }
+    return { succeeded, responses };
+  }
+
+  /**
+   * etcd Compact: drops history below `rev` from the index now (reads below it fail from here on) and
+   * removes the dead revisions from the backend in the background.
+   */
+  compact(rev: number, ctx: ApplyContext): Promise<WriteResult<CompactResult>> {
+    const done: CompactResult = { revision: this.currentRev, physical: Promise.resolve() };
+    return this.write(ctx, done, async () => {
+      if (rev <= this.compactRev) throw new ErrCompacted(this.compactRev);
+      if (rev > this.currentRev) throw new ErrFutureRev(this.currentRev);
+      this.compactRev = rev;
+      const keep = this.index.compact(rev);
+      this.buffer.putMeta(META_BUCKET, META_SCHEDULED_COMPACT, uint64ToBytes(rev));
+      this.hub.compacted(rev);
+      const previous = this.compaction;
+      this.compaction = previous.then(() => this.physicalCompaction(rev, keep));
+      return { revision: this.currentRev, physical: this.compaction };
+    });
+  }
+
+  /** Deletes key-bucket revisions <= rev that are not in `keep`, in bounded batches. */
+  private async physicalCompaction(rev: number, keep: Set<string>): Promise<void> {
+    try {
+      await this.flush();
+      let doomed: Uint8Array[] = [];
+      const deleteDoomed = async () => {
+        const batch = doomed;
+        doomed = [];
+        await this.writes.run(async () => {
+          for (const k of batch) this.buffer.deleteRevision(k);
+          this.afterWrite();
+        });
+      };
+      for await (const [k] of this.backend.scan(KEY_BUCKET, { end: revLowerBound(rev + 1) })) {
+        const r = bytesToRev(k);
+        if (!keep.has(revId(r.main, r.sub))) doomed.push(k);
+        if (doomed.length >= COMPACTION_BATCH) await deleteDoomed();
+      }
+      await this.writes.run(async () => {
+        for (const k of doomed) this.buffer.deleteRevision(k);
+        this.buffer.putMeta(META_BUCKET, META_FINISHED_COMPACT, uint64ToBytes(rev));
+        this.afterWrite();
+      });
+      await this.flush();
+    } catch (err) {
+      if (!this.closed) this.failure ??= err as Error;
+    }
+  }
+
+  /** Waits until every scheduled compaction has been physically applied. */
+  async compactionDone(): Promise<void> {
+    await this.compaction;
+  }
+
+  // ---- server-owned buckets -------------------------------------------------------------------------
+
+  private checkMetaBucket(bucket: string): void {
+    if (bucket === KEY_BUCKET) throw new Error('mvcc: the key bucket is reserved');
+  }
+
+  /**
+   * Writes a key in a server-owned bucket (lease, auth, members, alarm, ...) in the next batched commit.
+   * With ctx, the entry's raft index becomes the consistent index in that same commit.
+   */
+  putMeta(bucket: string, key: Uint8Array, value: Uint8Array, ctx?: ApplyContext): void {
+    this.checkMetaBucket(bucket);
+    if (this.closed) throw new ErrClosed();
+    this.buffer.putMeta(bucket, key, value);
+    if (ctx && ctx.index > this.consistentIdx) this.consistentIdx = ctx.index;
+    this.afterWrite();
+  }
+
+  /** Deletes a key in a server-owned bucket (batched like putMeta). */
+  deleteMeta(bucket: string, key: Uint8Array, ctx?: ApplyContext): void {
+    this.checkMetaBucket(bucket);
+    if (this.closed) throw new ErrClosed();
+    this.buffer.deleteMeta(bucket, key);
+    if (ctx && ctx.index > this.consistentIdx) this.consistentIdx = ctx.index;
+    this.afterWrite();
+  }
+
+  /** Records an applied raft entry that changed nothing here (etcd does this for every entry). */
+  setConsistentIndex(index: number): void {
+    if (index > this.consistentIdx) {
+      this.consistentIdx = index;
+      this.afterWrite(true);
+    }
+  }
+
+  /** Reads a key of a server-owned bucket, buffered writes included. */
+  async getMeta(bucket: string, key: Uint8Array): Promise<Uint8Array | undefined> {
+    const id = metaId(bucket, key);
+    const buffers = [...this.committing, this.buffer];
+    for (let b = buffers.length - 1; b >= 0; b--) {
+      const v = buffers[b]!.meta.get(id);
+      if (v !== undefined) return v ?? undefined;
+    }
+    return this.backend.get(bucket, key);
+  }
+
+  /** All entries of a server-owned bucket within [start, end), ascending, buffered writes included. */
+  async rangeMeta(
+    bucket: string,
+    opts: { start?: Uint8Array; end?: Uint8Array } = {},
+  ): Promise<[Uint8Array, Uint8Array][]> {
+    const buffers = [...this.committing, this.buffer];
+    const merged = new Map<string, [Uint8Array, Uint8Array] | null>();
+    for await (const [k, v] of this.backend.scan(bucket, opts)) merged.set(bytesToKey(k), [k, v]);
+    const prefix = `${bucket}\0`;
+    const lo = opts.start ? bytesToKey(opts.start) : undefined;
+    const hi = opts.end ? bytesToKey(opts.end) : undefined;
+    for (const buf of buffers) {
+      for (const [id, v] of buf.meta) {
+        if (!id.startsWith(prefix)) continue;
+        const k = id.slice(prefix.length);
+        if ((lo !== undefined && k < lo) || (hi !== undefined && k >= hi)) continue;
+        merged.set(k, v ? [Buffer.from(k, 'latin1'), v] : null);
+      }
+    }
+    return [...merged.entries()]
+      .filter((e): e is [string, [Uint8Array, Uint8Array]] => e[1] !== null)
+      .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+      .map((e) => [new Uint8Array(e[1][0]), e[1][1]]);
+  }
+
+  /** Live keys carrying a lease, grouped by lease id (the server rebuilds lease -> keys with this). */
+  async keysWithLease(): Promise<Map<number, Uint8Array[]>> {
+    const rev = this.currentRev;
+    const hits: IndexHit[] = [];
+    const keys: Uint8Array[] = [];
+    this.index.range(new Uint8Array([0]), EMPTY_BYTES, rev, (hit) => {
+      hits.push(hit);
+      keys.push(hit.key);
+    });
+    const out = new Map<number, Uint8Array[]>();
+    const CHUNK = 4096;
+    for (let i = 0; i < hits.length; i += CHUNK) {
+      const src = this.openSources();
+      try {
+        const kvs = await this.fetchKvs(src, hits.slice(i, i + CHUNK));
+        for (const kv of kvs) {
+          if (!kv.lease) continue;
+          const list = out.get(kv.lease) ?? [];
+          list.push(kv.key.slice());
+          out.set(kv.lease, list);
+        }
+      } finally {
+        src.view.close();
+      }
+    }
+    return out;
+  }
+
+  // ---- commits --------------------------------------------------------------------------------------
+
+  /** Schedules a commit after a write: at once past the batch limit, else after the batch interval. */
+  private afterWrite(force = false): void {
+    if (this.closed) return;
+    if (this.buffer.length >= this.batchLimit) {
+      this.commitWanted = true;
+      if (!this.writes.held) this.startCommit();
+      else queueMicrotask(() => this.maybeCommit());
+      return;
+    }
+    if ((this.buffer.length > 0 || force) && !this.commitTimer) {
+      this.commitTimer = setTimeout(() => {
+        this.commitTimer = undefined;
+        this.commitWanted = true;
+        this.maybeCommit();
+      }, this.batchInterval);
+      this.commitTimer.unref();
+    }
+  }
+
+  /** Commits unless a write txn is half done (a commit must never split a txn). */
+  private maybeCommit(): void {
+    if (!this.commitWanted) return;
+    if (this.writes.held) {
+      void this.writes.run(async () => this.startCommit());
+      return;
+    }
+    this.startCommit();
+  }
+
+  /** Seals the current buffer and chains its commit after earlier ones. */
+  private startCommit(): Promise<void> {
+    this.commitWanted = false;
+    if (this.commitTimer) {
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+    }
+    const sealed = this.buffer;
+    if (sealed.length === 0 && this.lastCommittedIndex === this.consistentIdx) return this.commitChain;
+    sealed.batch.put(META_BUCKET, META_CONSISTENT_INDEX, uint64ToBytes(this.consistentIdx));
+    this.lastCommittedIndex = this.consistentIdx;
+    this.buffer = new WriteBuffer(this.backend.batch());
+    this.committing.push(sealed);
+    this.commitChain = this.commitChain.then(async () => {
+      try {
+        await sealed.batch.commit();
+      } catch (err) {
+        this.failure ??= err as Error;
+      } finally {
+        this.committing = this.committing.filter((b) => b !== sealed);
+      }
+    });
+    return this.commitChain;
+  }
+
+  private lastCommittedIndex = -1;
+
+  /** Commits everything written so far; resolves when the backend has it. */
+  async flush(): Promise<void> {
+    if (this.closed) throw new ErrClosed();
+    await this.writes.run(async () => {
+      this.startCommit();
+    });
+    await this.commitChain;
+    if (this.failure) throw this.failure;
+  }
+
+  // ---- hashes -------------------------------------------------------------------------------------
+
+  /** CRC-32C of the backend contents (etcd's maintenance Hash), ignoring the consistent index. */
+  async hash(): Promise<number> {
+    await this.compactionDone();
+    await this.flush();
+    return this.backend.hash({
+      ignore: (bucket, key) => bucket === META_BUCKET && Buffer.compare(key, META_CONSISTENT_INDEX) === 0,
+    });
+  }
+
+  /**
+   * etcd's HashKV: CRC-32C over the key bucket's revisions up to `rev` (0: current), leaving out what
+   * compaction at the compacted revision removes. Equal histories give equal hashes on every engine.
+   */
+  async hashKV(rev = 0): Promise<HashKVResult> {
+    const compactRev = this.compactRev;
+    const currentRev = this.currentRev;
+    if (rev > 0 && rev <= compactRev) throw new ErrCompacted(compactRev);
+    if (rev > currentRev) throw new ErrFutureRev(currentRev);
+    const at = rev === 0 ? currentRev : rev;
+    const keep = this.index.keep(at);
+    await this.compactionDone();
+    await this.flush();
+    const crc = new Crc32c().update(new TextEncoder().encode(KEY_BUCKET));
+    for await (const [k, v] of this.backend.scan(KEY_BUCKET, { end: revLowerBound(at + 1) })) {
+      const r = bytesToRev(k);
+      if (r.main <= compactRev && keep.size > 0 && !keep.has(revId(r.main, r.sub))) continue;
+      crc.update(k);
+      crc.update(v);
+    }
+    return { hash: crc.digest(), compactRevision: compactRev, revision: currentRev };
+  }
+
+  // ---- watches ------------------------------------------------------------------------------------
+
+  /** Starts a watcher; see {@link WatchHub.watch}. */
+  watch(opts: WatchOptions, sink: WatchSink): Watcher {
+    return this.hub.watch(opts, sink);
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------------
+
+  /** Flushes, cancels watchers and closes the backend. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.compactionDone();
+    await this.flush().catch(() => undefined);
+    this.closed = true;
+    this.hub.close();
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    await this.backend.close();
+  }
+}

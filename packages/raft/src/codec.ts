@@ -1,0 +1,151 @@
+/**
+ * Protobuf codec for raft's types, wire-compatible with etcd's raftpb. The encoding itself is generated
+ * from proto/raft/raftpb.proto into ./gen/raftpb.ts (node tools/gen-proto.mjs); this module maps between
+ * the generated shapes and raft's public types (etcd's Entry has capitalized field names, enums are
+ * numerically identical).
+ */
+import * as pb from './gen/raftpb.js';
+import {
+  type ConfChange,
+  type ConfChangeV2,
+  type ConfState,
+  EMPTY_BYTES,
+  type Entry,
+  emptyConfState,
+  type HardState,
+  type Message,
+  type Snapshot,
+} from './types.js';
+
+export { ProtoDecodeError } from './gen/raftpb.js';
+
+function entryToPb(e: Entry): pb.Entry {
+  return { Term: e.term, Index: e.index, Type: e.type as number as pb.EntryType, Data: e.data };
+}
+
+function entryFromPb(e: pb.Entry): Entry {
+  return { term: e.Term, index: e.Index, type: e.Type as number, data: e.Data };
+}
+
+function confStateFromPb(cs: pb.ConfState | undefined): ConfState {
+  if (!cs) return emptyConfState();
+  return {
+    voters: cs.voters,
+    learners: cs.learners,
+    votersOutgoing: cs.votersOutgoing,
+    learnersNext: cs.learnersNext,
+    autoLeave: cs.autoLeave,
+  };
+}
+
+function snapshotToPb(s: Snapshot): pb.Snapshot {
+  return { data: s.data, metadata: { ...s.metadata, confState: { ...s.metadata.confState } } };
+}
+
+function snapshotFromPb(s: pb.Snapshot): Snapshot {
+  const md = s.metadata;
+  return {
+    data: s.data,
+    metadata: { confState: confStateFromPb(md?.confState), index: md?.index ?? 0, term: md?.term ?? 0 },
+  };
+}
+
+export function encodeEntry(e: Entry): Uint8Array {
+  return pb.Entry.encode(entryToPb(e));
+}
+
+export function decodeEntry(b: Uint8Array): Entry {
+  return entryFromPb(pb.Entry.decode(b));
+}
+
+export function encodeMessage(m: Message): Uint8Array {
+  return pb.Message.encode({
+    type: m.type as number as pb.MessageType,
+    to: m.to,
+    from: m.from,
+    term: m.term,
+    logTerm: m.logTerm,
+    index: m.index,
+    entries: m.entries.map(entryToPb),
+    commit: m.commit,
+    ...(m.snapshot ? { snapshot: snapshotToPb(m.snapshot) } : {}),
+    reject: m.reject,
+    rejectHint: m.rejectHint,
+    context: m.context,
+  });
+}
+
+export function decodeMessage(b: Uint8Array): Message {
+  const m = pb.Message.decode(b);
+  const out: Message = {
+    type: m.type as number,
+    to: m.to,
+    from: m.from,
+    term: m.term,
+    logTerm: m.logTerm,
+    index: m.index,
+    entries: m.entries.map(entryFromPb),
+    commit: m.commit,
+    reject: m.reject,
+    rejectHint: m.rejectHint,
+    context: m.context ?? EMPTY_BYTES,
+  };
+  if (m.snapshot) out.snapshot = snapshotFromPb(m.snapshot);
+  return out;
+}
+
+export function encodeHardState(hs: HardState): Uint8Array {
+  return pb.HardState.encode(hs);
+}
+
+export function decodeHardState(b: Uint8Array): HardState {
+  const hs = pb.HardState.decode(b);
+  return { term: hs.term, vote: hs.vote, commit: hs.commit };
+}
+
+export function encodeSnapshot(s: Snapshot): Uint8Array {
+  return pb.Snapshot.encode(snapshotToPb(s));
+}
+
+export function decodeSnapshot(b: Uint8Array): Snapshot {
+  return snapshotFromPb(pb.Snapshot.decode(b));
+}
+
+export function encodeConfState(cs: ConfState): Uint8Array {
+  return pb.ConfState.encode(cs);
+}
+
+export function decodeConfState(b: Uint8Array): ConfState {
+  return confStateFromPb(pb.ConfState.decode(b));
+}
+
+export function encodeConfChange(cc: ConfChange): Uint8Array {
+  return pb.ConfChange.encode({
+    id: cc.id ?? 0,
+    type: cc.type as number as pb.ConfChangeType,
+    nodeId: cc.nodeId,
+    context: cc.context,
+  });
+}
+
+export function decodeConfChange(b: Uint8Array): ConfChange {
+  const cc = pb.ConfChange.decode(b);
+  return { type: cc.type as number, nodeId: cc.nodeId, context: cc.context, id: cc.id };
+}
+
+export function encodeConfChangeV2(cc: ConfChangeV2): Uint8Array {
+  return pb.ConfChangeV2.encode({
+    transition: cc.transition as number as pb.ConfChangeTransition,
+    changes: cc.changes.map((c) => ({ type: c.type as number as pb.ConfChangeType, nodeId: c.nodeId })),
+    context: cc.context,
+  });
+}
+
+export function decodeConfChangeV2(b: Uint8Array): ConfChangeV2 {
+  const cc = pb.ConfChangeV2.decode(b);
+  return {
+    transition: cc.transition as number,
+    changes: cc.changes.map((c) => ({ type: c.type as number, nodeId: c.nodeId })),
+    context: cc.context,
+  };
+}

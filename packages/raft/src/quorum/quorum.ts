@@ -1,0 +1,113 @@
+/**
+ * Quorum arithmetic for majority and joint (two-majority) configurations: which index is committed and
+ * whether an election is won. Pure functions over sets of ids; no raft state.
+ */
+
+/** Outcome of counting votes. */
+export enum VoteResult {
+  /** Not decided yet: missing votes could still swing it. */
+  Pending = 1,
+  /** A quorum voted no (or cannot vote yes any more). */
+  Lost = 2,
+  /** A quorum voted yes. */
+  Won = 3,
+}
+
+/**
+ * Returned as the committed index of an empty configuration, so that in a joint configuration whose
+ * outgoing half is empty only the incoming half decides (min(x, MAX) = x). Mirrors etcd's MaxUint64.
+ */
+export const NO_LIMIT_INDEX = Number.MAX_SAFE_INTEGER;
+
+/** Looks up how far a voter's log is known to match the leader's; undefined means "not known" (0). */
+export type AckedIndexer = (id: number) => number | undefined;
+
+/** A set of voters deciding by simple majority. */
+export class MajorityConfig {
+  readonly ids: Set<number>;
+
+  constructor(ids: Iterable<number> = []) {
+    this.ids = new Set(ids);
+  }
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  /** Ids in ascending order. */
+  sorted(): number[] {
+    return [...this.ids].sort((a, b) => a - b);
+  }
+
+  /**
+   * The largest index that a majority has acknowledged. An empty config returns NO_LIMIT_INDEX.
+   */
+  committedIndex(acked: AckedIndexer): number {
+    const n = this.ids.size;
+    if (n === 0) return NO_LIMIT_INDEX;
+    const idx: number[] = [];
+    for (const id of this.ids) idx.push(acked(id) ?? 0);
+    idx.sort((a, b) => a - b);
+    // With the acks sorted ascending, the entry at n - quorum is held by at least `quorum` voters.
+    const quorum = Math.floor(n / 2) + 1;
+    return idx[n - quorum]!;
+  }
+
+  /** Counts `votes` (id -> granted); ids missing from `votes` have not answered yet. */
+  voteResult(votes: ReadonlyMap<number, boolean>): VoteResult {
+    if (this.ids.size === 0) return VoteResult.Won; // an empty config accepts anything (joint halves)
+    let yes = 0;
+    let missing = 0;
+    for (const id of this.ids) {
+      const v = votes.get(id);
+      if (v === undefined) missing++;
+      else if (v) yes++;
+    }
+    const quorum = Math.floor(this.ids.size / 2) + 1;
+    if (yes >= quorum) return VoteResult.Won;
+    if (yes + missing >= quorum) return VoteResult.Pending;
+    return VoteResult.Lost;
+  }
+}
+
+/**
+ * Joint consensus: decisions need a majority of the incoming AND of the outgoing config. When not in a
+ * joint config the outgoing half is empty and the incoming half alone decides.
+ */
+export class JointConfig {
+  incoming: MajorityConfig;
+  outgoing: MajorityConfig;
+
+  constructor(incoming: Iterable<number> = [], outgoing: Iterable<number> = []) {
+    this.incoming = new MajorityConfig(incoming);
+    this.outgoing = new MajorityConfig(outgoing);
+  }
+
+  isJoint(): boolean {
+    return this.outgoing.size > 0;
+  }
+
+  /** Every voter of either half, ascending. */
+  ids(): number[] {
+    const all = new Set<number>(this.incoming.ids);
+    for (const id of this.outgoing.ids) all.add(id);
+    return [...all].sort((a, b) => a - b);
+  }
+
+  has(id: number): boolean {
+    return this.incoming.ids.has(id) || this.outgoing.ids.has(id);
+  }
+
+  committedIndex(acked: AckedIndexer): number {
+    return Math.min(this.incoming.committedIndex(acked), this.outgoing.committedIndex(acked));
+  }
+
+  voteResult(votes: ReadonlyMap<number, boolean>): VoteResult {
+    const r1 = this.incoming.voteResult(votes);
+    const r2 = this.outgoing.voteResult(votes);
+    if (r1 === r2) return r1;
+    if (r1 === VoteResult.Lost || r2 === VoteResult.Lost) return VoteResult.Lost;
+    // One half won, the other is pending.
+    return VoteResult.Pending;
+  }
+}

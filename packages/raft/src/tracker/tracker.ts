@@ -1,0 +1,109 @@
+import { JointConfig, VoteResult } from '../quorum/quorum.js';
+import type { ConfState } from '../types.js';
+import type { Progress } from './progress.js';
+
+/** A membership configuration: voters (possibly joint) and learners. */
+export interface TrackerConfig {
+  voters: JointConfig;
+  /** Learners: receive the log, never vote. Disjoint from both voter halves. */
+  learners: Set<number>;
+  /** Outgoing voters that turn into learners when the joint configuration is left. */
+  learnersNext: Set<number>;
+  /** Leave the joint configuration automatically once it is applied. */
+  autoLeave: boolean;
+}
+
+export function emptyTrackerConfig(): TrackerConfig {
+  return { voters: new JointConfig(), learners: new Set(), learnersNext: new Set(), autoLeave: false };
+}
+
+export function cloneTrackerConfig(c: TrackerConfig): TrackerConfig {
+  return {
+    voters: new JointConfig(c.voters.incoming.ids, c.voters.outgoing.ids),
+    learners: new Set(c.learners),
+    learnersNext: new Set(c.learnersNext),
+    autoLeave: c.autoLeave,
+  };
+}
+
+export type ProgressMap = Map<number, Progress>;
+
+function sortedIds(s: Iterable<number>): number[] {
+  return [...s].sort((a, b) => a - b);
+}
+
+/** Membership plus the leader's per-peer progress and the votes of the current election. */
+export class ProgressTracker {
+  config: TrackerConfig = emptyTrackerConfig();
+  progress: ProgressMap = new Map();
+  votes = new Map<number, boolean>();
+
+  constructor(
+    readonly maxInflight: number,
+    readonly maxInflightBytes = 0,
+  ) {}
+
+  confState(): ConfState {
+    return {
+      voters: this.config.voters.incoming.sorted(),
+      votersOutgoing: this.config.voters.outgoing.sorted(),
+      learners: sortedIds(this.config.learners),
+      learnersNext: sortedIds(this.config.learnersNext),
+      autoLeave: this.config.autoLeave,
+    };
+  }
+
+  /** True when exactly one voter exists (then reads and commits need no round trip). */
+  isSingleton(): boolean {
+    return this.config.voters.incoming.size === 1 && this.config.voters.outgoing.size === 0;
+  }
+
+  /** Highest index acknowledged by a quorum of voters. */
+  committed(): number {
+    return this.config.voters.committedIndex((id) => this.progress.get(id)?.match);
+  }
+
+  /** Calls `f` for every peer in ascending id order (deterministic message order). */
+  visit(f: (id: number, pr: Progress) => void): void {
+    for (const id of sortedIds(this.progress.keys())) f(id, this.progress.get(id)!);
+  }
+
+  /** Whether a quorum of voters was heard from recently (CheckQuorum). */
+  quorumActive(): boolean {
+    const votes = new Map<number, boolean>();
+    this.visit((id, pr) => {
+      if (!pr.isLearner) votes.set(id, pr.recentActive);
+    });
+    return this.config.voters.voteResult(votes) === VoteResult.Won;
+  }
+
+  voterIds(): number[] {
+    return this.config.voters.ids();
+  }
+
+  learnerIds(): number[] {
+    return sortedIds(this.config.learners);
+  }
+
+  resetVotes(): void {
+    this.votes = new Map();
+  }
+
+  /** Records a vote; only the first answer of each voter counts. */
+  recordVote(id: number, granted: boolean): void {
+    if (!this.votes.has(id)) this.votes.set(id, granted);
+  }
+
+  tallyVotes(): { granted: number; rejected: number; result: VoteResult } {
+    let granted = 0;
+    let rejected = 0;
+    for (const [id, pr] of this.progress) {
+      if (pr.isLearner) continue;
+      const v = this.votes.get(id);
+      if (v === undefined) continue;
+      if (v) granted++;
+      else rejected++;
+    }
+    return { granted, rejected, result: this.config.voters.voteResult(this.votes) };
+  }
+}

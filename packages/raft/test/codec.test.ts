@@ -1,0 +1,149 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConfChangeTransition,
+  ConfChangeType,
+  decodeConfChange,
+  decodeConfChangeV2,
+  decodeConfState,
+  decodeEntry,
+  decodeHardState,
+  decodeMessage,
+  decodeSnapshot,
+  EntryType,
+  encodeConfChange,
+  encodeConfChangeV2,
+  encodeConfState,
+  encodeEntry,
+  encodeHardState,
+  encodeMessage,
+  encodeSnapshot,
+  MessageType,
+  makeMessage,
+  ProtoDecodeError,
+} from '../src/index.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
+
+describe('raftpb codec', () => {
+  it('HardState uses etcd field numbers (term=1, vote=2, commit=3)', () => {
+    expect(hex(encodeHardState({ term: 1, vote: 2, commit: 3 }))).toBe('080110021803');
+    expect(decodeHardState(fromHex('080110021803'))).toEqual({ term: 1, vote: 2, commit: 3 });
+  });
+
+  it('decodes an Entry as etcd (gogoproto) writes it: Type=1, Term=2, Index=3, Data=4', () => {
+    // etcd always writes the non-nullable Type field, even when 0.
+    const etcdBytes = fromHex('0800' + '1005' + '1807' + '2203616263');
+    expect(decodeEntry(etcdBytes)).toEqual({
+      term: 5,
+      index: 7,
+      type: EntryType.Normal,
+      data: new TextEncoder().encode('abc'),
+    });
+    const e = { term: 9, index: 300, type: EntryType.ConfChangeV2, data: new Uint8Array([1, 2]) };
+    expect(decodeEntry(encodeEntry(e))).toEqual(e);
+  });
+
+  it('round-trips a MsgApp with entries and a MsgSnap with a snapshot', () => {
+    const app = makeMessage({
+      type: MessageType.MsgApp,
+      to: 2,
+      from: 1,
+      term: 3,
+      logTerm: 2,
+      index: 10,
+      commit: 9,
+      entries: [
+        { term: 3, index: 11, type: EntryType.Normal, data: new Uint8Array([7]) },
+        { term: 3, index: 12, type: EntryType.ConfChange, data: new Uint8Array([8, 9]) },
+      ],
+    });
+    expect(decodeMessage(encodeMessage(app))).toEqual(app);
+    const snap = makeMessage({
+      type: MessageType.MsgSnap,
+      to: 3,
+      from: 1,
+      term: 4,
+      snapshot: {
+        data: new Uint8Array([1, 2, 3]),
+        metadata: {
+          index: 100,
+          term: 4,
+          confState: {
+            voters: [1, 2, 3],
+            learners: [4],
+            votersOutgoing: [],
+            learnersNext: [],
+            autoLeave: false,
+          },
+        },
+      },
+      reject: true,
+      rejectHint: 77,
+      context: new Uint8Array([5]),
+    });
+    expect(decodeMessage(encodeMessage(snap))).toEqual(snap);
+  });
+
+  it('message type numbers follow etcd (MsgPreVoteResp = 18 in field 1)', () => {
+    const bytes = encodeMessage(makeMessage({ type: MessageType.MsgPreVoteResp, to: 1, from: 2, term: 3 }));
+    expect(hex(bytes).startsWith('0812')).toBe(true);
+  });
+
+  it('round-trips snapshots, conf states and both conf change versions', () => {
+    const s = {
+      data: new Uint8Array([42]),
+      metadata: {
+        index: 5,
+        term: 2,
+        confState: {
+          voters: [1, 2],
+          learners: [],
+          votersOutgoing: [1, 2, 3],
+          learnersNext: [3],
+          autoLeave: true,
+        },
+      },
+    };
+    expect(decodeSnapshot(encodeSnapshot(s))).toEqual(s);
+    expect(decodeConfState(encodeConfState(s.metadata.confState))).toEqual(s.metadata.confState);
+    const cc = { type: ConfChangeType.AddLearnerNode, nodeId: 7, context: new Uint8Array([1]), id: 99 };
+    expect(decodeConfChange(encodeConfChange(cc))).toEqual(cc);
+    const cc2 = {
+      transition: ConfChangeTransition.JointExplicit,
+      changes: [
+        { type: ConfChangeType.AddNode, nodeId: 4 },
+        { type: ConfChangeType.RemoveNode, nodeId: 1 },
+      ],
+      context: new Uint8Array(),
+    };
+    expect(decodeConfChangeV2(encodeConfChangeV2(cc2))).toEqual(cc2);
+  });
+
+  it('ConfChange matches etcd layout (ID=1, Type=2, NodeID=3, Context=4)', () => {
+    const b = encodeConfChange({
+      type: ConfChangeType.RemoveNode,
+      nodeId: 5,
+      context: new Uint8Array(),
+      id: 1,
+    });
+    // Context (field 4) is written even when empty, as for a non-nil empty []byte in Go.
+    expect(hex(b)).toBe('0801100118052200');
+    expect(decodeConfChange(fromHex('080110011805'))).toEqual({
+      type: ConfChangeType.RemoveNode,
+      nodeId: 5,
+      context: new Uint8Array(),
+      id: 1,
+    });
+  });
+
+  it('64-bit ids up to 2^53 survive', () => {
+    const big = 2 ** 53 - 1;
+    const m = makeMessage({ type: MessageType.MsgHeartbeat, to: big, from: big - 1, term: big, commit: big });
+    expect(decodeMessage(encodeMessage(m))).toEqual(m);
+  });
+
+  it('rejects malformed input with a typed error', () => {
+    expect(() => decodeMessage(fromHex('0a05'))).toThrow(ProtoDecodeError);
+  });
+});

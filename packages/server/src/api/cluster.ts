@@ -1,0 +1,129 @@
+/**
+ * The Cluster service: MemberList, and MemberAdd/Remove/Update/Promote through raft ConfChange entries
+ * with etcd's checks (strict reconfiguration: a change must not leave fewer started voters than a
+ * quorum; learners are promoted only when in sync).
+ */
+import type {
+  DeepPartial,
+  Member as PbMember,
+  MemberAddRequest,
+  MemberAddResponse,
+  MemberListResponse,
+  MemberPromoteResponse,
+  MemberRemoveResponse,
+  MemberUpdateRequest,
+  MemberUpdateResponse,
+} from '@kv/client/api';
+import { ConfChangeType } from '@kv/raft';
+import { Errors } from '../etcdserver/errors.js';
+import { computeMemberId } from '../etcdserver/ids.js';
+import { type Member, Membership } from '../etcdserver/membership.js';
+import type { EtcdServer } from '../etcdserver/server.js';
+import { header } from './context.js';
+
+type Resp<T> = DeepPartial<T>;
+
+const toPb = (m: Member): PbMember => ({
+  ID: m.id,
+  name: m.name,
+  peerURLs: m.peerURLs,
+  clientURLs: m.clientURLs,
+  isLearner: m.isLearner,
+});
+
+function validUrls(urls: readonly string[]): boolean {
+  if (urls.length === 0) return false;
+  return urls.every((u) => {
+    try {
+      const p = new URL(u);
+      return ['http:', 'https:', 'unix:', 'unixs:'].includes(p.protocol) && p.host !== '' && p.pathname === '/';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Handlers of etcdserverpb.Cluster. */
+export class ClusterApi {
+  constructor(
+    private readonly etcd: EtcdServer,
+    private readonly strictReconfigCheck: boolean,
+  ) {}
+
+  private list(): PbMember[] {
+    return this.etcd.membership.list().map(toPb);
+  }
+
+  private hdr() {
+    const h = header(this.etcd);
+    return { clusterId: h.clusterId, memberId: h.memberId, raftTerm: h.raftTerm, revision: 0 };
+  }
+
+  /** Served from local state, like etcd 3.4 (no linearizable read). */
+  async memberList(): Promise<Resp<MemberListResponse>> {
+    return { header: this.hdr(), members: this.list() };
+  }
+
+  async memberAdd(req: MemberAddRequest): Promise<Resp<MemberAddResponse>> {
+    const urls = req.peerURLs.map((u) => u.replace(/\/$/, ''));
+    if (!validUrls(req.peerURLs)) throw Errors.memberBadURLs();
+    const ms = this.etcd.membership;
+    if (ms.peerUrlInUse(urls)) throw Errors.peerURLExist();
+    if (req.isLearner) {
+      if (ms.learners().length >= 1) throw Errors.tooManyLearners();
+    } else if (this.strictReconfigCheck) {
+      // etcd's IsReadyToAddVotingMember: after adding one unstarted voter the started voters must
+      // still form a quorum, except when growing a 1-member cluster to 2 (restoring data).
+      const voters = ms.voters();
+      const nmembers = voters.length + 1;
+      const nstarted = voters.filter(Membership.isStarted).length;
+      if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) {
+        throw Errors.memberNotEnoughStarted();
+      }
+    }
+    const member: Member = {
+      id: computeMemberId(urls, String(this.etcd.clusterId), Date.now()),
+      name: '',
+      peerURLs: urls,
+      clientURLs: [],
+      isLearner: req.isLearner,
+    };
+    await this.etcd.proposeConfChange(req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, member);
+    return { header: this.hdr(), member: toPb(member), members: this.list() };
+  }
+
+  async memberRemove(req: { ID: number }): Promise<Resp<MemberRemoveResponse>> {
+    const ms = this.etcd.membership;
+    const m = ms.get(req.ID);
+    if (!m) throw ms.removed.has(req.ID) ? Errors.memberNotFound() : Errors.memberNotFound();
+    if (this.strictReconfigCheck && !m.isLearner) {
+      // Removing a voter must leave a quorum of started voters.
+      const voters = ms.voters().filter((v) => v.id !== req.ID);
+      const started = voters.filter(Membership.isStarted).length;
+      if (voters.length === 0 || started < Math.floor(voters.length / 2) + 1) throw Errors.memberNotEnoughStarted();
+    }
+    await this.etcd.proposeConfChange(ConfChangeType.RemoveNode, { ...m });
+    return { header: this.hdr(), members: this.list() };
+  }
+
+  async memberUpdate(req: MemberUpdateRequest): Promise<Resp<MemberUpdateResponse>> {
+    const ms = this.etcd.membership;
+    const m = ms.get(req.ID);
+    if (!m) throw Errors.memberNotFound();
+    const urls = req.peerURLs.map((u) => u.replace(/\/$/, ''));
+    if (!validUrls(req.peerURLs)) throw Errors.memberBadURLs();
+    if (ms.peerUrlInUse(urls, req.ID)) throw Errors.peerURLExist();
+    await this.etcd.proposeConfChange(ConfChangeType.UpdateNode, { ...m, peerURLs: urls });
+    return { header: this.hdr(), members: this.list() };
+  }
+
+  async memberPromote(req: { ID: number }): Promise<Resp<MemberPromoteResponse>> {
+    const ms = this.etcd.membership;
+    const m = ms.get(req.ID);
+    if (!m) throw Errors.memberNotFound();
+    if (!m.isLearner) throw Errors.memberNotLearner();
+    // A learner is ready once it has caught up with the leader; with no peer transport yet no learner
+    // is ever in sync (etcd reports the same for a learner that never started).
+    throw Errors.learnerNotReady();
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The gRPC server: etcd's services from the generated ServiceDefinitions bound to the shared handlers,
+ * with etcd's error statuses, message size limit (max-request-bytes + 512 KiB of gRPC overhead, like
+ * etcd) and go-grpc-prometheus style counters.
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  AuthService,
+  ClusterService,
+  type GrpcMethodDefinition,
+  KVService,
+  LeaseService,
+  type LeaseKeepAliveRequest,
+  MaintenanceService,
+  WatchService,
+  type WatchRequest,
+} from '@kv/client/api';
+import type { ServerConfig } from '../config/parse.js';
+import { EtcdError, toEtcdError } from '../etcdserver/errors.js';
+import type { EtcdServer } from '../etcdserver/server.js';
+import type { Logger } from '../log/logger.js';
+import { Handlers } from './handlers.js';
+import { WatchSession } from './watch.js';
+
+/** etcd's grpcOverheadBytes. */
+const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+const CODE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(grpc.status)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => [v as number, k.split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join('')]),
+);
+CODE_NAMES[0] = 'OK';
+
+/** Converts any error to a grpc-js ServiceError-like object with etcd's message. */
+export function toGrpcError(err: unknown): Partial<grpc.ServiceError> {
+  const e = err instanceof EtcdError ? err : toEtcdError(err);
+  return { code: e.code, details: e.message, message: e.message };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: generic over generated definitions
+type AnyDef = Record<string, GrpcMethodDefinition<any, any>>;
+
+/** Creates the grpc-js server with every service registered (not bound to a port: see cmux). */
+export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logger): grpc.Server {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
+    'grpc.max_send_message_length': 2 ** 31 - 1,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5000,
+  });
+  const handlers = new Handlers(etcd, cfg);
+  const m = etcd.metrics;
+
+  const register = (serviceName: string, def: AnyDef, streams: Record<string, grpc.UntypedHandleCall> = {}) => {
+    const impl: grpc.UntypedServiceImplementation = {};
+    const counted: AnyDef = {};
+    for (const [key, method] of Object.entries(def)) {
+      const labels = {
+        grpc_service: serviceName,
+        grpc_method: method.originalName ?? key,
+        grpc_type: method.requestStream
+          ? method.responseStream
+            ? 'bidi_stream'
+            : 'client_stream'
+          : method.responseStream
+            ? 'server_stream'
+            : 'unary',
+      };
+      counted[key] = {
+        ...method,
+        requestDeserialize: (b: Buffer) => {
+          m.grpcReceivedBytes.inc(undefined, b.length);
+          m.grpcMsgReceived.inc(labels);
+          return method.requestDeserialize(b);
+        },
+        responseSerialize: (v: unknown) => {
+          const out = method.responseSerialize(v);
+          m.grpcSentBytes.inc(undefined, out.length);
+          m.grpcMsgSent.inc(labels);
+          return out;
+        },
+      };
+      const handled = (code: number) => m.grpcHandled.inc({ ...labels, grpc_code: CODE_NAMES[code] ?? String(code) });
+      if (streams[key]) {
+        const inner = streams[key] as (call: grpc.ServerDuplexStream<unknown, unknown>) => void;
+        impl[key] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
+          m.grpcStarted.inc(labels);
+          let done = false;
+          const finish = (code: number) => {
+            if (!done) {
+              done = true;
+              handled(code);
+            }
+          };
+          call.on('finish', () => finish(0));
+          call.on('cancelled', () => finish(grpc.status.CANCELLED));
+          call.on('error', () => finish(grpc.status.UNKNOWN));
+          inner(call);
+        };
+        continue;
+      }
+      const fn = handlers.unary.get(`${serviceName}/${key}`);
+      impl[key] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        m.grpcStarted.inc(labels);
+        if (!fn) {
+          handled(grpc.status.UNIMPLEMENTED);
+          callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown method ${key}` });
+          return;
+        }
+        fn(call.request).then(
+          (resp) => {
+            handled(0);
+            callback(null, resp);
+          },
+          (err: unknown) => {
+            const ge = toGrpcError(err);
+            handled(ge.code ?? grpc.status.UNKNOWN);
+            if (!(err instanceof EtcdError)) log.warn('request failed', { method: `${serviceName}/${key}`, error: err });
+            callback(ge);
+          },
+        );
+      };
+    }
+    server.addService(counted as grpc.ServiceDefinition, impl);
+  };
+
+  register('etcdserverpb.KV', KVService as unknown as AnyDef);
+  register('etcdserverpb.Watch', WatchService as unknown as AnyDef, {
+    watch: ((call: grpc.ServerDuplexStream<WatchRequest, unknown>) => {
+      const session = new WatchSession(etcd, {
+        write: (msg) => (call.writable && !call.destroyed ? call.write(msg) : true),
+        onDrain: (cb) => call.once('drain', cb),
+      });
+      call.on('data', (req: WatchRequest) => session.handle(req));
+      const end = () => {
+        session.close();
+        if (call.writable) call.end();
+      };
+      call.on('end', end);
+      call.on('cancelled', () => session.close());
+      call.on('error', () => session.close());
+    }) as grpc.UntypedHandleCall,
+  });
+  register('etcdserverpb.Lease', LeaseService as unknown as AnyDef, {
+    leaseKeepAlive: ((call: grpc.ServerDuplexStream<LeaseKeepAliveRequest, unknown>) => {
+      call.on('data', (req: LeaseKeepAliveRequest) => {
+        handlers.lease.keepAliveOnce(req.ID).then(
+          (resp) => {
+            if (call.writable && !call.destroyed) call.write(resp);
+          },
+          (err: unknown) => {
+            call.destroy(Object.assign(new Error(toGrpcError(err).details), toGrpcError(err)));
+          },
+        );
+      });
+      call.on('end', () => call.end());
+    }) as grpc.UntypedHandleCall,
+  });
+  register('etcdserverpb.Cluster', ClusterService as unknown as AnyDef);
+  register('etcdserverpb.Maintenance', MaintenanceService as unknown as AnyDef, {
+    snapshot: ((call: grpc.ServerWritableStream<unknown, unknown>) => {
+      void (async () => {
+        try {
+          for await (const chunk of handlers.maintenance.snapshot()) {
+            if (call.cancelled) return;
+            if (!call.write(chunk)) await new Promise((r) => call.once('drain', r));
+          }
+          call.end();
+        } catch (err) {
+          call.destroy(Object.assign(new Error(toGrpcError(err).details), toGrpcError(err)));
+        }
+      })();
+    }) as grpc.UntypedHandleCall,
+  });
+  register('etcdserverpb.Auth', AuthService as unknown as AnyDef);
+  return server;
+}
+
+export { Handlers };

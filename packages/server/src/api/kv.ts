@@ -1,0 +1,169 @@
+/**
+ * The KV service: Range, Put, DeleteRange, Txn, Compact with etcd's request checks
+ * (api/v3rpc/key.go) before anything is proposed.
+ */
+import type {
+  CompactionRequest,
+  CompactionResponse,
+  DeepPartial,
+  DeleteRangeRequest,
+  DeleteRangeResponse,
+  PutRequest,
+  PutResponse,
+  RangeRequest,
+  RangeResponse,
+  RequestOp,
+  ResponseOp,
+  TxnRequest,
+  TxnResponse,
+} from '@kv/client/api';
+import { Errors, toEtcdError } from '../etcdserver/errors.js';
+import type { EtcdServer } from '../etcdserver/server.js';
+import { header } from './context.js';
+
+type Resp<T> = DeepPartial<T>;
+
+const isEmpty = (b: Uint8Array | undefined): boolean => !b || b.length === 0;
+
+/** Handlers of etcdserverpb.KV. */
+export class KvApi {
+  constructor(
+    private readonly etcd: EtcdServer,
+    private readonly maxTxnOps: number,
+  ) {}
+
+  async range(req: RangeRequest): Promise<Resp<RangeResponse>> {
+    if (isEmpty(req.key)) throw Errors.emptyKey();
+    if (!req.serializable) await this.etcd.readBarrier();
+    try {
+      const r = await this.etcd.store.range(req);
+      this.etcd.metrics.rangeTotal.inc();
+      return { header: header(this.etcd, r.revision), ...r.response };
+    } catch (err) {
+      throw toEtcdError(err);
+    }
+  }
+
+  async put(req: PutRequest): Promise<Resp<PutResponse>> {
+    if (isEmpty(req.key)) throw Errors.emptyKey();
+    if (req.ignoreValue && req.value && req.value.length) throw Errors.valueProvided();
+    if (req.ignoreLease && req.lease) throw Errors.leaseProvided();
+    const r = await this.etcd.propose({ put: req });
+    return { header: header(this.etcd, r.revision), ...(r.response as object) };
+  }
+
+  async deleteRange(req: DeleteRangeRequest): Promise<Resp<DeleteRangeResponse>> {
+    if (isEmpty(req.key)) throw Errors.emptyKey();
+    const r = await this.etcd.propose({ deleteRange: req });
+    return { header: header(this.etcd, r.revision), ...(r.response as object) };
+  }
+
+  async txn(req: TxnRequest): Promise<Resp<TxnResponse>> {
+    checkTxn(req, this.maxTxnOps);
+    if (isReadOnly(req)) {
+      if (!isSerializable(req)) await this.etcd.readBarrier();
+      try {
+        // A read-only txn needs no raft round (etcd evaluates it locally too).
+        const r = await this.etcd.store.readTxn(req);
+        const resp = r.response as TxnResponse;
+        addNestedHeaders(resp.responses, r.revision);
+        return { header: header(this.etcd, r.revision), ...resp };
+      } catch (err) {
+        throw toEtcdError(err);
+      }
+    }
+    const r = await this.etcd.propose({ txn: req });
+    const resp = r.response as TxnResponse;
+    addNestedHeaders(resp.responses, r.revision!);
+    return { header: header(this.etcd, r.revision), ...resp };
+  }
+
+  async compact(req: CompactionRequest): Promise<Resp<CompactionResponse>> {
+    const r = await this.etcd.propose({ compaction: req });
+    return { header: header(this.etcd, r.revision) };
+  }
+}
+
+/** etcd puts a header with only the revision on responses nested in a txn. */
+function addNestedHeaders(responses: ResponseOp[], revision: number): void {
+  for (const op of responses) {
+    const inner = op.responseRange ?? op.responsePut ?? op.responseDeleteRange ?? op.responseTxn;
+    if (inner) (inner as { header?: unknown }).header = { revision };
+    if (op.responseTxn) addNestedHeaders(op.responseTxn.responses, revision);
+  }
+}
+
+function isReadOnly(req: TxnRequest): boolean {
+  const ops = [...(req.success ?? []), ...(req.failure ?? [])];
+  return ops.every((op) => op.requestRange || (op.requestTxn && isReadOnly(op.requestTxn)));
+}
+
+function isSerializable(req: TxnRequest): boolean {
+  const ops = [...(req.success ?? []), ...(req.failure ?? [])];
+  return ops.every((op) =>
+    op.requestRange ? op.requestRange.serializable : op.requestTxn ? isSerializable(op.requestTxn) : true,
+  );
+}
+
+/** etcd's checkTxnRequest + checkIntervals: op counts, empty keys, duplicate writes per branch. */
+export function checkTxn(req: TxnRequest, maxTxnOps: number): void {
+  const compare = req.compare ?? [];
+  const success = req.success ?? [];
+  const failure = req.failure ?? [];
+  if (compare.length > maxTxnOps || success.length > maxTxnOps || failure.length > maxTxnOps) {
+    throw Errors.tooManyOps();
+  }
+  for (const c of compare) if (isEmpty(c.key)) throw Errors.emptyKey();
+  for (const op of [...success, ...failure]) checkOp(op, maxTxnOps);
+  branchWrites(success);
+  branchWrites(failure);
+}
+
+function checkOp(op: RequestOp, maxTxnOps: number): void {
+  if (op.requestRange && isEmpty(op.requestRange.key)) throw Errors.emptyKey();
+  if (op.requestPut && isEmpty(op.requestPut.key)) throw Errors.emptyKey();
+  if (op.requestDeleteRange && isEmpty(op.requestDeleteRange.key)) throw Errors.emptyKey();
+  if (op.requestTxn) checkTxn(op.requestTxn, maxTxnOps);
+}
+
+interface Writes {
+  puts: Set<string>;
+  dels: Array<[string, string | undefined]>; // [start, end) in latin1; end undefined = single key, '\0' = to infinity
+}
+
+const str = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+function inDel(key: string, dels: Writes['dels']): boolean {
+  return dels.some(([s, e]) => (e === undefined ? key === s : e === '\0' ? key >= s : key >= s && key < e));
+}
+
+/** Collects a branch's writes, throwing duplicateKey on a key put twice or put inside a deleted range. */
+function branchWrites(ops: RequestOp[]): Writes {
+  const w: Writes = { puts: new Set(), dels: [] };
+  for (const op of ops) {
+    if (op.requestDeleteRange) {
+      const end = op.requestDeleteRange.rangeEnd;
+      w.dels.push([str(op.requestDeleteRange.key), isEmpty(end) ? undefined : str(end)]);
+    }
+  }
+  for (const op of ops) {
+    if (op.requestPut) {
+      const k = str(op.requestPut.key);
+      if (w.puts.has(k) || inDel(k, w.dels)) throw Errors.duplicateKey();
+      w.puts.add(k);
+    } else if (op.requestTxn) {
+      // Writes of either nested branch may happen together with this branch's writes.
+      for (const inner of [branchWrites(op.requestTxn.success ?? []), branchWrites(op.requestTxn.failure ?? [])]) {
+        for (const k of inner.puts) {
+          if (w.puts.has(k) || inDel(k, w.dels)) throw Errors.duplicateKey();
+        }
+        for (const k of w.puts) if (inDel(k, inner.dels)) throw Errors.duplicateKey();
+      }
+      const s = branchWrites(op.requestTxn.success ?? []);
+      const f = branchWrites(op.requestTxn.failure ?? []);
+      for (const k of [...s.puts, ...f.puts]) w.puts.add(k);
+      w.dels.push(...s.dels, ...f.dels);
+    }
+  }
+  return w;
+}

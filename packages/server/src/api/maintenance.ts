@@ -1,0 +1,104 @@
+/**
+ * The Maintenance service: Status, Defragment, Hash, HashKV, Snapshot (streamed backend dump with a
+ * trailing SHA-256 like etcd's), Alarm, MoveLeader.
+ */
+import { createHash } from 'node:crypto';
+import type {
+  AlarmRequest,
+  AlarmResponse,
+  DeepPartial,
+  DefragmentResponse,
+  HashKVRequest,
+  HashKVResponse,
+  HashResponse,
+  MoveLeaderRequest,
+  MoveLeaderResponse,
+  SnapshotResponse,
+  StatusResponse,
+} from '@kv/client/api';
+import { Errors, toEtcdError } from '../etcdserver/errors.js';
+import { SERVER_VERSION, type EtcdServer } from '../etcdserver/server.js';
+import { header } from './context.js';
+
+type Resp<T> = DeepPartial<T>;
+
+/** Snapshot chunk size (etcd sends 32 KiB chunks). */
+const SNAPSHOT_CHUNK = 32 * 1024;
+
+/** Handlers of etcdserverpb.Maintenance. */
+export class MaintenanceApi {
+  constructor(private readonly etcd: EtcdServer) {}
+
+  async status(): Promise<Resp<StatusResponse>> {
+    const st = this.etcd.raftStatus();
+    const [dbSize, dbSizeInUse] = await Promise.all([this.etcd.store.backend.size(), this.etcd.store.backend.sizeInUse()]);
+    const errors = this.etcd.applier.alarms.length ? ['etcdserver: mvcc: database space exceeded'] : [];
+    return {
+      header: header(this.etcd),
+      version: SERVER_VERSION,
+      dbSize,
+      leader: st.lead,
+      raftIndex: st.commit,
+      raftTerm: st.term,
+      raftAppliedIndex: st.applied,
+      errors: this.etcd.leaderId === 0 ? ['etcdserver: no leader', ...errors] : errors,
+      dbSizeInUse,
+      isLearner: this.etcd.membership.get(this.etcd.memberId)?.isLearner ?? false,
+    };
+  }
+
+  async defragment(): Promise<Resp<DefragmentResponse>> {
+    await this.etcd.store.flush();
+    await this.etcd.store.backend.defragment();
+    return { header: header(this.etcd) };
+  }
+
+  async hash(): Promise<Resp<HashResponse>> {
+    const hash = await this.etcd.store.mvcc.hash();
+    return { header: header(this.etcd), hash };
+  }
+
+  async hashKV(req: HashKVRequest): Promise<Resp<HashKVResponse>> {
+    try {
+      const r = await this.etcd.store.mvcc.hashKV(req.revision);
+      // etcd reports -1 when nothing was ever compacted.
+      return { header: header(this.etcd, r.revision), hash: r.hash, compactRevision: r.compactRevision || -1 };
+    } catch (err) {
+      throw toEtcdError(err);
+    }
+  }
+
+  /** Streams the backend; the last 32 bytes of the stream are the SHA-256 of what came before. */
+  async *snapshot(): AsyncGenerator<Resp<SnapshotResponse>> {
+    await this.etcd.store.flush();
+    const parts: Buffer[] = [];
+    for await (const chunk of this.etcd.store.backend.snapshot()) parts.push(Buffer.from(chunk));
+    const body = Buffer.concat(parts);
+    const sum = createHash('sha256').update(body).digest();
+    const all = Buffer.concat([body, sum]);
+    const hdr = header(this.etcd);
+    for (let off = 0; off < all.length; off += SNAPSHOT_CHUNK) {
+      const blob = all.subarray(off, Math.min(all.length, off + SNAPSHOT_CHUNK));
+      yield { header: hdr, remainingBytes: all.length - off - blob.length, blob, version: SERVER_VERSION };
+    }
+  }
+
+  async alarm(req: AlarmRequest): Promise<Resp<AlarmResponse>> {
+    if (req.action === 0) {
+      return { header: header(this.etcd), alarms: [...this.etcd.applier.alarms] };
+    }
+    const r = await this.etcd.propose({ alarm: { action: req.action, memberID: req.memberID, alarm: req.alarm } });
+    const res = r.response as { alarms: AlarmResponse['alarms'] };
+    return { header: header(this.etcd), alarms: res.alarms };
+  }
+
+  async moveLeader(req: MoveLeaderRequest): Promise<Resp<MoveLeaderResponse>> {
+    if (!this.etcd.isLeader) throw Errors.notLeader();
+    const target = this.etcd.membership.get(req.targetID);
+    if (!target || target.isLearner) throw Errors.badLeaderTransferee();
+    if (req.targetID !== this.etcd.memberId) {
+      this.etcd.transferLeadership(req.targetID);
+    }
+    return { header: header(this.etcd) };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The Watch service: one bidirectional stream carries many watchers, each with a stream-local id.
+ * Create/cancel/progress requests in, created/canceled/event/progress responses out. Backpressure: when
+ * the stream's buffer is full the sink returns a promise that settles on 'drain', so the hub holds
+ * that watcher's deliveries (and falls back to history catch-up if it falls far behind) while writers
+ * continue.
+ */
+import type { DeepPartial, WatchCreateRequest, WatchRequest, WatchResponse } from '@kv/client/api';
+import type { Watcher, WatchBatch } from '@kv/mvcc';
+import type { EtcdServer } from '../etcdserver/server.js';
+import { header } from './context.js';
+
+/** The minimal duplex surface of a grpc-js stream (also implemented by the HTTP gateway). */
+export interface WatchStreamIo {
+  write(msg: DeepPartial<WatchResponse>): boolean;
+  onDrain(cb: () => void): void;
+}
+
+/** One Watch stream's state. */
+export class WatchSession {
+  private readonly watchers = new Map<number, Watcher>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(
+    private readonly etcd: EtcdServer,
+    private readonly io: WatchStreamIo,
+  ) {}
+
+  /** Handles one request of the stream. */
+  handle(req: WatchRequest): void {
+    if (this.closed) return;
+    if (req.createRequest) this.create(req.createRequest);
+    else if (req.cancelRequest) this.cancel(req.cancelRequest.watchId);
+    else if (req.progressRequest) {
+      // Not tied to one watcher: etcd answers with watch id -1 and the current revision.
+      this.io.write({ header: header(this.etcd), watchId: -1 });
+    }
+  }
+
+  private create(c: WatchCreateRequest): void {
+    let id = c.watchId;
+    if (id === 0 || id === undefined) {
+      while (this.watchers.has(this.nextId)) this.nextId++;
+      id = this.nextId++;
+    } else if (this.watchers.has(id)) {
+      // etcd: a duplicate watch id fails the create with created + canceled.
+      this.io.write({ header: header(this.etcd), watchId: id, created: true, canceled: true, cancelReason: 'etcdserver: duplicate watch ID' });
+      return;
+    }
+    const rev = this.etcd.store.rev();
+    // The created response goes out before any event of this watcher.
+    this.io.write({ header: header(this.etcd, rev), watchId: id, created: true });
+    const watchId = id;
+    const watcher = this.etcd.store.mvcc.watch(
+      {
+        key: c.key,
+        rangeEnd: c.rangeEnd,
+        startRevision: c.startRevision,
+        prevKv: c.prevKv,
+        filters: c.filters as Array<0 | 1>,
+        fragment: c.fragment,
+        progressNotify: c.progressNotify,
+      },
+      (batch) => this.deliver(watchId, batch),
+    );
+    this.watchers.set(watchId, watcher);
+    this.etcd.metrics.watchers.inc();
+  }
+
+  private deliver(watchId: number, batch: WatchBatch): boolean | Promise<void> {
+    if (this.closed) return false;
+    const resp: DeepPartial<WatchResponse> = {
+      header: header(this.etcd, batch.revision),
+      watchId,
+      events: batch.events,
+    };
+    if (batch.canceled) {
+      resp.canceled = true;
+      resp.compactRevision = batch.compactRevision ?? 0;
+      if (this.watchers.delete(watchId)) this.etcd.metrics.watchers.dec();
+    }
+    if (batch.fragment) resp.fragment = true;
+    const ok = this.io.write(resp);
+    if (ok) return true;
+    return new Promise<void>((resolve) => this.io.onDrain(resolve));
+  }
+
+  private cancel(watchId: number): void {
+    const w = this.watchers.get(watchId);
+    if (!w) return;
+    w.cancel();
+    this.watchers.delete(watchId);
+    this.etcd.metrics.watchers.dec();
+    this.io.write({ header: header(this.etcd), watchId, canceled: true });
+  }
+
+  /** The stream ended: cancel every watcher. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.watchers.values()) {
+      w.cancel();
+      this.etcd.metrics.watchers.dec();
+    }
+    this.watchers.clear();
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Composition root: the raft/MVCC server core plus its client listeners (gRPC and HTTP on each client
+ * URL, like etcd's cmux), optional metrics listeners, and the lifecycle log lines operators wait for.
+ * `startServer()` is the embedded entry point for JavaScript tests.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { createGrpcServer } from './api/grpc-server.js';
+import { type ServerConfig, parseArgs } from './config/parse.js';
+import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
+import { idHex } from './etcdserver/ids.js';
+import { createHttpHandler } from './gateway/http.js';
+import { type LogLevel, Logger } from './log/logger.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
+import { ClientListener } from './transport/cmux.js';
+
+/** Options of {@link KvServer.start}. */
+export interface KvServerOptions {
+  logger?: Logger;
+  /** Skip WAL fsync (tests only). */
+  unsafeNoFsync?: boolean;
+  /** Revision-mode auto compaction check interval (ms); etcd's is 5 minutes. */
+  revisionCompactionCheckMs?: number;
+}
+
+/** A running kv server: core + listeners. */
+export class KvServer {
+  /** Client URLs actually bound (ports resolved when 0 was requested). */
+  readonly clientUrls: string[] = [];
+  readonly metricsUrls: string[] = [];
+  private readonly listeners: ClientListener[] = [];
+  private readonly httpServers: http.Server[] = [];
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly etcd: EtcdServer,
+    private readonly grpcServer: grpc.Server,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the server described by `config`. Resolves once clients are being served. */
+  static async start(config: ServerConfig, opts: KvServerOptions = {}): Promise<KvServer> {
+    const log = opts.logger ?? new Logger(config.logLevel as LogLevel);
+    for (const w of config.warnings) log.warn(w);
+    log.info('configuring peer listeners', { 'listen-peer-urls': config.listenPeerUrls.map((u) => u.origin) });
+    log.info('configuring client listeners', { 'listen-client-urls': config.listenClientUrls.map((u) => u.origin) });
+    log.info('starting an etcd server', {
+      'etcd-version': SERVER_VERSION,
+      'kv-backend': config.backend,
+      'node-version': process.version,
+      'go-os': process.platform,
+      'go-arch': process.arch,
+      name: config.name,
+      'data-dir': config.dataDir,
+      'wal-dir': config.walDir,
+      'snapshot-count': config.snapshotCount,
+      'heartbeat-interval': `${config.heartbeatMs}ms`,
+      'election-timeout': `${config.electionMs}ms`,
+      'initial-cluster': [...config.initialCluster].map(([n, u]) => u.map((x) => `${n}=${x}`).join(',')).join(','),
+      'initial-cluster-state': config.initialClusterState,
+      'initial-cluster-token': config.initialClusterToken,
+      'quota-size-bytes': config.quotaBackendBytes || 2147483648,
+      'max-request-bytes': config.maxRequestBytes,
+      'max-concurrent-streams': 4294967295,
+      'auto-compaction-mode': config.autoCompactionMode,
+      'auto-compaction-retention': config.autoCompactionRetention,
+    });
+    const metrics = new ServerMetrics();
+    const etcd = await EtcdServer.start({
+      config,
+      logger: log,
+      metrics,
+      unsafeNoFsync: opts.unsafeNoFsync ?? false,
+      revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+    });
+    log.info('starting etcd server', {
+      'local-member-id': idHex(etcd.memberId),
+      'local-server-version': SERVER_VERSION,
+      'cluster-version': 'to_be_decided',
+    });
+    const grpcServer = createGrpcServer(etcd, config, log);
+    const kv = new KvServer(etcd, grpcServer, log);
+    etcd.on('fatal', () => void kv.close());
+    try {
+      await etcd.waitLeader(60_000);
+      log.info('published local member to cluster through raft', {
+        'local-member-id': idHex(etcd.memberId),
+        'local-member-attributes': `{Name:${config.name} ClientURLs:[${config.advertiseClientUrls.map((u) => u.origin).join(' ')}]}`,
+        'cluster-id': idHex(etcd.clusterId),
+      });
+      log.info('setting up initial cluster version', { 'cluster-version': '3.4' });
+      log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
+      log.info('cluster version is updated', { 'cluster-version': '3.4' });
+      await kv.listen(config);
+    } catch (err) {
+      await kv.close();
+      throw err;
+    }
+    return kv;
+  }
+
+  private async listen(config: ServerConfig): Promise<void> {
+    const handler = createHttpHandler(this.etcd, { serveGateway: true });
+    const injector = this.grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    for (const url of config.listenClientUrls) {
+      const httpServer = http.createServer(handler);
+      httpServer.keepAliveTimeout = 30_000;
+      this.httpServers.push(httpServer);
+      const listener = new ClientListener({ grpc: injector, http: httpServer });
+      this.listeners.push(listener);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const port = await listener.listen(Number(url.port), host === 'localhost' ? '127.0.0.1' : host);
+      const bound = `${url.protocol}//${url.hostname}:${port}`;
+      this.clientUrls.push(bound);
+      this.log.info('ready to serve client requests');
+      this.log.info('serving client traffic insecurely; this is strongly discouraged!', { address: `${url.hostname}:${port}` });
+    }
+    for (const url of config.listenMetricsUrls) {
+      const httpServer = http.createServer(createHttpHandler(this.etcd, { serveGateway: false }));
+      this.httpServers.push(httpServer);
+      const listener = new ClientListener({ http: httpServer });
+      this.listeners.push(listener);
+      const port = await listener.listen(Number(url.port), url.hostname === 'localhost' ? '127.0.0.1' : url.hostname);
+      this.metricsUrls.push(`${url.protocol}//${url.hostname}:${port}`);
+      this.log.info('serving metrics', { address: `${url.protocol}//${url.hostname}:${port}/metrics` });
+    }
+  }
+
+  /** Graceful stop: stop accepting, finish in-flight calls briefly, stop raft, close storage. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.log.info('closing etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
+      await Promise.all(this.listeners.map((l) => l.close()));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          this.grpcServer.forceShutdown();
+          resolve();
+        }, 1000);
+        this.grpcServer.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      for (const s of this.httpServers) s.closeAllConnections();
+      await this.etcd.stop();
+      this.log.info('closed etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
+    })();
+    return this.closing;
+  }
+}
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  /** Storage engine; default `memory`. */
+  backend?: 'memory' | 'level' | 'lmdb';
+  /** Data directory; default a fresh temporary directory removed by close(). */
+  dataDir?: string;
+  /** Extra etcd flags, e.g. `['--snapshot-count', '100']`. */
+  args?: string[];
+  /** Log level; default silent. */
+  logLevel?: LogLevel;
+  /** Skip WAL fsync for speed (tests); default true for a temporary data dir. */
+  unsafeNoFsync?: boolean;
+}
+
+/** A server started by {@link startServer}. */
+export interface StartedServer {
+  /** `http://127.0.0.1:PORT` — gRPC and HTTP on the same port. */
+  endpoint: string;
+  /** Host:port for gRPC clients. */
+  address: string;
+  dataDir: string;
+  server: KvServer;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an in-process single-member server on a free loopback port.
+ *
+ * ```ts
+ * import { startServer } from '@kv/server';
+ * const { endpoint, close } = await startServer();
+ * ```
+ */
+export async function startServer(opts: StartServerOptions = {}): Promise<StartedServer> {
+  const temp = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kv-server-'));
+  const parsed = parseArgs([
+    '--name',
+    'default',
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    'http://127.0.0.1:0',
+    '--advertise-client-urls',
+    'http://127.0.0.1:0',
+    '--listen-peer-urls',
+    'http://127.0.0.1:0',
+    '--initial-advertise-peer-urls',
+    'http://127.0.0.1:2380',
+    '--initial-cluster',
+    'default=http://127.0.0.1:2380',
+    '--backend',
+    opts.backend ?? 'memory',
+    ...(opts.args ?? []),
+  ]);
+  if (parsed.action !== 'run') throw new Error('startServer: unexpected help/version request');
+  const logger = opts.logLevel ? new Logger(opts.logLevel) : Logger.silent();
+  const server = await KvServer.start(parsed.config, { logger, unsafeNoFsync: opts.unsafeNoFsync ?? temp });
+  const endpoint = server.clientUrls[0]!;
+  return {
+    endpoint,
+    address: endpoint.replace(/^https?:\/\//, ''),
+    dataDir,
+    server,
+    async close() {
+      await server.close();
+      if (temp) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

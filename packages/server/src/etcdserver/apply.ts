@@ -1,0 +1,215 @@
+/**
+ * The apply layer: turns one committed InternalRaftRequest into state changes, in raft order, on every
+ * member. KV writes go to MVCC with the entry's raft index (stored as the consistent index in the same
+ * backend commit, so replaying an already-applied entry after a crash is skipped); leases, alarms and
+ * compaction are handled here.
+ */
+import type { ServerMetrics } from '../metrics/server-metrics.js';
+import type { InternalRequest } from './envelope.js';
+import { type EtcdError, Errors, toEtcdError } from './errors.js';
+import { keyBytes, keyString, type Lessor, MAX_LEASE_TTL } from './lessor.js';
+import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest } from './store.js';
+
+/** Outcome of applying one request. */
+export interface ApplyResult {
+  /** Response message (shape depends on the request). */
+  response?: unknown;
+  /** Store revision after the apply (header revision). */
+  revision?: number;
+  err?: EtcdError;
+}
+
+/** etcd's alarm types. */
+export enum AlarmType {
+  NONE = 0,
+  NOSPACE = 1,
+  CORRUPT = 2,
+}
+
+/** An active alarm. */
+export interface AlarmMember {
+  memberID: number;
+  alarm: AlarmType;
+}
+
+/** What the applier needs from the server (kept small so it can be tested alone). */
+export interface ApplyHost {
+  readonly memberId: number;
+}
+
+const LEASE_BUCKET = 'lease';
+const ALARM_BUCKET = 'alarm';
+
+const leaseKey = (id: number): Uint8Array => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(id));
+  return new Uint8Array(b);
+};
+
+/** Applies committed requests. */
+export class Applier {
+  readonly alarms: AlarmMember[] = [];
+  /** key (latin1) → lease id, to move keys between leases as they are overwritten or deleted. */
+  private readonly keyLease = new Map<string, number>();
+
+  constructor(
+    private readonly host: ApplyHost,
+    private readonly store: KvStore,
+    private readonly lessor: Lessor,
+    private readonly metrics: ServerMetrics,
+  ) {}
+
+  /** Rebuilds leases and alarms from the backend, and key→lease links from the key space. */
+  async loadState(): Promise<void> {
+    for (const [, value] of await this.store.rangeMeta(LEASE_BUCKET)) {
+      const { id, ttl } = JSON.parse(Buffer.from(value).toString()) as { id: number; ttl: number };
+      this.lessor.grant(id, ttl);
+    }
+    for (const [, value] of await this.store.rangeMeta(ALARM_BUCKET)) {
+      this.alarms.push(JSON.parse(Buffer.from(value).toString()) as AlarmMember);
+    }
+    for (const [lease, keys] of await this.store.keysWithLease()) {
+      for (const key of keys) {
+        const k = keyString(key);
+        this.keyLease.set(k, lease);
+        this.lessor.attach(lease, k);
+      }
+    }
+  }
+
+  /**
+   * Applies one request at raft index `index`. Never throws: errors go into the result. Entries at or
+   * below the store's consistent index were applied (and committed to the backend, leases and alarms
+   * included) before a restart, so they are skipped.
+   */
+  async apply(req: InternalRequest, index: number): Promise<ApplyResult> {
+    if (index <= this.store.consistentIndex()) return { revision: this.store.rev() };
+    const ctx = { index };
+    let result: ApplyResult;
+    try {
+      result = await this.applyOne(req, ctx);
+    } catch (err) {
+      result = { err: toEtcdError(err), revision: this.store.rev() };
+    }
+    // Entries that wrote nothing still advance the consistent index (etcd does this for every entry).
+    if (index > this.store.consistentIndex()) this.store.setConsistentIndex(index);
+    return result;
+  }
+
+  private async applyOne(req: InternalRequest, ctx: { index: number }): Promise<ApplyResult> {
+    if (req.put) {
+      this.checkLeases([{ requestPut: req.put }]);
+      const r = await this.store.put(req.put, ctx);
+      this.metrics.putTotal.inc();
+      this.track(r.events);
+      return { response: r.response, revision: r.revision };
+    }
+    if (req.deleteRange) {
+      const r = await this.store.deleteRange(req.deleteRange, ctx);
+      this.metrics.deleteTotal.inc();
+      this.track(r.events);
+      return { response: r.response, revision: r.revision };
+    }
+    if (req.txn) {
+      this.checkLeasesTxn(req.txn);
+      const r = await this.store.txn(req.txn, ctx);
+      this.metrics.txnTotal.inc();
+      this.track(r.events);
+      return { response: r.response, revision: r.revision };
+    }
+    if (req.compaction) {
+      const r = await this.store.compact(req.compaction.revision ?? 0, ctx);
+      return { response: { physical: r.physical }, revision: r.revision };
+    }
+    if (req.leaseGrant) return this.applyLeaseGrant(req.leaseGrant.ID ?? 0, req.leaseGrant.TTL ?? 0, ctx);
+    if (req.leaseRevoke) return await this.applyLeaseRevoke(req.leaseRevoke.ID ?? 0, ctx);
+    if (req.alarm) return this.applyAlarm(req.alarm, ctx);
+    if (req.leaseCheckpoint) return { revision: this.store.rev() };
+    return { err: Errors.notCapable(), revision: this.store.rev() };
+  }
+
+  private checkLeases(ops: RequestOp[]): void {
+    for (const op of ops) {
+      const lease = Number(op.requestPut?.lease ?? 0);
+      if (op.requestPut && lease !== 0 && !this.lessor.lookup(lease)) throw Errors.leaseNotFound();
+      if (op.requestTxn) this.checkLeasesTxn(op.requestTxn);
+    }
+  }
+
+  private checkLeasesTxn(txn: TxnRequest): void {
+    this.checkLeases(txn.success ?? []);
+    this.checkLeases(txn.failure ?? []);
+  }
+
+  /** Moves key→lease links according to the events a write produced. */
+  private track(events: readonly KvEvent[]): void {
+    for (const ev of events) {
+      const k = keyString(ev.kv.key);
+      const old = this.keyLease.get(k);
+      const next = ev.type === 0 ? Number(ev.kv.lease ?? 0) : 0;
+      if (old === next) continue;
+      if (old !== undefined) this.lessor.detach(old, k);
+      if (next !== 0) {
+        this.keyLease.set(k, next);
+        this.lessor.attach(next, k);
+      } else {
+        this.keyLease.delete(k);
+      }
+    }
+  }
+
+  private applyLeaseGrant(id: number, ttl: number, ctx: { index: number }): ApplyResult {
+    if (ttl > MAX_LEASE_TTL) return { err: Errors.leaseTTLTooLarge(), revision: this.store.rev() };
+    const lease = this.lessor.grant(id, ttl);
+    if (!lease) return { err: Errors.leaseExist(), revision: this.store.rev() };
+    this.store.putMeta(LEASE_BUCKET, leaseKey(id), Buffer.from(JSON.stringify({ id, ttl: lease.ttl })), ctx);
+    this.metrics.leaseGranted.inc();
+    return { response: { ID: id, TTL: lease.ttl, error: '' }, revision: this.store.rev() };
+  }
+
+  private async applyLeaseRevoke(id: number, ctx: { index: number }): Promise<ApplyResult> {
+    const keys = this.lessor.revoke(id);
+    if (!keys) return { err: Errors.leaseNotFound(), revision: this.store.rev() };
+    this.store.deleteMeta(LEASE_BUCKET, leaseKey(id), ctx);
+    this.metrics.leaseRevoked.inc();
+    const list = [...keys].sort();
+    for (const k of list) if (this.keyLease.get(k) === id) this.keyLease.delete(k);
+    if (list.length) {
+      // All keys of the lease go in one revision, like etcd's lessor.Revoke (one txn).
+      const r = await this.store.txn(
+        { compare: [], success: list.map((k) => ({ requestDeleteRange: { key: keyBytes(k) } })), failure: [] },
+        ctx,
+      );
+      this.metrics.deleteTotal.inc();
+      return { response: {}, revision: r.revision };
+    }
+    return { response: {}, revision: this.store.rev() };
+  }
+
+  private applyAlarm(req: { action?: number; memberID?: number; alarm?: number }, ctx: { index: number }): ApplyResult {
+    const action = req.action ?? 0; // GET=0 ACTIVATE=1 DEACTIVATE=2
+    const memberID = req.memberID ?? 0;
+    const alarm = (req.alarm ?? 0) as AlarmType;
+    const key = Buffer.from(`${memberID}/${alarm}`);
+    if (action === 1 && alarm !== AlarmType.NONE) {
+      if (!this.alarms.some((a) => a.memberID === memberID && a.alarm === alarm)) {
+        this.alarms.push({ memberID, alarm });
+        this.store.putMeta(ALARM_BUCKET, key, Buffer.from(JSON.stringify({ memberID, alarm })), ctx);
+      }
+      return { response: { alarms: [{ memberID, alarm }] }, revision: this.store.rev() };
+    }
+    if (action === 2) {
+      const i = this.alarms.findIndex((a) => a.memberID === memberID && a.alarm === alarm);
+      if (i < 0) return { response: { alarms: [] }, revision: this.store.rev() };
+      const [removed] = this.alarms.splice(i, 1);
+      this.store.deleteMeta(ALARM_BUCKET, key, ctx);
+      return { response: { alarms: [removed] }, revision: this.store.rev() };
+    }
+    return { response: { alarms: [...this.alarms] }, revision: this.store.rev() };
+  }
+
+  /** The put's lease must exist (checked again at apply: the lease may be revoked meanwhile). */
+  static leaseOf(put: PutRequest): number {
+    return Number(put.lease ?? 0);
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * The lessor: leases granted through raft, their TTLs, attached keys and expiry. Grant/revoke/attach
+ * run in the apply layer (every member, same order); expiry and keep-alive are the leader's business:
+ * only the primary lessor (the leader) has finite deadlines, and it revokes expired leases by
+ * proposing LeaseRevoke through raft, like etcd's lessor.
+ */
+
+/** etcd's MaxLeaseTTL (9,000,000,000 s). */
+export const MAX_LEASE_TTL = 9_000_000_000;
+
+/** One lease. */
+export interface Lease {
+  readonly id: number;
+  /** TTL in seconds as granted (after the minimum-TTL rule). */
+  ttl: number;
+  /** Absolute deadline in ms (Date.now() clock); Infinity on a non-primary lessor. */
+  expiry: number;
+  /** Attached keys as latin1 strings of their bytes. */
+  readonly keys: Set<string>;
+  /** A revoke for this lease has been proposed and not yet applied. */
+  revoking: boolean;
+}
+
+/** Encodes key bytes as a Map/Set-friendly string (one char per byte). */
+export const keyString = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+/** Inverse of {@link keyString}. */
+export const keyBytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
+
+/** Lease bookkeeping; no I/O. */
+export class Lessor {
+  private readonly leases = new Map<number, Lease>();
+  private primary = false;
+
+  /**
+   * @param minTtlSec etcd's minimum TTL: ceil(3/2 * electionTicks * heartbeat), so a lease cannot
+   *   expire before a leader change could be noticed.
+   * @param now clock in ms (injectable for tests)
+   */
+  constructor(
+    readonly minTtlSec: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** True on the leader. */
+  isPrimary(): boolean {
+    return this.primary;
+  }
+
+  /** Applies a grant; returns undefined if the id exists already. */
+  grant(id: number, ttlSec: number): Lease | undefined {
+    if (this.leases.has(id)) return undefined;
+    const ttl = Math.max(ttlSec, this.minTtlSec);
+    const lease: Lease = {
+      id,
+      ttl,
+      expiry: this.primary ? this.now() + ttl * 1000 : Number.POSITIVE_INFINITY,
+      keys: new Set(),
+      revoking: false,
+    };
+    this.leases.set(id, lease);
+    return lease;
+  }
+
+  /** Applies a revoke: forgets the lease and returns the keys that were attached to it. */
+  revoke(id: number): Set<string> | undefined {
+    const lease = this.leases.get(id);
+    if (!lease) return undefined;
+    this.leases.delete(id);
+    return lease.keys;
+  }
+
+  lookup(id: number): Lease | undefined {
+    return this.leases.get(id);
+  }
+
+  /** All leases (unordered). */
+  all(): Lease[] {
+    return [...this.leases.values()];
+  }
+
+  get size(): number {
+    return this.leases.size;
+  }
+
+  attach(id: number, key: string): void {
+    this.leases.get(id)?.keys.add(key);
+  }
+
+  detach(id: number, key: string): void {
+    this.leases.get(id)?.keys.delete(key);
+  }
+
+  /** Keep-alive on the primary: pushes the deadline out by the TTL. Returns the TTL, or -1 if unknown. */
+  renew(id: number): number {
+    const lease = this.leases.get(id);
+    if (!lease) return -1;
+    if (this.primary) lease.expiry = this.now() + lease.ttl * 1000;
+    return lease.ttl;
+  }
+
+  /** Seconds left (truncated, like etcd's int64(Remaining().Seconds())); ttl when not primary. */
+  remaining(lease: Lease): number {
+    if (!Number.isFinite(lease.expiry)) return lease.ttl;
+    return Math.max(0, Math.floor((lease.expiry - this.now()) / 1000));
+  }
+
+  /** Becoming leader: every lease gets a full TTL from now (plus extendMs), like etcd's Promote. */
+  promote(extendMs = 0): void {
+    this.primary = true;
+    const now = this.now();
+    for (const l of this.leases.values()) {
+      l.expiry = now + extendMs + l.ttl * 1000;
+      l.revoking = false;
+    }
+  }
+
+  /** Losing leadership: deadlines are suspended. */
+  demote(): void {
+    this.primary = false;
+    for (const l of this.leases.values()) {
+      l.expiry = Number.POSITIVE_INFINITY;
+      l.revoking = false;
+    }
+  }
+
+  /** On the primary: leases past their deadline and not already being revoked (marked revoking). */
+  takeExpired(limit = 1000): Lease[] {
+    if (!this.primary) return [];
+    const now = this.now();
+    const out: Lease[] = [];
+    for (const l of this.leases.values()) {
+      if (!l.revoking && l.expiry <= now) {
+        l.revoking = true;
+        out.push(l);
+        if (out.length >= limit) break;
+      }
+    }
+    return out;
+  }
+
+  /** A revoke proposal failed or timed out: let the expiry loop try again. */
+  unmarkRevoking(id: number): void {
+    const l = this.leases.get(id);
+    if (l) l.revoking = false;
+  }
+}

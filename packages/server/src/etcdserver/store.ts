@@ -1,0 +1,204 @@
+/**
+ * The server's view of @kv/mvcc: one narrow interface (what the apply layer, the read path and the
+ * maintenance API need) over MvccStore + Backend, so the rest of the server does not depend on the
+ * store's exact shapes.
+ */
+import {
+  type Backend,
+  type DeleteRangeRequest,
+  type DeleteRangeResponse,
+  type Event,
+  type KeyValue,
+  MvccStore,
+  openBackend,
+  type PutRequest,
+  type PutResponse,
+  type RangeRequest,
+  type RangeResponse,
+  type TxnRequest,
+  type TxnResponse,
+} from '@kv/mvcc';
+import type { ServerConfig } from '../config/parse.js';
+
+type MvccTxnResponse = TxnResponse;
+
+export type {
+  DeleteRangeRequest,
+  KeyValue,
+  PutRequest,
+  RangeRequest,
+  RequestOp,
+  TxnRequest,
+} from '@kv/mvcc';
+
+/** An MVCC event (PUT=0, DELETE=1). */
+export type KvEvent = Event;
+
+/** Result of a write: response, revision after it, events produced. */
+export interface WriteResult<R> {
+  response: R;
+  revision: number;
+  events: KvEvent[];
+}
+
+/** What the server needs from the store. */
+export interface KvStore {
+  readonly backend: Backend;
+  readonly mvcc: MvccStore;
+  rev(): number;
+  compactRevision(): number;
+  consistentIndex(): number;
+  range(req: RangeRequest): Promise<{ response: RangeResponse; revision: number }>;
+  put(req: PutRequest, ctx: { index: number }): Promise<WriteResult<PutResponse>>;
+  deleteRange(req: DeleteRangeRequest, ctx: { index: number }): Promise<WriteResult<DeleteRangeResponse>>;
+  txn(req: TxnRequest, ctx: { index: number }): Promise<WriteResult<TxnResponse>>;
+  /** Evaluates a txn without writes locally (no revision, no raft). */
+  readTxn(req: TxnRequest): Promise<{ response: TxnResponse; revision: number }>;
+  /** Compacts (logically at once); `physical` resolves once dead revisions are removed. */
+  compact(rev: number, ctx: { index: number }): Promise<{ revision: number; physical: Promise<void> }>;
+  /** Writes a server-owned bucket in the next batched commit (with ctx: also the consistent index). */
+  putMeta(bucket: string, key: Uint8Array, value: Uint8Array, ctx?: { index: number }): void;
+  deleteMeta(bucket: string, key: Uint8Array, ctx?: { index: number }): void;
+  /** Records an applied entry that wrote nothing to the store. */
+  setConsistentIndex(index: number): void;
+  rangeMeta(bucket: string): Promise<Array<[Uint8Array, Uint8Array]>>;
+  /** Current keys that carry a lease, by lease id. */
+  keysWithLease(): Promise<Map<number, Uint8Array[]>>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** The whole backend as one buffer (memory engine snapshots). */
+  dumpBackend(): Promise<Uint8Array>;
+  restoreBackend(dump: Uint8Array): Promise<void>;
+}
+
+/** Opens the backend of the configured engine and the MVCC store on it. */
+export async function openKvStore(
+  engine: ServerConfig['backend'],
+  path: string,
+  cfg: Pick<ServerConfig, 'backendBatchIntervalMs' | 'backendBatchLimit'>,
+): Promise<KvStore> {
+  const backend = await openBackend(engine === 'memory' ? { engine } : { engine, path });
+  const storeOpts = { batchInterval: cfg.backendBatchIntervalMs, batchLimit: cfg.backendBatchLimit };
+  let mvcc = await MvccStore.open(backend, storeOpts);
+  const store: KvStore = {
+    backend,
+    get mvcc() {
+      return mvcc;
+    },
+    rev: () => mvcc.rev(),
+    compactRevision: () => mvcc.compactRevision(),
+    consistentIndex: () => mvcc.consistentIndex(),
+    async range(req) {
+      const r = await mvcc.range(req);
+      return { response: { kvs: r.kvs, more: r.more, count: r.count }, revision: r.revision };
+    },
+    async put(req, ctx) {
+      const r = await mvcc.put(req, ctx);
+      return { response: r.response, revision: r.revision, events: r.events };
+    },
+    async deleteRange(req, ctx) {
+      const r = await mvcc.deleteRange(req, ctx);
+      return { response: r.response, revision: r.revision, events: r.events };
+    },
+    async txn(req, ctx) {
+      const r = await mvcc.txn(req, ctx);
+      return { response: r.response, revision: r.revision, events: r.events };
+    },
+    async compact(rev, ctx) {
+      const r = await mvcc.compact(rev, ctx);
+      return { revision: r.revision, physical: r.response.physical };
+    },
+    readTxn: (req) => readOnlyTxn(mvcc, req),
+    putMeta: (bucket, key, value, ctx) => mvcc.putMeta(bucket, key, value, ctx),
+    deleteMeta: (bucket, key, ctx) => mvcc.deleteMeta(bucket, key, ctx),
+    setConsistentIndex: (index) => mvcc.setConsistentIndex(index),
+    async rangeMeta(bucket) {
+      return await mvcc.rangeMeta(bucket);
+    },
+    async keysWithLease() {
+      return await mvcc.keysWithLease();
+    },
+    flush: () => mvcc.flush(),
+    async close() {
+      await mvcc.close(); // closes the backend too
+    },
+    async dumpBackend() {
+      await mvcc.flush();
+      const parts: Uint8Array[] = [];
+      for await (const chunk of backend.snapshot()) parts.push(chunk);
+      return Buffer.concat(parts);
+    },
+    async restoreBackend(dump) {
+      await mvcc.close();
+      await backend.restore([dump]);
+      mvcc = await MvccStore.open(backend, storeOpts);
+    },
+  };
+  return store;
+}
+
+const EMPTY = new Uint8Array(0);
+
+function cmpBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** etcd's compareKV for one kv. */
+function compareKv(c: NonNullable<TxnRequest['compare']>[number], kv: KeyValue): boolean {
+  let r: number;
+  switch (c.target ?? 0) {
+    case 3:
+      r = cmpBytes(kv.value, c.value ?? EMPTY);
+      break;
+    case 1:
+      r = Math.sign(kv.createRevision - Number(c.createRevision ?? 0));
+      break;
+    case 2:
+      r = Math.sign(kv.modRevision - Number(c.modRevision ?? 0));
+      break;
+    case 4:
+      r = Math.sign(kv.lease - Number(c.lease ?? 0));
+      break;
+    default:
+      r = Math.sign(kv.version - Number(c.version ?? 0));
+  }
+  switch (c.result ?? 0) {
+    case 0:
+      return r === 0;
+    case 1:
+      return r > 0;
+    case 2:
+      return r < 0;
+    default:
+      return r !== 0;
+  }
+}
+
+/** A txn without writes, evaluated against one revision of the store (no raft round, no revision). */
+async function readOnlyTxn(mvcc: MvccStore, req: TxnRequest, at?: number): Promise<{ response: MvccTxnResponse; revision: number }> {
+  const rev = at ?? mvcc.rev();
+  let ok = true;
+  for (const c of req.compare ?? []) {
+    const r = await mvcc.range({ key: c.key, rangeEnd: c.rangeEnd, revision: rev });
+    const pass =
+      r.kvs.length === 0
+        ? (c.target ?? 0) !== 3 &&
+          compareKv(c, { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0 })
+        : r.kvs.every((kv) => compareKv(c, kv));
+    if (!pass) {
+      ok = false;
+      break;
+    }
+  }
+  const responses: MvccTxnResponse['responses'] = [];
+  for (const op of (ok ? req.success : req.failure) ?? []) {
+    if (op.requestRange) {
+      const rr = op.requestRange;
+      const r = await mvcc.range({ ...rr, revision: Number(rr.revision ?? 0) > 0 ? rr.revision : rev });
+      responses.push({ responseRange: { kvs: r.kvs, more: r.more, count: r.count } });
+    } else if (op.requestTxn) {
+      responses.push({ responseTxn: (await readOnlyTxn(mvcc, op.requestTxn, rev)).response });
+    }
+  }
+  return { response: { succeeded: ok, responses }, revision: rev };
+}

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/**
+ * The `kv-server` binary: etcd's flags and ETCD_* environment variables, zap-style JSON logs,
+ * SIGTERM/SIGINT graceful stop (a second signal exits at once).
+ */
+import { ConfigError, helpText, parseArgs } from './config/parse.js';
+import { KvServer } from './embed.js';
+import { SERVER_VERSION } from './etcdserver/server.js';
+import { Logger } from './log/logger.js';
+
+async function main(): Promise<void> {
+  let outcome: ReturnType<typeof parseArgs>;
+  try {
+    outcome = parseArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`kv-server: ${err.message} (see 'kv-server --help')\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (outcome.action === 'help') {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (outcome.action === 'version') {
+    process.stdout.write(`kv-server Version: 0.1.0\netcd API Version: ${SERVER_VERSION}\nNode Version: ${process.version}\n`);
+    return;
+  }
+  const config = outcome.config;
+  const out = config.logOutputs.includes('stdout') ? process.stdout : process.stderr;
+  const log = new Logger(config.logLevel, out);
+  let server: KvServer;
+  try {
+    server = await KvServer.start(config, { logger: log });
+  } catch (err) {
+    log.error('failed to start kv-server', { error: err });
+    process.exit(1);
+  }
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn('received second signal; exiting immediately', { signal });
+      process.exit(1);
+    }
+    log.info('received signal; shutting down', { signal: signal === 'SIGINT' ? 'interrupt' : 'terminated' });
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('failed to stop cleanly', { error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+void main();

@@ -1,0 +1,81 @@
+/**
+ * One listening port for both gRPC (HTTP/2) and HTTP/1.1, like etcd's cmux.
+ *
+ * Each accepted TCP connection is peeked: a connection that starts with the HTTP/2 client preface
+ * (`PRI * HTTP/2.0`) is handed to grpc-js through its connection injector, anything else to a plain
+ * `http.Server` (JSON gateway, /health, /version, /metrics). The peeked bytes are pushed back with
+ * `socket.unshift` so the chosen server reads the stream from its first byte.
+ */
+import type * as http from 'node:http';
+import * as net from 'node:net';
+import type * as grpc from '@grpc/grpc-js';
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** Bytes needed to decide; no HTTP/1 method starts with "PRI ". */
+const DECIDE_BYTES = 4;
+
+/** Options of {@link ClientListener}. */
+export interface ClientListenerOptions {
+  /** grpc-js connection injector (from `server.createConnectionInjector`), or undefined for HTTP only. */
+  grpc?: grpc.ConnectionInjector | undefined;
+  /** HTTP/1.1 server that receives every non-gRPC connection. */
+  http: http.Server;
+}
+
+/** A TCP listener that splits connections between gRPC and HTTP/1.1. */
+export class ClientListener {
+  readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+
+  constructor(private readonly opts: ClientListenerOptions) {
+    this.server = net.createServer({ noDelay: true }, (socket) => this.route(socket));
+  }
+
+  /** Listens on host:port; resolves with the bound port. */
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ port, host, exclusive: true }, () => {
+        this.server.off('error', onError);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  /** Stops accepting; destroys sockets still being routed. Active grpc/http sessions are closed by their owners. */
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  private route(socket: net.Socket): void {
+    this.sockets.add(socket);
+    let buffered: Buffer = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      if (buffered.length < DECIDE_BYTES && H2_PREFACE.subarray(0, buffered.length).equals(buffered)) return;
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.pause();
+      this.sockets.delete(socket);
+      socket.unshift(buffered);
+      const isH2 = buffered.length >= DECIDE_BYTES && buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
+      if (isH2 && this.opts.grpc) {
+        // http2 drains the socket's JS buffer (our unshifted bytes) itself; resuming here would
+        // let flowing mode drop them.
+        this.opts.grpc.injectConnection(socket);
+      } else {
+        this.opts.http.emit('connection', socket);
+        socket.resume();
+      }
+    };
+    const onError = () => {
+      this.sockets.delete(socket);
+      socket.destroy();
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+}

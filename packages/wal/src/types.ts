@@ -1,0 +1,66 @@
+import type { nodeFileSystem, syncFileSystem, WalFileSystem, workerFileSystem } from './fs-layer.js';
+
+/** One raft log entry as the WAL stores it. Raft's `Entry` satisfies this shape structurally. */
+export interface WalEntry {
+  term: number;
+  index: number;
+  type: number;
+  data: Uint8Array;
+}
+
+/** Raft's persistent state. Raft's `HardState` satisfies this shape structurally. */
+export interface WalHardState {
+  term: number;
+  vote: number;
+  commit: number;
+}
+
+/**
+ * Marks that a snapshot at (index, term) exists; the WAL is read from the newest such marker.
+ * `confState` carries the encoded raft ConfState when the caller wants it kept next to the marker.
+ */
+export interface WalSnapshotMarker {
+  index: number;
+  term: number;
+  confState?: Uint8Array;
+}
+
+/** What a reopened WAL holds after its snapshot marker. */
+export interface WalContents {
+  /** The metadata given to {@link Wal.create} (member and cluster ids, opaque to the WAL). */
+  metadata: Uint8Array;
+  /** The newest hard state saved, or an all-zero one if none was ever saved. */
+  hardState: WalHardState;
+  /** Entries after the marker, with later writes of an index replacing earlier ones (raft truncation). */
+  entries: WalEntry[];
+}
+
+/** Structured log events; the WAL never writes to the console itself. */
+export interface WalLogger {
+  (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
+}
+
+/** Options shared by {@link Wal.create} and {@link Wal.open}. */
+export interface WalOptions {
+  /** Segment size in bytes; a new segment is cut once the current one reaches it. Default 64 MiB. */
+  segmentSize?: number;
+  /**
+   * How new segments reserve their space: `'zero'` writes zeros (real blocks, so later fdatasyncs do
+   * not have to journal block allocation; costs a write of the whole segment), `'truncate'` extends
+   * the file sparsely (instant, but each later append allocates blocks). Default `'zero'`.
+   */
+  preallocate?: 'zero' | 'truncate';
+  /** Skip every fsync/fdatasync. Data is NOT durable; for tests only. */
+  noSync?: boolean;
+  /**
+   * File-system layer; replace it to inject faults in tests. Defaults to {@link workerFileSystem}
+   * (appends on a worker thread); {@link nodeFileSystem} (libuv thread pool) and
+   * {@link syncFileSystem} (blocking) are the measured alternatives.
+   */
+  fs?: WalFileSystem;
+  /** Receives structured events (repairs, segment cuts, releases). */
+  logger?: WalLogger;
+}
+
+/** Default maximum segment size, like etcd's SegmentSizeBytes. */
+export const DEFAULT_SEGMENT_SIZE = 64 * 1024 * 1024;

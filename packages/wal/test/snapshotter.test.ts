@@ -1,0 +1,91 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Snapshotter, Wal, WalError } from '../src/index.js';
+import { entries, meta, payload, tempDir } from './helpers.js';
+
+const snapOf = (index: number, term = 1) => ({ index, term, data: payload(index, 100 + index) });
+
+describe('Snapshotter', () => {
+  it('saves atomically under a term-index name and loads the newest', async () => {
+    const dir = join(tempDir(), 'snap');
+    const s = new Snapshotter(dir);
+    expect(await s.loadNewest()).toBeUndefined();
+    await s.save(snapOf(5));
+    await s.save(snapOf(12, 2));
+    await s.save(snapOf(9));
+    expect(readdirSync(dir).sort()).toEqual([
+      '0000000000000001-0000000000000005.snap',
+      '0000000000000001-0000000000000009.snap',
+      '0000000000000002-000000000000000c.snap',
+    ]);
+    expect(await s.loadNewest()).toEqual(snapOf(12, 2));
+  });
+
+  it('skips a snapshot whose checksum fails (and sets it aside as .broken)', async () => {
+    const dir = tempDir();
+    const s = new Snapshotter(dir);
+    await s.save(snapOf(5));
+    await s.save(snapOf(9));
+    const newest = join(dir, Snapshotter.fileName(1, 9));
+    const bytes = readFileSync(newest);
+    bytes[bytes.length - 3]! ^= 0x10;
+    writeFileSync(newest, bytes);
+    expect(await s.loadNewest()).toEqual(snapOf(5));
+    expect(readdirSync(dir)).toContain(`${Snapshotter.fileName(1, 9)}.broken`);
+  });
+
+  it('rejects truncated files and files whose header disagrees with their name', async () => {
+    const dir = tempDir();
+    const s = new Snapshotter(dir);
+    await s.save(snapOf(3));
+    await s.save(snapOf(7));
+    await s.save(snapOf(8));
+    writeFileSync(join(dir, Snapshotter.fileName(1, 8)), readFileSync(join(dir, Snapshotter.fileName(1, 8))).subarray(0, 20));
+    // A valid file renamed to a newer index must not be believed.
+    writeFileSync(join(dir, Snapshotter.fileName(1, 7)), readFileSync(join(dir, Snapshotter.fileName(1, 3))));
+    expect(await s.loadNewest()).toEqual(snapOf(3));
+  });
+
+  it('loadNewestAvailable picks the newest snapshot the WAL has a marker for', async () => {
+    const root = tempDir();
+    const walDir = join(root, 'wal');
+    const s = new Snapshotter(join(root, 'snap'));
+    const wal = await Wal.create(walDir, meta, { noSync: true, segmentSize: 65536 });
+    await wal.save(undefined, entries(1, 30));
+    for (const i of [10, 20]) {
+      await s.save(snapOf(i));
+      await wal.saveSnapshot({ index: i, term: 1 });
+    }
+    await s.save(snapOf(30)); // crashed before its WAL marker was written
+    await wal.close();
+    const markers = await Wal.snapshotMarkers(walDir);
+    expect(markers).toEqual([
+      { index: 0, term: 0 },
+      { index: 10, term: 1 },
+      { index: 20, term: 1 },
+    ]);
+    expect(await s.loadNewest()).toEqual(snapOf(30));
+    expect(await s.loadNewestAvailable(markers)).toEqual(snapOf(20));
+    expect(await s.loadNewestAvailable([{ index: 20, term: 2 }])).toBeUndefined();
+  });
+
+  it('purge keeps the newest N and removes leftover temp files', async () => {
+    const dir = tempDir();
+    const s = new Snapshotter(dir);
+    for (const i of [1, 2, 3, 4, 5]) await s.save(snapOf(i));
+    writeFileSync(join(dir, `${Snapshotter.fileName(1, 6)}.tmp`), 'partial');
+    const removed = await s.purge(2);
+    expect(removed).toEqual([Snapshotter.fileName(1, 3), Snapshotter.fileName(1, 2), Snapshotter.fileName(1, 1)]);
+    expect(readdirSync(dir).sort()).toEqual([Snapshotter.fileName(1, 4), Snapshotter.fileName(1, 5)]);
+    await expect(s.purge(0)).rejects.toBeInstanceOf(WalError);
+  });
+
+  it('a leftover temp file from a crash mid-save is never loaded', async () => {
+    const dir = tempDir();
+    const s = new Snapshotter(dir);
+    await s.save(snapOf(4));
+    writeFileSync(join(dir, `${Snapshotter.fileName(1, 9)}.tmp`), readFileSync(join(dir, Snapshotter.fileName(1, 4))));
+    expect(await s.loadNewest()).toEqual(snapOf(4));
+  });
+});

@@ -1,0 +1,242 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  LOCK_FILE,
+  SnapshotMismatchError,
+  SnapshotNotFoundError,
+  Wal,
+  WalClosedError,
+  WalExistsError,
+  WalLockedError,
+  WalNotFoundError,
+} from '../src/index.js';
+import { entries, FaultyFs, meta, payload, tempDir } from './helpers.js';
+
+const small = { segmentSize: 4096 };
+const fast = { noSync: true, segmentSize: 65536 };
+
+describe('Wal basics', () => {
+  it('creates, saves, and reads back metadata, hard state and entries after reopen', async () => {
+    const dir = join(tempDir(), 'wal');
+    expect(Wal.exists(dir)).toBe(false);
+    const wal = await Wal.create(dir, meta, small);
+    expect(Wal.exists(dir)).toBe(true);
+    expect(await wal.readAll()).toEqual({ metadata: meta, hardState: { term: 0, vote: 0, commit: 0 }, entries: [] });
+    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3));
+    await wal.save({ term: 2, vote: 1, commit: 3 }, entries(4, 2, 2));
+    await wal.close();
+
+    const again = await Wal.open(dir, { index: 0, term: 0 }, small);
+    const got = await again.readAll();
+    expect(got.metadata).toEqual(meta);
+    expect(got.hardState).toEqual({ term: 2, vote: 1, commit: 3 });
+    expect(got.entries).toEqual([...entries(1, 3), ...entries(4, 2, 2)]);
+    await again.close();
+  });
+
+  it('keeps large numbers (terms and indexes near 2^53) exact', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    const big = 2 ** 53 - 10;
+    await wal.saveSnapshot({ index: big, term: 2 ** 40 });
+    await wal.save({ term: 2 ** 40, vote: 2 ** 52, commit: big }, [
+      { term: 2 ** 40, index: big + 1, type: 2, data: payload(1, 3) },
+    ]);
+    await wal.close();
+    const again = await Wal.open(dir, { index: big, term: 2 ** 40 }, fast);
+    const got = await again.readAll();
+    expect(got.entries).toEqual([{ term: 2 ** 40, index: big + 1, type: 2, data: payload(1, 3) }]);
+    expect(got.hardState).toEqual({ term: 2 ** 40, vote: 2 ** 52, commit: big });
+    await again.close();
+  });
+
+  it('applies raft truncation: a rewritten index replaces it and everything after', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    await wal.save(undefined, entries(1, 5, 1));
+    await wal.save(undefined, entries(3, 2, 2)); // leader change overwrote 3.. with term 2
+    await wal.close();
+    const again = await Wal.open(dir, { index: 0, term: 0 }, fast);
+    expect((await again.readAll()).entries).toEqual([...entries(1, 2, 1), ...entries(3, 2, 2)]);
+    await again.close();
+  });
+
+  it('opens from a snapshot marker, returning only later entries; checks the marker', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    await wal.save({ term: 1, vote: 0, commit: 4 }, entries(1, 6));
+    await wal.saveSnapshot({ index: 4, term: 1 });
+    await wal.close();
+    const w2 = await Wal.open(dir, { index: 4, term: 1 }, fast);
+    expect((await w2.readAll()).entries).toEqual(entries(5, 2));
+    await w2.close();
+    await expect(Wal.open(dir, { index: 4, term: 9 }, fast)).rejects.toBeInstanceOf(
+      SnapshotMismatchError,
+    );
+    await expect(Wal.open(dir, { index: 3, term: 1 }, fast)).rejects.toBeInstanceOf(
+      SnapshotNotFoundError,
+    );
+    // Failed opens released the lock.
+    expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  it('refuses to create over an existing WAL and to open a directory without one', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    await wal.close();
+    await expect(Wal.create(dir, meta, fast)).rejects.toBeInstanceOf(WalExistsError);
+    await expect(Wal.open(tempDir(), { index: 0, term: 0 })).rejects.toBeInstanceOf(WalNotFoundError);
+  });
+
+  it('group-commits: exactly one fdatasync per save, whatever the batch size', async () => {
+    const fs = new FaultyFs();
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, { fs, segmentSize: 65536 });
+    const before = fs.calls.datasync ?? 0;
+    const writesBefore = fs.calls.write ?? 0;
+    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 100));
+    expect(fs.calls.datasync! - before).toBe(1);
+    expect(fs.calls.write! - writesBefore).toBe(1);
+    await wal.save(undefined, entries(101, 1));
+    expect(fs.calls.datasync! - before).toBe(2);
+    await wal.save(undefined, []); // nothing to write: no sync at all
+    expect(fs.calls.datasync! - before).toBe(2);
+    await wal.close();
+  });
+
+  it('serializes concurrent saves in call order', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, small);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => wal.save(undefined, entries(i * 3 + 1, 3))));
+    await wal.close();
+    const again = await Wal.open(dir, { index: 0, term: 0 }, small);
+    expect((await again.readAll()).entries).toEqual(entries(1, 90));
+    await again.close();
+  });
+
+  it('rejects use after close', async () => {
+    const wal = await Wal.create(join(tempDir(), 'wal'), meta, fast);
+    await wal.close();
+    await expect(wal.save(undefined, entries(1, 1))).rejects.toBeInstanceOf(WalClosedError);
+  });
+});
+
+describe('segments', () => {
+  it('rolls over to new segments named by sequence and first index, and reads across them', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, small);
+    for (let i = 0; i < 40; i++) await wal.save({ term: 1, vote: 1, commit: i * 5 }, entries(i * 5 + 1, 5, 1, 100));
+    const files = wal.segmentFiles();
+    expect(files.length).toBeGreaterThan(5);
+    expect(files[0]).toBe('0000000000000000-0000000000000000.wal');
+    for (let i = 1; i < files.length; i++) {
+      const [seq, first] = files[i]!.replace('.wal', '').split('-').map((h) => Number.parseInt(h, 16));
+      expect(seq).toBe(i);
+      expect((first! - 1) % 5).toBe(0); // cut at a batch boundary: first index = last index + 1
+    }
+    expect(readdirSync(dir).filter((f) => f.endsWith('.wal')).sort()).toEqual(files);
+    await wal.close();
+    const again = await Wal.open(dir, { index: 0, term: 0 }, small);
+    const got = await again.readAll();
+    expect(got.entries).toEqual(entries(1, 200, 1, 100));
+    expect(got.hardState.commit).toBe(195);
+    await again.close();
+  });
+
+  it('releases segments before a snapshot and still opens from that snapshot', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, small);
+    for (let i = 0; i < 30; i++) await wal.save(undefined, entries(i * 5 + 1, 5, 1, 100));
+    await wal.saveSnapshot({ index: 120, term: 1 });
+    const before = wal.segmentFiles();
+    await wal.releaseTo(120);
+    const after = wal.segmentFiles();
+    expect(after.length).toBeLessThan(before.length);
+    expect(after[after.length - 1]).toBe(before[before.length - 1]);
+    // The kept first segment is the last one whose first index is below 120.
+    const firstKept = Number.parseInt(after[0]!.split('-')[1]!, 16);
+    expect(firstKept).toBeLessThan(120);
+    expect(Number.parseInt(after[1]!.split('-')[1]!, 16)).toBeGreaterThanOrEqual(120);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.wal')).sort()).toEqual(after);
+    await wal.save(undefined, entries(151, 2, 1, 100));
+    await wal.close();
+
+    const again = await Wal.open(dir, { index: 120, term: 1 }, small);
+    expect((await again.readAll()).entries).toEqual(entries(121, 32, 1, 100));
+    await again.close();
+    // The released history is gone: opening from the start no longer works.
+    await expect(Wal.open(dir, { index: 0, term: 0 }, small)).rejects.toThrow();
+    expect(await Wal.snapshotMarkers(dir)).toContainEqual({ index: 120, term: 1 });
+  });
+
+  it('grows a segment for a batch bigger than the segment size', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, small);
+    await wal.save(undefined, entries(1, 3, 1, 10_000));
+    await wal.save(undefined, entries(4, 1, 1, 10));
+    await wal.close();
+    const again = await Wal.open(dir, { index: 0, term: 0 }, small);
+    expect((await again.readAll()).entries).toEqual([...entries(1, 3, 1, 10_000), ...entries(4, 1, 1, 10)]);
+    await again.close();
+  });
+
+  it('works with sparse (truncate) preallocation too', async () => {
+    const dir = join(tempDir(), 'wal');
+    const opts = { segmentSize: 8192, preallocate: 'truncate' as const };
+    const wal = await Wal.create(dir, meta, opts);
+    for (let i = 0; i < 10; i++) await wal.save(undefined, entries(i * 10 + 1, 10, 1, 100));
+    await wal.close();
+    const again = await Wal.open(dir, { index: 0, term: 0 }, opts);
+    expect((await again.readAll()).entries).toEqual(entries(1, 100, 1, 100));
+    await again.close();
+  });
+});
+
+describe('directory lock', () => {
+  it('keeps a second Wal in the same process out until the first closes', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    await expect(Wal.open(dir, { index: 0, term: 0 })).rejects.toBeInstanceOf(WalLockedError);
+    await wal.close();
+    const again = await Wal.open(dir, { index: 0, term: 0 }, fast);
+    await again.close();
+  });
+
+  it('keeps other live processes out and takes over the lock of a dead one', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    await wal.close();
+    // A live process holds the lock.
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    const exited = new Promise((r) => child.once('exit', r));
+    writeFileSync(join(dir, LOCK_FILE), `${child.pid} -\n`);
+    const err = await Wal.open(dir, { index: 0, term: 0 }).catch((e) => e);
+    expect(err).toBeInstanceOf(WalLockedError);
+    expect((err as WalLockedError).holderPid).toBe(child.pid);
+    child.kill('SIGKILL');
+    await exited; // reaped: the pid no longer exists
+    const again = await Wal.open(dir, { index: 0, term: 0 }, fast);
+    await again.close();
+  });
+
+  it('treats a lock whose pid was reused by a newer process as stale', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    await wal.close();
+    // Our own parent is alive, but started at a different time than the lock claims.
+    writeFileSync(join(dir, LOCK_FILE), `${process.ppid} 1\n`);
+    const again = await Wal.open(dir, { index: 0, term: 0 }, fast);
+    await again.close();
+  });
+
+  it('treats an empty or garbled lock file (crash while creating it) as stale', async () => {
+    const dir = join(tempDir(), 'wal');
+    const wal = await Wal.create(dir, meta, fast);
+    await wal.close();
+    writeFileSync(join(dir, LOCK_FILE), '');
+    const again = await Wal.open(dir, { index: 0, term: 0 }, fast);
+    await again.close();
+  });
+});
