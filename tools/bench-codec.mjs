@@ -33,13 +33,20 @@ async function loadCodecs(dir) {
   const pbjs = join(repoRoot, 'node_modules/.bin/pbjs');
   const staticOut = join(dir, 'pbjs.mjs');
   // rpc.proto pulls in mvccpb and authpb through its imports (resolved against -p .).
-  execFileSync(pbjs, ['-t', 'static-module', '-w', 'es6', '-p', '.', '-o', staticOut, 'etcd/etcdserverpb/rpc.proto'], {
-    cwd: join(repoRoot, 'proto'),
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  execFileSync(
+    pbjs,
+    ['-t', 'static-module', '-w', 'es6', '-p', '.', '-o', staticOut, 'etcd/etcdserverpb/rpc.proto'],
+    {
+      cwd: join(repoRoot, 'proto'),
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   const minimal = pathToFileURL(join(repoRoot, 'node_modules/protobufjs/minimal.js')).href;
   // The es6 wrapper imports "protobufjs/minimal" by bare name; point it at the installed copy.
-  const src = readFileSync(staticOut, 'utf8').replace(/from\s+["']protobufjs\/minimal(\.js)?["']/, `from '${minimal}'`);
+  const src = readFileSync(staticOut, 'utf8').replace(
+    /from\s+["']protobufjs\/minimal(\.js)?["']/,
+    `from '${minimal}'`,
+  );
   writeFileSync(staticOut, src);
   const ours = await import(pathToFileURL(join(dir, 'ours.mjs')).href);
   const theirs = await import(pathToFileURL(staticOut).href);
@@ -76,7 +83,12 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'kv-bench-codec-'));
   try {
     const { ours, pb } = await loadCodecs(dir);
-    const put = { key: new TextEncoder().encode('foo/bar/baz'), value: bytes(32, 1), lease: 0, prevKv: false };
+    const put = {
+      key: new TextEncoder().encode('foo/bar/baz'),
+      value: bytes(32, 1),
+      lease: 0,
+      prevKv: false,
+    };
     const header = { clusterId: 1234567890123, memberId: 987654321, revision: 123456, raftTerm: 7 };
     const kvs = Array.from({ length: 100 }, (_, i) => ({
       key: new TextEncoder().encode(`/registry/pods/default/pod-${i}`),
@@ -90,7 +102,12 @@ async function main() {
 
     const pbPut = pb.PutRequest.create(put);
     const pbRange = pb.RangeResponse.fromObject({
-      header: { cluster_id: header.clusterId, member_id: header.memberId, revision: header.revision, raft_term: 7 },
+      header: {
+        cluster_id: header.clusterId,
+        member_id: header.memberId,
+        revision: header.revision,
+        raft_term: 7,
+      },
       kvs: kvs.map((k) => ({
         key: k.key,
         create_revision: k.createRevision,
@@ -104,15 +121,26 @@ async function main() {
     const rangeBytes = ours.RangeResponse.encode(range);
     // Sanity: both sides produce bytes the other decodes to the same values.
     const check = pb.RangeResponse.decode(rangeBytes);
-    if (check.kvs.length !== 100 || ours.RangeResponse.decode(pb.RangeResponse.encode(pbRange).finish()).kvs.length !== 100) {
+    if (
+      check.kvs.length !== 100 ||
+      ours.RangeResponse.decode(pb.RangeResponse.encode(pbRange).finish()).kvs.length !== 100
+    ) {
       throw new Error('codecs disagree');
     }
 
     const cases = [
       ['PutRequest encode', () => ours.PutRequest.encode(put), () => pb.PutRequest.encode(pbPut).finish()],
       ['PutRequest decode', () => ours.PutRequest.decode(putBytes), () => pb.PutRequest.decode(putBytes)],
-      ['RangeResponse(100x256B) encode', () => ours.RangeResponse.encode(range), () => pb.RangeResponse.encode(pbRange).finish()],
-      ['RangeResponse(100x256B) decode', () => ours.RangeResponse.decode(rangeBytes), () => pb.RangeResponse.decode(rangeBytes)],
+      [
+        'RangeResponse(100x256B) encode',
+        () => ours.RangeResponse.encode(range),
+        () => pb.RangeResponse.encode(pbRange).finish(),
+      ],
+      [
+        'RangeResponse(100x256B) decode',
+        () => ours.RangeResponse.decode(rangeBytes),
+        () => pb.RangeResponse.decode(rangeBytes),
+      ],
     ];
     process.stdout.write(`node ${process.version}, best of ${ROUNDS} alternating rounds of ${SECONDS}s\n`);
     process.stdout.write(`PutRequest ${putBytes.length} B, RangeResponse ${rangeBytes.length} B\n\n`);

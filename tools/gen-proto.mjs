@@ -6,6 +6,8 @@
  *   node tools/gen-proto.mjs            write every target
  *   node tools/gen-proto.mjs --check    regenerate in memory, list stale/missing files, exit 1 if any
  *   node tools/gen-proto.mjs --only packages/raft   limit to packages whose path contains the string
+ *   node tools/gen-proto.mjs --proto a.proto [--proto b.proto] --out x.ts
+ *                                       one ad-hoc target outside any package (used by the tests)
  *
  * TARGETS
  *   Each package lists its own targets in `packages/<pkg>/proto-gen.json` (paths relative to the package):
@@ -21,7 +23,9 @@
  *       int32/uint32/sint32/fixed32/sfixed32/int64/uint64/sint64/fixed64/sfixed64/double/float -> number
  *         (64-bit values above 2^53 lose precision; kv hands out ids below 2^53),
  *       bool -> boolean, string -> string, bytes -> Uint8Array, enum -> its TS enum,
- *       repeated -> T[], singular message -> `field?: Sub`, oneof member -> `field?: T`
+ *       repeated -> T[], singular message -> `field?: Sub`, oneof member -> `field?: T`,
+ *       map<K, V> -> `{ [key: string]: V }` (keys are strings at runtime for every key type; JSON
+ *       writes every entry, as protojson does)
  *       (a oneof scalar set to 0/''/false is still present and still encoded),
  *       proto3 `optional` -> `field?: T`. proto2 scalars are plain `T` (default from the .proto) and are
  *       always written, matching gogoproto's nullable=false output.
@@ -29,8 +33,11 @@
  *       `M.create(partial?)`  -> full M with proto3 defaults filled in,
  *       `M.encode(partial)`   -> Uint8Array (absent/default fields skipped; input may be partial),
  *       `M.decode(bytes)`     -> M with every scalar filled (0, false, '', empty Uint8Array, []);
- *                                bytes fields are fresh copies; unknown fields are skipped; malformed input
- *                                throws `ProtoDecodeError`,
+ *                                the input is copied first (small inputs into a shared slab) and bytes
+ *                                fields are views into that private copy, never into the caller's buffer;
+ *                                unknown fields are skipped; malformed input (truncation, bad wire type,
+ *                                field 0, overlong varint, overrun nesting, stack exhaustion) throws
+ *                                `ProtoDecodeError`,
  *       `M.toJSON(partial)`   -> grpc-gateway JSON as etcd configures it: proto (snake_case) names,
  *                                64-bit integers as decimal strings, bytes as base64, enums as names,
  *                                default values omitted,
@@ -43,14 +50,14 @@
  *   (de)serializers and `originalName` ('Range'). Use `server.addService(SService, impl)` and
  *   `makeGenericClientConstructor(SService, 'S')`.
  *   If RPC comments carry a gateway line like `// POST /v3/kv/range`, `GATEWAY_ROUTES` maps each path to
- *   {httpMethod, service, method, key, responseStream, request, response}.
+ *   {httpMethod, service, method, key, requestStream, responseStream, request, response}.
  *   Also exported: `ProtoDecodeError`, `ProtoJsonError`, `DeepPartial<T>`, `JsonObject`, `JsonValue`
  *   (and `GrpcMethodDefinition` when the file has services).
  *
  * RUNTIME
  *   tools/gen-proto/runtime.ts (hand-rolled varint Reader/Writer, base64, JSON helpers) is copied into
- *   each output, so packages such as @kv/raft need no protobuf dependency. Not supported: map fields and
- *   groups (the generator fails loudly).
+ *   each output, so packages such as @kv/raft need no protobuf dependency. Not supported: groups and
+ *   extensions (the generator fails loudly on groups; extensions are ignored).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -107,11 +114,27 @@ export function generateTarget(target) {
   );
 }
 
+/** Values of every `--name value` occurrence in argv. */
+function optionValues(argv, name) {
+  const out = [];
+  argv.forEach((a, i) => {
+    if (a === name && i + 1 < argv.length) out.push(argv[i + 1]);
+  });
+  return out;
+}
+
 function main(argv) {
   const check = argv.includes('--check');
-  const onlyIdx = argv.indexOf('--only');
-  const only = onlyIdx >= 0 ? argv[onlyIdx + 1] : undefined;
-  const targets = discoverTargets(only);
+  const only = optionValues(argv, '--only')[0];
+  const adHocProtos = optionValues(argv, '--proto');
+  const adHocOut = optionValues(argv, '--out')[0];
+  if (adHocProtos.length > 0 !== (adHocOut !== undefined)) {
+    process.stderr.write('gen-proto: --proto and --out go together\n');
+    return 2;
+  }
+  const targets = adHocOut
+    ? [{ config: '(command line)', protos: adHocProtos.map((p) => resolve(p)), out: resolve(adHocOut) }]
+    : discoverTargets(only);
   const stale = [];
   for (const target of targets) {
     const rel = relative(repoRoot, target.out);

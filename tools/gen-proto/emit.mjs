@@ -45,7 +45,6 @@ function doc(comment, indent, extra) {
 
 /** Classifies one field for code generation. */
 function fieldInfo(f) {
-  if (f.map) throw new Error(`${fullName(f.parent)}.${f.name}: map fields are not supported by gen-proto`);
   if (f.delimited) throw new Error(`${fullName(f.parent)}.${f.name}: groups are not supported by gen-proto`);
   const t = f.resolvedType;
   const scalar = t ? undefined : SCALARS[f.type];
@@ -60,7 +59,8 @@ function fieldInfo(f) {
   const oneof = f.partOf ? f.partOf : undefined;
   /** Presence: 'repeated' | 'message' | 'oneof' | 'explicit' (proto2: always written) | 'implicit' (proto3). */
   let presence;
-  if (f.repeated) presence = 'repeated';
+  if (f.map) presence = 'map';
+  else if (f.repeated) presence = 'repeated';
   else if (oneof) presence = 'oneof';
   else if (isMessage) presence = 'message';
   else if (f.hasPresence) presence = 'explicit';
@@ -101,7 +101,34 @@ function fieldInfo(f) {
     packed: f.repeated && (isEnum || (scalar?.packable ?? false)) && f.packed,
     packable: f.repeated && (isEnum || (scalar?.packable ?? false)),
     required: f.required,
+    key: f.map ? mapKeyInfo(f) : undefined,
   };
+}
+
+/** Key of a map field: JS objects key by string, so integer keys are converted on the wire. */
+function mapKeyInfo(f) {
+  const scalar = SCALARS[f.keyType];
+  if (!scalar || f.keyType === 'bytes' || f.keyType === 'double' || f.keyType === 'float') {
+    throw new Error(`${fullName(f.parent)}.${f.name}: invalid map key type ${f.keyType}`);
+  }
+  const isString = f.keyType === 'string';
+  const isBool = f.keyType === 'bool';
+  return {
+    type: f.keyType,
+    // Keys are strings at runtime whatever the proto key type (as in protobufjs); numeric indexing
+    // still type-checks against a string index signature.
+    ts: 'string',
+    wire: scalar.wire,
+    io: f.keyType,
+    // Expression turning the object key `k` (always a string at runtime) into the wire value.
+    toWire: isString ? 'k' : isBool ? "k === 'true'" : 'Number(k)',
+    zero: isString ? "''" : isBool ? 'false' : '0',
+  };
+}
+
+/** Zero value of a map entry's value when the entry omits it. */
+function mapValueZero(fi) {
+  return fi.isMessage ? `create_${fi.tsType}(undefined)` : fi.zero;
 }
 
 function tagOf(id, wire) {
@@ -142,7 +169,8 @@ function emitInterface(t, fields) {
     const extra =
       fi.oneof && !fi.oneof.name.startsWith('_') ? `Member of oneof \`${fi.oneof.name}\`.` : undefined;
     out.push(doc(fi.f.comment, '  ', extra));
-    if (fi.presence === 'repeated') out.push(`  ${fi.name}: ${fi.tsType}[];\n`);
+    if (fi.presence === 'map') out.push(`  ${fi.name}: { [key: ${fi.key.ts}]: ${fi.tsType} };\n`);
+    else if (fi.presence === 'repeated') out.push(`  ${fi.name}: ${fi.tsType}[];\n`);
     else if (fi.presence === 'message' || fi.presence === 'oneof') out.push(`  ${fi.name}?: ${fi.tsType};\n`);
     else out.push(`  ${fi.name}: ${fi.tsType};\n`);
   }
@@ -175,7 +203,16 @@ function emitWriter(t, fields) {
   out.push(`function write_${name}(m: DeepPartial<${name}>, w: Writer): void {\n`);
   for (const fi of fields) {
     out.push(`  {\n    const v = m.${fi.name};\n`);
-    if (fi.presence === 'repeated') {
+    if (fi.presence === 'map') {
+      // Map entries are messages {1: key, 2: value}; both are always written.
+      out.push(`    if (v != null) {\n      for (const k of Object.keys(v)) {\n`);
+      out.push(`        const e = v[k];\n        if (e == null) continue;\n`);
+      out.push(`        w.uint32(${tagOf(fi.id, WIRE_LEN)});\n        const at = w.fork();\n`);
+      out.push(`        w.uint32(${tagOf(1, fi.key.wire)});\n        w.${fi.key.io}(${fi.key.toWire});\n`);
+      out.push(`        w.uint32(${tagOf(2, fi.wire)});\n`);
+      out.push(emitWriteValue(fi, 'e', '        '));
+      out.push(`        w.join(at);\n      }\n    }\n`);
+    } else if (fi.presence === 'repeated') {
       if (fi.packed) {
         out.push(`    if (v != null && v.length !== 0) {\n`);
         out.push(`      w.uint32(${tagOf(fi.id, WIRE_LEN)});\n      const at = w.fork();\n`);
@@ -186,6 +223,11 @@ function emitWriter(t, fields) {
         out.push(emitWriteValue(fi, 'e', '        '));
         out.push(`      }\n    }\n`);
       }
+    } else if (fi.presence === 'explicit') {
+      // proto2 scalars have no presence in the TS shape: always write them (absent input = default),
+      // byte-compatible with gogoproto's nullable=false output that etcd's raftpb and walpb use.
+      out.push(`    w.uint32(${tagOf(fi.id, fi.wire)});\n`);
+      out.push(emitWriteValue(fi, `v ?? (${fi.zero})`, '    '));
     } else {
       out.push(`    if (${writeCondition(fi)}) {\n      w.uint32(${tagOf(fi.id, fi.wire)});\n`);
       out.push(emitWriteValue(fi, 'v', '      '));
@@ -209,7 +251,8 @@ function emitReader(t, fields) {
   out.push(`function read_${name}(r: Reader, end: number): ${name} {\n`);
   out.push(`  const m: ${name} = {\n`);
   for (const fi of fields) {
-    if (fi.presence === 'repeated') out.push(`    ${fi.name}: [],\n`);
+    if (fi.presence === 'map') out.push(`    ${fi.name}: {},\n`);
+    else if (fi.presence === 'repeated') out.push(`    ${fi.name}: [],\n`);
     else if (fi.presence === 'message' || fi.presence === 'oneof') out.push(`    ${fi.name}: undefined,\n`);
     else out.push(`    ${fi.name}: ${fi.zero},\n`);
   }
@@ -217,6 +260,32 @@ function emitReader(t, fields) {
   out.push('  while (r.pos < end) {\n    const t = r.uint32();\n    switch (t) {\n');
   for (const fi of fields) {
     const tag = tagOf(fi.id, fi.wire);
+    if (fi.presence === 'map') {
+      out.push(`      case ${tagOf(fi.id, WIRE_LEN)}: {\n        const e = r.delimited();\n`);
+      const keyTs = fi.key.type === 'bool' ? 'boolean' : fi.key.type === 'string' ? 'string' : 'number';
+      out.push(`        let k: ${keyTs} = ${fi.key.zero};\n`);
+      out.push(`        let val: ${fi.tsType} | undefined;\n`);
+      out.push(`        while (r.pos < e) {\n          const et = r.uint32();\n          switch (et) {\n`);
+      out.push(
+        `            case ${tagOf(1, fi.key.wire)}:\n              k = r.${fi.key.io}();\n              break;\n`,
+      );
+      if (fi.isMessage) {
+        out.push(`            case ${tagOf(2, fi.wire)}: {\n              const ve = r.delimited();\n`);
+        out.push(
+          `              val = read_${fi.tsType}(r, ve);\n              checkEnd(r, ve);\n              break;\n            }\n`,
+        );
+      } else {
+        out.push(
+          `            case ${tagOf(2, fi.wire)}:\n              val = ${emitReadValue(fi)};\n              break;\n`,
+        );
+      }
+      out.push(
+        `            default:\n              r.skip(et);\n          }\n        }\n        checkEnd(r, e);\n`,
+      );
+      out.push(`        m.${fi.name}[String(k)] = val ?? ${mapValueZero(fi)};\n`);
+      out.push('        break;\n      }\n');
+      continue;
+    }
     if (fi.presence === 'repeated') {
       if (fi.packable) {
         // Accept both packed and unpacked encodings, as the spec requires of parsers.
@@ -260,14 +329,21 @@ function emitCreate(t, fields) {
   out.push(`function create_${name}(i: DeepPartial<${name}> | undefined): ${name} {\n`);
   out.push(`  if (i == null) {\n    return {\n`);
   for (const fi of fields) {
-    if (fi.presence === 'repeated') out.push(`      ${fi.name}: [],\n`);
+    if (fi.presence === 'map') out.push(`      ${fi.name}: {},\n`);
+    else if (fi.presence === 'repeated') out.push(`      ${fi.name}: [],\n`);
     else if (fi.presence === 'message' || fi.presence === 'oneof') out.push(`      ${fi.name}: undefined,\n`);
     else out.push(`      ${fi.name}: ${fi.zero},\n`);
   }
   out.push('    };\n  }\n  return {\n');
   for (const fi of fields) {
     const v = `i.${fi.name}`;
-    if (fi.presence === 'repeated') {
+    if (fi.presence === 'map') {
+      const conv = fi.isMessage ? `create_${fi.tsType}(e)` : 'e';
+      out.push(
+        `    ${fi.name}: ${v} == null ? {} : Object.fromEntries(Object.entries(${v}).filter(([, e]) => e != null)` +
+          `.map(([k, e]) => [k, ${conv}])) as { [key: string]: ${fi.tsType} },\n`,
+      );
+    } else if (fi.presence === 'repeated') {
       if (fi.isMessage)
         out.push(`    ${fi.name}: ${v} == null ? [] : ${v}.map((e) => create_${fi.tsType}(e)),\n`);
       else out.push(`    ${fi.name}: ${v} == null ? [] : ${v}.slice(),\n`);
@@ -299,7 +375,13 @@ function emitToJson(t, fields) {
   for (const fi of fields) {
     const target = prop('o', fi.protoName);
     out.push(`  {\n    const v = m.${fi.name};\n`);
-    if (fi.presence === 'repeated') {
+    if (fi.presence === 'map') {
+      out.push(`    if (v != null && Object.keys(v).length !== 0) {\n      const mo: JsonObject = {};\n`);
+      out.push(
+        `      for (const [k, e] of Object.entries(v)) if (e != null) mo[k] = ${jsonOutValue(fi, 'e')};\n`,
+      );
+      out.push(`      ${target} = mo;\n    }\n`);
+    } else if (fi.presence === 'repeated') {
       out.push(`    if (v != null && v.length !== 0) ${target} = v.map((e) => ${jsonOutValue(fi, 'e')});\n`);
     } else {
       // JSON omits default values for every field without explicit presence (grpc-gateway, EmitDefaults off).
@@ -354,7 +436,18 @@ function emitFromJson(t, fields) {
   for (const fi of fields) {
     out.push(`  v = jsonField(o, ${JSON.stringify(fi.protoName)}, ${JSON.stringify(fi.jsonName)});\n`);
     const p = `\`\${path}.${fi.protoName}\``;
-    if (fi.presence === 'repeated') {
+    if (fi.presence === 'map') {
+      const kp = `\`\${path}.${fi.protoName}[\${k}]\``;
+      const keyCheck =
+        fi.key.type === 'string'
+          ? ''
+          : fi.key.type === 'bool'
+            ? `jsonBool(k, ${kp}); `
+            : `${jsonInValue({ ...fi, isMessage: false, isEnum: false, kind: fi.key.type }, 'k', kp)}; `;
+      out.push(`  if (v !== undefined) {\n    for (const [k, e] of Object.entries(jsonObject(v, ${p}))) {\n`);
+      out.push(`      ${keyCheck}if (e === null) continue;\n`);
+      out.push(`      m.${fi.name}[k] = ${jsonInValue(fi, 'e', kp)};\n    }\n  }\n`);
+    } else if (fi.presence === 'repeated') {
       out.push(
         `  if (v !== undefined) m.${fi.name} = jsonArray(v, ${p}).map((e, n) => ` +
           `${jsonInValue(fi, 'e', `\`\${path}.${fi.protoName}[\${n}]\``)});\n`,
@@ -449,6 +542,7 @@ function emitService(s, routes) {
         key,
         request: req,
         response: res,
+        requestStream: Boolean(m.requestStream),
         responseStream: Boolean(m.responseStream),
       });
     }
@@ -467,6 +561,8 @@ function emitRoutes(routes) {
   out.push(
     '  /** Key of the method in the service definition constant, e.g. `range`. */\n  readonly key: string;\n',
   );
+  out.push('  /** Whether the RPC takes a request stream (the gateway reads newline-delimited JSON). */\n');
+  out.push('  readonly requestStream: boolean;\n');
   out.push('  /** Whether the RPC streams responses (the gateway sends newline-delimited JSON). */\n');
   out.push('  readonly responseStream: boolean;\n');
   out.push('  /** Request codec. */\n');
@@ -479,7 +575,8 @@ function emitRoutes(routes) {
     out.push(
       `  ${JSON.stringify(r.path)}: {\n    httpMethod: ${JSON.stringify(r.httpMethod)},\n` +
         `    service: ${JSON.stringify(r.service)},\n    method: ${JSON.stringify(r.method)},\n` +
-        `    key: ${JSON.stringify(r.key)},\n    responseStream: ${r.responseStream},\n` +
+        `    key: ${JSON.stringify(r.key)},\n    requestStream: ${r.requestStream},\n` +
+        `    responseStream: ${r.responseStream},\n` +
         `    request: ${r.request},\n    response: ${r.response},\n  },\n`,
     );
   }

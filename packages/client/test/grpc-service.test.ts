@@ -127,8 +127,10 @@ describe('GATEWAY_ROUTES', () => {
     expect(GATEWAY_ROUTES['/v3/lease/revoke']?.method).toBe('LeaseRevoke');
     expect(GATEWAY_ROUTES['/v3/watch']).toMatchObject({
       service: 'etcdserverpb.Watch',
+      requestStream: true,
       responseStream: true,
     });
+    expect(GATEWAY_ROUTES['/v3/kv/put']).toMatchObject({ requestStream: false, responseStream: false });
     expect(GATEWAY_ROUTES['/v3/maintenance/transfer-leadership']?.method).toBe('MoveLeader');
     expect(GATEWAY_ROUTES['/v3/lock/lock']?.service).toBe('v3lockpb.Lock');
     expect(GATEWAY_ROUTES['/v3/election/observe']?.responseStream).toBe(true);

@@ -28,8 +28,8 @@ interface Branch<V> {
 
 type Node<V> = Leaf<V> | Branch<V>;
 
-/** Visitor for {@link BTree.forEach}; returning `false` stops the walk. */
-export type Visitor<V> = (key: string, value: V) => boolean | undefined | void;
+/** Visitor for {@link BTree.forEach}; returning `false` stops the walk (anything else continues). */
+export type Visitor<V> = (key: string, value: V) => unknown;
 
 /** Options for an ordered walk over `[start, end)`; an undefined bound is open. */
 export interface WalkRange {

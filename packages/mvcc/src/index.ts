@@ -30,7 +30,7 @@ export {
 } from './store.js';
 export { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.js';
 export * from './types.js';
-export type { Watcher, WatchBatch, WatchFilter, WatchOptions, WatchSink } from './watch.js';
+export type { WatchBatch, Watcher, WatchFilter, WatchOptions, WatchSink } from './watch.js';
 export { KEY_BUCKET, META_BUCKET } from './write-buffer.js';
 
 /** Package name, for diagnostics. */

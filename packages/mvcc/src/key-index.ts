@@ -4,7 +4,7 @@
  * behave exactly alike. Revisions are kept as flat `[main, sub, main, sub, ...]` number arrays to keep
  * memory per key small.
  */
-import { BTree, bytesToKey, type WalkRange } from './btree.js';
+import { BTree, bytesToKey, keyToBytes, type WalkRange } from './btree.js';
 
 /** A revision pair as a map key: `${main}_${sub}`. */
 export function revId(main: number, sub: number): string {
@@ -44,13 +44,11 @@ export interface IndexHit {
   version: number;
 }
 
-/** One key's history. */
+/** One key's history (the key itself is the tree key, stored once as a latin1 string). */
 export class KeyIndex {
   generations: Generation[] = [new Generation(0, 0, [])];
   modMain = 0;
   modSub = 0;
-
-  constructor(readonly key: Uint8Array) {}
 
   /** Re-creates the state of a key whose older revisions were compacted away (used when rebuilding). */
   restore(createdMain: number, main: number, sub: number, ver: number): void {
@@ -192,7 +190,7 @@ export class TreeIndex {
     const k = bytesToKey(key);
     let ki = this.tree.get(k);
     if (!ki) {
-      ki = new KeyIndex(key.slice());
+      ki = new KeyIndex();
       this.tree.set(k, ki);
     }
     return ki;
@@ -206,24 +204,29 @@ export class TreeIndex {
    * Keys live at atRev within [key, end) (end undefined: single key; empty: unbounded), ascending.
    * `visit` returns false to stop early.
    */
-  range(key: Uint8Array, end: Uint8Array | undefined, atRev: number, visit: (hit: RangeHit) => boolean | void): void {
+  range(
+    key: Uint8Array,
+    end: Uint8Array | undefined,
+    atRev: number,
+    visit: (hit: RangeHit) => unknown,
+  ): void {
     if (end === undefined) {
       const hit = this.get(key, atRev);
-      if (hit) visit({ ...hit, key: this.tree.get(bytesToKey(key))!.key });
+      if (hit) visit({ ...hit, key });
       return;
     }
     const walk: WalkRange = { start: bytesToKey(key), end: end.length === 0 ? undefined : bytesToKey(end) };
-    this.tree.forEach(walk, (_k, ki) => {
+    this.tree.forEach(walk, (k, ki) => {
       const hit = ki.get(atRev);
       if (!hit) return true;
-      return visit({ ...hit, key: ki.key }) !== false;
+      return visit({ ...hit, key: keyToBytes(k) }) !== false;
     });
   }
 
   /** Every key index in order (any state). */
-  forEach(visit: (ki: KeyIndex) => void): void {
-    this.tree.forEach({}, (_k, ki) => {
-      visit(ki);
+  forEach(visit: (key: Uint8Array, ki: KeyIndex) => void): void {
+    this.tree.forEach({}, (k, ki) => {
+      visit(keyToBytes(k), ki);
     });
   }
 

@@ -14,8 +14,8 @@ import type { Backend, ReadView } from './backend/types.js';
 import { bytesToKey } from './btree.js';
 import { Crc32c } from './crc32.js';
 import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound } from './errors.js';
-import { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 import { type IndexHit, type RangeHit, revId, TreeIndex } from './key-index.js';
+import { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 import { compareRange, filterByRevisions, needsFullFetch, normaliseRangeEnd, sortKvs } from './range-ops.js';
 import { bytesToRev, bytesToUint64, revLowerBound, revToBytes, uint64ToBytes } from './revision.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.js';
@@ -36,8 +36,8 @@ import {
   type TxnResponse,
   toNum,
 } from './types.js';
-import { WatchHub, type WatchOptions, type WatchSink, type Watcher, type HistorySource } from './watch.js';
-import { type HistoryEntry, KEY_BUCKET, META_BUCKET, WriteBuffer, metaId } from './write-buffer.js';
+import { type HistorySource, type Watcher, WatchHub, type WatchOptions, type WatchSink } from './watch.js';
+import { type HistoryEntry, KEY_BUCKET, META_BUCKET, metaId, WriteBuffer } from './write-buffer.js';
 
 const META_CONSISTENT_INDEX = new TextEncoder().encode('consistent_index');
 const META_SCHEDULED_COMPACT = new TextEncoder().encode('scheduledCompactRev');
@@ -213,13 +213,16 @@ export class MvccStore implements HistorySource {
    */
   dumpIndex(): IndexDump[] {
     const out: IndexDump[] = [];
-    this.index.forEach((ki) => {
+    this.index.forEach((key, ki) => {
       out.push({
-        key: ki.key,
+        key,
         generations: ki.generations.map((g) => ({
           created: g.createdMain,
           version: g.ver,
-          revisions: Array.from({ length: g.revs.length / 2 }, (_, i) => [g.revs[2 * i]!, g.revs[2 * i + 1]!]),
+          revisions: Array.from({ length: g.revs.length / 2 }, (_, i) => [
+            g.revs[2 * i]!,
+            g.revs[2 * i + 1]!,
+          ]),
         })),
       });
     });
@@ -233,17 +236,19 @@ export class MvccStore implements HistorySource {
     const finishedBytes = await this.backend.get(META_BUCKET, META_FINISHED_COMPACT);
     const scheduled = scheduledBytes ? bytesToUint64(scheduledBytes) : 0;
     const finished = finishedBytes ? bytesToUint64(finishedBytes) : 0;
-    for await (const [k, v] of this.backend.scan(KEY_BUCKET)) {
-      const rev = bytesToRev(k);
-      const kv = decodeKeyValue(v);
-      let ki = this.index.getKeyIndex(kv.key);
-      if (rev.tombstone) {
-        if (ki?.isLive()) ki.tombstone(rev.main, rev.sub);
-      } else {
-        ki ??= this.index.ensure(kv.key);
-        ki.putRestored(rev.main, rev.sub, kv.createRevision, kv.version);
+    for await (const chunk of this.backend.scanChunks(KEY_BUCKET)) {
+      for (const [k, v] of chunk) {
+        const rev = bytesToRev(k);
+        const kv = decodeKeyValue(v);
+        let ki = this.index.getKeyIndex(kv.key);
+        if (rev.tombstone) {
+          if (ki?.isLive()) ki.tombstone(rev.main, rev.sub);
+        } else {
+          ki ??= this.index.ensure(kv.key);
+          ki.putRestored(rev.main, rev.sub, kv.createRevision, kv.version);
+        }
+        if (rev.main > this.currentRev) this.currentRev = rev.main;
       }
-      if (rev.main > this.currentRev) this.currentRev = rev.main;
     }
     this.compactRev = finished;
     if (scheduled > finished) {
@@ -360,22 +365,29 @@ export class MvccStore implements HistorySource {
    * Key-bucket entries with main revision in [from, to], whole revisions only, about `maxEntries` of
    * them (more if a single revision is larger). Returns the entries and the last revision covered.
    */
-  async readHistory(from: number, to: number, maxEntries: number): Promise<{ entries: HistoryEntry[]; upTo: number }> {
+  async readHistory(
+    from: number,
+    to: number,
+    maxEntries: number,
+  ): Promise<{ entries: HistoryEntry[]; upTo: number }> {
     const src = this.openSources();
     try {
       const entries: HistoryEntry[] = [];
-      for await (const [k, v] of src.view.scan(KEY_BUCKET, {
+      for await (const chunk of src.view.scanChunks(KEY_BUCKET, {
         start: revLowerBound(from),
         end: revLowerBound(to + 1),
         limit: maxEntries + 1,
       })) {
-        const rev = bytesToRev(k);
-        entries.push({ main: rev.main, sub: rev.sub, tombstone: rev.tombstone, value: v });
+        for (const [k, v] of chunk) {
+          const rev = bytesToRev(k);
+          entries.push({ main: rev.main, sub: rev.sub, tombstone: rev.tombstone, value: v });
+        }
       }
       const lastBackend = entries.length > 0 ? entries[entries.length - 1]!.main : from - 1;
       if (entries.length <= maxEntries) {
         for (const buf of src.buffers) {
-          for (const e of buf.history) if (e.main > lastBackend && e.main >= from && e.main <= to) entries.push(e);
+          for (const e of buf.history)
+            if (e.main > lastBackend && e.main >= from && e.main <= to) entries.push(e);
         }
       }
       if (entries.length <= maxEntries) return { entries, upTo: to };
@@ -396,7 +408,11 @@ export class MvccStore implements HistorySource {
   // ---- writes --------------------------------------------------------------------------------------
 
   /** Runs one write under the write lock, handling the consistent index and publishing events. */
-  private async write<R>(ctx: ApplyContext, empty: R, fn: (txn: WriteTxn) => Promise<R>): Promise<WriteResult<R>> {
+  private async write<R>(
+    ctx: ApplyContext,
+    empty: R,
+    fn: (txn: WriteTxn) => Promise<R>,
+  ): Promise<WriteResult<R>> {
     if (this.closed) throw new ErrClosed();
     return this.writes.run(async () => {
       if (this.failure) throw this.failure;
@@ -575,7 +591,12 @@ export class MvccStore implements HistorySource {
     return next;
   }
 
-  private async runTxn(txn: WriteTxn, r: TxnRequest, path: boolean[], cursor: { i: number }): Promise<TxnResponse> {
+  private async runTxn(
+    txn: WriteTxn,
+    r: TxnRequest,
+    path: boolean[],
+    cursor: { i: number },
+  ): Promise<TxnResponse> {
     const succeeded = path[cursor.i++]!;
     const ops: RequestOp[] = (succeeded ? r.success : r.failure) ?? [];
     const responses: ResponseOp[] = [];
@@ -584,7 +605,8 @@ export class MvccStore implements HistorySource {
       else if (op.requestPut) responses.push({ responsePut: await this.txnPut(txn, op.requestPut) });
       else if (op.requestDeleteRange) {
         responses.push({ responseDeleteRange: await this.txnDelete(txn, op.requestDeleteRange) });
-      } else if (op.requestTxn) responses.push({ responseTxn: await this.runTxn(txn, op.requestTxn, path, cursor) });
+      } else if (op.requestTxn)
+        responses.push({ responseTxn: await this.runTxn(txn, op.requestTxn, path, cursor) });
     }
     return { succeeded, responses };
   }
@@ -621,9 +643,11 @@ export class MvccStore implements HistorySource {
           this.afterWrite();
         });
       };
-      for await (const [k] of this.backend.scan(KEY_BUCKET, { end: revLowerBound(rev + 1) })) {
-        const r = bytesToRev(k);
-        if (!keep.has(revId(r.main, r.sub))) doomed.push(k);
+      for await (const chunk of this.backend.scanChunks(KEY_BUCKET, { end: revLowerBound(rev + 1) })) {
+        for (const [k] of chunk) {
+          const r = bytesToRev(k);
+          if (!keep.has(revId(r.main, r.sub))) doomed.push(k);
+        }
         if (doomed.length >= COMPACTION_BATCH) await deleteDoomed();
       }
       await this.writes.run(async () => {
@@ -834,11 +858,13 @@ export class MvccStore implements HistorySource {
     await this.compactionDone();
     await this.flush();
     const crc = new Crc32c().update(new TextEncoder().encode(KEY_BUCKET));
-    for await (const [k, v] of this.backend.scan(KEY_BUCKET, { end: revLowerBound(at + 1) })) {
-      const r = bytesToRev(k);
-      if (r.main <= compactRev && keep.size > 0 && !keep.has(revId(r.main, r.sub))) continue;
-      crc.update(k);
-      crc.update(v);
+    for await (const chunk of this.backend.scanChunks(KEY_BUCKET, { end: revLowerBound(at + 1) })) {
+      for (const [k, v] of chunk) {
+        const r = bytesToRev(k);
+        if (r.main <= compactRev && keep.size > 0 && !keep.has(revId(r.main, r.sub))) continue;
+        crc.update(k);
+        crc.update(v);
+      }
     }
     return { hash: crc.digest(), compactRevision: compactRev, revision: currentRev };
   }

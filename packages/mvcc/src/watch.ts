@@ -18,7 +18,11 @@ import type { HistoryEntry } from './write-buffer.js';
 export interface HistorySource {
   rev(): number;
   compactRevision(): number;
-  readHistory(from: number, to: number, maxEntries: number): Promise<{ entries: HistoryEntry[]; upTo: number }>;
+  readHistory(
+    from: number,
+    to: number,
+    maxEntries: number,
+  ): Promise<{ entries: HistoryEntry[]; upTo: number }>;
   kvAt(key: Uint8Array, rev: number): Promise<KeyValue | undefined>;
 }
 
@@ -60,9 +64,9 @@ export interface WatchBatch {
 /**
  * Receives batches. Return `false` to park the watcher until `resume()`; return a promise to hold
  * further deliveries until it settles (writers keep going; the watcher falls back to history if its
- * queue overflows meanwhile).
+ * queue overflows meanwhile); anything else means "ready for more".
  */
-export type WatchSink = (batch: WatchBatch) => boolean | undefined | void | Promise<unknown>;
+export type WatchSink = (batch: WatchBatch) => unknown;
 
 /** Handle of a watcher. */
 export interface Watcher {
@@ -338,7 +342,7 @@ export class WatchHub {
       if (batch.progress) msg.progress = true;
       const r = w.sink(msg);
       if (r === false) keepGoing = false;
-      else if (r instanceof Promise) await r;
+      else if (r && typeof (r as PromiseLike<unknown>).then === 'function') await r;
       if (w.canceled) return true;
     }
     return keepGoing;

@@ -4,8 +4,9 @@
  * one. Readers capture the buffers alive when they start, so a write stays visible to them whether or not
  * its commit has finished.
  */
-import { bytesToKey } from './btree.js';
+
 import type { WriteBatch } from './backend/types.js';
+import { bytesToKey } from './btree.js';
 import { revId } from './key-index.js';
 import { revToBytes } from './revision.js';
 

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type Backend, ErrCorruptSnapshot, openBackend } from '../src/index.js';
-import { collect, dec, DISK_ENGINES, ENGINES, enc, freshBackend, removeTempDirs } from './helpers/engines.js';
+import { collect, DISK_ENGINES, dec, ENGINES, enc, freshBackend, removeTempDirs } from './helpers/engines.js';
 
 afterAll(removeTempDirs);
 
@@ -51,14 +51,19 @@ describe.each(ENGINES)('backend conformance: %s', (engine) => {
     expect(scanned).toEqual(all);
     const rev = (await collect(b.scan('key', { reverse: true }))).map(([k]) => [...k]);
     expect(rev).toEqual([...all].reverse());
-    const bounded = await collect(b.scan('key', { start: new Uint8Array([0x01]), end: new Uint8Array([0xff]) }));
+    const bounded = await collect(
+      b.scan('key', { start: new Uint8Array([0x01]), end: new Uint8Array([0xff]) }),
+    );
     expect(bounded.map(([k]) => [...k])).toEqual([[0x01], [0x7f], [0x80]]);
     const boundedRev = await collect(
       b.scan('key', { start: new Uint8Array([0x01]), end: new Uint8Array([0xff]), reverse: true }),
     );
     expect(boundedRev.map(([k]) => [...k])).toEqual([[0x80], [0x7f], [0x01]]);
     const limited = await collect(b.scan('key', { start: new Uint8Array([0x01]), limit: 2, reverse: true }));
-    expect(limited.map(([k]) => [...k])).toEqual([[0xff, 0xff], [0xff, 0x00]]);
+    expect(limited.map(([k]) => [...k])).toEqual([
+      [0xff, 0xff],
+      [0xff, 0x00],
+    ]);
     await b.close();
   });
 
@@ -92,7 +97,9 @@ describe.each(ENGINES)('backend conformance: %s', (engine) => {
             .sort(Buffer.compare);
           if (reverse) expected.reverse();
           if (limit > 0) expected = expected.slice(0, limit);
-          const got = await collect(b.scan('t', { start: lo, end: hi.length ? hi : undefined, reverse, limit }));
+          const got = await collect(
+            b.scan('t', { start: lo, end: hi.length ? hi : undefined, reverse, limit }),
+          );
           expect(got.map(([k]) => Buffer.from(k).toString('hex'))).toEqual(
             expected.map((k) => Buffer.from(k).toString('hex')),
           );
@@ -141,7 +148,8 @@ describe.each(ENGINES)('backend conformance: %s', (engine) => {
   test('snapshot restores into every engine with identical hash', async () => {
     const { backend: b } = await freshBackend(engine);
     const batch = b.batch();
-    for (let i = 0; i < 3000; i++) batch.put(i % 2 ? 'key' : 'lease', enc(`k${i}`), new Uint8Array(50).fill(i));
+    for (let i = 0; i < 3000; i++)
+      batch.put(i % 2 ? 'key' : 'lease', enc(`k${i}`), new Uint8Array(50).fill(i));
     await batch.commit();
     const hash = await b.hash();
     const chunks = await collect(b.snapshot());
@@ -180,7 +188,9 @@ describe.each(ENGINES)('backend conformance: %s', (engine) => {
     expect(await a.hash()).toBe(await b.hash());
     await put(b, 'key', [['x', '3']]);
     expect(await a.hash()).not.toBe(await b.hash());
-    expect(await a.hash({ ignore: (_b, k) => dec(k) === 'x' })).toBe(await b.hash({ ignore: (_b, k) => dec(k) === 'x' }));
+    expect(await a.hash({ ignore: (_b, k) => dec(k) === 'x' })).toBe(
+      await b.hash({ ignore: (_b, k) => dec(k) === 'x' }),
+    );
     await a.close();
     await b.close();
   });

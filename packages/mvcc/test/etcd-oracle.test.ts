@@ -33,7 +33,10 @@ describe.each(ENGINES)('etcd 3.4.23 oracle: %s', (engine) => {
     const txn = await store.txn(
       {
         compare: [{ key: enc('a'), target: 0, result: 0, version: 1 }],
-        success: [{ requestPut: { key: enc('c'), value: enc('x') } }, { requestDeleteRange: { key: enc('b') } }],
+        success: [
+          { requestPut: { key: enc('c'), value: enc('x') } },
+          { requestDeleteRange: { key: enc('b') } },
+        ],
       },
       ctx(),
     );
@@ -61,7 +64,9 @@ describe.each(ENGINES)('etcd 3.4.23 oracle: %s', (engine) => {
     expect(await store.hashKV(0)).toEqual({ hash: 3105295810, compactRevision: 8, revision: 8 });
     // etcdctl get "" --from-key
     const all = await store.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]) });
-    expect(all.kvs.map((kv) => [dec(kv.key), kv.createRevision, kv.modRevision, kv.version, dec(kv.value)])).toEqual([
+    expect(
+      all.kvs.map((kv) => [dec(kv.key), kv.createRevision, kv.modRevision, kv.version, dec(kv.value)]),
+    ).toEqual([
       ['b', 7, 7, 1, '4'],
       ['c', 6, 6, 1, 'x'],
     ]);

@@ -6,11 +6,11 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
-import { collect, ENGINES, freshBackend, removeTempDirs, enc } from './helpers/engines.js';
-import { type Step, stepArb } from './helpers/arbitraries.js';
-import { type MKv, type MRangeResult, Model, ModelError } from './helpers/model.js';
-import { fromResponses, opReq, rangeReq, toKv, txnReq } from './helpers/requests.js';
 import { type Backend, type EngineName, MvccStore, openBackend, type RangeResponse } from '../src/index.js';
+import { type Step, stepArb } from './helpers/arbitraries.js';
+import { collect, ENGINES, enc, freshBackend, removeTempDirs } from './helpers/engines.js';
+import { type MKv, Model, ModelError, type MRangeResult } from './helpers/model.js';
+import { fromResponses, opReq, rangeReq, toKv, txnReq } from './helpers/requests.js';
 
 afterAll(removeTempDirs);
 
@@ -65,7 +65,11 @@ function storeRange(r: RangeResponse): MRangeResult {
 
 async function checkKeySpace(model: Model, s: Subject): Promise<void> {
   for (let rev = Math.max(model.compactRev, 1); rev <= model.rev; rev++) {
-    const got = await s.store.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), revision: rev });
+    const got = await s.store.range({
+      key: new Uint8Array([0]),
+      rangeEnd: new Uint8Array([0]),
+      revision: rev,
+    });
     const want = model.rangeIn(model.stateAt(rev), { key: '\0', end: '\0' });
     expect(storeRange(got), `${s.engine} at rev ${rev}`).toEqual(want);
   }
@@ -116,7 +120,11 @@ async function runStep(model: Model, subjects: Subject[], step: Step, index: num
       const t =
         step.kind === 'txn'
           ? step.txn
-          : { compare: [], success: [step.kind === 'put' ? { put: step.put } : { del: step.del }], failure: [] };
+          : {
+              compare: [],
+              success: [step.kind === 'put' ? { put: step.put } : { del: step.del }],
+              failure: [],
+            };
       const want = await outcome(async () => {
         const { succeeded, responses, changes } = model.txn(t);
         return { succeeded, responses, changes, rev: model.rev };

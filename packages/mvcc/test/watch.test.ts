@@ -55,10 +55,21 @@ const specArb: fc.Arbitrary<WatchSpec> = fc.record({
 });
 
 const stepArb: fc.Arbitrary<WStep> = fc.oneof(
-  { weight: 8, arbitrary: fc.oneof(putArb.map((put) => [{ put }]), delArb.map((del) => [{ del }])).map((ops) => ({ kind: 'write' as const, ops })) },
+  {
+    weight: 8,
+    arbitrary: fc
+      .oneof(
+        putArb.map((put) => [{ put }]),
+        delArb.map((del) => [{ del }]),
+      )
+      .map((ops) => ({ kind: 'write' as const, ops })),
+  },
   { weight: 2, arbitrary: txnArb.map((t) => ({ kind: 'write' as const, ops: [{ txn: t }] })) },
   { weight: 3, arbitrary: specArb.map((spec) => ({ kind: 'watch' as const, spec })) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }).map((back) => ({ kind: 'compact' as const, back })) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 6 }).map((back) => ({ kind: 'compact' as const, back })),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((ms) => ({ kind: 'sleep' as const, ms })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'progress' as const }) },
 );
@@ -102,7 +113,10 @@ async function runWorkload(engine: EngineName, steps: WStep[]): Promise<void> {
   try {
     for (const step of steps) {
       if (step.kind === 'write') {
-        const t = step.ops.length === 1 && 'txn' in step.ops[0]! ? step.ops[0].txn : { compare: [], success: step.ops, failure: [] };
+        const t =
+          step.ops.length === 1 && 'txn' in step.ops[0]!
+            ? step.ops[0].txn
+            : { compare: [], success: step.ops, failure: [] };
         let modelOk = true;
         try {
           model.txn(t);
@@ -135,7 +149,13 @@ async function runWorkload(engine: EngineName, steps: WStep[]): Promise<void> {
             : spec.start === 'future'
               ? head + 1 + (spec.offset % 4)
               : Math.max(1, head - spec.offset);
-        const live: Live = { spec, startRev, batches: [], progressAt: 0, watcher: undefined as unknown as Watcher };
+        const live: Live = {
+          spec,
+          startRev,
+          batches: [],
+          progressAt: 0,
+          watcher: undefined as unknown as Watcher,
+        };
         let n = 0;
         live.watcher = store.watch(
           {
@@ -239,14 +259,18 @@ function checkWatcher(l: Live, history: Event[], model: Model, compactRev: numbe
 describe('watch hub invariants', () => {
   test('random workloads, start revisions and slow consumers (memory engine)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArb, { minLength: 10, maxLength: 60 }), (steps) => runWorkload('memory', steps)),
+      fc.asyncProperty(fc.array(stepArb, { minLength: 10, maxLength: 60 }), (steps) =>
+        runWorkload('memory', steps),
+      ),
       { numRuns: 60 },
     );
   });
 
   test.each(ENGINES.filter((e) => e !== 'memory'))('random workloads on %s', async (engine) => {
     await fc.assert(
-      fc.asyncProperty(fc.array(stepArb, { minLength: 10, maxLength: 60 }), (steps) => runWorkload(engine, steps)),
+      fc.asyncProperty(fc.array(stepArb, { minLength: 10, maxLength: 60 }), (steps) =>
+        runWorkload(engine, steps),
+      ),
       { numRuns: 12 },
     );
   });
@@ -276,7 +300,9 @@ describe('watch hub invariants', () => {
   });
 
   test('a large txn is fragmented only for watchers that ask for it', async () => {
-    const store = await MvccStore.open((await freshBackend('memory')).backend, { watch: { maxEventsPerBatch: 4 } });
+    const store = await MvccStore.open((await freshBackend('memory')).backend, {
+      watch: { maxEventsPerBatch: 4 },
+    });
     const whole: WatchBatch[] = [];
     const parts: WatchBatch[] = [];
     store.watch({ key: enc('a'), rangeEnd: enc('z') }, (b) => {
@@ -298,7 +324,9 @@ describe('watch hub invariants', () => {
   });
 
   test('writers never wait for a stuck consumer', async () => {
-    const store = await MvccStore.open((await freshBackend('memory')).backend, { watch: { maxQueuedBatches: 8 } });
+    const store = await MvccStore.open((await freshBackend('memory')).backend, {
+      watch: { maxQueuedBatches: 8 },
+    });
     let release!: () => void;
     const stuck = new Promise<void>((r) => {
       release = r;

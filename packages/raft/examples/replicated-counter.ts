@@ -74,18 +74,20 @@ export function runCounterCluster(): number[] {
 
   // Deliver messages and handle Readys until the cluster is quiet.
   const pump = () => {
-    do {
+    while (network.length > 0 || [...replicas.values()].some((r) => r.node.hasReady())) {
       for (const r of replicas.values()) r.handleReady();
       for (const m of network.splice(0)) replicas.get(m.to)?.node.step(m);
-    } while (network.length > 0);
+    }
+  };
+  const tickAll = () => {
+    for (const r of replicas.values()) r.node.tick();
+    pump();
   };
 
   // Time passes in ticks (a real server ticks every ~100 ms); a leader gets elected.
-  const hasLeader = () => [...replicas.values()].some((r) => r.node.status().softState.raftState === StateType.Leader);
-  while (!hasLeader()) {
-    for (const r of replicas.values()) r.node.tick();
-    pump();
-  }
+  const hasLeader = () =>
+    [...replicas.values()].some((r) => r.node.status().softState.raftState === StateType.Leader);
+  while (!hasLeader()) tickAll();
 
   // Any replica takes proposals: followers forward them to the leader.
   for (let i = 1; i <= 10; i++) {
@@ -95,9 +97,11 @@ export function runCounterCluster(): number[] {
     } catch (e) {
       if (!(e instanceof ProposalDroppedError)) throw e;
       i--; // no leader known right now: retry after time passes
-      via.node.tick();
+      tickAll();
     }
     pump();
   }
+  // Followers learn the final commit index from the next heartbeat.
+  tickAll();
   return [...replicas.values()].map((r) => r.value);
 }

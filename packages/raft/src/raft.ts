@@ -789,7 +789,7 @@ export class Raft {
       case MessageType.MsgProp:
         if (this.lead === NONE) throw new ProposalDroppedError('no leader');
         if (this.disableProposalForwarding) throw new ProposalDroppedError('proposal forwarding is disabled');
-        this.send({ ...m, to: this.lead });
+        this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MessageType.MsgApp:
         this.electionElapsed = 0;
@@ -808,7 +808,7 @@ export class Raft {
         return;
       case MessageType.MsgTransferLeader:
         if (this.lead === NONE) return;
-        this.send({ ...m, to: this.lead });
+        this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MessageType.MsgTimeoutNow:
         this.logger.info(
@@ -822,7 +822,7 @@ export class Raft {
           this.logger.info(`${this.id} no leader at term ${this.term}; dropping index reading msg`);
           return;
         }
-        this.send({ ...m, to: this.lead });
+        this.send({ ...m, to: this.lead, term: 0 });
         return;
       case MessageType.MsgReadIndexResp:
         if (m.entries.length !== 1) return;

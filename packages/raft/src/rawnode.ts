@@ -192,13 +192,26 @@ export class RawNode {
     return this.raft.applyConfChange(asV2(cc));
   }
 
-  /** Steps a message received from a peer. */
+  /**
+   * Steps a message received from a peer. Throws StepLocalMessageError for message types only raft may
+   * raise, and StepPeerNotFoundError for a response from a node not in the configuration (both safe to
+   * log and ignore). A proposal forwarded by a follower that this node cannot take is dropped silently,
+   * as the network could have lost it: the proposing client times out and retries.
+   */
   step(m: Message): void {
     if (isLocalMessage(m.type)) throw new StepLocalMessageError();
     if (isResponseMessage(m.type) && !this.raft.trk.progress.has(m.from)) {
       throw new StepPeerNotFoundError();
     }
-    this.raft.step(m);
+    try {
+      this.raft.step(m);
+    } catch (e) {
+      if (e instanceof ProposalDroppedError && m.type === MessageType.MsgProp && m.from !== this.raft.id) {
+        this.raft.logger.debug(`${this.raft.id} dropped proposal forwarded by ${m.from}: ${e.message}`);
+        return;
+      }
+      throw e;
+    }
   }
 
   /**
@@ -287,7 +300,11 @@ export class RawNode {
     const done = this.inFlight;
     if (!done) return;
     this.inFlight = undefined;
-    if (done.snapIndex !== undefined) r.log.stableSnapTo(done.snapIndex);
+    if (done.snapIndex !== undefined) {
+      r.log.stableSnapTo(done.snapIndex);
+      // The application installed the snapshot: its state is now as of the snapshot index.
+      if (done.snapIndex > r.log.applied) r.log.appliedTo(done.snapIndex);
+    }
     if (done.lastEntry) {
       r.log.stableTo(done.lastEntry.index, done.lastEntry.term);
       r.onPersisted(done.lastEntry.index, done.lastEntry.term);

@@ -221,3 +221,52 @@ describe('membership changes', () => {
     expect(r.state).toBe(StateType.Follower);
   });
 });
+
+describe('configuration changer', () => {
+  const tracker = () => {
+    const c = new TestCluster([1, 2, 3], {}, { learners: [4] });
+    const rn = c.node(1).rn;
+    return { applyConfChange: rn.applyConfChange.bind(rn), trk: rn.raft.trk };
+  };
+
+  it('refuses to change more than one voter without joint consensus', () => {
+    const r = tracker();
+    expect(() =>
+      r.applyConfChange(
+        v2(ConfChangeTransition.Auto, [
+          [ConfChangeType.AddNode, 5],
+          [ConfChangeType.AddNode, 6],
+        ]),
+      ),
+    ).not.toThrow(); // Auto with two changes enters a joint config instead
+    expect(r.trk.confState().votersOutgoing).toEqual([1, 2, 3]);
+    expect(() =>
+      r.applyConfChange(v2(ConfChangeTransition.JointExplicit, [[ConfChangeType.AddNode, 7]])),
+    ).toThrow(/already joint/);
+    expect(() => r.applyConfChange(cc1(ConfChangeType.AddNode, 7))).toThrow(/already joint|joint config/);
+    r.applyConfChange(v2(ConfChangeTransition.Auto, []));
+    expect(() => r.applyConfChange(v2(ConfChangeTransition.Auto, []))).toThrow(/non-joint/);
+  });
+
+  it('removing a learner drops its progress; UpdateNode changes nothing; node id 0 is ignored', () => {
+    const r = tracker();
+    const before = r.trk.confState();
+    r.applyConfChange(cc1(ConfChangeType.UpdateNode, 2));
+    r.applyConfChange(cc1(ConfChangeType.AddNode, 0));
+    expect(r.trk.confState()).toEqual(before);
+    r.applyConfChange(cc1(ConfChangeType.RemoveNode, 4));
+    expect(r.trk.confState().learners).toEqual([]);
+    expect(r.trk.progress.has(4)).toBe(false);
+  });
+
+  it('promoting a learner keeps its replication progress', () => {
+    const c = new TestCluster([1, 2, 3], {}, { learners: [4] });
+    c.campaign(1);
+    const match = c.raft(1).trk.progress.get(4)!.match;
+    expect(match).toBeGreaterThan(0);
+    c.node(1).rn.proposeConfChange(cc1(ConfChangeType.AddNode, 4));
+    c.stabilize();
+    expect(c.raft(1).trk.progress.get(4)!.isLearner).toBe(false);
+    expect(c.raft(1).trk.progress.get(4)!.match).toBeGreaterThanOrEqual(match);
+  });
+});

@@ -4,6 +4,7 @@ import {
   MemoryStorage,
   MessageType,
   makeMessage,
+  ProposalDroppedError,
   RawNode,
   StateType,
   StepLocalMessageError,
@@ -202,5 +203,37 @@ describe('Raft paper properties (§5)', () => {
     expect(count()).toBe(before);
     c.tick(1);
     expect(count()).toBe(before + 2);
+  });
+});
+
+describe('RawNode.step error handling', () => {
+  it('a forwarded proposal the leader cannot take is dropped silently; a local one throws', () => {
+    const c = new TestCluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(3);
+    c.node(1).rn.transferLeader(3); // transfer in progress: the leader drops proposals
+    c.stabilize();
+    const forwarded = makeMessage({
+      type: MessageType.MsgProp,
+      from: 2,
+      to: 1,
+      entries: [{ term: 0, index: 0, type: 0, data: bytes('x') }],
+    });
+    expect(() => c.node(1).rn.step(forwarded)).not.toThrow();
+    expect(() => c.node(1).rn.propose(bytes('y'))).toThrow(ProposalDroppedError);
+  });
+
+  it('installing a snapshot moves the applied index to it', () => {
+    const c = new TestCluster([1, 2, 3]);
+    c.campaign(1);
+    c.isolate(3);
+    for (let i = 0; i < 3; i++) c.propose(1, `v${i}`);
+    const n1 = c.node(1);
+    const applied = n1.rn.raft.log.applied;
+    n1.storage.createSnapshot(applied, n1.rn.raft.trk.confState(), new Uint8Array());
+    n1.storage.compact(applied);
+    c.heal();
+    c.tick(1);
+    expect(c.node(3).rn.status().applied).toBeGreaterThanOrEqual(applied);
   });
 });

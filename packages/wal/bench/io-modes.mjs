@@ -36,7 +36,8 @@ const modes = {
     return ops;
   },
   async callback(fd, buf) {
-    const write = (off) => new Promise((res, rej) => fs.write(fd, buf, 0, buf.length, off, (e) => (e ? rej(e) : res())));
+    const write = (off) =>
+      new Promise((res, rej) => fs.write(fd, buf, 0, buf.length, off, (e) => (e ? rej(e) : res())));
     const sync = () => new Promise((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
     let off = 0;
     let ops = 0;
@@ -53,7 +54,8 @@ const modes = {
   // size metadata needed to read it) is durable, like write + fdatasync, in one thread-pool hop.
   async dsync(_fd, buf, path) {
     const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_DSYNC);
-    const write = (off) => new Promise((res, rej) => fs.write(fd, buf, 0, buf.length, off, (e) => (e ? rej(e) : res())));
+    const write = (off) =>
+      new Promise((res, rej) => fs.write(fd, buf, 0, buf.length, off, (e) => (e ? rej(e) : res())));
     let off = 0;
     let ops = 0;
     const end = performance.now() + SECONDS * 1000;

@@ -41,15 +41,6 @@ export function headerCheck(buf: Uint8Array, pos: number): number {
 
 // ---- protobuf wire helpers (numbers are < 2^53, so plain JS numbers suffice) ----
 
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
 function putVarint(buf: Uint8Array, pos: number, v: number): number {
   while (v >= 0x80) {
     buf[pos++] = (v & 0x7f) | 0x80;

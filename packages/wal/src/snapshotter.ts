@@ -9,8 +9,8 @@
 import { join } from 'node:path';
 import { crc32c } from './crc32c.js';
 import { WalError, WalIOError } from './errors.js';
-import { copyBytes } from './record.js';
 import { nodeFileSystem, type WalFileSystem } from './fs-layer.js';
+import { copyBytes } from './record.js';
 import type { WalLogger, WalSnapshotMarker } from './types.js';
 
 /** A snapshot's raft position and the state machine bytes at that point. */
@@ -62,7 +62,8 @@ export class Snapshotter {
 
   /** Durably writes a snapshot: temp file, fdatasync, atomic rename, directory fsync. */
   async save(snap: SnapshotFile): Promise<void> {
-    if (snap.index === 0 && snap.term === 0) throw new WalError('snapshotter: refusing an empty snapshot (0/0)');
+    if (snap.index === 0 && snap.term === 0)
+      throw new WalError('snapshotter: refusing an empty snapshot (0/0)');
     const bytes = new Uint8Array(HEADER + snap.data.length);
     const view = new DataView(bytes.buffer);
     bytes.set(MAGIC, 0);
@@ -81,7 +82,8 @@ export class Snapshotter {
         let done = 0;
         while (done < bytes.length) {
           const n = await this.io('write', tmp, () => file.write(bytes, done, bytes.length - done, done));
-          if (n <= 0) throw new WalIOError('write', tmp, new Error(`short write: ${done} of ${bytes.length}`));
+          if (n <= 0)
+            throw new WalIOError('write', tmp, new Error(`short write: ${done} of ${bytes.length}`));
           done += n;
         }
         if (!this.noSync) await this.io('fdatasync', tmp, () => file.datasync());
@@ -130,11 +132,14 @@ export class Snapshotter {
     for (const n of await this.io('readdir', this.dir, () => this.fs.readdir(this.dir))) {
       if (n.endsWith('.snap.tmp')) await this.fs.unlink(join(this.dir, n)).catch(() => {});
     }
-    if (removed.length > 0 && !this.noSync) await this.io('fsync dir', this.dir, () => this.fs.syncDir(this.dir));
+    if (removed.length > 0 && !this.noSync)
+      await this.io('fsync dir', this.dir, () => this.fs.syncDir(this.dir));
     return removed;
   }
 
-  private async loadMatching(accept: (term: number, index: number) => boolean): Promise<SnapshotFile | undefined> {
+  private async loadMatching(
+    accept: (term: number, index: number) => boolean,
+  ): Promise<SnapshotFile | undefined> {
     for (const name of await this.list()) {
       const m = NAME.exec(name)!;
       const term = Number.parseInt(m[1]!, 16);

@@ -36,9 +36,11 @@ export interface WalContents {
 }
 
 /** Structured log events; the WAL never writes to the console itself. */
-export interface WalLogger {
-  (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>): void;
-}
+export type WalLogger = (
+  level: 'debug' | 'info' | 'warn',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
 
 /** Options shared by {@link Wal.create} and {@link Wal.open}. */
 export interface WalOptions {
@@ -53,9 +55,9 @@ export interface WalOptions {
   /** Skip every fsync/fdatasync. Data is NOT durable; for tests only. */
   noSync?: boolean;
   /**
-   * File-system layer; replace it to inject faults in tests. Defaults to {@link workerFileSystem}
-   * (appends on a worker thread); {@link nodeFileSystem} (libuv thread pool) and
-   * {@link syncFileSystem} (blocking) are the measured alternatives.
+   * File-system layer; replace it to inject faults in tests. Defaults to {@link nodeFileSystem}
+   * (libuv thread pool); {@link workerFileSystem} (write + fdatasync in one worker round trip) and
+   * {@link syncFileSystem} (blocking) are the measured alternatives (see README).
    */
   fs?: WalFileSystem;
   /** Receives structured events (repairs, segment cuts, releases). */

@@ -11,7 +11,7 @@ import {
   WalIOError,
   WalNotFoundError,
 } from './errors.js';
-import { type DurableWriteError, type WalFile, type WalFileSystem, workerFileSystem } from './fs-layer.js';
+import { type DurableWriteError, nodeFileSystem, type WalFile, type WalFileSystem } from './fs-layer.js';
 import { DirLock } from './lock.js';
 import { BatchEncoder, RecordType } from './record.js';
 import {
@@ -59,7 +59,7 @@ function resolve(opts: WalOptions | undefined): ResolvedOptions {
     segmentSize,
     preallocate: opts?.preallocate ?? 'zero',
     noSync: opts?.noSync ?? false,
-    fs: opts?.fs ?? workerFileSystem,
+    fs: opts?.fs ?? nodeFileSystem,
     logger: opts?.logger ?? noopLogger,
   };
 }
@@ -141,11 +141,22 @@ export class Wal {
       if (!opts.noSync) await io('fsync dir', dirname(dir), () => fs.syncDir(dirname(dir)));
       const tail: Tail = { file, path: join(dir, name), seq: 0, offset: encoder.length, size };
       opts.logger('info', 'wal created', { dir });
-      return new Wal(dir, opts, lock, [{ name, seq: 0, firstIndex: 0 }], tail, encoder.crc, 0, metadata, undefined, {
+      return new Wal(
+        dir,
+        opts,
+        lock,
+        [{ name, seq: 0, firstIndex: 0 }],
+        tail,
+        encoder.crc,
+        0,
         metadata,
-        hardState: { ...EMPTY_STATE },
-        entries: [],
-      });
+        undefined,
+        {
+          metadata,
+          hardState: { ...EMPTY_STATE },
+          entries: [],
+        },
+      );
     } catch (err) {
       await file?.close().catch(() => {});
       await lock.release().catch(() => {});
@@ -267,7 +278,8 @@ export class Wal {
       enc.addBatchEnd(this.tail.offset);
       await this.writeBatch();
       if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
-      if (hardState) this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
+      if (hardState)
+        this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
     });
   }
 
@@ -333,7 +345,8 @@ export class Wal {
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
     const run = async (): Promise<T> => {
       if (this.closed) throw new WalClosedError('wal: closed');
-      if (this.failure) throw new WalClosedError('wal: an earlier fdatasync failed; reopen the WAL', { cause: this.failure });
+      if (this.failure)
+        throw new WalClosedError('wal: an earlier fdatasync failed; reopen the WAL', { cause: this.failure });
       return fn();
     };
     const p = this.queue.then(run, run);
@@ -437,7 +450,12 @@ async function writeFully(file: WalFile, path: string, bytes: Uint8Array, positi
 }
 
 /** Reserves the segment's space; returns the file size afterwards. */
-async function preallocate(file: WalFile, path: string, opts: ResolvedOptions, minimum: number): Promise<number> {
+async function preallocate(
+  file: WalFile,
+  path: string,
+  opts: ResolvedOptions,
+  minimum: number,
+): Promise<number> {
   const size = Math.max(opts.segmentSize, minimum);
   if (opts.preallocate === 'truncate') {
     await io('truncate', path, () => file.truncate(size));
@@ -493,7 +511,11 @@ function collect(
           if (e.index > marker.index) {
             const up = e.index - marker.index - 1;
             if (up > entries.length) {
-              throw new WalCorruptionError(file, r.offset, `entry ${e.index} leaves a gap after ${entries.length + marker.index}`);
+              throw new WalCorruptionError(
+                file,
+                r.offset,
+                `entry ${e.index} leaves a gap after ${entries.length + marker.index}`,
+              );
             }
             entries.length = up;
             entries.push(e);
@@ -517,7 +539,8 @@ function collect(
       }
     }
   }
-  if (!matched) throw new SnapshotNotFoundError(`wal: no snapshot marker at index ${marker.index} term ${marker.term}`);
+  if (!matched)
+    throw new SnapshotNotFoundError(`wal: no snapshot marker at index ${marker.index} term ${marker.term}`);
   return {
     contents: { metadata: metadata ?? new Uint8Array(0), hardState: state ?? { ...EMPTY_STATE }, entries },
     lastIndex,
@@ -530,4 +553,3 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-

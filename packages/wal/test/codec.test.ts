@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import * as pb from '../src/gen/walpb.js';
 import { crc32c } from '../src/index.js';
-import { BatchEncoder, decodeEntry, decodeSnapshot, decodeState, frameSize, HEADER_SIZE } from '../src/record.js';
+import {
+  BatchEncoder,
+  decodeEntry,
+  decodeSnapshot,
+  decodeState,
+  frameSize,
+  HEADER_SIZE,
+} from '../src/record.js';
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
@@ -50,7 +57,8 @@ describe('record framing', () => {
     expect(decodeEntry(bytes, HEADER_SIZE, HEADER_SIZE + len)).toEqual(entry);
     // Same bytes a protobuf encoder produces for raftpb.Entry{Type:1, Term:3, Index:2^40+7, Data:"hello"}.
     expect([...bytes.subarray(HEADER_SIZE, HEADER_SIZE + len)]).toEqual([
-      0x08, 0x01, 0x10, 0x03, 0x18, 0x87, 0x80, 0x80, 0x80, 0x80, 0x20, 0x22, 0x05, 0x68, 0x65, 0x6c, 0x6c, 0x6f,
+      0x08, 0x01, 0x10, 0x03, 0x18, 0x87, 0x80, 0x80, 0x80, 0x80, 0x20, 0x22, 0x05, 0x68, 0x65, 0x6c, 0x6c,
+      0x6f,
     ]);
   });
 
@@ -59,7 +67,11 @@ describe('record framing', () => {
     enc.reset(0);
     enc.addState({ term: 5, vote: 2, commit: 2 ** 50 });
     let len = enc.bytes()[0]!;
-    expect(decodeState(enc.bytes(), HEADER_SIZE, HEADER_SIZE + len)).toEqual({ term: 5, vote: 2, commit: 2 ** 50 });
+    expect(decodeState(enc.bytes(), HEADER_SIZE, HEADER_SIZE + len)).toEqual({
+      term: 5,
+      vote: 2,
+      commit: 2 ** 50,
+    });
     enc.reset(0);
     enc.addSnapshot({ index: 9, term: 4, confState: ascii('cs') });
     len = enc.bytes()[0]!;

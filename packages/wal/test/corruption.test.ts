@@ -115,7 +115,9 @@ describe('corruption sweep', () => {
           expect(e.offset).toBeLessThanOrEqual(off);
           errors++;
         } else if (off < lastBatchStart) {
-          throw new Error(`flip at ${off} (before the last batch) was not reported: recovered ${r.k} batches`);
+          throw new Error(
+            `flip at ${off} (before the last batch) was not reported: recovered ${r.k} batches`,
+          );
         } else {
           // Damage in the last batch may look like a torn write; the prefix check ran in openDamaged.
           expect(r.k).toBeGreaterThanOrEqual(off < batchEnds[BATCHES]! ? BATCHES - 1 : BATCHES);

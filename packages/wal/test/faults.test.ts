@@ -37,7 +37,8 @@ async function reopen(dir: string): Promise<number[]> {
   return got;
 }
 
-const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 for (const [label, layer] of [
   ['thread-pool layer', nodeFileSystem],
@@ -51,81 +52,81 @@ for (const [label, layer] of [
       base = nodeFileSystem;
     });
 
-  describe('write faults', () => {
-    for (const code of ['EIO', 'ENOSPC'] as const) {
-      it(`${code} on write rejects the save with WalIOError; the WAL keeps working`, async () => {
+    describe('write faults', () => {
+      for (const code of ['EIO', 'ENOSPC'] as const) {
+        it(`${code} on write rejects the save with WalIOError; the WAL keeps working`, async () => {
+          const { dir, fs, wal } = await setup();
+          fs.fail('write', code);
+          const err = await wal.save(undefined, entries(4, 2)).catch((e) => e);
+          expect(err).toBeInstanceOf(WalIOError);
+          expect((err as WalIOError).code).toBe(code);
+          expect((err as WalIOError).op).toBe('write');
+          await wal.save(undefined, entries(4, 2)); // same place again
+          await wal.close();
+          expect(await reopen(dir)).toEqual(range(1, 5));
+        });
+      }
+
+      it('short writes are continued until the whole batch is written', async () => {
         const { dir, fs, wal } = await setup();
-        fs.fail('write', code);
+        fs.fail('write', 'half-write', { times: 3 });
+        await wal.save(undefined, entries(4, 20));
+        await wal.close();
+        expect(await reopen(dir)).toEqual(range(1, 23));
+      });
+
+      it('a write that makes no progress is a WalIOError (short write)', async () => {
+        const { dir, fs, wal } = await setup();
+        fs.fail('write', 'zero-write');
         const err = await wal.save(undefined, entries(4, 2)).catch((e) => e);
         expect(err).toBeInstanceOf(WalIOError);
-        expect((err as WalIOError).code).toBe(code);
-        expect((err as WalIOError).op).toBe('write');
-        await wal.save(undefined, entries(4, 2)); // same place again
+        expect((err as Error).message).toMatch(/short write/);
+        await wal.close();
+        expect(await reopen(dir)).toEqual(range(1, 3));
+      });
+
+      it('a partial write then EIO leaves a torn batch that reopen drops; a retry overwrites it', async () => {
+        const { dir, fs, wal } = await setup();
+        fs.fail('write', 'half-then-EIO');
+        await expect(wal.save(undefined, entries(4, 30))).rejects.toBeInstanceOf(WalIOError);
+        await wal.close();
+        expect(await reopen(dir)).toEqual(range(1, 3)); // torn half-batch dropped
+
+        const again = await Wal.open(dir, { index: 0, term: 0 }, { fs, segmentSize });
+        fs.fail('write', 'half-then-EIO');
+        await expect(again.save(undefined, entries(4, 30))).rejects.toBeInstanceOf(WalIOError);
+        await again.save(undefined, entries(4, 2)); // shorter than the stale half-batch behind it
+        await again.save(undefined, entries(6, 1));
+        await again.close();
+        expect(await reopen(dir)).toEqual(range(1, 6));
+      });
+
+      it('EIO when growing a segment for an oversized batch is a WalIOError', async () => {
+        const { dir, fs, wal } = await setup();
+        fs.fail('truncate', 'EIO');
+        await expect(wal.save(undefined, entries(4, 2, 1, 20_000))).rejects.toBeInstanceOf(WalIOError);
+        await wal.save(undefined, entries(4, 2, 1, 20_000));
         await wal.close();
         expect(await reopen(dir)).toEqual(range(1, 5));
       });
-    }
-
-    it('short writes are continued until the whole batch is written', async () => {
-      const { dir, fs, wal } = await setup();
-      fs.fail('write', 'half-write', { times: 3 });
-      await wal.save(undefined, entries(4, 20));
-      await wal.close();
-      expect(await reopen(dir)).toEqual(range(1, 23));
     });
 
-    it('a write that makes no progress is a WalIOError (short write)', async () => {
-      const { dir, fs, wal } = await setup();
-      fs.fail('write', 'zero-write');
-      const err = await wal.save(undefined, entries(4, 2)).catch((e) => e);
-      expect(err).toBeInstanceOf(WalIOError);
-      expect((err as Error).message).toMatch(/short write/);
-      await wal.close();
-      expect(await reopen(dir)).toEqual(range(1, 3));
+    describe('fsync faults', () => {
+      it('a failed fdatasync rejects the save and fences the WAL; reopening reads acknowledged data', async () => {
+        const { dir, fs, wal } = await setup();
+        fs.fail('datasync', 'EIO');
+        const err = await wal.save(undefined, entries(4, 2)).catch((e) => e);
+        expect(err).toBeInstanceOf(WalIOError);
+        expect((err as WalIOError).op).toBe('fdatasync');
+        // No retry after a failed fsync: the kernel may have dropped the dirty pages.
+        await expect(wal.save(undefined, entries(6, 1))).rejects.toBeInstanceOf(WalClosedError);
+        await wal.close();
+        expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
+        const got = await reopen(dir);
+        // 1..3 were acknowledged; 4..5 may or may not have reached the disk, but never partly.
+        expect([range(1, 3), range(1, 5)]).toContainEqual(got);
+      });
     });
-
-    it('a partial write then EIO leaves a torn batch that reopen drops; a retry overwrites it', async () => {
-      const { dir, fs, wal } = await setup();
-      fs.fail('write', 'half-then-EIO');
-      await expect(wal.save(undefined, entries(4, 30))).rejects.toBeInstanceOf(WalIOError);
-      await wal.close();
-      expect(await reopen(dir)).toEqual(range(1, 3)); // torn half-batch dropped
-
-      const again = await Wal.open(dir, { index: 0, term: 0 }, { fs, segmentSize });
-      fs.fail('write', 'half-then-EIO');
-      await expect(again.save(undefined, entries(4, 30))).rejects.toBeInstanceOf(WalIOError);
-      await again.save(undefined, entries(4, 2)); // shorter than the stale half-batch behind it
-      await again.save(undefined, entries(6, 1));
-      await again.close();
-      expect(await reopen(dir)).toEqual(range(1, 6));
-    });
-
-    it('EIO when growing a segment for an oversized batch is a WalIOError', async () => {
-      const { dir, fs, wal } = await setup();
-      fs.fail('truncate', 'EIO');
-      await expect(wal.save(undefined, entries(4, 2, 1, 20_000))).rejects.toBeInstanceOf(WalIOError);
-      await wal.save(undefined, entries(4, 2, 1, 20_000));
-      await wal.close();
-      expect(await reopen(dir)).toEqual(range(1, 5));
-    });
-  });
-
-  describe('fsync faults', () => {
-    it('a failed fdatasync rejects the save and fences the WAL; reopening reads acknowledged data', async () => {
-      const { dir, fs, wal } = await setup();
-      fs.fail('datasync', 'EIO');
-      const err = await wal.save(undefined, entries(4, 2)).catch((e) => e);
-      expect(err).toBeInstanceOf(WalIOError);
-      expect((err as WalIOError).op).toBe('fdatasync');
-      // No retry after a failed fsync: the kernel may have dropped the dirty pages.
-      await expect(wal.save(undefined, entries(6, 1))).rejects.toBeInstanceOf(WalClosedError);
-      await wal.close();
-      expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
-      const got = await reopen(dir);
-      // 1..3 were acknowledged; 4..5 may or may not have reached the disk, but never partly.
-      expect([range(1, 3), range(1, 5)]).toContainEqual(got);
-    });
-  });
   });
 }
 
@@ -174,7 +175,9 @@ describe('open and create faults', () => {
     const { dir, fs, wal } = await setup();
     await wal.close();
     fs.fail('readFile', 'EIO', { match: '.wal' });
-    await expect(Wal.open(dir, { index: 0, term: 0 }, { fs, segmentSize })).rejects.toBeInstanceOf(WalIOError);
+    await expect(Wal.open(dir, { index: 0, term: 0 }, { fs, segmentSize })).rejects.toBeInstanceOf(
+      WalIOError,
+    );
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
     expect(await reopen(dir)).toEqual(range(1, 3));
   });

@@ -32,7 +32,15 @@ export function entries(from: number, count: number, term = 1, size = 32): WalEn
 
 export const meta = new TextEncoder().encode('member=1 cluster=7');
 
-export type FaultOp = 'open' | 'write' | 'datasync' | 'truncate' | 'rename' | 'syncDir' | 'readFile' | 'unlink';
+export type FaultOp =
+  | 'open'
+  | 'write'
+  | 'datasync'
+  | 'truncate'
+  | 'rename'
+  | 'syncDir'
+  | 'readFile'
+  | 'unlink';
 export type FaultKind = 'EIO' | 'ENOSPC' | 'zero-write' | 'half-write' | 'half-then-EIO';
 
 interface Rule {
@@ -96,7 +104,8 @@ export class FaultyFs implements WalFileSystem {
     const inner = await this.base.open(path, flags);
     const self = this;
     const durable = inner.writeDurable?.bind(inner);
-    const opFault = (op: 'write' | 'fdatasync', code: 'EIO' | 'ENOSPC') => Object.assign(errno(code, op), { op });
+    const opFault = (op: 'write' | 'fdatasync', code: 'EIO' | 'ENOSPC') =>
+      Object.assign(errno(code, op), { op });
     const file: WalFile = {
       async write(buf, offset, length, position) {
         const k = self.hit('write', path);

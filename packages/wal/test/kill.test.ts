@@ -30,7 +30,19 @@ beforeAll(() => {
   // The child runs the current sources, compiled to a private directory.
   const out = tempDir();
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(pkgDir, 'tsconfig.build.json'), '--outDir', out, '--declaration', 'false', '--declarationMap', 'false', '--sourceMap', 'false']);
+  execFileSync(process.execPath, [
+    tsc,
+    '-p',
+    join(pkgDir, 'tsconfig.build.json'),
+    '--outDir',
+    out,
+    '--declaration',
+    'false',
+    '--declarationMap',
+    'false',
+    '--sourceMap',
+    'false',
+  ]);
   writeFileSync(join(out, 'package.json'), '{"type":"module"}');
   lib = join(out, 'index.js');
 }, 60_000);
@@ -99,7 +111,8 @@ describe('kill -9 at random moments', () => {
       expect(marker.index).toBeLessThanOrEqual(everAcked);
       for (let i = 0; i < entries.length; i++) {
         const e = entries[i]!;
-        if (e.index !== marker.index + 1 + i) throw new Error(`round ${round}: entry ${i} has index ${e.index}`);
+        if (e.index !== marker.index + 1 + i)
+          throw new Error(`round ${round}: entry ${i} has index ${e.index}`);
         expect(e.data).toEqual(payload(e.index));
       }
       expect(hardState.commit).toBeLessThanOrEqual(last);

@@ -41,7 +41,10 @@ describe('Snapshotter', () => {
     await s.save(snapOf(3));
     await s.save(snapOf(7));
     await s.save(snapOf(8));
-    writeFileSync(join(dir, Snapshotter.fileName(1, 8)), readFileSync(join(dir, Snapshotter.fileName(1, 8))).subarray(0, 20));
+    writeFileSync(
+      join(dir, Snapshotter.fileName(1, 8)),
+      readFileSync(join(dir, Snapshotter.fileName(1, 8))).subarray(0, 20),
+    );
     // A valid file renamed to a newer index must not be believed.
     writeFileSync(join(dir, Snapshotter.fileName(1, 7)), readFileSync(join(dir, Snapshotter.fileName(1, 3))));
     expect(await s.loadNewest()).toEqual(snapOf(3));
@@ -76,7 +79,11 @@ describe('Snapshotter', () => {
     for (const i of [1, 2, 3, 4, 5]) await s.save(snapOf(i));
     writeFileSync(join(dir, `${Snapshotter.fileName(1, 6)}.tmp`), 'partial');
     const removed = await s.purge(2);
-    expect(removed).toEqual([Snapshotter.fileName(1, 3), Snapshotter.fileName(1, 2), Snapshotter.fileName(1, 1)]);
+    expect(removed).toEqual([
+      Snapshotter.fileName(1, 3),
+      Snapshotter.fileName(1, 2),
+      Snapshotter.fileName(1, 1),
+    ]);
     expect(readdirSync(dir).sort()).toEqual([Snapshotter.fileName(1, 4), Snapshotter.fileName(1, 5)]);
     await expect(s.purge(0)).rejects.toBeInstanceOf(WalError);
   });
@@ -85,7 +92,10 @@ describe('Snapshotter', () => {
     const dir = tempDir();
     const s = new Snapshotter(dir);
     await s.save(snapOf(4));
-    writeFileSync(join(dir, `${Snapshotter.fileName(1, 9)}.tmp`), readFileSync(join(dir, Snapshotter.fileName(1, 4))));
+    writeFileSync(
+      join(dir, `${Snapshotter.fileName(1, 9)}.tmp`),
+      readFileSync(join(dir, Snapshotter.fileName(1, 4))),
+    );
     expect(await s.loadNewest()).toEqual(snapOf(4));
   });
 });

@@ -11,6 +11,8 @@ import {
   WalExistsError,
   WalLockedError,
   WalNotFoundError,
+  syncFileSystem,
+  workerFileSystem,
 } from '../src/index.js';
 import { entries, FaultyFs, meta, payload, tempDir } from './helpers.js';
 
@@ -23,7 +25,11 @@ describe('Wal basics', () => {
     expect(Wal.exists(dir)).toBe(false);
     const wal = await Wal.create(dir, meta, small);
     expect(Wal.exists(dir)).toBe(true);
-    expect(await wal.readAll()).toEqual({ metadata: meta, hardState: { term: 0, vote: 0, commit: 0 }, entries: [] });
+    expect(await wal.readAll()).toEqual({
+      metadata: meta,
+      hardState: { term: 0, vote: 0, commit: 0 },
+      entries: [],
+    });
     await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3));
     await wal.save({ term: 2, vote: 1, commit: 3 }, entries(4, 2, 2));
     await wal.close();
@@ -72,12 +78,8 @@ describe('Wal basics', () => {
     const w2 = await Wal.open(dir, { index: 4, term: 1 }, fast);
     expect((await w2.readAll()).entries).toEqual(entries(5, 2));
     await w2.close();
-    await expect(Wal.open(dir, { index: 4, term: 9 }, fast)).rejects.toBeInstanceOf(
-      SnapshotMismatchError,
-    );
-    await expect(Wal.open(dir, { index: 3, term: 1 }, fast)).rejects.toBeInstanceOf(
-      SnapshotNotFoundError,
-    );
+    await expect(Wal.open(dir, { index: 4, term: 9 }, fast)).rejects.toBeInstanceOf(SnapshotMismatchError);
+    await expect(Wal.open(dir, { index: 3, term: 1 }, fast)).rejects.toBeInstanceOf(SnapshotNotFoundError);
     // Failed opens released the lock.
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });
@@ -116,6 +118,22 @@ describe('Wal basics', () => {
     await again.close();
   });
 
+  for (const [name, layer] of [
+    ['worker', workerFileSystem],
+    ['sync', syncFileSystem],
+  ] as const) {
+    it(`round-trips through the ${name} file-system layer, across segment cuts`, async () => {
+      const dir = join(tempDir(), 'wal');
+      const wal = await Wal.create(dir, meta, { fs: layer, segmentSize: 4096 });
+      for (let i = 0; i < 20; i++) await wal.save({ term: 1, vote: 1, commit: i }, entries(i * 5 + 1, 5, 1, 100));
+      expect(wal.segmentFiles().length).toBeGreaterThan(2);
+      await wal.close();
+      const again = await Wal.open(dir, { index: 0, term: 0 }, { fs: layer, segmentSize: 4096 });
+      expect((await again.readAll()).entries).toEqual(entries(1, 100, 1, 100));
+      await again.close();
+    });
+  }
+
   it('rejects use after close', async () => {
     const wal = await Wal.create(join(tempDir(), 'wal'), meta, fast);
     await wal.close();
@@ -127,16 +145,23 @@ describe('segments', () => {
   it('rolls over to new segments named by sequence and first index, and reads across them', async () => {
     const dir = join(tempDir(), 'wal');
     const wal = await Wal.create(dir, meta, small);
-    for (let i = 0; i < 40; i++) await wal.save({ term: 1, vote: 1, commit: i * 5 }, entries(i * 5 + 1, 5, 1, 100));
+    for (let i = 0; i < 40; i++)
+      await wal.save({ term: 1, vote: 1, commit: i * 5 }, entries(i * 5 + 1, 5, 1, 100));
     const files = wal.segmentFiles();
     expect(files.length).toBeGreaterThan(5);
     expect(files[0]).toBe('0000000000000000-0000000000000000.wal');
     for (let i = 1; i < files.length; i++) {
-      const [seq, first] = files[i]!.replace('.wal', '').split('-').map((h) => Number.parseInt(h, 16));
+      const [seq, first] = files[i]!.replace('.wal', '')
+        .split('-')
+        .map((h) => Number.parseInt(h, 16));
       expect(seq).toBe(i);
       expect((first! - 1) % 5).toBe(0); // cut at a batch boundary: first index = last index + 1
     }
-    expect(readdirSync(dir).filter((f) => f.endsWith('.wal')).sort()).toEqual(files);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.wal'))
+        .sort(),
+    ).toEqual(files);
     await wal.close();
     const again = await Wal.open(dir, { index: 0, term: 0 }, small);
     const got = await again.readAll();
@@ -159,7 +184,11 @@ describe('segments', () => {
     const firstKept = Number.parseInt(after[0]!.split('-')[1]!, 16);
     expect(firstKept).toBeLessThan(120);
     expect(Number.parseInt(after[1]!.split('-')[1]!, 16)).toBeGreaterThanOrEqual(120);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.wal')).sort()).toEqual(after);
+    expect(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.wal'))
+        .sort(),
+    ).toEqual(after);
     await wal.save(undefined, entries(151, 2, 1, 100));
     await wal.close();
 

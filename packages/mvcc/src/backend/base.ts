@@ -6,15 +6,7 @@
 import { Crc32c } from '../crc32.js';
 import { ErrClosed, ErrCorruptSnapshot } from '../errors.js';
 import { physicalKey, scanBounds, splitKey, userKey } from './keys.js';
-import type {
-  Backend,
-  EngineName,
-  Entry,
-  HashOptions,
-  ReadView,
-  ScanOptions,
-  WriteBatch,
-} from './types.js';
+import type { Backend, EngineName, Entry, HashOptions, ReadView, ScanOptions, WriteBatch } from './types.js';
 
 /** A queued raw write: value undefined means delete. */
 export interface RawOp {
@@ -26,8 +18,8 @@ export interface RawOp {
 export interface RawView {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   getMany(keys: Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
-  /** Entries with lo <= key < hi, ascending or descending. */
-  scan(lo: Uint8Array, hi: Uint8Array, reverse: boolean): AsyncIterable<Entry>;
+  /** Entries with lo <= key < hi, ascending or descending, in chunks. */
+  scan(lo: Uint8Array, hi: Uint8Array, reverse: boolean): AsyncIterable<Entry[]>;
   close(): void;
 }
 
@@ -78,8 +70,10 @@ export abstract class BaseBackend implements Backend {
     const raw = this.openRawView();
     return {
       get: async (bucket, key) => plain(await raw.get(physicalKey(bucket, key))),
-      getMany: async (bucket, keys) => (await raw.getMany(keys.map((k) => physicalKey(bucket, k)))).map(plain),
-      scan: (bucket, opts) => scanBucket(raw, bucket, opts ?? {}),
+      getMany: async (bucket, keys) =>
+        (await raw.getMany(keys.map((k) => physicalKey(bucket, k)))).map(plain),
+      scan: (bucket, opts) => flatten(scanBucket(raw, bucket, opts ?? {})),
+      scanChunks: (bucket, opts) => scanBucket(raw, bucket, opts ?? {}),
       close: () => raw.close(),
     };
   }
@@ -93,10 +87,14 @@ export abstract class BaseBackend implements Backend {
     }
   }
 
-  async *scan(bucket: string, opts?: ScanOptions): AsyncIterable<Entry> {
+  scan(bucket: string, opts?: ScanOptions): AsyncIterable<Entry> {
+    return flatten(this.scanChunks(bucket, opts));
+  }
+
+  async *scanChunks(bucket: string, opts?: ScanOptions): AsyncIterable<Entry[]> {
     const view = this.view();
     try {
-      yield* view.scan(bucket, opts);
+      yield* view.scanChunks(bucket, opts);
     } finally {
       view.close();
     }
@@ -106,7 +104,13 @@ export abstract class BaseBackend implements Backend {
   protected async *scanAll(): AsyncIterable<Entry> {
     const raw = this.openRawView();
     try {
-      yield* raw.scan(new Uint8Array(0), new Uint8Array([0xff, 0xff, 0xff, 0xff]), false);
+      for await (const chunk of raw.scan(
+        new Uint8Array(0),
+        new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+        false,
+      )) {
+        yield* chunk;
+      }
     } finally {
       raw.close();
     }
@@ -174,10 +178,12 @@ export abstract class BaseBackend implements Backend {
     const parts: Buffer[] = [];
     for await (const part of stream) parts.push(Buffer.from(part.buffer, part.byteOffset, part.byteLength));
     const all = Buffer.concat(parts);
-    if (all.length < 12 || all.readUInt32BE(0) !== SNAPSHOT_MAGIC) throw new ErrCorruptSnapshot('backend: not a snapshot');
+    if (all.length < 12 || all.readUInt32BE(0) !== SNAPSHOT_MAGIC)
+      throw new ErrCorruptSnapshot('backend: not a snapshot');
     const body = all.subarray(0, all.length - 4);
     const crc = new Crc32c().update(body).digest();
-    if (crc !== all.readUInt32BE(all.length - 4)) throw new ErrCorruptSnapshot('backend: snapshot checksum mismatch');
+    if (crc !== all.readUInt32BE(all.length - 4))
+      throw new ErrCorruptSnapshot('backend: snapshot checksum mismatch');
     const ops: RawOp[] = [];
     let p = 4;
     for (;;) {
@@ -205,15 +211,22 @@ export abstract class BaseBackend implements Backend {
   }
 }
 
-async function* scanBucket(raw: RawView, bucket: string, opts: ScanOptions): AsyncIterable<Entry> {
+async function* scanBucket(raw: RawView, bucket: string, opts: ScanOptions): AsyncIterable<Entry[]> {
   const [lo, hi] = scanBounds(bucket, opts.start, opts.end);
-  const limit = opts.limit && opts.limit > 0 ? opts.limit : Number.POSITIVE_INFINITY;
-  let n = 0;
+  let left = opts.limit && opts.limit > 0 ? opts.limit : Number.POSITIVE_INFINITY;
   if (compareBytes(lo, hi) >= 0) return;
-  for await (const [k, v] of raw.scan(lo, hi, opts.reverse ?? false)) {
-    yield [plain(userKey(bucket, k)), plain(v)];
-    if (++n >= limit) return;
+  for await (const chunk of raw.scan(lo, hi, opts.reverse ?? false)) {
+    const n = Math.min(chunk.length, left);
+    const out: Entry[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = [plain(userKey(bucket, chunk[i]![0])), plain(chunk[i]![1])];
+    if (n > 0) yield out;
+    left -= n;
+    if (left <= 0) return;
   }
+}
+
+async function* flatten(chunks: AsyncIterable<Entry[]>): AsyncIterable<Entry> {
+  for await (const chunk of chunks) yield* chunk;
 }
 
 /** Engines may hand out Buffers; callers always get plain Uint8Arrays (same bytes, no copy). */

@@ -10,7 +10,8 @@ const prefixCache = new Map<string, Uint8Array>();
 export function bucketPrefix(bucket: string): Uint8Array {
   let p = prefixCache.get(bucket);
   if (!p) {
-    if (bucket.length === 0 || bucket.includes('\0')) throw new Error(`backend: invalid bucket name ${bucket}`);
+    if (bucket.length === 0 || bucket.includes('\0'))
+      throw new Error(`backend: invalid bucket name ${bucket}`);
     const name = encoder.encode(bucket);
     p = new Uint8Array(name.length + 1);
     p.set(name);
@@ -36,7 +37,10 @@ export function bucketEnd(bucket: string): Uint8Array {
 
 /** Physical [lo, hi) for a scan. */
 export function scanBounds(bucket: string, start?: Uint8Array, end?: Uint8Array): [Uint8Array, Uint8Array] {
-  return [physicalKey(bucket, start ?? new Uint8Array(0)), end ? physicalKey(bucket, end) : bucketEnd(bucket)];
+  return [
+    physicalKey(bucket, start ?? new Uint8Array(0)),
+    end ? physicalKey(bucket, end) : bucketEnd(bucket),
+  ];
 }
 
 /** Splits a physical key into bucket and user key. */

@@ -5,7 +5,7 @@ import { ClassicLevel } from 'classic-level';
 import { BaseBackend, type RawOp, type RawView } from './base.js';
 import type { Entry } from './types.js';
 
-const SCAN_CHUNK = 512;
+const SCAN_CHUNK = 4096;
 
 export class LevelBackend extends BaseBackend {
   readonly engine = 'level' as const;
@@ -30,13 +30,14 @@ export class LevelBackend extends BaseBackend {
     return {
       get: (key) => db.get(key, { snapshot }),
       getMany: (keys) => db.getMany(keys, { snapshot }),
-      async *scan(lo, hi, reverse): AsyncIterable<Entry> {
+      async *scan(lo, hi, reverse): AsyncIterable<Entry[]> {
         const it = db.iterator({ gte: lo, lt: hi, reverse, snapshot });
         try {
-          for (;;) {
-            const entries = await it.nextv(SCAN_CHUNK);
+          for (let size = 64; ; size = Math.min(size * 4, SCAN_CHUNK)) {
+            // Start small (point-ish scans), grow for bulk scans.
+            const entries = await it.nextv(size);
             if (entries.length === 0) return;
-            yield* entries as Entry[];
+            yield entries as Entry[];
           }
         } finally {
           await it.close();
@@ -51,7 +52,9 @@ export class LevelBackend extends BaseBackend {
   protected async writeRaw(ops: RawOp[]): Promise<void> {
     await this.db.batch(
       ops.map((op) =>
-        op.value ? { type: 'put' as const, key: op.key, value: op.value } : { type: 'del' as const, key: op.key },
+        op.value
+          ? { type: 'put' as const, key: op.key, value: op.value }
+          : { type: 'del' as const, key: op.key },
       ),
       { sync: this.sync },
     );

@@ -5,8 +5,10 @@
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { compareBytes, BaseBackend, type RawOp, type RawView } from './base.js';
+import { BaseBackend, compareBytes, type RawOp, type RawView } from './base.js';
 import type { Entry } from './types.js';
+
+const SCAN_CHUNK = 1024;
 
 interface LmdbStats {
   pageSize: number;
@@ -57,22 +59,27 @@ export class LmdbBackend extends BaseBackend {
     return {
       get: async (key) => getOne(key),
       getMany: async (keys) => keys.map(getOne),
-      async *scan(lo, hi, reverse): AsyncIterable<Entry> {
+      async *scan(lo, hi, reverse): AsyncIterable<Entry[]> {
         const loB = Buffer.from(lo.buffer, lo.byteOffset, lo.byteLength);
         const hiB = Buffer.from(hi.buffer, hi.byteOffset, hi.byteLength);
-        if (!reverse) {
-          for (const { key, value } of db.getRange({ start: loB, end: hiB, transaction })) {
-            yield [new Uint8Array(key), new Uint8Array(value)];
+        let chunk: Entry[] = [];
+        const range = reverse
+          ? // lmdb-js reverse ranges include `start` (the high end) and exclude `end` (the low end).
+            db.getRange({ start: hiB, end: loB, reverse: true, transaction })
+          : db.getRange({ start: loB, end: hiB, transaction });
+        for (const { key, value } of range) {
+          if (reverse && compareBytes(key, hiB) >= 0) continue;
+          chunk.push([new Uint8Array(key), new Uint8Array(value)]);
+          if (chunk.length >= SCAN_CHUNK) {
+            yield chunk;
+            chunk = [];
           }
-          return;
         }
-        // lmdb-js reverse ranges include `start` (the high end) and exclude `end` (the low end); adjust.
-        for (const { key, value } of db.getRange({ start: hiB, end: loB, reverse: true, transaction })) {
-          if (compareBytes(key, hiB) >= 0) continue;
-          yield [new Uint8Array(key), new Uint8Array(value)];
+        if (reverse) {
+          const low = db.get(loB, { transaction });
+          if (low !== undefined) chunk.push([new Uint8Array(lo), new Uint8Array(low)]);
         }
-        const low = db.get(loB, { transaction });
-        if (low !== undefined) yield [new Uint8Array(lo), new Uint8Array(low)];
+        if (chunk.length > 0) yield chunk;
       },
       close: () => {
         if (!done) {

@@ -6,7 +6,7 @@ import { BTree, bytesToKey, keyToBytes } from '../btree.js';
 import { BaseBackend, type RawOp, type RawView } from './base.js';
 import type { Entry } from './types.js';
 
-const SCAN_CHUNK = 256;
+const SCAN_CHUNK = 1024;
 
 export class MemoryBackend extends BaseBackend {
   readonly engine = 'memory' as const;
@@ -56,7 +56,12 @@ export class MemoryBackend extends BaseBackend {
 }
 
 /** Walks the snapshot in chunks so huge scans do not materialise at once. */
-async function* scanTree(tree: BTree<Uint8Array>, lo: string, hi: string, reverse: boolean): AsyncIterable<Entry> {
+async function* scanTree(
+  tree: BTree<Uint8Array>,
+  lo: string,
+  hi: string,
+  reverse: boolean,
+): AsyncIterable<Entry[]> {
   let start = lo;
   let end = hi;
   for (;;) {
@@ -67,7 +72,7 @@ async function* scanTree(tree: BTree<Uint8Array>, lo: string, hi: string, revers
       last = k;
       return chunk.length < SCAN_CHUNK;
     });
-    yield* chunk;
+    if (chunk.length > 0) yield chunk;
     if (chunk.length < SCAN_CHUNK) return;
     if (reverse) end = last;
     else start = `${last}\0`;

@@ -11,6 +11,7 @@ export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
   if (!opts.path) throw new Error(`backend: engine ${engine} needs a path`);
   await mkdir(opts.path, { recursive: true });
   if (engine === 'level') return LevelBackend.open(opts.path, opts.sync ?? false);
-  if (engine === 'lmdb') return LmdbBackend.open(opts.path, opts.sync ?? false, opts.mapSize ?? 8 * 1024 ** 3);
+  if (engine === 'lmdb')
+    return LmdbBackend.open(opts.path, opts.sync ?? false, opts.mapSize ?? 8 * 1024 ** 3);
   throw new Error(`backend: unknown engine ${String(engine)}`);
 }

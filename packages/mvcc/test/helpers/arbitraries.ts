@@ -8,7 +8,10 @@ const end = fc.constantFrom<string | undefined>(undefined, '\0', '\0', 'b', 'c',
 const value = fc.constantFrom('', 'x', 'y', 'zz');
 const lease = fc.constantFrom(0, 0, 1, 2);
 // Mostly current-revision reads; sometimes historical, compacted or future ones.
-const rev = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.integer({ min: 1, max: 30 }) });
+const rev = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(0) },
+  { weight: 2, arbitrary: fc.integer({ min: 1, max: 30 }) },
+);
 
 export const rangeArb: fc.Arbitrary<MRange> = fc.record(
   {
@@ -40,7 +43,10 @@ export const putArb: fc.Arbitrary<MPut> = fc.record(
   { requiredKeys: ['key', 'value', 'lease'] },
 );
 
-export const delArb: fc.Arbitrary<MDelete> = fc.record({ key, end, prevKv: fc.boolean() }, { requiredKeys: ['key'] });
+export const delArb: fc.Arbitrary<MDelete> = fc.record(
+  { key, end, prevKv: fc.boolean() },
+  { requiredKeys: ['key'] },
+);
 
 const compareArb: fc.Arbitrary<MCompare> = fc
   .record({
@@ -88,6 +94,9 @@ export const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { weight: 2, arbitrary: delArb.map((del) => ({ kind: 'del' as const, del })) },
   { weight: 3, arbitrary: txnArb.map((txn) => ({ kind: 'txn' as const, txn })) },
   { weight: 3, arbitrary: rangeArb.map((range) => ({ kind: 'range' as const, range })) },
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 25 }).map((r) => ({ kind: 'compact' as const, rev: r })) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 25 }).map((r) => ({ kind: 'compact' as const, rev: r })),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'reopen' as const }) },
 );

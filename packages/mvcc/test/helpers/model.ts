@@ -52,11 +52,7 @@ export interface MCompare {
   operand: number | string;
 }
 
-export type MOp =
-  | { range: MRange }
-  | { put: MPut }
-  | { del: MDelete }
-  | { txn: MTxn };
+export type MOp = { range: MRange } | { put: MPut } | { del: MDelete } | { txn: MTxn };
 
 export interface MTxn {
   compare: MCompare[];
@@ -100,14 +96,13 @@ export class Model {
   }
 
   rangeIn(state: State, q: MRange): MRangeResult {
-    const matches = [...state.values()].filter((kv) => inRange(kv.key, q.key, q.end)).sort((a, b) =>
-      a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
-    );
+    const matches = [...state.values()]
+      .filter((kv) => inRange(kv.key, q.key, q.end))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const count = matches.length;
     if (q.countOnly) return { kvs: [], more: false, count };
     const limit = q.limit ?? 0;
-    const all =
-      (q.sortOrder ?? 0) !== 0 || !!q.minMod || !!q.maxMod || !!q.minCreate || !!q.maxCreate;
+    const all = (q.sortOrder ?? 0) !== 0 || !!q.minMod || !!q.maxMod || !!q.minCreate || !!q.maxCreate;
     let kvs = all || limit <= 0 ? matches : matches.slice(0, limit + 1);
     kvs = kvs.filter(
       (kv) =>
@@ -120,8 +115,7 @@ export class Model {
     let order = q.sortOrder ?? 0;
     if (target !== 0 && order === 0) order = 1;
     if (order !== 0) {
-      const val = (kv: MKv): number | string =>
-        [kv.key, kv.version, kv.create, kv.mod, kv.value][target]!;
+      const val = (kv: MKv): number | string => [kv.key, kv.version, kv.create, kv.mod, kv.value][target]!;
       kvs = kvs.slice().sort((a, b) => (val(a) < val(b) ? -1 : val(a) > val(b) ? 1 : 0));
       if (order === 2) kvs.reverse();
     }

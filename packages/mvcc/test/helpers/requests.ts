@@ -75,7 +75,13 @@ export function txnReq(t: MTxn): TxnRequest {
 export function fromResponses(responses: ResponseOp[]): unknown[] {
   return responses.map((r) => {
     if (r.responseRange) {
-      return { range: { kvs: r.responseRange.kvs.map(toKv), more: r.responseRange.more, count: r.responseRange.count } };
+      return {
+        range: {
+          kvs: r.responseRange.kvs.map(toKv),
+          more: r.responseRange.more,
+          count: r.responseRange.count,
+        },
+      };
     }
     if (r.responsePut) return { put: r.responsePut.prevKv ? { prevKv: toKv(r.responsePut.prevKv) } : {} };
     if (r.responseDeleteRange) {
@@ -83,6 +89,8 @@ export function fromResponses(responses: ResponseOp[]): unknown[] {
         del: { deleted: r.responseDeleteRange.deleted, prevKvs: r.responseDeleteRange.prevKvs.map(toKv) },
       };
     }
-    return { txn: { succeeded: r.responseTxn!.succeeded, responses: fromResponses(r.responseTxn!.responses) } };
+    return {
+      txn: { succeeded: r.responseTxn!.succeeded, responses: fromResponses(r.responseTxn!.responses) },
+    };
   });
 }

@@ -35,8 +35,20 @@ function sortedIds(s: Iterable<number>): number[] {
 /** Membership plus the leader's per-peer progress and the votes of the current election. */
 export class ProgressTracker {
   config: TrackerConfig = emptyTrackerConfig();
-  progress: ProgressMap = new Map();
   votes = new Map<number, boolean>();
+  private progressMap: ProgressMap = new Map();
+  /** Ids of `progress` in ascending order, cached: visit() runs for every broadcast. */
+  private sortedProgressIds: number[] = [];
+
+  /** Progress of every voter and learner. Replace the map as a whole (as config changes do). */
+  get progress(): ProgressMap {
+    return this.progressMap;
+  }
+
+  set progress(p: ProgressMap) {
+    this.progressMap = p;
+    this.sortedProgressIds = sortedIds(p.keys());
+  }
 
   constructor(
     readonly maxInflight: number,
@@ -65,7 +77,10 @@ export class ProgressTracker {
 
   /** Calls `f` for every peer in ascending id order (deterministic message order). */
   visit(f: (id: number, pr: Progress) => void): void {
-    for (const id of sortedIds(this.progress.keys())) f(id, this.progress.get(id)!);
+    for (const id of this.sortedProgressIds) {
+      const pr = this.progressMap.get(id);
+      if (pr) f(id, pr);
+    }
   }
 
   /** Whether a quorum of voters was heard from recently (CheckQuorum). */

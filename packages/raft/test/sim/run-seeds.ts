@@ -12,6 +12,7 @@ export function runSeeds(
     crashes: 0,
     confChanges: 0,
     snapshotsInstalled: 0,
+    reads: 0,
     proposals: { accepted: 0, committed: 0, dropped: 0 },
   };
   for (let seed = from; seed < from + count; seed++) {
@@ -21,6 +22,7 @@ export function runSeeds(
     totals.crashes += r.crashes;
     totals.confChanges += r.confChanges;
     totals.snapshotsInstalled += r.snapshotsInstalled;
+    totals.reads += r.reads;
     totals.proposals.accepted += r.proposals.accepted;
     totals.proposals.committed += r.proposals.committed;
     totals.proposals.dropped += r.proposals.dropped;

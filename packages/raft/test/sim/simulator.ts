@@ -52,6 +52,8 @@ export interface SimResult {
   crashes: number;
   confChanges: number;
   snapshotsInstalled: number;
+  /** ReadIndex answers checked for linearizability. */
+  reads: number;
   proposals: { accepted: number; committed: number; dropped: number };
 }
 
@@ -117,6 +119,8 @@ export class Simulation {
   private nextId: number;
   private readonly maxIds = 7;
   private propCounter = 0;
+  private readCounter = 0;
+  private readonly pendingReads = new Map<string, number>();
   private readonly proposals = new Map<string, Proposal>();
   // invariant state
   private readonly leaderOfTerm = new Map<number, number>();
@@ -154,6 +158,7 @@ export class Simulation {
       crashes: 0,
       confChanges: 0,
       snapshotsInstalled: 0,
+      reads: 0,
       proposals: { accepted: 0, committed: 0, dropped: 0 },
     };
   }
@@ -262,6 +267,7 @@ export class Simulation {
       const rn = n.rn;
       const rd = rn.ready();
       this.observeProposals(n, rd);
+      this.checkReadStates(n, rd);
       if (process.env.RAFT_SIM_VERBOSE) {
         this.log(
           `n${n.id} ready ents ${rd.entries[0]?.index}-${rd.entries.at(-1)?.index} snap ${rd.snapshot?.metadata.index} stor ${n.storage.firstIndex()}-${n.storage.lastIndex()} unst ${rn.raft.log.unstable.offset}`,
@@ -391,6 +397,13 @@ export class Simulation {
   private restart(n: SimNode): void {
     const hs = n.storage.initialState().hardState;
     if (hs.commit < n.persistedCommit) this.fail(`node ${n.id} lost its persisted commit index`);
+    // Committed entries are never lost: everything up to the persisted commit index is on disk and is
+    // what the cluster committed.
+    for (let i = n.storage.firstIndex(); i <= hs.commit; i++) {
+      const c = this.committedAt.get(i);
+      if (c && n.storage.term(i) !== c.term)
+        this.fail(`node ${n.id} restarted with entry ${i} != committed ${c.key}`);
+    }
     // The state machine is volatile: rebuild it from the latest snapshot, then re-apply committed entries.
     this.makeNode(n.id, n.storage);
     this.log(`n${n.id} restarted (term ${hs.term}, commit ${hs.commit})`);
@@ -543,6 +556,34 @@ export class Simulation {
     } else if (r < 0.6) {
       const n = this.pick(this.live());
       if (n) this.propose(n, false);
+    } else if (r < 0.65) {
+      this.startRead();
+    }
+  }
+
+  /**
+   * Linearizable reads: a ReadIndex issued now must come back with an index at least as high as every
+   * entry already known committed (applied anywhere) when it was issued.
+   */
+  private startRead(): void {
+    const n = this.pick(this.live());
+    if (!n) return;
+    const ctx = `r${this.readCounter++}`;
+    this.pendingReads.set(ctx, this.maxCommitted);
+    n.rn!.readIndex(enc.encode(ctx));
+  }
+
+  private checkReadStates(n: SimNode, rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const ctx = dec.decode(rs.requestCtx);
+      const mustSee = this.pendingReads.get(ctx);
+      if (mustSee === undefined) continue;
+      this.stats.reads++;
+      if (rs.index < mustSee) {
+        this.fail(
+          `linearizability: read ${ctx} on node ${n.id} got index ${rs.index}, but ${mustSee} was committed before it started`,
+        );
+      }
     }
   }
 

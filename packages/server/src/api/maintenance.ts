@@ -31,7 +31,10 @@ export class MaintenanceApi {
 
   async status(): Promise<Resp<StatusResponse>> {
     const st = this.etcd.raftStatus();
-    const [dbSize, dbSizeInUse] = await Promise.all([this.etcd.store.backend.size(), this.etcd.store.backend.sizeInUse()]);
+    await this.etcd.store.flush();
+    const [dbSize, inUse] = await Promise.all([this.etcd.store.backend.size(), this.etcd.store.backend.sizeInUse()]);
+    // Some engines only know the in-use size after a compaction; never report less than 1 page.
+    const dbSizeInUse = inUse > 0 ? inUse : dbSize;
     const errors = this.etcd.applier.alarms.length ? ['etcdserver: mvcc: database space exceeded'] : [];
     return {
       header: header(this.etcd),
@@ -68,12 +71,16 @@ export class MaintenanceApi {
     }
   }
 
-  /** Streams the backend; the last 32 bytes of the stream are the SHA-256 of what came before. */
+  /**
+   * Streams the backend snapshot, zero-padded to a multiple of 512 bytes, followed by the SHA-256 of
+   * everything before it: etcd's clients check that `size % 512 == 32` (a bolt file is page-aligned).
+   */
   async *snapshot(): AsyncGenerator<Resp<SnapshotResponse>> {
     await this.etcd.store.flush();
     const parts: Buffer[] = [];
     for await (const chunk of this.etcd.store.backend.snapshot()) parts.push(Buffer.from(chunk));
-    const body = Buffer.concat(parts);
+    const raw = Buffer.concat(parts);
+    const body = Buffer.concat([raw, Buffer.alloc((512 - (raw.length % 512)) % 512)]);
     const sum = createHash('sha256').update(body).digest();
     const all = Buffer.concat([body, sum]);
     const hdr = header(this.etcd);

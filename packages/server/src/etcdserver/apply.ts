@@ -170,20 +170,22 @@ export class Applier {
   private async applyLeaseRevoke(id: number, ctx: { index: number }): Promise<ApplyResult> {
     const keys = this.lessor.revoke(id);
     if (!keys) return { err: Errors.leaseNotFound(), revision: this.store.rev() };
-    this.store.deleteMeta(LEASE_BUCKET, leaseKey(id), ctx);
     this.metrics.leaseRevoked.inc();
     const list = [...keys].sort();
     for (const k of list) if (this.keyLease.get(k) === id) this.keyLease.delete(k);
+    let revision = this.store.rev();
     if (list.length) {
-      // All keys of the lease go in one revision, like etcd's lessor.Revoke (one txn).
+      // All keys of the lease go in one revision, like etcd's lessor.Revoke (one txn). The KV write
+      // must come first: it is skipped if the consistent index already covers ctx.index.
       const r = await this.store.txn(
         { compare: [], success: list.map((k) => ({ requestDeleteRange: { key: keyBytes(k) } })), failure: [] },
         ctx,
       );
       this.metrics.deleteTotal.inc();
-      return { response: {}, revision: r.revision };
+      revision = r.revision;
     }
-    return { response: {}, revision: this.store.rev() };
+    this.store.deleteMeta(LEASE_BUCKET, leaseKey(id), ctx);
+    return { response: {}, revision };
   }
 
   private applyAlarm(req: { action?: number; memberID?: number; alarm?: number }, ctx: { index: number }): ApplyResult {

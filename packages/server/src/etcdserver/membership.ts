@@ -58,9 +58,16 @@ export class Membership {
     this.removed.add(id);
   }
 
+  /**
+   * Replaces a member's raft attributes. Like etcd 3.4 (UpdateRaftAttributes with the request's
+   * attributes), this also clears the learner flag in the member record.
+   */
   updatePeerURLs(id: number, peerURLs: string[]): void {
     const m = this.members.get(id);
-    if (m) m.peerURLs = [...peerURLs];
+    if (m) {
+      m.peerURLs = [...peerURLs];
+      m.isLearner = false;
+    }
   }
 
   promote(id: number): void {

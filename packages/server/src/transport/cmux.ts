@@ -8,7 +8,9 @@
  */
 import type * as http from 'node:http';
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
 import type * as grpc from '@grpc/grpc-js';
+import { H2AuthorityRewriter } from './h2-authority.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** Bytes needed to decide; no HTTP/1 method starts with "PRI ". */
@@ -59,13 +61,11 @@ export class ClientListener {
       socket.off('error', onError);
       socket.pause();
       this.sockets.delete(socket);
-      socket.unshift(buffered);
       const isH2 = buffered.length >= DECIDE_BYTES && buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
       if (isH2 && this.opts.grpc) {
-        // http2 drains the socket's JS buffer (our unshifted bytes) itself; resuming here would
-        // let flowing mode drop them.
-        this.opts.grpc.injectConnection(socket);
+        this.opts.grpc.injectConnection(wrapForAuthorityFix(socket, buffered));
       } else {
+        socket.unshift(buffered);
         this.opts.http.emit('connection', socket);
         socket.resume();
       }
@@ -78,4 +78,45 @@ export class ClientListener {
     socket.on('error', onError);
     socket.on('close', () => this.sockets.delete(socket));
   }
+}
+
+/**
+ * Puts an HTTP/2 connection behind {@link H2AuthorityRewriter}: header blocks are checked (and
+ * repaired) until the first one turns out clean, after which bytes pass straight through. Go gRPC
+ * clients that dial `passthrough:///http://...` send an authority nghttp2 rejects; see h2-authority.ts.
+ */
+function wrapForAuthorityFix(socket: net.Socket, first: Buffer): Duplex {
+  let rewriter: H2AuthorityRewriter | undefined = new H2AuthorityRewriter();
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _enc, cb) {
+      socket.write(chunk, cb);
+    },
+    final(cb) {
+      socket.end();
+      cb();
+    },
+    destroy(err, cb) {
+      socket.destroy();
+      cb(err);
+    },
+  });
+  const feed = (chunk: Buffer) => {
+    let out = chunk;
+    if (rewriter) {
+      out = rewriter.push(chunk);
+      if (rewriter.firstBlockNeededFix === false) rewriter = undefined;
+    }
+    if (out.length && !duplex.push(out)) socket.pause();
+  };
+  socket.on('data', feed);
+  socket.on('end', () => duplex.push(null));
+  socket.on('error', (err) => duplex.destroy(err));
+  socket.on('close', () => duplex.destroy());
+  feed(first);
+  Object.defineProperty(duplex, 'remoteAddress', { value: socket.remoteAddress });
+  Object.defineProperty(duplex, 'remotePort', { value: socket.remotePort });
+  return duplex;
 }

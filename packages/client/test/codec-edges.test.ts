@@ -1,4 +1,4 @@
-/** Malformed binary and JSON input fails with typed errors; it never hangs or yields garbage silently. */
+/** Edge cases: malformed input fails with typed errors (never hangs or yields garbage), aliasing, 64-bit, JSON. */
 import { describe, expect, it } from 'vitest';
 import {
   Compare,
@@ -173,5 +173,80 @@ describe('JSON mapping', () => {
     expect(() => TxnRequest.fromJSON({ success: [{ request_put: { lease: 1.5 } }] })).toThrow(
       /success\[0\]\.request_put\.lease/,
     );
+  });
+});
+
+describe('decoded bytes never alias the caller buffer', () => {
+  it('keeps values intact when the input is overwritten or reused', () => {
+    const input = PutRequest.encode({
+      key: new TextEncoder().encode('key'),
+      value: new TextEncoder().encode('value'),
+    });
+    const decoded = PutRequest.decode(input);
+    input.fill(0);
+    expect(new TextDecoder().decode(decoded.key)).toBe('key');
+    expect(new TextDecoder().decode(decoded.value)).toBe('value');
+  });
+
+  it('keeps earlier results intact across many decodes (slab rollover) and large inputs', () => {
+    const kept: { n: number; value: Uint8Array }[] = [];
+    for (let n = 0; n < 3000; n++) {
+      const big = n % 100 === 0;
+      const value = new Uint8Array(big ? 5000 : 1 + (n % 50)).fill(n & 0xff);
+      const buf = PutRequest.encode({ key: new Uint8Array([1]), value });
+      kept.push({ n, value: PutRequest.decode(buf).value });
+      buf.fill(0xee);
+    }
+    for (const { n, value } of kept) {
+      expect(value.length).toBe(n % 100 === 0 ? 5000 : 1 + (n % 50));
+      expect(value.every((b) => b === (n & 0xff))).toBe(true);
+    }
+  });
+
+  it('returns plain Uint8Arrays even for Buffer input', () => {
+    const decoded = PutRequest.decode(Buffer.from(PutRequest.encode({ key: new Uint8Array([1, 2]) })));
+    expect(decoded.key).toEqual(new Uint8Array([1, 2]));
+    expect(Buffer.isBuffer(decoded.key)).toBe(false);
+  });
+});
+
+describe('hostile nesting', () => {
+  it('turns stack exhaustion on absurdly deep nesting into ProtoDecodeError', () => {
+    // TxnRequest.success (field 2) -> RequestOp.request_txn (field 4) -> TxnRequest ... 200k levels deep.
+    // Lengths are written innermost first; each level adds a tag byte and a varint length.
+    const parts: Uint8Array[] = [];
+    let len = 0;
+    const varint = (n: number) => {
+      const out: number[] = [];
+      while (n > 0x7f) {
+        out.push((n & 0x7f) | 0x80);
+        n >>>= 7;
+      }
+      out.push(n);
+      return out;
+    };
+    for (let depth = 0; depth < 200_000; depth++) {
+      const tag = depth % 2 === 0 ? 0x22 : 0x12; // RequestOp.request_txn, then TxnRequest.success
+      const head = new Uint8Array([tag, ...varint(len)]);
+      parts.push(head);
+      len += head.length;
+    }
+    const inner = new Uint8Array(len);
+    let pos = 0;
+    for (let i = parts.length - 1; i >= 0; i--) {
+      inner.set(parts[i]!, pos);
+      pos += parts[i]!.length;
+    }
+    expect(() => TxnRequest.decode(inner)).toThrow(ProtoDecodeError);
+    expect(() => TxnRequest.decode(inner)).toThrow(/call stack/);
+    // The codec still works afterwards.
+    expect(TxnRequest.decode(TxnRequest.encode({ success: [{ requestTxn: {} }] })).success).toHaveLength(1);
+  });
+
+  it('encodes and base64s large values', () => {
+    const value = new Uint8Array(100_000).map((_, i) => i & 0xff);
+    const json = PutRequest.toJSON({ value });
+    expect(json.value).toBe(Buffer.from(value).toString('base64'));
+    expect(PutRequest.fromJSON(json).value).toEqual(value);
   });
 });
