@@ -553,6 +553,10 @@ function emitService(s, routes) {
 
 function emitRoutes(routes) {
   const out = [];
+  out.push('/** The codec operations a JSON gateway needs, shared by every message codec. */\n');
+  out.push('export interface GatewayCodec {\n  readonly typeName: string;\n');
+  out.push('  fromJSON(o: unknown): object;\n  toJSON(m: object): JsonObject;\n');
+  out.push('  encode(m: object): Uint8Array;\n  decode(b: Uint8Array): object;\n}\n\n');
   out.push('/** One JSON gateway route, taken from the `// POST /v3/...` comment on an RPC. */\n');
   out.push('export interface GatewayRoute {\n');
   out.push('  /** HTTP method. */\n  readonly httpMethod: string;\n');
@@ -566,9 +570,9 @@ function emitRoutes(routes) {
   out.push('  /** Whether the RPC streams responses (the gateway sends newline-delimited JSON). */\n');
   out.push('  readonly responseStream: boolean;\n');
   out.push('  /** Request codec. */\n');
-  out.push('  readonly request: { fromJSON(o: unknown): unknown; toJSON(m: never): JsonObject };\n');
+  out.push('  readonly request: GatewayCodec;\n');
   out.push('  /** Response codec. */\n');
-  out.push('  readonly response: { fromJSON(o: unknown): unknown; toJSON(m: never): JsonObject };\n}\n\n');
+  out.push('  readonly response: GatewayCodec;\n}\n\n');
   out.push('/** JSON gateway routes by URL path. */\n');
   out.push('export const GATEWAY_ROUTES: Readonly<Record<string, GatewayRoute>> = {\n');
   for (const r of routes) {

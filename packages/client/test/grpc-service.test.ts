@@ -123,6 +123,13 @@ describe('GATEWAY_ROUTES', () => {
       key: 'range',
     });
     expect(range.request.fromJSON({ key: 'Zm9v' })).toMatchObject({ key: new TextEncoder().encode('foo') });
+    // JSON in, protobuf to the handler and back, JSON out: what the gateway does per request.
+    const msg = range.request.fromJSON({ key: 'Zm9v', limit: 3 });
+    expect(range.request.toJSON(range.request.decode(range.request.encode(msg)))).toEqual({
+      key: 'Zm9v',
+      limit: '3',
+    });
+    expect(range.response.typeName).toBe('etcdserverpb.RangeResponse');
     expect(GATEWAY_ROUTES['/v3/kv/lease/revoke']?.method).toBe('LeaseRevoke');
     expect(GATEWAY_ROUTES['/v3/lease/revoke']?.method).toBe('LeaseRevoke');
     expect(GATEWAY_ROUTES['/v3/watch']).toMatchObject({

@@ -22,6 +22,7 @@ export {
   type CompactResult,
   type HashKVResult,
   type IndexDump,
+  isTxnReadOnly,
   MvccStore,
   type RangeOptions,
   type RangeResult,

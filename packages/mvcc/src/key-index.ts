@@ -168,11 +168,6 @@ export class KeyIndex {
   }
 }
 
-/** A hit produced by a range over the index. */
-export interface RangeHit extends IndexHit {
-  key: Uint8Array;
-}
-
 /** The ordered map key -> KeyIndex. */
 export class TreeIndex {
   private readonly tree = new BTree<KeyIndex>();
@@ -202,25 +197,42 @@ export class TreeIndex {
 
   /**
    * Keys live at atRev within [key, end) (end undefined: single key; empty: unbounded), ascending.
-   * `visit` returns false to stop early.
+   * `visit` gets the hit and the key as its latin1 tree string (convert with keyToBytes only when the
+   * bytes are needed: most reads take the key from the stored KeyValue); returning false stops.
    */
   range(
     key: Uint8Array,
     end: Uint8Array | undefined,
     atRev: number,
-    visit: (hit: RangeHit) => unknown,
+    visit: (hit: IndexHit, k: string) => unknown,
   ): void {
     if (end === undefined) {
-      const hit = this.get(key, atRev);
-      if (hit) visit({ ...hit, key });
+      const k = bytesToKey(key);
+      const hit = this.tree.get(k)?.get(atRev);
+      if (hit) visit(hit, k);
       return;
     }
     const walk: WalkRange = { start: bytesToKey(key), end: end.length === 0 ? undefined : bytesToKey(end) };
     this.tree.forEach(walk, (k, ki) => {
       const hit = ki.get(atRev);
       if (!hit) return true;
-      return visit({ ...hit, key: keyToBytes(k) }) !== false;
+      return visit(hit, k) !== false;
     });
+  }
+
+  /** The key index for a latin1 tree key. */
+  getByTreeKey(k: string): KeyIndex | undefined {
+    return this.tree.get(k);
+  }
+
+  /** Like ensure() for a latin1 tree key. */
+  ensureByTreeKey(k: string): KeyIndex {
+    let ki = this.tree.get(k);
+    if (!ki) {
+      ki = new KeyIndex();
+      this.tree.set(k, ki);
+    }
+    return ki;
   }
 
   /** Every key index in order (any state). */

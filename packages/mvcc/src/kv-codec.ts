@@ -118,3 +118,43 @@ export function decodeKeyValue(buf: Uint8Array): KeyValue {
   }
   return kv;
 }
+
+/** What rebuilding the key index needs from a stored KeyValue. */
+export interface IndexFields {
+  /** The key as a latin1 string (one char per byte), the key index's tree key. */
+  key: string;
+  createRevision: number;
+  version: number;
+}
+
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(start: number, end: number): string })
+  .latin1Slice;
+
+/** Parses only key, create_revision and version, without allocating views (rebuild at open). */
+export function decodeIndexFields(buf: Uint8Array): IndexFields {
+  const out: IndexFields = { key: '', createRevision: 0, version: 0 };
+  let p = 0;
+  const varint = (): number => {
+    let n = 0;
+    let mul = 1;
+    for (;;) {
+      const b = buf[p++]!;
+      n += (b & 0x7f) * mul;
+      if (b < 0x80) return n;
+      mul *= 128;
+    }
+  };
+  while (p < buf.length) {
+    const tag = buf[p++]!;
+    if (tag === 0x0a || tag === 0x2a) {
+      const n = varint();
+      if (tag === 0x0a) out.key = latin1Slice.call(buf, p, p + n);
+      p += n;
+    } else {
+      const v = varint();
+      if (tag === 0x10) out.createRevision = v;
+      else if (tag === 0x20) out.version = v;
+    }
+  }
+  return out;
+}

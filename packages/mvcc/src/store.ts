@@ -11,11 +11,11 @@
  *   they start.
  */
 import type { Backend, ReadView } from './backend/types.js';
-import { bytesToKey } from './btree.js';
+import { bytesToKey, keyToBytes } from './btree.js';
 import { Crc32c } from './crc32.js';
-import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound } from './errors.js';
-import { type IndexHit, type RangeHit, revId, TreeIndex } from './key-index.js';
-import { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
+import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound, MvccError } from './errors.js';
+import { type IndexHit, revId, TreeIndex } from './key-index.js';
+import { decodeIndexFields, decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 import { compareRange, filterByRevisions, needsFullFetch, normaliseRangeEnd, sortKvs } from './range-ops.js';
 import { bytesToRev, bytesToUint64, revLowerBound, revToBytes, uint64ToBytes } from './revision.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.js';
@@ -144,6 +144,14 @@ class Mutex {
   }
 }
 
+/** etcd's isTxnReadonly: no put or delete in any branch, at any depth. */
+export function isTxnReadOnly(r: TxnRequest): boolean {
+  const ops = [...(r.success ?? []), ...(r.failure ?? [])];
+  return ops.every(
+    (op) => !op.requestPut && !op.requestDeleteRange && (!op.requestTxn || isTxnReadOnly(op.requestTxn)),
+  );
+}
+
 function emptyKv(key: Uint8Array): KeyValue {
   return { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY_BYTES, lease: 0 };
 }
@@ -239,12 +247,12 @@ export class MvccStore implements HistorySource {
     for await (const chunk of this.backend.scanChunks(KEY_BUCKET)) {
       for (const [k, v] of chunk) {
         const rev = bytesToRev(k);
-        const kv = decodeKeyValue(v);
-        let ki = this.index.getKeyIndex(kv.key);
+        const kv = decodeIndexFields(v);
+        let ki = this.index.getByTreeKey(kv.key);
         if (rev.tombstone) {
           if (ki?.isLive()) ki.tombstone(rev.main, rev.sub);
         } else {
-          ki ??= this.index.ensure(kv.key);
+          ki ??= this.index.ensureByTreeKey(kv.key);
           ki.putRestored(rev.main, rev.sub, kv.createRevision, kv.version);
         }
         if (rev.main > this.currentRev) this.currentRev = rev.main;
@@ -266,7 +274,10 @@ export class MvccStore implements HistorySource {
 
   private openSources(): ReadSources {
     if (this.closed) throw new ErrClosed();
-    return { view: this.backend.view(), buffers: [...this.committing, this.buffer] };
+    // Only buffers holding revisions matter to KeyValue lookups (meta-only buffers are skipped).
+    const buffers = this.committing.filter((b) => b.kvs.size > 0);
+    if (this.buffer.kvs.size > 0) buffers.push(this.buffer);
+    return { view: this.backend.view(), buffers };
   }
 
   private async fetchKvs(src: ReadSources, hits: { modMain: number; modSub: number }[]): Promise<KeyValue[]> {
@@ -302,10 +313,10 @@ export class MvccStore implements HistorySource {
   }
 
   /** Collects the index hits of a range synchronously (so they match the captured sources). */
-  private collect(r: RangeRequest, rev: number): { hits: RangeHit[]; count: number } {
+  private collect(r: RangeRequest, rev: number): { hits: IndexHit[]; count: number } {
     const limit = toNum(r.limit);
     const fetchLimit = needsFullFetch(r) ? 0 : limit > 0 ? limit + 1 : 0;
-    const hits: RangeHit[] = [];
+    const hits: IndexHit[] = [];
     let count = 0;
     this.index.range(r.key!, normaliseRangeEnd(r.rangeEnd), rev, (hit) => {
       count++;
@@ -317,7 +328,7 @@ export class MvccStore implements HistorySource {
     return { hits, count };
   }
 
-  private async finishRange(r: RangeRequest, src: ReadSources, hits: RangeHit[], count: number) {
+  private async finishRange(r: RangeRequest, src: ReadSources, hits: IndexHit[], count: number) {
     if (r.countOnly) return { kvs: [], more: false, count };
     let kvs = await this.fetchKvs(src, hits);
     kvs = sortKvs(r, filterByRevisions(r, kvs));
@@ -485,9 +496,11 @@ export class MvccStore implements HistorySource {
   }
 
   private async txnDelete(txn: WriteTxn, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
-    const hits: RangeHit[] = [];
-    this.index.range(r.key!, normaliseRangeEnd(r.rangeEnd), txn.readRev, (hit) => {
+    const hits: IndexHit[] = [];
+    const keys: string[] = [];
+    this.index.range(r.key!, normaliseRangeEnd(r.rangeEnd), txn.readRev, (hit, k) => {
       hits.push(hit);
+      keys.push(k);
     });
     let prevKvs: KeyValue[] = [];
     if (r.prevKv && hits.length > 0) {
@@ -499,11 +512,11 @@ export class MvccStore implements HistorySource {
       }
     }
     const rev = txn.rev;
-    for (const hit of hits) {
+    for (const k of keys) {
       const sub = txn.changes.length;
-      const tomb = emptyKv(hit.key);
+      const tomb = emptyKv(keyToBytes(k));
       this.buffer.putRevision(rev, sub, true, encodeKeyValue(tomb));
-      this.index.getKeyIndex(hit.key)!.tombstone(rev, sub);
+      this.index.getByTreeKey(k)!.tombstone(rev, sub);
       txn.changes.push({ kv: { ...tomb, modRevision: rev }, tombstone: true });
     }
     return { deleted: hits.length, prevKvs };
@@ -548,6 +561,22 @@ export class MvccStore implements HistorySource {
       const cursor = { i: 0 };
       return this.runTxn(txn, r, path, cursor);
     });
+  }
+
+  /**
+   * A txn with no puts or deletes anywhere (etcd's isTxnReadonly), evaluated locally without the write
+   * lock or a revision bump: compares and ranges see the current revision. Throws if the txn writes.
+   */
+  async readTxn(r: TxnRequest): Promise<{ response: TxnResponse; revision: number }> {
+    if (this.closed) throw new ErrClosed();
+    checkTxnRequest(r);
+    if (!isTxnReadOnly(r)) throw new MvccError('mvcc: readTxn given a txn that writes');
+    const txn = new WriteTxn(this.currentRev);
+    const path: boolean[] = [];
+    await this.comparePath(r, txn.beginRev, path);
+    await this.precheck(r, path, 0, txn.beginRev);
+    const response = await this.runTxn(txn, r, path, { i: 0 });
+    return { response, revision: txn.beginRev };
   }
 
   private async evalCompares(r: TxnRequest, rev: number): Promise<boolean> {
@@ -741,10 +770,8 @@ export class MvccStore implements HistorySource {
   async keysWithLease(): Promise<Map<number, Uint8Array[]>> {
     const rev = this.currentRev;
     const hits: IndexHit[] = [];
-    const keys: Uint8Array[] = [];
     this.index.range(new Uint8Array([0]), EMPTY_BYTES, rev, (hit) => {
       hits.push(hit);
-      keys.push(hit.key);
     });
     const out = new Map<number, Uint8Array[]>();
     const CHUNK = 4096;

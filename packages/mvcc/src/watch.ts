@@ -9,6 +9,7 @@
  * up from history. Every event is delivered once, in revision order, because a watcher's `nextRev` only
  * moves forward when a batch covering those revisions is handed to the sink.
  */
+import { bytesToKey } from './btree.js';
 import { decodeKeyValue } from './kv-codec.js';
 import { normaliseRangeEnd } from './range-ops.js';
 import { type Event, EventType, type KeyValue } from './types.js';
@@ -141,6 +142,10 @@ function historyToEvent(e: HistoryEntry): Event {
 export class WatchHub {
   private readonly watchers = new Map<number, WatcherState>();
   private readonly synced = new Set<WatcherState>();
+  /** Synced single-key watchers by latin1 key. */
+  private readonly byKey = new Map<string, Set<WatcherState>>();
+  /** Synced watchers on ranges. */
+  private readonly rangeWatchers = new Set<WatcherState>();
   private nextId = 1;
   private closed = false;
   private readonly maxEvents: number;
@@ -174,31 +179,66 @@ export class WatchHub {
     const w = new WatcherState(id, opts, sink, this, start);
     this.watchers.set(id, w);
     if (start > head) {
-      w.synced = true;
-      this.synced.add(w);
+      this.setSynced(w, true);
     } else {
       void this.pump(w);
     }
     return w;
   }
 
-  /** Called by the store after each write revision, in revision order. */
+  /**
+   * Called by the store after each write revision, in revision order. Single-key watchers are found by
+   * a map lookup per event; only range watchers are scanned.
+   */
   notify(rev: number, events: Event[]): void {
-    for (const w of this.synced) {
-      if (rev < w.nextRev) continue;
-      const matched = events.filter((ev) => w.matches(ev));
-      if (matched.length === 0) {
-        if (w.queue.length === 0 && !w.running) w.nextRev = rev + 1;
-        continue;
+    const matched = new Map<WatcherState, Event[]>();
+    if (this.byKey.size > 0) {
+      for (const ev of events) {
+        const ws = this.byKey.get(bytesToKey(ev.kv.key));
+        if (!ws) continue;
+        for (const w of ws) {
+          if (!w.matches(ev)) continue;
+          const list = matched.get(w);
+          if (list) list.push(ev);
+          else matched.set(w, [ev]);
+        }
       }
-      w.queue.push({ events: matched, revision: rev });
+    }
+    for (const w of this.rangeWatchers) {
+      const list = events.filter((ev) => w.matches(ev));
+      if (list.length > 0) matched.set(w, list);
+    }
+    for (const [w, list] of matched) {
+      if (rev < w.nextRev) continue; // starts in the future
+      w.queue.push({ events: list, revision: rev });
       if (w.queue.length > this.maxQueued) {
         // Slow consumer: stop buffering, fall back to reading history once it is ready again.
         w.queue = [];
-        w.synced = false;
-        this.synced.delete(w);
+        this.setSynced(w, false);
       }
       void this.pump(w);
+    }
+  }
+
+  private setSynced(w: WatcherState, synced: boolean): void {
+    w.synced = synced;
+    const single = w.end === undefined ? bytesToKey(w.opts.key) : undefined;
+    if (synced) {
+      this.synced.add(w);
+      if (single === undefined) this.rangeWatchers.add(w);
+      else {
+        let ws = this.byKey.get(single);
+        if (!ws) this.byKey.set(single, (ws = new Set()));
+        ws.add(w);
+      }
+    } else {
+      this.synced.delete(w);
+      if (single === undefined) this.rangeWatchers.delete(w);
+      else {
+        const ws = this.byKey.get(single);
+        ws?.delete(w);
+        if (ws?.size === 0) this.byKey.delete(single);
+      }
     }
   }
 
@@ -213,7 +253,7 @@ export class WatchHub {
     w.canceled = true;
     w.queue = [];
     this.watchers.delete(w.id);
-    this.synced.delete(w);
+    if (w.synced) this.setSynced(w, false);
   }
 
   progress(w: WatcherState): void {
@@ -268,8 +308,7 @@ export class WatchHub {
           }
           const head = this.source.rev();
           if (w.nextRev > head) {
-            w.synced = true;
-            this.synced.add(w);
+            this.setSynced(w, true);
             if (w.progressWanted) {
               w.progressWanted = false;
               w.queue.push({ events: [], revision: head, progress: true });
@@ -304,8 +343,7 @@ export class WatchHub {
         if (!keepGoing && !w.canceled) {
           w.paused = true;
           w.queue = [];
-          w.synced = false;
-          this.synced.delete(w);
+          if (w.synced) this.setSynced(w, false);
         }
       }
     } catch {

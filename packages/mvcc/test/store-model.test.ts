@@ -6,7 +6,14 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
-import { type Backend, type EngineName, MvccStore, openBackend, type RangeResponse } from '../src/index.js';
+import {
+  type Backend,
+  type EngineName,
+  isTxnReadOnly,
+  MvccStore,
+  openBackend,
+  type RangeResponse,
+} from '../src/index.js';
 import { type Step, stepArb } from './helpers/arbitraries.js';
 import { collect, ENGINES, enc, freshBackend, removeTempDirs } from './helpers/engines.js';
 import { type MKv, Model, ModelError, type MRangeResult } from './helpers/model.js';
@@ -130,6 +137,21 @@ async function runStep(model: Model, subjects: Subject[], step: Step, index: num
         return { succeeded, responses, changes, rev: model.rev };
       });
       for (const s of subjects) {
+        if (isTxnReadOnly(txnReq(t))) {
+          // The lock-free read-only path must agree with the write path and the model.
+          const ro = await outcome(async () => {
+            const r = await s.store.readTxn(txnReq(t));
+            return {
+              succeeded: r.response.succeeded,
+              responses: fromResponses(r.response.responses),
+              changes: 0,
+              rev: r.revision,
+            };
+          });
+          if ('ok' in want && 'ok' in ro)
+            expect(sortTies(ro.ok), `${s.engine} readTxn`).toEqual(sortTies(want.ok));
+          else expect(ro, `${s.engine} readTxn ${JSON.stringify(step)}`).toEqual(want);
+        }
         const got = await outcome(async () => {
           const r = await s.store.txn(txnReq(t), { index });
           return {

@@ -1,8 +1,14 @@
 import { encodeConfChange, encodeConfChangeV2 } from './codec.js';
 import { asV2, isConfChangeV2 } from './confchange/conv.js';
 import type { Config } from './config.js';
-import { ConfigError, ProposalDroppedError, StepLocalMessageError, StepPeerNotFoundError } from './errors.js';
-import { CampaignType, Raft } from './raft.js';
+import {
+  ConfigError,
+  ProposalDroppedError,
+  RaftInvariantError,
+  StepLocalMessageError,
+  StepPeerNotFoundError,
+} from './errors.js';
+import { Raft } from './raft.js';
 import { ProgressState } from './tracker/progress.js';
 import {
   type ConfChange,
@@ -243,8 +249,12 @@ export class RawNode {
     this.raft.step(makeMessage({ type: MessageType.MsgSnapStatus, from: id, reject: !ok }));
   }
 
-  /** Whether ready() has something to hand out. */
+  /**
+   * Whether ready() has something to hand out. False while a Ready is outstanding (handed out, not yet
+   * advanced), so an asynchronous loop that checks it during its write cannot start a second batch.
+   */
   hasReady(): boolean {
+    if (this.inFlight) return false;
     const r = this.raft;
     const ss = r.softState();
     if (ss.lead !== this.prevSoftState.lead || ss.raftState !== this.prevSoftState.raftState) return true;
@@ -256,10 +266,12 @@ export class RawNode {
   }
 
   /**
-   * Returns the pending work and marks it handed out. Call advance() once it has been handled; do not call
-   * ready() again before that.
+   * Returns the pending work and marks it handed out. Call advance() once it has been handled; ready()
+   * throws if called again before that. tick(), step() and propose() may be called while a Ready is
+   * outstanding (for example during an asynchronous fsync): what they produce waits for the next Ready.
    */
   ready(): Ready {
+    if (this.inFlight) throw new RaftInvariantError('ready() called again before advance()');
     const r = this.raft;
     const rd: Ready = {
       readStates: r.readStates,
@@ -347,5 +359,3 @@ export class RawNode {
     return s;
   }
 }
-
-export { CampaignType, ProposalDroppedError };

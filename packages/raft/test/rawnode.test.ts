@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ConfigError,
   MemoryStorage,
+  type Message,
   MessageType,
   makeMessage,
   ProposalDroppedError,
@@ -235,5 +236,51 @@ describe('RawNode.step error handling', () => {
     c.heal();
     c.tick(1);
     expect(c.node(3).rn.status().applied).toBeGreaterThanOrEqual(applied);
+  });
+});
+
+describe('work arriving while a Ready is outstanding (asynchronous persistence)', () => {
+  it('steps between ready() and advance() wait for the next Ready; ready() cannot be called twice', () => {
+    const c = new TestCluster([1, 2, 3]);
+    c.campaign(1);
+    const held: Message[] = [];
+    c.filter = (m) => {
+      if (m.to === 2 && m.type === MessageType.MsgApp) {
+        held.push(m);
+        return false;
+      }
+      return true;
+    };
+    c.propose(1, 'a');
+    const n2 = c.node(2);
+    for (const m of held.splice(0)) n2.rn.step(m);
+    const rd = n2.rn.ready();
+    expect(rd.entries.map((e) => text(e.data))).toEqual(['a']);
+    expect(n2.rn.hasReady()).toBe(false);
+    expect(() => n2.rn.ready()).toThrow(/before advance/);
+    // While "fsync" of rd runs, the next append arrives and the clock ticks.
+    c.propose(1, 'b');
+    for (const m of held.splice(0)) n2.rn.step(m);
+    n2.rn.tick();
+    n2.storage.append(rd.entries);
+    if (rd.hardState) n2.storage.setHardState(rd.hardState);
+    n2.rn.advance();
+    expect(n2.rn.hasReady()).toBe(true);
+    const rd2 = n2.rn.ready();
+    expect(rd2.entries.map((e) => text(e.data))).toEqual(['b']);
+    expect(
+      rd2.messages.some((m) => m.type === MessageType.MsgAppResp && m.index === rd2.entries[0]!.index),
+    ).toBe(true);
+    n2.storage.append(rd2.entries);
+    if (rd2.hardState) n2.storage.setHardState(rd2.hardState);
+    n2.rn.advance();
+    c.filter = undefined;
+    c.tick(1);
+    c.tick(1);
+    const log2 = n2.storage
+      .entries(n2.storage.firstIndex(), n2.storage.lastIndex() + 1)
+      .filter((e) => e.data.length > 0);
+    expect(log2.slice(-2).map((e) => text(e.data))).toEqual(['a', 'b']);
+    expect(n2.rn.raft.log.committed).toBe(c.raft(1).log.committed);
   });
 });

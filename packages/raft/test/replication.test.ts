@@ -154,4 +154,21 @@ describe('log replication (§5.3)', () => {
     expect(c.state(1)).toBe(StateType.Follower);
     for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(['kept']);
   });
+
+  it('a duplicated proposal message appends two independent entries (the message is not mutated)', () => {
+    const c = new TestCluster([1, 2, 3]);
+    c.campaign(1);
+    const prop = makeMessage({
+      type: MessageType.MsgProp,
+      from: 2,
+      to: 1,
+      entries: [{ term: 0, index: 0, type: 0, data: new TextEncoder().encode('dup') }],
+    });
+    c.send(prop);
+    c.send(prop);
+    expect(prop.entries[0]!.index).toBe(0);
+    const ents = c.raft(1).log.allEntries().slice(-2);
+    expect(ents.map((e) => e.index)).toEqual([5, 6]);
+    for (const id of [1, 2, 3]) expect(c.appliedData(id)).toEqual(['dup', 'dup']);
+  });
 });

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createGrpcServer } from './api/grpc-server.js';
-import { type ServerConfig, parseArgs } from './config/parse.js';
-import { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
+import { parseArgs, type ServerConfig } from './config/parse.js';
 import { idHex } from './etcdserver/ids.js';
+import { EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
 import { createHttpHandler } from './gateway/http.js';
-import { type LogLevel, Logger } from './log/logger.js';
+import { Logger, type LogLevel } from './log/logger.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { ClientListener } from './transport/cmux.js';
 
@@ -45,8 +45,12 @@ export class KvServer {
   static async start(config: ServerConfig, opts: KvServerOptions = {}): Promise<KvServer> {
     const log = opts.logger ?? new Logger(config.logLevel as LogLevel);
     for (const w of config.warnings) log.warn(w);
-    log.info('configuring peer listeners', { 'listen-peer-urls': config.listenPeerUrls.map((u) => u.origin) });
-    log.info('configuring client listeners', { 'listen-client-urls': config.listenClientUrls.map((u) => u.origin) });
+    log.info('configuring peer listeners', {
+      'listen-peer-urls': config.listenPeerUrls.map((u) => u.origin),
+    });
+    log.info('configuring client listeners', {
+      'listen-client-urls': config.listenClientUrls.map((u) => u.origin),
+    });
     log.info('starting an etcd server', {
       'etcd-version': SERVER_VERSION,
       'kv-backend': config.backend,
@@ -59,7 +63,9 @@ export class KvServer {
       'snapshot-count': config.snapshotCount,
       'heartbeat-interval': `${config.heartbeatMs}ms`,
       'election-timeout': `${config.electionMs}ms`,
-      'initial-cluster': [...config.initialCluster].map(([n, u]) => u.map((x) => `${n}=${x}`).join(',')).join(','),
+      'initial-cluster': [...config.initialCluster]
+        .map(([n, u]) => u.map((x) => `${n}=${x}`).join(','))
+        .join(','),
       'initial-cluster-state': config.initialClusterState,
       'initial-cluster-token': config.initialClusterToken,
       'quota-size-bytes': config.quotaBackendBytes || 2147483648,
@@ -95,6 +101,7 @@ export class KvServer {
       log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
       log.info('cluster version is updated', { 'cluster-version': '3.4' });
       await kv.listen(config);
+      kv.publishSelf(config);
     } catch (err) {
       await kv.close();
       throw err;
@@ -116,24 +123,42 @@ export class KvServer {
       const bound = `${url.protocol}//${url.hostname}:${port}`;
       this.clientUrls.push(bound);
       this.log.info('ready to serve client requests');
-      this.log.info('serving client traffic insecurely; this is strongly discouraged!', { address: `${url.hostname}:${port}` });
+      this.log.info('serving client traffic insecurely; this is strongly discouraged!', {
+        address: `${url.hostname}:${port}`,
+      });
     }
     for (const url of config.listenMetricsUrls) {
       const httpServer = http.createServer(createHttpHandler(this.etcd, { serveGateway: false }));
       this.httpServers.push(httpServer);
       const listener = new ClientListener({ http: httpServer });
       this.listeners.push(listener);
-      const port = await listener.listen(Number(url.port), url.hostname === 'localhost' ? '127.0.0.1' : url.hostname);
+      const port = await listener.listen(
+        Number(url.port),
+        url.hostname === 'localhost' ? '127.0.0.1' : url.hostname,
+      );
       this.metricsUrls.push(`${url.protocol}//${url.hostname}:${port}`);
       this.log.info('serving metrics', { address: `${url.protocol}//${url.hostname}:${port}/metrics` });
     }
+  }
+
+  /**
+   * Records this member's name and client URLs (ports resolved when 0 was asked for). etcd publishes
+   * these attributes through raft; with peers arriving in a later issue, the local record is enough.
+   */
+  private publishSelf(config: ServerConfig): void {
+    const self = this.etcd.membership.get(this.etcd.memberId);
+    if (!self) return;
+    self.name = config.name;
+    const advertised = config.advertiseClientUrls.map((u) => u.origin);
+    self.clientURLs = advertised.some((u) => u.endsWith(':0')) ? [...this.clientUrls] : advertised;
   }
 
   /** Graceful stop: stop accepting, finish in-flight calls briefly, stop raft, close storage. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.log.info('closing etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
-      await Promise.all(this.listeners.map((l) => l.close()));
+      // Stop accepting; connections get a short grace period (in-flight unary calls finish).
+      const listenersClosed = Promise.all(this.listeners.map((l) => l.close(1500)));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.grpcServer.forceShutdown();
@@ -144,7 +169,8 @@ export class KvServer {
           resolve();
         });
       });
-      for (const s of this.httpServers) s.closeAllConnections();
+      for (const l of this.listeners) l.destroyAll();
+      await listenersClosed;
       await this.etcd.stop();
       this.log.info('closed etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
     })();
@@ -164,6 +190,8 @@ export interface StartServerOptions {
   logLevel?: LogLevel;
   /** Skip WAL fsync for speed (tests); default true for a temporary data dir. */
   unsafeNoFsync?: boolean;
+  /** Revision-mode auto compaction check interval in ms (etcd: 5 minutes). */
+  revisionCompactionCheckMs?: number;
 }
 
 /** A server started by {@link startServer}. */
@@ -209,7 +237,11 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Starte
   ]);
   if (parsed.action !== 'run') throw new Error('startServer: unexpected help/version request');
   const logger = opts.logLevel ? new Logger(opts.logLevel) : Logger.silent();
-  const server = await KvServer.start(parsed.config, { logger, unsafeNoFsync: opts.unsafeNoFsync ?? temp });
+  const server = await KvServer.start(parsed.config, {
+    logger,
+    unsafeNoFsync: opts.unsafeNoFsync ?? temp,
+    revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+  });
   const endpoint = server.clientUrls[0]!;
   return {
     endpoint,

@@ -4,8 +4,14 @@
  * Embedded use: `const { endpoint, close } = await startServer()`.
  */
 export { ConfigError, helpText, parseArgs, type ServerConfig } from './config/parse.js';
-export { KvServer, type KvServerOptions, type StartedServer, type StartServerOptions, startServer } from './embed.js';
-export { EtcdError, Errors } from './etcdserver/errors.js';
+export {
+  KvServer,
+  type KvServerOptions,
+  type StartedServer,
+  type StartServerOptions,
+  startServer,
+} from './embed.js';
+export { Errors, EtcdError } from './etcdserver/errors.js';
 export { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
 export { Logger, type LogLevel } from './log/logger.js';
 export { ServerMetrics } from './metrics/server-metrics.js';

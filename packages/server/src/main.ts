@@ -24,27 +24,20 @@ async function main(): Promise<void> {
     return;
   }
   if (outcome.action === 'version') {
-    process.stdout.write(`kv-server Version: 0.1.0\netcd API Version: ${SERVER_VERSION}\nNode Version: ${process.version}\n`);
+    process.stdout.write(
+      `kv-server Version: 0.1.0\netcd API Version: ${SERVER_VERSION}\nNode Version: ${process.version}\n`,
+    );
     return;
   }
   const config = outcome.config;
   const out = config.logOutputs.includes('stdout') ? process.stdout : process.stderr;
   const log = new Logger(config.logLevel, out);
-  let server: KvServer;
-  try {
-    server = await KvServer.start(config, { logger: log });
-  } catch (err) {
-    log.error('failed to start kv-server', { error: err });
-    process.exit(1);
-  }
+  // Signal handlers go in first: a SIGTERM during startup still stops cleanly.
+  let server: KvServer | undefined;
+  let stopping = false;
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals > 1) {
-      log.warn('received second signal; exiting immediately', { signal });
-      process.exit(1);
-    }
-    log.info('received signal; shutting down', { signal: signal === 'SIGINT' ? 'interrupt' : 'terminated' });
+  const stop = () => {
+    if (!server) return;
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -53,8 +46,25 @@ async function main(): Promise<void> {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.warn('received second signal; exiting immediately', { signal });
+      process.exit(1);
+    }
+    log.info('received signal; shutting down', { signal: signal === 'SIGINT' ? 'interrupt' : 'terminated' });
+    stopping = true;
+    stop();
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  try {
+    server = await KvServer.start(config, { logger: log });
+  } catch (err) {
+    log.error('failed to start kv-server', { error: err });
+    process.exit(1);
+  }
+  if (stopping) stop();
 }
 
 void main();

@@ -107,10 +107,10 @@ export class Wal {
   }
 
   /**
-   * Creates a new WAL in `dir` (which must not hold segments) whose first segment records
+   * Creates a new WAL in `dir` (which must not exist or be empty) whose first segment records
    * `metadata` and a snapshot marker at index 0. The directory is built under a temporary name and
    * renamed into place, so a crash never leaves a half-created WAL.
-   * @throws WalExistsError if `dir` already holds a WAL
+   * @throws WalExistsError if `dir` already holds a WAL or any other file
    */
   static async create(dir: string, metadata: Uint8Array, options?: WalOptions): Promise<Wal> {
     const opts = resolve(options);
@@ -135,7 +135,12 @@ export class Wal {
       await writeFully(file, path, encoder.bytes(), 0);
       if (!opts.noSync) await io('fdatasync', path, () => file!.datasync());
       if (!opts.noSync) await io('fsync dir', tmpDir, () => fs.syncDir(tmpDir));
-      if (await fs.exists(dir)) await io('remove', dir, () => fs.rm(dir)); // empty: checked above
+      if (await fs.exists(dir)) {
+        // rename() replaces only an empty directory; never delete anything the caller put there.
+        const listing = await io('readdir', dir, () => fs.readdir(dir));
+        if (listing.length > 0) throw new WalExistsError(`wal: ${dir} exists and is not empty`);
+        await io('remove', dir, () => fs.rm(dir));
+      }
       await io('rename', tmpDir, () => fs.rename(tmpDir, dir));
       lock.dir = dir;
       if (!opts.noSync) await io('fsync dir', dirname(dir), () => fs.syncDir(dirname(dir)));
@@ -181,7 +186,7 @@ export class Wal {
     try {
       const listing = await io('readdir', dir, () => fs.readdir(dir));
       for (const n of listing) {
-        if (n.endsWith('.wal.tmp')) await io('unlink', n, () => fs.unlink(join(dir, n))); // unfinished cut
+        if (n.endsWith('.wal.tmp')) await io('unlink', join(dir, n), () => fs.unlink(join(dir, n))); // unfinished cut
       }
       const segments = segmentNames(listing);
       if (segments.length === 0) throw new WalNotFoundError(`wal: no segments in ${dir}`);
@@ -192,7 +197,7 @@ export class Wal {
       if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
 
       const read = await readSegments(fs, dir, segments.slice(from));
-      const { contents, lastIndex, lastEntry } = collect(read.scans, segments.slice(from), marker);
+      const { contents, lastIndex, savedState } = collect(read.scans, segments.slice(from), marker);
       const last = read.scans[read.scans.length - 1]!;
       const lastName = segments[segments.length - 1]!;
       const path = join(dir, lastName.name);
@@ -227,7 +232,7 @@ export class Wal {
         last.crc,
         Math.max(lastIndex, marker.index, lastName.firstIndex - 1),
         contents.metadata,
-        lastEntry.state,
+        savedState,
         contents,
       );
     } catch (err) {
@@ -490,7 +495,7 @@ function collect(
   scans: SegmentScan[],
   segments: SegmentName[],
   marker: WalSnapshotMarker,
-): { contents: WalContents; lastIndex: number; lastEntry: { state: WalHardState | undefined } } {
+): { contents: WalContents; lastIndex: number; savedState: WalHardState | undefined } {
   let metadata: Uint8Array | undefined;
   let state: WalHardState | undefined;
   const entries: WalEntry[] = [];
@@ -544,7 +549,7 @@ function collect(
   return {
     contents: { metadata: metadata ?? new Uint8Array(0), hardState: state ?? { ...EMPTY_STATE }, entries },
     lastIndex,
-    lastEntry: { state },
+    savedState: state,
   };
 }
 

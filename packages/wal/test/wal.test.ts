@@ -1,17 +1,17 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   LOCK_FILE,
   SnapshotMismatchError,
   SnapshotNotFoundError,
+  syncFileSystem,
   Wal,
   WalClosedError,
   WalExistsError,
   WalLockedError,
   WalNotFoundError,
-  syncFileSystem,
   workerFileSystem,
 } from '../src/index.js';
 import { entries, FaultyFs, meta, payload, tempDir } from './helpers.js';
@@ -89,6 +89,16 @@ describe('Wal basics', () => {
     const wal = await Wal.create(dir, meta, fast);
     await wal.close();
     await expect(Wal.create(dir, meta, fast)).rejects.toBeInstanceOf(WalExistsError);
+    // A directory holding anything else is not taken over (or deleted) either.
+    const other = join(tempDir(), 'data');
+    mkdirSync(other);
+    writeFileSync(join(other, 'keep.txt'), 'x');
+    await expect(Wal.create(other, meta, fast)).rejects.toBeInstanceOf(WalExistsError);
+    expect(readdirSync(other)).toEqual(['keep.txt']);
+    // An empty directory is fine.
+    const empty = join(tempDir(), 'empty');
+    mkdirSync(empty);
+    await (await Wal.create(empty, meta, fast)).close();
     await expect(Wal.open(tempDir(), { index: 0, term: 0 })).rejects.toBeInstanceOf(WalNotFoundError);
   });
 
@@ -125,7 +135,8 @@ describe('Wal basics', () => {
     it(`round-trips through the ${name} file-system layer, across segment cuts`, async () => {
       const dir = join(tempDir(), 'wal');
       const wal = await Wal.create(dir, meta, { fs: layer, segmentSize: 4096 });
-      for (let i = 0; i < 20; i++) await wal.save({ term: 1, vote: 1, commit: i }, entries(i * 5 + 1, 5, 1, 100));
+      for (let i = 0; i < 20; i++)
+        await wal.save({ term: 1, vote: 1, commit: i }, entries(i * 5 + 1, 5, 1, 100));
       expect(wal.segmentFiles().length).toBeGreaterThan(2);
       await wal.close();
       const again = await Wal.open(dir, { index: 0, term: 0 }, { fs: layer, segmentSize: 4096 });

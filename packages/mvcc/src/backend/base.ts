@@ -5,7 +5,7 @@
  */
 import { Crc32c } from '../crc32.js';
 import { ErrClosed, ErrCorruptSnapshot } from '../errors.js';
-import { physicalKey, scanBounds, splitKey, userKey } from './keys.js';
+import { bucketPrefix, physicalKey, scanBounds, splitKey } from './keys.js';
 import type { Backend, EngineName, Entry, HashOptions, ReadView, ScanOptions, WriteBatch } from './types.js';
 
 /** A queued raw write: value undefined means delete. */
@@ -218,7 +218,12 @@ async function* scanBucket(raw: RawView, bucket: string, opts: ScanOptions): Asy
   for await (const chunk of raw.scan(lo, hi, opts.reverse ?? false)) {
     const n = Math.min(chunk.length, left);
     const out: Entry[] = new Array(n);
-    for (let i = 0; i < n; i++) out[i] = [plain(userKey(bucket, chunk[i]![0])), plain(chunk[i]![1])];
+    const skip = bucketPrefix(bucket).length;
+    for (let i = 0; i < n; i++) {
+      const [k, v] = chunk[i]!;
+      // One plain view per key (prefix stripped) instead of subarray + Buffer-to-Uint8Array wrapping.
+      out[i] = [new Uint8Array(k.buffer, k.byteOffset + skip, k.byteLength - skip), plain(v)];
+    }
     if (n > 0) yield out;
     left -= n;
     if (left <= 0) return;

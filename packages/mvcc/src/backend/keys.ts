@@ -48,8 +48,3 @@ export function splitKey(physical: Uint8Array): [string, Uint8Array] {
   const sep = physical.indexOf(0);
   return [decoder.decode(physical.subarray(0, sep)), physical.subarray(sep + 1)];
 }
-
-/** Strips a known bucket prefix. */
-export function userKey(bucket: string, physical: Uint8Array): Uint8Array {
-  return physical.subarray(bucketPrefix(bucket).length);
-}

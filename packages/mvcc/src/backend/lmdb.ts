@@ -54,7 +54,7 @@ export class LmdbBackend extends BaseBackend {
     let done = false;
     const getOne = (key: Uint8Array): Uint8Array | undefined => {
       const v = db.get(Buffer.from(key.buffer, key.byteOffset, key.byteLength), { transaction });
-      return v === undefined ? undefined : new Uint8Array(v);
+      return v === undefined ? undefined : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
     };
     return {
       get: async (key) => getOne(key),
@@ -69,7 +69,8 @@ export class LmdbBackend extends BaseBackend {
           : db.getRange({ start: loB, end: hiB, transaction });
         for (const { key, value } of range) {
           if (reverse && compareBytes(key, hiB) >= 0) continue;
-          chunk.push([new Uint8Array(key), new Uint8Array(value)]);
+          // Values from getRange are fresh buffers: wrap, don't copy. Keys are copied (small).
+          chunk.push([new Uint8Array(key), new Uint8Array(value.buffer, value.byteOffset, value.byteLength)]);
           if (chunk.length >= SCAN_CHUNK) {
             yield chunk;
             chunk = [];

@@ -26,8 +26,8 @@ export class MemoryBackend extends BaseBackend {
   protected async writeRaw(ops: RawOp[]): Promise<void> {
     for (const op of ops) {
       const k = bytesToKey(op.key);
-      // Copy: callers may reuse their buffers after commit.
-      const prev = op.value ? this.tree.set(k, op.value.slice()) : this.tree.delete(k);
+      // The batch owns the value from put() on (WriteBatch contract), so no defensive copy.
+      const prev = op.value ? this.tree.set(k, op.value) : this.tree.delete(k);
       if (prev) this.bytes -= k.length + prev.length;
       if (op.value) this.bytes += k.length + op.value.length;
     }

@@ -39,7 +39,7 @@ export interface ReadView {
   close(): void;
 }
 
-/** A set of writes committed atomically. */
+/** A set of writes committed atomically. Keys and values are owned by the batch once put: don't mutate them. */
 export interface WriteBatch {
   put(bucket: string, key: Uint8Array, value: Uint8Array): void;
   delete(bucket: string, key: Uint8Array): void;

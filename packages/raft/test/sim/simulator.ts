@@ -132,6 +132,7 @@ export class Simulation {
   private readonly checkQuorum: boolean;
   private readonly maxInflight: number;
   private readonly maxSizePerMsg: number;
+  private readonly stepDownOnRemoval: boolean;
   private lastLeader = 0;
 
   constructor(
@@ -145,6 +146,7 @@ export class Simulation {
     this.checkQuorum = this.rand() < 0.5;
     this.maxInflight = 1 + this.int(8);
     this.maxSizePerMsg = this.rand() < 0.5 ? 64 : Number.POSITIVE_INFINITY;
+    this.stepDownOnRemoval = this.rand() < 0.5;
     const peers = Array.from({ length: n }, (_, i) => i + 1);
     for (const id of peers) {
       const node = this.makeNode(id, new MemoryStorage());
@@ -199,6 +201,7 @@ export class Simulation {
       preVote: this.preVote,
       readOnlyOption: 'safe',
       disableProposalForwarding: false,
+      stepDownOnRemoval: this.stepDownOnRemoval,
       seed: Math.floor(this.rand() * 2 ** 31),
     });
     const prev = this.nodes.get(id);
@@ -234,10 +237,12 @@ export class Simulation {
     for (let i = 0; i < copies; i++) this.net.push({ at: this.now + 1 + this.int(this.maxDelay), m });
   }
 
-  private deliverDue(): void {
+  /** Delivers the messages whose time has come (only those addressed to `onlyTo`, if given). */
+  private deliverDue(onlyTo?: number): void {
     const due: InFlight[] = [];
     const rest: InFlight[] = [];
-    for (const f of this.net) (f.at <= this.now ? due : rest).push(f);
+    for (const f of this.net)
+      (f.at <= this.now && (onlyTo === undefined || f.m.to === onlyTo) ? due : rest).push(f);
     this.net = rest;
     for (const { m } of due) {
       const to = this.nodes.get(m.to);
@@ -278,6 +283,8 @@ export class Simulation {
       // A leader may send before its own write completes; followers must persist first.
       const sendFirst = rn.raft.state === StateType.Leader && this.rand() < 0.5;
       if (sendFirst) for (const m of rd.messages) this.send(m);
+      // An asynchronous server keeps receiving while its write is in flight.
+      if (this.rand() < 0.2) this.deliverDue(n.id);
       if (crashPoint === 0) {
         this.crash(n, 'before persisting a Ready');
         return;
@@ -605,7 +612,7 @@ export class Simulation {
     const rn = l.rn!;
     const cs = rn.raft.trk.confState();
     let cc: ConfChangeV2 | undefined;
-    const choice = this.int(5);
+    const choice = this.int(6);
     const learners = cs.learners;
     const voters = cs.voters;
     if (cs.votersOutgoing.length > 0) {
@@ -642,6 +649,15 @@ export class Simulation {
       const transition =
         this.rand() < 0.5 ? ConfChangeTransition.JointImplicit : ConfChangeTransition.JointExplicit;
       cc = { transition, changes, context: EMPTY };
+    } else if (choice === 5 && this.nextId <= this.maxIds) {
+      // A new voter straight away (it catches up while already counting towards the quorum).
+      const id = this.nextId++;
+      this.makeNode(id, new MemoryStorage());
+      cc = {
+        transition: ConfChangeTransition.Auto,
+        changes: [{ type: ConfChangeType.AddNode, nodeId: id }],
+        context: EMPTY,
+      };
     } else if (choice === 4 && learners.length > 0) {
       cc = {
         transition: ConfChangeTransition.Auto,

@@ -5,7 +5,7 @@
  */
 import { status as Status } from '@grpc/grpc-js';
 import type { AuthStatusResponse, DeepPartial } from '@kv/client/api';
-import { EtcdError, Errors } from '../etcdserver/errors.js';
+import { Errors, EtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { header } from './context.js';
 

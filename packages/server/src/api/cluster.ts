@@ -5,7 +5,6 @@
  */
 import type {
   DeepPartial,
-  Member as PbMember,
   MemberAddRequest,
   MemberAddResponse,
   MemberListResponse,
@@ -13,6 +12,7 @@ import type {
   MemberRemoveResponse,
   MemberUpdateRequest,
   MemberUpdateResponse,
+  Member as PbMember,
 } from '@kv/client/api';
 import { ConfChangeType } from '@kv/raft';
 import { Errors } from '../etcdserver/errors.js';
@@ -36,7 +36,9 @@ function validUrls(urls: readonly string[]): boolean {
   return urls.every((u) => {
     try {
       const p = new URL(u);
-      return ['http:', 'https:', 'unix:', 'unixs:'].includes(p.protocol) && p.host !== '' && p.pathname === '/';
+      return (
+        ['http:', 'https:', 'unix:', 'unixs:'].includes(p.protocol) && p.host !== '' && p.pathname === '/'
+      );
     } catch {
       return false;
     }
@@ -88,7 +90,10 @@ export class ClusterApi {
       clientURLs: [],
       isLearner: req.isLearner,
     };
-    await this.etcd.proposeConfChange(req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode, member);
+    await this.etcd.proposeConfChange(
+      req.isLearner ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
+      member,
+    );
     return { header: this.hdr(), member: toPb(member), members: this.list() };
   }
 
@@ -100,7 +105,8 @@ export class ClusterApi {
       // Removing a voter must leave a quorum of started voters.
       const voters = ms.voters().filter((v) => v.id !== req.ID);
       const started = voters.filter(Membership.isStarted).length;
-      if (voters.length === 0 || started < Math.floor(voters.length / 2) + 1) throw Errors.memberNotEnoughStarted();
+      if (voters.length === 0 || started < Math.floor(voters.length / 2) + 1)
+        throw Errors.memberNotEnoughStarted();
     }
     await this.etcd.proposeConfChange(ConfChangeType.RemoveNode, { ...m });
     return { header: this.hdr(), members: this.list() };

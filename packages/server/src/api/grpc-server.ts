@@ -9,11 +9,11 @@ import {
   ClusterService,
   type GrpcMethodDefinition,
   KVService,
-  LeaseService,
   type LeaseKeepAliveRequest,
+  LeaseService,
   MaintenanceService,
-  WatchService,
   type WatchRequest,
+  WatchService,
 } from '@kv/client/api';
 import type { ServerConfig } from '../config/parse.js';
 import { EtcdError, toEtcdError } from '../etcdserver/errors.js';
@@ -28,7 +28,13 @@ const GRPC_OVERHEAD_BYTES = 512 * 1024;
 const CODE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(grpc.status)
     .filter(([, v]) => typeof v === 'number')
-    .map(([k, v]) => [v as number, k.split('_').map((w) => w[0] + w.slice(1).toLowerCase()).join('')]),
+    .map(([k, v]) => [
+      v as number,
+      k
+        .split('_')
+        .map((w) => w[0] + w.slice(1).toLowerCase())
+        .join(''),
+    ]),
 );
 CODE_NAMES[0] = 'OK';
 
@@ -52,7 +58,11 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
   const handlers = new Handlers(etcd, cfg);
   const m = etcd.metrics;
 
-  const register = (serviceName: string, def: AnyDef, streams: Record<string, grpc.UntypedHandleCall> = {}) => {
+  const register = (
+    serviceName: string,
+    def: AnyDef,
+    streams: Record<string, grpc.UntypedHandleCall> = {},
+  ) => {
     const impl: grpc.UntypedServiceImplementation = {};
     const counted: AnyDef = {};
     for (const [key, method] of Object.entries(def)) {
@@ -81,7 +91,8 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
           return out;
         },
       };
-      const handled = (code: number) => m.grpcHandled.inc({ ...labels, grpc_code: CODE_NAMES[code] ?? String(code) });
+      const handled = (code: number) =>
+        m.grpcHandled.inc({ ...labels, grpc_code: CODE_NAMES[code] ?? String(code) });
       if (streams[key]) {
         const inner = streams[key] as (call: grpc.ServerDuplexStream<unknown, unknown>) => void;
         impl[key] = (call: grpc.ServerDuplexStream<unknown, unknown>) => {
@@ -116,7 +127,8 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
           (err: unknown) => {
             const ge = toGrpcError(err);
             handled(ge.code ?? grpc.status.UNKNOWN);
-            if (!(err instanceof EtcdError)) log.warn('request failed', { method: `${serviceName}/${key}`, error: err });
+            if (!(err instanceof EtcdError))
+              log.warn('request failed', { method: `${serviceName}/${key}`, error: err });
             callback(ge);
           },
         );

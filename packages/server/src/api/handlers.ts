@@ -32,7 +32,8 @@ export class Handlers {
     this.maintenance = new MaintenanceApi(etcd);
     this.auth = new AuthApi(etcd);
     const kv = this.kv;
-    const add = (service: string, method: string, fn: UnaryHandler) => this.unary.set(`${service}/${method}`, fn);
+    const add = (service: string, method: string, fn: UnaryHandler) =>
+      this.unary.set(`${service}/${method}`, fn);
     add('etcdserverpb.KV', 'range', (r) => kv.range(r));
     add('etcdserverpb.KV', 'put', (r) => kv.put(r));
     add('etcdserverpb.KV', 'deleteRange', (r) => kv.deleteRange(r));
@@ -57,6 +58,7 @@ export class Handlers {
     add('etcdserverpb.Auth', 'authStatus', () => this.auth.authStatus());
     add('etcdserverpb.Auth', 'authenticate', () => this.auth.authenticate());
     add('etcdserverpb.Auth', 'authDisable', () => this.auth.authDisable());
-    for (const method of AUTH_UNIMPLEMENTED) add('etcdserverpb.Auth', method, () => this.auth.unimplemented(method));
+    for (const method of AUTH_UNIMPLEMENTED)
+      add('etcdserverpb.Auth', method, () => this.auth.unimplemented(method));
   }
 }

@@ -46,7 +46,7 @@ export class KvApi {
 
   async put(req: PutRequest): Promise<Resp<PutResponse>> {
     if (isEmpty(req.key)) throw Errors.emptyKey();
-    if (req.ignoreValue && req.value && req.value.length) throw Errors.valueProvided();
+    if (req.ignoreValue && req.value?.length) throw Errors.valueProvided();
     if (req.ignoreLease && req.lease) throw Errors.leaseProvided();
     const r = await this.etcd.propose({ put: req });
     return { header: header(this.etcd, r.revision), ...(r.response as object) };
@@ -153,7 +153,10 @@ function branchWrites(ops: RequestOp[]): Writes {
       w.puts.add(k);
     } else if (op.requestTxn) {
       // Writes of either nested branch may happen together with this branch's writes.
-      for (const inner of [branchWrites(op.requestTxn.success ?? []), branchWrites(op.requestTxn.failure ?? [])]) {
+      for (const inner of [
+        branchWrites(op.requestTxn.success ?? []),
+        branchWrites(op.requestTxn.failure ?? []),
+      ]) {
         for (const k of inner.puts) {
           if (w.puts.has(k) || inDel(k, w.dels)) throw Errors.duplicateKey();
         }

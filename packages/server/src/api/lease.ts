@@ -42,7 +42,7 @@ export class LeaseApi {
     await this.waitLeaderReady();
     const ttl = this.etcd.lessor.renew(id);
     if (ttl > 0) this.etcd.metrics.leaseRenewed.inc();
-    return { header: header(this.etcd), ID: id, TTL: ttl < 0 ? 0 : ttl };
+    return { header: header(this.etcd), ID: id, TTL: Math.max(ttl, 0) };
   }
 
   async timeToLive(req: LeaseTimeToLiveRequest): Promise<Resp<LeaseTimeToLiveResponse>> {

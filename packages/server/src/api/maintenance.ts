@@ -17,7 +17,7 @@ import type {
   StatusResponse,
 } from '@kv/client/api';
 import { Errors, toEtcdError } from '../etcdserver/errors.js';
-import { SERVER_VERSION, type EtcdServer } from '../etcdserver/server.js';
+import { type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
 import { header } from './context.js';
 
 type Resp<T> = DeepPartial<T>;
@@ -32,7 +32,10 @@ export class MaintenanceApi {
   async status(): Promise<Resp<StatusResponse>> {
     const st = this.etcd.raftStatus();
     await this.etcd.store.flush();
-    const [dbSize, inUse] = await Promise.all([this.etcd.store.backend.size(), this.etcd.store.backend.sizeInUse()]);
+    const [dbSize, inUse] = await Promise.all([
+      this.etcd.store.backend.size(),
+      this.etcd.store.backend.sizeInUse(),
+    ]);
     // Some engines only know the in-use size after a compaction; never report less than 1 page.
     const dbSizeInUse = inUse > 0 ? inUse : dbSize;
     const errors = this.etcd.applier.alarms.length ? ['etcdserver: mvcc: database space exceeded'] : [];
@@ -65,7 +68,11 @@ export class MaintenanceApi {
     try {
       const r = await this.etcd.store.mvcc.hashKV(req.revision);
       // etcd reports -1 when nothing was ever compacted.
-      return { header: header(this.etcd, r.revision), hash: r.hash, compactRevision: r.compactRevision || -1 };
+      return {
+        header: header(this.etcd, r.revision),
+        hash: r.hash,
+        compactRevision: r.compactRevision || -1,
+      };
     } catch (err) {
       throw toEtcdError(err);
     }
@@ -94,7 +101,9 @@ export class MaintenanceApi {
     if (req.action === 0) {
       return { header: header(this.etcd), alarms: [...this.etcd.applier.alarms] };
     }
-    const r = await this.etcd.propose({ alarm: { action: req.action, memberID: req.memberID, alarm: req.alarm } });
+    const r = await this.etcd.propose({
+      alarm: { action: req.action, memberID: req.memberID, alarm: req.alarm },
+    });
     const res = r.response as { alarms: AlarmResponse['alarms'] };
     return { header: header(this.etcd), alarms: res.alarms };
   }

@@ -6,7 +6,7 @@
  * continue.
  */
 import type { DeepPartial, WatchCreateRequest, WatchRequest, WatchResponse } from '@kv/client/api';
-import type { Watcher, WatchBatch } from '@kv/mvcc';
+import type { WatchBatch, Watcher } from '@kv/mvcc';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { header } from './context.js';
 
@@ -45,7 +45,13 @@ export class WatchSession {
       id = this.nextId++;
     } else if (this.watchers.has(id)) {
       // etcd: a duplicate watch id fails the create with created + canceled.
-      this.io.write({ header: header(this.etcd), watchId: id, created: true, canceled: true, cancelReason: 'etcdserver: duplicate watch ID' });
+      this.io.write({
+        header: header(this.etcd),
+        watchId: id,
+        created: true,
+        canceled: true,
+        cancelReason: 'etcdserver: duplicate watch ID',
+      });
       return;
     }
     const rev = this.etcd.store.rev();

@@ -32,6 +32,7 @@ const K = 'kv-server';
 /** Every flag, in the order of `--help`. */
 export const FLAGS: readonly FlagDef[] = [
   { group: M, name: 'name', kind: 'string', def: 'default', help: 'Human-readable name for this member.' },
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: etcd prints this default literally
   { group: M, name: 'data-dir', kind: 'string', def: '${name}.etcd', help: 'Path to the data directory.' },
   { group: M, name: 'wal-dir', kind: 'string', def: '', help: 'Path to the dedicated wal directory.' },
   {
@@ -236,7 +237,13 @@ export const FLAGS: readonly FlagDef[] = [
     def: 'true',
     help: 'Reject reconfiguration requests that would cause quorum loss.',
   },
-  { group: C, name: 'pre-vote', kind: 'bool', def: 'false', help: 'Enable to run an additional Raft election phase.' },
+  {
+    group: C,
+    name: 'pre-vote',
+    kind: 'bool',
+    def: 'false',
+    help: 'Enable to run an additional Raft election phase.',
+  },
   {
     group: C,
     name: 'auto-compaction-retention',

@@ -63,7 +63,7 @@ export type ParseOutcome =
 const DURATION_UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3,
+  µs: 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -77,7 +77,6 @@ export function parseGoDuration(text: string): number {
   let total = 0;
   let pos = 0;
   let m: RegExpExecArray | null;
-  // biome-ignore lint/suspicious/noAssignInExpressions: regex scanning loop
   while ((m = re.exec(text)) !== null) {
     total += Number(m[1]) * (DURATION_UNITS[m[2]!] ?? 0);
     pos = re.lastIndex;
@@ -111,7 +110,8 @@ function parseUrls(flag: string, text: string): URL[] {
 }
 
 function checkValue(def: FlagDef, value: string): void {
-  const bad = (why = 'parse error') => new ConfigError(`invalid value "${value}" for flag -${def.name}: ${why}`);
+  const bad = (why = 'parse error') =>
+    new ConfigError(`invalid value "${value}" for flag -${def.name}: ${why}`);
   switch (def.kind) {
     case 'int':
       if (!/^[+-]?\d+$/.test(value)) throw bad();
@@ -141,7 +141,11 @@ function checkValue(def: FlagDef, value: string): void {
 }
 
 /** Reads flags from argv into a name → string map; flags not given are absent. */
-function readFlags(argv: readonly string[]): { values: Map<string, string>; help: boolean; version: boolean } {
+function readFlags(argv: readonly string[]): {
+  values: Map<string, string>;
+  help: boolean;
+  version: boolean;
+} {
   const values = new Map<string, string>();
   let help = false;
   let version = false;
@@ -249,7 +253,8 @@ function parseInitialCluster(text: string): Map<string, string[]> {
     const s = part.trim();
     if (s === '') continue;
     const eq = s.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`invalid value "${text}" for flag -initial-cluster: missing '=' in ${s}`);
+    if (eq <= 0)
+      throw new ConfigError(`invalid value "${text}" for flag -initial-cluster: missing '=' in ${s}`);
     const name = s.slice(0, eq);
     const url = s.slice(eq + 1);
     parseUrls('initial-cluster', url);
@@ -300,7 +305,10 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
   if (given.has('listen-client-urls') && !given.has('advertise-client-urls')) {
     throw new ConfigError('--advertise-client-urls is required when --listen-client-urls is set explicitly');
   }
-  const initialAdvertisePeerUrls = parseUrls('initial-advertise-peer-urls', get('initial-advertise-peer-urls'));
+  const initialAdvertisePeerUrls = parseUrls(
+    'initial-advertise-peer-urls',
+    get('initial-advertise-peer-urls'),
+  );
   let clusterText = get('initial-cluster');
   if (!given.has('initial-cluster')) {
     clusterText = initialAdvertisePeerUrls.map((u) => `${name}=${u.origin}`).join(',');
@@ -318,7 +326,9 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     );
   }
   if (electionMs > 50_000) {
-    throw new ConfigError(`--election-timeout[${electionMs}ms] is too long, and should be set less than 50000ms`);
+    throw new ConfigError(
+      `--election-timeout[${electionMs}ms] is too long, and should be set less than 50000ms`,
+    );
   }
   const mode = get('auto-compaction-mode') as 'periodic' | 'revision';
   const retention = get('auto-compaction-retention');
@@ -387,7 +397,7 @@ export function helpText(bin = 'kv-server'): string {
     '    Show the help information about kv-server.',
     '',
     `  ${bin} --config-file`,
-    '    Path to the server configuration file (YAML with etcd\'s keys). Note that if a configuration file is provided, other command line flags and environment variables will be ignored.',
+    "    Path to the server configuration file (YAML with etcd's keys). Note that if a configuration file is provided, other command line flags and environment variables will be ignored.",
     '',
     'Every flag can also be given as an environment variable: ETCD_ + the flag name in upper case with',
     "'-' replaced by '_' (e.g. ETCD_DATA_DIR). Command-line flags win over environment variables.",

@@ -6,7 +6,7 @@
  */
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { InternalRequest } from './envelope.js';
-import { type EtcdError, Errors, toEtcdError } from './errors.js';
+import { Errors, type EtcdError, toEtcdError } from './errors.js';
 import { keyBytes, keyString, type Lessor, MAX_LEASE_TTL } from './lessor.js';
 import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest } from './store.js';
 
@@ -32,11 +32,6 @@ export interface AlarmMember {
   alarm: AlarmType;
 }
 
-/** What the applier needs from the server (kept small so it can be tested alone). */
-export interface ApplyHost {
-  readonly memberId: number;
-}
-
 const LEASE_BUCKET = 'lease';
 const ALARM_BUCKET = 'alarm';
 
@@ -53,7 +48,6 @@ export class Applier {
   private readonly keyLease = new Map<string, number>();
 
   constructor(
-    private readonly host: ApplyHost,
     private readonly store: KvStore,
     private readonly lessor: Lessor,
     private readonly metrics: ServerMetrics,
@@ -178,7 +172,11 @@ export class Applier {
       // All keys of the lease go in one revision, like etcd's lessor.Revoke (one txn). The KV write
       // must come first: it is skipped if the consistent index already covers ctx.index.
       const r = await this.store.txn(
-        { compare: [], success: list.map((k) => ({ requestDeleteRange: { key: keyBytes(k) } })), failure: [] },
+        {
+          compare: [],
+          success: list.map((k) => ({ requestDeleteRange: { key: keyBytes(k) } })),
+          failure: [],
+        },
         ctx,
       );
       this.metrics.deleteTotal.inc();
@@ -188,7 +186,10 @@ export class Applier {
     return { response: {}, revision };
   }
 
-  private applyAlarm(req: { action?: number; memberID?: number; alarm?: number }, ctx: { index: number }): ApplyResult {
+  private applyAlarm(
+    req: { action?: number; memberID?: number; alarm?: number },
+    ctx: { index: number },
+  ): ApplyResult {
     const action = req.action ?? 0; // GET=0 ACTIVATE=1 DEACTIVATE=2
     const memberID = req.memberID ?? 0;
     const alarm = (req.alarm ?? 0) as AlarmType;

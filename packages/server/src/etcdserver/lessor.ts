@@ -22,7 +22,8 @@ export interface Lease {
 }
 
 /** Encodes key bytes as a Map/Set-friendly string (one char per byte). */
-export const keyString = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+export const keyString = (key: Uint8Array): string =>
+  Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
 /** Inverse of {@link keyString}. */
 export const keyBytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 

@@ -34,8 +34,8 @@ import type { ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { Applier, type ApplyResult } from './apply.js';
-import { type InternalRequest, decodeInternalRequest, encodeInternalRequest } from './envelope.js';
-import { EtcdError, Errors } from './errors.js';
+import { decodeInternalRequest, encodeInternalRequest, type InternalRequest } from './envelope.js';
+import { Errors, type EtcdError } from './errors.js';
 import { computeClusterId, computeMemberId, IdGenerator, idHex } from './ids.js';
 import { Lessor } from './lessor.js';
 import { type ConfChangeContext, type Member, Membership } from './membership.js';
@@ -90,7 +90,10 @@ export class EtcdServer extends EventEmitter {
   private snapshotIndex = 0;
   private confState: ConfState | undefined;
   private stopped = false;
-  private readonly wait = new Map<number, { resolve: (r: ApplyResult) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
+  private readonly wait = new Map<
+    number,
+    { resolve: (r: ApplyResult) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }
+  >();
   private loopScheduled = false;
   private loopRunning = false;
   private readonly loopIdle: Array<() => void> = [];
@@ -130,7 +133,7 @@ export class EtcdServer extends EventEmitter {
     this.membership = membership;
     this.lessor = lessor;
     this.idGen = new IdGenerator(memberId);
-    this.applier = new Applier(this, store, lessor, opts.metrics);
+    this.applier = new Applier(store, lessor, opts.metrics);
   }
 
   get metrics(): ServerMetrics {
@@ -165,7 +168,11 @@ export class EtcdServer extends EventEmitter {
     const snapshotter = new Snapshotter(snapDir);
     const started = Date.now();
     const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg);
-    log.info('opened backend db', { path: join(snapDir, 'db'), took: `${Date.now() - started}ms`, engine: cfg.backend });
+    log.info('opened backend db', {
+      path: join(snapDir, 'db'),
+      took: `${Date.now() - started}ms`,
+      engine: cfg.backend,
+    });
     const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
     const raftStorage = new MemoryStorage();
     let wal: Wal;
@@ -189,17 +196,33 @@ export class EtcdServer extends EventEmitter {
       membership = new Membership(computeClusterId(members.map((m) => m.id)));
       const meta = new TextEncoder().encode(JSON.stringify({ memberId, clusterId: membership.clusterId }));
       wal = await Wal.create(walDir, meta, { noSync: opts.unsafeNoFsync ?? false });
-      log.info('starting local member', { 'local-member-id': idHex(memberId), 'cluster-id': idHex(membership.clusterId) });
+      log.info('starting local member', {
+        'local-member-id': idHex(memberId),
+        'cluster-id': idHex(membership.clusterId),
+      });
       const lessor = new Lessor(minLeaseTtl(cfg));
       const node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, 0, log));
       // Bootstrap: one ConfChange per initial member carrying the member as context (like etcd).
       node.bootstrap(
         members.map((m) => ({
           id: m.id,
-          context: new TextEncoder().encode(JSON.stringify({ requestId: 0, member: m } satisfies ConfChangeContext)),
+          context: new TextEncoder().encode(
+            JSON.stringify({ requestId: 0, member: m } satisfies ConfChangeContext),
+          ),
         })),
       );
-      const server = new EtcdServer(cfg, opts, store, node, raftStorage, wal, snapshotter, memberId, membership, lessor);
+      const server = new EtcdServer(
+        cfg,
+        opts,
+        store,
+        node,
+        raftStorage,
+        wal,
+        snapshotter,
+        memberId,
+        membership,
+        lessor,
+      );
       await server.applier.loadState();
       server.startLoop();
       return server;
@@ -211,14 +234,24 @@ export class EtcdServer extends EventEmitter {
     if (snapshot) {
       const decoded = decodeSnapshotFile(snapshot.data);
       payload = decoded.payload;
-      raftSnap = { data: new Uint8Array(0), metadata: { index: snapshot.index, term: snapshot.term, confState: decoded.confState } };
+      raftSnap = {
+        data: new Uint8Array(0),
+        metadata: { index: snapshot.index, term: snapshot.term, confState: decoded.confState },
+      };
       if (payload.hasBackendDump && store.consistentIndex() < snapshot.index) {
         await store.restoreBackend(decoded.dump);
       }
     }
-    wal = await Wal.open(walDir, { index: snapshot?.index ?? 0, term: snapshot?.term ?? 0 }, { noSync: opts.unsafeNoFsync ?? false });
+    wal = await Wal.open(
+      walDir,
+      { index: snapshot?.index ?? 0, term: snapshot?.term ?? 0 },
+      { noSync: opts.unsafeNoFsync ?? false },
+    );
     const contents = await wal.readAll();
-    const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as { memberId: number; clusterId: number };
+    const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as {
+      memberId: number;
+      clusterId: number;
+    };
     memberId = meta.memberId;
     membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
     if (raftSnap) raftStorage.applySnapshot(raftSnap);
@@ -231,7 +264,18 @@ export class EtcdServer extends EventEmitter {
     });
     const lessor = new Lessor(minLeaseTtl(cfg));
     const node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, snapshot?.index ?? 0, log));
-    const server = new EtcdServer(cfg, opts, store, node, raftStorage, wal, snapshotter, memberId, membership, lessor);
+    const server = new EtcdServer(
+      cfg,
+      opts,
+      store,
+      node,
+      raftStorage,
+      wal,
+      snapshotter,
+      memberId,
+      membership,
+      lessor,
+    );
     server.appliedIndex = snapshot?.index ?? 0;
     server.snapshotIndex = snapshot?.index ?? 0;
     server.confState = raftSnap?.metadata.confState;
@@ -318,13 +362,15 @@ export class EtcdServer extends EventEmitter {
     if (voters.length === 0) return; // bootstrap conf changes not applied yet
     this.fastForwardCampaign = false;
     if (voters.length !== 1 || voters[0] !== this.memberId) return;
-    this.log.info('started as single-node; fast-forwarding election ticks', { 'local-member-id': idHex(this.memberId) });
+    this.log.info('started as single-node; fast-forwarding election ticks', {
+      'local-member-id': idHex(this.memberId),
+    });
     this.node.campaign();
   }
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.raftState);
-    if (rd.hardState && rd.hardState.term) this.term = rd.hardState.term;
+    if (rd.hardState?.term) this.term = rd.hardState.term;
     for (const rs of rd.readStates) this.onReadState(rs.index, rs.requestCtx);
     const isLeader = this.isLeader;
     // The leader may send before its own fsync (etcd does); followers must persist first.
@@ -356,7 +402,9 @@ export class EtcdServer extends EventEmitter {
       this.metrics.hasLeader.set(lead !== 0 ? 1 : 0);
       this.metrics.isLeader.set(state === StateType.Leader ? 1 : 0);
       if (lead !== 0) {
-        this.log.info(`raft.node: ${idHex(this.memberId)} elected leader ${idHex(lead)} at term ${this.node.status().hardState.term}`);
+        this.log.info(
+          `raft.node: ${idHex(this.memberId)} elected leader ${idHex(lead)} at term ${this.node.status().hardState.term}`,
+        );
       } else {
         this.log.info(`raft.node: ${idHex(this.memberId)} lost leader at term ${this.term}`);
       }
@@ -393,7 +441,8 @@ export class EtcdServer extends EventEmitter {
     }
     this.appliedIndex = e.index;
     if (this.isLeader && e.term === this.term && !this.leaderCommittedInTerm) this.markLeaderReady();
-    while (this.appliedWaiters.length && this.appliedWaiters[0]!.index <= this.appliedIndex) this.appliedWaiters.shift()!.resolve();
+    while (this.appliedWaiters.length && this.appliedWaiters[0]!.index <= this.appliedIndex)
+      this.appliedWaiters.shift()!.resolve();
   }
 
   private markLeaderReady(): void {
@@ -419,7 +468,8 @@ export class EtcdServer extends EventEmitter {
       case ConfChangeType.AddNode:
       case ConfChangeType.AddLearnerNode:
         if (this.membership.removed.has(cc.nodeId)) err = Errors.memberNotFound();
-        else if (this.membership.get(cc.nodeId) && cc.type === ConfChangeType.AddLearnerNode) err = Errors.memberExist();
+        else if (this.membership.get(cc.nodeId) && cc.type === ConfChangeType.AddLearnerNode)
+          err = Errors.memberExist();
         else if (
           this.membership.get(cc.nodeId) &&
           cc.type === ConfChangeType.AddNode &&
@@ -534,7 +584,12 @@ export class EtcdServer extends EventEmitter {
     if (this.stopped) throw Errors.stopped();
     const requestId = this.idGen.nextId();
     const ctx: ConfChangeContext = { requestId, member };
-    const cc: ConfChange = { type, nodeId: member.id, context: new TextEncoder().encode(JSON.stringify(ctx)), id: requestId };
+    const cc: ConfChange = {
+      type,
+      nodeId: member.id,
+      context: new TextEncoder().encode(JSON.stringify(ctx)),
+      id: requestId,
+    };
     const p = this.register(requestId);
     try {
       this.node.proposeConfChange(cc);
@@ -633,7 +688,8 @@ export class EtcdServer extends EventEmitter {
       let last = 0;
       this.compactTimer = setInterval(() => {
         const target = this.store.rev() - keep;
-        if (!this.isLeader || target <= 0 || target === last || target <= this.store.compactRevision()) return;
+        if (!this.isLeader || target <= 0 || target === last || target <= this.store.compactRevision())
+          return;
         last = target;
         this.autoCompact(target, `${keep}`);
       }, every);
@@ -649,7 +705,8 @@ export class EtcdServer extends EventEmitter {
         while (samples.length > 1 && now - samples[1]!.at >= periodMs) samples.shift();
         const oldest = samples[0]!;
         if (!this.isLeader || now - oldest.at < periodMs) return;
-        if (oldest.rev > this.store.compactRevision() && oldest.rev <= this.store.rev()) this.autoCompact(oldest.rev, retention);
+        if (oldest.rev > this.store.compactRevision() && oldest.rev <= this.store.rev())
+          this.autoCompact(oldest.rev, retention);
       }, interval);
     }
     this.compactTimer.unref?.();
@@ -682,8 +739,18 @@ export class EtcdServer extends EventEmitter {
     const t0 = Date.now();
     await this.store.flush();
     const dump = this.cfg.backend === 'memory' ? await this.store.dumpBackend() : undefined;
-    const confState = this.confState ?? { voters: [this.memberId], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
-    const data = encodeSnapshotFile({ membership: this.membership.toJSON(), hasBackendDump: dump !== undefined }, confState, dump);
+    const confState = this.confState ?? {
+      voters: [this.memberId],
+      learners: [],
+      votersOutgoing: [],
+      learnersNext: [],
+      autoLeave: false,
+    };
+    const data = encodeSnapshotFile(
+      { membership: this.membership.toJSON(), hasBackendDump: dump !== undefined },
+      confState,
+      dump,
+    );
     await this.snapshotter.save({ index, term, data });
     await this.wal.saveSnapshot({ index, term });
     this.raftStorage.createSnapshot(index, confState, new Uint8Array(0));
@@ -713,7 +780,11 @@ export class EtcdServer extends EventEmitter {
     clearInterval(this.compactTimer);
     if (this.loopRunning) await new Promise<void>((r) => this.loopIdle.push(r));
     for (const [id] of [...this.wait]) this.triggerError(id, Errors.stopped());
-    for (const r of [...this.queuedReads.splice(0), ...(this.readRound?.waiters ?? []), ...this.readyReads.flatMap((x) => x.waiters)]) {
+    for (const r of [
+      ...this.queuedReads.splice(0),
+      ...(this.readRound?.waiters ?? []),
+      ...this.readyReads.flatMap((x) => x.waiters),
+    ]) {
       r.reject(Errors.stopped());
     }
     await this.wal.close();
@@ -727,7 +798,14 @@ function minLeaseTtl(cfg: ServerConfig): number {
   return Math.ceil((Math.floor((3 * electionTicks) / 2) * cfg.heartbeatMs) / 1000);
 }
 
-function raftConfig(cfg: ServerConfig, id: number, electionTick: number, storage: MemoryStorage, applied: number, log: Logger) {
+function raftConfig(
+  cfg: ServerConfig,
+  id: number,
+  electionTick: number,
+  storage: MemoryStorage,
+  applied: number,
+  log: Logger,
+) {
   return {
     id,
     electionTick,
@@ -759,7 +837,11 @@ function parseDurationMs(text: string): number {
 }
 
 // Snapshot file layout: 4-byte JSON length | JSON {payload, confState} | backend dump (memory engine).
-function encodeSnapshotFile(payload: SnapshotPayload, confState: ConfState, dump: Uint8Array | undefined): Uint8Array {
+function encodeSnapshotFile(
+  payload: SnapshotPayload,
+  confState: ConfState,
+  dump: Uint8Array | undefined,
+): Uint8Array {
   const json = Buffer.from(JSON.stringify({ payload, confState }));
   const out = Buffer.alloc(4 + json.length + (dump?.length ?? 0));
   out.writeUInt32BE(json.length, 0);
@@ -768,9 +850,16 @@ function encodeSnapshotFile(payload: SnapshotPayload, confState: ConfState, dump
   return out;
 }
 
-function decodeSnapshotFile(data: Uint8Array): { payload: SnapshotPayload; confState: ConfState; dump: Uint8Array } {
+function decodeSnapshotFile(data: Uint8Array): {
+  payload: SnapshotPayload;
+  confState: ConfState;
+  dump: Uint8Array;
+} {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const len = buf.readUInt32BE(0);
-  const j = JSON.parse(buf.subarray(4, 4 + len).toString()) as { payload: SnapshotPayload; confState: ConfState };
+  const j = JSON.parse(buf.subarray(4, 4 + len).toString()) as {
+    payload: SnapshotPayload;
+    confState: ConfState;
+  };
   return { payload: j.payload, confState: j.confState, dump: buf.subarray(4 + len) };
 }

@@ -77,11 +77,14 @@ export async function openKvStore(
   path: string,
   cfg: Pick<ServerConfig, 'backendBatchIntervalMs' | 'backendBatchLimit'>,
 ): Promise<KvStore> {
-  const backend = await openBackend(engine === 'memory' ? { engine } : { engine, path });
+  const open = () => openBackend(engine === 'memory' ? { engine } : { engine, path });
+  let backend = await open();
   const storeOpts = { batchInterval: cfg.backendBatchIntervalMs, batchLimit: cfg.backendBatchLimit };
   let mvcc = await MvccStore.open(backend, storeOpts);
   const store: KvStore = {
-    backend,
+    get backend() {
+      return backend;
+    },
     get mvcc() {
       return mvcc;
     },
@@ -129,7 +132,8 @@ export async function openKvStore(
       return Buffer.concat(parts);
     },
     async restoreBackend(dump) {
-      await mvcc.close();
+      await mvcc.close(); // closes the backend too
+      backend = await open();
       await backend.restore([dump]);
       mvcc = await MvccStore.open(backend, storeOpts);
     },
@@ -140,7 +144,10 @@ export async function openKvStore(
 const EMPTY = new Uint8Array(0);
 
 function cmpBytes(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  return Buffer.compare(
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
 }
 
 /** etcd's compareKV for one kv. */
@@ -175,7 +182,11 @@ function compareKv(c: NonNullable<TxnRequest['compare']>[number], kv: KeyValue):
 }
 
 /** A txn without writes, evaluated against one revision of the store (no raft round, no revision). */
-async function readOnlyTxn(mvcc: MvccStore, req: TxnRequest, at?: number): Promise<{ response: MvccTxnResponse; revision: number }> {
+async function readOnlyTxn(
+  mvcc: MvccStore,
+  req: TxnRequest,
+  at?: number,
+): Promise<{ response: MvccTxnResponse; revision: number }> {
   const rev = at ?? mvcc.rev();
   let ok = true;
   for (const c of req.compare ?? []) {

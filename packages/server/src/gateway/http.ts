@@ -66,7 +66,9 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 function sendError(res: http.ServerResponse, err: unknown): void {
   const e = toEtcdError(err);
   if (res.headersSent) {
-    res.end(`${JSON.stringify({ error: { grpc_code: e.code, http_code: HTTP_STATUS[e.code] ?? 500, message: e.message } })}\n`);
+    res.end(
+      `${JSON.stringify({ error: { grpc_code: e.code, http_code: HTTP_STATUS[e.code] ?? 500, message: e.message } })}\n`,
+    );
     return;
   }
   sendJson(res, HTTP_STATUS[e.code] ?? 500, { error: e.message, message: e.message, code: e.code });
@@ -130,7 +132,10 @@ async function serveRoute(
     try {
       json = JSON.parse(body.toString('utf8'));
     } catch (err) {
-      throw new EtcdError(Status.INVALID_ARGUMENT, `invalid character in request body: ${(err as Error).message}`);
+      throw new EtcdError(
+        Status.INVALID_ARGUMENT,
+        `invalid character in request body: ${(err as Error).message}`,
+      );
     }
   }
   let request: unknown;
@@ -145,7 +150,10 @@ async function serveRoute(
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     const line = (m: unknown) => res.write(`${JSON.stringify({ result: toJson(m) })}\n`);
     if (service === 'etcdserverpb.Watch') {
-      const session = new WatchSession(etcd, { write: (m) => line(m), onDrain: (cb) => res.once('drain', cb) });
+      const session = new WatchSession(etcd, {
+        write: (m) => line(m),
+        onDrain: (cb) => res.once('drain', cb),
+      });
       session.handle(request as WatchRequest);
       res.on('close', () => session.close());
       return;

@@ -5,10 +5,19 @@
 
 type Labels = Record<string, string>;
 
+const keyCache = new WeakMap<Labels, string>();
+
+/** The rendered label set; cached per labels object (hot paths pass the same objects). */
 const labelKey = (labels: Labels | undefined): string => {
   if (!labels) return '';
+  const cached = keyCache.get(labels);
+  if (cached !== undefined) return cached;
   const keys = Object.keys(labels).sort();
-  return keys.map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
+  const key = keys
+    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .join(',');
+  keyCache.set(labels, key);
+  return key;
 };
 
 const fmt = (n: number): string => {
@@ -102,7 +111,10 @@ export class Histogram implements Collector {
   }
   render(out: string[]): void {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
-    const series = this.series.size === 0 ? new Map([['', { counts: this.buckets.map(() => 0), sum: 0, count: 0 }]]) : this.series;
+    const series =
+      this.series.size === 0
+        ? new Map([['', { counts: this.buckets.map(() => 0), sum: 0, count: 0 }]])
+        : this.series;
     for (const [k, s] of series) {
       const pre = k ? `${k},` : '';
       this.buckets.forEach((b, i) => {

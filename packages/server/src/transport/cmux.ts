@@ -27,6 +27,7 @@ export interface ClientListenerOptions {
 /** A TCP listener that splits connections between gRPC and HTTP/1.1. */
 export class ClientListener {
   readonly server: net.Server;
+  /** Every open connection (an http.Server that never listen()ed does not track them itself). */
   private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly opts: ClientListenerOptions) {
@@ -45,10 +46,19 @@ export class ClientListener {
     });
   }
 
-  /** Stops accepting; destroys sockets still being routed. Active grpc/http sessions are closed by their owners. */
-  close(): Promise<void> {
+  /**
+   * Stops accepting and resolves once every connection is gone. Connections still open after
+   * `graceMs` (idle HTTP keep-alives, streams that did not finish) are destroyed.
+   */
+  close(graceMs = 0): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const timer = setTimeout(() => this.destroyAll(), graceMs);
+    return closed.finally(() => clearTimeout(timer));
+  }
+
+  /** Destroys every open connection at once. */
+  destroyAll(): void {
     for (const s of this.sockets) s.destroy();
-    return new Promise((resolve) => this.server.close(() => resolve()));
   }
 
   private route(socket: net.Socket): void {
@@ -57,27 +67,45 @@ export class ClientListener {
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       if (buffered.length < DECIDE_BYTES && H2_PREFACE.subarray(0, buffered.length).equals(buffered)) return;
+      const looksH2 =
+        buffered.length >= DECIDE_BYTES && buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
+      // For HTTP/2, also wait for the client's first SETTINGS frame header (sent right after the preface).
+      if (looksH2 && buffered.length < H2_PREFACE.length + 9) return;
       socket.off('data', onData);
       socket.off('error', onError);
       socket.pause();
-      this.sockets.delete(socket);
-      const isH2 = buffered.length >= DECIDE_BYTES && buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
-      if (isH2 && this.opts.grpc) {
-        this.opts.grpc.injectConnection(wrapForAuthorityFix(socket, buffered));
+      if (looksH2 && this.opts.grpc) {
+        if (needsAuthorityCheck(buffered)) {
+          this.opts.grpc.injectConnection(wrapForAuthorityFix(socket, buffered));
+        } else {
+          // Fast path: http2 takes the socket natively and drains our unshifted bytes itself
+          // (resuming here would let flowing mode drop them).
+          socket.unshift(buffered);
+          this.opts.grpc.injectConnection(socket);
+        }
       } else {
         socket.unshift(buffered);
         this.opts.http.emit('connection', socket);
         socket.resume();
       }
     };
-    const onError = () => {
-      this.sockets.delete(socket);
-      socket.destroy();
-    };
+    const onError = () => socket.destroy();
     socket.on('data', onData);
     socket.on('error', onError);
     socket.on('close', () => this.sockets.delete(socket));
   }
+}
+
+/**
+ * grpc-go (etcdctl, Go clientv3) opens with an empty SETTINGS frame, and it is grpc-go that may send an
+ * `http://` authority; grpc-js and other clients announce settings. Only connections with an empty
+ * first SETTINGS frame pay for the byte-stream inspection.
+ */
+function needsAuthorityCheck(first: Buffer): boolean {
+  const at = H2_PREFACE.length;
+  const len = first.readUIntBE(at, 3);
+  const type = first[at + 3];
+  return type === 0x4 && len === 0;
 }
 
 /**

@@ -239,7 +239,10 @@ export class HpackAuthorityFixer {
       [value, pos] = readString(block, pos);
       if (indexing) this.insert(name, value.length);
       if (name === ':authority' && !AUTHORITY_OK.test(value.toString('latin1'))) {
-        const fixed = Buffer.from(value.toString('latin1').replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]/g, '-'), 'latin1');
+        const fixed = Buffer.from(
+          value.toString('latin1').replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@[\]%]/g, '-'),
+          'latin1',
+        );
         copy(out, block, start, nameEnd);
         writeInt(out, 0, 7, fixed.length);
         for (const c of fixed) out.push(c);

@@ -18075,6 +18075,15 @@ export const ElectionService = {
   },
 } as const;
 
+/** The codec operations a JSON gateway needs, shared by every message codec. */
+export interface GatewayCodec {
+  readonly typeName: string;
+  fromJSON(o: unknown): object;
+  toJSON(m: object): JsonObject;
+  encode(m: object): Uint8Array;
+  decode(b: Uint8Array): object;
+}
+
 /** One JSON gateway route, taken from the `// POST /v3/...` comment on an RPC. */
 export interface GatewayRoute {
   /** HTTP method. */
@@ -18090,9 +18099,9 @@ export interface GatewayRoute {
   /** Whether the RPC streams responses (the gateway sends newline-delimited JSON). */
   readonly responseStream: boolean;
   /** Request codec. */
-  readonly request: { fromJSON(o: unknown): unknown; toJSON(m: never): JsonObject };
+  readonly request: GatewayCodec;
   /** Response codec. */
-  readonly response: { fromJSON(o: unknown): unknown; toJSON(m: never): JsonObject };
+  readonly response: GatewayCodec;
 }
 
 /** JSON gateway routes by URL path. */

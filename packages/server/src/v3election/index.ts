@@ -1,0 +1,3 @@
+/** v3election: etcd's Election service (Campaign, Proclaim, Leader, Observe, Resign) over the KV facade. */
+export { campaign, leader, observe, proclaim, resign } from './election.js';
+export { createElectionService } from './service.js';

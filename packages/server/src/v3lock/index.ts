@@ -1,0 +1,8 @@
+/** v3lock: etcd's Lock service (Lock, Unlock) over a small KV facade. */
+export * from './errors.js';
+export type { FacadeWatch, FacadeWatchRequest, FacadeWatchResponse, KvFacade } from './facade.js';
+export { contenderKey, keyPrefix, prefixEnd } from './keys.js';
+export { lock, unlock } from './lock.js';
+export { createMvccFacade, type MvccFacade } from './mvcc-facade.js';
+export { callSignal, createLockService, type FacadeSource, facadeFor, toServiceError } from './service.js';
+export { waitDelete, waitDeletes } from './wait.js';

@@ -1,0 +1,48 @@
+/**
+ * grpc-js handlers for v3lockpb.Lock: `server.addService(LockService, createLockService(facade))`.
+ */
+import type { sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import { Metadata, status as Status } from '@grpc/grpc-js';
+import type { LockRequest, LockResponse, UnlockRequest, UnlockResponse } from '@kv/client/api';
+import type { KvFacade } from './facade.js';
+import { lock, unlock } from './lock.js';
+
+/** A facade, or a function giving one per call (e.g. bound to the caller's auth token). */
+export type FacadeSource = KvFacade | ((call: { metadata: Metadata }) => KvFacade);
+
+/** Resolves the facade for one call. */
+export function facadeFor(src: FacadeSource, call: { metadata: Metadata }): KvFacade {
+  return typeof src === 'function' ? src(call) : src;
+}
+
+/** Any thrown value as a grpc ServiceError (keeps `code` of typed errors, else UNKNOWN). */
+export function toServiceError(err: unknown): Partial<ServiceError> {
+  const code = typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : Status.UNKNOWN;
+  const details = err instanceof Error ? err.message : String(err);
+  return { code, details, message: details, metadata: new Metadata() };
+}
+
+/** An AbortSignal that fires when the client cancels the call. */
+export function callSignal(call: { on(event: 'cancelled', cb: () => void): unknown }): AbortSignal {
+  const ac = new AbortController();
+  call.on('cancelled', () => ac.abort());
+  return ac.signal;
+}
+
+/** Handlers of v3lockpb.Lock. */
+export function createLockService(src: FacadeSource) {
+  return {
+    lock(call: ServerUnaryCall<LockRequest, LockResponse>, callback: sendUnaryData<LockResponse>): void {
+      lock(facadeFor(src, call), call.request, callSignal(call)).then(
+        (r) => callback(null, r),
+        (err) => callback(toServiceError(err)),
+      );
+    },
+    unlock(call: ServerUnaryCall<UnlockRequest, UnlockResponse>, callback: sendUnaryData<UnlockResponse>): void {
+      unlock(facadeFor(src, call), call.request).then(
+        (r) => callback(null, r),
+        (err) => callback(toServiceError(err)),
+      );
+    },
+  };
+}

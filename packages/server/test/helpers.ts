@@ -1,0 +1,75 @@
+/** Test helpers: promisified grpc-js clients built from the generated service definitions. */
+import * as grpc from '@grpc/grpc-js';
+import {
+  ClusterService,
+  KVService,
+  LeaseService,
+  MaintenanceService,
+  type WatchResponse,
+  WatchService,
+} from '@kv/client/api';
+
+// biome-ignore lint/suspicious/noExplicitAny: test helper over generic clients
+type Any = any;
+
+/** A unary call as a promise. */
+export function call<T = Any>(client: Any, method: string, req: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    client[method](req, (err: grpc.ServiceError | null, resp: T) => (err ? reject(err) : resolve(resp)));
+  });
+}
+
+/** Clients for every service on one address. */
+export function connect(address: string) {
+  const make = (def: Any, name: string) => {
+    const Ctor = grpc.makeGenericClientConstructor(def, name);
+    return new Ctor(address, grpc.credentials.createInsecure()) as Any;
+  };
+  const kv = make(KVService, 'KV');
+  const watch = make(WatchService, 'Watch');
+  const lease = make(LeaseService, 'Lease');
+  const cluster = make(ClusterService, 'Cluster');
+  const maintenance = make(MaintenanceService, 'Maintenance');
+  return {
+    kv,
+    watch,
+    lease,
+    cluster,
+    maintenance,
+    close() {
+      for (const c of [kv, watch, lease, cluster, maintenance]) c.close();
+    },
+  };
+}
+
+export const b = (s: string): Buffer => Buffer.from(s);
+export const s = (u: Uint8Array): string => Buffer.from(u).toString();
+
+/** Collects watch responses from a bidi stream until `until` says stop (or timeout). */
+export function collectWatch(
+  stream: grpc.ClientDuplexStream<unknown, WatchResponse>,
+  until: (all: WatchResponse[]) => boolean,
+  timeoutMs = 5000,
+): Promise<WatchResponse[]> {
+  const all: WatchResponse[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`watch timed out with ${JSON.stringify(all.length)} responses`)),
+      timeoutMs,
+    );
+    stream.on('data', (r: WatchResponse) => {
+      all.push(r);
+      if (until(all)) {
+        clearTimeout(timer);
+        stream.off('data', () => {});
+        resolve(all);
+      }
+    });
+    stream.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,94 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServer } from '../src/index.js';
+import { b, call, connect, s, sleep } from './helpers.js';
+
+const dirs: string[] = [];
+const freshDir = () => {
+  const d = mkdtempSync(join(tmpdir(), 'kv-restart-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe.each(['level', 'lmdb', 'memory'] as const)('restart (%s engine)', (backend) => {
+  it('keeps data, leases and ids across restarts, through snapshots and WAL replay', async () => {
+    const dataDir = freshDir();
+    const args = ['--snapshot-count', '20'];
+    let srv = await startServer({ backend, dataDir, args, unsafeNoFsync: false });
+    let c = connect(srv.address);
+    const first = await call(c.kv, 'range', { key: b('x') });
+    const lease = await call(c.lease, 'leaseGrant', { TTL: 300 });
+    for (let i = 0; i < 50; i++) await call(c.kv, 'put', { key: b(`k/${i}`), value: b(`v${i}`) });
+    await call(c.kv, 'put', { key: b('leased'), value: b('l'), lease: lease.ID });
+    await call(c.kv, 'deleteRange', { key: b('k/7') });
+    const last = await call(c.kv, 'put', { key: b('k/last'), value: b('end') });
+    c.close();
+    await srv.close();
+    const snaps = readdirSync(join(dataDir, 'member', 'snap')).filter((f) => f.endsWith('.snap'));
+    expect(snaps.length).toBeGreaterThan(0);
+
+    srv = await startServer({ backend, dataDir, args, unsafeNoFsync: false });
+    c = connect(srv.address);
+    const again = await call(c.kv, 'range', { key: b('k/'), rangeEnd: b('k0') });
+    expect(again.count).toBe(50); // 50 puts - k/7 + k/last
+    expect(again.header.revision).toBe(last.header.revision);
+    expect(again.header.clusterId).toBe(first.header.clusterId);
+    expect(again.header.memberId).toBe(first.header.memberId);
+    expect(s((await call(c.kv, 'range', { key: b('k/last') })).kvs[0].value)).toBe('end');
+    const ttl = await call(c.lease, 'leaseTimeToLive', { ID: lease.ID, keys: true });
+    expect(ttl.keys.map(s)).toEqual(['leased']);
+    // Writes continue at the next revision.
+    const next = await call(c.kv, 'put', { key: b('after'), value: b('restart') });
+    expect(next.header.revision).toBe(last.header.revision + 1);
+    c.close();
+    await srv.close();
+  });
+});
+
+describe('snapshots and auto compaction', () => {
+  it('snapshots every --snapshot-count entries and releases old WAL segments and snapshots', async () => {
+    const dataDir = freshDir();
+    const srv = await startServer({
+      backend: 'level',
+      dataDir,
+      args: ['--snapshot-count', '10', '--max-snapshots', '2'],
+    });
+    const c = connect(srv.address);
+    for (let i = 0; i < 60; i++) await call(c.kv, 'put', { key: b(`s${i}`), value: b('v') });
+    await sleep(200);
+    const snaps = readdirSync(join(dataDir, 'member', 'snap')).filter((f) => f.endsWith('.snap'));
+    expect(snaps.length).toBeGreaterThan(0);
+    expect(snaps.length).toBeLessThanOrEqual(2);
+    expect(existsSync(join(dataDir, 'member', 'wal'))).toBe(true);
+    c.close();
+    await srv.close();
+  });
+
+  it('auto-compacts in revision mode', async () => {
+    const srv = await startServer({
+      args: ['--auto-compaction-mode', 'revision', '--auto-compaction-retention', '5'],
+      revisionCompactionCheckMs: 100,
+    });
+    const c = connect(srv.address);
+    for (let i = 0; i < 20; i++) await call(c.kv, 'put', { key: b('ac'), value: b(String(i)) });
+    const rev = (await call(c.kv, 'range', { key: b('ac') })).header.revision;
+    let err: { details?: string } | undefined;
+    for (let i = 0; i < 30 && !err; i++) {
+      await sleep(100);
+      err = await call(c.kv, 'range', { key: b('ac'), revision: 2 }).then(
+        () => undefined,
+        (e) => e,
+      );
+    }
+    expect(err?.details).toBe('etcdserver: mvcc: required revision has been compacted');
+    // Revisions within the retention window stay readable.
+    expect((await call(c.kv, 'range', { key: b('ac'), revision: rev - 4 })).count).toBe(1);
+    c.close();
+    await srv.close();
+  });
+});
