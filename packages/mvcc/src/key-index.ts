@@ -89,6 +89,21 @@ export class KeyIndex {
     this.generations.push(new Generation(0, 0, []));
   }
 
+  /** Reverts the newest put() or tombstone() (a write transaction failed halfway). */
+  undo(tombstone: boolean): void {
+    if (tombstone) this.generations.pop();
+    const g = this.generations[this.generations.length - 1]!;
+    g.revs.length -= 2;
+    g.ver--;
+    if (g.empty) {
+      g.ver = 0;
+      g.createdMain = 0;
+    }
+    const last = [...this.generations].reverse().find((x) => !x.empty);
+    this.modMain = last ? last.revs[last.revs.length - 2]! : 0;
+    this.modSub = last ? last.revs[last.revs.length - 1]! : 0;
+  }
+
   isEmpty(): boolean {
     return this.generations.length === 1 && this.generations[0]!.empty;
   }
@@ -223,6 +238,12 @@ export class TreeIndex {
   /** The key index for a latin1 tree key. */
   getByTreeKey(k: string): KeyIndex | undefined {
     return this.tree.get(k);
+  }
+
+  /** Drops a key whose index became empty (after undo()). */
+  dropIfEmpty(key: Uint8Array): void {
+    const k = bytesToKey(key);
+    if (this.tree.get(k)?.isEmpty()) this.tree.delete(k);
   }
 
   /** Like ensure() for a latin1 tree key. */

@@ -431,16 +431,32 @@ export class MvccStore implements HistorySource {
         return { response: empty, revision: this.currentRev, events: [], skipped: true };
       }
       const txn = new WriteTxn(this.currentRev);
+      const mark = this.buffer.mark();
       try {
         const response = await fn(txn);
         const events = this.end(txn);
         return { response, revision: this.currentRev, events };
+      } catch (err) {
+        // A txn can fail after some of its changes (etcd would panic there, e.g. an ignore_value put
+        // on a key an earlier "\0"-ranged delete of the same txn removed); undo them so no partial
+        // txn is ever visible or committed.
+        if (txn.changes.length > 0) this.undo(txn, mark);
+        throw err;
       } finally {
         // etcd records the index of every applied entry, including ones that failed validation.
         if (ctx.index > this.consistentIdx) this.consistentIdx = ctx.index;
         this.afterWrite();
       }
     });
+  }
+
+  private undo(txn: WriteTxn, mark: { ops: number; history: number }): void {
+    for (let i = txn.changes.length - 1; i >= 0; i--) {
+      const { kv, tombstone } = txn.changes[i]!;
+      this.index.getKeyIndex(kv.key)!.undo(tombstone);
+      this.index.dropIfEmpty(kv.key);
+    }
+    this.buffer.rollback(mark);
   }
 
   /** Ends a write txn: bumps the revision if anything changed and publishes the events. */

@@ -36,6 +36,17 @@ export class WriteBuffer {
     return this.batch.length;
   }
 
+  /** A point to roll back to: the batch and history lengths now. */
+  mark(): { ops: number; history: number } {
+    return { ops: this.batch.length, history: this.history.length };
+  }
+
+  /** Forgets the revisions written since `mark` (a write transaction failed halfway). */
+  rollback(mark: { ops: number; history: number }): void {
+    for (const e of this.history.splice(mark.history)) this.kvs.delete(revId(e.main, e.sub));
+    this.batch.truncate(mark.ops);
+  }
+
   putRevision(main: number, sub: number, tombstone: boolean, value: Uint8Array): void {
     this.kvs.set(revId(main, sub), value);
     this.history.push({ main, sub, tombstone, value });

@@ -118,6 +118,17 @@ describe.each(ENGINES)('backend conformance: %s', (engine) => {
     expect(await b.get('key', enc('k0000'))).toBeUndefined();
     await batch.commit();
     expect((await keys(b, 'key')).length).toBe(500);
+    // truncate() drops the operations queued after a point (used to undo a failed txn).
+    const partial = b.batch();
+    partial.put('key', enc('keep'), enc('1'));
+    partial.put('key', enc('drop'), enc('2'));
+    partial.delete('key', enc('k0000'));
+    partial.truncate(1);
+    expect(partial.length).toBe(1);
+    await partial.commit();
+    expect(await b.get('key', enc('drop'))).toBeUndefined();
+    expect(await b.get('key', enc('k0000'))).toBeDefined();
+    expect(dec((await b.get('key', enc('keep')))!)).toBe('1');
     await b.close();
   });
 

@@ -91,4 +91,43 @@ describe('snapshots and auto compaction', () => {
     c.close();
     await srv.close();
   });
+
+  it('auto-compacts in periodic mode', async () => {
+    const srv = await startServer({ args: ['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '1s'] });
+    const c = connect(srv.address);
+    await call(c.kv, 'put', { key: b('pc'), value: b('old') });
+    let err: { details?: string } | undefined;
+    for (let i = 0; i < 40 && !err; i++) {
+      await call(c.kv, 'put', { key: b('pc'), value: b(String(i)) });
+      await sleep(100);
+      err = await call(c.kv, 'range', { key: b('pc'), revision: 2 }).then(
+        () => undefined,
+        (e) => e,
+      );
+    }
+    expect(err?.details).toBe('etcdserver: mvcc: required revision has been compacted');
+    c.close();
+    await srv.close();
+  });
+});
+
+describe('backend quota', () => {
+  it('raises NOSPACE past --quota-backend-bytes and refuses writes, reads still work', async () => {
+    const srv = await startServer({ backend: 'memory', args: ['--quota-backend-bytes', '20000'] });
+    const c = connect(srv.address);
+    let err: { details?: string } | undefined;
+    for (let i = 0; i < 200 && !err; i++) {
+      err = await call(c.kv, 'put', { key: b(`q${i}`), value: Buffer.alloc(1000, 1) }).then(
+        () => undefined,
+        (e) => e,
+      );
+      if (!err) await sleep(20);
+    }
+    expect(err?.details).toBe('etcdserver: mvcc: database space exceeded');
+    const alarms = await call(c.maintenance, 'alarm', { action: 0 });
+    expect(alarms.alarms).toEqual([expect.objectContaining({ alarm: 1 })]);
+    expect((await call(c.kv, 'range', { key: b('q0') })).count).toBe(1);
+    c.close();
+    await srv.close();
+  });
 });

@@ -20,7 +20,8 @@ const childScript = fileURLToPath(new URL('./fixtures/kill-child.mjs', import.me
 let lib: string;
 
 function payload(index: number): Uint8Array {
-  const size = 16 + (index % 200);
+  // Every 37th entry is 2 MiB, so a kill can land inside a multi-page write and tear a batch.
+  const size = index % 37 === 0 ? 2 * 1024 * 1024 : 16 + (index % 200);
   const out = new Uint8Array(size);
   for (let i = 0; i < size; i++) out[i] = (index * 31 + i * 7 + 1) & 0xff;
   return out;

@@ -58,6 +58,9 @@ export abstract class BaseBackend implements Backend {
       get length() {
         return ops.length;
       },
+      truncate: (length) => {
+        if (length < ops.length) ops.length = length;
+      },
       commit: async () => {
         this.checkOpen();
         if (ops.length > 0) await this.writeRaw(ops);

@@ -45,6 +45,8 @@ export interface WriteBatch {
   delete(bucket: string, key: Uint8Array): void;
   /** Number of queued operations. */
   readonly length: number;
+  /** Drops the operations queued after the first `length` (undoing a failed transaction). */
+  truncate(length: number): void;
   /** Applies every queued write atomically; resolves when the engine has committed it. */
   commit(): Promise<void>;
 }

@@ -220,6 +220,8 @@ export class Model {
         } else if ('put' in op) {
           const p = op.put;
           const prev = work.get(p.key);
+          // Possible only after a "\0"-ranged delete in the same txn; the whole txn fails, nothing applies.
+          if ((p.ignoreValue || p.ignoreLease) && !prev) throw new ModelError('ErrKeyNotFound');
           work.set(p.key, {
             key: p.key,
             value: p.ignoreValue ? prev!.value : p.value,

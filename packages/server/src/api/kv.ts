@@ -46,6 +46,7 @@ export class KvApi {
 
   async put(req: PutRequest): Promise<Resp<PutResponse>> {
     if (isEmpty(req.key)) throw Errors.emptyKey();
+    if (this.etcd.noSpace()) throw Errors.noSpace();
     if (req.ignoreValue && req.value?.length) throw Errors.valueProvided();
     if (req.ignoreLease && req.lease) throw Errors.leaseProvided();
     const r = await this.etcd.propose({ put: req });
@@ -60,6 +61,7 @@ export class KvApi {
 
   async txn(req: TxnRequest): Promise<Resp<TxnResponse>> {
     checkTxn(req, this.maxTxnOps);
+    if (!isReadOnly(req) && this.etcd.noSpace()) throw Errors.noSpace();
     if (isReadOnly(req)) {
       if (!isSerializable(req)) await this.etcd.readBarrier();
       try {

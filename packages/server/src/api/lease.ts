@@ -25,6 +25,7 @@ export class LeaseApi {
 
   async grant(req: LeaseGrantRequest): Promise<Resp<LeaseGrantResponse>> {
     if (req.TTL > MAX_LEASE_TTL) throw Errors.leaseTTLTooLarge();
+    if (this.etcd.noSpace()) throw Errors.noSpace();
     // The proposer picks the id (like etcd's reqIDGen), so every member grants the same one.
     const ID = req.ID || this.etcd.idGen.nextId();
     const r = await this.etcd.propose({ leaseGrant: { ID, TTL: req.TTL } });

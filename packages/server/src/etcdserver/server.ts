@@ -111,6 +111,7 @@ export class EtcdServer extends EventEmitter {
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
   private sender: MessageSender = () => {};
   private snapshotInProgress = false;
+  private quotaCheckRunning = false;
   /** Campaign at once when this member is the only voter (etcd fast-forwards its election ticks). */
   private fastForwardCampaign = false;
   private readonly log: Logger;
@@ -294,7 +295,10 @@ export class EtcdServer extends EventEmitter {
     }, this.cfg.heartbeatMs);
     this.tickTimer.unref?.();
     this.fastForwardCampaign = true;
-    this.leaseTimer = setInterval(() => this.revokeExpiredLeases(), 500);
+    this.leaseTimer = setInterval(() => {
+      this.revokeExpiredLeases();
+      void this.checkQuota();
+    }, 500);
     this.leaseTimer.unref?.();
     this.startAutoCompaction();
     this.schedule();
@@ -674,6 +678,35 @@ export class EtcdServer extends EventEmitter {
     if (!this.isLeader || !this.leaderCommittedInTerm || this.stopped) return;
     for (const lease of this.lessor.takeExpired()) {
       this.propose({ leaseRevoke: { ID: lease.id } }).catch(() => this.lessor.unmarkRevoking(lease.id));
+    }
+  }
+
+  // ---- backend quota ---------------------------------------------------------------------------
+
+  /** etcd's default quota when --quota-backend-bytes is 0 (2 GiB). */
+  get quotaBytes(): number {
+    return this.cfg.quotaBackendBytes > 0 ? this.cfg.quotaBackendBytes : 2 * 1024 * 1024 * 1024;
+  }
+
+  /** True while a NOSPACE alarm is active: writes that grow the store are refused (etcd's quota). */
+  noSpace(): boolean {
+    return this.applier.alarms.some((a) => a.alarm === 1);
+  }
+
+  /** On the leader: raise the NOSPACE alarm through raft once the backend outgrows the quota. */
+  private async checkQuota(): Promise<void> {
+    if (!this.isLeader || this.stopped || this.noSpace() || this.quotaCheckRunning) return;
+    this.quotaCheckRunning = true;
+    try {
+      const size = await this.store.backend.size();
+      if (size > this.quotaBytes) {
+        this.log.warn('backend quota exceeded; raising NOSPACE alarm', { size, quota: this.quotaBytes });
+        await this.propose({ alarm: { action: 1, memberID: this.memberId, alarm: 1 } });
+      }
+    } catch {
+      // retried on the next tick
+    } finally {
+      this.quotaCheckRunning = false;
     }
   }
 

@@ -75,11 +75,15 @@ export interface KvStore {
 export async function openKvStore(
   engine: ServerConfig['backend'],
   path: string,
-  cfg: Pick<ServerConfig, 'backendBatchIntervalMs' | 'backendBatchLimit'>,
+  cfg: Pick<ServerConfig, 'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs'>,
 ): Promise<KvStore> {
   const open = () => openBackend(engine === 'memory' ? { engine } : { engine, path });
   let backend = await open();
-  const storeOpts = { batchInterval: cfg.backendBatchIntervalMs, batchLimit: cfg.backendBatchLimit };
+  const storeOpts = {
+    batchInterval: cfg.backendBatchIntervalMs,
+    batchLimit: cfg.backendBatchLimit,
+    watch: { progressInterval: cfg.watchProgressNotifyIntervalMs },
+  };
   let mvcc = await MvccStore.open(backend, storeOpts);
   const store: KvStore = {
     get backend() {
