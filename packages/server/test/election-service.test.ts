@@ -6,8 +6,20 @@ import * as grpc from '@grpc/grpc-js';
 import { ElectionService, type LeaderResponse } from '@kv/client/api';
 import { MvccStore, openBackend } from '@kv/mvcc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { campaign, createElectionService, leader, observe, proclaim, resign } from '../src/v3election/index.js';
-import { createMvccFacade, ElectionNoLeaderError, ElectionNotLeaderError, type MvccFacade } from '../src/v3lock/index.js';
+import {
+  campaign,
+  createElectionService,
+  leader,
+  observe,
+  proclaim,
+  resign,
+} from '../src/v3election/index.js';
+import {
+  createMvccFacade,
+  ElectionNoLeaderError,
+  ElectionNotLeaderError,
+  type MvccFacade,
+} from '../src/v3lock/index.js';
 
 const enc = new TextEncoder();
 const b = (s: string) => enc.encode(s);
@@ -58,6 +70,13 @@ describe('v3election', () => {
     expect(l.kv?.createRevision).toBe(c.leader?.rev);
   });
 
+  it('campaigns with a fresh session lease when the request has none', async () => {
+    const c = await campaign(kv, { name: b('nl'), value: b('v') });
+    expect(c.leader?.lease).toBeGreaterThan(0);
+    expect(str(c.leader?.key)).toBe(`nl/${c.leader!.lease.toString(16)}`);
+    expect((await leader(kv, { name: b('nl') })).kv?.lease).toBe(c.leader?.lease);
+  });
+
   it('has "election: no leader" without candidates, also after resignation', async () => {
     await expect(leader(kv, { name: b('none') })).rejects.toBeInstanceOf(ElectionNoLeaderError);
     await expect(leader(kv, { name: b('none') })).rejects.toThrow('election: no leader');
@@ -77,8 +96,12 @@ describe('v3election', () => {
     expect(str(c2.leader?.key)).toBe('q/b2');
     expect(str((await leader(kv, { name: b('q') })).kv?.value)).toBe('two');
     // The old leadership is gone: Proclaim fails with etcd's error, Resign is a silent no-op.
-    await expect(proclaim(kv, { leader: c1.leader, value: b('late') })).rejects.toBeInstanceOf(ElectionNotLeaderError);
-    await expect(proclaim(kv, { leader: c1.leader, value: b('late') })).rejects.toThrow('election: not leader');
+    await expect(proclaim(kv, { leader: c1.leader, value: b('late') })).rejects.toBeInstanceOf(
+      ElectionNotLeaderError,
+    );
+    await expect(proclaim(kv, { leader: c1.leader, value: b('late') })).rejects.toThrow(
+      'election: not leader',
+    );
     const rs = await resign(kv, { leader: c1.leader });
     expect(rs.header?.revision).toBe(mvcc.rev());
     expect(str((await leader(kv, { name: b('q') })).kv?.value)).toBe('two');
@@ -90,7 +113,9 @@ describe('v3election', () => {
     await resign(kv, { leader: c1.leader });
     const c2 = await campaign(kv, { name: b('rc'), lease: 0xa1, value: b('v') });
     expect(c2.leader?.rev).toBeGreaterThan(c1.leader!.rev);
-    await expect(proclaim(kv, { leader: c1.leader, value: b('stale') })).rejects.toThrow('election: not leader');
+    await expect(proclaim(kv, { leader: c1.leader, value: b('stale') })).rejects.toThrow(
+      'election: not leader',
+    );
     await proclaim(kv, { leader: c2.leader, value: b('fresh') });
     expect(str((await leader(kv, { name: b('rc') })).kv?.value)).toBe('fresh');
   });
@@ -102,7 +127,7 @@ describe('v3election', () => {
     expect(str((await leader(kv, { name: b('same') })).kv?.value)).toBe('b');
   });
 
-  it('hands leadership over when the leader\'s lease is revoked', async () => {
+  it("hands leadership over when the leader's lease is revoked", async () => {
     await campaign(kv, { name: b('lv'), lease: 0xa1, value: b('first') });
     const p2 = campaign(kv, { name: b('lv'), lease: 0xb2, value: b('second') });
     expect(await state(p2)).toBe('pending');
@@ -147,7 +172,9 @@ describe('v3election gRPC handlers', () => {
     const server = new grpc.Server();
     server.addService(ElectionService, createElectionService(kv));
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
     );
     const Client = grpc.makeGenericClientConstructor(ElectionService, 'Election');
     // biome-ignore lint/suspicious/noExplicitAny: generic client

@@ -6,7 +6,14 @@ import * as grpc from '@grpc/grpc-js';
 import { LockService } from '@kv/client/api';
 import { MvccStore, openBackend } from '@kv/mvcc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createLockService, createMvccFacade, LockSessionExpiredError, lock, type MvccFacade, unlock } from '../src/v3lock/index.js';
+import {
+  createLockService,
+  createMvccFacade,
+  LockSessionExpiredError,
+  lock,
+  type MvccFacade,
+  unlock,
+} from '../src/v3lock/index.js';
 
 const enc = new TextEncoder();
 const b = (s: string) => enc.encode(s);
@@ -49,12 +56,28 @@ describe('v3lock', () => {
     expect((await kv.range({ key: r.key })).kvs).toHaveLength(0);
   });
 
-  it('fails with etcd\'s error for an unknown lease and leaves no key', async () => {
+  it("fails with etcd's error for an unknown lease and leaves no key", async () => {
     await expect(lock(kv, { name: b('l'), lease: 0x999 })).rejects.toMatchObject({
       message: 'etcdserver: requested lease not found',
       code: grpc.status.NOT_FOUND,
     });
     expect((await kv.range({ key: b('l/'), rangeEnd: b('l0') })).count).toBe(0);
+  });
+
+  it('grants a fresh 60 s session lease when the request has none, like etcd', async () => {
+    const granted: number[] = [];
+    const spy = {
+      ...kv,
+      leaseGrant: async (ttl: number) => {
+        const r = await kv.leaseGrant(ttl);
+        granted.push(ttl, r.ID);
+        return r;
+      },
+    };
+    const r = await lock(spy, { name: b('nolease') });
+    expect(granted[0]).toBe(60);
+    expect(str(r.key)).toBe(`nolease/${granted[1]!.toString(16)}`);
+    expect((await kv.range({ key: r.key })).kvs[0]?.lease).toBe(granted[1]);
   });
 
   it('is re-entrant for the same lease (keeps its place)', async () => {
@@ -92,7 +115,7 @@ describe('v3lock', () => {
     expect(revs).toEqual([...revs].sort((x, y) => x - y));
   });
 
-  it('waits on its predecessor and gets the lock when the holder\'s lease is revoked', async () => {
+  it("waits on its predecessor and gets the lock when the holder's lease is revoked", async () => {
     const a = await lock(kv, { name: b('lr'), lease: 0x1a });
     const pb = lock(kv, { name: b('lr'), lease: 0x2b });
     expect(await state(pb)).toBe('pending');
@@ -132,7 +155,9 @@ describe('v3lock gRPC handlers', () => {
     const server = new grpc.Server();
     server.addService(LockService, createLockService(kv));
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(e) : resolve(p),
+      ),
     );
     const Client = grpc.makeGenericClientConstructor(LockService, 'Lock');
     // biome-ignore lint/suspicious/noExplicitAny: generic client
@@ -147,8 +172,9 @@ describe('v3lock gRPC handlers', () => {
       expect(await state(second)).toBe('pending');
       await rpc('unlock', { key: first.key });
       expect(str((await second).key)).toBe('g/2b');
+      // etcd 3.4.23 answers KV-layer failures from the Lock service with status UNKNOWN.
       await expect(rpc('lock', { name: b('g'), lease: 0x777 })).rejects.toMatchObject({
-        code: grpc.status.NOT_FOUND,
+        code: grpc.status.UNKNOWN,
         details: 'etcdserver: requested lease not found',
       });
     } finally {

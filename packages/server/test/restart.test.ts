@@ -93,7 +93,9 @@ describe('snapshots and auto compaction', () => {
   });
 
   it('auto-compacts in periodic mode', async () => {
-    const srv = await startServer({ args: ['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '1s'] });
+    const srv = await startServer({
+      args: ['--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '1s'],
+    });
     const c = connect(srv.address);
     await call(c.kv, 'put', { key: b('pc'), value: b('old') });
     let err: { details?: string } | undefined;

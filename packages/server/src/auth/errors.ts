@@ -44,17 +44,29 @@ export class RoleNotFoundError extends authError(FP, 'etcdserver: role name not 
 /** "etcdserver: role name is empty". */
 export class RoleEmptyError extends authError(IA, 'etcdserver: role name is empty') {}
 /** "etcdserver: authentication failed, invalid user ID or password". */
-export class AuthFailedError extends authError(IA, 'etcdserver: authentication failed, invalid user ID or password') {}
+export class AuthFailedError extends authError(
+  IA,
+  'etcdserver: authentication failed, invalid user ID or password',
+) {}
 /** "etcdserver: permission denied". */
-export class PermissionDeniedError extends authError(Status.PERMISSION_DENIED, 'etcdserver: permission denied') {}
+export class PermissionDeniedError extends authError(
+  Status.PERMISSION_DENIED,
+  'etcdserver: permission denied',
+) {}
 /** "etcdserver: role is not granted to the user". */
 export class RoleNotGrantedError extends authError(FP, 'etcdserver: role is not granted to the user') {}
 /** "etcdserver: permission is not granted to the role". */
-export class PermissionNotGrantedError extends authError(FP, 'etcdserver: permission is not granted to the role') {}
+export class PermissionNotGrantedError extends authError(
+  FP,
+  'etcdserver: permission is not granted to the role',
+) {}
 /** "etcdserver: authentication is not enabled" (Authenticate while auth is disabled). */
 export class AuthNotEnabledError extends authError(FP, 'etcdserver: authentication is not enabled') {}
 /** "etcdserver: invalid auth token" (unknown, expired or badly signed token). */
-export class InvalidAuthTokenError extends authError(Status.UNAUTHENTICATED, 'etcdserver: invalid auth token') {}
+export class InvalidAuthTokenError extends authError(
+  Status.UNAUTHENTICATED,
+  'etcdserver: invalid auth token',
+) {}
 /** "etcdserver: invalid auth management" (deleting root / revoking root's root role while enabled, bad range). */
 export class InvalidAuthMgmtError extends authError(IA, 'etcdserver: invalid auth management') {}
 /** "etcdserver: revision of auth store is old": the request was checked against an older auth state. */
@@ -65,4 +77,7 @@ export class PermissionNotGivenError extends authError(IA, 'etcdserver: permissi
  * "etcdserver: too many requests": the per-user Authenticate rate limit was hit. etcd has no such
  * limiter; this is etcd's generic overload error, which clients already treat as retryable later.
  */
-export class AuthRateLimitedError extends authError(Status.RESOURCE_EXHAUSTED, 'etcdserver: too many requests') {}
+export class AuthRateLimitedError extends authError(
+  Status.RESOURCE_EXHAUSTED,
+  'etcdserver: too many requests',
+) {}

@@ -59,7 +59,12 @@ export function checkRange(store: AuthStore, info: AuthInfo | undefined, r: Rang
  * Put: write on the key; read too with prev_kv; with a lease, write on every key already attached to
  * that lease (etcd's checkLeasePuts: attaching to a lease lets its revoker delete the key).
  */
-export function checkPut(store: AuthStore, info: AuthInfo | undefined, r: PutLike, leaseKeys?: LeaseKeys): void {
+export function checkPut(
+  store: AuthStore,
+  info: AuthInfo | undefined,
+  r: PutLike,
+  leaseKeys?: LeaseKeys,
+): void {
   if (!store.isEnabled()) return;
   check(store, info, { key: r.key }, 'write');
   if (r.prevKv) check(store, info, { key: r.key }, 'read');
@@ -75,7 +80,12 @@ export function checkDeleteRange(store: AuthStore, info: AuthInfo | undefined, r
 }
 
 /** Txn: read on every compare's range, then every op of both branches, recursively. */
-export function checkTxn(store: AuthStore, info: AuthInfo | undefined, r: TxnLike, leaseKeys?: LeaseKeys): void {
+export function checkTxn(
+  store: AuthStore,
+  info: AuthInfo | undefined,
+  r: TxnLike,
+  leaseKeys?: LeaseKeys,
+): void {
   if (!store.isEnabled()) return;
   for (const c of r.compare ?? []) check(store, info, c, 'read');
   for (const op of [...(r.success ?? []), ...(r.failure ?? [])]) {
@@ -95,7 +105,11 @@ export function checkWatchCreate(store: AuthStore, info: AuthInfo | undefined, r
  * LeaseRevoke: revoking deletes the attached keys, so write on each of them (etcd's checkLeasePuts; a
  * lease without keys needs no permission, as in etcd).
  */
-export function checkLeaseRevoke(store: AuthStore, info: AuthInfo | undefined, keys: Iterable<Uint8Array>): void {
+export function checkLeaseRevoke(
+  store: AuthStore,
+  info: AuthInfo | undefined,
+  keys: Iterable<Uint8Array>,
+): void {
   if (!store.isEnabled()) return;
   checkLeaseKeys(store, info, keys);
 }

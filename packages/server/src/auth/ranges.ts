@@ -24,7 +24,10 @@ export function keyString(b: Uint8Array): string {
  * "\0" = from key to the end of the key space, otherwise [key, range_end). Returns undefined for an
  * empty interval (range_end <= key), which covers nothing.
  */
-export function toInterval(key: Uint8Array, rangeEnd: Uint8Array | undefined | null): KeyInterval | undefined {
+export function toInterval(
+  key: Uint8Array,
+  rangeEnd: Uint8Array | undefined | null,
+): KeyInterval | undefined {
   const start = keyString(key);
   if (!rangeEnd || rangeEnd.length === 0) return { start, end: `${start}\0` };
   if (rangeEnd.length === 1 && rangeEnd[0] === 0) return { start, end: null };

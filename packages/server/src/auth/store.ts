@@ -70,8 +70,8 @@ import {
   USERS_BUCKET,
   type UserRecord,
 } from './persistence.js';
-import { AuthRateLimiter, type RateLimiterOptions } from './rate-limit.js';
 import { IntervalSet, keyString, toInterval } from './ranges.js';
+import { AuthRateLimiter, type RateLimiterOptions } from './rate-limit.js';
 import type { TokenProvider } from './tokens/provider.js';
 import { SimpleTokenProvider } from './tokens/simple.js';
 
@@ -178,8 +178,8 @@ const str = (s: string | undefined) => s ?? '';
 export class AuthStore {
   private enabled = false;
   private rev = 0;
-  private readonly users = new Map<string, UserRecord>();
-  private readonly roles = new Map<string, RoleRecord>();
+  private users = new Map<string, UserRecord>();
+  private roles = new Map<string, RoleRecord>();
   /** Merged permissions per user, valid for `cacheRev` only (cleared on any revision change). */
   private cache = new Map<string, MergedPerms>();
   private cacheRev = -1;
@@ -198,26 +198,53 @@ export class AuthStore {
   /** Loads the auth state from `backend` (empty buckets: auth disabled, revision 1 like etcd). */
   static async open(backend: AuthBackend, opts: AuthStoreOptions = {}): Promise<AuthStore> {
     const s = new AuthStore(backend, opts);
-    for (const [k, v] of await backend.rangeMeta(AUTH_BUCKET)) {
-      if (bytesEqual(k, ENABLED_KEY)) s.enabled = v.length === 1 && v[0] === 1;
-      else if (bytesEqual(k, REVISION_KEY)) s.rev = decodeRevision(v);
+    await s.load();
+    return s;
+  }
+
+  /**
+   * Re-reads everything from the backend (after the server restored a raft snapshot into it, like
+   * etcd's authStore.Recover). Tokens stay valid only if auth is still enabled and their user still
+   * exists.
+   */
+  async reload(): Promise<void> {
+    const wasEnabled = this.enabled;
+    const before = [...this.users.keys()];
+    await this.load();
+    if (wasEnabled && !this.enabled) this.tokens.disable();
+    for (const name of before) if (!this.users.has(name)) this.tokens.invalidateUser(name);
+  }
+
+  /** Reads the buckets into fresh maps, then swaps them in at once: no check sees a half-loaded state. */
+  private async load(): Promise<void> {
+    let enabled = false;
+    let rev = 0;
+    const users = new Map<string, UserRecord>();
+    const roles = new Map<string, RoleRecord>();
+    for (const [k, v] of await this.backend.rangeMeta(AUTH_BUCKET)) {
+      if (bytesEqual(k, ENABLED_KEY)) enabled = v.length === 1 && v[0] === 1;
+      else if (bytesEqual(k, REVISION_KEY)) rev = decodeRevision(v);
     }
-    for (const [, v] of await backend.rangeMeta(USERS_BUCKET)) {
+    for (const [, v] of await this.backend.rangeMeta(USERS_BUCKET)) {
       const u = decodeUser(v);
-      s.users.set(u.name, u);
+      users.set(u.name, u);
     }
-    for (const [, v] of await backend.rangeMeta(ROLES_BUCKET)) {
+    for (const [, v] of await this.backend.rangeMeta(ROLES_BUCKET)) {
       const r = decodeRole(v);
-      s.roles.set(r.name, r);
+      roles.set(r.name, r);
     }
     // etcd starts the auth revision at 1 (0 would read as "no user" in permission checks). Written
     // without an index: it is not a raft entry, and every member derives the same value.
-    if (s.rev === 0) {
-      s.rev = 1;
-      backend.putMeta(AUTH_BUCKET, REVISION_KEY, encodeRevision(1));
+    if (rev === 0) {
+      rev = 1;
+      this.backend.putMeta(AUTH_BUCKET, REVISION_KEY, encodeRevision(1));
     }
-    if (s.enabled) s.tokens.enable();
-    return s;
+    this.enabled = enabled;
+    this.rev = rev;
+    this.users = users;
+    this.roles = roles;
+    this.cacheRev = -1;
+    if (enabled) this.tokens.enable();
   }
 
   // ---- state -------------------------------------------------------------------------------------
@@ -251,8 +278,8 @@ export class AuthStore {
   }
 
   /**
-   * Checks a password off the apply path (etcd's CheckPassword): rate-limited per user, bcrypt compare
-   * in async chunks. Returns the auth revision the check was made at; the server proposes Authenticate
+   * Checks a password off the apply path (etcd's CheckPassword): failed attempts are rate-limited per
+   * user ({@link AuthRateLimitedError} before any bcrypt work), bcrypt compare runs in async chunks. Returns the auth revision the check was made at; the server proposes Authenticate
    * and, like etcd, retries when the revision changed meanwhile.
    */
   async checkPassword(name: string, password: string): Promise<number> {
@@ -262,6 +289,7 @@ export class AuthStore {
     const user = this.users.get(name);
     if (!user || user.noPassword) throw new AuthFailedError();
     if (!(await verifyPassword(password, user.passwordHash))) throw new AuthFailedError();
+    this.limiter?.refund(name); // only failed attempts count
     return rev;
   }
 
@@ -282,7 +310,12 @@ export class AuthStore {
    * Raw range check, ignoring whether auth is enabled: may `user` read/write every key of
    * (key, rangeEnd)? Root-role users may do anything; unknown users nothing.
    */
-  isRangePermitted(user: string, key: Uint8Array, rangeEnd: Uint8Array | undefined | null, kind: AccessKind): boolean {
+  isRangePermitted(
+    user: string,
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined | null,
+    kind: AccessKind,
+  ): boolean {
     const u = this.users.get(user);
     if (!u) return false;
     if (u.roles.includes(ROOT_ROLE)) return true;
@@ -297,7 +330,12 @@ export class AuthStore {
    * "user name is empty"), be checked at the current auth revision (else "revision of auth store is
    * old"), and the user must hold the permission (else "permission denied").
    */
-  checkOp(info: AuthInfo | undefined, key: Uint8Array, rangeEnd: Uint8Array | undefined | null, kind: AccessKind): void {
+  checkOp(
+    info: AuthInfo | undefined,
+    key: Uint8Array,
+    rangeEnd: Uint8Array | undefined | null,
+    kind: AccessKind,
+  ): void {
     if (!this.enabled) return;
     if (!info || info.revision === 0) throw new UserEmptyError();
     if (info.revision < this.rev) throw new AuthOldRevisionError();
@@ -356,8 +394,10 @@ export class AuthStore {
     if (req.authUserDelete) return this.userDelete(str(req.authUserDelete.name), ctx);
     if (req.authUserGet) return { roles: [...this.mustUser(str(req.authUserGet.name)).roles] };
     if (req.authUserChangePassword) return this.userChangePassword(req.authUserChangePassword, ctx);
-    if (req.authUserGrantRole) return this.userGrantRole(str(req.authUserGrantRole.user), str(req.authUserGrantRole.role), ctx);
-    if (req.authUserRevokeRole) return this.userRevokeRole(str(req.authUserRevokeRole.name), str(req.authUserRevokeRole.role), ctx);
+    if (req.authUserGrantRole)
+      return this.userGrantRole(str(req.authUserGrantRole.user), str(req.authUserGrantRole.role), ctx);
+    if (req.authUserRevokeRole)
+      return this.userRevokeRole(str(req.authUserRevokeRole.name), str(req.authUserRevokeRole.role), ctx);
     if (req.authUserList) return { users: [...this.users.keys()].sort() };
     if (req.authRoleList) return { roles: [...this.roles.keys()].sort() };
     if (req.authRoleAdd) return this.roleAdd(str(req.authRoleAdd.name), ctx);
@@ -370,8 +410,15 @@ export class AuthStore {
 
   private checkApplyPermission(req: AuthRequest, info: AuthInfo | undefined): void {
     if (!this.enabled || req.authenticate || req.authStatus) return;
-    if (req.authUserGet && info && str(req.authUserGet.name) === info.username && this.users.has(info.username)) return;
-    if (req.authRoleGet && info && this.users.get(info.username)?.roles.includes(str(req.authRoleGet.role))) return;
+    if (
+      req.authUserGet &&
+      info &&
+      str(req.authUserGet.name) === info.username &&
+      this.users.has(info.username)
+    )
+      return;
+    if (req.authRoleGet && info && this.users.get(info.username)?.roles.includes(str(req.authRoleGet.role)))
+      return;
     this.checkAdmin(info);
   }
 
@@ -436,7 +483,10 @@ export class AuthStore {
     return {};
   }
 
-  private userChangePassword(r: DeepPartial<AuthUserChangePasswordRequest>, ctx: AuthApplyContext): AuthResponseBody {
+  private userChangePassword(
+    r: DeepPartial<AuthUserChangePasswordRequest>,
+    ctx: AuthApplyContext,
+  ): AuthResponseBody {
     const user = this.mustUser(str(r.name));
     const passwordHash = normaliseHashedPassword(str(r.hashedPassword));
     if (!passwordHash) throw new InvalidAuthMgmtError(); // the proposer must hash (hashPassword)
@@ -486,7 +536,10 @@ export class AuthStore {
     return {};
   }
 
-  private roleGrantPermission(r: DeepPartial<AuthRoleGrantPermissionRequest>, ctx: AuthApplyContext): AuthResponseBody {
+  private roleGrantPermission(
+    r: DeepPartial<AuthRoleGrantPermissionRequest>,
+    ctx: AuthApplyContext,
+  ): AuthResponseBody {
     const role = this.mustRole(str(r.name));
     if (!r.perm) throw new PermissionNotGivenError();
     const perm: KeyPermission = {
@@ -512,7 +565,10 @@ export class AuthStore {
     return {};
   }
 
-  private roleRevokePermission(r: DeepPartial<AuthRoleRevokePermissionRequest>, ctx: AuthApplyContext): AuthResponseBody {
+  private roleRevokePermission(
+    r: DeepPartial<AuthRoleRevokePermissionRequest>,
+    ctx: AuthApplyContext,
+  ): AuthResponseBody {
     const role = this.mustRole(str(r.role));
     const key = r.key ?? new Uint8Array(0);
     const rangeEnd = r.rangeEnd ?? new Uint8Array(0);

@@ -20,6 +20,7 @@ import {
   decodeConfChange,
   type Entry,
   EntryType,
+  type HardState,
   encodeConfChange,
   MemoryStorage,
   type Message,
@@ -111,6 +112,11 @@ export class EtcdServer extends EventEmitter {
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
   private sender: MessageSender = () => {};
   private snapshotInProgress = false;
+  /** Tail of the apply pipeline. */
+  private applying: Promise<void> = Promise.resolve();
+  /** A commit-only hard state not yet written (see handleReady). */
+  private pendingHardState: HardState | undefined;
+  private snapshotRunning: Promise<void> = Promise.resolve();
   private quotaCheckRunning = false;
   /** Campaign at once when this member is the only voter (etcd fast-forwards its election ticks). */
   private fastForwardCampaign = false;
@@ -228,8 +234,9 @@ export class EtcdServer extends EventEmitter {
       server.startLoop();
       return server;
     }
-    // Restart: newest snapshot + WAL replay.
-    snapshot = await snapshotter.loadNewest();
+    // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a
+    // marker without a file, never the reverse: the marker is written first) + WAL replay.
+    snapshot = await snapshotter.loadNewestAvailable(await Wal.snapshotMarkers(walDir));
     let payload: SnapshotPayload | undefined;
     let raftSnap: Snapshot | undefined;
     if (snapshot) {
@@ -379,10 +386,19 @@ export class EtcdServer extends EventEmitter {
     const isLeader = this.isLeader;
     // The leader may send before its own fsync (etcd does); followers must persist first.
     if (isLeader && rd.messages.length) this.sender(rd.messages);
-    if (rd.hardState || rd.entries.length) {
+    if (rd.entries.length || (rd.hardState && rd.mustSync)) {
+      // The newest hard state goes along (a stashed commit-only one is superseded by rd.hardState).
+      const hs = rd.hardState ?? this.pendingHardState;
+      this.pendingHardState = undefined;
       const t0 = process.hrtime.bigint();
-      await this.wal.save(rd.hardState, rd.entries);
+      await this.wal.save(hs, rd.entries);
       this.metrics.walFsync.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+    } else if (rd.hardState) {
+      // Only the commit index moved (raft says no sync needed): an fsync for it alone would double
+      // the fsyncs per write, since a lone member commits an entry one Ready after persisting it.
+      // It is written with the next save, before a snapshot marker, and at stop; losing it in a crash
+      // only makes raft re-commit entries the consistent index then skips.
+      this.pendingHardState = rd.hardState;
     }
     if (rd.snapshot && rd.snapshot.metadata.index > 0) this.raftStorage.applySnapshot(rd.snapshot);
     if (rd.hardState) this.raftStorage.setHardState(rd.hardState);
@@ -390,7 +406,22 @@ export class EtcdServer extends EventEmitter {
     if (!isLeader && rd.messages.length) this.sender(rd.messages);
     if (rd.hardState) this.committedIndex = Math.max(this.committedIndex, rd.hardState.commit);
     this.metrics.proposalsCommitted.set(this.committedIndex);
-    for (const e of rd.committedEntries) await this.applyEntry(e);
+    if (rd.committedEntries.length === 0) return;
+    // Apply is pipelined with the next Ready's WAL write (as etcd's apply goroutine), except when a
+    // ConfChange is among the entries: raft must see it applied before it hands out more work.
+    const entries = rd.committedEntries;
+    this.applying = this.applying.then(() => this.applyEntries(entries));
+    if (entries.some((e) => e.type !== EntryType.Normal)) await this.applying;
+  }
+
+  private async applyEntries(entries: readonly Entry[]): Promise<void> {
+    try {
+      for (const e of entries) await this.applyEntry(e);
+    } catch (err) {
+      this.log.error('apply failed; stopping', { error: err });
+      this.emit('fatal', err);
+      return;
+    }
     this.metrics.proposalsApplied.set(this.appliedIndex);
     this.metrics.proposalsPending.set(this.wait.size);
     this.checkReadRounds();
@@ -758,7 +789,7 @@ export class EtcdServer extends EventEmitter {
   private maybeSnapshot(): void {
     if (this.snapshotInProgress || this.appliedIndex - this.snapshotIndex <= this.cfg.snapshotCount) return;
     this.snapshotInProgress = true;
-    void this.snapshot()
+    this.snapshotRunning = this.snapshot()
       .catch((err: unknown) => this.log.error('failed to create snapshot', { error: err }))
       .finally(() => {
         this.snapshotInProgress = false;
@@ -771,6 +802,8 @@ export class EtcdServer extends EventEmitter {
     const term = this.raftStorage.term(index);
     const t0 = Date.now();
     await this.store.flush();
+    // The WAL's hard state must cover the snapshot index before the marker is written.
+    await this.flushHardState();
     const dump = this.cfg.backend === 'memory' ? await this.store.dumpBackend() : undefined;
     const confState = this.confState ?? {
       voters: [this.memberId],
@@ -784,8 +817,9 @@ export class EtcdServer extends EventEmitter {
       confState,
       dump,
     );
-    await this.snapshotter.save({ index, term, data });
+    // etcd's order: WAL marker, then the snapshot file, then release older WAL segments.
     await this.wal.saveSnapshot({ index, term });
+    await this.snapshotter.save({ index, term, data });
     this.raftStorage.createSnapshot(index, confState, new Uint8Array(0));
     // Keep some entries for slow followers (etcd keeps 5000); a single member needs none.
     const keep = this.membership.members.size > 1 ? 5000 : 0;
@@ -796,6 +830,14 @@ export class EtcdServer extends EventEmitter {
     this.snapshotIndex = index;
     this.metrics.snapshotSave.observe((Date.now() - t0) / 1000);
     this.log.info('saved snapshot', { 'snapshot-index': index, took: `${Date.now() - t0}ms` });
+  }
+
+  /** Writes a stashed commit-only hard state. */
+  private async flushHardState(): Promise<void> {
+    const hs = this.pendingHardState;
+    if (!hs) return;
+    this.pendingHardState = undefined;
+    await this.wal.save(hs, []);
   }
 
   /** Moves leadership (single member: only to itself). */
@@ -812,6 +854,9 @@ export class EtcdServer extends EventEmitter {
     clearInterval(this.leaseTimer);
     clearInterval(this.compactTimer);
     if (this.loopRunning) await new Promise<void>((r) => this.loopIdle.push(r));
+    await this.applying;
+    await this.snapshotRunning;
+    await this.flushHardState().catch((err: unknown) => this.log.warn('could not save hard state', { error: err }));
     for (const [id] of [...this.wait]) this.triggerError(id, Errors.stopped());
     for (const r of [
       ...this.queuedReads.splice(0),

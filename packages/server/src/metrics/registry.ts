@@ -14,7 +14,9 @@ const labelKey = (labels: Labels | undefined): string => {
   if (cached !== undefined) return cached;
   const keys = Object.keys(labels).sort();
   const key = keys
-    .map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .map(
+      (k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
+    )
     .join(',');
   keyCache.set(labels, key);
   return key;

@@ -68,7 +68,8 @@ export class ClientListener {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       if (buffered.length < DECIDE_BYTES && H2_PREFACE.subarray(0, buffered.length).equals(buffered)) return;
       const looksH2 =
-        buffered.length >= DECIDE_BYTES && buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
+        buffered.length >= DECIDE_BYTES &&
+        buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
       // For HTTP/2, also wait for the client's first SETTINGS frame header (sent right after the preface).
       if (looksH2 && buffered.length < H2_PREFACE.length + 9) return;
       socket.off('data', onData);

@@ -6,10 +6,10 @@
  * the key still has that create_revision.
  */
 import {
-  Compare_CompareResult,
-  Compare_CompareTarget,
   type CampaignRequest,
   type CampaignResponse,
+  Compare_CompareResult,
+  Compare_CompareTarget,
   type DeepPartial,
   Event_EventType,
   type KeyValue,
@@ -29,7 +29,7 @@ import {
   MissingLeaderKeyError,
   SessionExpiredError,
 } from '../v3lock/errors.js';
-import type { FacadeWatchResponse, KvFacade } from '../v3lock/facade.js';
+import { type FacadeWatchResponse, type KvFacade, sessionLease } from '../v3lock/facade.js';
 import { contenderKey, keyPrefix, prefixEnd } from '../v3lock/keys.js';
 import { firstCreatedRequest, waitDeletes } from '../v3lock/wait.js';
 
@@ -57,11 +57,13 @@ export async function campaign(
 ): Promise<CampaignResponse> {
   const name = req.name ?? EMPTY;
   const value = req.value ?? EMPTY;
-  const lease = req.lease ?? 0;
+  const lease = await sessionLease(facade, req.lease);
   const prefix = keyPrefix(name);
   const key = contenderKey(prefix, lease);
   const t = await facade.txn({
-    compare: [{ key, target: Compare_CompareTarget.CREATE, result: Compare_CompareResult.EQUAL, createRevision: 0 }],
+    compare: [
+      { key, target: Compare_CompareTarget.CREATE, result: Compare_CompareResult.EQUAL, createRevision: 0 },
+    ],
     success: [{ requestPut: { key, value, lease } }],
     failure: [{ requestRange: { key } }],
   });
@@ -93,7 +95,10 @@ export async function campaign(
 }
 
 /** Updates the leader's value without a new election; "election: not leader" if it lost the key. */
-export async function proclaim(facade: KvFacade, req: DeepPartial<ProclaimRequest>): Promise<ProclaimResponse> {
+export async function proclaim(
+  facade: KvFacade,
+  req: DeepPartial<ProclaimRequest>,
+): Promise<ProclaimResponse> {
   if (!req.leader) throw new MissingLeaderKeyError();
   const t = await facade.txn({
     compare: [leaderCompare(req.leader)],
@@ -166,7 +171,10 @@ export async function observe(
     if (r.kvs.length === 0) {
       // No leader yet: wait for the first put under the prefix (deletes are ignored, as in etcd).
       const q = new WatchQueue(signal);
-      const w = facade.watch({ key: prefix, rangeEnd: prefixEnd(prefix), startRevision: r.header?.revision ?? 0 }, q.push);
+      const w = facade.watch(
+        { key: prefix, rangeEnd: prefixEnd(prefix), startRevision: r.header?.revision ?? 0 },
+        q.push,
+      );
       try {
         while (!kv) {
           const wr = await q.next();
@@ -174,7 +182,10 @@ export async function observe(
           const put = wr.events.find((e) => e.type === Event_EventType.PUT && e.kv);
           if (put?.kv) {
             kv = put.kv;
-            header = { ...(wr.header ?? { clusterId: 0, memberId: 0, raftTerm: 0 }), revision: kv.modRevision };
+            header = {
+              ...(wr.header ?? { clusterId: 0, memberId: 0, raftTerm: 0 }),
+              revision: kv.modRevision,
+            };
           }
         }
       } finally {

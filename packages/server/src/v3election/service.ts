@@ -2,7 +2,7 @@
  * grpc-js handlers for v3electionpb.Election:
  * `server.addService(ElectionService, createElectionService(facade))`.
  */
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import type {
   CampaignRequest,
   CampaignResponse,
@@ -16,7 +16,10 @@ import type {
 import { callSignal, type FacadeSource, facadeFor, toServiceError } from '../v3lock/service.js';
 import { campaign, leader, observe, proclaim, resign } from './election.js';
 
-function unary<Req, Res>(src: FacadeSource, fn: (f: ReturnType<typeof facadeFor>, req: Req, signal: AbortSignal) => Promise<Res>) {
+function unary<Req, Res>(
+  src: FacadeSource,
+  fn: (f: ReturnType<typeof facadeFor>, req: Req, signal: AbortSignal) => Promise<Res>,
+) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     fn(facadeFor(src, call), call.request, callSignal(call)).then(
       (r) => callback(null, r),

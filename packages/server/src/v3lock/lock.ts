@@ -15,7 +15,7 @@ import {
   type UnlockResponse,
 } from '@kv/client/api';
 import { LockSessionExpiredError } from './errors.js';
-import type { KvFacade } from './facade.js';
+import { type KvFacade, sessionLease } from './facade.js';
 import { contenderKey, keyPrefix } from './keys.js';
 import { firstCreatedRequest, waitDeletes } from './wait.js';
 
@@ -23,14 +23,23 @@ import { firstCreatedRequest, waitDeletes } from './wait.js';
  * Acquires the lock `req.name` for `req.lease`; resolves once held. If the wait is aborted (the client
  * cancelled), the key is deleted again so later contenders do not queue behind it.
  */
-export async function lock(facade: KvFacade, req: DeepPartial<LockRequest>, signal?: AbortSignal): Promise<LockResponse> {
+export async function lock(
+  facade: KvFacade,
+  req: DeepPartial<LockRequest>,
+  signal?: AbortSignal,
+): Promise<LockResponse> {
   const prefix = keyPrefix(req.name ?? new Uint8Array(0));
-  const lease = req.lease ?? 0;
+  const lease = await sessionLease(facade, req.lease);
   const myKey = contenderKey(prefix, lease);
   const owner = firstCreatedRequest(prefix);
   const t = await facade.txn({
     compare: [
-      { key: myKey, target: Compare_CompareTarget.CREATE, result: Compare_CompareResult.EQUAL, createRevision: 0 },
+      {
+        key: myKey,
+        target: Compare_CompareTarget.CREATE,
+        result: Compare_CompareResult.EQUAL,
+        createRevision: 0,
+      },
     ],
     success: [{ requestPut: { key: myKey, value: new Uint8Array(0), lease } }, { requestRange: owner }],
     failure: [{ requestRange: { key: myKey } }, { requestRange: owner }],

@@ -6,8 +6,15 @@
  * lease deletes its keys).
  */
 import { status as Status } from '@grpc/grpc-js';
-import type { DeepPartial, DeleteRangeRequest, PutRequest, RangeRequest, ResponseHeader, TxnRequest } from '@kv/client/api';
-import type { MvccStore, RequestOp, TxnRequest as MvccTxnRequest, WatchBatch } from '@kv/mvcc';
+import type {
+  DeepPartial,
+  DeleteRangeRequest,
+  PutRequest,
+  RangeRequest,
+  ResponseHeader,
+  TxnRequest,
+} from '@kv/client/api';
+import type { MvccStore, TxnRequest as MvccTxnRequest, RequestOp, WatchBatch } from '@kv/mvcc';
 import { ConcurrencyError } from './errors.js';
 import type { FacadeWatch, FacadeWatchRequest, FacadeWatchResponse, KvFacade } from './facade.js';
 
@@ -34,6 +41,7 @@ function collectLeases(ops: DeepPartial<RequestOp>[] | undefined, out: number[])
 export function createMvccFacade(mvcc: MvccStore): MvccFacade {
   let index = mvcc.consistentIndex();
   const leases = new Set<number>();
+  let nextLease = 0x7000_0000;
   const header = (revision: number): ResponseHeader => ({ clusterId: 0, memberId: 0, revision, raftTerm: 0 });
   const leaseNotFound = () => new ConcurrencyError(Status.NOT_FOUND, 'etcdserver: requested lease not found');
   const checkLeases = (ids: number[]) => {
@@ -76,6 +84,12 @@ export function createMvccFacade(mvcc: MvccStore): MvccFacade {
         },
       );
       return { cancel: () => w.cancel() };
+    },
+    async leaseGrant(_ttl: number) {
+      // No expiry here: the tests revoke explicitly (the server's lessor owns TTLs).
+      const ID = ++nextLease;
+      leases.add(ID);
+      return { ID };
     },
     grantLease(id: number) {
       leases.add(id);

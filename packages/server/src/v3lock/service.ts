@@ -1,7 +1,7 @@
 /**
  * grpc-js handlers for v3lockpb.Lock: `server.addService(LockService, createLockService(facade))`.
  */
-import type { sendUnaryData, ServerUnaryCall, ServiceError } from '@grpc/grpc-js';
+import type { ServerUnaryCall, ServiceError, sendUnaryData } from '@grpc/grpc-js';
 import { Metadata, status as Status } from '@grpc/grpc-js';
 import type { LockRequest, LockResponse, UnlockRequest, UnlockResponse } from '@kv/client/api';
 import type { KvFacade } from './facade.js';
@@ -15,9 +15,15 @@ export function facadeFor(src: FacadeSource, call: { metadata: Metadata }): KvFa
   return typeof src === 'function' ? src(call) : src;
 }
 
-/** Any thrown value as a grpc ServiceError (keeps `code` of typed errors, else UNKNOWN). */
+/**
+ * Any thrown value as a grpc ServiceError. etcd's v3lock/v3election servers return every failure,
+ * including the KV layer's ("etcdserver: requested lease not found", "etcdserver: permission denied"),
+ * as status UNKNOWN with the original text (checked against etcd 3.4.23); only a client cancel keeps
+ * CANCELLED.
+ */
 export function toServiceError(err: unknown): Partial<ServiceError> {
-  const code = typeof (err as { code?: unknown })?.code === 'number' ? (err as { code: number }).code : Status.UNKNOWN;
+  const cancelled = (err as { code?: unknown })?.code === Status.CANCELLED;
+  const code = cancelled ? Status.CANCELLED : Status.UNKNOWN;
   const details = err instanceof Error ? err.message : String(err);
   return { code, details, message: details, metadata: new Metadata() };
 }
@@ -38,7 +44,10 @@ export function createLockService(src: FacadeSource) {
         (err) => callback(toServiceError(err)),
       );
     },
-    unlock(call: ServerUnaryCall<UnlockRequest, UnlockResponse>, callback: sendUnaryData<UnlockResponse>): void {
+    unlock(
+      call: ServerUnaryCall<UnlockRequest, UnlockResponse>,
+      callback: sendUnaryData<UnlockResponse>,
+    ): void {
       unlock(facadeFor(src, call), call.request).then(
         (r) => callback(null, r),
         (err) => callback(toServiceError(err)),

@@ -2,13 +2,24 @@
  * Waiting for predecessors, as etcd's concurrency package does it: repeatedly find the newest key under
  * the prefix created before us and watch it until it is deleted; done when none is left.
  */
-import { type Event, Event_EventType, type ResponseHeader, RangeRequest_SortOrder, RangeRequest_SortTarget } from '@kv/client/api';
+import {
+  type Event,
+  Event_EventType,
+  RangeRequest_SortOrder,
+  RangeRequest_SortTarget,
+  type ResponseHeader,
+} from '@kv/client/api';
 import { CallCancelledError } from './errors.js';
 import type { KvFacade } from './facade.js';
 import { prefixEnd } from './keys.js';
 
 /** Resolves when `key` is deleted at or after `rev` (or the watch ends: the caller re-checks then). */
-export function waitDelete(facade: KvFacade, key: Uint8Array, rev: number, signal?: AbortSignal): Promise<void> {
+export function waitDelete(
+  facade: KvFacade,
+  key: Uint8Array,
+  rev: number,
+  signal?: AbortSignal,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal?.aborted) return reject(new CallCancelledError());
     let done = false;

@@ -3,7 +3,14 @@
  * `revision` (the auth revision at Authenticate time; requests carrying an older one fail with "revision
  * of auth store is old" and clients re-authenticate) and `exp` (seconds since the epoch).
  */
-import { createHmac, type KeyObject, sign as cryptoSign, verify as cryptoVerify, constants, timingSafeEqual } from 'node:crypto';
+import {
+  constants,
+  createHmac,
+  sign as cryptoSign,
+  verify as cryptoVerify,
+  type KeyObject,
+  timingSafeEqual,
+} from 'node:crypto';
 import type { AssignContext, TokenInfo, TokenProvider } from './provider.js';
 
 /** Algorithms accepted in `sign-method`. */
@@ -65,12 +72,14 @@ export class JwtTokenProvider implements TokenProvider {
   private readonly header: string;
 
   constructor(opts: JwtOptions) {
-    if (!JWT_SIGN_METHODS.includes(opts.signMethod)) throw new JwtConfigError(`jwt: unsupported sign-method ${opts.signMethod}`);
+    if (!JWT_SIGN_METHODS.includes(opts.signMethod))
+      throw new JwtConfigError(`jwt: unsupported sign-method ${opts.signMethod}`);
     this.method = opts.signMethod;
     this.ttlS = opts.ttlSeconds ?? DEFAULT_JWT_TTL_S;
     this.now = opts.now ?? Date.now;
     if (this.method.startsWith('HS')) {
-      if (!opts.secret || opts.secret.length === 0) throw new JwtConfigError('jwt: HS* sign methods need a secret');
+      if (!opts.secret || opts.secret.length === 0)
+        throw new JwtConfigError('jwt: HS* sign methods need a secret');
       this.secret = opts.secret;
     } else {
       this.privateKey = opts.privateKey;
@@ -125,7 +134,8 @@ export class JwtTokenProvider implements TokenProvider {
     const data = Buffer.from(input);
     const m = this.method;
     if (m.startsWith('HS')) return createHmac(hashOf(m), this.secret!).update(data).digest();
-    if (!this.privateKey) throw new JwtConfigError('jwt: no priv-key configured; this member can only verify tokens');
+    if (!this.privateKey)
+      throw new JwtConfigError('jwt: no priv-key configured; this member can only verify tokens');
     if (m === 'EdDSA') return cryptoSign(null, data, this.privateKey);
     return cryptoSign(hashOf(m), data, this.keyOptions(this.privateKey));
   }

@@ -2,8 +2,9 @@
  * `--auth-token` parsing and provider construction: `simple` or
  * `jwt,pub-key=<path>,priv-key=<path>,sign-method=<alg>,ttl=<go duration>` like etcd.
  */
-import { readFileSync } from 'node:fs';
+
 import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { JWT_SIGN_METHODS, JwtConfigError, type JwtSignMethod, JwtTokenProvider } from './jwt.js';
 import type { TokenProvider } from './provider.js';
 import { SimpleTokenProvider } from './simple.js';
@@ -11,7 +12,13 @@ import { SimpleTokenProvider } from './simple.js';
 /** A parsed `--auth-token` value. */
 export type AuthTokenSpec =
   | { kind: 'simple' }
-  | { kind: 'jwt'; signMethod: JwtSignMethod; pubKeyPath?: string; privKeyPath?: string; ttlSeconds?: number };
+  | {
+      kind: 'jwt';
+      signMethod: JwtSignMethod;
+      pubKeyPath?: string;
+      privKeyPath?: string;
+      ttlSeconds?: number;
+    };
 
 const UNITS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
@@ -33,7 +40,8 @@ export function parseAuthTokenSpec(value: string): AuthTokenSpec {
   const [kind, ...opts] = value.split(',');
   if (kind === 'simple') return { kind: 'simple' };
   if (kind !== 'jwt') throw new JwtConfigError(`unknown token type ${JSON.stringify(kind)}`);
-  const out: { signMethod?: JwtSignMethod; pubKeyPath?: string; privKeyPath?: string; ttlSeconds?: number } = {};
+  const out: { signMethod?: JwtSignMethod; pubKeyPath?: string; privKeyPath?: string; ttlSeconds?: number } =
+    {};
   for (const opt of opts) {
     const eq = opt.indexOf('=');
     if (eq < 0) throw new JwtConfigError(`invalid jwt option ${JSON.stringify(opt)}`);
@@ -47,7 +55,8 @@ export function parseAuthTokenSpec(value: string): AuthTokenSpec {
         out.privKeyPath = v;
         break;
       case 'sign-method':
-        if (!(JWT_SIGN_METHODS as readonly string[]).includes(v)) throw new JwtConfigError(`unsupported sign-method ${v}`);
+        if (!(JWT_SIGN_METHODS as readonly string[]).includes(v))
+          throw new JwtConfigError(`unsupported sign-method ${v}`);
         out.signMethod = v as JwtSignMethod;
         break;
       case 'ttl':
@@ -72,7 +81,8 @@ export interface ProviderOptions {
 /** Builds the provider an `--auth-token` value describes (reads key files for jwt). */
 export function createTokenProvider(spec: AuthTokenSpec | string, opts: ProviderOptions = {}): TokenProvider {
   const s = typeof spec === 'string' ? parseAuthTokenSpec(spec) : spec;
-  if (s.kind === 'simple') return new SimpleTokenProvider({ ttlSeconds: opts.simpleTtlSeconds, now: opts.now });
+  if (s.kind === 'simple')
+    return new SimpleTokenProvider({ ttlSeconds: opts.simpleTtlSeconds, now: opts.now });
   const common = { signMethod: s.signMethod, ttlSeconds: s.ttlSeconds, now: opts.now };
   if (s.signMethod.startsWith('HS')) {
     const path = s.privKeyPath ?? s.pubKeyPath;
