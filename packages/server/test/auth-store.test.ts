@@ -499,6 +499,9 @@ describe('permission matrix', () => {
     );
     expect(del('bob', '/w/a', b('/w/n'))).not.toThrow(); // [/w/a,/w/m) + [/w/m,/w/p) cover it together
     expect(del('bob', '/w/a', b('/w/q'))).toThrow(PermissionDeniedError);
+    // An inverted range (range_end < key) is denied to non-root users.
+    expect(range('alice', '/app/z', b('/app/a'))).toThrow(PermissionDeniedError);
+    expect(range('root', '/app/z', b('/app/a'))).not.toThrow();
     // A single-key grant covers exactly that key.
     expect(range('alice', '/alice/key', b('/alice/key\0'))).not.toThrow();
     expect(range('alice', '/alice/key', b('/alice/kez'))).toThrow(PermissionDeniedError);
@@ -675,6 +678,41 @@ describe('persistence', () => {
     expect(a.isRangePermitted('alice', b('/alice/key'), undefined, 'write')).toBe(true);
     expect(await a.checkPassword('alice', 'alicepw')).toBe(rev);
     await store.close();
+  });
+});
+
+describe('reload (raft snapshot restored into the backend)', () => {
+  it("picks up the backend's state and drops tokens of users that no longer exist", async () => {
+    await addUser('root', 'rootpw');
+    await addUser('alice', 'alicepw');
+    apply({ authUserGrantRole: { user: 'root', role: 'root' } });
+    apply({ authEnable: {} });
+    // A second store on the same backend stands for "the state in the snapshot".
+    const other = await AuthStore.open(mvcc);
+    await auth.checkPassword('alice', 'alicepw');
+    const aliceTok = apply({ authenticate: { name: 'alice', simpleToken: auth.genTokenPrefix() } }).token!;
+    const rootTok = apply({ authenticate: { name: 'root', simpleToken: auth.genTokenPrefix() } }).token!;
+    other.apply(
+      { authUserDelete: { name: 'alice' } },
+      { index: ++index, authInfo: { username: 'root', revision: other.revision() } },
+    );
+    other.apply(
+      { authRoleAdd: { name: 'fresh' } },
+      { index: ++index, authInfo: { username: 'root', revision: other.revision() } },
+    );
+    await auth.reload();
+    expect(auth.revision()).toBe(other.revision());
+    expect(apply({ authRoleList: {} }, 'root').roles).toEqual(['fresh']);
+    expect(() => auth.authInfoFromToken(aliceTok)).toThrow(InvalidAuthTokenError);
+    expect(auth.authInfoFromToken(rootTok)?.username).toBe('root');
+    other.apply(
+      { authDisable: {} },
+      { index: ++index, authInfo: { username: 'root', revision: other.revision() } },
+    );
+    await auth.reload();
+    expect(auth.isEnabled()).toBe(false);
+    apply({ authEnable: {} });
+    expect(() => auth.authInfoFromToken(rootTok)).toThrow(InvalidAuthTokenError);
   });
 });
 

@@ -3,12 +3,13 @@
  * in-process facade, and the grpc-js handlers (unary + the Observe stream) over a real connection.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ElectionService, type LeaderResponse } from '@kv/client/api';
+import { ElectionService, GATEWAY_ROUTES, type LeaderResponse } from '@kv/client/api';
 import { MvccStore, openBackend } from '@kv/mvcc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   campaign,
   createElectionService,
+  electionUnaryHandlers,
   leader,
   observe,
   proclaim,
@@ -18,6 +19,7 @@ import {
   createMvccFacade,
   ElectionNoLeaderError,
   ElectionNotLeaderError,
+  lockUnaryHandlers,
   type MvccFacade,
 } from '../src/v3lock/index.js';
 
@@ -206,5 +208,37 @@ describe('v3election gRPC handlers', () => {
       c.close();
       server.forceShutdown();
     }
+  });
+});
+
+describe('gateway JSON routes', () => {
+  it('serve /v3/lock/* and /v3/election/* through the route codecs and the unary handler table', async () => {
+    const table = new Map([...lockUnaryHandlers(kv), ...electionUnaryHandlers(kv)]);
+    // biome-ignore lint/suspicious/noExplicitAny: gateway JSON is untyped
+    type Json = Record<string, any>;
+    /** What the gateway does: JSON body -> fromJSON -> handler -> toJSON. */
+    const post = async (path: string, body: unknown): Promise<Json> => {
+      const route = GATEWAY_ROUTES[path]!;
+      const fn = table.get(`${route.service}/${route.key}`)!;
+      const resp = await fn(route.request.fromJSON(body) as never);
+      return route.response.toJSON(resp as never) as Json;
+    };
+    const b64 = (s: string) => Buffer.from(s).toString('base64');
+    const locked = await post('/v3/lock/lock', { name: b64('gw'), lease: String(0xa1) });
+    expect(Buffer.from(locked.key, 'base64').toString()).toBe('gw/a1');
+    expect(Number(locked.header.revision)).toBe(mvcc.rev());
+    await post('/v3/lock/unlock', { key: locked.key });
+    const c = await post('/v3/election/campaign', {
+      name: b64('gwe'),
+      lease: String(0xb2),
+      value: b64('v1'),
+    });
+    expect(Buffer.from(c.leader.key, 'base64').toString()).toBe('gwe/b2');
+    await post('/v3/election/proclaim', { leader: c.leader, value: b64('v2') });
+    const l = await post('/v3/election/leader', { name: b64('gwe') });
+    expect(Buffer.from(l.kv.value, 'base64').toString()).toBe('v2');
+    await post('/v3/election/resign', { leader: c.leader });
+    await expect(post('/v3/election/leader', { name: b64('gwe') })).rejects.toThrow('election: no leader');
+    expect(GATEWAY_ROUTES['/v3/election/observe']?.responseStream).toBe(true); // served with observe()
   });
 });

@@ -320,7 +320,7 @@ export class AuthStore {
     if (!u) return false;
     if (u.roles.includes(ROOT_ROLE)) return true;
     const iv = toInterval(key, rangeEnd);
-    if (!iv) return true; // an empty range touches no key
+    if (!iv) return false; // range_end <= key: nothing a grant can cover; deny rather than guess
     const perms = this.merged(u);
     return (kind === 'read' ? perms.read : perms.write).contains(iv);
   }

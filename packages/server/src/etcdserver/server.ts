@@ -392,7 +392,11 @@ export class EtcdServer extends EventEmitter {
       this.pendingHardState = undefined;
       const t0 = process.hrtime.bigint();
       await this.wal.save(hs, rd.entries);
-      this.metrics.walFsync.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+      const took = Number(process.hrtime.bigint() - t0) / 1e9;
+      this.metrics.walFsync.observe(took);
+      if (this.log.enabled('debug')) {
+        this.log.debug('saved ready', { entries: rd.entries.length, committed: rd.committedEntries.length, took });
+      }
     } else if (rd.hardState) {
       // Only the commit index moved (raft says no sync needed): an fsync for it alone would double
       // the fsyncs per write, since a lone member commits an entry one Ready after persisting it.

@@ -111,7 +111,8 @@ export function createHttpHandler(
       return;
     }
     if (req.method !== route.httpMethod) {
-      sendJson(res, 405, { error: 'Method Not Allowed', message: 'Method Not Allowed', code: 12 });
+      res.writeHead(405, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.end('Method Not Allowed\n');
       return;
     }
     void serveRoute(etcd, handlers, route, req, res, bodyLimit).catch((err: unknown) => sendError(res, err));

@@ -8,6 +8,7 @@ export {
   type KvFacade,
   sessionLease,
 } from './facade.js';
+export { type ConcurrencyUnaryHandler, lockUnaryHandlers } from './handlers.js';
 export { contenderKey, keyPrefix, prefixEnd } from './keys.js';
 export { lock, unlock } from './lock.js';
 export { createMvccFacade, type MvccFacade } from './mvcc-facade.js';
