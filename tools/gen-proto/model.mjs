@@ -1,7 +1,28 @@
 // Turns a protobufjs Root into the ordered list of declarations one generated file must contain.
+
+import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 
 const { Type, Enum, Service, Namespace } = protobuf;
+
+/**
+ * Names a generated file cannot give a message, enum or service: TypeScript/JavaScript globals the
+ * generated code refers to, and every top-level declaration of the runtimes copied into each output.
+ * A proto declaration with such a name gets the package prefix (walpb.Record -> walpb_Record), the same
+ * rule as for clashes between packages, instead of shadowing the global and breaking the output.
+ */
+const RESERVED_NAMES = new Set([
+  ...['Array', 'BigInt', 'Boolean', 'Buffer', 'DataView', 'Date', 'Error', 'JSON', 'Map', 'Math', 'Number'],
+  ...['Object', 'Partial', 'Promise', 'RangeError', 'Readonly', 'Record', 'Set', 'String', 'Symbol'],
+  ...['TextDecoder', 'TextEncoder', 'TypeError', 'Uint8Array', 'GATEWAY_ROUTES', 'GatewayRoute'],
+  ...['runtime.ts', 'runtime-grpc.ts'].flatMap((f) =>
+    [
+      ...readFileSync(new URL(f, import.meta.url), 'utf8').matchAll(
+        /^(?:export )?(?:declare )?(?:abstract )?(?:function|class|const|let|type|interface|enum) (\w+)/gm,
+      ),
+    ].map((m) => m[1]),
+  ),
+]);
 
 /** Scalar proto types and how they travel on the wire. */
 export const SCALARS = {
@@ -96,7 +117,7 @@ export function collect(root, files) {
   const picked = all.filter((o) => wanted.has(o));
   // Short names are unique within a package but not across packages (etcdserverpb.Member vs
   // membershippb.Member): the first declaration keeps the short name, later ones get a package prefix.
-  const names = new Map();
+  const names = new Map([...RESERVED_NAMES].map((n) => [n, null]));
   const exported = (o, base) => (o instanceof Service ? `${base}Service` : base);
   for (const obj of picked) {
     let base = assigned.get(obj) ?? shortName(obj);
@@ -106,7 +127,10 @@ export function collect(root, files) {
     }
     const name = exported(obj, base);
     const prev = names.get(name);
-    if (prev) throw new Error(`name clash: ${fullName(prev)} and ${fullName(obj)} both map to ${name}`);
+    if (prev !== undefined)
+      throw new Error(
+        `name clash: ${prev ? fullName(prev) : 'a reserved name'} and ${fullName(obj)} both map to ${name}`,
+      );
     names.set(name, obj);
     // Nested declarations derive their names from the parent's.
     if (assigned.has(obj)) {

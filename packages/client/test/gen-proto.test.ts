@@ -53,15 +53,20 @@ const RefWithMap = mapRoot.lookupType('maps.WithMap');
 
 describe('proto2 (legacy.Record)', () => {
   it('always writes scalar fields, as gogoproto nullable=false does, with declared defaults', () => {
-    const bytes: Uint8Array = gen.Record.encode({});
+    const bytes: Uint8Array = gen.legacy_Record.encode({});
     // term=0 (08 00), index=5 (10 05), must=0 (18 00), kind=0 (30 00), data='' (3a 00)
     expect([...bytes]).toEqual([0x08, 0x00, 0x10, 0x05, 0x18, 0x00, 0x30, 0x00, 0x3a, 0x00]);
-    expect(gen.Record.decode(new Uint8Array(0))).toMatchObject({ term: 0, index: 5, must: 0, kind: 0 });
-    expect(gen.Record_Inner.decode(new Uint8Array(0)).note).toBe('hi');
+    expect(gen.legacy_Record.decode(new Uint8Array(0))).toMatchObject({
+      term: 0,
+      index: 5,
+      must: 0,
+      kind: 0,
+    });
+    expect(gen.legacy_Record_Inner.decode(new Uint8Array(0)).note).toBe('hi');
   });
 
   it('packs only fields declared packed, and reads both forms', () => {
-    const bytes: Uint8Array = gen.Record.encode({ must: 1, unpacked: [1, 2], packed: [3, 4] });
+    const bytes: Uint8Array = gen.legacy_Record.encode({ must: 1, unpacked: [1, 2], packed: [3, 4] });
     const hex = Buffer.from(bytes).toString('hex');
     expect(hex).toContain('20012002'); // field 4 unpacked: two tags
     expect(hex).toContain('2a020304'); // field 5 packed
@@ -69,7 +74,7 @@ describe('proto2 (legacy.Record)', () => {
     expect(ref.unpacked).toEqual([1, 2]);
     expect(ref.packed).toEqual([3, 4]);
     // protobufjs encodes field 4 unpacked too; feed it a packed form by hand.
-    expect(gen.Record.decode(new Uint8Array([0x22, 0x02, 0x07, 0x08])).unpacked).toEqual([7, 8]);
+    expect(gen.legacy_Record.decode(new Uint8Array([0x22, 0x02, 0x07, 0x08])).unpacked).toEqual([7, 8]);
   });
 
   it('agrees with protobufjs on a full record', () => {
@@ -83,12 +88,12 @@ describe('proto2 (legacy.Record)', () => {
       data: new Uint8Array([1, 2]),
       inner: { note: 'x' },
     };
-    const decodedByRef = RefRecord.toObject(RefRecord.decode(gen.Record.encode(value)), {
+    const decodedByRef = RefRecord.toObject(RefRecord.decode(gen.legacy_Record.encode(value)), {
       longs: Number,
       bytes: Array,
     });
     expect(decodedByRef).toEqual({ ...value, data: [1, 2] });
-    const ours = gen.Record.decode(RefRecord.encode(RefRecord.fromObject(value)).finish());
+    const ours = gen.legacy_Record.decode(RefRecord.encode(RefRecord.fromObject(value)).finish());
     expect(ours).toEqual({ ...value, inner: { note: 'x' } });
   });
 });
@@ -160,6 +165,26 @@ describe('map fields', () => {
 });
 
 describe('generator behaviour', () => {
+  it('prefixes names that would shadow globals, and the output type-checks under strict tsc', () => {
+    // legacy.Record would hide TypeScript's Record<K, V> that the generated code itself uses.
+    expect(gen.Record).toBeUndefined();
+    expect(typeof gen.legacy_Record.encode).toBe('function');
+    const program = ts.createProgram([join(dir, 'fixture.ts')], {
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      types: ['node'],
+      typeRoots: [join(repoRoot, 'node_modules/@types')],
+    });
+    const errors = ts
+      .getPreEmitDiagnostics(program)
+      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(errors).toEqual([]);
+  });
+
   it('is deterministic', () => {
     const a = join(dir, 'a.ts');
     const b = join(dir, 'b.ts');
