@@ -20,8 +20,8 @@ import {
   decodeConfChange,
   type Entry,
   EntryType,
-  type HardState,
   encodeConfChange,
+  type HardState,
   MemoryStorage,
   type Message,
   ProposalDroppedError,
@@ -395,7 +395,11 @@ export class EtcdServer extends EventEmitter {
       const took = Number(process.hrtime.bigint() - t0) / 1e9;
       this.metrics.walFsync.observe(took);
       if (this.log.enabled('debug')) {
-        this.log.debug('saved ready', { entries: rd.entries.length, committed: rd.committedEntries.length, took });
+        this.log.debug('saved ready', {
+          entries: rd.entries.length,
+          committed: rd.committedEntries.length,
+          took,
+        });
       }
     } else if (rd.hardState) {
       // Only the commit index moved (raft says no sync needed): an fsync for it alone would double
@@ -860,7 +864,9 @@ export class EtcdServer extends EventEmitter {
     if (this.loopRunning) await new Promise<void>((r) => this.loopIdle.push(r));
     await this.applying;
     await this.snapshotRunning;
-    await this.flushHardState().catch((err: unknown) => this.log.warn('could not save hard state', { error: err }));
+    await this.flushHardState().catch((err: unknown) =>
+      this.log.warn('could not save hard state', { error: err }),
+    );
     for (const [id] of [...this.wait]) this.triggerError(id, Errors.stopped());
     for (const r of [
       ...this.queuedReads.splice(0),

@@ -1,0 +1,34 @@
+/** Key/value conversions: the public API takes strings or bytes, the wire wants bytes. */
+
+/** A key or value: strings are encoded as UTF-8. */
+export type Bytes = string | Uint8Array;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** UTF-8 bytes of a string; a Uint8Array is passed through. */
+export function toBytes(v: Bytes): Uint8Array {
+  return typeof v === 'string' ? encoder.encode(v) : v;
+}
+
+/** Bytes as a UTF-8 string (invalid sequences become U+FFFD). */
+export function toText(b: Uint8Array): string {
+  return decoder.decode(b);
+}
+
+/**
+ * The smallest key greater than every key starting with `prefix` (etcd's `GetPrefixRangeEnd`):
+ * increment the last byte below 0xff and cut after it. An all-0xff or empty prefix means "to the end"
+ * and yields `[0]`.
+ */
+export function prefixEnd(prefix: Uint8Array): Uint8Array {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    const b = prefix[i] as number;
+    if (b < 0xff) {
+      const end = prefix.slice(0, i + 1);
+      end[i] = b + 1;
+      return end;
+    }
+  }
+  return new Uint8Array([0]);
+}

@@ -1,0 +1,107 @@
+/**
+ * Typed errors for etcd v3 / kv-server failures.
+ *
+ * etcd reports failures as gRPC statuses whose message is a fixed string (its `rpctypes` table, for
+ * example `etcdserver: requested lease not found`). We map the well-known strings to classes so callers
+ * can use `instanceof` instead of comparing text; anything else becomes a plain {@link KvError} that
+ * still carries the gRPC code and the server's message.
+ */
+import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+
+/** Base class of every error this client throws for a failed request. */
+export class KvError extends Error {
+  /** gRPC status code (see `@grpc/grpc-js` `status`); `GrpcStatus.UNKNOWN` when not from gRPC. */
+  readonly code: number;
+  constructor(message: string, code: number = GrpcStatus.UNKNOWN) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The requested revision was compacted away (`etcdserver: mvcc: required revision has been compacted`). */
+export class CompactedError extends KvError {
+  /** The store's compact revision, when known (watch cancellations report it). */
+  compactRevision = 0;
+}
+/** The requested revision is newer than the store's (`... required revision is a future revision`). */
+export class FutureRevisionError extends KvError {}
+/** `etcdserver: requested lease not found`. */
+export class LeaseNotFoundError extends KvError {}
+/** `etcdserver: lease already exists`. */
+export class LeaseExistsError extends KvError {}
+/** `etcdserver: key is not provided`. */
+export class EmptyKeyError extends KvError {}
+/** `etcdserver: duplicate key given in txn request`. */
+export class DuplicateKeyError extends KvError {}
+/** `etcdserver: too many operations in txn request`. */
+export class TooManyOpsError extends KvError {}
+/** `etcdserver: request is too large` (or grpc's RESOURCE_EXHAUSTED for an oversize message). */
+export class RequestTooLargeError extends KvError {}
+/** Wrong user name or password. */
+export class AuthFailedError extends KvError {}
+/** The auth token expired or is unknown; the client re-authenticates once on its own. */
+export class InvalidAuthTokenError extends KvError {}
+/** The user lacks the permission for this request. */
+export class PermissionDeniedError extends KvError {}
+/** `etcdserver: user name not found`. */
+export class UserNotFoundError extends KvError {}
+/** `etcdserver: role name not found`. */
+export class RoleNotFoundError extends KvError {}
+/** `etcdserver: user name already exists` / `role name already exists`. */
+export class AlreadyExistsError extends KvError {}
+/** `etcdserver: member ID not found` and other membership refusals. */
+export class MemberError extends KvError {}
+/** The member has no leader, the request timed out in raft, or the leader changed. */
+export class NoLeaderError extends KvError {}
+/** No endpoint could be reached (gRPC UNAVAILABLE). */
+export class UnavailableError extends KvError {}
+/** The call's deadline passed (gRPC DEADLINE_EXCEEDED). */
+export class DeadlineExceededError extends KvError {}
+
+type ErrorClass = new (message: string, code?: number) => KvError;
+
+/** etcd 3.4 rpctypes messages (exact text) and the class each one maps to. */
+const BY_MESSAGE: ReadonlyArray<[string, ErrorClass]> = [
+  ['etcdserver: mvcc: required revision has been compacted', CompactedError],
+  ['etcdserver: mvcc: required revision is a future revision', FutureRevisionError],
+  ['etcdserver: requested lease not found', LeaseNotFoundError],
+  ['etcdserver: lease already exists', LeaseExistsError],
+  ['etcdserver: key is not provided', EmptyKeyError],
+  ['etcdserver: duplicate key given in txn request', DuplicateKeyError],
+  ['etcdserver: too many operations in txn request', TooManyOpsError],
+  ['etcdserver: request is too large', RequestTooLargeError],
+  ['etcdserver: authentication failed, invalid user ID or password', AuthFailedError],
+  ['etcdserver: invalid auth token', InvalidAuthTokenError],
+  ['etcdserver: permission denied', PermissionDeniedError],
+  ['etcdserver: user name not found', UserNotFoundError],
+  ['etcdserver: role name not found', RoleNotFoundError],
+  ['etcdserver: user name already exists', AlreadyExistsError],
+  ['etcdserver: role name already exists', AlreadyExistsError],
+  ['etcdserver: member ID not found', MemberError],
+  ['etcdserver: Peer URLs already exists', MemberError],
+  ['etcdserver: re-configuration failed due to not enough started members', MemberError],
+  ['etcdserver: can only promote a learner member', MemberError],
+  ['etcdserver: no leader', NoLeaderError],
+  ['etcdserver: request timed out', NoLeaderError],
+  ['etcdserver: leader changed', NoLeaderError],
+];
+
+/** True for a grpc-js `ServiceError` (an Error with a numeric `code` and `details`). */
+function isServiceError(e: unknown): e is ServiceError {
+  return e instanceof Error && typeof (e as Partial<ServiceError>).code === 'number';
+}
+
+/** Converts whatever a grpc-js call failed with into a {@link KvError} subclass. */
+export function toKvError(e: unknown): KvError {
+  if (e instanceof KvError) return e;
+  if (!isServiceError(e)) return new KvError(e instanceof Error ? e.message : String(e));
+  const message = e.details || e.message;
+  for (const [text, Cls] of BY_MESSAGE) {
+    if (message.startsWith(text)) return new Cls(message, e.code);
+  }
+  if (e.code === GrpcStatus.RESOURCE_EXHAUSTED) return new RequestTooLargeError(message, e.code);
+  if (e.code === GrpcStatus.UNAVAILABLE) return new UnavailableError(message, e.code);
+  if (e.code === GrpcStatus.DEADLINE_EXCEEDED) return new DeadlineExceededError(message, e.code);
+  return new KvError(message, e.code);
+}
