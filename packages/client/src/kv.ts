@@ -1,0 +1,207 @@
+/**
+ * Request builders for the KV service: range/put/delete options to wire requests, and a typed
+ * transaction builder (compares + operations).
+ */
+import {
+  Compare_CompareResult,
+  Compare_CompareTarget,
+  type Compare as CompareMsg,
+  type DeepPartial,
+  type DeleteRangeRequest,
+  type PutRequest,
+  type RangeRequest,
+  RangeRequest_SortOrder,
+  RangeRequest_SortTarget,
+  type RequestOp,
+  type TxnRequest,
+} from './api/index.js';
+import { type Bytes, prefixEnd, toBytes } from './bytes.js';
+
+/** Which keys a range-style request covers, beyond the single key. */
+export interface RangeScope {
+  /** Every key starting with the key. */
+  prefix?: boolean;
+  /** Every key >= the key (an empty key with `fromKey` means all keys). */
+  fromKey?: boolean;
+  /** Explicit exclusive end of the range. */
+  rangeEnd?: Bytes;
+}
+
+/** Options of `get`/`range`. */
+export interface GetOptions extends RangeScope {
+  limit?: number;
+  /** Read at this revision (0 = latest). */
+  revision?: number;
+  sortOrder?: 'none' | 'ascend' | 'descend';
+  sortTarget?: 'key' | 'version' | 'create' | 'mod' | 'value';
+  /** Serve from the local member without a quorum round (etcd's `--consistency=s`). */
+  serializable?: boolean;
+  keysOnly?: boolean;
+  countOnly?: boolean;
+  minModRevision?: number;
+  maxModRevision?: number;
+  minCreateRevision?: number;
+  maxCreateRevision?: number;
+}
+
+/** Options of `put`. */
+export interface PutOptions {
+  /** Attach the key to this lease (0 = none). */
+  lease?: number;
+  /** Return the previous key-value in `prevKv`. */
+  prevKv?: boolean;
+  /** Keep the current value (the key must exist). */
+  ignoreValue?: boolean;
+  /** Keep the current lease (the key must exist). */
+  ignoreLease?: boolean;
+}
+
+/** Options of `delete`. */
+export interface DeleteOptions extends RangeScope {
+  /** Return the deleted key-values in `prevKvs`. */
+  prevKv?: boolean;
+}
+
+/** Computes the wire `range_end` for a key and scope. */
+export function rangeEndFor(key: Uint8Array, scope: RangeScope): Uint8Array {
+  if (scope.rangeEnd !== undefined) return toBytes(scope.rangeEnd);
+  if (scope.prefix) return key.length === 0 ? new Uint8Array([0]) : prefixEnd(key);
+  if (scope.fromKey) return new Uint8Array([0]);
+  return new Uint8Array(0);
+}
+
+const SORT_ORDER = {
+  none: RangeRequest_SortOrder.NONE,
+  ascend: RangeRequest_SortOrder.ASCEND,
+  descend: RangeRequest_SortOrder.DESCEND,
+} as const;
+const SORT_TARGET = {
+  key: RangeRequest_SortTarget.KEY,
+  version: RangeRequest_SortTarget.VERSION,
+  create: RangeRequest_SortTarget.CREATE,
+  mod: RangeRequest_SortTarget.MOD,
+  value: RangeRequest_SortTarget.VALUE,
+} as const;
+
+/** Builds a RangeRequest. */
+export function rangeRequest(key: Bytes, opts: GetOptions = {}): DeepPartial<RangeRequest> {
+  const k = toBytes(key);
+  return {
+    key: k,
+    rangeEnd: rangeEndFor(k, opts),
+    limit: opts.limit ?? 0,
+    revision: opts.revision ?? 0,
+    sortOrder: SORT_ORDER[opts.sortOrder ?? 'none'],
+    sortTarget: SORT_TARGET[opts.sortTarget ?? 'key'],
+    serializable: opts.serializable ?? false,
+    keysOnly: opts.keysOnly ?? false,
+    countOnly: opts.countOnly ?? false,
+    minModRevision: opts.minModRevision ?? 0,
+    maxModRevision: opts.maxModRevision ?? 0,
+    minCreateRevision: opts.minCreateRevision ?? 0,
+    maxCreateRevision: opts.maxCreateRevision ?? 0,
+  };
+}
+
+/** Builds a PutRequest. */
+export function putRequest(key: Bytes, value: Bytes, opts: PutOptions = {}): DeepPartial<PutRequest> {
+  return {
+    key: toBytes(key),
+    value: toBytes(value),
+    lease: opts.lease ?? 0,
+    prevKv: opts.prevKv ?? false,
+    ignoreValue: opts.ignoreValue ?? false,
+    ignoreLease: opts.ignoreLease ?? false,
+  };
+}
+
+/** Builds a DeleteRangeRequest. */
+export function deleteRequest(key: Bytes, opts: DeleteOptions = {}): DeepPartial<DeleteRangeRequest> {
+  const k = toBytes(key);
+  return { key: k, rangeEnd: rangeEndFor(k, opts), prevKv: opts.prevKv ?? false };
+}
+
+/** Operations usable inside a transaction. */
+export const Op = {
+  get: (key: Bytes, opts?: GetOptions): DeepPartial<RequestOp> => ({ requestRange: rangeRequest(key, opts) }),
+  put: (key: Bytes, value: Bytes, opts?: PutOptions): DeepPartial<RequestOp> => ({
+    requestPut: putRequest(key, value, opts),
+  }),
+  delete: (key: Bytes, opts?: DeleteOptions): DeepPartial<RequestOp> => ({
+    requestDeleteRange: deleteRequest(key, opts),
+  }),
+  txn: (req: DeepPartial<TxnRequest>): DeepPartial<RequestOp> => ({ requestTxn: req }),
+};
+
+/** Comparison operators, as written in etcdctl's txn syntax. */
+export type CompareOp = '=' | '!=' | '>' | '<';
+
+const RESULT: Record<CompareOp, Compare_CompareResult> = {
+  '=': Compare_CompareResult.EQUAL,
+  '!=': Compare_CompareResult.NOT_EQUAL,
+  '>': Compare_CompareResult.GREATER,
+  '<': Compare_CompareResult.LESS,
+};
+
+/** Transaction guards. Each returns a wire `Compare`; `create(key, '=', 0)` means "key absent". */
+export const Cmp = {
+  value: (key: Bytes, op: CompareOp, value: Bytes, scope?: RangeScope): DeepPartial<CompareMsg> =>
+    cmp(key, op, Compare_CompareTarget.VALUE, { value: toBytes(value) }, scope),
+  version: (key: Bytes, op: CompareOp, version: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
+    cmp(key, op, Compare_CompareTarget.VERSION, { version }, scope),
+  create: (key: Bytes, op: CompareOp, revision: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
+    cmp(key, op, Compare_CompareTarget.CREATE, { createRevision: revision }, scope),
+  mod: (key: Bytes, op: CompareOp, revision: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
+    cmp(key, op, Compare_CompareTarget.MOD, { modRevision: revision }, scope),
+  lease: (key: Bytes, op: CompareOp, lease: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
+    cmp(key, op, Compare_CompareTarget.LEASE, { lease }, scope),
+};
+
+function cmp(
+  key: Bytes,
+  op: CompareOp,
+  target: Compare_CompareTarget,
+  operand: DeepPartial<CompareMsg>,
+  scope: RangeScope = {},
+): DeepPartial<CompareMsg> {
+  const k = toBytes(key);
+  return { key: k, rangeEnd: rangeEndFor(k, scope), result: RESULT[op], target, ...operand };
+}
+
+/**
+ * Fluent transaction:
+ * `client.txn().if(Cmp.value('k', '=', 'v')).success(Op.put('k', 'w')).failure(Op.get('k')).commit()`.
+ * Calls may repeat; each appends. (No `then` method on purpose: that would make the builder a
+ * thenable and `await builder` would misbehave.)
+ */
+export class TxnBuilder<R> {
+  private readonly req: { compare: DeepPartial<CompareMsg>[]; success: DeepPartial<RequestOp>[]; failure: DeepPartial<RequestOp>[] } = {
+    compare: [],
+    success: [],
+    failure: [],
+  };
+  constructor(private readonly run: (req: DeepPartial<TxnRequest>) => Promise<R>) {}
+  /** Adds guards (all must hold for `then` to run). */
+  if(...compares: DeepPartial<CompareMsg>[]): this {
+    this.req.compare.push(...compares);
+    return this;
+  }
+  /** Adds operations run when every guard holds. */
+  success(...ops: DeepPartial<RequestOp>[]): this {
+    this.req.success.push(...ops);
+    return this;
+  }
+  /** Adds operations run when a guard fails. */
+  failure(...ops: DeepPartial<RequestOp>[]): this {
+    this.req.failure.push(...ops);
+    return this;
+  }
+  /** The request built so far. */
+  request(): DeepPartial<TxnRequest> {
+    return this.req;
+  }
+  /** Sends the transaction. */
+  commit(): Promise<R> {
+    return this.run(this.req);
+  }
+}
