@@ -72,7 +72,12 @@ interface Endpoint {
   client?: GrpcClient;
   /** Resolves once the channel has connected; dropped again when a call finds the endpoint down. */
   ready?: Promise<void>;
+  /** Until this time (ms) the endpoint is tried only after the healthy ones. */
+  downUntil: number;
 }
+
+/** How long an endpoint that failed to connect is moved to the back of the rotation. */
+const DOWN_PENALTY_MS = 5000;
 
 const textOf = (v: Buffer | string | undefined): Buffer | null =>
   v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v;
@@ -96,7 +101,7 @@ export class Connection {
 
   constructor(readonly options: ConnectionOptions) {
     if (options.endpoints.length === 0) throw new KvError('no endpoints given', GrpcStatus.INVALID_ARGUMENT);
-    this.endpoints = options.endpoints.map((ep) => parseEndpoint(ep, options.tls !== undefined));
+    this.endpoints = options.endpoints.map((ep) => ({ ...parseEndpoint(ep, options.tls !== undefined), downUntil: 0 }));
   }
 
   /** Closes every channel; calls made afterwards fail. */
@@ -142,17 +147,24 @@ export class Connection {
       });
       ep.ready.catch(() => {
         ep.ready = undefined;
+        ep.downUntil = Date.now() + DOWN_PENALTY_MS;
       });
     }
     await ep.ready;
     return client;
   }
 
-  /** Endpoints in the order to try them for the next call (round-robin start). */
+  /**
+   * Endpoints in the order to try them for the next call: round-robin over the endpoints, with the
+   * ones that recently failed to connect moved to the back so one dead member does not cost every
+   * call a dial timeout.
+   */
   private rotation(): Endpoint[] {
     const start = this.next;
     this.next = (this.next + 1) % this.endpoints.length;
-    return this.endpoints.map((_, i) => this.endpoints[(start + i) % this.endpoints.length] as Endpoint);
+    const order = this.endpoints.map((_, i) => this.endpoints[(start + i) % this.endpoints.length] as Endpoint);
+    const now = Date.now();
+    return [...order.filter((e) => e.downUntil <= now), ...order.filter((e) => e.downUntil > now)];
   }
 
   private callOptions(opts?: CallOpts): CallOptions {
@@ -209,6 +221,7 @@ export class Connection {
         // Only an unreachable endpoint is worth retrying elsewhere: anything else is the cluster's answer.
         if (!(last instanceof UnavailableError)) throw last;
         ep.ready = undefined;
+        ep.downUntil = Date.now() + DOWN_PENALTY_MS;
       }
     }
     throw last ?? new UnavailableError('no endpoint available', GrpcStatus.UNAVAILABLE);

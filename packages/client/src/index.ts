@@ -1,2 +1,31 @@
-/** Public API of this package; filled in by its implementation. */
+/**
+ * `@kv/client`: a typed, promise-based client for etcd v3 and kv-server.
+ *
+ * ```ts
+ * const client = new KvClient({ endpoints: ['http://127.0.0.1:2379'] });
+ * await client.put('foo', 'bar');
+ * const res = await client.get('foo', { prefix: true });
+ * ```
+ * The wire types and codecs live in `@kv/client/api`.
+ */
+export { type Bytes, prefixEnd, toBytes, toText } from './bytes.js';
+export { KvClient, type KvClientOptions } from './client.js';
+export { type CallOpts, Connection, type ConnectionOptions, parseEndpoint, type TlsOptions } from './connection.js';
+export * from './errors.js';
+export {
+  Cmp,
+  type CompareOp,
+  type DeleteOptions,
+  type GetOptions,
+  Op,
+  type PutOptions,
+  type RangeScope,
+  rangeEndFor,
+  TxnBuilder,
+} from './kv.js';
+export { LeaseKeepAlive } from './lease.js';
+export { type WatchOptions, type WatchResponse, Watcher } from './watch.js';
+export { type Exact, exactId, type Id, parseHexId } from './ids.js';
+
+/** Package name, kept for tools that print it. */
 export const PACKAGE_NAME = '@kv/client';

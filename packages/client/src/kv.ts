@@ -16,6 +16,7 @@ import {
   type TxnRequest,
 } from './api/index.js';
 import { type Bytes, prefixEnd, toBytes } from './bytes.js';
+import type { ExactReq, Id } from './ids.js';
 
 /** Which keys a range-style request covers, beyond the single key. */
 export interface RangeScope {
@@ -47,7 +48,7 @@ export interface GetOptions extends RangeScope {
 /** Options of `put`. */
 export interface PutOptions {
   /** Attach the key to this lease (0 = none). */
-  lease?: number;
+  lease?: Id;
   /** Return the previous key-value in `prevKv`. */
   prevKv?: boolean;
   /** Keep the current value (the key must exist). */
@@ -104,7 +105,7 @@ export function rangeRequest(key: Bytes, opts: GetOptions = {}): DeepPartial<Ran
 }
 
 /** Builds a PutRequest. */
-export function putRequest(key: Bytes, value: Bytes, opts: PutOptions = {}): DeepPartial<PutRequest> {
+export function putRequest(key: Bytes, value: Bytes, opts: PutOptions = {}): ExactReq<DeepPartial<PutRequest>> {
   return {
     key: toBytes(key),
     value: toBytes(value),
@@ -124,9 +125,14 @@ export function deleteRequest(key: Bytes, opts: DeleteOptions = {}): DeepPartial
 /** Operations usable inside a transaction. */
 export const Op = {
   get: (key: Bytes, opts?: GetOptions): DeepPartial<RequestOp> => ({ requestRange: rangeRequest(key, opts) }),
-  put: (key: Bytes, value: Bytes, opts?: PutOptions): DeepPartial<RequestOp> => ({
-    requestPut: putRequest(key, value, opts),
-  }),
+  /** A put inside a transaction. Its lease must be a safe integer: nested ids go through the generated encoder. */
+  put: (key: Bytes, value: Bytes, opts?: PutOptions): DeepPartial<RequestOp> => {
+    const req = putRequest(key, value, opts);
+    if (typeof req.lease === 'bigint') {
+      throw new RangeError('lease ids above 2^53 are not supported inside transactions');
+    }
+    return { requestPut: { ...req, lease: req.lease } };
+  },
   delete: (key: Bytes, opts?: DeleteOptions): DeepPartial<RequestOp> => ({
     requestDeleteRange: deleteRequest(key, opts),
   }),

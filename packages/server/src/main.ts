@@ -60,6 +60,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     server = await KvServer.start(config, { logger: log });
+    // A failed raft loop or apply closes the server (embed.ts); the process must not report success.
+    server.etcd.on('fatal', () => {
+      process.exitCode = 1;
+    });
   } catch (err) {
     log.error('failed to start kv-server', { error: err });
     process.exit(1);

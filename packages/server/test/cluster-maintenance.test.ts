@@ -82,6 +82,26 @@ describe('Cluster and Maintenance over gRPC', () => {
     ).toBe(true);
   });
 
+  it('answers grpc.health.v1 Check with SERVING', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    const def = {
+      check: {
+        path: '/grpc.health.v1.Health/Check',
+        requestStream: false,
+        responseStream: false,
+        requestSerialize: (v: Buffer) => v,
+        requestDeserialize: (v: Buffer) => v,
+        responseSerialize: (v: Buffer) => v,
+        responseDeserialize: (v: Buffer) => v,
+      },
+    };
+    const Ctor = grpc.makeGenericClientConstructor(def as never, 'Health');
+    const health = new Ctor(srv.address, grpc.credentials.createInsecure());
+    const resp: Buffer = await call(health, 'check', Buffer.alloc(0));
+    expect([...resp]).toEqual([0x08, 1]);
+    health.close();
+  });
+
   it('answers Auth calls without crashing (auth arrives in a later issue)', async () => {
     const { AuthService } = await import('@kv/client/api');
     const grpc = await import('@grpc/grpc-js');

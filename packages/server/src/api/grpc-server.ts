@@ -186,7 +186,34 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
     }) as grpc.UntypedHandleCall,
   });
   register('etcdserverpb.Auth', AuthService as unknown as AnyDef);
+  registerHealth(server, etcd);
   return server;
+}
+
+/**
+ * grpc.health.v1.Health/Check, which etcd registers too (load balancers and orchestrators probe it):
+ * SERVING while a leader is known, NOT_SERVING otherwise. The two tiny messages are hand-encoded:
+ * HealthCheckRequest {string service = 1}, HealthCheckResponse {ServingStatus status = 1}.
+ */
+function registerHealth(server: grpc.Server, etcd: EtcdServer): void {
+  const SERVING = 1;
+  const NOT_SERVING = 2;
+  const def = {
+    check: {
+      path: '/grpc.health.v1.Health/Check',
+      requestStream: false,
+      responseStream: false,
+      requestSerialize: (v: Buffer) => v,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (status: number) => Buffer.from([0x08, status]),
+      responseDeserialize: (b: Buffer) => b[1] ?? 0,
+      originalName: 'Check',
+    },
+  };
+  server.addService(def as unknown as grpc.ServiceDefinition, {
+    check: (_call: grpc.ServerUnaryCall<Buffer, number>, callback: grpc.sendUnaryData<number>) =>
+      callback(null, etcd.leaderId !== 0 ? SERVING : NOT_SERVING),
+  });
 }
 
 export { Handlers };

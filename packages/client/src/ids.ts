@@ -1,0 +1,207 @@
+/**
+ * Exact 64-bit ids over the generated (number-based) codecs.
+ *
+ * The generated codecs map every 64-bit field to a JavaScript number, which is exact below 2^53.
+ * kv-server hands out ids below 2^53, but a real etcd picks random 63/64-bit lease, member and
+ * cluster ids, and a rounded id names a different lease or member. So for the fields that hold ids
+ * this module re-reads the varint from the wire after the generated decoder ran and, when the value
+ * is not a safe integer, stores it as a `bigint` ({@link Id}). On the request side an id given as a
+ * bigint is encoded as an extra varint field appended to the generated encoding (protobuf allows
+ * fields in any order; the generated encoder skips the zero placeholder).
+ */
+import type { MethodDef } from './connection.js';
+
+/** An exact 64-bit id: a number when it is a safe integer, otherwise a bigint. */
+export type Id = number | bigint;
+
+/** Keys of fields that hold ids. */
+type IdKey = 'ID' | 'lease' | 'clusterId' | 'memberId' | 'leader' | 'memberID';
+
+/** `T` with every id field widened to {@link Id} (recursively). */
+export type Exact<T> = T extends Uint8Array
+  ? T
+  : T extends (infer U)[]
+    ? Exact<U>[]
+    : T extends object
+      ? { [K in keyof T]: K extends IdKey ? (T[K] extends number ? Id : Exact<T[K]>) : Exact<T[K]> }
+      : T;
+
+/** Normalises a bigint to a number when that is exact. */
+export function exactId(v: bigint): Id {
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/** Parses an id written in hex (etcdctl's spelling of lease and member ids), e.g. `694d7a2f8b3c1a04`. */
+export function parseHexId(hex: string): Id {
+  if (!/^(0x)?[0-9a-fA-F]{1,16}$/.test(hex)) throw new RangeError(`bad hex id ${JSON.stringify(hex)}`);
+  return exactId(BigInt(hex.startsWith('0x') ? hex : `0x${hex}`));
+}
+
+/**
+ * Where the id fields are: field number → field name (a varint id), or [name, nested schema] for a
+ * message field (singular or repeated).
+ */
+export type IdSchema = { readonly [field: number]: string | readonly [string, IdSchema] };
+
+const HEADER: IdSchema = { 1: 'clusterId', 2: 'memberId' };
+const KEY_VALUE: IdSchema = { 6: 'lease' };
+const MEMBER: IdSchema = { 1: 'ID' };
+const EVENT: IdSchema = { 2: ['kv', KEY_VALUE], 3: ['prevKv', KEY_VALUE] };
+const RANGE_RESPONSE: IdSchema = { 1: ['header', HEADER], 2: ['kvs', KEY_VALUE] };
+const LEADER_KEY: IdSchema = { 4: 'lease' };
+const TXN_RESPONSE: IdSchema = { 1: ['header', HEADER], 3: ['responses', {}] };
+// ResponseOp refers back to TxnResponse; close the cycle after both exist.
+(TXN_RESPONSE as { [f: number]: unknown })[3] = [
+  'responses',
+  {
+    1: ['responseRange', RANGE_RESPONSE],
+    2: ['responsePut', { 1: ['header', HEADER], 2: ['prevKv', KEY_VALUE] }],
+    3: ['responseDeleteRange', { 1: ['header', HEADER], 3: ['prevKvs', KEY_VALUE] }],
+    4: ['responseTxn', TXN_RESPONSE],
+  },
+];
+
+/** Id schemas of the responses the client decodes. */
+export const RESPONSE_IDS = {
+  headerOnly: { 1: ['header', HEADER] },
+  range: RANGE_RESPONSE,
+  put: { 1: ['header', HEADER], 2: ['prevKv', KEY_VALUE] },
+  deleteRange: { 1: ['header', HEADER], 3: ['prevKvs', KEY_VALUE] },
+  txn: TXN_RESPONSE,
+  watch: { 1: ['header', HEADER], 11: ['events', EVENT] },
+  leaseWithId: { 1: ['header', HEADER], 2: 'ID' },
+  leaseLeases: { 1: ['header', HEADER], 2: ['leases', { 1: 'ID' }] },
+  memberAdd: { 1: ['header', HEADER], 2: ['member', MEMBER], 3: ['members', MEMBER] },
+  members: { 1: ['header', HEADER], 2: ['members', MEMBER] },
+  status: { 1: ['header', HEADER], 4: 'leader' },
+  alarm: { 1: ['header', HEADER], 2: ['alarms', { 1: 'memberID' }] },
+  campaign: { 1: ['header', HEADER], 2: ['leader', LEADER_KEY] },
+  leader: { 1: ['header', HEADER], 2: ['kv', KEY_VALUE] },
+} satisfies Record<string, IdSchema>;
+
+/** Minimal protobuf wire walker: varints as bigint, everything else skipped or descended into. */
+class WireReader {
+  pos: number;
+  constructor(
+    readonly buf: Uint8Array,
+    start: number,
+    readonly end: number,
+  ) {
+    this.pos = start;
+  }
+  varint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = this.buf[this.pos++] as number;
+      result |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) return BigInt.asUintN(64, result);
+      shift += 7n;
+    }
+  }
+  smallVarint(): number {
+    let result = 0;
+    let mul = 1;
+    for (;;) {
+      const b = this.buf[this.pos++] as number;
+      result += (b & 0x7f) * mul;
+      if (b < 0x80) return result;
+      mul *= 128;
+    }
+  }
+}
+
+/** Overwrites id fields of `obj` (decoded from `buf[start, end)`) whose wire value is not a safe integer. */
+function patch(buf: Uint8Array, start: number, end: number, obj: Record<string, unknown>, schema: IdSchema): void {
+  const r = new WireReader(buf, start, end);
+  const seen: Record<string, number> = {};
+  while (r.pos < end) {
+    const tag = r.smallVarint();
+    const field = Math.floor(tag / 8);
+    const wire = tag & 7;
+    const spec = schema[field];
+    if (wire === 0) {
+      const v = r.varint();
+      if (typeof spec === 'string' && v > BigInt(Number.MAX_SAFE_INTEGER)) {
+        // int64 ids are signed on the wire; uint64 ids are not. etcd never hands out negative ids,
+        // so the unsigned reading is the right one for both.
+        obj[spec] = exactId(v);
+      }
+    } else if (wire === 2) {
+      const len = r.smallVarint();
+      const subStart = r.pos;
+      r.pos += len;
+      if (Array.isArray(spec)) {
+        const [name, sub] = spec as readonly [string, IdSchema];
+        const target = obj[name];
+        let child: unknown = target;
+        if (Array.isArray(target)) {
+          const i = seen[name] ?? 0;
+          seen[name] = i + 1;
+          child = target[i];
+        }
+        if (child && typeof child === 'object') patch(buf, subStart, subStart + len, child as Record<string, unknown>, sub);
+      }
+    } else if (wire === 1) {
+      r.pos += 8;
+    } else if (wire === 5) {
+      r.pos += 4;
+    } else {
+      return; // groups do not occur in etcd's API; stop rather than misread
+    }
+  }
+}
+
+/** Wraps a generated method so its responses carry exact ids. */
+export function exactResponses<Req, Res>(def: MethodDef<Req, Res>, schema: IdSchema): MethodDef<Req, Exact<Res>> {
+  return {
+    path: def.path,
+    requestSerialize: def.requestSerialize,
+    responseDeserialize: (b: Buffer) => {
+      const obj = def.responseDeserialize(b);
+      patch(b, 0, b.length, obj as Record<string, unknown>, schema);
+      return obj as Exact<Res>;
+    },
+  };
+}
+
+function varintBytes(v: bigint): number[] {
+  let x = BigInt.asUintN(64, v);
+  const out: number[] = [];
+  while (x >= 0x80n) {
+    out.push(Number(x & 0x7fn) | 0x80);
+    x >>= 7n;
+  }
+  out.push(Number(x));
+  return out;
+}
+
+/**
+ * Wraps a generated method so top-level id fields of the request may be bigints: `fields` maps the
+ * request key to its field number.
+ */
+export function exactRequests<Req extends object, Res>(
+  def: MethodDef<Req, Res>,
+  fields: Readonly<Record<string, number>>,
+): MethodDef<ExactReq<Req>, Res> {
+  return {
+    path: def.path,
+    responseDeserialize: def.responseDeserialize,
+    requestSerialize: (req: ExactReq<Req>) => {
+      const extra: number[] = [];
+      let plain = req as Record<string, unknown>;
+      for (const [key, field] of Object.entries(fields)) {
+        const v = plain[key];
+        if (typeof v === 'bigint') {
+          plain = { ...plain, [key]: 0 };
+          extra.push(...varintBytes(BigInt(field * 8)), ...varintBytes(v));
+        }
+      }
+      const base = def.requestSerialize(plain as Req);
+      return extra.length === 0 ? base : Buffer.concat([base, Buffer.from(extra)]);
+    },
+  };
+}
+
+/** A request type whose top-level id fields also accept bigints. */
+export type ExactReq<Req> = { [K in keyof Req]: K extends IdKey ? Req[K] | Id : Req[K] };
