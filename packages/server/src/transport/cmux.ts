@@ -115,7 +115,7 @@ function needsAuthorityCheck(first: Buffer): boolean {
  * clients that dial `passthrough:///http://...` send an authority nghttp2 rejects; see h2-authority.ts.
  */
 function wrapForAuthorityFix(socket: net.Socket, first: Buffer): Duplex {
-  let rewriter: H2AuthorityRewriter | undefined = new H2AuthorityRewriter();
+  const rewriter = new H2AuthorityRewriter();
   const duplex = new Duplex({
     read() {
       socket.resume();
@@ -133,11 +133,8 @@ function wrapForAuthorityFix(socket: net.Socket, first: Buffer): Duplex {
     },
   });
   const feed = (chunk: Buffer) => {
-    let out = chunk;
-    if (rewriter) {
-      out = rewriter.push(chunk);
-      if (rewriter.firstBlockNeededFix === false) rewriter = undefined;
-    }
+    // After a clean first header block the rewriter passes bytes through without parsing.
+    const out = rewriter.push(chunk);
     if (out.length && !duplex.push(out)) socket.pause();
   };
   socket.on('data', feed);

@@ -274,8 +274,11 @@ export class H2AuthorityRewriter {
   private pending: { streamId: number; flags: number; priority: Buffer; parts: Buffer[] } | undefined;
   /** undefined until the first header block is complete. */
   firstBlockNeededFix: boolean | undefined;
+  /** Set once the first header block was clean: from then on bytes pass through unparsed. */
+  private passthrough = false;
 
   push(chunk: Buffer): Buffer {
+    if (this.passthrough) return chunk;
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
     const out: Buffer[] = [];
     if (!this.prefaceDone) {
@@ -308,6 +311,13 @@ export class H2AuthorityRewriter {
       }
       const endHeaders = (type === TYPE_HEADERS ? flags : frame[4]!) & FLAG_END_HEADERS;
       if (endHeaders) out.push(this.finishBlock());
+    }
+    if (this.firstBlockNeededFix === false && !this.pending) {
+      // A clean connection: forward the partial frame held back so far and stop parsing. Dropping it
+      // here would lose the start of a DATA frame and stall the stream (large requests hung).
+      this.passthrough = true;
+      out.push(this.buf);
+      this.buf = Buffer.alloc(0);
     }
     return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
