@@ -12,14 +12,14 @@ import {
   AlarmType,
   type AuthDisableResponse,
   type AuthEnableResponse,
-  AuthService,
-  type AuthStatusResponse,
   type AuthRoleAddResponse,
   type AuthRoleDeleteResponse,
   type AuthRoleGetResponse,
   type AuthRoleGrantPermissionResponse,
   type AuthRoleListResponse,
   type AuthRoleRevokePermissionResponse,
+  AuthService,
+  type AuthStatusResponse,
   type AuthUserAddResponse,
   type AuthUserChangePasswordResponse,
   type AuthUserDeleteResponse,
@@ -60,21 +60,21 @@ import {
 import { type Bytes, toBytes } from './bytes.js';
 import { type CallOpts, Connection, type ConnectionOptions } from './connection.js';
 import { toKvError } from './errors.js';
-import { type Exact, type Id } from './ids.js';
-import { Cluster, Election, type ExactLeaderKey, KV, Lease, Lock, Maintenance } from './methods.js';
+import type { Exact, Id } from './ids.js';
 import {
   type DeleteOptions,
   deleteRequest,
   type GetOptions,
-  putRequest,
   type PutOptions,
+  putRequest,
   type RangeScope,
   rangeEndFor,
   rangeRequest,
   TxnBuilder,
 } from './kv.js';
 import { keepAliveOnce, LeaseKeepAlive } from './lease.js';
-import { type WatchOptions, Watcher } from './watch.js';
+import { Cluster, Election, type ExactLeaderKey, KV, Lease, Lock, Maintenance } from './methods.js';
+import { Watcher, type WatchOptions } from './watch.js';
 
 /** Options of {@link KvClient}. */
 export type KvClientOptions = ConnectionOptions;
@@ -136,13 +136,20 @@ export class KvClient {
   /** Starts a transaction builder (no argument) or sends a complete request object. */
   txn(): TxnBuilder<Exact<TxnResponse>>;
   txn(request: DeepPartial<TxnRequest>, call?: CallOpts): Promise<Exact<TxnResponse>>;
-  txn(request?: DeepPartial<TxnRequest>, call?: CallOpts): TxnBuilder<Exact<TxnResponse>> | Promise<Exact<TxnResponse>> {
+  txn(
+    request?: DeepPartial<TxnRequest>,
+    call?: CallOpts,
+  ): TxnBuilder<Exact<TxnResponse>> | Promise<Exact<TxnResponse>> {
     if (request === undefined) return new TxnBuilder((req) => this.conn.unary(KV.txn, req, call));
     return this.conn.unary(KV.txn, request, call);
   }
 
   /** Compacts history up to `revision`; `physical` waits until the space is reclaimed. */
-  compact(revision: number, opts: { physical?: boolean } = {}, call?: CallOpts): Promise<Exact<CompactionResponse>> {
+  compact(
+    revision: number,
+    opts: { physical?: boolean } = {},
+    call?: CallOpts,
+  ): Promise<Exact<CompactionResponse>> {
     return this.conn.unary(KV.compact, { revision, physical: opts.physical ?? false }, call);
   }
 
@@ -171,7 +178,11 @@ export class KvClient {
   }
 
   /** Remaining and granted TTL of a lease (TTL -1 when it does not exist); `keys` lists its keys. */
-  timeToLive(id: Id, opts: { keys?: boolean } = {}, call?: CallOpts): Promise<Exact<LeaseTimeToLiveResponse>> {
+  timeToLive(
+    id: Id,
+    opts: { keys?: boolean } = {},
+    call?: CallOpts,
+  ): Promise<Exact<LeaseTimeToLiveResponse>> {
     return this.conn.unary(Lease.leaseTimeToLive, { ID: id, keys: opts.keys ?? false }, call);
   }
 
@@ -199,7 +210,11 @@ export class KvClient {
   }
 
   /** Adds a member (a non-voting learner with `isLearner`). */
-  memberAdd(peerURLs: string[], opts: { isLearner?: boolean } = {}, call?: CallOpts): Promise<Exact<MemberAddResponse>> {
+  memberAdd(
+    peerURLs: string[],
+    opts: { isLearner?: boolean } = {},
+    call?: CallOpts,
+  ): Promise<Exact<MemberAddResponse>> {
     return this.conn.unary(Cluster.memberAdd, { peerURLs, isLearner: opts.isLearner ?? false }, call);
   }
 
@@ -282,8 +297,17 @@ export class KvClient {
   authStatus(call?: CallOpts): Promise<AuthStatusResponse> {
     return this.conn.unary(AuthService.authStatus, {}, call);
   }
-  userAdd(name: string, password: string, opts: { noPassword?: boolean } = {}, call?: CallOpts): Promise<AuthUserAddResponse> {
-    return this.conn.unary(AuthService.userAdd, { name, password, options: { noPassword: opts.noPassword ?? false } }, call);
+  userAdd(
+    name: string,
+    password: string,
+    opts: { noPassword?: boolean } = {},
+    call?: CallOpts,
+  ): Promise<AuthUserAddResponse> {
+    return this.conn.unary(
+      AuthService.userAdd,
+      { name, password, options: { noPassword: opts.noPassword ?? false } },
+      call,
+    );
   }
   userGet(name: string, call?: CallOpts): Promise<AuthUserGetResponse> {
     return this.conn.unary(AuthService.userGet, { name }, call);
@@ -294,7 +318,11 @@ export class KvClient {
   userDelete(name: string, call?: CallOpts): Promise<AuthUserDeleteResponse> {
     return this.conn.unary(AuthService.userDelete, { name }, call);
   }
-  userChangePassword(name: string, password: string, call?: CallOpts): Promise<AuthUserChangePasswordResponse> {
+  userChangePassword(
+    name: string,
+    password: string,
+    call?: CallOpts,
+  ): Promise<AuthUserChangePasswordResponse> {
     return this.conn.unary(AuthService.userChangePassword, { name, password }, call);
   }
   userGrantRole(user: string, role: string, call?: CallOpts): Promise<AuthUserGrantRoleResponse> {
@@ -324,11 +352,24 @@ export class KvClient {
     call?: CallOpts,
   ): Promise<AuthRoleGrantPermissionResponse> {
     const k = toBytes(key);
-    return this.conn.unary(AuthService.roleGrantPermission, { name, perm: { permType, key: k, rangeEnd: rangeEndFor(k, scope) } }, call);
+    return this.conn.unary(
+      AuthService.roleGrantPermission,
+      { name, perm: { permType, key: k, rangeEnd: rangeEndFor(k, scope) } },
+      call,
+    );
   }
-  roleRevokePermission(role: string, key: Bytes, scope: RangeScope = {}, call?: CallOpts): Promise<AuthRoleRevokePermissionResponse> {
+  roleRevokePermission(
+    role: string,
+    key: Bytes,
+    scope: RangeScope = {},
+    call?: CallOpts,
+  ): Promise<AuthRoleRevokePermissionResponse> {
     const k = toBytes(key);
-    return this.conn.unary(AuthService.roleRevokePermission, { role, key: k, rangeEnd: rangeEndFor(k, scope) }, call);
+    return this.conn.unary(
+      AuthService.roleRevokePermission,
+      { role, key: k, rangeEnd: rangeEndFor(k, scope) },
+      call,
+    );
   }
 
   // ---- Lock / Election (etcd's v3lock and v3election services) ----

@@ -11,10 +11,10 @@ import {
   type ChannelCredentials,
   type ClientDuplexStream,
   type ClientReadableStream,
-  Client as GrpcClient,
   credentials,
-  Metadata,
+  Client as GrpcClient,
   status as GrpcStatus,
+  Metadata,
 } from '@grpc/grpc-js';
 import { AuthService } from './api/index.js';
 import {
@@ -101,7 +101,10 @@ export class Connection {
 
   constructor(readonly options: ConnectionOptions) {
     if (options.endpoints.length === 0) throw new KvError('no endpoints given', GrpcStatus.INVALID_ARGUMENT);
-    this.endpoints = options.endpoints.map((ep) => ({ ...parseEndpoint(ep, options.tls !== undefined), downUntil: 0 }));
+    this.endpoints = options.endpoints.map((ep) => ({
+      ...parseEndpoint(ep, options.tls !== undefined),
+      downUntil: 0,
+    }));
   }
 
   /** Closes every channel; calls made afterwards fail. */
@@ -141,7 +144,8 @@ export class Connection {
       const deadline = Date.now() + (this.options.dialTimeoutMs ?? 5000);
       ep.ready = new Promise<void>((resolve, reject) => {
         client.waitForReady(deadline, (err) => {
-          if (err) reject(new DeadlineExceededError('context deadline exceeded', GrpcStatus.DEADLINE_EXCEEDED));
+          if (err)
+            reject(new DeadlineExceededError('context deadline exceeded', GrpcStatus.DEADLINE_EXCEEDED));
           else resolve();
         });
       });
@@ -162,7 +166,9 @@ export class Connection {
   private rotation(): Endpoint[] {
     const start = this.next;
     this.next = (this.next + 1) % this.endpoints.length;
-    const order = this.endpoints.map((_, i) => this.endpoints[(start + i) % this.endpoints.length] as Endpoint);
+    const order = this.endpoints.map(
+      (_, i) => this.endpoints[(start + i) % this.endpoints.length] as Endpoint,
+    );
     const now = Date.now();
     return [...order.filter((e) => e.downUntil <= now), ...order.filter((e) => e.downUntil > now)];
   }
@@ -200,7 +206,12 @@ export class Connection {
   }
 
   /** One unary call with failover over endpoints but without auth handling. */
-  private async rawUnary<Req, Res>(def: MethodDef<Req, Res>, req: Req, md: Metadata, opts?: CallOpts): Promise<Res> {
+  private async rawUnary<Req, Res>(
+    def: MethodDef<Req, Res>,
+    req: Req,
+    md: Metadata,
+    opts?: CallOpts,
+  ): Promise<Res> {
     let last: KvError | undefined;
     for (const ep of this.rotation()) {
       let client: GrpcClient;
@@ -212,8 +223,14 @@ export class Connection {
       }
       try {
         return await new Promise<Res>((resolve, reject) => {
-          client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, this.callOptions(opts), (err, res) =>
-            err ? reject(err) : resolve(res as Res),
+          client.makeUnaryRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            req,
+            md,
+            this.callOptions(opts),
+            (err, res) => (err ? reject(err) : resolve(res as Res)),
           );
         });
       } catch (e) {
@@ -247,14 +264,31 @@ export class Connection {
   async bidi<Req, Res>(def: MethodDef<Req, Res>, opts?: CallOpts): Promise<ClientDuplexStream<Req, Res>> {
     const md = await this.metadata();
     const client = await this.firstReachable();
-    return client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, md, this.callOptions(opts));
+    return client.makeBidiStreamRequest(
+      def.path,
+      def.requestSerialize,
+      def.responseDeserialize,
+      md,
+      this.callOptions(opts),
+    );
   }
 
   /** Opens a server stream on the next reachable endpoint. */
-  async serverStream<Req, Res>(def: MethodDef<Req, Res>, req: Req, opts?: CallOpts): Promise<ClientReadableStream<Res>> {
+  async serverStream<Req, Res>(
+    def: MethodDef<Req, Res>,
+    req: Req,
+    opts?: CallOpts,
+  ): Promise<ClientReadableStream<Res>> {
     const md = await this.metadata();
     const client = await this.firstReachable();
-    return client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, this.callOptions(opts));
+    return client.makeServerStreamRequest(
+      def.path,
+      def.requestSerialize,
+      def.responseDeserialize,
+      req,
+      md,
+      this.callOptions(opts),
+    );
   }
 
   private async firstReachable(): Promise<GrpcClient> {

@@ -79,6 +79,7 @@ const BY_MESSAGE: ReadonlyArray<[string, ErrorClass]> = [
   ['etcdserver: user name already exists', AlreadyExistsError],
   ['etcdserver: role name already exists', AlreadyExistsError],
   ['etcdserver: member ID not found', MemberError],
+  ['etcdserver: member not found', MemberError],
   ['etcdserver: Peer URLs already exists', MemberError],
   ['etcdserver: re-configuration failed due to not enough started members', MemberError],
   ['etcdserver: can only promote a learner member', MemberError],

@@ -112,7 +112,13 @@ class WireReader {
 }
 
 /** Overwrites id fields of `obj` (decoded from `buf[start, end)`) whose wire value is not a safe integer. */
-function patch(buf: Uint8Array, start: number, end: number, obj: Record<string, unknown>, schema: IdSchema): void {
+function patch(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  obj: Record<string, unknown>,
+  schema: IdSchema,
+): void {
   const r = new WireReader(buf, start, end);
   const seen: Record<string, number> = {};
   while (r.pos < end) {
@@ -140,7 +146,8 @@ function patch(buf: Uint8Array, start: number, end: number, obj: Record<string, 
           seen[name] = i + 1;
           child = target[i];
         }
-        if (child && typeof child === 'object') patch(buf, subStart, subStart + len, child as Record<string, unknown>, sub);
+        if (child && typeof child === 'object')
+          patch(buf, subStart, subStart + len, child as Record<string, unknown>, sub);
       }
     } else if (wire === 1) {
       r.pos += 8;
@@ -153,7 +160,10 @@ function patch(buf: Uint8Array, start: number, end: number, obj: Record<string, 
 }
 
 /** Wraps a generated method so its responses carry exact ids. */
-export function exactResponses<Req, Res>(def: MethodDef<Req, Res>, schema: IdSchema): MethodDef<Req, Exact<Res>> {
+export function exactResponses<Req, Res>(
+  def: MethodDef<Req, Res>,
+  schema: IdSchema,
+): MethodDef<Req, Exact<Res>> {
   return {
     path: def.path,
     requestSerialize: def.requestSerialize,

@@ -10,13 +10,21 @@
  */
 export { type Bytes, prefixEnd, toBytes, toText } from './bytes.js';
 export { KvClient, type KvClientOptions } from './client.js';
-export { type CallOpts, Connection, type ConnectionOptions, parseEndpoint, type TlsOptions } from './connection.js';
+export {
+  type CallOpts,
+  Connection,
+  type ConnectionOptions,
+  parseEndpoint,
+  type TlsOptions,
+} from './connection.js';
 export * from './errors.js';
+export { type Exact, exactId, type Id, parseHexId } from './ids.js';
 export {
   Cmp,
   type CompareOp,
   type DeleteOptions,
   type GetOptions,
+  keyFor,
   Op,
   type PutOptions,
   type RangeScope,
@@ -24,8 +32,7 @@ export {
   TxnBuilder,
 } from './kv.js';
 export { LeaseKeepAlive } from './lease.js';
-export { type WatchOptions, type WatchResponse, Watcher } from './watch.js';
-export { type Exact, exactId, type Id, parseHexId } from './ids.js';
+export { Watcher, type WatchOptions, type WatchResponse } from './watch.js';
 
 /** Package name, kept for tools that print it. */
 export const PACKAGE_NAME = '@kv/client';

@@ -63,6 +63,16 @@ export interface DeleteOptions extends RangeScope {
   prevKv?: boolean;
 }
 
+/**
+ * The wire key for a scope: an empty key with `prefix` or `fromKey` means "all keys", which etcd
+ * spells as key `\0` (clientv3 does the same; etcd rejects an empty key).
+ */
+export function keyFor(key: Uint8Array, scope: RangeScope): Uint8Array {
+  return key.length === 0 && (scope.prefix || scope.fromKey) && scope.rangeEnd === undefined
+    ? new Uint8Array([0])
+    : key;
+}
+
 /** Computes the wire `range_end` for a key and scope. */
 export function rangeEndFor(key: Uint8Array, scope: RangeScope): Uint8Array {
   if (scope.rangeEnd !== undefined) return toBytes(scope.rangeEnd);
@@ -88,7 +98,7 @@ const SORT_TARGET = {
 export function rangeRequest(key: Bytes, opts: GetOptions = {}): DeepPartial<RangeRequest> {
   const k = toBytes(key);
   return {
-    key: k,
+    key: keyFor(k, opts),
     rangeEnd: rangeEndFor(k, opts),
     limit: opts.limit ?? 0,
     revision: opts.revision ?? 0,
@@ -105,7 +115,11 @@ export function rangeRequest(key: Bytes, opts: GetOptions = {}): DeepPartial<Ran
 }
 
 /** Builds a PutRequest. */
-export function putRequest(key: Bytes, value: Bytes, opts: PutOptions = {}): ExactReq<DeepPartial<PutRequest>> {
+export function putRequest(
+  key: Bytes,
+  value: Bytes,
+  opts: PutOptions = {},
+): ExactReq<DeepPartial<PutRequest>> {
   return {
     key: toBytes(key),
     value: toBytes(value),
@@ -119,7 +133,7 @@ export function putRequest(key: Bytes, value: Bytes, opts: PutOptions = {}): Exa
 /** Builds a DeleteRangeRequest. */
 export function deleteRequest(key: Bytes, opts: DeleteOptions = {}): DeepPartial<DeleteRangeRequest> {
   const k = toBytes(key);
-  return { key: k, rangeEnd: rangeEndFor(k, opts), prevKv: opts.prevKv ?? false };
+  return { key: keyFor(k, opts), rangeEnd: rangeEndFor(k, opts), prevKv: opts.prevKv ?? false };
 }
 
 /** Operations usable inside a transaction. */
@@ -181,7 +195,11 @@ function cmp(
  * thenable and `await builder` would misbehave.)
  */
 export class TxnBuilder<R> {
-  private readonly req: { compare: DeepPartial<CompareMsg>[]; success: DeepPartial<RequestOp>[]; failure: DeepPartial<RequestOp>[] } = {
+  private readonly req: {
+    compare: DeepPartial<CompareMsg>[];
+    success: DeepPartial<RequestOp>[];
+    failure: DeepPartial<RequestOp>[];
+  } = {
     compare: [],
     success: [],
     failure: [],

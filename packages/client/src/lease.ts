@@ -10,7 +10,10 @@ import { type KvError, LeaseNotFoundError, toKvError } from './errors.js';
 import type { Exact, ExactReq, Id } from './ids.js';
 import { Lease } from './methods.js';
 
-type KeepAliveStream = ClientDuplexStream<ExactReq<DeepPartial<LeaseKeepAliveRequest>>, Exact<LeaseKeepAliveResponse>>;
+type KeepAliveStream = ClientDuplexStream<
+  ExactReq<DeepPartial<LeaseKeepAliveRequest>>,
+  Exact<LeaseKeepAliveResponse>
+>;
 
 /**
  * A running keep-alive. Events:

@@ -6,15 +6,17 @@
  */
 import {
   ClusterService,
+  type DeepPartial,
   ElectionService,
   KVService,
+  type LeaderKey,
+  LeaderKey as LeaderKeyCodec,
   LeaseService,
   LockService,
   MaintenanceService,
   WatchService,
 } from './api/index.js';
 import type { MethodDef } from './connection.js';
-import { type DeepPartial, type LeaderKey, LeaderKey as LeaderKeyCodec } from './api/index.js';
 import { type ExactReq, exactRequests, exactResponses, RESPONSE_IDS as R } from './ids.js';
 
 /** A LeaderKey whose lease may be a bigint (as returned by `campaign` against etcd). */

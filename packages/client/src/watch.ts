@@ -19,7 +19,7 @@ import { type Bytes, toBytes } from './bytes.js';
 import type { Connection } from './connection.js';
 import { CompactedError, KvError, toKvError } from './errors.js';
 import type { Exact } from './ids.js';
-import { type RangeScope, rangeEndFor } from './kv.js';
+import { keyFor, type RangeScope, rangeEndFor } from './kv.js';
 import { Watch } from './methods.js';
 
 /** A watch response with exact lease ids in its key-values. */
@@ -49,6 +49,7 @@ export interface WatchOptions extends RangeScope {
  * - `'error'` (KvError): fatal, the watch is over (e.g. {@link CompactedError}); only emitted when
  *   an `'error'` listener exists, otherwise the async iterator throws it,
  * - `'end'`: the watch is over.
+ * A watch that cannot be established at all makes `start()` (and `KvClient.watch`) reject.
  */
 export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse> {
   /** Next revision the watch still has to deliver; resumption starts here. */
@@ -59,6 +60,8 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
   private readonly queue: WatchResponse[] = [];
   private wake: (() => void) | undefined;
   private backoffMs = 50;
+  /** Set once the server confirmed the watch; before that a failure is reported, not retried. */
+  private everConnected = false;
   private readonly createBase: DeepPartial<WatchCreateRequest>;
 
   constructor(
@@ -72,7 +75,7 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
     if (opts.noPut) filters.push(WatchCreateRequest_FilterType.NOPUT);
     if (opts.noDelete) filters.push(WatchCreateRequest_FilterType.NODELETE);
     this.createBase = {
-      key: k,
+      key: keyFor(k, opts),
       rangeEnd: rangeEndFor(k, opts),
       prevKv: opts.prevKv ?? false,
       progressNotify: opts.progressNotify ?? false,
@@ -117,6 +120,7 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
     stream.on('data', (res: WatchResponse) => {
       if (res.created && !created) {
         created = true;
+        this.everConnected = true;
         this.backoffMs = 50;
         // A watch "from now" starts after the revision current at creation; remember it so a
         // reconnect does not skip or repeat anything.
@@ -153,7 +157,9 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
     this.stream = undefined;
     if (this.done) return;
     this.emit('disconnected', e);
-    if (this.opts.reconnect === false) {
+    // A watch that never got established (no reachable endpoint, auth failure) fails `start()`
+    // instead of retrying forever in the background.
+    if (this.opts.reconnect === false || !this.everConnected) {
       this.finish(e);
       return;
     }

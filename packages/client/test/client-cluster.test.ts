@@ -3,7 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Permission_Type } from '../src/api/index.js';
-import { AuthFailedError, KvClient, LeaseNotFoundError, PermissionDeniedError, toText } from '../src/index.js';
+import {
+  AuthFailedError,
+  KvClient,
+  LeaseNotFoundError,
+  PermissionDeniedError,
+  toText,
+} from '../src/index.js';
 import { type EtcdProcess, startEtcd } from './etcd-process.js';
 
 let etcd: EtcdProcess;
@@ -41,7 +47,9 @@ describe('KvClient leases', () => {
 
   it('keeps server-chosen 64-bit lease ids exact (etcd picks ids above 2^53)', async () => {
     const { ID } = await client.grant(60);
-    const listed = execFileSync('etcdctl', [`--endpoints=${etcd.clientUrl}`, 'lease', 'list'], { encoding: 'utf8' });
+    const listed = execFileSync('etcdctl', [`--endpoints=${etcd.clientUrl}`, 'lease', 'list'], {
+      encoding: 'utf8',
+    });
     expect(listed).toContain(ID.toString(16));
     expect((await client.timeToLive(ID)).ID).toBe(ID);
     await client.put('big-lease', 'v', { lease: ID });
@@ -79,7 +87,9 @@ describe('KvClient cluster and maintenance', () => {
   it('lists members and reports status', async () => {
     const members = await client.memberList();
     expect(members.members).toHaveLength(1);
-    const listed = execFileSync('etcdctl', [`--endpoints=${etcd.clientUrl}`, 'member', 'list'], { encoding: 'utf8' });
+    const listed = execFileSync('etcdctl', [`--endpoints=${etcd.clientUrl}`, 'member', 'list'], {
+      encoding: 'utf8',
+    });
     expect(listed.split(',')[0]).toBe(members.members[0]?.ID.toString(16));
     expect(members.members[0]?.name).toBe(etcd.name);
     expect(members.members[0]?.clientURLs).toEqual([etcd.clientUrl]);
@@ -117,7 +127,12 @@ describe('KvClient cluster and maintenance', () => {
     expect(file.length).toBeGreaterThan(16 * 1024);
     // etcd appends sha256(db) to the stream, which `etcdctl snapshot restore` verifies.
     const db = file.subarray(0, file.length - 32);
-    expect(createHash('sha256').update(db).digest().equals(file.subarray(file.length - 32))).toBe(true);
+    expect(
+      createHash('sha256')
+        .update(db)
+        .digest()
+        .equals(file.subarray(file.length - 32)),
+    ).toBe(true);
   });
 });
 

@@ -19,7 +19,11 @@ afterAll(async () => {
 /** "PUT key=value" / "DELETE key" lines for the events of some responses. */
 function describeEvents(responses: WatchResponse[]): string[] {
   return responses.flatMap((r) =>
-    r.events.map((e) => (e.type === 0 ? `PUT ${toText(e.kv?.key ?? new Uint8Array())}=${toText(e.kv?.value ?? new Uint8Array())}` : `DELETE ${toText(e.kv?.key ?? new Uint8Array())}`)),
+    r.events.map((e) =>
+      e.type === 0
+        ? `PUT ${toText(e.kv?.key ?? new Uint8Array())}=${toText(e.kv?.value ?? new Uint8Array())}`
+        : `DELETE ${toText(e.kv?.key ?? new Uint8Array())}`,
+    ),
   );
 }
 
@@ -79,7 +83,14 @@ describe('KvClient watch', () => {
       await new Promise((r) => setTimeout(r, 300));
       await client.put('rc/5', 'e');
       await client.delete('rc/1');
-      expect(await events).toEqual(['PUT rc/1=a', 'PUT rc/2=b', 'PUT rc/3=c', 'PUT rc/4=d', 'PUT rc/5=e', 'DELETE rc/1']);
+      expect(await events).toEqual([
+        'PUT rc/1=a',
+        'PUT rc/2=b',
+        'PUT rc/3=c',
+        'PUT rc/4=d',
+        'PUT rc/5=e',
+        'DELETE rc/1',
+      ]);
       expect(disconnects).toBeGreaterThanOrEqual(1);
       expect(reconnects).toBeGreaterThanOrEqual(1);
     } finally {
@@ -99,6 +110,15 @@ describe('KvClient watch', () => {
     expect((err as CompactedError).compactRevision).toBe(third);
     // The watch is over: nothing more is delivered, and iterating again rethrows the same error.
     await expect(take(w, 1)).rejects.toBe(err);
+  });
+
+  it('rejects a watch that cannot be established', async () => {
+    const dead = new KvClient({ endpoints: ['http://127.0.0.1:1'], dialTimeoutMs: 300 });
+    try {
+      await expect(dead.watch('x')).rejects.toThrow('context deadline exceeded');
+    } finally {
+      dead.close();
+    }
   });
 
   it('stops delivering after cancel', async () => {

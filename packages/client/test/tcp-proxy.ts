@@ -1,5 +1,5 @@
 /** A loopback TCP proxy whose connections a test can cut, to break gRPC streams on purpose. */
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 /** A running proxy in front of `host:port`. */
 export interface TcpProxy {

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// kvctl entry point. The command surface (etcdctl's) is not implemented yet; until it is, say so
-// clearly and point at etcdctl, which works against kv-server unchanged.
-process.stderr.write('kvctl: not implemented yet; use etcdctl (ETCDCTL_API=3) against kv-server meanwhile\n');
-process.exitCode = 1;
+/** kvctl entry point: runs the command line and exits with etcdctl's exit code. */
+import { run } from './cli.js';
+
+const code = await run(process.argv.slice(2));
+// Exit explicitly: gRPC channels and keep-alive timers must not keep a finished command alive.
+process.exit(code);

@@ -386,6 +386,12 @@ export class EtcdServer extends EventEmitter {
     const isLeader = this.isLeader;
     // The leader may send before its own fsync (etcd does); followers must persist first.
     if (isLeader && rd.messages.length) this.sender(rd.messages);
+    // Committed entries that were persisted by an earlier Ready are applied while this Ready's entries
+    // are fsynced (etcd's apply goroutine does the same): a write is then acknowledged one fsync after
+    // it was proposed, not two. Entries that are not yet durable here (a follower can learn a commit
+    // index beyond its own log; a snapshot replaces the log) are applied only after the save.
+    const applyEarly = rd.committedEntries.length > 0 && this.committedArePersisted(rd);
+    if (applyEarly) this.dispatchApply(rd.committedEntries);
     if (rd.entries.length || (rd.hardState && rd.mustSync)) {
       // The newest hard state goes along (a stashed commit-only one is superseded by rd.hardState).
       const hs = rd.hardState ?? this.pendingHardState;
@@ -415,11 +421,22 @@ export class EtcdServer extends EventEmitter {
     if (rd.hardState) this.committedIndex = Math.max(this.committedIndex, rd.hardState.commit);
     this.metrics.proposalsCommitted.set(this.committedIndex);
     if (rd.committedEntries.length === 0) return;
-    // Apply is pipelined with the next Ready's WAL write (as etcd's apply goroutine), except when a
-    // ConfChange is among the entries: raft must see it applied before it hands out more work.
-    const entries = rd.committedEntries;
+    if (!applyEarly) this.dispatchApply(rd.committedEntries);
+    // A ConfChange must be applied before raft hands out more work.
+    if (rd.committedEntries.some((e) => e.type !== EntryType.Normal)) await this.applying;
+  }
+
+  /** Whether every committed entry of this Ready was persisted by an earlier Ready. */
+  private committedArePersisted(rd: Ready): boolean {
+    if (rd.snapshot && rd.snapshot.metadata.index > 0) return false;
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1]!.index;
+    if (rd.entries.length > 0 && lastCommitted >= rd.entries[0]!.index) return false;
+    return lastCommitted <= this.raftStorage.lastIndex();
+  }
+
+  /** Queues entries on the apply pipeline (applied in order, one batch after another). */
+  private dispatchApply(entries: readonly Entry[]): void {
     this.applying = this.applying.then(() => this.applyEntries(entries));
-    if (entries.some((e) => e.type !== EntryType.Normal)) await this.applying;
   }
 
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
@@ -655,6 +672,8 @@ export class EtcdServer extends EventEmitter {
    */
   readBarrier(): Promise<void> {
     if (this.stopped) return Promise.reject(Errors.stopped());
+    const soleIndex = this.soleLeaderReadIndex();
+    if (soleIndex !== undefined) return this.waitReadIndex(soleIndex);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(Errors.timeout()), requestTimeoutMs(this.cfg));
       this.queuedReads.push({
@@ -668,6 +687,31 @@ export class EtcdServer extends EventEmitter {
         },
       });
       this.flushReads();
+    });
+  }
+
+  /**
+   * The read index when this member is the leader and the only voter, else undefined. Raft answers a
+   * lone voter's ReadIndex with its commit index at once (no quorum to ask); taking it here skips the
+   * loop turn and the Ready that would only carry it back, and the per-read timer.
+   */
+  private soleLeaderReadIndex(): number | undefined {
+    const raft = this.node.raft;
+    if (!this.leaderCommittedInTerm || raft.state !== StateType.Leader || !raft.trk.isSingleton()) {
+      return undefined;
+    }
+    return raft.log.committed;
+  }
+
+  /** Resolves once the applied index reaches `index` (shares one waiter list per index). */
+  private waitReadIndex(index: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const last = this.readyReads.at(-1);
+      const waiter = { resolve, reject };
+      // Commit indexes only grow, so appending keeps readyReads ordered by index.
+      if (last && last.index === index) last.waiters.push(waiter);
+      else this.readyReads.push({ ctx: '', waiters: [waiter], index, issuedAt: 0 });
     });
   }
 

@@ -1,0 +1,457 @@
+/**
+ * kvctl's command line: etcdctl 3.4's commands, global flags and ETCDCTL_* environment variables,
+ * parsed with yargs. Each handler builds a {@link Ctx} from the global flags, runs, and turns
+ * failures into `Error: <message>` on stderr with etcdctl's exit code.
+ */
+import yargs, { type Argv } from 'yargs';
+import * as auth from './commands/auth.js';
+import * as cluster from './commands/cluster.js';
+import * as conc from './commands/concurrency.js';
+import * as kv from './commands/kv.js';
+import * as lease from './commands/lease.js';
+import { txn } from './commands/txn.js';
+import { watch } from './commands/watch.js';
+import { Ctx, ctlErrorOf, type GlobalArgs } from './context.js';
+import { CtlError, Exit, intFlag, line } from './util.js';
+
+/** kvctl's version line (it speaks etcd's 3.4 API). */
+export const VERSION = '0.0.0';
+
+type Args = GlobalArgs & { _: (string | number)[]; [k: string]: unknown };
+
+/** Positional words after the command path (`depth` words), as strings. */
+const restOf = (a: Args, depth: number): string[] => a._.slice(depth).map(String);
+
+/** Runs a command body with a context and etcdctl-style failure handling. */
+function handler(body: (ctx: Ctx, a: Args) => Promise<void>, failExit: number = Exit.error) {
+  return async (raw: unknown): Promise<void> => {
+    const a = raw as Args;
+    let ctx: Ctx | undefined;
+    try {
+      ctx = new Ctx(a);
+      await body(ctx, a);
+    } catch (e) {
+      const err = ctlErrorOf(e, failExit);
+      process.stderr.write(`Error: ${err.message}\n`);
+      process.exitCode = err.exitCode;
+    } finally {
+      ctx?.close();
+    }
+  };
+}
+
+/**
+ * The key positional is declared as `k` because `--key` is the global TLS key file flag; commands see
+ * it as `key` again.
+ */
+const withKey = (a: Args): Record<string, unknown> => ({
+  ...a,
+  key: a.k === undefined ? undefined : String(a.k),
+});
+
+/** The given positionals up to the first missing one, as strings. */
+const defined = (...vs: unknown[]): string[] => {
+  const out: string[] = [];
+  for (const v of vs) {
+    if (v === undefined) break;
+    out.push(String(v));
+  }
+  return out;
+};
+
+const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
+const bool = (v: unknown): boolean => v === true;
+
+function kvCommands(y: Argv): Argv {
+  return y
+    .command(
+      'put [k] [value] [ignored..]',
+      // etcdctl 3.4 ignores words after the value (and after range_end for get); so do we.
+      'Puts the given key into the store',
+      (c: Argv) =>
+        c.string('lease').boolean(['prev-kv', 'ignore-value', 'ignore-lease']).default('lease', '0'),
+      handler((ctx, a) => kv.put(ctx, withKey(a) as kv.PutArgs)),
+    )
+    .command(
+      'get [k] [range_end] [ignored..]',
+      'Gets the key or a range of keys',
+      (c: Argv) =>
+        c
+          .string(['consistency', 'sort-by', 'order', 'limit', 'rev'])
+          .boolean(['prefix', 'from-key', 'keys-only', 'count-only', 'print-value-only']),
+      handler((ctx, a) => kv.get(ctx, withKey(a) as kv.GetArgs)),
+    )
+    .command(
+      'del [k] [range_end]',
+      'Removes the specified key or range of keys [key, range_end)',
+      (c: Argv) => c.boolean(['prefix', 'from-key', 'prev-kv']),
+      handler((ctx, a) => kv.del(ctx, withKey(a) as kv.DelArgs, restOf(a, 1))),
+    )
+    .command(
+      'txn',
+      'Txn processes all the requests in one transaction',
+      (c: Argv) => c.boolean('interactive').alias('i', 'interactive'),
+      handler((ctx) => txn(ctx)),
+    )
+    .command(
+      'compaction [revision]',
+      'Compacts the event history in etcd',
+      (c: Argv) => c.boolean('physical'),
+      handler((ctx, a) => kv.compaction(ctx, str(a.revision), bool(a.physical))),
+    )
+    .command(
+      'watch [k] [range_end]',
+      'Watches events stream on keys or prefixes',
+      (c: Argv) =>
+        c
+          .string('rev')
+          .boolean(['prefix', 'prev-kv', 'progress-notify', 'interactive'])
+          .alias('i', 'interactive'),
+      handler((ctx, a) => watch(ctx, withKey(a), restOf(a, 1))),
+    );
+}
+
+function leaseCommands(y: Argv): Argv {
+  return y.command('lease', 'Lease related commands', (l: Argv) =>
+    l
+      .command(
+        'grant [ttl]',
+        'Creates leases',
+        {},
+        handler((ctx, a) => lease.grant(ctx, str(a.ttl))),
+      )
+      .command(
+        'revoke [leaseID]',
+        'Revokes leases',
+        {},
+        handler((ctx, a) => lease.revoke(ctx, str(a.leaseID))),
+      )
+      .command(
+        'timetolive [leaseID]',
+        'Get lease information',
+        (c: Argv) => c.boolean('keys'),
+        handler((ctx, a) => lease.timeToLive(ctx, str(a.leaseID), bool(a.keys))),
+      )
+      .command(
+        'list',
+        'List all active leases',
+        {},
+        handler((ctx) => lease.list(ctx)),
+      )
+      .command(
+        'keep-alive [leaseID]',
+        'Keeps leases alive (renew)',
+        (c: Argv) => c.boolean('once'),
+        handler((ctx, a) => lease.keepAlive(ctx, str(a.leaseID), bool(a.once))),
+      )
+      .demandCommand(1, 'lease needs a subcommand'),
+  );
+}
+
+function clusterCommands(y: Argv): Argv {
+  return y
+    .command('member', 'Membership related commands', (m: Argv) =>
+      m
+        .command(
+          'add [name]',
+          'Adds a member into the cluster',
+          (c: Argv) => c.string('peer-urls').boolean('learner'),
+          handler((ctx, a) => cluster.memberAdd(ctx, str(a.name), str(a['peer-urls']), bool(a.learner))),
+        )
+        .command(
+          'remove [memberID]',
+          'Removes a member from the cluster',
+          {},
+          handler((ctx, a) => cluster.memberChange(ctx, 'removed from', str(a.memberID))),
+        )
+        .command(
+          'update [memberID]',
+          'Updates a member in the cluster',
+          (c: Argv) => c.string('peer-urls'),
+          handler((ctx, a) => cluster.memberChange(ctx, 'updated in', str(a.memberID), str(a['peer-urls']))),
+        )
+        .command(
+          'promote [memberID]',
+          'Promotes a non-voting member in the cluster',
+          {},
+          handler((ctx, a) => cluster.memberChange(ctx, 'promoted in', str(a.memberID))),
+        )
+        .command(
+          'list',
+          'Lists all members in the cluster',
+          {},
+          handler((ctx) => cluster.memberList(ctx)),
+        )
+        .demandCommand(1, 'member needs a subcommand'),
+    )
+    .command('endpoint', 'Endpoint related commands', (e: Argv) =>
+      e
+        .command(
+          'health',
+          'Checks the healthiness of endpoints specified in `--endpoints` flag',
+          {},
+          handler((ctx) => cluster.endpointHealth(ctx)),
+        )
+        .command(
+          'status',
+          'Prints out the status of endpoints specified in `--endpoints` flag',
+          {},
+          handler((ctx) => cluster.endpointStatus(ctx)),
+        )
+        .command(
+          'hashkv',
+          'Prints the KV history hash for each endpoint in --endpoints',
+          (c: Argv) => c.string('rev'),
+          handler((ctx, a) => cluster.endpointHashKV(ctx, intFlag('rev', a.rev))),
+        )
+        .demandCommand(1, 'endpoint needs a subcommand'),
+    )
+    .command('alarm', 'Alarm related commands', (al: Argv) =>
+      al
+        .command(
+          'list',
+          'Lists all alarms',
+          {},
+          handler((ctx) => cluster.alarmList(ctx)),
+        )
+        .command(
+          'disarm',
+          'Disarms all alarms',
+          {},
+          handler((ctx) => cluster.alarmDisarm(ctx)),
+        )
+        .demandCommand(1, 'alarm needs a subcommand'),
+    )
+    .command(
+      'defrag',
+      'Defragments the storage of the etcd members with given endpoints',
+      {},
+      handler((ctx) => cluster.defrag(ctx)),
+    )
+    .command('snapshot', 'Manages etcd node snapshots', (s: Argv) =>
+      s
+        .command(
+          'save [filename]',
+          'Stores an etcd node backend snapshot to a given file',
+          {},
+          handler((ctx, a) => cluster.snapshotSave(ctx, str(a.filename))),
+        )
+        .demandCommand(1, 'snapshot needs a subcommand'),
+    );
+}
+
+function authCommands(y: Argv): Argv {
+  return y
+    .command('auth', 'Enable or disable authentication', (s: Argv) =>
+      s
+        .command(
+          'enable',
+          'Enables authentication',
+          {},
+          handler((ctx) => auth.authEnable(ctx)),
+        )
+        .command(
+          'disable',
+          'Disables authentication',
+          {},
+          handler((ctx) => auth.authDisable(ctx)),
+        )
+        .command(
+          'status',
+          'Returns authentication status',
+          {},
+          handler((ctx) => auth.authStatus(ctx)),
+        )
+        .demandCommand(1, 'auth needs a subcommand'),
+    )
+    .command('user', 'User related commands', (u: Argv) =>
+      u
+        .command(
+          'add [name]',
+          'Adds a new user',
+          (c: Argv) => c.boolean(['interactive', 'no-password']).default('interactive', true),
+          handler((ctx, a) => auth.userAdd(ctx, str(a.name), bool(a.interactive), bool(a['no-password']))),
+        )
+        .command(
+          'delete [name]',
+          'Deletes a user',
+          {},
+          handler((ctx, a) => auth.userDelete(ctx, str(a.name))),
+        )
+        .command(
+          'get [name]',
+          'Gets detailed information of a user',
+          (c: Argv) => c.boolean('detail'),
+          handler((ctx, a) => auth.userGet(ctx, str(a.name), bool(a.detail))),
+        )
+        .command(
+          'list',
+          'Lists all users',
+          {},
+          handler((ctx) => auth.userList(ctx)),
+        )
+        .command(
+          'passwd [name]',
+          'Changes password of user',
+          (c: Argv) => c.boolean('interactive').default('interactive', true),
+          handler((ctx, a) => auth.userPasswd(ctx, str(a.name), bool(a.interactive))),
+        )
+        .command(
+          'grant-role [name] [role]',
+          'Grants a role to a user',
+          {},
+          handler((ctx, a) => auth.userGrantRole(ctx, str(a.name), str(a.role))),
+        )
+        .command(
+          'revoke-role [name] [role]',
+          'Revokes a role from a user',
+          {},
+          handler((ctx, a) => auth.userRevokeRole(ctx, str(a.name), str(a.role))),
+        )
+        .demandCommand(1, 'user needs a subcommand'),
+    )
+    .command('role', 'Role related commands', (r: Argv) =>
+      r
+        .command(
+          'add [role]',
+          'Adds a new role',
+          {},
+          handler((ctx, a) => auth.roleAdd(ctx, str(a.role))),
+        )
+        .command(
+          'delete [role]',
+          'Deletes a role',
+          {},
+          handler((ctx, a) => auth.roleDelete(ctx, str(a.role))),
+        )
+        .command(
+          'get [role]',
+          'Gets detailed information of a role',
+          {},
+          handler((ctx, a) => auth.roleGet(ctx, str(a.role))),
+        )
+        .command(
+          'list',
+          'Lists all roles',
+          {},
+          handler((ctx) => auth.roleList(ctx)),
+        )
+        .command(
+          'grant-permission [role] [perm_type] [perm_key] [range_end]',
+          'Grants a key to a role',
+          (c: Argv) => c.boolean(['prefix', 'from-key']),
+          handler((ctx, a) =>
+            auth.roleGrantPermission(
+              ctx,
+              defined(a.role, a.perm_type, a.perm_key, a.range_end),
+              bool(a.prefix),
+              bool(a['from-key']),
+            ),
+          ),
+        )
+        .command(
+          'revoke-permission [role] [perm_key] [range_end]',
+          'Revokes a key from a role',
+          (c: Argv) => c.boolean(['prefix', 'from-key']),
+          handler((ctx, a) =>
+            auth.roleRevokePermission(
+              ctx,
+              defined(a.role, a.perm_key, a.range_end),
+              bool(a.prefix),
+              bool(a['from-key']),
+            ),
+          ),
+        )
+        .demandCommand(1, 'role needs a subcommand'),
+    );
+}
+
+function miscCommands(y: Argv): Argv {
+  return y
+    .command(
+      'lock [lockname] [command..]',
+      'Acquires a named lock (and runs a command while holding it)',
+      {},
+      handler((ctx, a) =>
+        conc.lock(ctx, str(a.lockname), ((a.command as unknown[] | undefined) ?? []).map(String)),
+      ),
+    )
+    .command(
+      'elect [election] [proposal]',
+      'Observes and participates in leader election',
+      (c: Argv) => c.boolean('listen').alias('l', 'listen'),
+      handler((ctx, a) => conc.elect(ctx, str(a.election), str(a.proposal), bool(a.listen))),
+    )
+    .command('version', 'Prints the version of kvctl', {}, () => {
+      line(`kvctl version: ${VERSION}`);
+      line('API version: 3.4');
+    });
+}
+
+/** Parses `argv` (without `node main.js`) and runs the command. Resolves with the exit code. */
+export async function run(argv: string[]): Promise<number> {
+  let y: Argv = yargs(argv)
+    .scriptName('kvctl')
+    .env('ETCDCTL')
+    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'strip-aliased': true })
+    .option('endpoints', {
+      type: 'string',
+      default: '127.0.0.1:2379',
+      describe: 'gRPC endpoints (comma separated)',
+    })
+    .option('command-timeout', {
+      type: 'string',
+      default: '5s',
+      describe: 'timeout for short running command',
+    })
+    .option('dial-timeout', {
+      type: 'string',
+      default: '2s',
+      describe: 'dial timeout for client connections',
+    })
+    .option('user', { type: 'string', describe: 'username[:password] for authentication' })
+    .option('password', { type: 'string', describe: 'password for authentication' })
+    .option('write-out', {
+      alias: 'w',
+      type: 'string',
+      default: 'simple',
+      describe: 'output format (fields, json, simple, table)',
+    })
+    .option('hex', { type: 'boolean', default: false, describe: 'print byte strings as hex encoded strings' })
+    .option('cacert', { type: 'string', describe: 'CA bundle for TLS endpoints' })
+    .option('cert', { type: 'string', describe: 'client TLS certificate file' })
+    .option('key', { type: 'string', describe: 'client TLS key file' })
+    .option('insecure-skip-tls-verify', {
+      type: 'boolean',
+      default: false,
+      describe: 'skip server certificate verification',
+    })
+    .option('insecure-transport', {
+      type: 'boolean',
+      default: true,
+      describe: 'disable transport security (etcdctl compatibility)',
+    })
+    .version(false)
+    .help()
+    .strictCommands()
+    .demandCommand(1, 'no command given')
+    .fail((msg: string | undefined, err: Error | undefined) => {
+      throw err ?? new CtlError(msg ?? 'bad arguments', Exit.badArgs);
+    });
+  y = kvCommands(y);
+  y = leaseCommands(y);
+  y = clusterCommands(y);
+  y = authCommands(y);
+  y = miscCommands(y);
+  try {
+    await y.parseAsync();
+  } catch (e) {
+    const err =
+      e instanceof CtlError ? e : new CtlError(e instanceof Error ? e.message : String(e), Exit.badArgs);
+    process.stderr.write(
+      `Error: ${err.message.replace(/^Unknown command: (.*)$/, 'unknown command "$1" for "kvctl"')}\n`,
+    );
+    return err.exitCode;
+  }
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}

@@ -1,0 +1,80 @@
+/** lock and elect on etcd's v3lock / v3election services, each held by a kept-alive 60 s lease. */
+import { spawn } from 'node:child_process';
+import type { Ctx } from '../context.js';
+import { CtlError, Exit, line } from '../util.js';
+
+const SESSION_TTL = 60;
+
+/** Resolves on SIGINT/SIGTERM (how a held lock or leadership is given up). */
+function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+export async function lock(ctx: Ctx, name: string | undefined, command: string[]): Promise<void> {
+  if (name === undefined)
+    throw new CtlError('lock takes a lock name argument and an optional command to execute', Exit.badArgs);
+  const c = ctx.client();
+  const { ID } = await c.grant(SESSION_TTL);
+  const ka = await c.keepAlive(ID);
+  try {
+    // No deadline: waiting for the lock is the point of the command.
+    const held = await c.lock(name, ID, { timeoutMs: 2 ** 31 - 1 });
+    if (command.length > 0) {
+      const env = {
+        ...process.env,
+        ETCD_LOCK_KEY: new TextDecoder().decode(held.key),
+        ETCD_LOCK_REV: String(held.header?.revision ?? 0),
+      };
+      const code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(command[0] as string, command.slice(1), { stdio: 'inherit', env });
+        child.once('error', reject);
+        child.once('exit', (c) => resolve(c ?? 1));
+      });
+      await c.unlock(held.key);
+      if (code !== 0) process.exitCode = code;
+      return;
+    }
+    line(new TextDecoder().decode(held.key));
+    await untilSignal();
+    await c.unlock(held.key);
+  } finally {
+    ka.close();
+    await c.revoke(ID).catch(() => undefined);
+  }
+}
+
+export async function elect(
+  ctx: Ctx,
+  name: string | undefined,
+  proposal: string | undefined,
+  listen: boolean,
+): Promise<void> {
+  if (name === undefined)
+    throw new CtlError('elect takes one election name argument and an optional proposal', Exit.badArgs);
+  const c = ctx.client();
+  if (listen) {
+    for await (const res of await c.observe(name)) {
+      if (res.kv) {
+        line(new TextDecoder().decode(res.kv.key));
+        line(new TextDecoder().decode(res.kv.value));
+      }
+    }
+    return;
+  }
+  if (proposal === undefined) throw new CtlError('no proposal argument but -l not set', Exit.badArgs);
+  const { ID } = await c.grant(SESSION_TTL);
+  const ka = await c.keepAlive(ID);
+  try {
+    const won = await c.campaign(name, ID, proposal, { timeoutMs: 2 ** 31 - 1 });
+    line(new TextDecoder().decode(won.leader?.key ?? new Uint8Array()));
+    line(proposal);
+    await untilSignal();
+    if (won.leader) await c.resign(won.leader);
+  } finally {
+    ka.close();
+    await c.revoke(ID).catch(() => undefined);
+  }
+}
