@@ -24,7 +24,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Starts etcd, retrying with new ports when one was taken between probing and binding (cases run
+ * concurrently, so a port freed by `freePort` can be grabbed by another member).
+ */
 export async function startEtcd(): Promise<Etcd> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce();
+    } catch (e) {
+      if (attempt >= 4 || !String(e).includes('address already in use')) throw e;
+    }
+  }
+}
+
+async function startOnce(): Promise<Etcd> {
   const dir = mkdtempSync(join(tmpdir(), 'kvctl-diff-'));
   const ports = { client: await freePort(), peer: await freePort(), peer2: await freePort() };
   const clientUrl = `http://127.0.0.1:${ports.client}`;

@@ -56,6 +56,12 @@ export function normalize(raw: string, ports: Record<string, number>, tmpd: stri
     (_m, g: string) => `ETCD_INITIAL_CLUSTER="${g.split(',').sort().join(',')}"`,
   );
   text = sortMemberLines(text);
+  // etcd returns a lease's keys in Go map order (random per call), so compare them as a set.
+  text = text.replace(
+    /attached keys\(\[([^\]]*)\]\)/g,
+    (_m, g: string) => `attached keys([${g.split(' ').sort().join(' ')}])`,
+  );
+  text = text.replace(/"keys":\[([^\]]*)\]/g, (_m, g: string) => `"keys":[${g.split(',').sort().join(',')}]`);
   text = text.replace(/took = \S+/g, 'took = T');
   text = text.replace(/\b\d+\.\d+(ms|µs|s)\b/g, '<dur>');
   return text;
