@@ -43,7 +43,7 @@ export class ServerProcess {
   private readonly ownsDir: boolean;
 
   private constructor(
-    private readonly clientPort: number,
+    readonly clientPort: number,
     private readonly peerPort: number,
     dataDir: string | undefined,
     private readonly extraFlags: string[],
