@@ -7,6 +7,9 @@
  *   raft's MemoryStorage, messages are sent (single member: none), committed entries are applied in
  *   order, waiters are resolved by request id, then `advance()`.
  * - Linearizable reads share ReadIndex rounds; each round resolves once the applied index reaches it.
+ *   A leader that is the only voter takes raft's commit index directly (what raft would answer).
+ * - Committed entries already persisted by an earlier Ready are applied while the current one is
+ *   fsynced (one fsync per acknowledged write, not two).
  * - Every `snapshotCount` applied entries: the store is flushed, a snapshot file written, the WAL
  *   marked and released, raft's log compacted.
  */
