@@ -119,6 +119,14 @@ describe('config: errors', () => {
       /invalid auto-compaction-retention/,
     ],
     [['--name'], /flag needs an argument: -name/],
+    // TLS is not implemented yet: refuse instead of silently serving plaintext.
+    [['--cert-file', '/x.crt', '--key-file', '/x.key'], /--cert-file: TLS is not supported by kv-server yet/],
+    [['--client-cert-auth'], /--client-cert-auth: TLS is not supported/],
+    [['--peer-auto-tls'], /--peer-auto-tls: TLS is not supported/],
+    [
+      ['--listen-client-urls', 'https://127.0.0.1:1', '--advertise-client-urls', 'https://127.0.0.1:1'],
+      /--listen-client-urls: TLS is not supported/,
+    ],
   ];
   for (const [argv, msg] of bad) {
     it(`rejects ${argv.join(' ')}`, () => {

@@ -9,6 +9,23 @@ import { parse as parseYaml } from 'yaml';
 import { FLAG_BY_NAME, FLAGS, type FlagDef } from './flags.js';
 
 /** A configuration error: printed as one line, exit code 1. */
+/** TLS settings: kv-server refuses to start with them rather than silently serving plaintext. */
+const TLS_FLAGS = new Set([
+  'cert-file',
+  'key-file',
+  'client-cert-auth',
+  'trusted-ca-file',
+  'client-crl-file',
+  'auto-tls',
+  'peer-cert-file',
+  'peer-key-file',
+  'peer-client-cert-auth',
+  'peer-trusted-ca-file',
+  'peer-crl-file',
+  'peer-auto-tls',
+  'cipher-suites',
+]);
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
@@ -294,12 +311,23 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
   };
   for (const def of FLAGS) {
     if (def.supported === false && given.has(def.name) && given.get(def.name) !== def.def) {
+      // Ignoring a TLS setting would serve plaintext to an operator who asked for encryption.
+      if (TLS_FLAGS.has(def.name)) {
+        throw new ConfigError(
+          `--${def.name}: TLS is not supported by kv-server yet; refusing to start without it`,
+        );
+      }
       warnings.push(`--${def.name} is accepted for compatibility but not supported by kv-server; ignored`);
     }
   }
   const num = (name: string) => Number(get(name));
   const name = get('name');
   const dataDir = given.get('data-dir') ?? `${name}.etcd`;
+  for (const flag of ['listen-client-urls', 'listen-peer-urls']) {
+    if (/\b(https|unixs):\/\//.test(get(flag))) {
+      throw new ConfigError(`--${flag}: TLS is not supported by kv-server yet; refusing to start without it`);
+    }
+  }
   const listenClientUrls = parseUrls('listen-client-urls', get('listen-client-urls'));
   const advertiseClientUrls = parseUrls('advertise-client-urls', get('advertise-client-urls'));
   if (given.has('listen-client-urls') && !given.has('advertise-client-urls')) {
