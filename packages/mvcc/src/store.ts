@@ -18,8 +18,10 @@ import { type IndexHit, revId, TreeIndex } from './key-index.js';
 import { decodeIndexFields, decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 import { compareRange, filterByRevisions, needsFullFetch, normaliseRangeEnd, sortKvs } from './range-ops.js';
 import { bytesToRev, bytesToUint64, revLowerBound, revToBytes, uint64ToBytes } from './revision.js';
+import { RevisionCache } from './revision-cache.js';
 import { checkDeleteRequest, checkPutRequest, checkRangeRequest, checkTxnRequest } from './txn-check.js';
 import {
+  CompareTarget,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
   EMPTY_BYTES,
@@ -50,9 +52,17 @@ export interface StoreOptions {
   batchInterval?: number;
   /** Commit once this many backend operations are buffered (default 10000, like etcd's batch limit). */
   batchLimit?: number;
+  /**
+   * Bytes of committed KeyValues kept in memory by revision (default 16 MiB; 0 disables), so reads of
+   * recent or hot revisions skip the asynchronous backend read.
+   */
+  readCacheBytes?: number;
   /** Watch hub tuning. */
   watch?: { maxEventsPerBatch?: number; maxQueuedBatches?: number; progressInterval?: number };
 }
+
+/** Default size of the committed-revision read cache. */
+const DEFAULT_READ_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** The raft entry a write comes from. */
 export interface ApplyContext {
@@ -102,11 +112,29 @@ export interface HashKVResult {
   revision: number;
 }
 
-/** A read's consistent sources: a backend view plus the write buffers alive when the read began. */
-interface ReadSources {
-  view: ReadView;
-  /** Oldest first. */
-  buffers: WriteBuffer[];
+/**
+ * A read's consistent sources: the write buffers alive when the read began plus a backend view. The view
+ * (a LevelDB snapshot, an LMDB read txn) is opened on first use only, because reads answered from the
+ * buffers or the read cache never need it; callers touch it in the same synchronous turn as they
+ * collected their index hits, so it shows the same backend state.
+ */
+class ReadSources {
+  private opened: ReadView | undefined;
+
+  constructor(
+    private readonly backend: Backend,
+    /** Oldest first. */
+    readonly buffers: WriteBuffer[],
+  ) {}
+
+  get view(): ReadView {
+    this.opened ??= this.backend.view();
+    return this.opened;
+  }
+
+  close(): void {
+    this.opened?.close();
+  }
 }
 
 /** An in-progress write transaction (one main revision). */
@@ -165,6 +193,8 @@ export class MvccStore implements HistorySource {
   /** Buffers sealed and being committed, oldest first. */
   private committing: WriteBuffer[] = [];
   private commitChain: Promise<void> = Promise.resolve();
+  /** Committed revisions kept in memory (see RevisionCache). */
+  private readonly readCache: RevisionCache;
   private commitTimer: NodeJS.Timeout | undefined;
   private commitWanted = false;
   private failure: Error | undefined;
@@ -182,6 +212,7 @@ export class MvccStore implements HistorySource {
   ) {
     this.batchInterval = opts.batchInterval ?? 100;
     this.batchLimit = opts.batchLimit ?? 10_000;
+    this.readCache = new RevisionCache(opts.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
     this.buffer = new WriteBuffer(backend.batch());
     this.hub = new WatchHub(this, opts.watch ?? {});
   }
@@ -277,7 +308,7 @@ export class MvccStore implements HistorySource {
     // Only buffers holding revisions matter to KeyValue lookups (meta-only buffers are skipped).
     const buffers = this.committing.filter((b) => b.kvs.size > 0);
     if (this.buffer.kvs.size > 0) buffers.push(this.buffer);
-    return { view: this.backend.view(), buffers };
+    return new ReadSources(this.backend, buffers);
   }
 
   private async fetchKvs(src: ReadSources, hits: { modMain: number; modSub: number }[]): Promise<KeyValue[]> {
@@ -288,6 +319,7 @@ export class MvccStore implements HistorySource {
       const id = revId(hits[i]!.modMain, hits[i]!.modSub);
       let bytes: Uint8Array | undefined;
       for (let b = src.buffers.length - 1; b >= 0 && !bytes; b--) bytes = src.buffers[b]!.kvs.get(id);
+      bytes ??= this.readCache.get(id);
       if (bytes) out[i] = decodeKeyValue(bytes);
       else {
         missIdx.push(i);
@@ -299,6 +331,8 @@ export class MvccStore implements HistorySource {
       for (let j = 0; j < values.length; j++) {
         const v = values[j];
         if (!v) throw new Error(`mvcc: revision ${missIdx[j]} missing from backend`);
+        const h = hits[missIdx[j]!]!;
+        this.readCache.set(revId(h.modMain, h.modSub), v);
         out[missIdx[j]!] = decodeKeyValue(v);
       }
     }
@@ -353,7 +387,7 @@ export class MvccStore implements HistorySource {
     try {
       return { ...(await this.finishRange(r, src, hits, count)), revision: curRev };
     } finally {
-      src.view.close();
+      src.close();
     }
   }
 
@@ -368,7 +402,7 @@ export class MvccStore implements HistorySource {
     } catch {
       return undefined;
     } finally {
-      src.view.close();
+      src.close();
     }
   }
 
@@ -412,7 +446,7 @@ export class MvccStore implements HistorySource {
       const whole = await this.readHistory(lastMain, lastMain, Number.MAX_SAFE_INTEGER);
       return { entries: whole.entries, upTo: lastMain };
     } finally {
-      src.view.close();
+      src.close();
     }
   }
 
@@ -507,7 +541,7 @@ export class MvccStore implements HistorySource {
     try {
       return (await this.fetchKvs(src, [hit]))[0];
     } finally {
-      src.view.close();
+      src.close();
     }
   }
 
@@ -524,7 +558,7 @@ export class MvccStore implements HistorySource {
       try {
         prevKvs = await this.fetchKvs(src, hits);
       } finally {
-        src.view.close();
+        src.close();
       }
     }
     const rev = txn.rev;
@@ -546,7 +580,7 @@ export class MvccStore implements HistorySource {
     try {
       return await this.finishRange(r, src, hits, count);
     } finally {
-      src.view.close();
+      src.close();
     }
   }
 
@@ -598,12 +632,19 @@ export class MvccStore implements HistorySource {
   private async evalCompares(r: TxnRequest, rev: number): Promise<boolean> {
     for (const c of r.compare ?? []) {
       const { hits } = this.collect({ key: c.key, rangeEnd: c.rangeEnd }, rev);
+      const target = c.target ?? CompareTarget.VERSION;
+      if (target !== CompareTarget.VALUE && target !== CompareTarget.LEASE) {
+        // Version and revisions live in the key index: no backend read (and no await under the write
+        // lock, which would serialise every conditional write behind a disk lookup).
+        if (!compareRange(c, hits.map(hitAsKeyValue))) return false;
+        continue;
+      }
       const src = this.openSources();
       let kvs: KeyValue[];
       try {
         kvs = await this.fetchKvs(src, hits);
       } finally {
-        src.view.close();
+        src.close();
       }
       if (!compareRange(c, kvs)) return false;
     }
@@ -802,7 +843,7 @@ export class MvccStore implements HistorySource {
           out.set(kv.lease, list);
         }
       } finally {
-        src.view.close();
+        src.close();
       }
     }
     return out;
@@ -855,6 +896,8 @@ export class MvccStore implements HistorySource {
     this.commitChain = this.commitChain.then(async () => {
       try {
         await sealed.batch.commit();
+        // Committed: the buffer's revisions may now be served from the cache once it is dropped below.
+        for (const [id, bytes] of sealed.kvs) this.readCache.set(id, bytes);
       } catch (err) {
         this.failure ??= err as Error;
       } finally {
@@ -931,4 +974,16 @@ export class MvccStore implements HistorySource {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     await this.backend.close();
   }
+}
+
+/** The index's view of a key as a KeyValue for version/create/mod compares (value and lease unknown). */
+function hitAsKeyValue(hit: IndexHit): KeyValue {
+  return {
+    key: EMPTY_BYTES,
+    value: EMPTY_BYTES,
+    lease: 0,
+    createRevision: hit.createdMain,
+    modRevision: hit.modMain,
+    version: hit.version,
+  };
 }

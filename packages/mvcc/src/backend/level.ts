@@ -67,7 +67,7 @@ export class LevelBackend extends BaseBackend {
   /** Bytes of every file in the database directory. */
   async size(): Promise<number> {
     let total = 0;
-    for (const name of await readdir(this.path)) total += (await stat(join(this.path, name))).size;
+    for (const name of await readdir(this.path)) total += await fileSize(join(this.path, name));
     return total;
   }
 
@@ -79,7 +79,7 @@ export class LevelBackend extends BaseBackend {
     const tables = await this.db.approximateSize(new Uint8Array(0), new Uint8Array([0xff, 0xff, 0xff, 0xff]));
     let logs = 0;
     for (const name of await readdir(this.path)) {
-      if (name.endsWith('.log') && name !== 'LOG') logs += (await stat(join(this.path, name))).size;
+      if (name.endsWith('.log') && name !== 'LOG') logs += await fileSize(join(this.path, name));
     }
     return tables + logs;
   }
@@ -90,5 +90,18 @@ export class LevelBackend extends BaseBackend {
 
   protected async closeEngine(): Promise<void> {
     await this.db.close();
+  }
+}
+
+/**
+ * A file's size, 0 if it is gone: LevelDB deletes old logs and tables in the background (compaction,
+ * log rotation), so a file listed a moment ago may no longer exist.
+ */
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
   }
 }
