@@ -125,6 +125,8 @@ export interface IndexFields {
   key: string;
   createRevision: number;
   version: number;
+  /** Lease id (0: none). */
+  lease: number;
 }
 
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(start: number, end: number): string })
@@ -132,7 +134,7 @@ const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(start: number,
 
 /** Parses only key, create_revision and version, without allocating views (rebuild at open). */
 export function decodeIndexFields(buf: Uint8Array): IndexFields {
-  const out: IndexFields = { key: '', createRevision: 0, version: 0 };
+  const out: IndexFields = { key: '', createRevision: 0, version: 0, lease: 0 };
   let p = 0;
   const varint = (): number => {
     let n = 0;
@@ -154,6 +156,7 @@ export function decodeIndexFields(buf: Uint8Array): IndexFields {
       const v = varint();
       if (tag === 0x10) out.createRevision = v;
       else if (tag === 0x20) out.version = v;
+      else if (tag === 0x30) out.lease = v;
     }
   }
   return out;

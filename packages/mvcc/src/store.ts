@@ -193,6 +193,8 @@ export class MvccStore implements HistorySource {
   /** Buffers sealed and being committed, oldest first. */
   private committing: WriteBuffer[] = [];
   private commitChain: Promise<void> = Promise.resolve();
+  /** Each live key's lease as found by the index rebuild at open, until keysWithLease() takes it. */
+  private restoredLeases: { rev: number; leases: Map<string, number> } | undefined;
   /** Committed revisions kept in memory (see RevisionCache). */
   private readonly readCache: RevisionCache;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -275,6 +277,8 @@ export class MvccStore implements HistorySource {
     const finishedBytes = await this.backend.get(META_BUCKET, META_FINISHED_COMPACT);
     const scheduled = scheduledBytes ? bytesToUint64(scheduledBytes) : 0;
     const finished = finishedBytes ? bytesToUint64(finishedBytes) : 0;
+    // Revisions arrive in order, so the last put of each live key leaves its current lease here.
+    const leases = new Map<string, number>();
     for await (const chunk of this.backend.scanChunks(KEY_BUCKET)) {
       for (const [k, v] of chunk) {
         const rev = bytesToRev(k);
@@ -282,9 +286,12 @@ export class MvccStore implements HistorySource {
         let ki = this.index.getByTreeKey(kv.key);
         if (rev.tombstone) {
           if (ki?.isLive()) ki.tombstone(rev.main, rev.sub);
+          leases.delete(kv.key);
         } else {
           ki ??= this.index.ensureByTreeKey(kv.key);
           ki.putRestored(rev.main, rev.sub, kv.createRevision, kv.version);
+          if (kv.lease) leases.set(kv.key, kv.lease);
+          else leases.delete(kv.key);
         }
         if (rev.main > this.currentRev) this.currentRev = rev.main;
       }
@@ -299,6 +306,7 @@ export class MvccStore implements HistorySource {
       this.index.compact(finished);
     }
     if (this.currentRev < this.compactRev) this.currentRev = this.compactRev;
+    this.restoredLeases = { rev: this.currentRev, leases };
   }
 
   // ---- reads ---------------------------------------------------------------------------------------
@@ -826,6 +834,23 @@ export class MvccStore implements HistorySource {
   /** Live keys carrying a lease, grouped by lease id (the server rebuilds lease -> keys with this). */
   async keysWithLease(): Promise<Map<number, Uint8Array[]>> {
     const rev = this.currentRev;
+    const restored = this.restoredLeases;
+    this.restoredLeases = undefined;
+    if (restored && restored.rev === rev) {
+      // Nothing was written since open: answer from what the index rebuild saw, without reading
+      // every key's value again (the server asks exactly once, right after opening).
+      const byLease = new Map<number, string[]>();
+      for (const [key, lease] of restored.leases) {
+        const list = byLease.get(lease) ?? [];
+        list.push(key);
+        byLease.set(lease, list);
+      }
+      // Key order within each lease, as the key-space walk below returns them (latin1 strings compare
+      // like their bytes).
+      const out = new Map<number, Uint8Array[]>();
+      for (const [lease, keys] of byLease) out.set(lease, keys.sort().map(keyToBytes));
+      return out;
+    }
     const hits: IndexHit[] = [];
     this.index.range(new Uint8Array([0]), EMPTY_BYTES, rev, (hit) => {
       hits.push(hit);

@@ -6,21 +6,32 @@ const bytes = (n: number, fill = 1) => new Uint8Array(n).fill(fill);
 const enc = (s: string) => new TextEncoder().encode(s);
 
 describe('RevisionCache', () => {
-  test('evicts least recently used entries beyond the byte bound', () => {
-    const c = new RevisionCache(30);
+  test('keeps recently used entries within the byte budget', () => {
+    const c = new RevisionCache(40); // two generations of 20 bytes
     c.set('1_0', bytes(10, 1));
     c.set('2_0', bytes(10, 2));
-    c.set('3_0', bytes(10, 3));
-    expect(c.get('1_0')?.[0]).toBe(1); // refreshes 1_0: 2_0 is now the oldest
-    c.set('4_0', bytes(10, 4));
+    c.set('3_0', bytes(10, 3)); // young is full: {1,2} become old
+    expect(c.get('1_0')?.[0]).toBe(1); // a hit in old moves 1_0 to young {3,1}
+    c.set('4_0', bytes(10, 4)); // young full again: {3,1} become old, {2} dropped
     expect(c.get('2_0')).toBeUndefined();
     expect([c.get('1_0')?.[0], c.get('3_0')?.[0], c.get('4_0')?.[0]]).toEqual([1, 3, 4]);
-    expect(c.sizeBytes).toBe(30);
+    expect(c.sizeBytes).toBeLessThanOrEqual(40);
     expect(c.size).toBe(3);
   });
 
-  test('a value larger than the bound is not cached; re-setting replaces the old size', () => {
-    const c = new RevisionCache(16);
+  test('stays within budget when far more entries pass through than fit', () => {
+    const c = new RevisionCache(64 * 1024);
+    for (let i = 0; i < 300_000; i++) {
+      c.set(`${i}_0`, bytes(100));
+      c.get(`${i - 100}_0`);
+    }
+    expect(c.sizeBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(c.get('299999_0')).toBeDefined();
+    expect(c.get('0_0')).toBeUndefined();
+  });
+
+  test('a value larger than a generation is not cached; re-setting replaces the old size', () => {
+    const c = new RevisionCache(32);
     c.set('1_0', bytes(17));
     expect(c.size).toBe(0);
     c.set('1_0', bytes(8));

@@ -175,10 +175,17 @@ export class Wal {
    * A torn last batch (a crash during `save`) is dropped and its bytes zeroed; damage anywhere a
    * crash cannot explain throws {@link WalCorruptionError}.
    * @throws WalLockedError if another process or Wal holds the directory
+   * `marker` may also be a function that picks the marker from every snapshot marker the WAL holds
+   * (e.g. the newest one whose snapshot file exists): the segments are then read once for both, where
+   * {@link snapshotMarkers} followed by `open` would read them twice.
    * @throws SnapshotNotFoundError / SnapshotMismatchError if no marker at `marker.index` / a
    *   different term is recorded there
    */
-  static async open(dir: string, marker: WalSnapshotMarker, options?: WalOptions): Promise<Wal> {
+  static async open(
+    dir: string,
+    marker: WalSnapshotMarker | ((available: WalSnapshotMarker[]) => Promise<WalSnapshotMarker>),
+    options?: WalOptions,
+  ): Promise<Wal> {
     const opts = resolve(options);
     const fs = opts.fs;
     const lock = await DirLock.acquire(fs, dir);
@@ -193,10 +200,19 @@ export class Wal {
       if (!isConsecutive(segments)) {
         throw new WalCorruptionError(dir, 0, 'segment sequence numbers are not consecutive');
       }
-      const from = searchIndex(segments, marker.index);
-      if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
-
-      const read = await readSegments(fs, dir, segments.slice(from));
+      let read: Awaited<ReturnType<typeof readSegments>>;
+      let from: number;
+      if (typeof marker === 'function') {
+        const all = await readSegments(fs, dir, segments);
+        marker = await marker(markersOf(all.scans));
+        from = searchIndex(segments, marker.index);
+        if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
+        read = { scans: all.scans.slice(from), lastBuffer: all.lastBuffer };
+      } else {
+        from = searchIndex(segments, marker.index);
+        if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
+        read = await readSegments(fs, dir, segments.slice(from));
+      }
       const { contents, lastIndex, savedState } = collect(read.scans, segments.slice(from), marker);
       const last = read.scans[read.scans.length - 1]!;
       const lastName = segments[segments.length - 1]!;
@@ -251,12 +267,7 @@ export class Wal {
     const listing = await io('readdir', dir, () => opts.fs.readdir(dir));
     const segments = segmentNames(listing);
     if (segments.length === 0) throw new WalNotFoundError(`wal: no segments in ${dir}`);
-    const { scans } = await readSegments(opts.fs, dir, segments);
-    const out: WalSnapshotMarker[] = [];
-    for (const scan of scans) {
-      for (const r of scan.records) if (r.type === RecordType.snapshot) out.push(r.snapshot);
-    }
-    return out;
+    return markersOf((await readSegments(opts.fs, dir, segments)).scans);
   }
 
   /** Metadata, newest hard state and entries after the snapshot marker, as found when opened. */
@@ -488,6 +499,15 @@ async function readSegments(
     scans.push(scan);
   }
   return { scans, lastBuffer: buf };
+}
+
+/** Every snapshot marker in scanned segments, oldest first. */
+function markersOf(scans: SegmentScan[]): WalSnapshotMarker[] {
+  const out: WalSnapshotMarker[] = [];
+  for (const scan of scans) {
+    for (const r of scan.records) if (r.type === RecordType.snapshot) out.push(r.snapshot);
+  }
+  return out;
 }
 
 /** Applies raft's replay rules to decoded records. */

@@ -71,6 +71,23 @@ describe('Snapshotter', () => {
     expect(await s.loadNewest()).toEqual(snapOf(30));
     expect(await s.loadNewestAvailable(markers)).toEqual(snapOf(20));
     expect(await s.loadNewestAvailable([{ index: 20, term: 2 }])).toBeUndefined();
+
+    // The one-read form: open hands the chooser the same markers and reads from the chosen one.
+    let offered: unknown;
+    let chosen: Awaited<ReturnType<typeof s.loadNewestAvailable>>;
+    const reopened = await Wal.open(walDir, async (available) => {
+      offered = available;
+      chosen = await s.loadNewestAvailable(available);
+      return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
+    });
+    try {
+      expect(offered).toEqual(markers);
+      expect(chosen).toEqual(snapOf(20));
+      const contents = await reopened.readAll();
+      expect(contents.entries.map((e) => e.index)).toEqual([21, 22, 23, 24, 25, 26, 27, 28, 29, 30]);
+    } finally {
+      await reopened.close();
+    }
   });
 
   it('purge keeps the newest N and removes leftover temp files', async () => {
