@@ -32,6 +32,10 @@ export interface ServerOptions {
   dataDir?: string;
   /** Extra flags appended after the standard single-member flags. */
   flags?: string[];
+  /** `https` serves the client URL with TLS (pass the certificate flags in `flags`). Default `http`. */
+  scheme?: 'http' | 'https';
+  /** etcdctl flags for the readiness probe, e.g. `--cacert ca.crt --cert c.crt --key c.key`. */
+  etcdctlFlags?: string[];
 }
 
 /** One running single-member server process with etcd's standard flags. */
@@ -47,15 +51,24 @@ export class ServerProcess {
     private readonly peerPort: number,
     dataDir: string | undefined,
     private readonly extraFlags: string[],
+    scheme: 'http' | 'https' = 'http',
+    private readonly probeFlags: string[] = [],
   ) {
     this.ownsDir = dataDir === undefined;
     this.dataDir = dataDir ?? join(mkdtempSync(join(tmpdir(), 'kv-e2e-')), 'data');
-    this.endpoint = `http://127.0.0.1:${clientPort}`;
+    this.endpoint = `${scheme}://127.0.0.1:${clientPort}`;
   }
 
   /** Starts a server and waits until `etcdctl endpoint health` succeeds. */
   static async start(opts: ServerOptions = {}): Promise<ServerProcess> {
-    const s = new ServerProcess(await freePort(), await freePort(), opts.dataDir, opts.flags ?? []);
+    const s = new ServerProcess(
+      await freePort(),
+      await freePort(),
+      opts.dataDir,
+      opts.flags ?? [],
+      opts.scheme,
+      opts.etcdctlFlags,
+    );
     await s.spawn();
     return s;
   }
@@ -97,12 +110,17 @@ export class ServerProcess {
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
       if (proc.exitCode !== null) throw new Error(`server exited with ${proc.exitCode}:\n${this.output}`);
-      const r = await etcdctl(this.endpoint, ['endpoint', 'health', '--command-timeout=1s']).catch(
-        () => null,
-      );
+      const r = await etcdctl(this.endpoint, [
+        ...this.probeFlags,
+        'endpoint',
+        'health',
+        '--command-timeout=1s',
+      ]).catch(() => null);
       if (r && r.code === 0) return;
       await sleep(150);
     }
+    // The caller never gets a ServerProcess to destroy(): do not leave the process running.
+    proc.kill('SIGKILL');
     throw new Error(`server not healthy within 30 s:\n${this.output}`);
   }
 

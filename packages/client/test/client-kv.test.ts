@@ -11,19 +11,13 @@ import {
   Op,
   toText,
 } from '../src/index.js';
-import { type EtcdProcess, startEtcd } from './etcd-process.js';
+import { type EtcdProcess, startEtcdWithClient } from './etcd-process.js';
 
 let etcd: EtcdProcess;
 let client: KvClient;
-
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new KvClient({ endpoints: [etcd.clientUrl], commandTimeoutMs: 5000 });
-});
-afterAll(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+let stop: (() => Promise<void>) | undefined;
+beforeAll(async () => ({ etcd, client, stop } = await startEtcdWithClient()));
+afterAll(() => stop?.());
 
 const keys = (kvs: { key: Uint8Array }[]) => kvs.map((kv) => toText(kv.key));
 

@@ -1,20 +1,14 @@
 /** KvClient watch: live and historical events, resumption after a broken stream, compaction. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CompactedError, KvClient, toText, type Watcher, type WatchResponse } from '../src/index.js';
-import { type EtcdProcess, startEtcd } from './etcd-process.js';
+import { type EtcdProcess, startEtcdWithClient } from './etcd-process.js';
 import { startProxy, type TcpProxy } from './tcp-proxy.js';
 
 let etcd: EtcdProcess;
 let client: KvClient;
-
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new KvClient({ endpoints: [etcd.clientUrl], commandTimeoutMs: 5000 });
-});
-afterAll(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+let stop: (() => Promise<void>) | undefined;
+beforeAll(async () => ({ etcd, client, stop } = await startEtcdWithClient()));
+afterAll(() => stop?.());
 
 /** "PUT key=value" / "DELETE key" lines for the events of some responses. */
 function describeEvents(responses: WatchResponse[]): string[] {

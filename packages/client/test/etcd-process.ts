@@ -1,9 +1,13 @@
-/** Starts Debian's real etcd (3.4) on free loopback ports in a temporary data dir, for interop tests. */
+/**
+ * Starts Debian's real etcd (3.4) on free loopback ports in a temporary data dir, for interop tests.
+ * Shared by the client's tests and kvctl's differential test (packages/ctl/test/etcd.ts).
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KvClient } from '../src/index.js';
 
 /** A running etcd member. */
 export interface EtcdProcess {
@@ -13,10 +17,22 @@ export interface EtcdProcess {
   clientUrl: string;
   peerUrl: string;
   name: string;
+  /** The temporary directory holding the data dir (removed by stop()). */
+  dir: string;
+  ports: { client: number; peer: number };
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+/** Options of {@link startEtcd}. */
+export interface StartEtcdOptions {
+  /** Member name (default `interop`). */
+  name?: string;
+  /** --initial-cluster-token (default etcd's). */
+  token?: string;
+}
+
+/** A loopback port free right now (another process may still take it before it is bound). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
@@ -28,14 +44,26 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Spawns etcd and resolves once its JSON gateway answers /health. */
-export async function startEtcd(): Promise<EtcdProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'kv-client-etcd-'));
-  const clientPort = await freePort();
-  const peerPort = await freePort();
-  const name = 'interop';
-  const clientUrl = `http://127.0.0.1:${clientPort}`;
-  const peerUrl = `http://127.0.0.1:${peerPort}`;
+/**
+ * Spawns etcd and resolves once its JSON gateway answers /health. Retries with new ports when one was
+ * taken between probing and binding (tests start members concurrently).
+ */
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts);
+    } catch (e) {
+      if (attempt >= 4 || !String(e).includes('address already in use')) throw e;
+    }
+  }
+}
+
+async function startOnce(opts: StartEtcdOptions): Promise<EtcdProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'kv-test-etcd-'));
+  const ports = { client: await freePort(), peer: await freePort() };
+  const name = opts.name ?? 'interop';
+  const clientUrl = `http://127.0.0.1:${ports.client}`;
+  const peerUrl = `http://127.0.0.1:${ports.peer}`;
   const child: ChildProcess = spawn(
     'etcd',
     [
@@ -46,6 +74,7 @@ export async function startEtcd(): Promise<EtcdProcess> {
       `--listen-peer-urls=${peerUrl}`,
       `--initial-advertise-peer-urls=${peerUrl}`,
       `--initial-cluster=${name}=${peerUrl}`,
+      ...(opts.token ? [`--initial-cluster-token=${opts.token}`] : []),
       '--initial-cluster-state=new',
       '--log-level=error',
     ],
@@ -78,7 +107,25 @@ export async function startEtcd(): Promise<EtcdProcess> {
       await stop();
       throw new Error(`etcd did not become healthy: ${stderr}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
-  return { grpcAddress: `127.0.0.1:${clientPort}`, clientUrl, peerUrl, name, stop };
+  return { grpcAddress: `127.0.0.1:${ports.client}`, clientUrl, peerUrl, name, dir, ports, stop };
+}
+
+/** A real etcd plus a KvClient on it; `stop()` closes both. */
+export async function startEtcdWithClient(): Promise<{
+  etcd: EtcdProcess;
+  client: KvClient;
+  stop(): Promise<void>;
+}> {
+  const etcd = await startEtcd();
+  const client = new KvClient({ endpoints: [etcd.clientUrl], commandTimeoutMs: 5000 });
+  return {
+    etcd,
+    client,
+    async stop() {
+      client.close();
+      await etcd.stop();
+    },
+  };
 }

@@ -9,6 +9,7 @@ import * as cluster from './commands/cluster.js';
 import * as conc from './commands/concurrency.js';
 import * as kv from './commands/kv.js';
 import * as lease from './commands/lease.js';
+import * as snapshot from './commands/snapshot.js';
 import { txn } from './commands/txn.js';
 import { watch } from './commands/watch.js';
 import { Ctx, ctlErrorOf, type GlobalArgs } from './context.js';
@@ -235,6 +236,56 @@ function clusterCommands(y: Argv): Argv {
           'Stores an etcd node backend snapshot to a given file',
           {},
           handler((ctx, a) => cluster.snapshotSave(ctx, str(a.filename))),
+        )
+        .command(
+          'restore [filename]',
+          'Restores an etcd member snapshot to an etcd directory',
+          {
+            'data-dir': { type: 'string', default: '', describe: 'Path to the data directory' },
+            'wal-dir': {
+              type: 'string',
+              default: '',
+              describe: 'Path to the WAL directory (use --data-dir if none given)',
+            },
+            'initial-cluster': {
+              type: 'string',
+              default: 'default=http://localhost:2380',
+              describe: 'Initial cluster configuration for restore bootstrap',
+            },
+            'initial-cluster-token': {
+              type: 'string',
+              default: 'etcd-cluster',
+              describe: 'Initial cluster token for the etcd cluster during restore bootstrap',
+            },
+            'initial-advertise-peer-urls': {
+              type: 'string',
+              default: 'http://localhost:2380',
+              describe: "List of this member's peer URLs to advertise to the rest of the cluster",
+            },
+            name: { type: 'string', default: 'default', describe: 'Human-readable name for this member' },
+            'skip-hash-check': {
+              type: 'boolean',
+              default: false,
+              describe: 'Ignore snapshot integrity hash value (required if copied from data directory)',
+            },
+          },
+          handler((_ctx, a) =>
+            snapshot.snapshotRestore(str(a.filename), {
+              dataDir: str(a['data-dir']),
+              walDir: str(a['wal-dir']),
+              name: str(a.name),
+              initialCluster: str(a['initial-cluster']),
+              initialClusterToken: str(a['initial-cluster-token']),
+              initialAdvertisePeerUrls: str(a['initial-advertise-peer-urls']),
+              skipHashCheck: a['skip-hash-check'] === true,
+            }),
+          ),
+        )
+        .command(
+          'status [filename]',
+          'Gets backend snapshot status of a given file',
+          {},
+          handler((ctx, a) => snapshot.snapshotStatus(ctx, str(a.filename))),
         )
         .demandCommand(1, 'snapshot needs a subcommand'),
     );

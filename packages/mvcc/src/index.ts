@@ -2,6 +2,7 @@
  * @kv/mvcc: etcd's multi-version key space (revisions, key index, compaction, hashes), its watch hub and
  * the pluggable storage engines (memory, LevelDB, LMDB) behind one Backend interface.
  */
+export { backendSnapshotLength } from './backend/base.js';
 export { openBackend } from './backend/open.js';
 export type {
   Backend,

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
-import { type Backend, ErrCorruptSnapshot, openBackend } from '../src/index.js';
+import { type Backend, backendSnapshotLength, ErrCorruptSnapshot, openBackend } from '../src/index.js';
 import { collect, DISK_ENGINES, dec, ENGINES, enc, freshBackend, removeTempDirs } from './helpers/engines.js';
 
 afterAll(removeTempDirs);
@@ -173,6 +173,20 @@ describe.each(ENGINES)('backend conformance: %s', (engine) => {
       expect((await keys(t, 'key')).length).toBe(1500);
       await t.close();
     }
+    await b.close();
+  });
+
+  test('backendSnapshotLength finds the end of a dump inside padding, and refuses a cut one', async () => {
+    const { backend: b } = await freshBackend(engine);
+    await put(b, 'key', [
+      ['a', '1'],
+      ['b', '2'],
+    ]);
+    const dump = Buffer.concat(await collect(b.snapshot()));
+    expect(backendSnapshotLength(dump)).toBe(dump.length);
+    expect(backendSnapshotLength(Buffer.concat([dump, Buffer.alloc(512)]))).toBe(dump.length);
+    expect(backendSnapshotLength(dump.subarray(0, dump.length - 1))).toBeUndefined();
+    expect(backendSnapshotLength(Buffer.from('not a snapshot at all'))).toBeUndefined();
     await b.close();
   });
 

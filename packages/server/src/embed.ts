@@ -10,12 +10,21 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createGrpcServer } from './api/grpc-server.js';
 import { parseArgs, type ServerConfig } from './config/parse.js';
+import {
+  type CorruptCheckPeer,
+  type CorruptionChecker,
+  corruptionCheckerFor,
+  memberInitialized,
+} from './etcdserver/corrupt-check.js';
 import { idHex } from './etcdserver/ids.js';
 import { EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
 import { createHttpHandler } from './gateway/http.js';
 import { Logger, type LogLevel } from './log/logger.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
-import { ClientListener } from './transport/cmux.js';
+import { rejectGatewayCommonName } from './tls/gateway-cn-guard.js';
+import { type PeerTlsConfig, type ResolvedTls, resolveTls } from './tls/setup.js';
+import { describeTlsInfo, tlsReloader } from './tls/tls-info.js';
+import { ClientListener, type TlsListenerOptions } from './transport/cmux.js';
 
 /** Options of {@link KvServer.start}. */
 export interface KvServerOptions {
@@ -24,6 +33,11 @@ export interface KvServerOptions {
   unsafeNoFsync?: boolean;
   /** Revision-mode auto compaction check interval (ms); etcd's is 5 minutes. */
   revisionCompactionCheckMs?: number;
+  /**
+   * Test only: members the corruption checks treat as peers besides the cluster's own (so single-member
+   * servers can be compared with each other until there is a peer transport). See docs/operations.md.
+   */
+  corruptCheckPeers?: CorruptCheckPeer[];
 }
 
 /** A running kv server: core + listeners. */
@@ -34,12 +48,19 @@ export class KvServer {
   private readonly listeners: ClientListener[] = [];
   private readonly httpServers: http.Server[] = [];
   private closing: Promise<void> | undefined;
+  private corruptChecker: CorruptionChecker | undefined;
 
   private constructor(
     readonly etcd: EtcdServer,
     private readonly grpcServer: grpc.Server,
     private readonly log: Logger,
+    private readonly tls: ResolvedTls,
   ) {}
+
+  /** Peer TLS settings, resolved and checked at startup, for the peer transport. */
+  get peerTls(): PeerTlsConfig {
+    return this.tls.peer;
+  }
 
   /** Starts the server described by `config`. Resolves once clients are being served. */
   static async start(config: ServerConfig, opts: KvServerOptions = {}): Promise<KvServer> {
@@ -48,9 +69,8 @@ export class KvServer {
     log.info('configuring peer listeners', {
       'listen-peer-urls': config.listenPeerUrls.map((u) => u.origin),
     });
-    log.info('configuring client listeners', {
-      'listen-client-urls': config.listenClientUrls.map((u) => u.origin),
-    });
+    // Auto TLS, file checks and etcd's TLS log lines; logs "configuring client listeners" itself.
+    const tls = resolveTls(config, log);
     log.info('starting an etcd server', {
       'etcd-version': SERVER_VERSION,
       'kv-backend': config.backend,
@@ -75,6 +95,8 @@ export class KvServer {
       'auto-compaction-retention': config.autoCompactionRetention,
     });
     const metrics = new ServerMetrics();
+    // etcd skips the initial corruption check for a member starting for the first time.
+    const initialized = memberInitialized(config);
     const etcd = await EtcdServer.start({
       config,
       logger: log,
@@ -88,7 +110,7 @@ export class KvServer {
       'cluster-version': 'to_be_decided',
     });
     const grpcServer = createGrpcServer(etcd, config, log);
-    const kv = new KvServer(etcd, grpcServer, log);
+    const kv = new KvServer(etcd, grpcServer, log, tls);
     etcd.on('fatal', () => void kv.close());
     try {
       await etcd.waitLeader(60_000);
@@ -100,8 +122,12 @@ export class KvServer {
       log.info('setting up initial cluster version', { 'cluster-version': '3.4' });
       log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
       log.info('cluster version is updated', { 'cluster-version': '3.4' });
+      kv.corruptChecker = corruptionCheckerFor(etcd, log, { extraPeers: opts.corruptCheckPeers });
+      // etcd refuses to serve a member whose data disagrees with its peers'.
+      if (config.initialCorruptCheck && initialized) await kv.corruptChecker.initialCheck();
       await kv.listen(config);
       kv.publishSelf(config);
+      kv.corruptChecker.start(config.corruptCheckTimeMs);
     } catch (err) {
       await kv.close();
       throw err;
@@ -112,25 +138,58 @@ export class KvServer {
   private async listen(config: ServerConfig): Promise<void> {
     const handler = createHttpHandler(this.etcd, { serveGateway: true });
     const injector = this.grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const clientTls = this.tls.client;
+    const isSecure = (url: URL) => url.protocol === 'https:' || url.protocol === 'unixs:';
+    // Each TLS listener gets its own reloader: it swaps that listener's context when files change.
+    const tlsFor = (url: URL): TlsListenerOptions | undefined =>
+      clientTls && isSecure(url)
+        ? {
+            options: clientTls.serverOptions,
+            allowedHostname: clientTls.info.allowedHostname,
+            log: this.log,
+            refresh: tlsReloader(clientTls.info, (err) =>
+              this.log.warn('failed to reload client TLS files; keeping the previous ones', {
+                error: err.message,
+              }),
+            ),
+          }
+        : undefined;
+    if (clientTls && config.listenClientUrls.some(isSecure)) {
+      this.log.info('starting with client TLS', {
+        'tls-info': describeTlsInfo(clientTls.info),
+        'cipher-suites': clientTls.info.cipherSuites,
+      });
+    }
     for (const url of config.listenClientUrls) {
-      const httpServer = http.createServer(handler);
+      const secure = tlsFor(url);
+      // Under --client-cert-auth etcd's gateway refuses callers whose certificate has a CN (see guard).
+      const guarded =
+        secure && clientTls?.info.clientCertAuth
+          ? rejectGatewayCommonName(handler, () => this.etcd.auth.isEnabled())
+          : handler;
+      const httpServer = http.createServer(guarded);
       httpServer.keepAliveTimeout = 30_000;
       this.httpServers.push(httpServer);
-      const listener = new ClientListener({ grpc: injector, http: httpServer });
+      const listener = new ClientListener({ grpc: injector, http: httpServer, tls: secure });
       this.listeners.push(listener);
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const port = await listener.listen(Number(url.port), host === 'localhost' ? '127.0.0.1' : host);
       const bound = `${url.protocol}//${url.hostname}:${port}`;
       this.clientUrls.push(bound);
       this.log.info('ready to serve client requests');
-      this.log.info('serving client traffic insecurely; this is strongly discouraged!', {
-        address: `${url.hostname}:${port}`,
-      });
+      if (secure) {
+        this.log.info('serving client traffic securely', { address: `${url.hostname}:${port}` });
+      } else {
+        this.log.info('serving client traffic insecurely; this is strongly discouraged!', {
+          address: `${url.hostname}:${port}`,
+        });
+      }
     }
     for (const url of config.listenMetricsUrls) {
       const httpServer = http.createServer(createHttpHandler(this.etcd, { serveGateway: false }));
       this.httpServers.push(httpServer);
-      const listener = new ClientListener({ http: httpServer });
+      // etcd serves https:// metrics URLs with the client TLS settings.
+      const listener = new ClientListener({ http: httpServer, tls: tlsFor(url) });
       this.listeners.push(listener);
       const port = await listener.listen(
         Number(url.port),
@@ -171,6 +230,7 @@ export class KvServer {
       });
       for (const l of this.listeners) l.destroyAll();
       await listenersClosed;
+      await this.corruptChecker?.stop();
       await this.etcd.stop();
       this.log.info('closed etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
     })();
@@ -192,11 +252,18 @@ export interface StartServerOptions {
   unsafeNoFsync?: boolean;
   /** Revision-mode auto compaction check interval in ms (etcd: 5 minutes). */
   revisionCompactionCheckMs?: number;
+  /**
+   * `https` serves the client URL with TLS; pass the certificate flags (`--cert-file`, `--key-file`,
+   * ... or `--auto-tls`) in `args`. Default `http`.
+   */
+  scheme?: 'http' | 'https';
+  /** Test only: extra peers for the corruption checks (see {@link KvServerOptions.corruptCheckPeers}). */
+  corruptCheckPeers?: CorruptCheckPeer[];
 }
 
 /** A server started by {@link startServer}. */
 export interface StartedServer {
-  /** `http://127.0.0.1:PORT` — gRPC and HTTP on the same port. */
+  /** `http://127.0.0.1:PORT` (or `https://`) — gRPC and HTTP on the same port. */
   endpoint: string;
   /** Host:port for gRPC clients. */
   address: string;
@@ -216,15 +283,16 @@ export interface StartedServer {
 export async function startServer(opts: StartServerOptions = {}): Promise<StartedServer> {
   const temp = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kv-server-'));
+  const scheme = opts.scheme ?? 'http';
   const parsed = parseArgs([
     '--name',
     'default',
     '--data-dir',
     dataDir,
     '--listen-client-urls',
-    'http://127.0.0.1:0',
+    `${scheme}://127.0.0.1:0`,
     '--advertise-client-urls',
-    'http://127.0.0.1:0',
+    `${scheme}://127.0.0.1:0`,
     '--listen-peer-urls',
     'http://127.0.0.1:0',
     '--initial-advertise-peer-urls',
@@ -241,6 +309,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Starte
     logger,
     unsafeNoFsync: opts.unsafeNoFsync ?? temp,
     revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+    corruptCheckPeers: opts.corruptCheckPeers,
   });
   const endpoint = server.clientUrls[0]!;
   return {

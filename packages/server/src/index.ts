@@ -12,6 +12,16 @@ export {
   startServer,
 } from './embed.js';
 export { Errors, EtcdError } from './etcdserver/errors.js';
+export {
+  type RestoreOptions,
+  type RestoreResult,
+  restoreSnapshot,
+  SnapshotRestoreError,
+  type SnapshotStatus,
+  snapshotStatus,
+} from './etcdserver/restore.js';
 export { CLUSTER_VERSION, EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
 export { Logger, type LogLevel } from './log/logger.js';
 export { ServerMetrics } from './metrics/server-metrics.js';
+export type { PeerTlsConfig, ResolvedTls } from './tls/setup.js';
+export { TlsConfigError, type TlsInfo } from './tls/tls-info.js';

@@ -102,14 +102,15 @@ describe('Cluster and Maintenance over gRPC', () => {
     health.close();
   });
 
-  it('answers Auth calls without crashing (auth arrives in a later issue)', async () => {
+  it('answers Auth calls with auth disabled (the RBAC matrix is in auth-server.test.ts)', async () => {
     const { AuthService } = await import('@kv/client/api');
     const grpc = await import('@grpc/grpc-js');
     const Ctor = grpc.makeGenericClientConstructor(AuthService as never, 'Auth');
     const auth = new Ctor(srv.address, grpc.credentials.createInsecure());
     expect((await call(auth, 'authStatus', {})).enabled).toBe(false);
-    const e = await call(auth, 'userAdd', { name: 'root', password: 'x' }).catch((err) => err);
-    expect(e.code).toBe(grpc.status.UNIMPLEMENTED);
+    const e = await call(auth, 'authenticate', { name: 'root', password: 'x' }).catch((err) => err);
+    expect(e.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(e.details).toBe('etcdserver: authentication is not enabled');
     auth.close();
     expect((await call(c.kv, 'range', { key: b('h') })).count).toBe(1);
   });

@@ -119,13 +119,14 @@ describe('config: errors', () => {
       /invalid auto-compaction-retention/,
     ],
     [['--name'], /flag needs an argument: -name/],
-    // TLS is not implemented yet: refuse instead of silently serving plaintext.
-    [['--cert-file', '/x.crt', '--key-file', '/x.key'], /--cert-file: TLS is not supported by kv-server yet/],
-    [['--client-cert-auth'], /--client-cert-auth: TLS is not supported/],
-    [['--peer-auto-tls'], /--peer-auto-tls: TLS is not supported/],
+    // TLS: etcd's refusals of https:// URLs without certificates (the rest is in tls.test.ts).
     [
       ['--listen-client-urls', 'https://127.0.0.1:1', '--advertise-client-urls', 'https://127.0.0.1:1'],
-      /--listen-client-urls: TLS is not supported/,
+      /TLS key\/cert \(--cert-file, --key-file\) must be provided for client url https:\/\/127.0.0.1:1 with HTTPS scheme/,
+    ],
+    [
+      ['--listen-peer-urls', 'https://127.0.0.1:2'],
+      /cannot listen on TLS for 127.0.0.1:2: KeyFile and CertFile/,
     ],
   ];
   for (const [argv, msg] of bad) {

@@ -1,5 +1,5 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,33 @@ afterEach(() => {
 });
 
 describe('kv-server binary', () => {
+  it('refuses --initial-cluster-state existing without a data dir, creating nothing (as etcd does)', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'kv-proc-'));
+    dirs.push(parent);
+    const dataDir = join(parent, 'new.etcd');
+    const peer = `http://127.0.0.1:${await freePort()}`;
+    const r = spawnSync(process.execPath, [
+      MAIN,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      `http://127.0.0.1:${await freePort()}`,
+      '--advertise-client-urls',
+      'http://127.0.0.1:2379',
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `default=${peer}`,
+      '--initial-cluster-state',
+      'existing',
+    ]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.toString()).toContain(
+      'cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs',
+    );
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
   it("logs etcd's lifecycle messages as JSON and stops gracefully on SIGTERM", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'kv-proc-'));
     dirs.push(dataDir);

@@ -24,6 +24,26 @@ export interface RawView {
 }
 
 const SNAPSHOT_MAGIC = 0x6b76736e; // 'kvsn'
+
+/**
+ * Length of the backend snapshot at the start of `bytes` (magic, length-prefixed key/value records, an
+ * end mark, a CRC-32C), or undefined if `bytes` does not hold a whole one. Lets callers find a dump's
+ * end inside a larger container, e.g. the 512-byte padded stream of Maintenance.Snapshot.
+ */
+export function backendSnapshotLength(bytes: Uint8Array): number | undefined {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 12 || view.getUint32(0) !== SNAPSHOT_MAGIC) return undefined;
+  let p = 4;
+  for (;;) {
+    if (p + 4 > bytes.length) return undefined;
+    const klen = view.getUint32(p);
+    p += 4;
+    if (klen === 0xffffffff) return p + 4 <= bytes.length ? p + 4 : undefined;
+    p += klen;
+    if (p + 4 > bytes.length) return undefined;
+    p += 4 + view.getUint32(p);
+  }
+}
 const SNAPSHOT_CHUNK = 64 * 1024;
 const RESTORE_BATCH = 10_000;
 

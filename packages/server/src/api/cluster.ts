@@ -15,11 +15,13 @@ import type {
   Member as PbMember,
 } from '@kv/client/api';
 import { ConfChangeType } from '@kv/raft';
+import { checkAdmin } from '../auth/permissions.js';
 import { Errors } from '../etcdserver/errors.js';
 import { computeMemberId } from '../etcdserver/ids.js';
 import { type Member, Membership } from '../etcdserver/membership.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { header } from './context.js';
+import { ANONYMOUS, type CallContext } from './identity.js';
 
 type Resp<T> = DeepPartial<T>;
 
@@ -66,7 +68,13 @@ export class ClusterApi {
     return { header: this.hdr(), members: this.list() };
   }
 
-  async memberAdd(req: MemberAddRequest): Promise<Resp<MemberAddResponse>> {
+  /** Membership changes are root only while auth is enabled (etcd's checkMembershipOperationPermission). */
+  private admin(ctx: CallContext): void {
+    if (this.etcd.auth.isEnabled()) checkAdmin(this.etcd.auth, ctx.authInfo);
+  }
+
+  async memberAdd(req: MemberAddRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<MemberAddResponse>> {
+    this.admin(ctx);
     const urls = req.peerURLs.map((u) => u.replace(/\/$/, ''));
     if (!validUrls(req.peerURLs)) throw Errors.memberBadURLs();
     const ms = this.etcd.membership;
@@ -97,7 +105,8 @@ export class ClusterApi {
     return { header: this.hdr(), member: toPb(member), members: this.list() };
   }
 
-  async memberRemove(req: { ID: number }): Promise<Resp<MemberRemoveResponse>> {
+  async memberRemove(req: { ID: number }, ctx: CallContext = ANONYMOUS): Promise<Resp<MemberRemoveResponse>> {
+    this.admin(ctx);
     const ms = this.etcd.membership;
     const m = ms.get(req.ID);
     if (!m) throw ms.removed.has(req.ID) ? Errors.memberNotFound() : Errors.memberNotFound();
@@ -112,7 +121,11 @@ export class ClusterApi {
     return { header: this.hdr(), members: this.list() };
   }
 
-  async memberUpdate(req: MemberUpdateRequest): Promise<Resp<MemberUpdateResponse>> {
+  async memberUpdate(
+    req: MemberUpdateRequest,
+    ctx: CallContext = ANONYMOUS,
+  ): Promise<Resp<MemberUpdateResponse>> {
+    this.admin(ctx);
     const ms = this.etcd.membership;
     const m = ms.get(req.ID);
     if (!m) throw Errors.memberNotFound();
@@ -123,7 +136,11 @@ export class ClusterApi {
     return { header: this.hdr(), members: this.list() };
   }
 
-  async memberPromote(req: { ID: number }): Promise<Resp<MemberPromoteResponse>> {
+  async memberPromote(
+    req: { ID: number },
+    ctx: CallContext = ANONYMOUS,
+  ): Promise<Resp<MemberPromoteResponse>> {
+    this.admin(ctx);
     const ms = this.etcd.membership;
     const m = ms.get(req.ID);
     if (!m) throw Errors.memberNotFound();

@@ -7,10 +7,12 @@ import * as grpc from '@grpc/grpc-js';
 import {
   AuthService,
   ClusterService,
+  ElectionService,
   type GrpcMethodDefinition,
   KVService,
   type LeaseKeepAliveRequest,
   LeaseService,
+  LockService,
   MaintenanceService,
   type WatchRequest,
   WatchService,
@@ -19,7 +21,11 @@ import type { ServerConfig } from '../config/parse.js';
 import { EtcdError, toEtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import type { Logger } from '../log/logger.js';
+import { createElectionService } from '../v3election/service.js';
+import { createLockService } from '../v3lock/service.js';
+import { createServerFacade } from './concurrency.js';
 import { Handlers } from './handlers.js';
+import type { CallContext, GrpcCallLike } from './identity.js';
 import { WatchSession } from './watch.js';
 
 /** etcd's grpcOverheadBytes. */
@@ -59,6 +65,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
     'grpc.enable_channelz': 0,
   });
   const handlers = new Handlers(etcd, cfg);
+  const identity = handlers.identity;
   const m = etcd.metrics;
 
   const register = (
@@ -130,7 +137,16 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
           callback({ code: grpc.status.UNIMPLEMENTED, details: `unknown method ${key}` });
           return;
         }
-        fn(call.request).then(
+        let ctx: CallContext;
+        try {
+          ctx = identity.fromGrpcCall(call as GrpcCallLike);
+        } catch (err) {
+          const ge = toGrpcError(err);
+          handled(ge.code ?? grpc.status.UNKNOWN);
+          callback(ge);
+          return;
+        }
+        fn(call.request, ctx).then(
           (resp) => {
             handled(0);
             callback(null, resp);
@@ -151,10 +167,15 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
   register('etcdserverpb.KV', KVService as unknown as AnyDef);
   register('etcdserverpb.Watch', WatchService as unknown as AnyDef, {
     watch: ((call: grpc.ServerDuplexStream<WatchRequest, unknown>) => {
-      const session = new WatchSession(etcd, {
-        write: (msg) => (call.writable && !call.destroyed ? call.write(msg) : true),
-        onDrain: (cb) => call.once('drain', cb),
-      });
+      const session = new WatchSession(
+        etcd,
+        {
+          write: (msg) => (call.writable && !call.destroyed ? call.write(msg) : true),
+          onDrain: (cb) => call.once('drain', cb),
+        },
+        // Resolved per create request, so a token that expired meanwhile is noticed.
+        () => identity.fromGrpcCall(call as GrpcCallLike),
+      );
       call.on('data', (req: WatchRequest) => session.handle(req));
       const end = () => {
         session.close();
@@ -167,17 +188,28 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
   });
   register('etcdserverpb.Lease', LeaseService as unknown as AnyDef, {
     leaseKeepAlive: ((call: grpc.ServerDuplexStream<LeaseKeepAliveRequest, unknown>) => {
+      // Answered one after another, like etcd's receive loop: responses keep the requests' order and
+      // every request sent before the client half-closes is answered before the stream ends.
+      let answered: Promise<void> = Promise.resolve();
       call.on('data', (req: LeaseKeepAliveRequest) => {
-        handlers.lease.keepAliveOnce(req.ID).then(
-          (resp) => {
-            if (call.writable && !call.destroyed) call.write(resp);
-          },
-          (err: unknown) => {
-            call.destroy(Object.assign(new Error(toGrpcError(err).details), toGrpcError(err)));
-          },
+        answered = answered.then(() =>
+          handlers.lease.keepAliveOnce(req.ID).then(
+            (resp) => {
+              if (call.writable && !call.destroyed) call.write(resp);
+            },
+            (err: unknown) => {
+              // 'error' makes grpc-js send the status (destroy would drop the call without one).
+              if (!call.destroyed)
+                call.emit('error', Object.assign(new Error(toGrpcError(err).details), toGrpcError(err)));
+            },
+          ),
         );
       });
-      call.on('end', () => call.end());
+      call.on('end', () => {
+        void answered.then(() => {
+          if (call.writable && !call.destroyed) call.end();
+        });
+      });
     }) as grpc.UntypedHandleCall,
   });
   register('etcdserverpb.Cluster', ClusterService as unknown as AnyDef);
@@ -185,18 +217,25 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
     snapshot: ((call: grpc.ServerWritableStream<unknown, unknown>) => {
       void (async () => {
         try {
-          for await (const chunk of handlers.maintenance.snapshot()) {
+          const ctx = identity.fromGrpcCall(call as GrpcCallLike);
+          for await (const chunk of handlers.maintenance.snapshot(ctx)) {
             if (call.cancelled) return;
             if (!call.write(chunk)) await new Promise((r) => call.once('drain', r));
           }
           call.end();
         } catch (err) {
-          call.destroy(Object.assign(new Error(toGrpcError(err).details), toGrpcError(err)));
+          // 'error' makes grpc-js send the status (destroy would drop the call without one).
+          call.emit('error', Object.assign(new Error(toGrpcError(err).details), toGrpcError(err)));
         }
       })();
     }) as grpc.UntypedHandleCall,
   });
   register('etcdserverpb.Auth', AuthService as unknown as AnyDef);
+  // Lock and Election act as the caller: each call gets a facade bound to its own identity.
+  const facadeFor = (call: { metadata: grpc.Metadata }) =>
+    createServerFacade(handlers, () => identity.fromGrpcCall(call as GrpcCallLike));
+  server.addService(LockService as unknown as grpc.ServiceDefinition, createLockService(facadeFor));
+  server.addService(ElectionService as unknown as grpc.ServiceDefinition, createElectionService(facadeFor));
   registerHealth(server, etcd);
   return server;
 }

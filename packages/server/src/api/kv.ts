@@ -17,9 +17,12 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '@kv/client/api';
+import { checkRange, checkTxn as checkTxnAuth } from '../auth/permissions.js';
 import { Errors, toEtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { header } from './context.js';
+import { ANONYMOUS, type CallContext } from './identity.js';
+import { withIdentity } from './propose.js';
 
 type Resp<T> = DeepPartial<T>;
 
@@ -32,9 +35,11 @@ export class KvApi {
     private readonly maxTxnOps: number,
   ) {}
 
-  async range(req: RangeRequest): Promise<Resp<RangeResponse>> {
+  async range(req: RangeRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<RangeResponse>> {
     if (isEmpty(req.key)) throw Errors.emptyKey();
     if (!req.serializable) await this.etcd.readBarrier();
+    // Reads are checked on the serving member, after the barrier (etcd's doSerialize).
+    if (this.etcd.auth.isEnabled()) checkRange(this.etcd.auth, ctx.authInfo, req);
     try {
       const r = await this.etcd.store.range(req);
       this.etcd.metrics.rangeTotal.inc();
@@ -44,26 +49,32 @@ export class KvApi {
     }
   }
 
-  async put(req: PutRequest): Promise<Resp<PutResponse>> {
+  async put(req: PutRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<PutResponse>> {
     if (isEmpty(req.key)) throw Errors.emptyKey();
-    if (this.etcd.noSpace()) throw Errors.noSpace();
     if (req.ignoreValue && req.value?.length) throw Errors.valueProvided();
     if (req.ignoreLease && req.lease) throw Errors.leaseProvided();
-    const r = await this.etcd.propose({ put: req });
+    // After the request's own checks, as etcd 3.4.23 orders them (checked against the real etcd).
+    await this.etcd.checkQuota({ put: req });
+    const r = await this.etcd.propose(withIdentity({ put: req }, ctx));
     return { header: header(this.etcd, r.revision), ...(r.response as object) };
   }
 
-  async deleteRange(req: DeleteRangeRequest): Promise<Resp<DeleteRangeResponse>> {
+  async deleteRange(
+    req: DeleteRangeRequest,
+    ctx: CallContext = ANONYMOUS,
+  ): Promise<Resp<DeleteRangeResponse>> {
     if (isEmpty(req.key)) throw Errors.emptyKey();
-    const r = await this.etcd.propose({ deleteRange: req });
+    const r = await this.etcd.propose(withIdentity({ deleteRange: req }, ctx));
     return { header: header(this.etcd, r.revision), ...(r.response as object) };
   }
 
-  async txn(req: TxnRequest): Promise<Resp<TxnResponse>> {
+  async txn(req: TxnRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<TxnResponse>> {
     checkTxn(req, this.maxTxnOps);
-    if (!isReadOnly(req) && this.etcd.noSpace()) throw Errors.noSpace();
+    await this.etcd.checkQuota({ txn: req });
     if (isReadOnly(req)) {
       if (!isSerializable(req)) await this.etcd.readBarrier();
+      // Served without raft, so checked here (writes are checked in apply).
+      if (this.etcd.auth.isEnabled()) checkTxnAuth(this.etcd.auth, ctx.authInfo, req);
       try {
         // A read-only txn needs no raft round (etcd evaluates it locally too).
         const r = await this.etcd.store.readTxn(req);
@@ -74,14 +85,14 @@ export class KvApi {
         throw toEtcdError(err);
       }
     }
-    const r = await this.etcd.propose({ txn: req });
+    const r = await this.etcd.propose(withIdentity({ txn: req }, ctx));
     const resp = r.response as TxnResponse;
     addNestedHeaders(resp.responses, r.revision!);
     return { header: header(this.etcd, r.revision), ...resp };
   }
 
-  async compact(req: CompactionRequest): Promise<Resp<CompactionResponse>> {
-    const r = await this.etcd.propose({ compaction: req });
+  async compact(req: CompactionRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<CompactionResponse>> {
+    const r = await this.etcd.propose(withIdentity({ compaction: req }, ctx));
     return { header: header(this.etcd, r.revision) };
   }
 }
@@ -122,6 +133,10 @@ export function checkTxn(req: TxnRequest, maxTxnOps: number): void {
 }
 
 function checkOp(op: RequestOp, maxTxnOps: number): void {
+  // An op without a request is refused like etcd's checkRequestOp does.
+  if (!op.requestRange && !op.requestPut && !op.requestDeleteRange && !op.requestTxn) {
+    throw Errors.keyNotFound();
+  }
   if (op.requestRange && isEmpty(op.requestRange.key)) throw Errors.emptyKey();
   if (op.requestPut && isEmpty(op.requestPut.key)) throw Errors.emptyKey();
   if (op.requestDeleteRange && isEmpty(op.requestDeleteRange.key)) throw Errors.emptyKey();

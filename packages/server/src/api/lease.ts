@@ -16,6 +16,8 @@ import { Errors } from '../etcdserver/errors.js';
 import { keyBytes, MAX_LEASE_TTL } from '../etcdserver/lessor.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { header } from './context.js';
+import { ANONYMOUS, type CallContext } from './identity.js';
+import { withIdentity } from './propose.js';
 
 type Resp<T> = DeepPartial<T>;
 
@@ -23,18 +25,20 @@ type Resp<T> = DeepPartial<T>;
 export class LeaseApi {
   constructor(private readonly etcd: EtcdServer) {}
 
-  async grant(req: LeaseGrantRequest): Promise<Resp<LeaseGrantResponse>> {
+  async grant(req: LeaseGrantRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<LeaseGrantResponse>> {
     if (req.TTL > MAX_LEASE_TTL) throw Errors.leaseTTLTooLarge();
-    if (this.etcd.noSpace()) throw Errors.noSpace();
+    // After the request's own checks, as etcd 3.4.23 orders them (checked against the real etcd).
+    await this.etcd.checkQuota({ leaseGrant: req });
     // The proposer picks the id (like etcd's reqIDGen), so every member grants the same one.
     const ID = req.ID || this.etcd.idGen.nextId();
-    const r = await this.etcd.propose({ leaseGrant: { ID, TTL: req.TTL } });
+    const r = await this.etcd.propose(withIdentity({ leaseGrant: { ID, TTL: req.TTL } }, ctx));
     const res = r.response as { ID: number; TTL: number };
     return { header: header(this.etcd, r.revision), ID: res.ID, TTL: res.TTL, error: '' };
   }
 
-  async revoke(req: { ID: number }): Promise<Resp<LeaseRevokeResponse>> {
-    const r = await this.etcd.propose({ leaseRevoke: { ID: req.ID } });
+  /** Revoking deletes the lease's keys: apply checks write permission on each (etcd's checkLeasePuts). */
+  async revoke(req: { ID: number }, ctx: CallContext = ANONYMOUS): Promise<Resp<LeaseRevokeResponse>> {
+    const r = await this.etcd.propose(withIdentity({ leaseRevoke: { ID: req.ID } }, ctx));
     return { header: header(this.etcd, r.revision) };
   }
 

@@ -7,8 +7,10 @@
  */
 import type { DeepPartial, WatchCreateRequest, WatchRequest, WatchResponse } from '@kv/client/api';
 import type { WatchBatch, Watcher } from '@kv/mvcc';
+import { checkWatchCreate } from '../auth/permissions.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { header } from './context.js';
+import { ANONYMOUS, type CallContext } from './identity.js';
 
 /** The minimal duplex surface of a grpc-js stream (also implemented by the HTTP gateway). */
 export interface WatchStreamIo {
@@ -25,6 +27,8 @@ export class WatchSession {
   constructor(
     private readonly etcd: EtcdServer,
     private readonly io: WatchStreamIo,
+    /** The stream's identity (token or certificate CN), resolved for each create request. */
+    private readonly identity: () => CallContext = () => ANONYMOUS,
   ) {}
 
   /** Handles one request of the stream. */
@@ -44,13 +48,26 @@ export class WatchSession {
       while (this.watchers.has(this.nextId)) this.nextId++;
       id = this.nextId++;
     } else if (this.watchers.has(id)) {
-      // etcd: a duplicate watch id fails the create with created + canceled.
+      // etcd 3.4.23: a duplicate watch id fails the create with created + canceled, watch id -1 and
+      // mvcc's ErrWatcherDuplicateID text (checked against the real etcd).
       this.io.write({
         header: header(this.etcd),
-        watchId: id,
+        watchId: -1,
         created: true,
         canceled: true,
-        cancelReason: 'etcdserver: duplicate watch ID',
+        cancelReason: 'mvcc: duplicate watch ID provided on the WatchStream',
+      });
+      return;
+    }
+    if (this.etcd.auth.isEnabled() && !this.permitted(c)) {
+      // etcd 3.4: a denied create is answered created + canceled; the reason is the gRPC status
+      // error's string (rpctypes.ErrGRPCPermissionDenied.Error()), which etcdctl prints verbatim.
+      this.io.write({
+        header: header(this.etcd),
+        watchId: c.watchId ?? 0,
+        created: true,
+        canceled: true,
+        cancelReason: 'rpc error: code = PermissionDenied desc = etcdserver: permission denied',
       });
       return;
     }
@@ -72,6 +89,16 @@ export class WatchSession {
     );
     this.watchers.set(watchId, watcher);
     this.etcd.metrics.watchers.inc();
+  }
+
+  /** etcd's isWatchPermitted: any failure (no user, bad token, old revision, no grant) denies. */
+  private permitted(c: WatchCreateRequest): boolean {
+    try {
+      checkWatchCreate(this.etcd.auth, this.identity().authInfo, c);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private deliver(watchId: number, batch: WatchBatch): boolean | Promise<void> {

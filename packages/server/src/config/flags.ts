@@ -272,7 +272,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'cert-file',
     kind: 'string',
     def: '',
-    supported: false,
     help: 'Path to the client server TLS cert file.',
   },
   {
@@ -280,7 +279,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'key-file',
     kind: 'string',
     def: '',
-    supported: false,
     help: 'Path to the client server TLS key file.',
   },
   {
@@ -288,15 +286,27 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'client-cert-auth',
     kind: 'bool',
     def: 'false',
-    supported: false,
     help: 'Enable client cert authentication.',
+  },
+  {
+    group: S,
+    name: 'client-crl-file',
+    kind: 'string',
+    def: '',
+    help: 'Path to the client certificate revocation list file.',
+  },
+  {
+    group: S,
+    name: 'client-cert-allowed-hostname',
+    kind: 'string',
+    def: '',
+    help: 'Allowed TLS hostname for client cert authentication.',
   },
   {
     group: S,
     name: 'trusted-ca-file',
     kind: 'string',
     def: '',
-    supported: false,
     help: 'Path to the client server TLS trusted CA cert file.',
   },
   {
@@ -304,7 +314,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'auto-tls',
     kind: 'bool',
     def: 'false',
-    supported: false,
     help: 'Client TLS using generated certificates.',
   },
   {
@@ -312,7 +321,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'peer-cert-file',
     kind: 'string',
     def: '',
-    supported: false,
     help: 'Path to the peer server TLS cert file.',
   },
   {
@@ -320,7 +328,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'peer-key-file',
     kind: 'string',
     def: '',
-    supported: false,
     help: 'Path to the peer server TLS key file.',
   },
   {
@@ -328,7 +335,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'peer-client-cert-auth',
     kind: 'bool',
     def: 'false',
-    supported: false,
     help: 'Enable peer client cert authentication.',
   },
   {
@@ -336,24 +342,42 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'peer-trusted-ca-file',
     kind: 'string',
     def: '',
-    supported: false,
     help: 'Path to the peer server TLS trusted CA file.',
+  },
+  {
+    group: S,
+    name: 'peer-cert-allowed-cn',
+    kind: 'string',
+    def: '',
+    help: 'Required CN for client certs connecting to the peer endpoint.',
+  },
+  {
+    group: S,
+    name: 'peer-cert-allowed-hostname',
+    kind: 'string',
+    def: '',
+    help: 'Allowed TLS hostname for inter peer authentication.',
   },
   {
     group: S,
     name: 'peer-auto-tls',
     kind: 'bool',
     def: 'false',
-    supported: false,
     help: 'Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are not provided.',
+  },
+  {
+    group: S,
+    name: 'peer-crl-file',
+    kind: 'string',
+    def: '',
+    help: 'Path to the peer certificate revocation list file.',
   },
   {
     group: S,
     name: 'cipher-suites',
     kind: 'string',
     def: '',
-    supported: false,
-    help: 'Comma-separated list of supported TLS cipher suites between client/server and peers.',
+    help: 'Comma-separated list of supported TLS cipher suites between client/server and peers (empty will be auto-populated by Go).',
   },
   {
     group: S,
@@ -374,7 +398,7 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'auth-token',
     kind: 'string',
     def: 'simple',
-    help: "Specify a v3 authentication token type and its options ('simple' or 'jwt').",
+    help: "Specify a v3 authentication token type and its options ('simple' or 'jwt'). jwt takes 'jwt,pub-key=<path>,priv-key=<path>,sign-method=<RS256|ES256|EdDSA|HS256|...>,ttl=<duration>'.",
   },
   {
     group: A,
@@ -448,7 +472,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'experimental-initial-corrupt-check',
     kind: 'bool',
     def: 'false',
-    supported: false,
     help: 'Enable to check data corruption before serving any client/peer traffic.',
   },
   {
@@ -456,7 +479,6 @@ export const FLAGS: readonly FlagDef[] = [
     name: 'experimental-corrupt-check-time',
     kind: 'duration',
     def: '0s',
-    supported: false,
     help: 'Duration of time between cluster corruption check passes.',
   },
   {

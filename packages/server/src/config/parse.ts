@@ -6,26 +6,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
+import { parseAuthTokenSpec } from '../auth/tokens/parse.js';
+import { CipherSuiteError, validateCipherSuites } from '../tls/cipher-suites.js';
+import { isTlsInfoEmpty, type TlsInfo } from '../tls/tls-info.js';
 import { FLAG_BY_NAME, FLAGS, type FlagDef } from './flags.js';
 
 /** A configuration error: printed as one line, exit code 1. */
-/** TLS settings: kv-server refuses to start with them rather than silently serving plaintext. */
-const TLS_FLAGS = new Set([
-  'cert-file',
-  'key-file',
-  'client-cert-auth',
-  'trusted-ca-file',
-  'client-crl-file',
-  'auto-tls',
-  'peer-cert-file',
-  'peer-key-file',
-  'peer-client-cert-auth',
-  'peer-trusted-ca-file',
-  'peer-crl-file',
-  'peer-auto-tls',
-  'cipher-suites',
-]);
-
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
@@ -67,6 +53,20 @@ export interface ServerConfig {
   backend: BackendEngine;
   watchProgressNotifyIntervalMs: number;
   enableLeaseCheckpoint: boolean;
+  /** `--experimental-initial-corrupt-check`: compare HashKV with peers before serving clients. */
+  initialCorruptCheck: boolean;
+  /** `--experimental-corrupt-check-time` in ms: period of the leader's hash comparison (0: off). */
+  corruptCheckTimeMs: number;
+  /** `--auth-token`: `simple` or `jwt,pub-key=...,priv-key=...,sign-method=...,ttl=...`. */
+  authToken: string;
+  /** `--auth-token-ttl`: seconds a simple token lives without use. */
+  authTokenTtl: number;
+  /** `--bcrypt-cost`: bcrypt cost of password hashes (4..31). */
+  bcryptCost: number;
+  /** Client TLS flags (`--cert-file`, `--key-file`, `--trusted-ca-file`, `--auto-tls`, ...). */
+  clientTls: TlsInfo;
+  /** Peer TLS flags (`--peer-cert-file`, `--peer-key-file`, `--peer-auto-tls`, ...). */
+  peerTls: TlsInfo;
   /** Warnings collected while parsing (logged once the logger exists). */
   warnings: string[];
 }
@@ -233,6 +233,41 @@ function readEnv(
   return out;
 }
 
+/** etcd's `client-transport-security` / `peer-transport-security` keys → flag names. */
+const TRANSPORT_SECURITY_KEYS: Record<string, { client: string; peer: string }> = {
+  'cert-file': { client: 'cert-file', peer: 'peer-cert-file' },
+  'key-file': { client: 'key-file', peer: 'peer-key-file' },
+  'client-cert-auth': { client: 'client-cert-auth', peer: 'peer-client-cert-auth' },
+  'trusted-ca-file': { client: 'trusted-ca-file', peer: 'peer-trusted-ca-file' },
+  'auto-tls': { client: 'auto-tls', peer: 'peer-auto-tls' },
+};
+
+/**
+ * etcd's config file nests the TLS settings (`client-transport-security: {cert-file, key-file,
+ * client-cert-auth, trusted-ca-file, auto-tls}`, same for `peer-transport-security`); this turns them
+ * into the flat flag names. Other keys pass through unchanged.
+ */
+function flattenTransportSecurity(
+  doc: Record<string, unknown>,
+  warnings: string[],
+): Array<[string, unknown]> {
+  const out: Array<[string, unknown]> = [];
+  for (const [key, raw] of Object.entries(doc)) {
+    const side =
+      key === 'client-transport-security' ? 'client' : key === 'peer-transport-security' ? 'peer' : undefined;
+    if (side === undefined || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      out.push([key, raw]);
+      continue;
+    }
+    for (const [sub, value] of Object.entries(raw as Record<string, unknown>)) {
+      const flag = TRANSPORT_SECURITY_KEYS[sub]?.[side];
+      if (flag) out.push([flag, value]);
+      else warnings.push(`config file key "${key}.${sub}" is not supported; ignored`);
+    }
+  }
+  return out;
+}
+
 /** Reads an etcd YAML config file into flag-name → string values. */
 function readConfigFile(path: string, warnings: string[]): Map<string, string> {
   let doc: unknown;
@@ -246,7 +281,7 @@ function readConfigFile(path: string, warnings: string[]): Map<string, string> {
   if (typeof doc !== 'object' || Array.isArray(doc)) {
     throw new ConfigError(`error loading config file "${path}": expected a YAML mapping`);
   }
-  for (const [key, raw] of Object.entries(doc as Record<string, unknown>)) {
+  for (const [key, raw] of flattenTransportSecurity(doc as Record<string, unknown>, warnings)) {
     const def = FLAG_BY_NAME.get(key);
     if (!def) {
       warnings.push(`config file key "${key}" is not supported; ignored`);
@@ -264,7 +299,7 @@ function readConfigFile(path: string, warnings: string[]): Map<string, string> {
   return out;
 }
 
-function parseInitialCluster(text: string): Map<string, string[]> {
+export function parseInitialCluster(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const part of text.split(',')) {
     const s = part.trim();
@@ -311,23 +346,12 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
   };
   for (const def of FLAGS) {
     if (def.supported === false && given.has(def.name) && given.get(def.name) !== def.def) {
-      // Ignoring a TLS setting would serve plaintext to an operator who asked for encryption.
-      if (TLS_FLAGS.has(def.name)) {
-        throw new ConfigError(
-          `--${def.name}: TLS is not supported by kv-server yet; refusing to start without it`,
-        );
-      }
       warnings.push(`--${def.name} is accepted for compatibility but not supported by kv-server; ignored`);
     }
   }
   const num = (name: string) => Number(get(name));
   const name = get('name');
   const dataDir = given.get('data-dir') ?? `${name}.etcd`;
-  for (const flag of ['listen-client-urls', 'listen-peer-urls']) {
-    if (/\b(https|unixs):\/\//.test(get(flag))) {
-      throw new ConfigError(`--${flag}: TLS is not supported by kv-server yet; refusing to start without it`);
-    }
-  }
   const listenClientUrls = parseUrls('listen-client-urls', get('listen-client-urls'));
   const advertiseClientUrls = parseUrls('advertise-client-urls', get('advertise-client-urls'));
   if (given.has('listen-client-urls') && !given.has('advertise-client-urls')) {
@@ -373,6 +397,16 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
   let logLevel = get('log-level') as ServerConfig['logLevel'];
   if (toBool(get('debug'))) logLevel = 'debug';
   const batchInterval = get('backend-batch-interval');
+  const authToken = get('auth-token');
+  try {
+    parseAuthTokenSpec(authToken); // key files are read at start; the syntax is checked here
+  } catch (err) {
+    throw new ConfigError(`invalid value "${authToken}" for flag -auth-token: ${(err as Error).message}`);
+  }
+  const bcryptCost = num('bcrypt-cost');
+  if (bcryptCost < 4 || bcryptCost > 31) {
+    throw new ConfigError(`invalid bcrypt-cost ${bcryptCost}: valid values are between 4 and 31`);
+  }
   const config: ServerConfig = {
     name,
     dataDir,
@@ -405,9 +439,89 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     backend: get('backend') as BackendEngine,
     watchProgressNotifyIntervalMs: parseGoDuration(get('experimental-watch-progress-notify-interval')),
     enableLeaseCheckpoint: toBool(get('experimental-enable-lease-checkpoint')),
+    initialCorruptCheck: toBool(get('experimental-initial-corrupt-check')),
+    corruptCheckTimeMs: parseGoDuration(get('experimental-corrupt-check-time')),
+    authToken,
+    authTokenTtl: num('auth-token-ttl'),
+    bcryptCost,
+    ...parseTlsFlags(get, {
+      client: listenClientUrls,
+      peer: parseUrls('listen-peer-urls', get('listen-peer-urls')),
+      metrics: parseUrls('listen-metrics-urls', get('listen-metrics-urls')),
+    }),
     warnings,
   };
   return { action: 'run', config };
+}
+
+/** Go's `url.URL.String()` for a listen URL (no trailing slash for an empty path). */
+const goUrlString = (u: URL) => `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+const isSecureScheme = (u: URL) => u.protocol === 'https:' || u.protocol === 'unixs:';
+
+/**
+ * Reads the client and peer TLS flags and rejects combinations etcd refuses, with etcd's messages:
+ * an https:// URL needs a certificate (or auto TLS) on its side; `--cipher-suites` must name suites Go
+ * knows. Files are read and checked at startup (tls/setup.ts).
+ */
+function parseTlsFlags(
+  get: (name: string) => string,
+  urls: { client: URL[]; peer: URL[]; metrics: URL[] },
+): { clientTls: TlsInfo; peerTls: TlsInfo } {
+  const cipherSuites =
+    get('cipher-suites') === ''
+      ? []
+      : get('cipher-suites')
+          .split(',')
+          .map((x) => x.trim());
+  try {
+    validateCipherSuites(cipherSuites);
+  } catch (err) {
+    if (err instanceof CipherSuiteError) throw new ConfigError(err.message);
+    throw err;
+  }
+  const clientTls: TlsInfo = {
+    certFile: get('cert-file'),
+    keyFile: get('key-file'),
+    trustedCaFile: get('trusted-ca-file'),
+    clientCertAuth: toBool(get('client-cert-auth')),
+    crlFile: get('client-crl-file'),
+    autoTls: toBool(get('auto-tls')),
+    allowedHostname: get('client-cert-allowed-hostname'),
+    allowedCn: '',
+    cipherSuites,
+    selfSigned: false,
+  };
+  const peerTls: TlsInfo = {
+    certFile: get('peer-cert-file'),
+    keyFile: get('peer-key-file'),
+    trustedCaFile: get('peer-trusted-ca-file'),
+    clientCertAuth: toBool(get('peer-client-cert-auth')),
+    crlFile: get('peer-crl-file'),
+    autoTls: toBool(get('peer-auto-tls')),
+    allowedHostname: get('peer-cert-allowed-hostname'),
+    allowedCn: get('peer-cert-allowed-cn'),
+    cipherSuites,
+    selfSigned: false,
+  };
+  const hasCert = (t: TlsInfo) => !isTlsInfoEmpty(t) || t.autoTls;
+  for (const u of urls.peer) {
+    if (isSecureScheme(u) && !hasCert(peerTls)) {
+      throw new ConfigError(`cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`);
+    }
+  }
+  for (const u of urls.client) {
+    if (isSecureScheme(u) && !hasCert(clientTls)) {
+      throw new ConfigError(
+        `TLS key/cert (--cert-file, --key-file) must be provided for client url ${goUrlString(u)} with HTTPS scheme`,
+      );
+    }
+  }
+  for (const u of urls.metrics) {
+    if (isSecureScheme(u) && !hasCert(clientTls)) {
+      throw new ConfigError(`cannot listen on TLS for ${u.host}: KeyFile and CertFile are not presented`);
+    }
+  }
+  return { clientTls, peerTls };
 }
 
 /** The `--help` text: every flag with its default, grouped like etcd's. */

@@ -4,10 +4,13 @@
  * backend commit, so replaying an already-applied entry after a crash is skipped); leases, alarms and
  * compaction are handled here.
  */
+import { checkDeleteRange, checkLeaseRevoke, checkPut, checkTxn } from '../auth/permissions.js';
+import { AUTH_REQUEST_FIELDS, type AuthInfo, type AuthRequest, type AuthStore } from '../auth/store.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { InternalRequest } from './envelope.js';
 import { Errors, type EtcdError, toEtcdError } from './errors.js';
 import { keyBytes, keyString, type Lessor, MAX_LEASE_TTL } from './lessor.js';
+import { txnCost } from './quota.js';
 import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest } from './store.js';
 
 /** Outcome of applying one request. */
@@ -26,10 +29,27 @@ export enum AlarmType {
   CORRUPT = 2,
 }
 
+/** etcd's AlarmRequest actions. */
+export enum AlarmAction {
+  GET = 0,
+  ACTIVATE = 1,
+  DEACTIVATE = 2,
+}
+
 /** An active alarm. */
 export interface AlarmMember {
   memberID: number;
   alarm: AlarmType;
+}
+
+/**
+ * An alarm as etcd prints it (protobuf text of AlarmMember, zero fields left out), e.g.
+ * `memberID:7513118786937086536 alarm:NOSPACE ` — what Maintenance.Status lists in `errors`.
+ */
+export function formatAlarm(a: AlarmMember): string {
+  const id = a.memberID ? `memberID:${BigInt.asUintN(64, BigInt(a.memberID))} ` : '';
+  const kind = a.alarm ? `alarm:${AlarmType[a.alarm] ?? a.alarm} ` : '';
+  return id + kind;
 }
 
 const LEASE_BUCKET = 'lease';
@@ -37,9 +57,17 @@ const ALARM_BUCKET = 'alarm';
 
 const leaseKey = (id: number): Uint8Array => {
   const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt(id));
+  // Lease ids are int64 on the wire: a negative id is stored as its two's complement, like etcd's.
+  b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(id)));
   return new Uint8Array(b);
 };
+
+/** The requester an entry carries (RequestHeader.username/auth_revision), as the auth store takes it. */
+function requestAuthInfo(req: InternalRequest): AuthInfo | undefined {
+  const h = req.header;
+  if (!h?.username) return undefined;
+  return { username: h.username, revision: Number(h.authRevision ?? 0) };
+}
 
 /** Applies committed requests. */
 export class Applier {
@@ -51,7 +79,12 @@ export class Applier {
     private readonly store: KvStore,
     private readonly lessor: Lessor,
     private readonly metrics: ServerMetrics,
+    private readonly auth: AuthStore,
   ) {}
+
+  /** Keys attached to a lease, as bytes (the permission checks of lease puts and revokes need them). */
+  private readonly leaseKeys = (id: number): Uint8Array[] =>
+    [...(this.lessor.lookup(id)?.keys ?? [])].map(keyBytes);
 
   /** Rebuilds leases and alarms from the backend, and key→lease links from the key space. */
   async loadState(): Promise<void> {
@@ -91,6 +124,15 @@ export class Applier {
   }
 
   private async applyOne(req: InternalRequest, ctx: { index: number }): Promise<ApplyResult> {
+    // Active alarms refuse writes before anything else, like etcd's outermost applier wrappers.
+    const refused = this.alarms.length > 0 ? this.refusedByAlarm(req) : undefined;
+    if (refused) return { err: refused, revision: this.store.rev() };
+    // Writes are checked here, against the auth state at this entry, so every member decides alike
+    // (etcd's applierV3Auth). While auth is disabled this is the only cost.
+    if (this.auth.isEnabled()) {
+      const denied = this.checkWrite(req, requestAuthInfo(req));
+      if (denied) return denied;
+    }
     if (req.put) {
       this.checkLeases([{ requestPut: req.put }]);
       const r = await this.store.put(req.put, ctx);
@@ -119,7 +161,29 @@ export class Applier {
     if (req.leaseRevoke) return await this.applyLeaseRevoke(req.leaseRevoke.ID ?? 0, ctx);
     if (req.alarm) return this.applyAlarm(req.alarm, ctx);
     if (req.leaseCheckpoint) return { revision: this.store.rev() };
+    for (const field of AUTH_REQUEST_FIELDS) {
+      if (req[field]) {
+        const body = this.auth.apply({ [field]: req[field] } as AuthRequest, {
+          index: ctx.index,
+          authInfo: requestAuthInfo(req),
+        });
+        return { response: body, revision: this.store.rev() };
+      }
+    }
     return { err: Errors.notCapable(), revision: this.store.rev() };
+  }
+
+  /** Permission checks of KV writes and lease revokes; returns the denial, or undefined to go ahead. */
+  private checkWrite(req: InternalRequest, info: AuthInfo | undefined): ApplyResult | undefined {
+    try {
+      if (req.put) checkPut(this.auth, info, req.put, this.leaseKeys);
+      else if (req.deleteRange) checkDeleteRange(this.auth, info, req.deleteRange);
+      else if (req.txn) checkTxn(this.auth, info, req.txn, this.leaseKeys);
+      else if (req.leaseRevoke) checkLeaseRevoke(this.auth, info, this.leaseKeys(req.leaseRevoke.ID ?? 0));
+      return undefined;
+    } catch (err) {
+      return { err: toEtcdError(err), revision: this.store.rev() };
+    }
   }
 
   private checkLeases(ops: RequestOp[]): void {
@@ -186,6 +250,24 @@ export class Applier {
     return { response: {}, revision };
   }
 
+  /**
+   * etcd's applierV3Capped (NOSPACE: puts, txns with puts and lease grants fail) and applierV3Corrupt
+   * (CORRUPT: every write, compaction and lease grant/revoke fails). Reads never reach apply.
+   */
+  private refusedByAlarm(req: InternalRequest): EtcdError | undefined {
+    const active = (t: AlarmType) => this.alarms.some((a) => a.alarm === t);
+    if (active(AlarmType.NOSPACE) && (req.put || req.leaseGrant || (req.txn && txnCost(req.txn) > 0))) {
+      return Errors.noSpace();
+    }
+    if (
+      active(AlarmType.CORRUPT) &&
+      (req.put || req.deleteRange || req.txn || req.compaction || req.leaseGrant || req.leaseRevoke)
+    ) {
+      return Errors.corrupt();
+    }
+    return undefined;
+  }
+
   private applyAlarm(
     req: { action?: number; memberID?: number; alarm?: number },
     ctx: { index: number },
@@ -194,14 +276,14 @@ export class Applier {
     const memberID = req.memberID ?? 0;
     const alarm = (req.alarm ?? 0) as AlarmType;
     const key = Buffer.from(`${memberID}/${alarm}`);
-    if (action === 1 && alarm !== AlarmType.NONE) {
+    if (action === AlarmAction.ACTIVATE && alarm !== AlarmType.NONE) {
       if (!this.alarms.some((a) => a.memberID === memberID && a.alarm === alarm)) {
         this.alarms.push({ memberID, alarm });
         this.store.putMeta(ALARM_BUCKET, key, Buffer.from(JSON.stringify({ memberID, alarm })), ctx);
       }
       return { response: { alarms: [{ memberID, alarm }] }, revision: this.store.rev() };
     }
-    if (action === 2) {
+    if (action === AlarmAction.DEACTIVATE) {
       const i = this.alarms.findIndex((a) => a.memberID === memberID && a.alarm === alarm);
       if (i < 0) return { response: { alarms: [] }, revision: this.store.rev() };
       const [removed] = this.alarms.splice(i, 1);

@@ -3,6 +3,7 @@
  * messages: clients (etcdctl, clientv3, etcd3) match on the message text.
  */
 import { status as Status } from '@grpc/grpc-js';
+import { AuthError } from '../auth/errors.js';
 
 /** An error that goes to the client as a gRPC status with etcd's message. */
 export class EtcdError extends Error {
@@ -79,6 +80,8 @@ export const Errors = {
  */
 export function toEtcdError(err: unknown): EtcdError {
   if (err instanceof EtcdError) return err;
+  // The auth store's typed errors already carry etcd's code and text.
+  if (err instanceof AuthError) return new EtcdError(err.code, err.message);
   const msg = err instanceof Error ? err.message : String(err);
   switch (msg) {
     case 'mvcc: required revision has been compacted':

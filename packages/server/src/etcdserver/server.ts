@@ -16,6 +16,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { AlarmRequest_AlarmAction, AlarmType as PbAlarmType } from '@kv/client/api';
 import {
   type ConfChange,
   ConfChangeType,
@@ -34,15 +35,26 @@ import {
   StateType,
 } from '@kv/raft';
 import { Snapshotter, Wal } from '@kv/wal';
-import type { ServerConfig } from '../config/parse.js';
+import { AuthStore } from '../auth/store.js';
+import { createTokenProvider } from '../auth/tokens/parse.js';
+import { ConfigError, type ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
-import { Applier, type ApplyResult } from './apply.js';
+import { AlarmType, Applier, type ApplyResult } from './apply.js';
 import { decodeInternalRequest, encodeInternalRequest, type InternalRequest } from './envelope.js';
 import { Errors, type EtcdError } from './errors.js';
 import { computeClusterId, computeMemberId, IdGenerator, idHex } from './ids.js';
 import { Lessor } from './lessor.js';
 import { type ConfChangeContext, type Member, Membership } from './membership.js';
+import {
+  BackendQuota,
+  effectiveQuotaBytes,
+  humanBytes,
+  MAX_QUOTA_BYTES,
+  type QuotaRequest,
+  quotaCost,
+} from './quota.js';
+import { decodeSnapshotFile, encodeSnapshotFile, type SnapshotPayload } from './snapshot-file.js';
 import { type KvStore, openKvStore } from './store.js';
 
 /** Version strings reported to clients (etcdctl and clientv3 check them). */
@@ -69,12 +81,6 @@ interface ReadRound {
 
 /** Raft messages leave through this hook (peer transport arrives in a later issue). */
 export type MessageSender = (msgs: Message[]) => void;
-
-/** Snapshot payload: membership plus, for the memory engine, a full backend dump. */
-interface SnapshotPayload {
-  membership: ReturnType<Membership['toJSON']>;
-  hasBackendDump: boolean;
-}
 
 /** etcd's request timeout: 5 s + 2 × election timeout. */
 const requestTimeoutMs = (cfg: ServerConfig) => 5000 + 2 * cfg.electionMs;
@@ -120,7 +126,6 @@ export class EtcdServer extends EventEmitter {
   /** A commit-only hard state not yet written (see handleReady). */
   private pendingHardState: HardState | undefined;
   private snapshotRunning: Promise<void> = Promise.resolve();
-  private quotaCheckRunning = false;
   /** Campaign at once when this member is the only voter (etcd fast-forwards its election ticks). */
   private fastForwardCampaign = false;
   private readonly log: Logger;
@@ -136,6 +141,7 @@ export class EtcdServer extends EventEmitter {
     memberId: number,
     membership: Membership,
     lessor: Lessor,
+    readonly auth: AuthStore,
   ) {
     super();
     this.log = opts.logger;
@@ -143,7 +149,7 @@ export class EtcdServer extends EventEmitter {
     this.membership = membership;
     this.lessor = lessor;
     this.idGen = new IdGenerator(memberId);
-    this.applier = new Applier(store, lessor, opts.metrics);
+    this.applier = new Applier(store, lessor, opts.metrics, auth);
   }
 
   get metrics(): ServerMetrics {
@@ -173,8 +179,16 @@ export class EtcdServer extends EventEmitter {
     const memberDir = join(cfg.dataDir, 'member');
     const walDir = cfg.walDir || join(memberDir, 'wal');
     const snapDir = join(memberDir, 'snap');
-    mkdirSync(snapDir, { recursive: true });
     const haveWal = Wal.exists(walDir);
+    if (!haveWal && cfg.initialClusterState === 'existing') {
+      // Joining an existing cluster needs its member list from the peers, over the peer transport,
+      // which kv-server does not have yet: fail like etcd does when no peer answers, and before
+      // creating anything, instead of silently founding a new one-member cluster.
+      throw new ConfigError(
+        'cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs',
+      );
+    }
+    mkdirSync(snapDir, { recursive: true });
     const snapshotter = new Snapshotter(snapDir);
     const started = Date.now();
     const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg);
@@ -182,6 +196,10 @@ export class EtcdServer extends EventEmitter {
       path: join(snapDir, 'db'),
       took: `${Date.now() - started}ms`,
       engine: cfg.backend,
+    });
+    // Auth state lives in the backend's auth buckets; replicated entries change it in apply.
+    const auth = await AuthStore.open(store, {
+      tokenProvider: createTokenProvider(cfg.authToken, { simpleTtlSeconds: cfg.authTokenTtl }),
     });
     const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
     const raftStorage = new MemoryStorage();
@@ -232,6 +250,7 @@ export class EtcdServer extends EventEmitter {
         memberId,
         membership,
         lessor,
+        auth,
       );
       await server.applier.loadState();
       server.startLoop();
@@ -239,7 +258,16 @@ export class EtcdServer extends EventEmitter {
     }
     // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a
     // marker without a file, never the reverse: the marker is written first) + WAL replay.
-    snapshot = await snapshotter.loadNewestAvailable(await Wal.snapshotMarkers(walDir));
+    let chosen: typeof snapshot;
+    wal = await Wal.open(
+      walDir,
+      async (markers) => {
+        chosen = await snapshotter.loadNewestAvailable(markers);
+        return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
+      },
+      { noSync: opts.unsafeNoFsync ?? false },
+    );
+    snapshot = chosen;
     let payload: SnapshotPayload | undefined;
     let raftSnap: Snapshot | undefined;
     if (snapshot) {
@@ -251,13 +279,9 @@ export class EtcdServer extends EventEmitter {
       };
       if (payload.hasBackendDump && store.consistentIndex() < snapshot.index) {
         await store.restoreBackend(decoded.dump);
+        await auth.reload();
       }
     }
-    wal = await Wal.open(
-      walDir,
-      { index: snapshot?.index ?? 0, term: snapshot?.term ?? 0 },
-      { noSync: opts.unsafeNoFsync ?? false },
-    );
     const contents = await wal.readAll();
     const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as {
       memberId: number;
@@ -286,6 +310,7 @@ export class EtcdServer extends EventEmitter {
       memberId,
       membership,
       lessor,
+      auth,
     );
     server.appliedIndex = snapshot?.index ?? 0;
     server.snapshotIndex = snapshot?.index ?? 0;
@@ -299,6 +324,7 @@ export class EtcdServer extends EventEmitter {
     const m = this.metrics;
     m.serverId.set(1, { server_id: idHex(this.memberId) });
     m.version.set(1, { server_version: SERVER_VERSION });
+    this.announceQuota();
     this.tickTimer = setInterval(() => {
       this.node.tick();
       this.schedule();
@@ -307,7 +333,6 @@ export class EtcdServer extends EventEmitter {
     this.fastForwardCampaign = true;
     this.leaseTimer = setInterval(() => {
       this.revokeExpiredLeases();
-      void this.checkQuota();
     }, 500);
     this.leaseTimer.unref?.();
     this.startAutoCompaction();
@@ -484,6 +509,10 @@ export class EtcdServer extends EventEmitter {
       if (e.data.length === 0) {
         // The empty entry a new leader appends: the leader has committed in its term.
         if (e.term === this.term && this.isLeader) this.markLeaderReady();
+      } else if (e.index <= this.store.consistentIndex()) {
+        // Replayed after a restart: its effects are already in the backend (the applier would skip
+        // it too), so do not even decode it. Nobody waits on it: proposals made by this process are
+        // always above the consistent index it restarted with.
       } else {
         let req: InternalRequest;
         try {
@@ -769,31 +798,69 @@ export class EtcdServer extends EventEmitter {
 
   // ---- backend quota ---------------------------------------------------------------------------
 
-  /** etcd's default quota when --quota-backend-bytes is 0 (2 GiB). */
+  private backendQuota: BackendQuota | undefined;
+
+  /** The quota in bytes (etcd's default 2 GiB when --quota-backend-bytes is 0; Infinity when < 0). */
   get quotaBytes(): number {
-    return this.cfg.quotaBackendBytes > 0 ? this.cfg.quotaBackendBytes : 2 * 1024 * 1024 * 1024;
+    return effectiveQuotaBytes(this.cfg.quotaBackendBytes) ?? Number.POSITIVE_INFINITY;
   }
 
-  /** True while a NOSPACE alarm is active: writes that grow the store are refused (etcd's quota). */
-  noSpace(): boolean {
-    return this.applier.alarms.some((a) => a.alarm === 1);
-  }
-
-  /** On the leader: raise the NOSPACE alarm through raft once the backend outgrows the quota. */
-  private async checkQuota(): Promise<void> {
-    if (!this.isLeader || this.stopped || this.noSpace() || this.quotaCheckRunning) return;
-    this.quotaCheckRunning = true;
-    try {
-      const size = await this.store.backend.size();
-      if (size > this.quotaBytes) {
-        this.log.warn('backend quota exceeded; raising NOSPACE alarm', { size, quota: this.quotaBytes });
-        await this.propose({ alarm: { action: 1, memberID: this.memberId, alarm: 1 } });
-      }
-    } catch {
-      // retried on the next tick
-    } finally {
-      this.quotaCheckRunning = false;
+  /** etcd's startup lines about the quota, and the `etcd_server_quota_backend_bytes` gauge. */
+  private announceQuota(): void {
+    const configured = this.cfg.quotaBackendBytes;
+    if (configured < 0) {
+      this.log.info('disabled backend quota', { 'quota-name': 'v3-applier', 'quota-size-bytes': configured });
+      return;
     }
+    const bytes = this.quotaBytes;
+    const size = { 'quota-name': 'v3-applier', 'quota-size-bytes': bytes, 'quota-size': humanBytes(bytes) };
+    if (configured === 0) this.log.info('enabled backend quota with default value', size);
+    else {
+      if (configured > MAX_QUOTA_BYTES) {
+        this.log.warn('quota exceeds the maximum value', {
+          ...size,
+          'quota-maximum-size-bytes': MAX_QUOTA_BYTES,
+          'quota-maximum-size': humanBytes(MAX_QUOTA_BYTES),
+        });
+      }
+      this.log.info('enabled backend quota', size);
+    }
+    this.metrics.quotaBackendBytes.set(bytes);
+  }
+
+  /** True while a NOSPACE alarm is active: apply refuses writes that grow the store (etcd's quota). */
+  noSpace(): boolean {
+    return this.applier.alarms.some((a) => a.alarm === AlarmType.NOSPACE);
+  }
+
+  /**
+   * etcd's quotaAlarmer.check, run before a Put, Txn or LeaseGrant is proposed: when the request's
+   * estimated cost would take the backend to the quota, the NOSPACE alarm is raised through raft (so
+   * every member refuses writes and the alarm survives restarts) and the request fails with
+   * `etcdserver: mvcc: database space exceeded`. Requests without cost (reads, deletes) always pass.
+   */
+  async checkQuota(req: QuotaRequest): Promise<void> {
+    // Writes sit in the store's batch until its next commit: flush so the size counts them.
+    this.backendQuota ??= new BackendQuota(effectiveQuotaBytes(this.cfg.quotaBackendBytes), async () => {
+      await this.store.flush();
+      return this.store.backend.size();
+    });
+    if (await this.backendQuota.available(quotaCost(req))) return;
+    if (!this.noSpace()) {
+      this.log.warn('backend quota exceeded; raising NOSPACE alarm', {
+        quota: this.quotaBytes,
+        'local-member-id': idHex(this.memberId),
+      });
+    }
+    // Like etcd, the request fails whether or not the alarm proposal succeeds.
+    await this.propose({
+      alarm: {
+        action: AlarmRequest_AlarmAction.ACTIVATE,
+        memberID: this.memberId,
+        alarm: PbAlarmType.NOSPACE,
+      },
+    }).catch((err: unknown) => this.log.warn('failed to raise NOSPACE alarm', { error: err }));
+    throw Errors.noSpace();
   }
 
   // ---- auto compaction ------------------------------------------------------------------------
@@ -969,32 +1036,4 @@ function parseDurationMs(text: string): number {
   if (!m) return Number(text) * 3_600_000;
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
   return Number(m[1]) * unit;
-}
-
-// Snapshot file layout: 4-byte JSON length | JSON {payload, confState} | backend dump (memory engine).
-function encodeSnapshotFile(
-  payload: SnapshotPayload,
-  confState: ConfState,
-  dump: Uint8Array | undefined,
-): Uint8Array {
-  const json = Buffer.from(JSON.stringify({ payload, confState }));
-  const out = Buffer.alloc(4 + json.length + (dump?.length ?? 0));
-  out.writeUInt32BE(json.length, 0);
-  json.copy(out, 4);
-  if (dump) out.set(dump, 4 + json.length);
-  return out;
-}
-
-function decodeSnapshotFile(data: Uint8Array): {
-  payload: SnapshotPayload;
-  confState: ConfState;
-  dump: Uint8Array;
-} {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const len = buf.readUInt32BE(0);
-  const j = JSON.parse(buf.subarray(4, 4 + len).toString()) as {
-    payload: SnapshotPayload;
-    confState: ConfState;
-  };
-  return { payload: j.payload, confState: j.confState, dump: buf.subarray(4 + len) };
 }

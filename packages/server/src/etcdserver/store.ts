@@ -180,8 +180,10 @@ function compareKv(c: NonNullable<TxnRequest['compare']>[number], kv: KeyValue):
       return r > 0;
     case 2:
       return r < 0;
-    default:
+    case 3:
       return r !== 0;
+    default:
+      return true; // etcd's compareKV: an unknown result compares true
   }
 }
 

@@ -6,10 +6,15 @@
 import type * as http from 'node:http';
 import { status as Status } from '@grpc/grpc-js';
 import { GATEWAY_ROUTES, type GatewayRoute, type WatchRequest } from '@kv/client/api';
+import { createServerFacade } from '../api/concurrency.js';
 import { Handlers } from '../api/handlers.js';
+import type { CallContext } from '../api/identity.js';
 import { WatchSession } from '../api/watch.js';
 import { EtcdError, toEtcdError } from '../etcdserver/errors.js';
 import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
+import { observe } from '../v3election/election.js';
+import { electionUnaryHandlers } from '../v3election/handlers.js';
+import { lockUnaryHandlers } from '../v3lock/handlers.js';
 
 /** grpc-gateway's mapping of gRPC codes to HTTP statuses. */
 const HTTP_STATUS: Record<number, number> = {
@@ -147,14 +152,25 @@ async function serveRoute(
   }
   const toJson = (m: unknown) => route.response.toJSON(m as never);
   const service = route.service;
+  // The caller: etcd's gateway forwards the Authorization header as the token.
+  const identity = () => handlers.identity.fromHttpRequest(req);
+  const ctx: CallContext = identity();
+  const isConcurrency = service === 'v3lockpb.Lock' || service === 'v3electionpb.Election';
+  // A client that goes away cancels a Lock/Campaign wait (and withdraws its key).
+  const abort = new AbortController();
+  if (isConcurrency) res.on('close', () => abort.abort());
   if (route.responseStream) {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     const line = (m: unknown) => res.write(`${JSON.stringify({ result: toJson(m) })}\n`);
     if (service === 'etcdserverpb.Watch') {
-      const session = new WatchSession(etcd, {
-        write: (m) => line(m),
-        onDrain: (cb) => res.once('drain', cb),
-      });
+      const session = new WatchSession(
+        etcd,
+        {
+          write: (m) => line(m),
+          onDrain: (cb) => res.once('drain', cb),
+        },
+        identity,
+      );
       session.handle(request as WatchRequest);
       res.on('close', () => session.close());
       return;
@@ -165,18 +181,48 @@ async function serveRoute(
       return;
     }
     if (route.key === 'snapshot') {
-      for await (const chunk of handlers.maintenance.snapshot()) {
+      for await (const chunk of handlers.maintenance.snapshot(ctx)) {
         if (!line(chunk)) await new Promise((r) => res.once('drain', r));
       }
       res.end();
       return;
     }
+    if (route.key === 'observe') {
+      const facade = createServerFacade(handlers, identity);
+      try {
+        await observe(facade, request as never, (m) => (line(m) ? undefined : drained(res)), abort.signal);
+        res.end();
+      } catch (err) {
+        if (!abort.signal.aborted) sendError(res, err);
+      }
+      return;
+    }
     throw new EtcdError(Status.UNIMPLEMENTED, `unknown method ${route.method}`);
+  }
+  if (isConcurrency) {
+    const facade = createServerFacade(handlers, identity);
+    const table = new Map(
+      service === 'v3lockpb.Lock' ? lockUnaryHandlers(facade) : electionUnaryHandlers(facade),
+    );
+    const fn = table.get(`${service}/${route.key}`);
+    if (!fn) throw new EtcdError(Status.UNIMPLEMENTED, `unknown method ${route.method}`);
+    try {
+      sendJson(res, 200, toJson(await fn(request as never, abort.signal)));
+    } catch (err) {
+      // etcd's lock/election servers answer every failure as UNKNOWN with the original text.
+      if (!abort.signal.aborted) sendError(res, new EtcdError(Status.UNKNOWN, (err as Error).message));
+    }
+    return;
   }
   const fn = handlers.unary.get(`${service}/${route.key}`);
   if (!fn) throw new EtcdError(Status.UNIMPLEMENTED, `unknown method ${route.method}`);
-  const resp = await fn(request);
+  const resp = await fn(request, ctx);
   sendJson(res, 200, toJson(resp));
+}
+
+/** Resolves when the response's buffer drained. */
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => res.once('drain', () => resolve()));
 }
 
 /** etcd 3.4's /health: a leader exists, no alarm, and a serializable read... here: leader + no alarm. */

@@ -56,6 +56,10 @@ export class ServerMetrics {
     'etcd_server_client_requests_total',
     'The total number of client requests per client version.',
   );
+  readonly quotaBackendBytes = this.registry.gauge(
+    'etcd_server_quota_backend_bytes',
+    'Current backend storage quota size in bytes.',
+  );
   readonly dbTotalSize = this.registry.gauge(
     'etcd_mvcc_db_total_size_in_bytes',
     'Total size of the underlying database physically allocated in bytes.',

@@ -5,11 +5,19 @@
  * (`PRI * HTTP/2.0`) is handed to grpc-js through its connection injector, anything else to a plain
  * `http.Server` (JSON gateway, /health, /version, /metrics). The peeked bytes are pushed back with
  * `socket.unshift` so the chosen server reads the stream from its first byte.
+ *
+ * With TLS (https:// URLs) the listener terminates TLS first and routes the decrypted
+ * `tls.TLSSocket` itself, so grpc-js (`call.getAuthContext().sslPeerCertificate`) and the HTTP server
+ * (`req.socket.getPeerCertificate()`) both see the client's certificate. ALPN decides: `h2` goes to
+ * gRPC, `http/1.1` to HTTP; a client without ALPN is sniffed like a plaintext one.
  */
 import type * as http from 'node:http';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
+import * as tls from 'node:tls';
 import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../log/logger.js';
+import { checkAllowedIdentity } from '../tls/verify-identity.js';
 import { H2AuthorityRewriter } from './h2-authority.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -22,7 +30,37 @@ export interface ClientListenerOptions {
   grpc?: grpc.ConnectionInjector | undefined;
   /** HTTP/1.1 server that receives every non-gRPC connection. */
   http: http.Server;
+  /** Serve TLS with these options (https:// URLs); plaintext when undefined. */
+  tls?: TlsListenerOptions | undefined;
 }
+
+/** TLS side of a {@link ClientListener}. */
+export interface TlsListenerOptions {
+  /** Node TLS server options (certificate, key, CA, CRL, client-certificate policy, ciphers). */
+  options: tls.TlsOptions;
+  /**
+   * `--client-cert-allowed-hostname`: a client certificate must be valid for this hostname
+   * (etcd checks it like a server name). Empty = no check.
+   */
+  allowedHostname?: string;
+  /** Required CN of client certificates (`--peer-cert-allowed-cn` on peer listeners). Empty = any. */
+  allowedCn?: string;
+  /**
+   * Called for each new connection before its handshake; returns fresh server options when the
+   * certificate, key, CA or CRL files changed (etcd re-reads them per handshake), else undefined.
+   */
+  refresh?: () => tls.TlsOptions | undefined;
+  /** Where handshake rejections are logged ("rejected connection", as etcd logs them). */
+  log?: Logger;
+}
+
+/**
+ * ALPN protocols in server preference order. OpenSSL picks the first of ours the client offers, so a
+ * client offering both (curl, browsers) gets HTTP/1.1 and reaches the gateway; gRPC clients offer only
+ * `h2`. etcd (Go) can serve the gateway over h2 as well; grpc-js owns every h2 stream here.
+ */
+const ALPN_WITH_GRPC = ['http/1.1', 'h2'];
+const ALPN_HTTP_ONLY = ['http/1.1'];
 
 /** A TCP listener that splits connections between gRPC and HTTP/1.1. */
 export class ClientListener {
@@ -31,7 +69,33 @@ export class ClientListener {
   private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly opts: ClientListenerOptions) {
-    this.server = net.createServer({ noDelay: true }, (socket) => this.route(socket));
+    const secure = opts.tls;
+    if (secure) {
+      const server = tls.createServer(
+        { ...secure.options, ALPNProtocols: opts.grpc ? ALPN_WITH_GRPC : ALPN_HTTP_ONLY, noDelay: true },
+        (socket) => this.routeTls(socket, secure),
+      );
+      // Track the raw TCP sockets: destroying one also ends a TLS session (or handshake) riding on it.
+      // Prepended, so it runs before tls.Server wraps the socket: changed files apply to this connection.
+      server.prependListener('connection', (raw: net.Socket) => {
+        this.track(raw);
+        const fresh = secure.refresh?.();
+        if (fresh) server.setSecureContext(fresh);
+      });
+      server.on('tlsClientError', (err, socket) => {
+        secure.log?.warn('rejected connection', {
+          'remote-addr': `${socket.remoteAddress}:${socket.remotePort}`,
+          'server-name': (socket as tls.TLSSocket & { servername?: string | false }).servername || '',
+          error: handshakeError(err),
+        });
+      });
+      this.server = server;
+    } else {
+      this.server = net.createServer({ noDelay: true }, (socket) => {
+        this.track(socket);
+        this.route(socket, false);
+      });
+    }
   }
 
   /** Listens on host:port; resolves with the bound port. */
@@ -61,8 +125,37 @@ export class ClientListener {
     for (const s of this.sockets) s.destroy();
   }
 
-  private route(socket: net.Socket): void {
+  private track(socket: net.Socket): void {
     this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+  }
+
+  /** A TLS connection whose handshake succeeded: check the CN/hostname policy, then route by ALPN. */
+  private routeTls(socket: tls.TLSSocket, secure: TlsListenerOptions): void {
+    socket.on('error', () => socket.destroy());
+    const refused = checkAllowedIdentity(socket.getPeerCertificate(), secure);
+    if (refused) {
+      secure.log?.warn('rejected connection', {
+        'remote-addr': `${socket.remoteAddress}:${socket.remotePort}`,
+        error: refused,
+      });
+      socket.destroy();
+      return;
+    }
+    if (socket.alpnProtocol === 'h2' && this.opts.grpc) {
+      this.opts.grpc.injectConnection(socket);
+    } else if (socket.alpnProtocol === 'http/1.1') {
+      this.opts.http.emit('connection', socket);
+    } else {
+      this.route(socket, true);
+    }
+  }
+
+  /**
+   * Peeks at the first bytes and hands the connection to gRPC or HTTP. `secure` connections are
+   * already-decrypted TLS sockets from clients that did not use ALPN.
+   */
+  private route(socket: net.Socket, secure: boolean): void {
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -76,7 +169,13 @@ export class ClientListener {
       socket.off('error', onError);
       socket.pause();
       if (looksH2 && this.opts.grpc) {
-        if (needsAuthorityCheck(buffered)) {
+        if (secure) {
+          // Node's http2 server only accepts a TLS socket that negotiated h2; this one spoke h2 with
+          // prior knowledge. Over TLS, grpc-go sends the server name as authority, so no rewriting.
+          (socket as tls.TLSSocket).alpnProtocol = 'h2';
+          socket.unshift(buffered);
+          this.opts.grpc.injectConnection(socket);
+        } else if (needsAuthorityCheck(buffered)) {
           this.opts.grpc.injectConnection(wrapForAuthorityFix(socket, buffered));
         } else {
           // Fast path: http2 takes the socket natively and drains our unshifted bytes itself
@@ -93,7 +192,6 @@ export class ClientListener {
     const onError = () => socket.destroy();
     socket.on('data', onData);
     socket.on('error', onError);
-    socket.on('close', () => this.sockets.delete(socket));
   }
 }
 
@@ -145,4 +243,15 @@ function wrapForAuthorityFix(socket: net.Socket, first: Buffer): Duplex {
   Object.defineProperty(duplex, 'remoteAddress', { value: socket.remoteAddress });
   Object.defineProperty(duplex, 'remotePort', { value: socket.remotePort });
   return duplex;
+}
+
+/**
+ * A short reason for a failed handshake: OpenSSL's reason text (Node's `err.reason`) in place of its
+ * multi-line error string, with Go's wording for the two everyday cases operators grep for.
+ */
+function handshakeError(err: Error & { reason?: string }): string {
+  const reason = err.reason ?? err.message;
+  if (reason === 'peer did not return a certificate') return "tls: client didn't provide a certificate";
+  if (reason === 'certificate verify failed') return "tls: failed to verify client's certificate";
+  return reason;
 }
