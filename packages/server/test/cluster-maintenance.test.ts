@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedServer, startServer } from '../src/index.js';
-import { b, call, connect } from './helpers.js';
+import { b, call, connect, readSnapshot } from './helpers.js';
 
 describe('Cluster and Maintenance over gRPC', () => {
   let srv: StartedServer;
@@ -64,14 +64,7 @@ describe('Cluster and Maintenance over gRPC', () => {
   });
 
   it('streams a snapshot that ends with the SHA-256 of the (512-aligned) body', async () => {
-    const chunks: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const stream = c.maintenance.snapshot({});
-      stream.on('data', (r: { blob: Uint8Array }) => chunks.push(Buffer.from(r.blob)));
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    const all = Buffer.concat(chunks);
+    const all = await readSnapshot(c.maintenance);
     expect(all.length % 512).toBe(32);
     const body = all.subarray(0, all.length - 32);
     expect(

@@ -73,3 +73,14 @@ export function collectWatch(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The bytes of a Maintenance.Snapshot stream (what `etcdctl snapshot save` writes to its file). */
+export function readSnapshot(maintenance: Any): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    const stream = maintenance.snapshot({});
+    stream.on('data', (r: { blob: Uint8Array }) => chunks.push(Buffer.from(r.blob)));
+    stream.on('end', () => resolve(Buffer.concat(chunks)));
+    stream.on('error', reject);
+  });
+}

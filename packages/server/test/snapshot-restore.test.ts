@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { restoreSnapshot, SnapshotRestoreError, snapshotStatus, startServer } from '../src/index.js';
-import { b, call, connect, s } from './helpers.js';
+import { b, call, connect, readSnapshot, s } from './helpers.js';
 
 const root = mkdtempSync(join(tmpdir(), 'kv-restore-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -17,14 +17,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 async function saveSnapshot(address: string, path: string): Promise<void> {
   const c = connect(address);
   try {
-    const chunks: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      const stream = c.maintenance.snapshot({});
-      stream.on('data', (r: { blob: Uint8Array }) => chunks.push(Buffer.from(r.blob)));
-      stream.on('end', resolve);
-      stream.on('error', reject);
-    });
-    writeFileSync(path, Buffer.concat(chunks));
+    writeFileSync(path, await readSnapshot(c.maintenance));
   } finally {
     c.close();
   }

@@ -101,6 +101,23 @@ function httpsRequest(
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
+/** The handshake is refused for both gRPC (UNAVAILABLE) and the HTTPS gateway (`reason` in the error). */
+async function expectRefused(
+  srv: { address: string; endpoint: string },
+  creds: Parameters<typeof kvClient>[1],
+  reason: RegExp,
+): Promise<void> {
+  const kv = kvClient(srv.address, creds);
+  try {
+    await expect(call(kv, 'range', { key: Buffer.from('m') })).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+  } finally {
+    kv.close();
+  }
+  await expect(httpsRequest(`${srv.endpoint}/health`, creds)).rejects.toThrow(reason);
+}
+
 describe('server certificate only', () => {
   let srv: StartedServer;
   beforeAll(async () => {
@@ -204,36 +221,15 @@ describe('client certificate authentication', () => {
   });
 
   it('refuses a client without a certificate', async () => {
-    const kv = kvClient(srv.address, { ca: pki.ca });
-    await expect(call(kv, 'range', { key: Buffer.from('m') })).rejects.toMatchObject({
-      code: grpc.status.UNAVAILABLE,
-    });
-    kv.close();
-    await expect(httpsRequest(`${srv.endpoint}/health`, { ca: pki.ca })).rejects.toThrow(
-      /certificate required|socket hang up|ECONNRESET/i,
-    );
+    await expectRefused(srv, { ca: pki.ca }, /certificate required|socket hang up|ECONNRESET/i);
   });
 
   it('refuses a client certificate from a CA it does not trust', async () => {
-    const kv = kvClient(srv.address, { ca: pki.ca, client: pki.wrongCa });
-    await expect(call(kv, 'range', { key: Buffer.from('m') })).rejects.toMatchObject({
-      code: grpc.status.UNAVAILABLE,
-    });
-    kv.close();
-    await expect(httpsRequest(`${srv.endpoint}/health`, { ca: pki.ca, client: pki.wrongCa })).rejects.toThrow(
-      /unknown ca|socket hang up|ECONNRESET/i,
-    );
+    await expectRefused(srv, { ca: pki.ca, client: pki.wrongCa }, /unknown ca|socket hang up|ECONNRESET/i);
   });
 
   it('refuses a revoked client certificate listed in --client-crl-file', async () => {
-    const kv = kvClient(srv.address, { ca: pki.ca, client: pki.revoked });
-    await expect(call(kv, 'range', { key: Buffer.from('m') })).rejects.toMatchObject({
-      code: grpc.status.UNAVAILABLE,
-    });
-    kv.close();
-    await expect(httpsRequest(`${srv.endpoint}/health`, { ca: pki.ca, client: pki.revoked })).rejects.toThrow(
-      /revoked|socket hang up|ECONNRESET/i,
-    );
+    await expectRefused(srv, { ca: pki.ca, client: pki.revoked }, /revoked|socket hang up|ECONNRESET/i);
   });
 });
 
