@@ -4,6 +4,14 @@
 // table with kv/etcd ratios, plus RSS after loading keys and restart-to-serving time.
 //
 //   node tools/bench/compare.mjs [--total 20000] [--clients 100] [--conns 10] [--keys 200000] [--only put,range]
+//                                [--rounds 3]
+//
+// Both servers run side by side; each workload runs `--rounds` times, alternating which server goes
+// first, and each round's kv/etcd ratio compares two runs made seconds apart. (Running all of etcd's
+// workloads and then all of kv's, minutes apart, let this VM's speed drift of 30 % and more decide the
+// ratios.) The table shows medians over the rounds and the range of the per-round ratios. Before
+// measuring, each server gets `--warmup` unmeasured puts (kv's JIT and both servers' caches warm up;
+// a cold first workload otherwise measures start-up, not steady state).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -19,6 +27,8 @@ const { values: o } = parseArgs({
     conns: { type: 'string', default: '10' },
     keys: { type: 'string', default: '200000' },
     only: { type: 'string', default: '' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '5000' },
     'kv-flags': { type: 'string', default: '' },
   },
 });
@@ -126,11 +136,21 @@ const targets = [
   new Target('etcd', 'etcd'),
   new Target('kv', join(root, 'bin/kv-server'), o['kv-flags'].split(' ').filter(Boolean)),
 ];
-const results = {};
+const results = { etcd: {}, kv: {} };
+for (const t of targets) results[t.name].startMs = await t.start();
+if (Number(o.warmup) > 0) {
+  for (const t of targets) load(t.endpoint, 'put', ['--total', o.warmup, '--key-space', o.warmup]);
+}
+const rounds = Number(o.rounds);
+for (const [op, extra] of workloads) {
+  for (const t of targets) results[t.name][op] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) results[t.name][op].push(load(t.endpoint, op, extra));
+  }
+}
+// Memory after loading many keys, then restart-to-serving time with that data on disk.
 for (const t of targets) {
-  results[t.name] = { startMs: await t.start() };
-  for (const [op, extra] of workloads) results[t.name][op] = load(t.endpoint, op, extra);
-  // Memory after loading many keys, then restart-to-serving time with that data on disk.
   const keys = Number(o.keys);
   if (keys > 0) {
     load(t.endpoint, 'put', [
@@ -154,17 +174,27 @@ for (const t of targets) {
 const e = results.etcd;
 const k = results.kv;
 const r = (a, b) => (b ? (a / b).toFixed(2) : 'n/a');
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+const med = (runs, field) => Math.round(median(runs.map((x) => x[field])) * 100) / 100;
+const ratios = (op, field) => e[op].map((a, i) => k[op][i][field] / a[field]);
+const span = (xs) => `${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
 console.log(
-  `clients=${o.clients} conns=${o.conns} total=${o.total} per workload; machine: ${execFileSync('nproc').toString().trim()} cores\n`,
+  `clients=${o.clients} conns=${o.conns} total=${o.total} per workload, ${rounds} alternating rounds (medians; ratio = median of per-round ratios, range in brackets); machine: ${execFileSync('nproc').toString().trim()} cores\n`,
 );
-console.log('| workload | etcd ops/s | kv ops/s | kv/etcd | etcd p50/p99 ms | kv p50/p99 ms | p99 kv/etcd |');
+console.log(
+  '| workload | etcd ops/s | kv ops/s | kv/etcd [range] | etcd p50/p99 ms | kv p50/p99 ms | p99 kv/etcd [range] |',
+);
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const [op] of workloads) {
-  const a = e[op];
-  const b = k[op];
+  const tput = ratios(op, 'opsPerSec');
+  const p99 = ratios(op, 'p99Ms');
+  const errors = [...e[op], ...k[op]].reduce((n, x) => n + x.errors, 0);
   console.log(
-    `| ${op} | ${a.opsPerSec} | ${b.opsPerSec} | ${r(b.opsPerSec, a.opsPerSec)} | ${a.p50Ms} / ${a.p99Ms} | ${b.p50Ms} / ${b.p99Ms} | ${r(b.p99Ms, a.p99Ms)} |` +
-      (a.errors || b.errors ? ` errors etcd=${a.errors} kv=${b.errors}` : ''),
+    `| ${op} | ${med(e[op], 'opsPerSec')} | ${med(k[op], 'opsPerSec')} | ${median(tput).toFixed(2)} [${span(tput)}] | ${med(e[op], 'p50Ms')} / ${med(e[op], 'p99Ms')} | ${med(k[op], 'p50Ms')} / ${med(k[op], 'p99Ms')} | ${median(p99).toFixed(2)} [${span(p99)}] |` +
+      (errors ? ` errors=${errors}` : ''),
   );
 }
 if (Number(o.keys) > 0) {
