@@ -39,6 +39,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 
+/** `--cert-file` and `--key-file` of the test PKI's server certificate. */
+const serverCertArgs = () => ['--cert-file', pki.server.cert, '--key-file', pki.server.key];
+
 const read = (p: string) => readFileSync(p);
 
 /** A KV client over TLS: trusts `ca` (or skips verification), optionally presents a client cert. */
@@ -123,14 +126,7 @@ describe('server certificate only', () => {
   beforeAll(async () => {
     srv = await startServer({
       scheme: 'https',
-      args: [
-        '--cert-file',
-        pki.server.cert,
-        '--key-file',
-        pki.server.key,
-        '--listen-metrics-urls',
-        'https://127.0.0.1:0',
-      ],
+      args: [...serverCertArgs(), '--listen-metrics-urls', 'https://127.0.0.1:0'],
     });
   });
   afterAll(() => srv?.close());
@@ -194,10 +190,7 @@ describe('client certificate authentication', () => {
     srv = await startServer({
       scheme: 'https',
       args: [
-        '--cert-file',
-        pki.server.cert,
-        '--key-file',
-        pki.server.key,
+        ...serverCertArgs(),
         '--trusted-ca-file',
         pki.ca,
         '--client-cert-auth',
@@ -247,15 +240,7 @@ describe('common-name authentication (--client-cert-auth with auth enabled)', ()
   beforeAll(async () => {
     srv = await startServer({
       scheme: 'https',
-      args: [
-        '--cert-file',
-        pki.server.cert,
-        '--key-file',
-        pki.server.key,
-        '--trusted-ca-file',
-        pki.ca,
-        '--client-cert-auth',
-      ],
+      args: [...serverCertArgs(), '--trusted-ca-file', pki.ca, '--client-cert-auth'],
     });
     // Set up users before auth is on (no token needed yet): root, and alice (no password) who may
     // read a/ but not write it.
@@ -355,10 +340,7 @@ describe('TLS files changed while running', () => {
     const srv = await startServer({
       scheme: 'https',
       args: [
-        '--cert-file',
-        pki.server.cert,
-        '--key-file',
-        pki.server.key,
+        ...serverCertArgs(),
         '--trusted-ca-file',
         pki.ca,
         '--client-cert-auth',
@@ -395,10 +377,7 @@ describe('--client-cert-allowed-hostname', () => {
     srv = await startServer({
       scheme: 'https',
       args: [
-        '--cert-file',
-        pki.server.cert,
-        '--key-file',
-        pki.server.key,
+        ...serverCertArgs(),
         '--trusted-ca-file',
         pki.ca,
         '--client-cert-auth',
@@ -470,14 +449,7 @@ describe('cipher suites', () => {
   it('restricts TLS 1.2 to the Go-named suites of --cipher-suites', async () => {
     const srv = await startServer({
       scheme: 'https',
-      args: [
-        '--cert-file',
-        pki.server.cert,
-        '--key-file',
-        pki.server.key,
-        '--cipher-suites',
-        'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384',
-      ],
+      args: [...serverCertArgs(), '--cipher-suites', 'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384'],
     });
     try {
       const port = Number(srv.address.split(':')[1]);
@@ -638,14 +610,7 @@ describe('startup errors (etcd messages)', () => {
     await expect(
       startServer({
         scheme: 'https',
-        args: [
-          '--cert-file',
-          pki.server.cert,
-          '--key-file',
-          pki.server.key,
-          '--trusted-ca-file',
-          '/nonexistent/ca.crt',
-        ],
+        args: [...serverCertArgs(), '--trusted-ca-file', '/nonexistent/ca.crt'],
       }),
     ).rejects.toThrow('open /nonexistent/ca.crt: no such file or directory');
   });
@@ -803,10 +768,7 @@ describe("etcd's config file and log lines", () => {
       'https://127.0.0.1:0',
       '--listen-peer-urls',
       'http://127.0.0.1:0',
-      '--cert-file',
-      pki.server.cert,
-      '--key-file',
-      pki.server.key,
+      ...serverCertArgs(),
       '--trusted-ca-file',
       pki.ca,
       '--client-cert-auth',

@@ -206,8 +206,11 @@ export class EtcdServer extends EventEmitter {
     let wal: Wal;
     let memberId: number;
     let membership: Membership;
+    let node: RawNode;
+    /** Raft index of the snapshot the member restarts from (0 for a new member). */
+    let snapshotIndex = 0;
+    let confState: ConfState | undefined;
     const selfPeerUrls = cfg.initialAdvertisePeerUrls.map((u) => u.origin);
-    let snapshot: Awaited<ReturnType<Snapshotter['loadNewest']>>;
     if (!haveWal) {
       // New member of a new cluster: ids from the initial cluster, like etcd.
       const members: Member[] = [];
@@ -228,8 +231,7 @@ export class EtcdServer extends EventEmitter {
         'local-member-id': idHex(memberId),
         'cluster-id': idHex(membership.clusterId),
       });
-      const lessor = new Lessor(minLeaseTtl(cfg));
-      const node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, 0, log));
+      node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, 0, log));
       // Bootstrap: one ConfChange per initial member carrying the member as context (like etcd).
       node.bootstrap(
         members.map((m) => ({
@@ -239,66 +241,52 @@ export class EtcdServer extends EventEmitter {
           ),
         })),
       );
-      const server = new EtcdServer(
-        cfg,
-        opts,
-        store,
-        node,
-        raftStorage,
-        wal,
-        snapshotter,
-        memberId,
-        membership,
-        lessor,
-        auth,
+    } else {
+      // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a
+      // marker without a file, never the reverse: the marker is written first) + WAL replay.
+      let chosen: Awaited<ReturnType<Snapshotter['loadNewest']>>;
+      wal = await Wal.open(
+        walDir,
+        async (markers) => {
+          chosen = await snapshotter.loadNewestAvailable(markers);
+          return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
+        },
+        { noSync: opts.unsafeNoFsync ?? false },
       );
-      await server.applier.loadState();
-      server.startLoop();
-      return server;
-    }
-    // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a
-    // marker without a file, never the reverse: the marker is written first) + WAL replay.
-    let chosen: typeof snapshot;
-    wal = await Wal.open(
-      walDir,
-      async (markers) => {
-        chosen = await snapshotter.loadNewestAvailable(markers);
-        return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
-      },
-      { noSync: opts.unsafeNoFsync ?? false },
-    );
-    snapshot = chosen;
-    let payload: SnapshotPayload | undefined;
-    let raftSnap: Snapshot | undefined;
-    if (snapshot) {
-      const decoded = decodeSnapshotFile(snapshot.data);
-      payload = decoded.payload;
-      raftSnap = {
-        data: new Uint8Array(0),
-        metadata: { index: snapshot.index, term: snapshot.term, confState: decoded.confState },
-      };
-      if (payload.hasBackendDump && store.consistentIndex() < snapshot.index) {
-        await store.restoreBackend(decoded.dump);
-        await auth.reload();
+      const snapshot = chosen;
+      let payload: SnapshotPayload | undefined;
+      let raftSnap: Snapshot | undefined;
+      if (snapshot) {
+        const decoded = decodeSnapshotFile(snapshot.data);
+        payload = decoded.payload;
+        raftSnap = {
+          data: new Uint8Array(0),
+          metadata: { index: snapshot.index, term: snapshot.term, confState: decoded.confState },
+        };
+        if (payload.hasBackendDump && store.consistentIndex() < snapshot.index) {
+          await store.restoreBackend(decoded.dump);
+          await auth.reload();
+        }
       }
+      const contents = await wal.readAll();
+      const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as {
+        memberId: number;
+        clusterId: number;
+      };
+      memberId = meta.memberId;
+      membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
+      if (raftSnap) raftStorage.applySnapshot(raftSnap);
+      raftStorage.setHardState(contents.hardState);
+      raftStorage.append(contents.entries as Entry[]);
+      log.info('restarting local member', {
+        'cluster-id': idHex(membership.clusterId),
+        'local-member-id': idHex(memberId),
+        'commit-index': contents.hardState.commit,
+      });
+      snapshotIndex = snapshot?.index ?? 0;
+      node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, snapshotIndex, log));
+      confState = raftSnap?.metadata.confState;
     }
-    const contents = await wal.readAll();
-    const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as {
-      memberId: number;
-      clusterId: number;
-    };
-    memberId = meta.memberId;
-    membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
-    if (raftSnap) raftStorage.applySnapshot(raftSnap);
-    raftStorage.setHardState(contents.hardState);
-    raftStorage.append(contents.entries as Entry[]);
-    log.info('restarting local member', {
-      'cluster-id': idHex(membership.clusterId),
-      'local-member-id': idHex(memberId),
-      'commit-index': contents.hardState.commit,
-    });
-    const lessor = new Lessor(minLeaseTtl(cfg));
-    const node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, snapshot?.index ?? 0, log));
     const server = new EtcdServer(
       cfg,
       opts,
@@ -309,12 +297,12 @@ export class EtcdServer extends EventEmitter {
       snapshotter,
       memberId,
       membership,
-      lessor,
+      new Lessor(minLeaseTtl(cfg)),
       auth,
     );
-    server.appliedIndex = snapshot?.index ?? 0;
-    server.snapshotIndex = snapshot?.index ?? 0;
-    server.confState = raftSnap?.metadata.confState;
+    server.appliedIndex = snapshotIndex;
+    server.snapshotIndex = snapshotIndex;
+    server.confState = confState;
     await server.applier.loadState();
     server.startLoop();
     return server;
