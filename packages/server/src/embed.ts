@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
 import { createGrpcServer } from './api/grpc-server.js';
 import { parseArgs, type ServerConfig } from './config/parse.js';
 import {
@@ -25,6 +24,7 @@ import { rejectGatewayCommonName } from './tls/gateway-cn-guard.js';
 import { type PeerTlsConfig, type ResolvedTls, resolveTls } from './tls/setup.js';
 import { describeTlsInfo, tlsReloader } from './tls/tls-info.js';
 import { ClientListener, type TlsListenerOptions } from './transport/cmux.js';
+import type { GrpcServer } from './transport/grpc/server.js';
 
 /** Options of {@link KvServer.start}. */
 export interface KvServerOptions {
@@ -52,7 +52,7 @@ export class KvServer {
 
   private constructor(
     readonly etcd: EtcdServer,
-    private readonly grpcServer: grpc.Server,
+    private readonly grpcServer: GrpcServer,
     private readonly log: Logger,
     private readonly tls: ResolvedTls,
   ) {}
@@ -137,7 +137,7 @@ export class KvServer {
 
   private async listen(config: ServerConfig): Promise<void> {
     const handler = createHttpHandler(this.etcd, { serveGateway: true });
-    const injector = this.grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    const injector = this.grpcServer;
     const clientTls = this.tls.client;
     const isSecure = (url: URL) => url.protocol === 'https:' || url.protocol === 'unixs:';
     // Each TLS listener gets its own reloader: it swaps that listener's context when files change.

@@ -6,6 +6,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ElectionService, GATEWAY_ROUTES, type LeaderResponse } from '@kv/client/api';
 import { MvccStore, openBackend } from '@kv/mvcc';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GrpcServer } from '../src/transport/grpc/server.js';
 import {
   campaign,
   createElectionService,
@@ -171,13 +172,11 @@ describe('v3election', () => {
 
 describe('v3election gRPC handlers', () => {
   it('serve Campaign/Leader/Proclaim/Resign and stream Observe over a real gRPC connection', async () => {
-    const server = new grpc.Server();
-    server.addService(ElectionService, createElectionService(kv));
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
-        e ? reject(e) : resolve(p),
-      ),
-    );
+    // kv-server's own gRPC transport, with a grpc-js client.
+    const server = new GrpcServer({ maxReceiveMessageLength: 4 << 20 });
+    // biome-ignore lint/suspicious/noExplicitAny: generated definitions are typed per method
+    server.addService(ElectionService as any, createElectionService(kv));
+    const port = await server.listen(0);
     const Client = grpc.makeGenericClientConstructor(ElectionService, 'Election');
     // biome-ignore lint/suspicious/noExplicitAny: generic client
     const c = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as any;

@@ -67,12 +67,12 @@ export class RawGrpcClient {
 
   /**
    * Sends `body` (already framed, or deliberately not) to `path` and ends the request stream unless
-   * `keepOpen`. Resolves with the outcome; never rejects.
+   * `keepOpen`. `headers` add to or replace the request headers. Resolves with the outcome; never rejects.
    */
   call(
     path: string,
     body: Buffer,
-    opts: { deadlineMs?: number; keepOpen?: boolean } = {},
+    opts: { deadlineMs?: number; keepOpen?: boolean; headers?: http2.OutgoingHttpHeaders } = {},
   ): Promise<RawOutcome> {
     const outcome: RawOutcome = { messages: [], malformedResponse: false, timedOut: false };
     return new Promise((resolve) => {
@@ -83,6 +83,7 @@ export class RawGrpcClient {
           ':path': path,
           'content-type': 'application/grpc',
           te: 'trailers',
+          ...opts.headers,
         });
       } catch (err) {
         outcome.streamError = (err as Error).message;

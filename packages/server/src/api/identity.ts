@@ -6,7 +6,6 @@
  */
 import type * as http from 'node:http';
 import type * as tls from 'node:tls';
-import type { Metadata } from '@grpc/grpc-js';
 import type { AuthInfo, AuthStore } from '../auth/store.js';
 
 /** The identity a handler acts for; `authInfo` is undefined while auth is disabled or for anonymous calls. */
@@ -17,9 +16,14 @@ export interface CallContext {
 /** The context of calls while auth is disabled (shared: it holds nothing). */
 export const ANONYMOUS: CallContext = Object.freeze({});
 
-/** The parts of a grpc-js call the resolver reads (unary, streaming and duplex calls all have them). */
+/** Request metadata by key (the gRPC server's CallMetadata; grpc-js's Metadata has the same `get`). */
+export interface MetadataLike {
+  get(key: string): (string | Buffer)[];
+}
+
+/** The parts of a gRPC call the resolver reads (unary, streaming and duplex calls all have them). */
 export interface GrpcCallLike {
-  metadata: Metadata;
+  metadata: MetadataLike;
   getAuthContext?: () => { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | undefined;
 }
 
@@ -65,12 +69,12 @@ export class IdentityResolver {
 }
 
 /** The `token` metadata value (etcd also accepts `authorization`, which its gateway forwards). */
-export function grpcToken(md: Metadata): string | undefined {
+export function grpcToken(md: MetadataLike): string | undefined {
   const v = md.get('token')[0] ?? md.get('authorization')[0];
   return v === undefined ? undefined : String(v);
 }
 
-/** The common name of the call's verified client certificate (grpc-js 1.14 exposes it; else undefined). */
+/** The common name of the call's verified client certificate (undefined without one). */
 export function grpcCommonName(call: GrpcCallLike): string | undefined {
   return firstName(call.getAuthContext?.()?.sslPeerCertificate?.subject?.CN);
 }

@@ -54,7 +54,9 @@ export class KvApi {
     if (req.ignoreValue && req.value?.length) throw Errors.valueProvided();
     if (req.ignoreLease && req.lease) throw Errors.leaseProvided();
     // After the request's own checks, as etcd 3.4.23 orders them (checked against the real etcd).
-    await this.etcd.checkQuota({ put: req });
+    // Usually answered synchronously (no promise to wait for).
+    const quota = this.etcd.checkQuota({ put: req });
+    if (quota) await quota;
     const r = await this.etcd.propose(withIdentity({ put: req }, ctx));
     return { header: header(this.etcd, r.revision), ...(r.response as object) };
   }
@@ -70,7 +72,8 @@ export class KvApi {
 
   async txn(req: TxnRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<TxnResponse>> {
     checkTxn(req, this.maxTxnOps);
-    await this.etcd.checkQuota({ txn: req });
+    const quota = this.etcd.checkQuota({ txn: req });
+    if (quota) await quota;
     if (isReadOnly(req)) {
       if (!isSerializable(req)) await this.etcd.readBarrier();
       // Served without raft, so checked here (writes are checked in apply).
@@ -107,15 +110,15 @@ function addNestedHeaders(responses: ResponseOp[], revision: number): void {
 }
 
 function isReadOnly(req: TxnRequest): boolean {
-  const ops = [...(req.success ?? []), ...(req.failure ?? [])];
-  return ops.every((op) => op.requestRange || (op.requestTxn && isReadOnly(op.requestTxn)));
+  const readOnly = (op: RequestOp) => op.requestRange || (op.requestTxn && isReadOnly(op.requestTxn));
+  // Two passes instead of a concatenated copy of both branches (this runs for every txn).
+  return (req.success ?? []).every(readOnly) && (req.failure ?? []).every(readOnly);
 }
 
 function isSerializable(req: TxnRequest): boolean {
-  const ops = [...(req.success ?? []), ...(req.failure ?? [])];
-  return ops.every((op) =>
-    op.requestRange ? op.requestRange.serializable : op.requestTxn ? isSerializable(op.requestTxn) : true,
-  );
+  const serializable = (op: RequestOp) =>
+    op.requestRange ? op.requestRange.serializable : op.requestTxn ? isSerializable(op.requestTxn) : true;
+  return (req.success ?? []).every(serializable) && (req.failure ?? []).every(serializable);
 }
 
 /** etcd's checkTxnRequest + checkIntervals: op counts, empty keys, duplicate writes per branch. */
@@ -127,9 +130,11 @@ export function checkTxn(req: TxnRequest, maxTxnOps: number): void {
     throw Errors.tooManyOps();
   }
   for (const c of compare) if (isEmpty(c.key)) throw Errors.emptyKey();
-  for (const op of [...success, ...failure]) checkOp(op, maxTxnOps);
-  branchWrites(success);
-  branchWrites(failure);
+  for (const op of success) checkOp(op, maxTxnOps);
+  for (const op of failure) checkOp(op, maxTxnOps);
+  // A branch of one plain op cannot write a key twice: skip building its key sets (the common txn).
+  if (success.length > 1 || success[0]?.requestTxn) branchWrites(success);
+  if (failure.length > 1 || failure[0]?.requestTxn) branchWrites(failure);
 }
 
 function checkOp(op: RequestOp, maxTxnOps: number): void {

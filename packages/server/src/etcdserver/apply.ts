@@ -202,9 +202,12 @@ export class Applier {
   /** Moves key→lease links according to the events a write produced. */
   private track(events: readonly KvEvent[]): void {
     for (const ev of events) {
+      const next = ev.type === 0 ? Number(ev.kv.lease ?? 0) : 0;
+      // No key carries a lease and this one gets none: nothing to move (and no key string to build,
+      // the common case of every plain put).
+      if (next === 0 && this.keyLease.size === 0) continue;
       const k = keyString(ev.kv.key);
       const old = this.keyLease.get(k);
-      const next = ev.type === 0 ? Number(ev.kv.lease ?? 0) : 0;
       if (old === next) continue;
       if (old !== undefined) this.lessor.detach(old, k);
       if (next !== 0) {

@@ -100,10 +100,18 @@ export class EtcdServer extends EventEmitter {
   private snapshotIndex = 0;
   private confState: ConfState | undefined;
   private stopped = false;
+  /**
+   * Proposals waiting for their apply result, in registration order. Every waiter has the same
+   * timeout, so insertion order is deadline order and one timer (armed for the oldest waiter) replaces a
+   * setTimeout + clearTimeout pair per request.
+   */
   private readonly wait = new Map<
     number,
-    { resolve: (r: ApplyResult) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }
+    { resolve: (r: ApplyResult) => void; reject: (e: unknown) => void; deadline: number }
   >();
+  private waitTimer: NodeJS.Timeout | undefined;
+  /** The waiter the timer was armed for: it has waited the full timeout when the timer fires. */
+  private waitTimerFor = 0;
   private loopScheduled = false;
   private loopRunning = false;
   private readonly loopIdle: Array<() => void> = [];
@@ -116,6 +124,12 @@ export class EtcdServer extends EventEmitter {
   private readonly readyReads: ReadRound[] = [];
   /** Proposals dropped while there was no leader; retried when one appears. */
   private readonly droppedProposals: Array<{ id: number; data: Uint8Array }> = [];
+  /**
+   * Proposals made since the loop last ran (ids and entry data, index for index). The loop steps them
+   * into raft as one batch: one MsgProp and one log append per turn instead of one per request.
+   */
+  private queuedIds: number[] = [];
+  private queuedData: Uint8Array[] = [];
   /** The leader has applied an entry of its own term (ReadIndex is answered only then). */
   private leaderCommittedInTerm = false;
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
@@ -367,7 +381,9 @@ export class EtcdServer extends EventEmitter {
     if (this.loopRunning || this.stopped) return;
     this.loopRunning = true;
     try {
-      while (!this.stopped && this.node.hasReady()) {
+      while (!this.stopped) {
+        this.flushProposals();
+        if (!this.node.hasReady()) break;
         const rd = this.node.ready();
         await this.handleReady(rd);
         this.node.advance();
@@ -380,7 +396,7 @@ export class EtcdServer extends EventEmitter {
       this.loopRunning = false;
       for (const f of this.loopIdle.splice(0)) f();
     }
-    if (!this.stopped && this.node.hasReady()) this.schedule();
+    if (!this.stopped && (this.queuedIds.length > 0 || this.node.hasReady())) this.schedule();
   }
 
   private maybeFastCampaign(): void {
@@ -600,7 +616,6 @@ export class EtcdServer extends EventEmitter {
     const w = this.wait.get(id);
     if (!w) return;
     this.wait.delete(id);
-    clearTimeout(w.timer);
     w.resolve(result);
   }
 
@@ -608,20 +623,40 @@ export class EtcdServer extends EventEmitter {
     const w = this.wait.get(id);
     if (!w) return;
     this.wait.delete(id);
-    clearTimeout(w.timer);
     w.reject(err);
   }
 
   private register(id: number): Promise<ApplyResult> {
     return new Promise<ApplyResult>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.wait.delete(id)) {
-          this.metrics.proposalsFailed.inc();
-          reject(Errors.timeout());
-        }
-      }, requestTimeoutMs(this.cfg));
-      this.wait.set(id, { resolve, reject, timer });
+      this.wait.set(id, { resolve, reject, deadline: Date.now() + requestTimeoutMs(this.cfg) });
+      if (!this.waitTimer) this.armWaitTimer();
     });
+  }
+
+  /** Arms the proposal timer for the oldest waiter (none: no timer). */
+  private armWaitTimer(): void {
+    this.waitTimer = undefined;
+    if (this.stopped) return;
+    for (const [id, w] of this.wait) {
+      const timeout = requestTimeoutMs(this.cfg);
+      // Clamped: a wall clock stepped backwards must not stretch a wait beyond one timeout.
+      const delay = Math.min(Math.max(0, w.deadline - Date.now()), timeout);
+      this.waitTimerFor = id;
+      this.waitTimer = setTimeout(() => this.expireWaiters(), delay);
+      return;
+    }
+  }
+
+  /** Fails the waiters whose timeout has passed (etcd: `etcdserver: request timed out`). */
+  private expireWaiters(): void {
+    const now = Date.now();
+    for (const [id, w] of this.wait) {
+      if (id !== this.waitTimerFor && w.deadline > now) break;
+      this.wait.delete(id);
+      this.metrics.proposalsFailed.inc();
+      w.reject(Errors.timeout());
+    }
+    this.armWaitTimer();
   }
 
   /**
@@ -642,15 +677,29 @@ export class EtcdServer extends EventEmitter {
   }
 
   private proposeData(id: number, data: Uint8Array): void {
+    // Stepped into raft by the loop (flushProposals), together with the other proposals of this turn:
+    // they would land in the same Ready anyway.
+    this.queuedIds.push(id);
+    this.queuedData.push(data);
+    this.schedule();
+  }
+
+  /** Steps the queued proposals into raft as one batch (all accepted or all dropped). */
+  private flushProposals(): void {
+    if (this.queuedIds.length === 0) return;
+    const ids = this.queuedIds;
+    const data = this.queuedData;
+    this.queuedIds = [];
+    this.queuedData = [];
     try {
-      this.node.propose(data);
-      this.schedule();
+      this.node.proposeBatch(data);
     } catch (err) {
       if (err instanceof ProposalDroppedError) {
-        this.droppedProposals.push({ id, data });
+        // No leader (or raft's uncommitted-size limit): retried once a leader is known.
+        for (let i = 0; i < ids.length; i++) this.droppedProposals.push({ id: ids[i]!, data: data[i]! });
         return;
       }
-      this.triggerError(id, err);
+      for (const id of ids) this.triggerError(id, err);
     }
   }
 
@@ -671,6 +720,8 @@ export class EtcdServer extends EventEmitter {
       id: requestId,
     };
     const p = this.register(requestId);
+    // Keep proposal order: requests proposed before this change enter the log before it.
+    this.flushProposals();
     try {
       this.node.proposeConfChange(cc);
     } catch (err) {
@@ -827,13 +878,20 @@ export class EtcdServer extends EventEmitter {
    * every member refuses writes and the alarm survives restarts) and the request fails with
    * `etcdserver: mvcc: database space exceeded`. Requests without cost (reads, deletes) always pass.
    */
-  async checkQuota(req: QuotaRequest): Promise<void> {
+  checkQuota(req: QuotaRequest): Promise<void> | undefined {
     // Writes sit in the store's batch until its next commit: flush so the size counts them.
     this.backendQuota ??= new BackendQuota(effectiveQuotaBytes(this.cfg.quotaBackendBytes), async () => {
       await this.store.flush();
       return this.store.backend.size();
     });
-    if (await this.backendQuota.available(quotaCost(req))) return;
+    // The common case (the estimate has room) answers without a promise; callers may skip the await.
+    const cost = quotaCost(req);
+    if (this.backendQuota.admitNow(cost)) return undefined;
+    return this.checkQuotaSlow(cost);
+  }
+
+  private async checkQuotaSlow(cost: number): Promise<void> {
+    if (await this.backendQuota!.available(cost)) return;
     if (!this.noSpace()) {
       this.log.warn('backend quota exceeded; raising NOSPACE alarm', {
         quota: this.quotaBytes,
@@ -963,6 +1021,8 @@ export class EtcdServer extends EventEmitter {
     clearInterval(this.tickTimer);
     clearInterval(this.leaseTimer);
     clearInterval(this.compactTimer);
+    clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
     if (this.loopRunning) await new Promise<void>((r) => this.loopIdle.push(r));
     await this.applying;
     await this.snapshotRunning;

@@ -99,18 +99,11 @@ export async function openKvStore(
       const r = await mvcc.range(req);
       return { response: { kvs: r.kvs, more: r.more, count: r.count }, revision: r.revision };
     },
-    async put(req, ctx) {
-      const r = await mvcc.put(req, ctx);
-      return { response: r.response, revision: r.revision, events: r.events };
-    },
-    async deleteRange(req, ctx) {
-      const r = await mvcc.deleteRange(req, ctx);
-      return { response: r.response, revision: r.revision, events: r.events };
-    },
-    async txn(req, ctx) {
-      const r = await mvcc.txn(req, ctx);
-      return { response: r.response, revision: r.revision, events: r.events };
-    },
+    // The store's own result already has this shape (plus `skipped`): passed on as is, without an extra
+    // async hop and object per applied write.
+    put: (req, ctx) => mvcc.put(req, ctx),
+    deleteRange: (req, ctx) => mvcc.deleteRange(req, ctx),
+    txn: (req, ctx) => mvcc.txn(req, ctx),
     async compact(rev, ctx) {
       const r = await mvcc.compact(rev, ctx);
       return { revision: r.revision, physical: r.response.physical };

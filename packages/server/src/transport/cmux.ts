@@ -2,12 +2,12 @@
  * One listening port for both gRPC (HTTP/2) and HTTP/1.1, like etcd's cmux.
  *
  * Each accepted TCP connection is peeked: a connection that starts with the HTTP/2 client preface
- * (`PRI * HTTP/2.0`) is handed to grpc-js through its connection injector, anything else to a plain
+ * (`PRI * HTTP/2.0`) is handed to the gRPC server (transport/grpc), anything else to a plain
  * `http.Server` (JSON gateway, /health, /version, /metrics). The peeked bytes are pushed back with
  * `socket.unshift` so the chosen server reads the stream from its first byte.
  *
  * With TLS (https:// URLs) the listener terminates TLS first and routes the decrypted
- * `tls.TLSSocket` itself, so grpc-js (`call.getAuthContext().sslPeerCertificate`) and the HTTP server
+ * `tls.TLSSocket` itself, so the gRPC server (`call.getAuthContext().sslPeerCertificate`) and the HTTP server
  * (`req.socket.getPeerCertificate()`) both see the client's certificate. ALPN decides: `h2` goes to
  * gRPC, `http/1.1` to HTTP; a client without ALPN is sniffed like a plaintext one.
  */
@@ -15,7 +15,6 @@ import type * as http from 'node:http';
 import * as net from 'node:net';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../log/logger.js';
 import { checkAllowedIdentity } from '../tls/verify-identity.js';
 import { H2AuthorityRewriter } from './h2-authority.js';
@@ -26,8 +25,8 @@ const DECIDE_BYTES = 4;
 
 /** Options of {@link ClientListener}. */
 export interface ClientListenerOptions {
-  /** grpc-js connection injector (from `server.createConnectionInjector`), or undefined for HTTP only. */
-  grpc?: grpc.ConnectionInjector | undefined;
+  /** Where gRPC connections go (the gRPC server), or undefined for HTTP only. */
+  grpc?: { injectConnection(socket: Duplex): void } | undefined;
   /** HTTP/1.1 server that receives every non-gRPC connection. */
   http: http.Server;
   /** Serve TLS with these options (https:// URLs); plaintext when undefined. */
@@ -57,7 +56,7 @@ export interface TlsListenerOptions {
 /**
  * ALPN protocols in server preference order. OpenSSL picks the first of ours the client offers, so a
  * client offering both (curl, browsers) gets HTTP/1.1 and reaches the gateway; gRPC clients offer only
- * `h2`. etcd (Go) can serve the gateway over h2 as well; grpc-js owns every h2 stream here.
+ * `h2`. etcd (Go) can serve the gateway over h2 as well; the gRPC server owns every h2 stream here.
  */
 const ALPN_WITH_GRPC = ['http/1.1', 'h2'];
 const ALPN_HTTP_ONLY = ['http/1.1'];

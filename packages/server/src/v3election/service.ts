@@ -1,8 +1,7 @@
 /**
- * grpc-js handlers for v3electionpb.Election:
+ * Handlers for v3electionpb.Election:
  * `server.addService(ElectionService, createElectionService(facade))`.
  */
-import type { ServerUnaryCall, ServerWritableStream, sendUnaryData } from '@grpc/grpc-js';
 import type {
   CampaignRequest,
   CampaignResponse,
@@ -13,14 +12,21 @@ import type {
   ResignRequest,
   ResignResponse,
 } from '@kv/client/api';
-import { callSignal, type FacadeSource, facadeFor, toServiceError } from '../v3lock/service.js';
+import type { ServerCall } from '../transport/grpc/call.js';
+import {
+  callSignal,
+  type FacadeSource,
+  facadeFor,
+  toServiceError,
+  type UnaryCallback,
+} from '../v3lock/service.js';
 import { campaign, leader, observe, proclaim, resign } from './election.js';
 
 function unary<Req, Res>(
   src: FacadeSource,
   fn: (f: ReturnType<typeof facadeFor>, req: Req, signal: AbortSignal) => Promise<Res>,
 ) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
+  return (call: ServerCall<Req, Res>, callback: UnaryCallback<Res>): void => {
     fn(facadeFor(src, call), call.request, callSignal(call)).then(
       (r) => callback(null, r),
       (err) => callback(toServiceError(err)),
@@ -35,14 +41,14 @@ export function createElectionService(src: FacadeSource) {
     proclaim: unary<ProclaimRequest, ProclaimResponse>(src, (f, r) => proclaim(f, r)),
     leader: unary<LeaderRequest, LeaderResponse>(src, (f, r) => leader(f, r)),
     resign: unary<ResignRequest, ResignResponse>(src, (f, r) => resign(f, r)),
-    observe(call: ServerWritableStream<LeaderRequest, LeaderResponse>): void {
+    observe(call: ServerCall<LeaderRequest, LeaderResponse>): void {
       const signal = callSignal(call);
       // Honour back-pressure: wait for 'drain' when the stream's buffer is full.
       const send = (r: LeaderResponse) =>
         call.write(r) ? undefined : new Promise<void>((resolve) => call.once('drain', () => resolve()));
       observe(facadeFor(src, call), call.request, send, signal).then(
         () => call.end(),
-        (err) => call.emit('error', toServiceError(err)),
+        (err) => call.fail(toServiceError(err)),
       );
     },
   };
