@@ -50,6 +50,42 @@ describe.each(['level', 'lmdb', 'memory'] as const)('restart (%s engine)', (back
   });
 });
 
+describe('raft log of a lone voter', () => {
+  it('drops applied entries from memory long before --snapshot-count, and restarts with every write', async () => {
+    const dataDir = freshDir();
+    // The snapshot (at 2200 entries) comes after several in-memory compactions.
+    const args = ['--snapshot-count', '2200'];
+    let srv = await startServer({ backend: 'level', dataDir, args, unsafeNoFsync: false });
+    let c = connect(srv.address);
+    const write = (from: number, to: number) =>
+      Promise.all(
+        Array.from({ length: 10 }, async (_, w) => {
+          for (let i = from; i < to; i++)
+            await call(c.kv, 'put', { key: b(`w${w}/${i}`), value: b(`${w}-${i}`) });
+        }),
+      );
+    await write(0, 200);
+    // biome-ignore lint/suspicious/noExplicitAny: reading the raft storage of the running server
+    const storage = (srv.server.etcd as any).raftStorage;
+    // No snapshot yet: only the lone-voter compaction can have moved the first index.
+    expect(storage.firstIndex()).toBeGreaterThan(900);
+    expect(storage.lastIndex() - storage.firstIndex()).toBeLessThan(1100);
+    await write(200, 250);
+    const last = await call(c.kv, 'put', { key: b('last'), value: b('x') });
+    c.close();
+    await srv.close();
+
+    srv = await startServer({ backend: 'level', dataDir, args, unsafeNoFsync: false });
+    c = connect(srv.address);
+    const all = await call(c.kv, 'range', { key: b('w'), rangeEnd: b('x'), countOnly: true });
+    expect(all.count).toBe(2500);
+    expect(s((await call(c.kv, 'range', { key: b('w7/249') })).kvs[0].value)).toBe('7-249');
+    expect((await call(c.kv, 'range', { key: b('last') })).header.revision).toBe(last.header.revision);
+    c.close();
+    await srv.close();
+  });
+});
+
 describe('snapshots and auto compaction', () => {
   it('snapshots every --snapshot-count entries and releases old WAL segments and snapshots', async () => {
     const dataDir = freshDir();
