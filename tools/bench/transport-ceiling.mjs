@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 import http2 from 'node:http2';
-// Transport ceiling: answers KV Range/Put with canned responses (no storage behind them) from either
-// grpc-js (what kv-server uses) or a bare node:http2 server with hand-written gRPC framing, so
-// tools/bench/load.mjs measures what the gRPC layer alone costs.
+// Transport ceiling: answers KV Range/Put with canned responses (no storage behind them) from grpc-js's
+// server (grpcjs), a bare node:http2 server with hand-written gRPC framing (raw), or kv-server's own
+// gRPC server on its JavaScript HTTP/2 layer (kv, packages/server/dist/transport/grpc), so
+// tools/bench/load.mjs measures what each gRPC layer alone costs. tools/bench/transport-measure.mjs
+// runs all three alternately and reports CPU per call and GC behaviour.
 //
-//   node tools/bench/transport-ceiling.mjs grpcjs|raw PORT &
+//   node tools/bench/transport-ceiling.mjs grpcjs|raw|kv PORT &
 //   node tools/bench/load.mjs --endpoint 127.0.0.1:PORT --op range-serializable --total 20000
 //   ps -o cputime= -p <pid of the first command>
 import { createRequire } from 'node:module';
@@ -17,8 +19,8 @@ const api = await import(join(root, 'packages', 'client', 'dist', 'api', 'index.
 
 const [mode, portText] = process.argv.slice(2);
 const port = Number(portText);
-if (!['grpcjs', 'raw'].includes(mode) || !port) {
-  console.error('usage: transport-ceiling.mjs grpcjs|raw PORT');
+if (!['grpcjs', 'raw', 'kv'].includes(mode) || !port) {
+  console.error('usage: transport-ceiling.mjs grpcjs|raw|kv PORT');
   process.exit(2);
 }
 const header = { revision: 5, clusterId: 1, memberId: 2, raftTerm: 3 };
@@ -35,6 +37,16 @@ if (mode === 'grpcjs') {
     put: (_call, cb) => cb(null, { header }),
   });
   server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), () => {});
+} else if (mode === 'kv') {
+  const { GrpcServer } = await import(
+    join(root, 'packages', 'server', 'dist', 'transport', 'grpc', 'server.js')
+  );
+  const server = new GrpcServer({ maxReceiveMessageLength: 4 << 20 });
+  server.addService(api.KVService, {
+    range: (_call, cb) => cb(null, range),
+    put: (_call, cb) => cb(null, { header }),
+  });
+  await server.listen(port, '127.0.0.1');
 } else {
   const frame = (body) => {
     const f = Buffer.allocUnsafe(5 + body.length);

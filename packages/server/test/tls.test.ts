@@ -27,6 +27,8 @@ import { Logger } from '../src/log/logger.js';
 import { createSelfSignedCert } from '../src/tls/self-cert.js';
 import { emptyTlsInfo, loadServerTls } from '../src/tls/tls-info.js';
 import { ClientListener } from '../src/transport/cmux.js';
+import type { ServerCall } from '../src/transport/grpc/call.js';
+import { GrpcServer } from '../src/transport/grpc/server.js';
 import { call } from './helpers.js';
 import { generateTestPki, type TestPki } from './tls-certs.js';
 
@@ -654,12 +656,12 @@ describe('TLS listener hands the TLSSocket itself to gRPC and HTTP', () => {
     },
   } as const;
   let listener: ClientListener;
-  let grpcServer: grpc.Server;
+  let grpcServer: GrpcServer;
   let port: number;
   beforeAll(async () => {
-    grpcServer = new grpc.Server();
+    grpcServer = new GrpcServer({ maxReceiveMessageLength: 1 << 20 });
     grpcServer.addService(whoAmI as Any, {
-      whoAmI: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      whoAmI: (call: ServerCall<Buffer, Buffer>, cb: (e: null, r: Buffer) => void) => {
         const ctx = call.getAuthContext();
         cb(null, Buffer.from(`${ctx.transportSecurityType}:${ctx.sslPeerCertificate?.subject?.CN}`));
       },
@@ -676,7 +678,7 @@ describe('TLS listener hands the TLSSocket itself to gRPC and HTTP', () => {
       clientCertAuth: true,
     });
     listener = new ClientListener({
-      grpc: grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure()),
+      grpc: grpcServer,
       http: httpServer,
       tls: { options: loaded.serverOptions },
     });

@@ -106,6 +106,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
   const server = new GrpcServer({
     maxReceiveMessageLength: cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     statsFor: (service, method, key) => methodStats(etcd, service, method, key),
+    onHandlerError: (err) => log.error('gRPC handler failed; stream reset', { error: err }),
   });
   const handlers = new Handlers(etcd, cfg);
   const identity = handlers.identity;

@@ -13,11 +13,10 @@
  */
 import type * as http from 'node:http';
 import * as net from 'node:net';
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import { checkAllowedIdentity } from '../tls/verify-identity.js';
-import { H2AuthorityRewriter } from './h2-authority.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** Bytes needed to decide; no HTTP/1 method starts with "PRI ". */
@@ -92,7 +91,7 @@ export class ClientListener {
     } else {
       this.server = net.createServer({ noDelay: true }, (socket) => {
         this.track(socket);
-        this.route(socket, false);
+        this.route(socket);
       });
     }
   }
@@ -146,15 +145,15 @@ export class ClientListener {
     } else if (socket.alpnProtocol === 'http/1.1') {
       this.opts.http.emit('connection', socket);
     } else {
-      this.route(socket, true);
+      this.route(socket);
     }
   }
 
   /**
-   * Peeks at the first bytes and hands the connection to gRPC or HTTP. `secure` connections are
-   * already-decrypted TLS sockets from clients that did not use ALPN.
+   * Peeks at the first bytes and hands the connection to gRPC or HTTP (plaintext connections, and
+   * decrypted TLS sockets from clients that did not use ALPN).
    */
-  private route(socket: net.Socket, secure: boolean): void {
+  private route(socket: net.Socket): void {
     let buffered: Buffer = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
@@ -162,26 +161,13 @@ export class ClientListener {
       const looksH2 =
         buffered.length >= DECIDE_BYTES &&
         buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
-      // For HTTP/2, also wait for the client's first SETTINGS frame header (sent right after the preface).
-      if (looksH2 && buffered.length < H2_PREFACE.length + 9) return;
       socket.off('data', onData);
       socket.off('error', onError);
       socket.pause();
       if (looksH2 && this.opts.grpc) {
-        if (secure) {
-          // Node's http2 server only accepts a TLS socket that negotiated h2; this one spoke h2 with
-          // prior knowledge. Over TLS, grpc-go sends the server name as authority, so no rewriting.
-          (socket as tls.TLSSocket).alpnProtocol = 'h2';
-          socket.unshift(buffered);
-          this.opts.grpc.injectConnection(socket);
-        } else if (needsAuthorityCheck(buffered)) {
-          this.opts.grpc.injectConnection(wrapForAuthorityFix(socket, buffered));
-        } else {
-          // Fast path: http2 takes the socket natively and drains our unshifted bytes itself
-          // (resuming here would let flowing mode drop them).
-          socket.unshift(buffered);
-          this.opts.grpc.injectConnection(socket);
-        }
+        // The gRPC server reads the stream from its first byte (and resumes the socket itself).
+        socket.unshift(buffered);
+        this.opts.grpc.injectConnection(socket);
       } else {
         socket.unshift(buffered);
         this.opts.http.emit('connection', socket);
@@ -192,56 +178,6 @@ export class ClientListener {
     socket.on('data', onData);
     socket.on('error', onError);
   }
-}
-
-/**
- * grpc-go (etcdctl, Go clientv3) opens with an empty SETTINGS frame, and it is grpc-go that may send an
- * `http://` authority; grpc-js and other clients announce settings. Only connections with an empty
- * first SETTINGS frame pay for the byte-stream inspection.
- */
-function needsAuthorityCheck(first: Buffer): boolean {
-  const at = H2_PREFACE.length;
-  const len = first.readUIntBE(at, 3);
-  const type = first[at + 3];
-  return type === 0x4 && len === 0;
-}
-
-/**
- * Puts an HTTP/2 connection behind {@link H2AuthorityRewriter}: header blocks are checked (and
- * repaired) until the first one turns out clean, after which bytes pass straight through. Go gRPC
- * clients that dial `passthrough:///http://...` send an authority nghttp2 rejects; see h2-authority.ts.
- */
-function wrapForAuthorityFix(socket: net.Socket, first: Buffer): Duplex {
-  const rewriter = new H2AuthorityRewriter();
-  const duplex = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _enc, cb) {
-      socket.write(chunk, cb);
-    },
-    final(cb) {
-      socket.end();
-      cb();
-    },
-    destroy(err, cb) {
-      socket.destroy();
-      cb(err);
-    },
-  });
-  const feed = (chunk: Buffer) => {
-    // After a clean first header block the rewriter passes bytes through without parsing.
-    const out = rewriter.push(chunk);
-    if (out.length && !duplex.push(out)) socket.pause();
-  };
-  socket.on('data', feed);
-  socket.on('end', () => duplex.push(null));
-  socket.on('error', (err) => duplex.destroy(err));
-  socket.on('close', () => duplex.destroy());
-  feed(first);
-  Object.defineProperty(duplex, 'remoteAddress', { value: socket.remoteAddress });
-  Object.defineProperty(duplex, 'remotePort', { value: socket.remotePort });
-  return duplex;
 }
 
 /**

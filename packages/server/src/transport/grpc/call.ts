@@ -5,10 +5,11 @@
  * services are written once against a familiar shape, without grpc-js's per-call machinery.
  */
 import { EventEmitter } from 'node:events';
-import type * as http2 from 'node:http2';
 import { TLSSocket } from 'node:tls';
 import { status as Status } from '@grpc/grpc-js';
 import { encodeGrpcMessage, frameMessage, GrpcStatusError, MessageReader } from './framing.js';
+import type { H2Stream } from './h2.js';
+import type { HeaderMap } from './hpack.js';
 
 /** A method as the generated service definitions describe it. */
 export interface MethodDefinition<Req = unknown, Res = unknown> {
@@ -37,12 +38,12 @@ export interface StatusLike {
 
 /** The call's request headers as gRPC metadata (only what handlers read: text values by key). */
 export class CallMetadata {
-  constructor(private readonly headers: http2.IncomingHttpHeaders) {}
+  constructor(private readonly headers: HeaderMap) {}
 
-  /** Every value of `key` (lower case), like grpc-js's `Metadata.get`. */
+  /** The value of `key` (lower case) as a list, like grpc-js's `Metadata.get`. */
   get(key: string): string[] {
     const v = this.headers[key];
-    return v === undefined ? [] : Array.isArray(v) ? v : [v];
+    return v === undefined ? [] : [v];
   }
 }
 
@@ -52,37 +53,36 @@ export interface CallAuthContext {
   sslPeerCertificate?: ReturnType<TLSSocket['getPeerCertificate']>;
 }
 
+const OK_TRAILERS: ReadonlyArray<readonly [string, string]> = [['grpc-status', '0']];
+
 /** One server call: unary, server-streaming or bidirectional. */
 export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
   /** The request of a unary or server-streaming call (set before the handler runs). */
   request!: Req;
   private metadataView: CallMetadata | undefined;
-  private headersSent = false;
   /** A status was sent (or the stream went away): nothing more is written. */
   private done = false;
   private isCancelled = false;
-  private trailers: http2.OutgoingHttpHeaders | undefined;
   private readonly reader: MessageReader;
 
   constructor(
-    readonly stream: http2.ServerHttp2Stream,
-    private readonly headers: http2.IncomingHttpHeaders,
+    readonly stream: H2Stream,
     private readonly method: MethodDefinition<Req, Res>,
     private readonly stats: MethodStats,
     maxReceiveLength: number,
   ) {
     super();
-    this.reader = new MessageReader(maxReceiveLength, headers['grpc-encoding'] as string | undefined);
-    stream.on('close', () => {
+    this.reader = new MessageReader(maxReceiveLength, stream.headers['grpc-encoding']);
+    stream.onClose = () => {
       if (this.done) return;
       // The client reset the stream (or the connection dropped) before we sent a status.
       this.done = true;
       this.isCancelled = true;
       this.stats.handled(Status.CANCELLED);
       this.emit('cancelled');
-    });
+    };
     if (method.responseStream) {
-      stream.on('drain', () => this.emit('drain'));
+      stream.onDrain = () => this.emit('drain');
       // grpc-js's convention, which the streaming handlers use: emitting 'error' ends the call with
       // that error's status.
       this.on('error', (err: StatusLike) => this.fail(err));
@@ -91,7 +91,7 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
 
   /** The request metadata (HTTP/2 headers). */
   get metadata(): CallMetadata {
-    this.metadataView ??= new CallMetadata(this.headers);
+    this.metadataView ??= new CallMetadata(this.stream.headers);
     return this.metadataView;
   }
 
@@ -105,20 +105,20 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     return !this.done;
   }
 
-  /** True once the underlying stream is gone. */
+  /** True once the underlying stream can take no more output. */
   get destroyed(): boolean {
-    return this.stream.destroyed;
+    return this.stream.closed;
   }
 
   /** `host:port` of the client. */
   getPeer(): string {
-    const s = this.stream.session?.socket;
-    return s ? `${s.remoteAddress}:${s.remotePort}` : 'unknown';
+    const s = this.stream.conn.socket as { remoteAddress?: string; remotePort?: number };
+    return `${s.remoteAddress ?? 'unknown'}:${s.remotePort ?? 0}`;
   }
 
   /** The TLS peer certificate of the connection, when it is a TLS connection that presented one. */
   getAuthContext(): CallAuthContext {
-    const s = this.stream.session?.socket;
+    const s = this.stream.conn.socket;
     if (!(s instanceof TLSSocket)) return {};
     const cert = s.getPeerCertificate();
     return { transportSecurityType: 'ssl', sslPeerCertificate: cert?.raw ? cert : undefined };
@@ -132,7 +132,6 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     if (this.done) return true;
     const body = this.method.responseSerialize(msg);
     this.stats.sent(body.length);
-    if (!this.headersSent) this.sendHeaders();
     return this.stream.write(frameMessage(body));
   }
 
@@ -153,10 +152,9 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     }
     this.stats.sent(body.length);
     this.done = true;
-    if (this.stream.destroyed) return;
-    this.trailers = { 'grpc-status': '0' };
-    this.sendHeaders();
-    this.stream.end(frameMessage(body));
+    if (this.stream.closed) return;
+    this.stream.write(frameMessage(body));
+    this.stream.end(OK_TRAILERS);
     this.stats.handled(Status.OK);
   }
 
@@ -171,21 +169,15 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     if (this.done) return;
     this.done = true;
     this.stats.handled(code);
-    if (this.stream.destroyed) return;
-    const trailers: http2.OutgoingHttpHeaders =
+    if (this.stream.closed) return;
+    this.stream.end(
       details === ''
-        ? { 'grpc-status': String(code) }
-        : { 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) };
-    if (this.headersSent) {
-      this.trailers = trailers;
-      this.stream.end();
-    } else {
-      this.headersSent = true;
-      this.stream.respond(
-        { ':status': 200, 'content-type': 'application/grpc', ...trailers },
-        { endStream: true },
-      );
-    }
+        ? [['grpc-status', String(code)]]
+        : [
+            ['grpc-status', String(code)],
+            ['grpc-message', encodeGrpcMessage(details)],
+          ],
+    );
   }
 
   /**
@@ -219,14 +211,6 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
   /** True when the request ended in the middle of a message. */
   get truncated(): boolean {
     return this.reader.partial;
-  }
-
-  private sendHeaders(): void {
-    this.headersSent = true;
-    this.stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-    this.stream.once('wantTrailers', () => {
-      this.stream.sendTrailers(this.trailers ?? { 'grpc-status': '0' });
-    });
   }
 }
 

@@ -1,9 +1,10 @@
 /**
- * A lean gRPC server on node:http2.
+ * A lean gRPC server on kv's own HTTP/2 layer (h2.ts).
  *
- * Why not grpc-js's server: on this workload (small unary calls from 100 clients) grpc-js spends about
- * 170 µs of CPU per call against about 100 µs for node:http2 alone (tools/bench/transport-ceiling.mjs),
- * in interceptor chains, per-call objects, metadata copies and timers kv does not use. This server keeps
+ * Why not grpc-js's server: on small unary calls from 100 clients grpc-js's server spends about 100 µs
+ * of CPU per call, bare node:http2 about 60 µs, and this server on h2.ts about 33 µs
+ * (tools/bench/transport-measure.mjs); node:http2 also promotes every stream's objects into V8's old
+ * generation (see h2.ts). This server keeps
  * to what etcd's API needs: unary, server-streaming and bidirectional methods from the generated service
  * definitions, metadata read from the request headers, gRPC message framing with the receive-size limit
  * and gzip/deflate request decompression, statuses with grpc-go's texts, and graceful shutdown.
@@ -14,12 +15,12 @@
  *
  * Connections come from the listener (see cmux.ts) through {@link GrpcServer.injectConnection}.
  */
-import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { status as Status } from '@grpc/grpc-js';
 import { type MethodDefinition, type MethodStats, ServerCall, type StatusLike } from './call.js';
 import { encodeGrpcMessage } from './framing.js';
+import { H2Connection, type H2Stream } from './h2.js';
 
 /** A unary handler in grpc-js's shape: answer through the callback. */
 export type UnaryHandler<Req = unknown, Res = unknown> = (
@@ -43,6 +44,8 @@ export interface GrpcServerOptions {
   maxReceiveMessageLength: number;
   /** Counters for each registered method; none by default. */
   statsFor?: (service: string, method: MethodDefinition, key: string) => MethodStats;
+  /** A handler threw outside its call's own error handling (its stream was reset). */
+  onHandlerError?: (err: unknown) => void;
 }
 
 interface Registered {
@@ -53,31 +56,18 @@ interface Registered {
 }
 
 const NO_STATS: MethodStats = { started() {}, handled() {}, received() {}, sent() {} };
-const ignore = () => {};
 
 /** The gRPC server; see the module comment. */
 export class GrpcServer {
   private readonly methods = new Map<string, Registered>();
   private readonly services = new Set<string>();
-  private readonly h2: http2.Http2Server;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<H2Connection>();
   private readonly listeners: net.Server[] = [];
   private shuttingDown = false;
+  /** Called when the last connection closes during a graceful shutdown. */
+  private onIdle: (() => void) | undefined;
 
-  constructor(private readonly opts: GrpcServerOptions) {
-    this.h2 = http2.createServer({
-      // grpc-js's default too: per-session memory is bounded by flow control and the message limit;
-      // Node's 10 MB default would tear down a connection carrying several large requests at once.
-      maxSessionMemory: 1 << 20,
-    });
-    this.h2.on('session', (session) => {
-      this.sessions.add(session);
-      session.on('error', ignore);
-      session.on('close', () => this.sessions.delete(session));
-      if (this.shuttingDown) session.close();
-    });
-    this.h2.on('stream', (stream, headers) => this.onStream(stream, headers));
-  }
+  constructor(private readonly opts: GrpcServerOptions) {}
 
   /** Registers every method of a generated service definition with its handlers. */
   addService(def: ServiceDefinition, impl: ServiceImplementation): void {
@@ -95,9 +85,24 @@ export class GrpcServer {
     }
   }
 
-  /** Serves gRPC on an accepted connection (plain TCP, a TLS socket that negotiated h2, or a wrapper). */
+  /** Serves gRPC on an accepted connection (plain TCP, or a TLS socket that negotiated h2). */
   injectConnection(socket: Duplex): void {
-    this.h2.emit('connection', socket);
+    if (this.shuttingDown) {
+      socket.destroy();
+      return;
+    }
+    const conn: H2Connection = new H2Connection(socket, {
+      onStream: (stream) => this.onStream(stream),
+      onHandlerError: this.opts.onHandlerError,
+      onClose: () => {
+        this.connections.delete(conn);
+        if (this.connections.size > 0) return;
+        const idle = this.onIdle;
+        this.onIdle = undefined;
+        idle?.();
+      },
+    });
+    this.connections.add(conn);
   }
 
   /** Listens on host:port by itself (tests and tools; kv-server shares its client port through cmux). */
@@ -114,51 +119,45 @@ export class GrpcServer {
   tryShutdown(done: () => void): void {
     this.shuttingDown = true;
     for (const l of this.listeners) l.close();
-    const open = [...this.sessions];
-    if (open.length === 0) {
+    if (this.connections.size === 0) {
       done();
       return;
     }
-    let left = open.length;
-    for (const s of open) {
-      s.close(() => {
-        if (--left === 0) done();
-      });
-    }
+    this.onIdle = done;
+    for (const c of this.connections) c.close();
   }
 
   /** Immediate stop: every connection is destroyed, open calls end as cancelled. */
   forceShutdown(): void {
     this.shuttingDown = true;
     for (const l of this.listeners) l.close();
-    for (const s of this.sessions) s.destroy();
+    for (const c of [...this.connections]) c.destroy();
   }
 
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', ignore);
+  private onStream(stream: H2Stream): void {
+    const headers = stream.headers;
     const contentType = headers['content-type'];
-    if (typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+    if (contentType === undefined || !contentType.startsWith('application/grpc')) {
       // grpc-go's answer to a request that is not gRPC.
-      stream.respond(
-        {
-          ':status': 415,
-          'content-type': 'application/grpc',
-          'grpc-status': String(Status.INTERNAL),
-          'grpc-message': encodeGrpcMessage(
-            `transport: received unexpected content-type "${contentType ?? ''}"`,
-          ),
-        },
-        { endStream: true },
-      );
+      stream.respondStatus(415, [
+        ['grpc-status', String(Status.INTERNAL)],
+        [
+          'grpc-message',
+          encodeGrpcMessage(`transport: received unexpected content-type "${contentType ?? ''}"`),
+        ],
+      ]);
       return;
     }
     const path = headers[':path'] ?? '';
     const m = this.methods.get(path);
     if (!m) {
-      trailersOnly(stream, Status.UNIMPLEMENTED, unknownMethodMessage(path, this.services));
+      stream.end([
+        ['grpc-status', String(Status.UNIMPLEMENTED)],
+        ['grpc-message', encodeGrpcMessage(unknownMethodMessage(path, this.services))],
+      ]);
       return;
     }
-    const call = new ServerCall(stream, headers, m.def, m.stats, this.opts.maxReceiveMessageLength);
+    const call = new ServerCall(stream, m.def, m.stats, this.opts.maxReceiveMessageLength);
     m.stats.started();
     if (m.def.requestStream) this.serveRequestStream(call, m);
     else this.serveSingleRequest(call, m);
@@ -168,7 +167,7 @@ export class GrpcServer {
   private serveSingleRequest(call: ServerCall, m: Registered): void {
     const stream = call.stream;
     let started = false;
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk: Buffer) => {
       if (started || !call.writable) return;
       call.readMessages(chunk, (msg) => {
         if (started) return;
@@ -176,29 +175,29 @@ export class GrpcServer {
         call.request = msg;
         this.run(call, m);
       });
-    });
-    stream.on('end', () => {
+    };
+    stream.onEnd = () => {
       if (started || !call.writable) return;
       // grpc-go's (etcd's) answer: the reader's io error as UNKNOWN.
       call.sendStatus(Status.UNKNOWN, call.truncated ? 'unexpected EOF' : 'EOF');
-    });
+    };
   }
 
   /** Bidirectional: the handler runs at once; messages arrive as `'data'`, the half-close as `'end'`. */
   private serveRequestStream(call: ServerCall, m: Registered): void {
     const stream = call.stream;
     this.run(call, m);
-    stream.on('data', (chunk: Buffer) => {
+    stream.onData = (chunk: Buffer) => {
       if (call.writable) call.readMessages(chunk, (msg) => call.emit('data', msg));
-    });
-    stream.on('end', () => {
+    };
+    stream.onEnd = () => {
       if (!call.writable) return;
       if (call.truncated) {
         call.sendStatus(Status.UNKNOWN, 'unexpected EOF');
         return;
       }
       call.emit('end');
-    });
+    };
   }
 
   private run(call: ServerCall, m: Registered): void {
@@ -215,18 +214,6 @@ export class GrpcServer {
       call.fail(err as StatusLike);
     }
   }
-}
-
-function trailersOnly(stream: http2.ServerHttp2Stream, code: number, message: string): void {
-  stream.respond(
-    {
-      ':status': 200,
-      'content-type': 'application/grpc',
-      'grpc-status': String(code),
-      'grpc-message': encodeGrpcMessage(message),
-    },
-    { endStream: true },
-  );
 }
 
 /** grpc-go's texts for a path no service answers. */
