@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 import { status as Status } from '@grpc/grpc-js';
-import { encodeGrpcMessage, frameMessage, GrpcStatusError, MessageReader } from './framing.js';
+import { frameMessage, type GrpcStatusError, MessageReader, statusFields } from './framing.js';
 import type { H2Stream } from './h2.js';
 import type { HeaderMap } from './hpack.js';
 
@@ -53,7 +53,7 @@ export interface CallAuthContext {
   sslPeerCertificate?: ReturnType<TLSSocket['getPeerCertificate']>;
 }
 
-const OK_TRAILERS: ReadonlyArray<readonly [string, string]> = [['grpc-status', '0']];
+const OK_TRAILERS = statusFields(0, '');
 
 /** One server call: unary, server-streaming or bidirectional. */
 export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
@@ -170,14 +170,7 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     this.done = true;
     this.stats.handled(code);
     if (this.stream.closed) return;
-    this.stream.end(
-      details === ''
-        ? [['grpc-status', String(code)]]
-        : [
-            ['grpc-status', String(code)],
-            ['grpc-message', encodeGrpcMessage(details)],
-          ],
-    );
+    this.stream.end(statusFields(code, details));
   }
 
   /**
@@ -213,5 +206,3 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     return this.reader.partial;
   }
 }
-
-export { GrpcStatusError };

@@ -131,6 +131,16 @@ export class MessageReader {
   }
 }
 
+/** The trailer fields that carry a status: `grpc-status`, and `grpc-message` when there is one. */
+export function statusFields(code: number, details: string): Array<[string, string]> {
+  return details === ''
+    ? [['grpc-status', String(code)]]
+    : [
+        ['grpc-status', String(code)],
+        ['grpc-message', encodeGrpcMessage(details)],
+      ];
+}
+
 /**
  * The `grpc-message` encoding: UTF-8, with bytes outside printable ASCII and `%` itself
  * percent-encoded. Most messages (etcd's) are plain ASCII and pass through unchanged.

@@ -230,11 +230,6 @@ export class H2Connection {
     socket.resume();
   }
 
-  /** Open streams. */
-  get streamCount(): number {
-    return this.streams.size;
-  }
-
   /** Graceful close: GOAWAY now, new streams refused, the socket ends once open streams are done. */
   close(): void {
     if (this.goingAway || this.dead) return;

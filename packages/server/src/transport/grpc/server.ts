@@ -19,7 +19,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { status as Status } from '@grpc/grpc-js';
 import { type MethodDefinition, type MethodStats, ServerCall, type StatusLike } from './call.js';
-import { encodeGrpcMessage } from './framing.js';
+import { statusFields } from './framing.js';
 import { H2Connection, type H2Stream } from './h2.js';
 
 /** A unary handler in grpc-js's shape: answer through the callback. */
@@ -139,22 +139,16 @@ export class GrpcServer {
     const contentType = headers['content-type'];
     if (contentType === undefined || !contentType.startsWith('application/grpc')) {
       // grpc-go's answer to a request that is not gRPC.
-      stream.respondStatus(415, [
-        ['grpc-status', String(Status.INTERNAL)],
-        [
-          'grpc-message',
-          encodeGrpcMessage(`transport: received unexpected content-type "${contentType ?? ''}"`),
-        ],
-      ]);
+      stream.respondStatus(
+        415,
+        statusFields(Status.INTERNAL, `transport: received unexpected content-type "${contentType ?? ''}"`),
+      );
       return;
     }
     const path = headers[':path'] ?? '';
     const m = this.methods.get(path);
     if (!m) {
-      stream.end([
-        ['grpc-status', String(Status.UNIMPLEMENTED)],
-        ['grpc-message', encodeGrpcMessage(unknownMethodMessage(path, this.services))],
-      ]);
+      stream.end(statusFields(Status.UNIMPLEMENTED, unknownMethodMessage(path, this.services)));
       return;
     }
     const call = new ServerCall(stream, m.def, m.stats, this.opts.maxReceiveMessageLength);
