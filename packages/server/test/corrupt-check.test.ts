@@ -109,20 +109,23 @@ describe('corruption checks', () => {
     expect((await call(c.maintenance, 'status', {})).errors).toEqual([
       `memberID:${BigInt(bad.id)} alarm:CORRUPT `,
     ]);
-    for (const p of [
-      call(c.kv, 'put', { key: b('x'), value: b('1') }),
-      call(c.kv, 'deleteRange', { key: b('k/1') }),
-      call(c.kv, 'txn', { success: [{ requestPut: { key: b('x'), value: b('1') } }] }),
-      call(c.kv, 'compact', { revision: 2 }),
-      call(c.lease, 'leaseGrant', { TTL: 60 }),
-      call(c.lease, 'leaseRevoke', { ID: 12345 }),
-    ]) {
-      const e = await p.then(
-        () => undefined,
-        (err: { code: number; details: string }) => err,
-      );
-      expect([e?.code, e?.details]).toEqual([status.DATA_LOSS, CORRUPT_MSG]);
-    }
+    // Settled together: each rejection has its handler before any of them arrives.
+    const refused = await Promise.all(
+      [
+        call(c.kv, 'put', { key: b('x'), value: b('1') }),
+        call(c.kv, 'deleteRange', { key: b('k/1') }),
+        call(c.kv, 'txn', { success: [{ requestPut: { key: b('x'), value: b('1') } }] }),
+        call(c.kv, 'compact', { revision: 2 }),
+        call(c.lease, 'leaseGrant', { TTL: 60 }),
+        call(c.lease, 'leaseRevoke', { ID: 12345 }),
+      ].map((p) =>
+        p.then(
+          () => undefined,
+          (err: { code: number; details: string }) => err,
+        ),
+      ),
+    );
+    for (const e of refused) expect([e?.code, e?.details]).toEqual([status.DATA_LOSS, CORRUPT_MSG]);
     // etcd serves reads (range and read-only txn bypass the apply wrappers) while CORRUPT is active.
     expect((await call(c.kv, 'range', { key: b('k/1') })).count).toBe(1);
     expect((await call(c.kv, 'txn', { success: [{ requestRange: { key: b('k/1') } }] })).succeeded).toBe(

@@ -89,19 +89,20 @@ describe('backend quota and the NOSPACE alarm', () => {
 
   it('refuses puts, txns with puts and lease grants while the alarm is active', async () => {
     // Even a write that would fit is refused: the alarm caps the cluster until disarmed.
-    for (const p of [
-      call(c.kv, 'put', { key: b('small'), value: b('1') }),
-      call(c.kv, 'txn', { success: [{ requestPut: { key: b('t'), value: b('1') } }] }),
-      call(c.kv, 'txn', {
-        compare: [{ key: b('fill/0'), target: 3, result: 0, value: b('nope') }],
-        success: [{ requestRange: { key: b('fill/0') } }],
-        failure: [{ requestPut: { key: b('t'), value: b('1') } }],
-      }),
-      call(c.lease, 'leaseGrant', { TTL: 60 }),
-    ]) {
-      const e = await failure(p);
-      expect([e.code, e.details]).toEqual([status.RESOURCE_EXHAUSTED, NO_SPACE_MSG]);
-    }
+    // Settled together: each rejection has its handler before any of them arrives.
+    const refused = await Promise.all(
+      [
+        call(c.kv, 'put', { key: b('small'), value: b('1') }),
+        call(c.kv, 'txn', { success: [{ requestPut: { key: b('t'), value: b('1') } }] }),
+        call(c.kv, 'txn', {
+          compare: [{ key: b('fill/0'), target: 3, result: 0, value: b('nope') }],
+          success: [{ requestRange: { key: b('fill/0') } }],
+          failure: [{ requestPut: { key: b('t'), value: b('1') } }],
+        }),
+        call(c.lease, 'leaseGrant', { TTL: 60 }),
+      ].map(failure),
+    );
+    for (const e of refused) expect([e.code, e.details]).toEqual([status.RESOURCE_EXHAUSTED, NO_SPACE_MSG]);
   });
 
   it("checks a request's own errors before the quota (etcd 3.4.23's order)", async () => {
