@@ -4,10 +4,10 @@
  * Why not grpc-js's server: on small unary calls from 100 clients grpc-js's server spends about 100 µs
  * of CPU per call, bare node:http2 about 60 µs, and this server on h2.ts about 33 µs
  * (tools/bench/transport-measure.mjs); node:http2 also promotes every stream's objects into V8's old
- * generation (see h2.ts). This server keeps
- * to what etcd's API needs: unary, server-streaming and bidirectional methods from the generated service
- * definitions, metadata read from the request headers, gRPC message framing with the receive-size limit
- * and gzip/deflate request decompression, statuses with grpc-go's texts, and graceful shutdown.
+ * generation (see h2.ts). This server keeps to what etcd's API needs: unary, server-streaming and
+ * bidirectional methods from the generated service definitions, metadata read from the request
+ * headers, gRPC message framing with the receive-size limit and gzip/deflate request decompression,
+ * statuses with grpc-go's texts, and graceful shutdown.
  *
  * Not implemented, on purpose: server-side deadlines (`grpc-timeout`: the client cancels its own call,
  * which resets the stream and reaches handlers as `'cancelled'`), response compression, client-streaming
