@@ -145,7 +145,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
       const session = new WatchSession(
         etcd,
         {
-          write: (msg) => (call.writable && !call.destroyed ? call.write(msg) : true),
+          write: (msg) => call.write(msg),
           onDrain: (cb) => call.once('drain', cb),
         },
         // Resolved per create request, so a token that expired meanwhile is noticed.
@@ -169,19 +169,13 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
       call.on('data', (req: LeaseKeepAliveRequest) => {
         answered = answered.then(() =>
           handlers.lease.keepAliveOnce(req.ID).then(
-            (resp) => {
-              if (call.writable && !call.destroyed) call.write(resp);
-            },
-            (err: unknown) => {
-              call.fail(toGrpcError(err));
-            },
+            (resp) => void call.write(resp),
+            (err: unknown) => call.fail(toGrpcError(err)),
           ),
         );
       });
       call.on('end', () => {
-        void answered.then(() => {
-          if (call.writable && !call.destroyed) call.end();
-        });
+        void answered.then(() => call.end());
       });
     },
   });

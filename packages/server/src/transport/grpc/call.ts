@@ -105,17 +105,6 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     return !this.done;
   }
 
-  /** True once the underlying stream can take no more output. */
-  get destroyed(): boolean {
-    return this.stream.closed;
-  }
-
-  /** `host:port` of the client. */
-  getPeer(): string {
-    const s = this.stream.conn.socket as { remoteAddress?: string; remotePort?: number };
-    return `${s.remoteAddress ?? 'unknown'}:${s.remotePort ?? 0}`;
-  }
-
   /** The TLS peer certificate of the connection, when it is a TLS connection that presented one. */
   getAuthContext(): CallAuthContext {
     const s = this.stream.conn.socket;
@@ -126,7 +115,7 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
 
   /**
    * Sends one response message; false when the stream's buffer is full (wait for `'drain'`).
-   * Does nothing once the call ended.
+   * Does nothing once the call ended (a status was sent, or the client went away), like {@link end}.
    */
   write(msg: Res): boolean {
     if (this.done) return true;
