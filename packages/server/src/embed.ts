@@ -5,9 +5,12 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ClusterApi } from './api/cluster.js';
 import { createGrpcServer } from './api/grpc-server.js';
+import { LeaseApi } from './api/lease.js';
 import { parseArgs, type ServerConfig } from './config/parse.js';
 import {
   type CorruptCheckPeer,
@@ -15,11 +18,13 @@ import {
   corruptionCheckerFor,
   memberInitialized,
 } from './etcdserver/corrupt-check.js';
+import { Errors } from './etcdserver/errors.js';
 import { idHex } from './etcdserver/ids.js';
 import { EtcdServer, SERVER_VERSION } from './etcdserver/server.js';
 import { createHttpHandler } from './gateway/http.js';
 import { Logger, type LogLevel } from './log/logger.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
+import { createPeerHandler } from './peer/handler.js';
 import { rejectGatewayCommonName } from './tls/gateway-cn-guard.js';
 import { type PeerTlsConfig, type ResolvedTls, resolveTls } from './tls/setup.js';
 import { describeTlsInfo, tlsReloader } from './tls/tls-info.js';
@@ -38,6 +43,8 @@ export interface KvServerOptions {
    * servers can be compared with each other until there is a peer transport). See docs/operations.md.
    */
   corruptCheckPeers?: CorruptCheckPeer[];
+  /** Aborts a startup that is still waiting (for peers, a leader, or its own publish). */
+  signal?: AbortSignal;
 }
 
 /** A running kv server: core + listeners. */
@@ -45,6 +52,9 @@ export class KvServer {
   /** Client URLs actually bound (ports resolved when 0 was requested). */
   readonly clientUrls: string[] = [];
   readonly metricsUrls: string[] = [];
+  /** Peer URLs actually bound. */
+  readonly peerUrls: string[] = [];
+  private readonly peerServers: Array<http.Server | https.Server> = [];
   private readonly listeners: ClientListener[] = [];
   private readonly httpServers: http.Server[] = [];
   private closing: Promise<void> | undefined;
@@ -103,6 +113,8 @@ export class KvServer {
       metrics,
       unsafeNoFsync: opts.unsafeNoFsync ?? false,
       revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+      peerDial: tls.peer.dial,
+      signal: opts.signal,
     });
     log.info('starting etcd server', {
       'local-member-id': idHex(etcd.memberId),
@@ -112,21 +124,25 @@ export class KvServer {
     const grpcServer = createGrpcServer(etcd, config, log);
     const kv = new KvServer(etcd, grpcServer, log, tls);
     etcd.on('fatal', () => void kv.close());
+    etcd.on('removed', () => void kv.close().then(() => kv.emitRemoved()));
     try {
-      await etcd.waitLeader(60_000);
-      log.info('published local member to cluster through raft', {
-        'local-member-id': idHex(etcd.memberId),
-        'local-member-attributes': `{Name:${config.name} ClientURLs:[${config.advertiseClientUrls.map((u) => u.origin).join(' ')}]}`,
-        'cluster-id': idHex(etcd.clusterId),
-      });
+      // Peers must reach this member before any leader can be elected.
+      await kv.listenPeers(config);
+      // Like etcd, a member waits for its peers and a leader as long as it takes (until stopped).
+      await etcd.waitLeader(opts.signal);
       log.info('setting up initial cluster version', { 'cluster-version': '3.4' });
       log.info('enabled capabilities for version', { 'cluster-version': '3.4' });
       log.info('cluster version is updated', { 'cluster-version': '3.4' });
       kv.corruptChecker = corruptionCheckerFor(etcd, log, { extraPeers: opts.corruptCheckPeers });
       // etcd refuses to serve a member whose data disagrees with its peers'.
       if (config.initialCorruptCheck && initialized) await kv.corruptChecker.initialCheck();
+      // etcd publishes before it serves clients; only client URLs still to be bound (port 0, tests)
+      // must be bound first so the published URLs are real.
+      const portsKnown = !config.advertiseClientUrls.some((u) => u.port === '0');
+      if (portsKnown) await kv.publishSelf(config, opts.signal);
       await kv.listen(config);
-      kv.publishSelf(config);
+      if (!portsKnown) await kv.publishSelf(config, opts.signal);
+      for (const f of kv.readyLogs.splice(0)) f();
       kv.corruptChecker.start(config.corruptCheckTimeMs);
     } catch (err) {
       await kv.close();
@@ -176,14 +192,17 @@ export class KvServer {
       const port = await listener.listen(Number(url.port), host === 'localhost' ? '127.0.0.1' : host);
       const bound = `${url.protocol}//${url.hostname}:${port}`;
       this.clientUrls.push(bound);
-      this.log.info('ready to serve client requests');
-      if (secure) {
-        this.log.info('serving client traffic securely', { address: `${url.hostname}:${port}` });
-      } else {
-        this.log.info('serving client traffic insecurely; this is strongly discouraged!', {
-          address: `${url.hostname}:${port}`,
-        });
-      }
+      // Logged once the member has published itself (etcd serves clients only after that).
+      this.readyLogs.push(() => {
+        this.log.info('ready to serve client requests');
+        if (secure) {
+          this.log.info('serving client traffic securely', { address: `${url.hostname}:${port}` });
+        } else {
+          this.log.info('serving client traffic insecurely; this is strongly discouraged!', {
+            address: `${url.hostname}:${port}`,
+          });
+        }
+      });
     }
     for (const url of config.listenMetricsUrls) {
       const httpServer = http.createServer(createHttpHandler(this.etcd, { serveGateway: false }));
@@ -200,16 +219,73 @@ export class KvServer {
     }
   }
 
-  /**
-   * Records this member's name and client URLs (ports resolved when 0 was asked for). etcd publishes
-   * these attributes through raft; with peers arriving in a later issue, the local record is enough.
-   */
-  private publishSelf(config: ServerConfig): void {
-    const self = this.etcd.membership.get(this.etcd.memberId);
-    if (!self) return;
-    self.name = config.name;
+  /** Serves the peer URLs: raft's transport plus etcd's other peer routes (members, leases, version). */
+  private async listenPeers(config: ServerConfig): Promise<void> {
+    const lease = new LeaseApi(this.etcd);
+    const cluster = new ClusterApi(this.etcd, config.strictReconfigCheck);
+    const handler = createPeerHandler({
+      etcd: this.etcd,
+      renewLease: async (id) => {
+        const ttl = lease.renewLocal(id);
+        if (ttl < 0) throw Errors.leaseNotFound();
+        return ttl;
+      },
+      leaseTimeToLive: async (id, keys) => {
+        if (!this.etcd.isLeader) throw Errors.notLeader();
+        const r = lease.localTimeToLive(id, keys);
+        return r ? { header: { clusterId: 0, memberId: 0, revision: 0, raftTerm: 0 }, ...r } : undefined;
+      },
+      promoteMember: (id) => cluster.promoteOnLeader(id),
+    });
+    const peerTls = this.tls.peer;
+    for (const url of config.listenPeerUrls) {
+      const secure = url.protocol === 'https:' || url.protocol === 'unixs:';
+      const server =
+        secure && peerTls.server
+          ? https.createServer({ ...peerTls.server, requestCert: true }, handler)
+          : http.createServer(handler);
+      server.keepAliveTimeout = 30_000;
+      this.peerServers.push(server);
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const port = await new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(Number(url.port), host === 'localhost' ? '127.0.0.1' : host, () => {
+          server.off('error', reject);
+          const a = server.address();
+          resolve(typeof a === 'object' && a ? a.port : Number(url.port));
+        });
+      });
+      this.peerUrls.push(`${url.protocol}//${url.hostname}:${port}`);
+      this.log.info('serving peer traffic', { address: `${url.hostname}:${port}`, secure });
+    }
+  }
+
+  /** Client URLs this member advertises (ports resolved when 0 was asked for). */
+  advertisedClientUrls(config: ServerConfig): string[] {
     const advertised = config.advertiseClientUrls.map((u) => u.origin);
-    self.clientURLs = advertised.some((u) => u.endsWith(':0')) ? [...this.clientUrls] : advertised;
+    return advertised.some((u) => u.endsWith(':0')) ? [...this.clientUrls] : advertised;
+  }
+
+  /** Publishes this member's name and client URLs through raft (etcd's publish), so every member lists them. */
+  private async publishSelf(config: ServerConfig, signal?: AbortSignal): Promise<void> {
+    await this.etcd.publish(config.name, this.advertisedClientUrls(config), signal);
+    this.log.info('published local member to cluster through raft', {
+      'local-member-id': idHex(this.etcd.memberId),
+      'local-member-attributes': `{Name:${config.name} ClientURLs:[${this.advertisedClientUrls(config).join(' ')}]}`,
+      'cluster-id': idHex(this.etcd.clusterId),
+    });
+  }
+
+  private removedHandlers: Array<() => void> = [];
+  private readonly readyLogs: Array<() => void> = [];
+
+  /** Called once this member has stopped because it was removed from the cluster. */
+  onRemoved(f: () => void): void {
+    this.removedHandlers.push(f);
+  }
+
+  private emitRemoved(): void {
+    for (const f of this.removedHandlers) f();
   }
 
   /** Graceful stop: stop accepting, finish in-flight calls briefly, stop raft, close storage. */
@@ -232,6 +308,8 @@ export class KvServer {
       await listenersClosed;
       await this.corruptChecker?.stop();
       await this.etcd.stop();
+      for (const s of this.peerServers) s.closeAllConnections?.();
+      await Promise.all(this.peerServers.map((s) => new Promise<void>((r) => s.close(() => r()))));
       this.log.info('closed etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
     })();
     return this.closing;

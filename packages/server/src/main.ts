@@ -36,8 +36,13 @@ async function main(): Promise<void> {
   let server: KvServer | undefined;
   let stopping = false;
   let signals = 0;
+  // Stops a startup that is still waiting for peers or a leader (etcd stops promptly there too).
+  const startup = new AbortController();
   const stop = () => {
-    if (!server) return;
+    if (!server) {
+      startup.abort();
+      return;
+    }
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -59,12 +64,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    server = await KvServer.start(config, { logger: log });
+    server = await KvServer.start(config, { logger: log, signal: startup.signal });
+    // A member removed from the cluster stops itself (etcd logs the reason and exits).
+    server.onRemoved(() => process.exit(0));
     // A failed raft loop or apply closes the server (embed.ts); the process must not report success.
     server.etcd.on('fatal', () => {
       process.exitCode = 1;
     });
   } catch (err) {
+    if (stopping) process.exit(0);
     log.error('failed to start kv-server', { error: err });
     process.exit(1);
   }

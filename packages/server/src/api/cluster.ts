@@ -20,6 +20,7 @@ import { Errors } from '../etcdserver/errors.js';
 import { computeMemberId } from '../etcdserver/ids.js';
 import { type Member, Membership } from '../etcdserver/membership.js';
 import type { EtcdServer } from '../etcdserver/server.js';
+import { forwardPromote } from '../peer/leader-forward.js';
 import { header } from './context.js';
 import { ANONYMOUS, type CallContext } from './identity.js';
 
@@ -141,12 +142,26 @@ export class ClusterApi {
     ctx: CallContext = ANONYMOUS,
   ): Promise<Resp<MemberPromoteResponse>> {
     this.admin(ctx);
-    const ms = this.etcd.membership;
-    const m = ms.get(req.ID);
+    if (this.etcd.isLeader) await this.promoteOnLeader(req.ID);
+    else await forwardPromote(this.etcd, req.ID);
+    return { header: this.hdr(), members: this.list() };
+  }
+
+  /**
+   * etcd's mayPromoteMember on the leader: only a learner, and only once raft has replicated at least
+   * 90 % of the leader's log to it; then an AddNode ConfChange turns it into a voter.
+   */
+  async promoteOnLeader(id: number): Promise<Member[]> {
+    const m = this.etcd.membership.get(id);
     if (!m) throw Errors.memberNotFound();
     if (!m.isLearner) throw Errors.memberNotLearner();
-    // A learner is ready once it has caught up with the leader; with no peer transport yet no learner
-    // is ever in sync (etcd reports the same for a learner that never started).
-    throw Errors.learnerNotReady();
+    const progress = this.etcd.progress();
+    const learner = progress?.get(id);
+    const leader = progress?.get(this.etcd.memberId);
+    if (!learner || !leader || learner.match < leader.match * LEARNER_READY_PERCENT) throw Errors.learnerNotReady();
+    return this.etcd.proposeConfChange(ConfChangeType.AddNode, { ...m, isLearner: false });
   }
 }
+
+/** A learner is ready for promotion once its log matches this share of the leader's (etcd's readyPercent). */
+const LEARNER_READY_PERCENT = 0.9;

@@ -18,7 +18,7 @@ import {
   WatchService,
 } from '@kv/client/api';
 import type { ServerConfig } from '../config/parse.js';
-import { EtcdError, toEtcdError } from '../etcdserver/errors.js';
+import { Errors, EtcdError, toEtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import type { Logger } from '../log/logger.js';
 import type { MethodDefinition, MethodStats, ServerCall } from '../transport/grpc/call.js';
@@ -101,6 +101,15 @@ function methodStats(etcd: EtcdServer, service: string, method: MethodDefinition
   };
 }
 
+/**
+ * etcd's isRPCSupportedForLearner: a learner answers only Status and serializable Range; everything else
+ * fails with `etcdserver: rpc not supported for learner`.
+ */
+function servedByLearner(service: string, method: string, req: unknown): boolean {
+  if (service === 'etcdserverpb.Maintenance' && method === 'status') return true;
+  return service === 'etcdserverpb.KV' && method === 'range' && (req as { serializable?: boolean }).serializable === true;
+}
+
 /** Creates the gRPC server with every service registered (not bound to a port: see cmux). */
 export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logger): GrpcServer {
   const server = new GrpcServer({
@@ -113,12 +122,23 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
 
   /** Binds the service's unary methods to the shared handlers; `streams` supplies the rest. */
   const register = (serviceName: string, def: AnyDef, streams: Record<string, AnyStreamHandler> = {}) => {
-    const impl: ServiceImplementation = { ...streams };
+    const impl: ServiceImplementation = {};
+    // etcd's stream interceptor: a learner serves no streams (watch, keep-alive, snapshot).
+    for (const [key, h] of Object.entries(streams)) {
+      impl[key] = (call: ServerCall) => {
+        if (etcd.isLearner) call.fail(toGrpcError(Errors.notSupportedForLearner));
+        else h(call);
+      };
+    }
     for (const key of Object.keys(def)) {
       if (streams[key]) continue;
       const fn = handlers.unary.get(`${serviceName}/${key}`);
       if (!fn) continue;
       impl[key] = (call: ServerCall, callback: (err: GrpcStatus | null, resp?: unknown) => void) => {
+        if (etcd.isLearner && !servedByLearner(serviceName, key, call.request)) {
+          callback(toGrpcError(Errors.notSupportedForLearner));
+          return;
+        }
         let ctx: CallContext;
         try {
           ctx = identity.fromGrpcCall(call);

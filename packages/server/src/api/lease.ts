@@ -1,6 +1,6 @@
 /**
  * The Lease service: Grant and Revoke go through raft; KeepAlive and TimeToLive are answered by the
- * leader's lessor (this member, while it is leader); Leases lists every lease.
+ * leader's lessor (followers forward them over the peer URL); Leases lists every lease.
  */
 import type {
   DeepPartial,
@@ -15,6 +15,7 @@ import type {
 import { Errors } from '../etcdserver/errors.js';
 import { keyBytes, MAX_LEASE_TTL } from '../etcdserver/lessor.js';
 import type { EtcdServer } from '../etcdserver/server.js';
+import { forwardKeepAlive, forwardTimeToLive } from '../peer/leader-forward.js';
 import { header } from './context.js';
 import { ANONYMOUS, type CallContext } from './identity.js';
 import { withIdentity } from './propose.js';
@@ -42,25 +43,43 @@ export class LeaseApi {
     return { header: header(this.etcd, r.revision) };
   }
 
-  /** One keep-alive; TTL 0 when the lease does not exist (etcd answers so, it is not an error). */
+  /**
+   * One keep-alive; TTL 0 when the lease does not exist (etcd answers so, it is not an error). Only the
+   * leader's lessor knows expiries: a follower forwards the renewal to the leader's `/leases`.
+   */
   async keepAliveOnce(id: number): Promise<Resp<LeaseKeepAliveResponse>> {
-    await this.waitLeaderReady();
-    const ttl = this.etcd.lessor.renew(id);
+    if (this.etcd.leaderId === 0) throw Errors.noLeader();
+    const ttl = this.etcd.isLeader ? this.renewLocal(id) : await forwardKeepAlive(this.etcd, id);
     if (ttl > 0) this.etcd.metrics.leaseRenewed.inc();
     return { header: header(this.etcd), ID: id, TTL: Math.max(ttl, 0) };
   }
 
+  /** Renews on this member, which must be the leader (also serves peers' `/leases`). */
+  renewLocal(id: number): number {
+    if (!this.etcd.isLeader) throw Errors.notLeader();
+    return this.etcd.lessor.renew(id);
+  }
+
+  /** TimeToLive as the leader sees it (a follower asks the leader's `/leases/internal`). */
   async timeToLive(req: LeaseTimeToLiveRequest): Promise<Resp<LeaseTimeToLiveResponse>> {
+    if (!this.etcd.isLeader && this.etcd.leaderId !== 0) {
+      const r = await forwardTimeToLive(this.etcd, req);
+      if (!r) return { header: header(this.etcd), ID: req.ID, TTL: -1 };
+      return { ...r, header: header(this.etcd) };
+    }
     await this.etcd.readBarrier();
-    const lease = this.etcd.lessor.lookup(req.ID);
-    if (!lease) return { header: header(this.etcd), ID: req.ID, TTL: -1 };
-    const keys = req.keys ? [...lease.keys].sort().map(keyBytes) : [];
+    return { header: header(this.etcd), ...(this.localTimeToLive(req.ID, req.keys) ?? { ID: req.ID, TTL: -1 }) };
+  }
+
+  /** The local lessor's answer, or undefined when the lease does not exist. */
+  localTimeToLive(id: number, withKeys: boolean): Omit<LeaseTimeToLiveResponse, 'header'> | undefined {
+    const lease = this.etcd.lessor.lookup(id);
+    if (!lease) return undefined;
     return {
-      header: header(this.etcd),
       ID: lease.id,
       TTL: this.etcd.lessor.remaining(lease),
       grantedTTL: lease.ttl,
-      keys,
+      keys: withKeys ? [...lease.keys].sort().map(keyBytes) : [],
     };
   }
 
@@ -73,8 +92,4 @@ export class LeaseApi {
     return { header: header(this.etcd), leases };
   }
 
-  private async waitLeaderReady(): Promise<void> {
-    if (this.etcd.leaderId === 0) throw Errors.noLeader();
-    if (!this.etcd.isLeader) throw Errors.notLeader();
-  }
 }

@@ -136,9 +136,7 @@ export class MaintenanceApi {
     if (!this.etcd.isLeader) throw Errors.notLeader();
     const target = this.etcd.membership.get(req.targetID);
     if (!target || target.isLearner) throw Errors.badLeaderTransferee();
-    if (req.targetID !== this.etcd.memberId) {
-      this.etcd.transferLeadership(req.targetID);
-    }
+    if (req.targetID !== this.etcd.memberId) await this.etcd.moveLeader(req.targetID);
     return { header: header(this.etcd) };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The table of etcd 3.4's server flags that kv-server accepts, with etcd's defaults and help texts.
- * `supported: false` marks flags accepted for compatibility (scripts pass them) whose setting kv-server
- * does not act on yet; a warning is logged when such a flag is set to a non-default value.
+ * `supported: false` marks flags kv-server does not act on: accepted at their default value (scripts pass
+ * them), refused with a clear error when set to anything else.
  */
 
 /** How a flag's value is parsed. */

@@ -345,8 +345,9 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     return FLAG_BY_NAME.get(name)!.def;
   };
   for (const def of FLAGS) {
+    // A flag kv-server does not act on is refused when set, never accepted and ignored.
     if (def.supported === false && given.has(def.name) && given.get(def.name) !== def.def) {
-      warnings.push(`--${def.name} is accepted for compatibility but not supported by kv-server; ignored`);
+      throw new ConfigError(`--${def.name} is not supported by kv-server (${def.help})`);
     }
   }
   const num = (name: string) => Number(get(name));
@@ -550,7 +551,7 @@ export function helpText(bin = 'kv-server'): string {
       group = def.group;
       lines.push('', `${group}:`);
     }
-    const note = def.supported === false ? ' (accepted for compatibility; not supported yet)' : '';
+    const note = def.supported === false ? ' (not supported by kv-server: refused unless left at its default)' : '';
     lines.push(`  --${def.name} '${def.def}'`, `    ${def.help}${note}`);
   }
   return `${lines.join('\n')}\n`;

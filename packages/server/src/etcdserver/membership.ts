@@ -13,11 +13,46 @@ export interface Member {
   isLearner: boolean;
 }
 
-/** What a ConfChange's context holds. */
-export interface ConfChangeContext {
-  /** Id of the proposing request, to find its waiter. */
-  requestId: number;
-  member: Member;
+/**
+ * A member as etcd's JSON writes it (ConfChange contexts, the peer `/members` answer):
+ * `{"id":…,"peerURLs":[…],"name":…,"clientURLs":[…],"isLearner":true}`, empty fields left out.
+ */
+export function memberToJson(m: Member): Record<string, unknown> {
+  const j: Record<string, unknown> = { id: m.id, peerURLs: m.peerURLs };
+  if (m.name) j.name = m.name;
+  if (m.clientURLs.length) j.clientURLs = m.clientURLs;
+  if (m.isLearner) j.isLearner = true;
+  return j;
+}
+
+/** Reads a member from etcd's JSON shape (missing fields are empty). */
+export function memberFromJson(j: Record<string, unknown>): Member {
+  return {
+    id: Number(j.id ?? 0),
+    name: typeof j.name === 'string' ? j.name : '',
+    peerURLs: Array.isArray(j.peerURLs) ? (j.peerURLs as string[]) : [],
+    clientURLs: Array.isArray(j.clientURLs) ? (j.clientURLs as string[]) : [],
+    isLearner: j.isLearner === true,
+  };
+}
+
+/** A ConfChange's context as etcd writes it: the member's JSON. The request id is `ConfChange.id`. */
+export function encodeMemberContext(m: Member): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(memberToJson(m)));
+}
+
+/**
+ * Reads a ConfChange context: etcd's member JSON, or the `{requestId, member}` shape that kv wrote
+ * before it used etcd's (data dirs made by older versions). Undefined when there is none or it is not JSON.
+ */
+export function decodeMemberContext(bytes: Uint8Array): Member | undefined {
+  if (bytes.length === 0) return undefined;
+  try {
+    const j = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+    return memberFromJson((j.member as Record<string, unknown> | undefined) ?? j);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The member list plus the ids of removed members (never reusable, like etcd). */
@@ -70,6 +105,15 @@ export class Membership {
     }
   }
 
+  /** A member's published name and client URLs (etcd's member attributes). */
+  setAttributes(id: number, name: string, clientURLs: string[]): void {
+    const m = this.members.get(id);
+    if (m) {
+      m.name = name;
+      m.clientURLs = [...clientURLs];
+    }
+  }
+
   promote(id: number): void {
     const m = this.members.get(id);
     if (m) m.isLearner = false;
@@ -82,6 +126,14 @@ export class Membership {
       if (m.peerURLs.some((u) => urls.includes(u))) return true;
     }
     return false;
+  }
+
+  /** Takes over another list's members and removed ids (a snapshot from the leader replaces ours). */
+  replaceWith(other: Membership): void {
+    this.members.clear();
+    for (const m of other.members.values()) this.add(m);
+    for (const id of other.removed) this.removed.add(id);
+    this.clusterId = other.clusterId;
   }
 
   toJSON(): { clusterId: number; members: Member[]; removed: number[] } {

@@ -1,21 +1,22 @@
 /**
  * The server core: one raft node driven by a loop in the shape of etcd's raftNode + EtcdServer.
+ * The other concerns live beside it: bootstrap.ts (opening a data dir: new, join, restart),
+ * wait.ts (proposal waiters), read-index.ts (linearizable reads), compactor.ts, snapshots.ts,
+ * conf-change.ts (membership at apply time), and ../peer + ../rafthttp (the peer transport).
  *
  * - Proposals made during one event-loop turn land in one Ready (they are all `propose()`d before the
- *   loop runs on `setImmediate`).
+ *   loop runs on `setImmediate`); a follower's raft forwards them to the leader.
  * - Each Ready: hard state + entries go to the WAL with ONE `save` (one fdatasync), are appended to
- *   raft's MemoryStorage, messages are sent (single member: none), committed entries are applied in
- *   order, waiters are resolved by request id, then `advance()`.
- * - Linearizable reads share ReadIndex rounds; each round resolves once the applied index reaches it.
- *   A leader that is the only voter takes raft's commit index directly (what raft would answer).
+ *   raft's MemoryStorage, messages go to the peer transport (the leader sends before its own fsync,
+ *   followers after), committed entries are applied in order, waiters resolved by request id, then
+ *   `advance()`.
  * - Committed entries already persisted by an earlier Ready are applied while the current one is
  *   fsynced (one fsync per acknowledged write, not two).
  * - Every `snapshotCount` applied entries: the store is flushed, a snapshot file written, the WAL
- *   marked and released, raft's log compacted.
+ *   marked and released, raft's log compacted (keeping catch-up entries when there are peers).
  */
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { AlarmRequest_AlarmAction, AlarmType as PbAlarmType } from '@kv/client/api';
 import {
   type ConfChange,
@@ -26,26 +27,30 @@ import {
   EntryType,
   encodeConfChange,
   type HardState,
-  MemoryStorage,
+  type MemoryStorage,
   type Message,
+  MessageType,
   ProposalDroppedError,
-  RawNode,
+  type RawNode,
   type Ready,
   type Snapshot,
   StateType,
 } from '@kv/raft';
-import { Snapshotter, Wal } from '@kv/wal';
-import { AuthStore } from '../auth/store.js';
-import { createTokenProvider } from '../auth/tokens/parse.js';
-import { ConfigError, type ServerConfig } from '../config/parse.js';
+import type { Snapshotter, Wal } from '@kv/wal';
+import type { AuthStore } from '../auth/store.js';
+import type { ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
+import { PeerTransport, type RaftSink } from '../rafthttp/index.js';
 import { AlarmType, Applier, type ApplyResult } from './apply.js';
+import { bootstrap } from './bootstrap.js';
+import { startCompactor } from './compactor.js';
+import { applyToMembership, type MembershipEffect, validateConfChange } from './conf-change.js';
 import { decodeInternalRequest, encodeInternalRequest, type InternalRequest } from './envelope.js';
-import { Errors, type EtcdError } from './errors.js';
-import { computeClusterId, computeMemberId, IdGenerator, idHex } from './ids.js';
+import { Errors } from './errors.js';
+import { IdGenerator, idHex } from './ids.js';
 import { Lessor } from './lessor.js';
-import { type ConfChangeContext, type Member, Membership } from './membership.js';
+import { decodeMemberContext, encodeMemberContext, type Member, Membership } from './membership.js';
 import {
   BackendQuota,
   effectiveQuotaBytes,
@@ -54,12 +59,24 @@ import {
   type QuotaRequest,
   quotaCost,
 } from './quota.js';
-import { decodeSnapshotFile, encodeSnapshotFile, type SnapshotPayload } from './snapshot-file.js';
-import { type KvStore, openKvStore } from './store.js';
+import { ReadIndexLoop } from './read-index.js';
+import {
+  decodeSnapshotMeta,
+  dropReceivedDb,
+  SNAPSHOT_CATCHUP_ENTRIES,
+  saveReceivedDb,
+  snapshotMetaData,
+  takeReceivedDb,
+  writeSnapshot,
+} from './snapshots.js';
+import type { KvStore } from './store.js';
+import { Wait } from './wait.js';
 
-/** Version strings reported to clients (etcdctl and clientv3 check them). */
+/** Version strings reported to clients and peers (etcdctl, clientv3 and etcd's peers check them). */
 export const SERVER_VERSION = '3.4.23';
 export const CLUSTER_VERSION = '3.4.0';
+/** The lowest cluster version this member works with (etcd 3.4 sends 3.0.0 to its peers). */
+export const MIN_CLUSTER_VERSION = '3.0.0';
 
 /** Options beyond the etcd configuration. */
 export interface EtcdServerOptions {
@@ -70,17 +87,11 @@ export interface EtcdServerOptions {
   unsafeNoFsync?: boolean;
   /** Interval of the revision-mode auto compactor check (ms); etcd uses 5 minutes. */
   revisionCompactionCheckMs?: number;
+  /** Peer TLS client options (dialing other members). */
+  peerDial?: ConnectionOptions;
+  /** Aborts a startup that waits for peers (SIGTERM while joining). */
+  signal?: AbortSignal;
 }
-
-interface ReadRound {
-  ctx: string;
-  waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }>;
-  index: number;
-  issuedAt: number;
-}
-
-/** Raft messages leave through this hook (peer transport arrives in a later issue). */
-export type MessageSender = (msgs: Message[]) => void;
 
 /** etcd's request timeout: 5 s + 2 × election timeout. */
 const requestTimeoutMs = (cfg: ServerConfig) => 5000 + 2 * cfg.electionMs;
@@ -88,13 +99,17 @@ const requestTimeoutMs = (cfg: ServerConfig) => 5000 + 2 * cfg.electionMs;
 /** Applied entries a lone voter keeps in raft's memory before dropping them (see maybeCompactLoneLog). */
 const LONE_LOG_KEEP = 1000;
 
+/** The message a removed member stops with (etcd's). */
+export const REMOVED_MESSAGE = 'the member has been permanently removed from the cluster';
+
 /** The kv server core. */
-export class EtcdServer extends EventEmitter {
+export class EtcdServer extends EventEmitter implements RaftSink {
   readonly memberId: number;
   readonly membership: Membership;
   readonly lessor: Lessor;
   readonly applier: Applier;
   readonly idGen: IdGenerator;
+  readonly transport: PeerTransport;
   /** Leader id (0: none known). */
   leaderId = 0;
   term = 0;
@@ -103,28 +118,14 @@ export class EtcdServer extends EventEmitter {
   private snapshotIndex = 0;
   private confState: ConfState | undefined;
   private stopped = false;
-  /**
-   * Proposals waiting for their apply result, in registration order. Every waiter has the same
-   * timeout, so insertion order is deadline order and one timer (armed for the oldest waiter) replaces a
-   * setTimeout + clearTimeout pair per request.
-   */
-  private readonly wait = new Map<
-    number,
-    { resolve: (r: ApplyResult) => void; reject: (e: unknown) => void; deadline: number }
-  >();
-  private waitTimer: NodeJS.Timeout | undefined;
-  /** The waiter the timer was armed for: it has waited the full timeout when the timer fires. */
-  private waitTimerFor = 0;
+  private readonly waiters: Wait<ApplyResult>;
+  private readonly reads: ReadIndexLoop;
   private loopScheduled = false;
   private loopRunning = false;
   private readonly loopIdle: Array<() => void> = [];
   private tickTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
-  private compactTimer: NodeJS.Timeout | undefined;
-  private readonly queuedReads: ReadRound['waiters'] = [];
-  private readRound: ReadRound | undefined;
-  private readCounter = 0;
-  private readonly readyReads: ReadRound[] = [];
+  private stopCompactor: (() => void) | undefined;
   /** Proposals dropped while there was no leader; retried when one appears. */
   private readonly droppedProposals: Array<{ id: number; data: Uint8Array }> = [];
   /**
@@ -136,7 +137,6 @@ export class EtcdServer extends EventEmitter {
   /** The leader has applied an entry of its own term (ReadIndex is answered only then). */
   private leaderCommittedInTerm = false;
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
-  private sender: MessageSender = () => {};
   private snapshotInProgress = false;
   /** Tail of the apply pipeline. */
   private applying: Promise<void> = Promise.resolve();
@@ -146,27 +146,62 @@ export class EtcdServer extends EventEmitter {
   /** Campaign at once when this member is the only voter (etcd fast-forwards its election ticks). */
   private fastForwardCampaign = false;
   private readonly log: Logger;
+  readonly store: KvStore;
+  readonly auth: AuthStore;
+  private readonly node: RawNode;
+  private readonly raftStorage: MemoryStorage;
+  private readonly wal: Wal;
+  private readonly snapshotter: Snapshotter;
+  private readonly snapDir: string;
 
   private constructor(
     readonly cfg: ServerConfig,
     readonly opts: EtcdServerOptions,
-    readonly store: KvStore,
-    private readonly node: RawNode,
-    private readonly raftStorage: MemoryStorage,
-    private readonly wal: Wal,
-    private readonly snapshotter: Snapshotter,
-    memberId: number,
-    membership: Membership,
-    lessor: Lessor,
-    readonly auth: AuthStore,
+    b: Awaited<ReturnType<typeof bootstrap>>,
   ) {
     super();
     this.log = opts.logger;
-    this.memberId = memberId;
-    this.membership = membership;
-    this.lessor = lessor;
-    this.idGen = new IdGenerator(memberId);
-    this.applier = new Applier(store, lessor, opts.metrics, auth);
+    this.store = b.store;
+    this.auth = b.auth;
+    this.node = b.node;
+    this.raftStorage = b.raftStorage;
+    this.wal = b.wal;
+    this.snapshotter = b.snapshotter;
+    this.snapDir = b.snapDir;
+    this.memberId = b.memberId;
+    this.membership = b.membership;
+    this.lessor = new Lessor(minLeaseTtl(cfg));
+    this.idGen = new IdGenerator(b.memberId);
+    this.applier = new Applier(b.store, this.lessor, opts.metrics, b.auth);
+    this.appliedIndex = b.snapshotIndex;
+    this.snapshotIndex = b.snapshotIndex;
+    this.confState = b.confState;
+    const timeout = requestTimeoutMs(cfg);
+    this.waiters = new Wait<ApplyResult>(timeout, () => Errors.timeout(), () => this.metrics.proposalsFailed.inc());
+    this.reads = new ReadIndexLoop({
+      memberId: b.memberId,
+      canIssue: () => this.leaderId !== 0 && (!this.isLeader || this.leaderCommittedInTerm),
+      issue: (ctx) => {
+        this.node.readIndex(ctx);
+        this.schedule();
+      },
+      soleLeaderIndex: () => this.soleLeaderReadIndex(),
+      appliedIndex: () => this.appliedIndex,
+      retryAfterMs: 2 * cfg.electionMs,
+      timeoutMs: timeout,
+    });
+    this.transport = new PeerTransport({
+      memberId: b.memberId,
+      clusterId: b.membership.clusterId,
+      peerUrls: cfg.initialAdvertisePeerUrls.map((u) => u.origin),
+      serverVersion: SERVER_VERSION,
+      minClusterVersion: MIN_CLUSTER_VERSION,
+      dialTls: opts.peerDial,
+      logger: opts.logger,
+      metrics: opts.metrics,
+      sink: this,
+    });
+    for (const p of b.remotePeers) this.transport.addPeer(p.id, p.peerURLs);
   }
 
   get metrics(): ServerMetrics {
@@ -181,145 +216,34 @@ export class EtcdServer extends EventEmitter {
     return this.leaderId === this.memberId;
   }
 
+  /** This member is a learner (serves only what etcd lets learners serve). */
+  get isLearner(): boolean {
+    return this.membership.get(this.memberId)?.isLearner ?? false;
+  }
+
   /** The raft status used by Maintenance.Status. */
   raftStatus(): { term: number; commit: number; applied: number; lead: number } {
     return { term: this.term, commit: this.committedIndex, applied: this.appliedIndex, lead: this.leaderId };
   }
 
+  /** Raft's view of each follower's replication (leader only), for learner promotion checks. */
+  progress(): ReturnType<RawNode['status']>['progress'] {
+    return this.node.status().progress;
+  }
+
   /**
-   * Opens (or creates) the member's data directory and starts the raft loop; resolves once the node is
-   * running (not necessarily leader yet; see {@link waitLeader}).
+   * Opens (or creates, or joins) the member's data directory and starts the raft loop; resolves once the
+   * node is running (not necessarily with a leader yet; see {@link waitLeader}).
    */
   static async start(opts: EtcdServerOptions): Promise<EtcdServer> {
-    const cfg = opts.config;
-    const log = opts.logger;
-    const memberDir = join(cfg.dataDir, 'member');
-    const walDir = cfg.walDir || join(memberDir, 'wal');
-    const snapDir = join(memberDir, 'snap');
-    const haveWal = Wal.exists(walDir);
-    if (!haveWal && cfg.initialClusterState === 'existing') {
-      // Joining an existing cluster needs its member list from the peers, over the peer transport,
-      // which kv-server does not have yet: fail like etcd does when no peer answers, and before
-      // creating anything, instead of silently founding a new one-member cluster.
-      throw new ConfigError(
-        'cannot fetch cluster info from peer urls: could not retrieve cluster information from the given URLs',
-      );
-    }
-    mkdirSync(snapDir, { recursive: true });
-    const snapshotter = new Snapshotter(snapDir);
-    const started = Date.now();
-    const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg);
-    log.info('opened backend db', {
-      path: join(snapDir, 'db'),
-      took: `${Date.now() - started}ms`,
-      engine: cfg.backend,
+    const b = await bootstrap({
+      config: opts.config,
+      logger: opts.logger,
+      unsafeNoFsync: opts.unsafeNoFsync,
+      peerDial: opts.peerDial,
+      signal: opts.signal,
     });
-    // Auth state lives in the backend's auth buckets; replicated entries change it in apply.
-    const auth = await AuthStore.open(store, {
-      tokenProvider: createTokenProvider(cfg.authToken, { simpleTtlSeconds: cfg.authTokenTtl }),
-    });
-    const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
-    const raftStorage = new MemoryStorage();
-    let wal: Wal;
-    let memberId: number;
-    let membership: Membership;
-    let node: RawNode;
-    /** Raft index of the snapshot the member restarts from (0 for a new member). */
-    let snapshotIndex = 0;
-    let confState: ConfState | undefined;
-    const selfPeerUrls = cfg.initialAdvertisePeerUrls.map((u) => u.origin);
-    if (!haveWal) {
-      // New member of a new cluster: ids from the initial cluster, like etcd.
-      const members: Member[] = [];
-      for (const [name, urls] of cfg.initialCluster) {
-        members.push({
-          id: computeMemberId(urls, cfg.initialClusterToken),
-          name,
-          peerURLs: urls,
-          clientURLs: name === cfg.name ? cfg.advertiseClientUrls.map((u) => u.origin) : [],
-          isLearner: false,
-        });
-      }
-      memberId = computeMemberId(cfg.initialCluster.get(cfg.name) ?? selfPeerUrls, cfg.initialClusterToken);
-      membership = new Membership(computeClusterId(members.map((m) => m.id)));
-      const meta = new TextEncoder().encode(JSON.stringify({ memberId, clusterId: membership.clusterId }));
-      wal = await Wal.create(walDir, meta, { noSync: opts.unsafeNoFsync ?? false });
-      log.info('starting local member', {
-        'local-member-id': idHex(memberId),
-        'cluster-id': idHex(membership.clusterId),
-      });
-      node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, 0, log));
-      // Bootstrap: one ConfChange per initial member carrying the member as context (like etcd).
-      node.bootstrap(
-        members.map((m) => ({
-          id: m.id,
-          context: new TextEncoder().encode(
-            JSON.stringify({ requestId: 0, member: m } satisfies ConfChangeContext),
-          ),
-        })),
-      );
-    } else {
-      // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a
-      // marker without a file, never the reverse: the marker is written first) + WAL replay.
-      let chosen: Awaited<ReturnType<Snapshotter['loadNewest']>>;
-      wal = await Wal.open(
-        walDir,
-        async (markers) => {
-          chosen = await snapshotter.loadNewestAvailable(markers);
-          return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
-        },
-        { noSync: opts.unsafeNoFsync ?? false },
-      );
-      const snapshot = chosen;
-      let payload: SnapshotPayload | undefined;
-      let raftSnap: Snapshot | undefined;
-      if (snapshot) {
-        const decoded = decodeSnapshotFile(snapshot.data);
-        payload = decoded.payload;
-        raftSnap = {
-          data: new Uint8Array(0),
-          metadata: { index: snapshot.index, term: snapshot.term, confState: decoded.confState },
-        };
-        if (payload.hasBackendDump && store.consistentIndex() < snapshot.index) {
-          await store.restoreBackend(decoded.dump);
-          await auth.reload();
-        }
-      }
-      const contents = await wal.readAll();
-      const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as {
-        memberId: number;
-        clusterId: number;
-      };
-      memberId = meta.memberId;
-      membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
-      if (raftSnap) raftStorage.applySnapshot(raftSnap);
-      raftStorage.setHardState(contents.hardState);
-      raftStorage.append(contents.entries as Entry[]);
-      log.info('restarting local member', {
-        'cluster-id': idHex(membership.clusterId),
-        'local-member-id': idHex(memberId),
-        'commit-index': contents.hardState.commit,
-      });
-      snapshotIndex = snapshot?.index ?? 0;
-      node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, snapshotIndex, log));
-      confState = raftSnap?.metadata.confState;
-    }
-    const server = new EtcdServer(
-      cfg,
-      opts,
-      store,
-      node,
-      raftStorage,
-      wal,
-      snapshotter,
-      memberId,
-      membership,
-      new Lessor(minLeaseTtl(cfg)),
-      auth,
-    );
-    server.appliedIndex = snapshotIndex;
-    server.snapshotIndex = snapshotIndex;
-    server.confState = confState;
+    const server = new EtcdServer(opts.config, opts, b);
     await server.applier.loadState();
     server.startLoop();
     return server;
@@ -340,33 +264,86 @@ export class EtcdServer extends EventEmitter {
       this.revokeExpiredLeases();
     }, 500);
     this.leaseTimer.unref?.();
-    this.startAutoCompaction();
+    this.stopCompactor = startCompactor(
+      {
+        mode: this.cfg.autoCompactionMode,
+        retention: this.cfg.autoCompactionRetention,
+        revisionCheckMs: this.opts.revisionCompactionCheckMs,
+      },
+      {
+        isLeader: () => this.isLeader,
+        rev: () => this.store.rev(),
+        compactRevision: () => this.store.compactRevision(),
+        compact: (rev) => this.propose({ compaction: { revision: rev, physical: false } }),
+      },
+      this.log,
+    );
     this.schedule();
   }
 
-  /** Sets the hook that sends raft messages to peers. */
-  setSender(sender: MessageSender): void {
-    this.sender = sender;
-  }
+  // ---- the peer transport's side (RaftSink) --------------------------------------------------
 
   /** Steps a message received from a peer. */
-  stepPeer(msg: Message): void {
+  process(msg: Message): void {
+    if (this.stopped) return;
     this.node.step(msg);
     this.schedule();
   }
 
-  /** Resolves once a leader is known. */
-  waitLeader(timeoutMs = 30_000): Promise<void> {
+  isIdRemoved(id: number): boolean {
+    return this.membership.removed.has(id);
+  }
+
+  reportUnreachable(id: number): void {
+    if (this.stopped) return;
+    this.node.reportUnreachable(id);
+    this.schedule();
+  }
+
+  reportSnapshot(id: number, ok: boolean): void {
+    if (this.stopped) return;
+    this.node.reportSnapshot(id, ok);
+    this.schedule();
+  }
+
+  async receiveSnapshot(msg: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const index = msg.snapshot?.metadata.index ?? 0;
+    const t0 = Date.now();
+    await saveReceivedDb(this.snapDir, index, data);
+    this.log.info('saved database snapshot to disk', {
+      'snapshot-index': index,
+      'remote-peer-id': idHex(msg.from),
+      took: `${Date.now() - t0}ms`,
+    });
+  }
+
+  onRemoved(): void {
+    if (this.stopped) return;
+    this.log.warn(REMOVED_MESSAGE, { 'local-member-id': idHex(this.memberId) });
+    this.emit('removed');
+  }
+
+  // ---- the raft loop -------------------------------------------------------------------------
+
+  /**
+   * Resolves once a leader is known and this member can serve (a leader has committed in its term).
+   * Waits as long as it takes, as etcd does; rejects only when the server stops or `signal` aborts.
+   */
+  waitLeader(signal?: AbortSignal): Promise<void> {
     if (this.leaderId !== 0 && (!this.isLeader || this.leaderCommittedInTerm)) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('ready-to-serve', done);
-        reject(new Error('no leader elected in time'));
-      }, timeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+        this.off('stopped', abort);
         resolve();
       };
+      const abort = () => {
+        this.off('ready-to-serve', done);
+        reject(Errors.stopped());
+      };
+      if (signal?.aborted) return abort();
+      signal?.addEventListener('abort', abort, { once: true });
+      this.once('stopped', abort);
       this.once('ready-to-serve', done);
     });
   }
@@ -414,19 +391,48 @@ export class EtcdServer extends EventEmitter {
     this.node.campaign();
   }
 
+  /** Hands raft's messages to the transport; a MsgSnap goes with the backend after it. */
+  private send(msgs: readonly Message[]): void {
+    let plain: Message[] | undefined;
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgSnap) this.sendSnapshot(m);
+      else (plain ??= []).push(m);
+    }
+    if (plain) this.transport.send(plain);
+  }
+
+  /**
+   * etcd's createMergedSnapshotMessage: the raft snapshot's metadata (members and conf state as of its
+   * index) followed by the backend as it is now. Its consistent index may be past the snapshot's: the
+   * follower then skips re-applying those entries, exactly as after a restart.
+   */
+  private sendSnapshot(m: Message): void {
+    const to = m.to;
+    this.log.info('sending database snapshot', {
+      'remote-peer-id': idHex(to),
+      'snapshot-index': m.snapshot?.metadata.index,
+    });
+    const dump = this.store.dumpBackend();
+    this.transport.sendSnapshot(m, async function* () {
+      yield await dump;
+    });
+  }
+
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (rd.hardState?.term) this.term = rd.hardState.term;
-    for (const rs of rd.readStates) this.onReadState(rs.index, rs.requestCtx);
+    for (const rs of rd.readStates) this.reads.onReadState(rs.index, rs.requestCtx);
     const isLeader = this.isLeader;
     // The leader may send before its own fsync (etcd does); followers must persist first.
-    if (isLeader && rd.messages.length) this.sender(rd.messages);
+    if (isLeader && rd.messages.length) this.send(rd.messages);
+    const snap = rd.snapshot && rd.snapshot.metadata.index > 0 ? rd.snapshot : undefined;
     // Committed entries that were persisted by an earlier Ready are applied while this Ready's entries
     // are fsynced (etcd's apply goroutine does the same): a write is then acknowledged one fsync after
     // it was proposed, not two. Entries that are not yet durable here (a follower can learn a commit
     // index beyond its own log; a snapshot replaces the log) are applied only after the save.
     const applyEarly = rd.committedEntries.length > 0 && this.committedArePersisted(rd);
     if (applyEarly) this.dispatchApply(rd.committedEntries);
+    if (snap) await this.persistReceivedSnapshot(snap);
     if (rd.entries.length || (rd.hardState && rd.mustSync)) {
       // The newest hard state goes along (a stashed commit-only one is superseded by rd.hardState).
       const hs = rd.hardState ?? this.pendingHardState;
@@ -436,11 +442,7 @@ export class EtcdServer extends EventEmitter {
       const took = Number(process.hrtime.bigint() - t0) / 1e9;
       this.metrics.walFsync.observe(took);
       if (this.log.enabled('debug')) {
-        this.log.debug('saved ready', {
-          entries: rd.entries.length,
-          committed: rd.committedEntries.length,
-          took,
-        });
+        this.log.debug('saved ready', { entries: rd.entries.length, committed: rd.committedEntries.length, took });
       }
     } else if (rd.hardState) {
       // Only the commit index moved (raft says no sync needed): an fsync for it alone would double
@@ -449,12 +451,16 @@ export class EtcdServer extends EventEmitter {
       // only makes raft re-commit entries the consistent index then skips.
       this.pendingHardState = rd.hardState;
     }
-    if (rd.snapshot && rd.snapshot.metadata.index > 0) this.raftStorage.applySnapshot(rd.snapshot);
+    if (snap) {
+      this.raftStorage.applySnapshot(snap);
+      this.applying = this.applying.then(() => this.installSnapshot(snap));
+    }
     if (rd.hardState) this.raftStorage.setHardState(rd.hardState);
     if (rd.entries.length) this.raftStorage.append(rd.entries);
-    if (!isLeader && rd.messages.length) this.sender(rd.messages);
+    if (!isLeader && rd.messages.length) this.send(rd.messages);
     if (rd.hardState) this.committedIndex = Math.max(this.committedIndex, rd.hardState.commit);
     this.metrics.proposalsCommitted.set(this.committedIndex);
+    if (snap) await this.applying;
     if (rd.committedEntries.length === 0) return;
     if (!applyEarly) this.dispatchApply(rd.committedEntries);
     // A ConfChange must be applied before raft hands out more work.
@@ -467,6 +473,54 @@ export class EtcdServer extends EventEmitter {
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1]!.index;
     if (rd.entries.length > 0 && lastCommitted >= rd.entries[0]!.index) return false;
     return lastCommitted <= this.raftStorage.lastIndex();
+  }
+
+  /**
+   * A snapshot from the leader, before the backend is replaced: the snapshot file (embedding the
+   * received backend) and its WAL marker, so a crash from here on restarts from the new state.
+   */
+  private async persistReceivedSnapshot(snap: Snapshot): Promise<void> {
+    const { index, term } = snap.metadata;
+    const { payload, confState } = decodeSnapshotMeta(snap.data);
+    const dump = await takeReceivedDb(this.snapDir, index);
+    await this.flushHardState();
+    await writeSnapshot(this.snapshotWriter(), index, term, Membership.fromJSON(payload.membership), confState, dump);
+    await dropReceivedDb(this.snapDir, index);
+    this.receivedDump = dump;
+  }
+
+  /** The backend of the snapshot being installed (between persisting and installing it). */
+  private receivedDump: Uint8Array | undefined;
+
+  /** Replaces the backend and the member list with the leader's snapshot (etcd's applySnapshot). */
+  private async installSnapshot(snap: Snapshot): Promise<void> {
+    const { index } = snap.metadata;
+    if (index <= this.appliedIndex) return;
+    const t0 = Date.now();
+    const { payload, confState } = decodeSnapshotMeta(snap.data);
+    const dump = this.receivedDump;
+    this.receivedDump = undefined;
+    if (dump) {
+      await this.store.restoreBackend(dump);
+      await this.auth.reload();
+      await this.applier.loadState();
+    }
+    const next = Membership.fromJSON(payload.membership);
+    for (const m of this.membership.list()) {
+      if (!next.get(m.id) && m.id !== this.memberId) this.transport.removePeer(m.id);
+    }
+    this.membership.replaceWith(next);
+    for (const m of next.list()) if (m.id !== this.memberId) this.transport.addPeer(m.id, m.peerURLs);
+    this.confState = confState;
+    this.appliedIndex = index;
+    this.snapshotIndex = index;
+    this.log.info('applied snapshot', {
+      'snapshot-index': index,
+      'consistent-index': this.store.consistentIndex(),
+      took: `${Date.now() - t0}ms`,
+    });
+    this.reads.onApplied();
+    this.resolveAppliedWaiters();
   }
 
   /** Queues entries on the apply pipeline (applied in order, one batch after another). */
@@ -483,8 +537,8 @@ export class EtcdServer extends EventEmitter {
       return;
     }
     this.metrics.proposalsApplied.set(this.appliedIndex);
-    this.metrics.proposalsPending.set(this.wait.size);
-    this.checkReadRounds();
+    this.metrics.proposalsPending.set(this.waiters.size);
+    this.reads.onApplied();
     this.maybeSnapshot();
     this.maybeCompactLoneLog();
   }
@@ -506,25 +560,30 @@ export class EtcdServer extends EventEmitter {
   }
 
   private onSoftState(lead: number, state: StateType): void {
-    if (lead !== this.leaderId) {
-      const wasLeader = this.isLeader;
-      if (lead !== 0) this.metrics.leaderChanges.inc();
-      this.leaderId = lead;
-      this.leaderCommittedInTerm = false;
-      this.metrics.hasLeader.set(lead !== 0 ? 1 : 0);
-      this.metrics.isLeader.set(state === StateType.Leader ? 1 : 0);
-      if (lead !== 0) {
-        this.log.info(
-          `raft.node: ${idHex(this.memberId)} elected leader ${idHex(lead)} at term ${this.node.status().hardState.term}`,
-        );
-      } else {
-        this.log.info(`raft.node: ${idHex(this.memberId)} lost leader at term ${this.term}`);
-      }
-      if (state === StateType.Leader) this.lessor.promote(this.cfg.electionMs);
-      else if (wasLeader) this.lessor.demote();
-      if (lead !== 0) this.retryDroppedProposals();
-      this.emit('leader', lead);
+    const m = this.metrics;
+    m.isLeader.set(state === StateType.Leader ? 1 : 0);
+    if (lead === this.leaderId) return;
+    const wasLeader = this.isLeader;
+    if (lead !== 0) m.leaderChanges.inc();
+    this.leaderId = lead;
+    this.leaderCommittedInTerm = false;
+    m.hasLeader.set(lead !== 0 ? 1 : 0);
+    if (lead !== 0) {
+      this.log.info(
+        `raft.node: ${idHex(this.memberId)} elected leader ${idHex(lead)} at term ${this.node.status().hardState.term}`,
+      );
+    } else {
+      this.log.info(`raft.node: ${idHex(this.memberId)} lost leader at term ${this.term}`);
     }
+    if (state === StateType.Leader) this.lessor.promote(this.cfg.electionMs);
+    else if (wasLeader) this.lessor.demote();
+    if (lead !== 0) this.retryDroppedProposals();
+    // A follower serves once it knows a leader (its reads go through the leader's ReadIndex).
+    if (lead !== 0 && state !== StateType.Leader) {
+      this.emit('ready-to-serve');
+      this.reads.flush();
+    }
+    this.emit('leader', lead);
   }
 
   private async applyEntry(e: Entry): Promise<void> {
@@ -534,9 +593,8 @@ export class EtcdServer extends EventEmitter {
         // The empty entry a new leader appends: the leader has committed in its term.
         if (e.term === this.term && this.isLeader) this.markLeaderReady();
       } else if (e.index <= this.store.consistentIndex()) {
-        // Replayed after a restart: its effects are already in the backend (the applier would skip
-        // it too), so do not even decode it. Nobody waits on it: proposals made by this process are
-        // always above the consistent index it restarted with.
+        // Replayed after a restart or covered by an installed snapshot: its effects are already in the
+        // backend (the applier would skip it too), so do not even decode it.
       } else {
         let req: InternalRequest;
         try {
@@ -546,9 +604,13 @@ export class EtcdServer extends EventEmitter {
           this.appliedIndex = e.index;
           return;
         }
-        const result = await this.applier.apply(req, e.index);
         const id = req.header?.ID || req.ID || 0;
-        this.trigger(id, result);
+        if (req.clusterMemberAttrSet) {
+          this.applyMemberAttributes(req.clusterMemberAttrSet, e.index);
+          this.waiters.trigger(id, {});
+        } else {
+          this.waiters.trigger(id, await this.applier.apply(req, e.index));
+        }
       }
     } else if (e.type === EntryType.ConfChange) {
       this.applyConfChange(decodeConfChange(e.data), e.index);
@@ -557,6 +619,10 @@ export class EtcdServer extends EventEmitter {
     }
     this.appliedIndex = e.index;
     if (this.isLeader && e.term === this.term && !this.leaderCommittedInTerm) this.markLeaderReady();
+    this.resolveAppliedWaiters();
+  }
+
+  private resolveAppliedWaiters(): void {
     while (this.appliedWaiters.length && this.appliedWaiters[0]!.index <= this.appliedIndex)
       this.appliedWaiters.shift()!.resolve();
   }
@@ -565,118 +631,68 @@ export class EtcdServer extends EventEmitter {
     if (this.leaderCommittedInTerm) return;
     this.leaderCommittedInTerm = true;
     this.emit('ready-to-serve');
-    this.flushReads();
+    this.reads.flush();
+  }
+
+  /** A member's published name and client URLs (etcd 3.5's ClusterMemberAttrSetRequest). */
+  private applyMemberAttributes(
+    req: NonNullable<InternalRequest['clusterMemberAttrSet']>,
+    index: number,
+  ): void {
+    const id = req.memberID ?? 0;
+    const attrs = req.memberAttributes;
+    if (this.membership.get(id) && attrs) {
+      this.membership.setAttributes(id, attrs.name ?? '', (attrs.clientUrls ?? []).filter(Boolean) as string[]);
+    }
+    this.store.setConsistentIndex(index);
   }
 
   private applyConfChange(cc: ConfChange, index: number): void {
-    let ctx: ConfChangeContext | undefined;
-    if (cc.context.length) {
-      try {
-        ctx = JSON.parse(new TextDecoder().decode(cc.context)) as ConfChangeContext;
-      } catch {
-        ctx = undefined;
-      }
-    }
-    const member = ctx?.member;
-    let err: EtcdError | undefined;
-    // Validate against the current membership (etcd's ValidateConfigurationChange) before raft sees it.
-    switch (cc.type) {
-      case ConfChangeType.AddNode:
-      case ConfChangeType.AddLearnerNode:
-        if (this.membership.removed.has(cc.nodeId)) err = Errors.memberNotFound();
-        else if (this.membership.get(cc.nodeId) && cc.type === ConfChangeType.AddLearnerNode)
-          err = Errors.memberExist();
-        else if (
-          this.membership.get(cc.nodeId) &&
-          cc.type === ConfChangeType.AddNode &&
-          !this.membership.get(cc.nodeId)!.isLearner
-        )
-          err = Errors.memberExist();
-        break;
-      case ConfChangeType.RemoveNode:
-      case ConfChangeType.UpdateNode:
-        if (!this.membership.get(cc.nodeId)) err = Errors.memberNotFound();
-        break;
-    }
+    const member = decodeMemberContext(cc.context);
+    const err = validateConfChange(this.membership, cc);
     if (err) {
       // Like etcd: a rejected change is applied as a no-op so raft's config stays consistent.
       this.confState = this.node.applyConfChange({ ...cc, nodeId: 0 });
-      if (ctx) this.triggerError(ctx.requestId, err);
+      this.waiters.fail(cc.id ?? 0, err);
       return;
     }
     this.confState = this.node.applyConfChange(cc);
-    switch (cc.type) {
-      case ConfChangeType.AddNode: {
-        const existing = this.membership.get(cc.nodeId);
-        if (existing?.isLearner) this.membership.promote(cc.nodeId);
-        else if (member) this.membership.add(member);
-        this.log.info(existing ? 'promote member' : 'added member', {
-          'cluster-id': idHex(this.clusterId),
-          'local-member-id': idHex(this.memberId),
-          'added-peer-id': idHex(cc.nodeId),
-          'added-peer-peer-urls': member?.peerURLs ?? [],
+    const effect = applyToMembership(this.membership, cc, member);
+    if (effect) this.onMembershipEffect(effect, index);
+    this.waiters.trigger(cc.id ?? 0, { response: this.membership.list() });
+  }
+
+  /** Keeps the peer transport and the logs in step with an applied membership change. */
+  private onMembershipEffect(effect: MembershipEffect, index: number): void {
+    const ids = { 'cluster-id': idHex(this.clusterId), 'local-member-id': idHex(this.memberId) };
+    switch (effect.kind) {
+      case 'added':
+        this.log.info('added member', {
+          ...ids,
+          'added-peer-id': idHex(effect.member.id),
+          'added-peer-peer-urls': effect.member.peerURLs,
         });
+        if (effect.member.id !== this.memberId) this.transport.addPeer(effect.member.id, effect.member.peerURLs);
         break;
-      }
-      case ConfChangeType.AddLearnerNode:
-        if (member) this.membership.add({ ...member, isLearner: true });
+      case 'promoted':
+        this.log.info('promote member', { ...ids, 'promoted-member-id': idHex(effect.id) });
+        this.metrics.isLearner.set(this.isLearner ? 1 : 0);
         break;
-      case ConfChangeType.RemoveNode:
-        this.membership.remove(cc.nodeId);
-        this.log.info('removed member', { 'removed-remote-peer-id': idHex(cc.nodeId), index });
+      case 'removed':
+        this.log.info('removed member', { ...ids, 'removed-remote-peer-id': idHex(effect.id), index });
+        if (effect.id === this.memberId) {
+          this.log.warn(REMOVED_MESSAGE, ids);
+          // Stop after this Ready: the entry removing us is committed, peers will refuse us from now on.
+          setImmediate(() => this.emit('removed'));
+        } else {
+          this.transport.removePeer(effect.id);
+        }
         break;
-      case ConfChangeType.UpdateNode:
-        if (member) this.membership.updatePeerURLs(cc.nodeId, member.peerURLs);
+      case 'updated':
+        this.log.info('updated member', { ...ids, 'updated-remote-peer-id': idHex(effect.id), 'updated-remote-peer-urls': effect.peerURLs });
+        if (effect.id !== this.memberId) this.transport.updatePeer(effect.id, effect.peerURLs);
         break;
     }
-    if (ctx) this.trigger(ctx.requestId, { response: this.membership.list() });
-  }
-
-  private trigger(id: number, result: ApplyResult): void {
-    const w = this.wait.get(id);
-    if (!w) return;
-    this.wait.delete(id);
-    w.resolve(result);
-  }
-
-  private triggerError(id: number, err: unknown): void {
-    const w = this.wait.get(id);
-    if (!w) return;
-    this.wait.delete(id);
-    w.reject(err);
-  }
-
-  private register(id: number): Promise<ApplyResult> {
-    return new Promise<ApplyResult>((resolve, reject) => {
-      this.wait.set(id, { resolve, reject, deadline: Date.now() + requestTimeoutMs(this.cfg) });
-      if (!this.waitTimer) this.armWaitTimer();
-    });
-  }
-
-  /** Arms the proposal timer for the oldest waiter (none: no timer). */
-  private armWaitTimer(): void {
-    this.waitTimer = undefined;
-    if (this.stopped) return;
-    for (const [id, w] of this.wait) {
-      const timeout = requestTimeoutMs(this.cfg);
-      // Clamped: a wall clock stepped backwards must not stretch a wait beyond one timeout.
-      const delay = Math.min(Math.max(0, w.deadline - Date.now()), timeout);
-      this.waitTimerFor = id;
-      this.waitTimer = setTimeout(() => this.expireWaiters(), delay);
-      return;
-    }
-  }
-
-  /** Fails the waiters whose timeout has passed (etcd: `etcdserver: request timed out`). */
-  private expireWaiters(): void {
-    const now = Date.now();
-    for (const [id, w] of this.wait) {
-      if (id !== this.waitTimerFor && w.deadline > now) break;
-      this.wait.delete(id);
-      this.metrics.proposalsFailed.inc();
-      w.reject(Errors.timeout());
-    }
-    this.armWaitTimer();
   }
 
   /**
@@ -689,7 +705,7 @@ export class EtcdServer extends EventEmitter {
     req.header = { ...(req.header ?? {}), ID: id };
     const data = encodeInternalRequest(req);
     if (data.length > this.cfg.maxRequestBytes) throw Errors.requestTooLarge();
-    const p = this.register(id);
+    const p = this.waiters.register(id);
     this.proposeData(id, data);
     const result = await p;
     if (result.err) throw result.err;
@@ -719,37 +735,47 @@ export class EtcdServer extends EventEmitter {
         for (let i = 0; i < ids.length; i++) this.droppedProposals.push({ id: ids[i]!, data: data[i]! });
         return;
       }
-      for (const id of ids) this.triggerError(id, err);
+      for (const id of ids) this.waiters.fail(id, err);
     }
   }
 
   private retryDroppedProposals(): void {
     const list = this.droppedProposals.splice(0);
-    for (const p of list) if (this.wait.has(p.id)) this.proposeData(p.id, p.data);
+    for (const p of list) if (this.waiters.has(p.id)) this.proposeData(p.id, p.data);
   }
 
   /** Proposes a membership change; resolves with the member list after it is applied. */
   async proposeConfChange(type: ConfChangeType, member: Member): Promise<Member[]> {
     if (this.stopped) throw Errors.stopped();
     const requestId = this.idGen.nextId();
-    const ctx: ConfChangeContext = { requestId, member };
-    const cc: ConfChange = {
-      type,
-      nodeId: member.id,
-      context: new TextEncoder().encode(JSON.stringify(ctx)),
-      id: requestId,
-    };
-    const p = this.register(requestId);
+    const cc: ConfChange = { type, nodeId: member.id, context: encodeMemberContext(member), id: requestId };
+    const p = this.waiters.register(requestId);
     // Keep proposal order: requests proposed before this change enter the log before it.
     this.flushProposals();
     try {
       this.node.proposeConfChange(cc);
     } catch (err) {
-      this.triggerError(requestId, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
+      this.waiters.fail(requestId, err instanceof ProposalDroppedError ? Errors.noLeader() : err);
     }
     this.schedule();
     const result = await p;
     return result.response as Member[];
+  }
+
+  /** Publishes this member's name and client URLs through raft (etcd's publish); retried until applied. */
+  async publish(name: string, clientURLs: string[], signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      try {
+        await this.propose({
+          clusterMemberAttrSet: { memberID: this.memberId, memberAttributes: { name, clientUrls: clientURLs } },
+        });
+        return;
+      } catch (err) {
+        if (this.stopped || signal?.aborted) throw err;
+        this.log.warn('failed to publish local member to cluster through raft', { error: String(err) });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
   }
 
   /** Encodes a ConfChange (exported for tests of the codec round trip). */
@@ -762,79 +788,15 @@ export class EtcdServer extends EventEmitter {
    * call (one ReadIndex round per batch of concurrent callers).
    */
   readBarrier(): Promise<void> {
-    if (this.stopped) return Promise.reject(Errors.stopped());
-    const soleIndex = this.soleLeaderReadIndex();
-    if (soleIndex !== undefined) return this.waitReadIndex(soleIndex);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(Errors.timeout()), requestTimeoutMs(this.cfg));
-      this.queuedReads.push({
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      this.flushReads();
-    });
+    return this.reads.barrier();
   }
 
-  /**
-   * The read index when this member is the leader and the only voter, else undefined. Raft answers a
-   * lone voter's ReadIndex with its commit index at once (no quorum to ask); taking it here skips the
-   * loop turn and the Ready that would only carry it back, and the per-read timer.
-   */
   private soleLeaderReadIndex(): number | undefined {
     const raft = this.node.raft;
     if (!this.leaderCommittedInTerm || raft.state !== StateType.Leader || !raft.trk.isSingleton()) {
       return undefined;
     }
     return raft.log.committed;
-  }
-
-  /** Resolves once the applied index reaches `index` (shares one waiter list per index). */
-  private waitReadIndex(index: number): Promise<void> {
-    if (this.appliedIndex >= index) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const last = this.readyReads.at(-1);
-      const waiter = { resolve, reject };
-      // Commit indexes only grow, so appending keeps readyReads ordered by index.
-      if (last && last.index === index) last.waiters.push(waiter);
-      else this.readyReads.push({ ctx: '', waiters: [waiter], index, issuedAt: 0 });
-    });
-  }
-
-  private flushReads(): void {
-    if (this.readRound || this.queuedReads.length === 0 || this.stopped) return;
-    if (this.leaderId === 0 || (this.isLeader && !this.leaderCommittedInTerm)) return; // retried on leader ready
-    const ctx = `${this.memberId.toString(16)}-${++this.readCounter}`;
-    this.readRound = { ctx, waiters: this.queuedReads.splice(0), index: -1, issuedAt: Date.now() };
-    this.node.readIndex(new TextEncoder().encode(ctx));
-    this.schedule();
-  }
-
-  private onReadState(index: number, ctxBytes: Uint8Array): void {
-    const ctx = new TextDecoder().decode(ctxBytes);
-    if (!this.readRound || this.readRound.ctx !== ctx) return;
-    this.readRound.index = index;
-    this.readyReads.push(this.readRound);
-    this.readRound = undefined;
-    this.checkReadRounds();
-    this.flushReads();
-  }
-
-  private checkReadRounds(): void {
-    while (this.readyReads.length && this.readyReads[0]!.index <= this.appliedIndex) {
-      for (const w of this.readyReads.shift()!.waiters) w.resolve();
-    }
-    // A ReadIndex can be dropped (leader change); re-issue rounds that got no answer.
-    if (this.readRound && Date.now() - this.readRound.issuedAt > 2 * this.cfg.electionMs) {
-      this.queuedReads.unshift(...this.readRound.waiters);
-      this.readRound = undefined;
-      this.flushReads();
-    }
   }
 
   /** Resolves once appliedIndex >= index. */
@@ -853,6 +815,11 @@ export class EtcdServer extends EventEmitter {
     for (const lease of this.lessor.takeExpired()) {
       this.propose({ leaseRevoke: { ID: lease.id } }).catch(() => this.lessor.unmarkRevoking(lease.id));
     }
+  }
+
+  /** The leader's peer URLs (where lease keep-alives and promotions are forwarded), if known. */
+  leaderPeerUrls(): string[] {
+    return this.membership.get(this.leaderId)?.peerURLs ?? [];
   }
 
   // ---- backend quota ---------------------------------------------------------------------------
@@ -929,49 +896,6 @@ export class EtcdServer extends EventEmitter {
     throw Errors.noSpace();
   }
 
-  // ---- auto compaction ------------------------------------------------------------------------
-
-  private startAutoCompaction(): void {
-    const { autoCompactionMode: mode, autoCompactionRetention: retention } = this.cfg;
-    if (retention === '0' || retention === '') return;
-    if (mode === 'revision') {
-      const keep = Number(retention);
-      const every = this.opts.revisionCompactionCheckMs ?? 5 * 60_000;
-      let last = 0;
-      this.compactTimer = setInterval(() => {
-        const target = this.store.rev() - keep;
-        if (!this.isLeader || target <= 0 || target === last || target <= this.store.compactRevision())
-          return;
-        last = target;
-        this.autoCompact(target, `${keep}`);
-      }, every);
-    } else {
-      const periodMs = /^\d+$/.test(retention) ? Number(retention) * 3_600_000 : parseDurationMs(retention);
-      // Sample the revision every period/10 and compact to the sample taken one period ago (etcd's
-      // periodic compactor, simplified: its 1h+ retention also checks every hour).
-      const interval = Math.max(100, periodMs / 10);
-      const samples: Array<{ at: number; rev: number }> = [];
-      this.compactTimer = setInterval(() => {
-        const now = Date.now();
-        samples.push({ at: now, rev: this.store.rev() });
-        while (samples.length > 1 && now - samples[1]!.at >= periodMs) samples.shift();
-        const oldest = samples[0]!;
-        if (!this.isLeader || now - oldest.at < periodMs) return;
-        if (oldest.rev > this.store.compactRevision() && oldest.rev <= this.store.rev())
-          this.autoCompact(oldest.rev, retention);
-      }, interval);
-    }
-    this.compactTimer.unref?.();
-  }
-
-  private autoCompact(rev: number, retention: string): void {
-    this.log.info('starting auto compaction', { revision: rev, 'compact-period': retention });
-    this.propose({ compaction: { revision: rev, physical: false } }).then(
-      () => this.log.info('completed auto compaction', { revision: rev }),
-      (err: unknown) => this.log.warn('failed auto compaction', { revision: rev, error: err }),
-    );
-  }
-
   // ---- snapshots ------------------------------------------------------------------------------
 
   private maybeSnapshot(): void {
@@ -984,15 +908,16 @@ export class EtcdServer extends EventEmitter {
       });
   }
 
+  private snapshotWriter() {
+    return { wal: this.wal, snapshotter: this.snapshotter, maxSnapshots: this.cfg.maxSnapshots };
+  }
+
   /** Writes a snapshot at the applied index, compacts raft's log and releases WAL segments. */
   async snapshot(): Promise<void> {
     const index = this.appliedIndex;
     const term = this.raftStorage.term(index);
-    const t0 = Date.now();
-    await this.store.flush();
-    // The WAL's hard state must cover the snapshot index before the marker is written.
-    await this.flushHardState();
-    const dump = this.cfg.backend === 'memory' ? await this.store.dumpBackend() : undefined;
+    // Members as of `index`: entries applied while the snapshot is written must not leak into it.
+    const members = Membership.fromJSON(this.membership.toJSON());
     const confState = this.confState ?? {
       voters: [this.memberId],
       learners: [],
@@ -1000,21 +925,18 @@ export class EtcdServer extends EventEmitter {
       learnersNext: [],
       autoLeave: false,
     };
-    const data = encodeSnapshotFile(
-      { membership: this.membership.toJSON(), hasBackendDump: dump !== undefined },
-      confState,
-      dump,
-    );
-    // etcd's order: WAL marker, then the snapshot file, then release older WAL segments.
-    await this.wal.saveSnapshot({ index, term });
-    await this.snapshotter.save({ index, term, data });
-    this.raftStorage.createSnapshot(index, confState, new Uint8Array(0));
-    // Keep some entries for slow followers (etcd keeps 5000); a single member needs none.
-    const keep = this.membership.members.size > 1 ? 5000 : 0;
+    const t0 = Date.now();
+    await this.store.flush();
+    // The WAL's hard state must cover the snapshot index before the marker is written.
+    await this.flushHardState();
+    const dump = this.cfg.backend === 'memory' ? await this.store.dumpBackend() : undefined;
+    // Keep entries for slow followers (etcd keeps 5000); a single member needs none.
+    const keep = this.membership.members.size > 1 ? SNAPSHOT_CATCHUP_ENTRIES : 0;
+    await writeSnapshot(this.snapshotWriter(), index, term, members, confState, dump);
+    // Raft serves MsgSnap from this (members and conf state as of the index; the backend goes along).
+    this.raftStorage.createSnapshot(index, confState, snapshotMetaData(members, confState));
     const compactTo = index - keep;
     if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
-    await this.wal.releaseTo(index);
-    if (this.cfg.maxSnapshots > 0) await this.snapshotter.purge(this.cfg.maxSnapshots);
     this.snapshotIndex = index;
     this.metrics.snapshotSave.observe((Date.now() - t0) / 1000);
     this.log.info('saved snapshot', { 'snapshot-index': index, took: `${Date.now() - t0}ms` });
@@ -1028,35 +950,86 @@ export class EtcdServer extends EventEmitter {
     await this.wal.save(hs, []);
   }
 
-  /** Moves leadership (single member: only to itself). */
+  // ---- leadership ---------------------------------------------------------------------------
+
+  /** Asks raft to hand leadership to `to` (a voter); see {@link moveLeader} to wait for it. */
   transferLeadership(to: number): void {
     this.node.transferLeader(to);
     this.schedule();
   }
 
+  /**
+   * Moves leadership to `to` and waits until it has it (etcd's MoveLeader), failing with
+   * `etcdserver: request timed out` after `timeoutMs`.
+   */
+  async moveLeader(to: number, timeoutMs = requestTimeoutMs(this.cfg)): Promise<void> {
+    if (this.leaderId === to) return;
+    this.log.info('leadership transfer starting', {
+      'local-member-id': idHex(this.memberId),
+      'current-leader-member-id': idHex(this.leaderId),
+      'transferee-member-id': idHex(to),
+    });
+    this.transferLeadership(to);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('leader', onLeader);
+        reject(Errors.timeout());
+      }, timeoutMs);
+      const onLeader = (lead: number) => {
+        if (lead !== to) return;
+        clearTimeout(timer);
+        this.off('leader', onLeader);
+        resolve();
+      };
+      this.on('leader', onLeader);
+    });
+    this.log.info('leadership transfer finished', {
+      'local-member-id': idHex(this.memberId),
+      'transferee-member-id': idHex(to),
+    });
+  }
+
+  /**
+   * Before a leader stops, it hands leadership to the most up-to-date voter (etcd's
+   * TransferLeadership on Stop), so the cluster does not wait an election timeout for a new one.
+   */
+  private async transferBeforeStop(): Promise<void> {
+    if (!this.isLeader) return;
+    const progress = this.node.status().progress;
+    if (!progress) return;
+    let best = 0;
+    let bestMatch = -1;
+    for (const [id, pr] of progress) {
+      if (id === this.memberId || pr.isLearner) continue;
+      if (pr.match > bestMatch) {
+        best = id;
+        bestMatch = pr.match;
+      }
+    }
+    if (best === 0) return;
+    await this.moveLeader(best, Math.min(3000, 3 * this.cfg.electionMs)).catch((err: unknown) =>
+      this.log.warn('failed to transfer leadership before stopping', { error: String(err) }),
+    );
+  }
+
   /** Stops the loop, fails pending requests, closes WAL and store. */
   async stop(): Promise<void> {
     if (this.stopped) return;
+    await this.transferBeforeStop();
     this.stopped = true;
+    this.emit('stopped');
     clearInterval(this.tickTimer);
     clearInterval(this.leaseTimer);
-    clearInterval(this.compactTimer);
-    clearTimeout(this.waitTimer);
-    this.waitTimer = undefined;
+    this.stopCompactor?.();
+    await this.transport.stop();
     if (this.loopRunning) await new Promise<void>((r) => this.loopIdle.push(r));
     await this.applying;
     await this.snapshotRunning;
     await this.flushHardState().catch((err: unknown) =>
       this.log.warn('could not save hard state', { error: err }),
     );
-    for (const [id] of [...this.wait]) this.triggerError(id, Errors.stopped());
-    for (const r of [
-      ...this.queuedReads.splice(0),
-      ...(this.readRound?.waiters ?? []),
-      ...this.readyReads.flatMap((x) => x.waiters),
-    ]) {
-      r.reject(Errors.stopped());
-    }
+    this.waiters.close(() => Errors.stopped());
+    this.reads.close();
     await this.wal.close();
     await this.store.close();
   }
@@ -1066,42 +1039,4 @@ export class EtcdServer extends EventEmitter {
 function minLeaseTtl(cfg: ServerConfig): number {
   const electionTicks = Math.round(cfg.electionMs / cfg.heartbeatMs);
   return Math.ceil((Math.floor((3 * electionTicks) / 2) * cfg.heartbeatMs) / 1000);
-}
-
-function raftConfig(
-  cfg: ServerConfig,
-  id: number,
-  electionTick: number,
-  storage: MemoryStorage,
-  applied: number,
-  log: Logger,
-) {
-  return {
-    id,
-    electionTick,
-    heartbeatTick: 1,
-    storage,
-    applied,
-    maxSizePerMsg: 1024 * 1024,
-    maxInflightMsgs: 4096 / 8,
-    maxUncommittedEntriesSize: 1 << 30,
-    checkQuorum: true,
-    preVote: cfg.preVote,
-    readOnlyOption: 'safe' as const,
-    disableProposalForwarding: false,
-    // Election timeouts must differ between members: seed raft's PRNG with the member id.
-    seed: (id % 0x7fffffff) + (Date.now() % 1000),
-    logger: {
-      debug: (msg: string) => log.debug(msg),
-      info: (msg: string) => log.info(msg),
-      warn: (msg: string) => log.warn(msg),
-    },
-  };
-}
-
-function parseDurationMs(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(text);
-  if (!m) return Number(text) * 3_600_000;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(m[1]) * unit;
 }

@@ -1,0 +1,226 @@
+/**
+ * Opening a member's data directory (etcd's bootstrap): the three ways a member starts.
+ *
+ * - **New cluster** (`--initial-cluster-state new`, no WAL): ids from `--initial-cluster` and
+ *   `--initial-cluster-token`; raft is bootstrapped with one ConfChange per initial member.
+ * - **Join** (`existing`, no WAL): the cluster's members and id are fetched from the peers' `/members`;
+ *   raft starts empty and learns the configuration from the leader's log or snapshot.
+ * - **Restart** (a WAL exists): the newest snapshot the WAL has a marker for, then WAL replay.
+ */
+import { mkdirSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { join } from 'node:path';
+import { type ConfState, type Entry, MemoryStorage, RawNode, type Snapshot } from '@kv/raft';
+import { Snapshotter, Wal } from '@kv/wal';
+import { AuthStore } from '../auth/store.js';
+import { createTokenProvider } from '../auth/tokens/parse.js';
+import { ConfigError, type ServerConfig } from '../config/parse.js';
+import type { Logger } from '../log/logger.js';
+import { fetchClusterFromPeers } from '../peer/join.js';
+import { computeClusterId, computeMemberId, idHex } from './ids.js';
+import { type Member, Membership, encodeMemberContext } from './membership.js';
+import { decodeSnapshotFile, type SnapshotPayload } from './snapshot-file.js';
+import { snapshotMetaData } from './snapshots.js';
+import { type KvStore, openKvStore } from './store.js';
+
+/** Everything a started member is made of. */
+export interface Bootstrapped {
+  store: KvStore;
+  auth: AuthStore;
+  wal: Wal;
+  snapshotter: Snapshotter;
+  raftStorage: MemoryStorage;
+  node: RawNode;
+  memberId: number;
+  membership: Membership;
+  /** Raft index of the snapshot the member restarts from (0 for a new member). */
+  snapshotIndex: number;
+  confState: ConfState | undefined;
+  /** Peers to connect to before any configuration is applied (a joining member's cluster). */
+  remotePeers: Member[];
+  /** The snapshot directory (received snapshot data is written here). */
+  snapDir: string;
+}
+
+export interface BootstrapOptions {
+  config: ServerConfig;
+  logger: Logger;
+  unsafeNoFsync?: boolean;
+  /** Peer TLS client options, to fetch the cluster from peers when joining. */
+  peerDial?: ConnectionOptions;
+  /** Aborts a join that is waiting for peers (SIGTERM during startup). */
+  signal?: AbortSignal;
+}
+
+/** Opens or creates the data directory and the raft node of one member. */
+export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
+  const cfg = opts.config;
+  const log = opts.logger;
+  const memberDir = join(cfg.dataDir, 'member');
+  const walDir = cfg.walDir || join(memberDir, 'wal');
+  const snapDir = join(memberDir, 'snap');
+  const haveWal = Wal.exists(walDir);
+  const noSync = opts.unsafeNoFsync ?? false;
+  // Joining: fetch the cluster before creating anything, so a failed join leaves no data dir behind.
+  const joined =
+    !haveWal && cfg.initialClusterState === 'existing'
+      ? await fetchClusterFromPeers(cfg, log, opts.peerDial, opts.signal)
+      : undefined;
+  mkdirSync(snapDir, { recursive: true });
+  const snapshotter = new Snapshotter(snapDir);
+  const started = Date.now();
+  const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg);
+  log.info('opened backend db', { path: join(snapDir, 'db'), took: `${Date.now() - started}ms`, engine: cfg.backend });
+  // Auth state lives in the backend's auth buckets; replicated entries change it in apply.
+  const auth = await AuthStore.open(store, {
+    tokenProvider: createTokenProvider(cfg.authToken, { simpleTtlSeconds: cfg.authTokenTtl }),
+  });
+  const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
+  const raftStorage = new MemoryStorage();
+  const base = { store, auth, snapshotter, raftStorage, snapDir };
+
+  if (joined) {
+    const membership = new Membership(joined.clusterId);
+    const self = joined.members.find((m) => m.peerURLs.some((u) => cfg.initialAdvertisePeerUrls.some((a) => a.origin === u)));
+    if (!self) {
+      await store.close();
+      throw new ConfigError(
+        `error validating peerURLs {ClusterID:${idHex(joined.clusterId)} Members:[${joined.members.map((m) => idHex(m.id)).join(' ')}]}: member count is unequal`,
+      );
+    }
+    const wal = await Wal.create(walDir, walMetadata(self.id, joined.clusterId), { noSync });
+    log.info('starting local member', { 'local-member-id': idHex(self.id), 'cluster-id': idHex(joined.clusterId) });
+    const node = new RawNode(raftConfig(cfg, self.id, electionTick, raftStorage, 0, log));
+    return {
+      ...base,
+      wal,
+      node,
+      memberId: self.id,
+      membership,
+      snapshotIndex: 0,
+      confState: undefined,
+      remotePeers: joined.members.filter((m) => m.id !== self.id),
+    };
+  }
+
+  if (!haveWal) {
+    // New member of a new cluster: ids from the initial cluster, like etcd.
+    const members: Member[] = [];
+    for (const [name, urls] of cfg.initialCluster) {
+      members.push({
+        id: computeMemberId(urls, cfg.initialClusterToken),
+        // Initial members are named from the start (etcd); client URLs arrive with their publish.
+        name,
+        peerURLs: urls,
+        clientURLs: [],
+        isLearner: false,
+      });
+    }
+    const selfUrls = cfg.initialCluster.get(cfg.name) ?? cfg.initialAdvertisePeerUrls.map((u) => u.origin);
+    const memberId = computeMemberId(selfUrls, cfg.initialClusterToken);
+    const membership = new Membership(computeClusterId(members.map((m) => m.id)));
+    const wal = await Wal.create(walDir, walMetadata(memberId, membership.clusterId), { noSync });
+    log.info('starting local member', {
+      'local-member-id': idHex(memberId),
+      'cluster-id': idHex(membership.clusterId),
+    });
+    const node = new RawNode(raftConfig(cfg, memberId, electionTick, raftStorage, 0, log));
+    // Bootstrap: one ConfChange per initial member carrying the member as context (like etcd).
+    node.bootstrap(members.map((m) => ({ id: m.id, context: encodeMemberContext(m) })));
+    return {
+      ...base,
+      wal,
+      node,
+      memberId,
+      membership,
+      snapshotIndex: 0,
+      confState: undefined,
+      remotePeers: members.filter((m) => m.id !== memberId),
+    };
+  }
+
+  // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a marker
+  // without a file, never the reverse: the marker is written first) + WAL replay.
+  let chosen: Awaited<ReturnType<Snapshotter['loadNewest']>>;
+  const wal = await Wal.open(
+    walDir,
+    async (markers) => {
+      chosen = await snapshotter.loadNewestAvailable(markers);
+      return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
+    },
+    { noSync },
+  );
+  const snapshot = chosen;
+  let payload: SnapshotPayload | undefined;
+  let raftSnap: Snapshot | undefined;
+  if (snapshot) {
+    const decoded = decodeSnapshotFile(snapshot.data);
+    payload = decoded.payload;
+    raftSnap = {
+      // Members and conf state as of the snapshot: what a MsgSnap to a follower carries.
+      data: snapshotMetaData(Membership.fromJSON(payload.membership), decoded.confState),
+      metadata: { index: snapshot.index, term: snapshot.term, confState: decoded.confState },
+    };
+    if (payload.hasBackendDump && store.consistentIndex() < snapshot.index) {
+      await store.restoreBackend(decoded.dump);
+      await auth.reload();
+    }
+  }
+  const contents = await wal.readAll();
+  const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as { memberId: number; clusterId: number };
+  const membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
+  if (raftSnap) raftStorage.applySnapshot(raftSnap);
+  raftStorage.setHardState(contents.hardState);
+  raftStorage.append(contents.entries as Entry[]);
+  log.info('restarting local member', {
+    'cluster-id': idHex(membership.clusterId),
+    'local-member-id': idHex(meta.memberId),
+    'commit-index': contents.hardState.commit,
+  });
+  const snapshotIndex = snapshot?.index ?? 0;
+  const node = new RawNode(raftConfig(cfg, meta.memberId, electionTick, raftStorage, snapshotIndex, log));
+  return {
+    ...base,
+    wal,
+    node,
+    memberId: meta.memberId,
+    membership,
+    snapshotIndex,
+    confState: raftSnap?.metadata.confState,
+    remotePeers: membership.list().filter((m) => m.id !== meta.memberId),
+  };
+}
+
+const walMetadata = (memberId: number, clusterId: number) =>
+  new TextEncoder().encode(JSON.stringify({ memberId, clusterId }));
+
+function raftConfig(
+  cfg: ServerConfig,
+  id: number,
+  electionTick: number,
+  storage: MemoryStorage,
+  applied: number,
+  log: Logger,
+) {
+  return {
+    id,
+    electionTick,
+    heartbeatTick: 1,
+    storage,
+    applied,
+    maxSizePerMsg: 1024 * 1024,
+    maxInflightMsgs: 4096 / 8,
+    maxUncommittedEntriesSize: 1 << 30,
+    checkQuorum: true,
+    preVote: cfg.preVote,
+    readOnlyOption: 'safe' as const,
+    disableProposalForwarding: false,
+    // Election timeouts must differ between members: seed raft's PRNG with the member id.
+    seed: (id % 0x7fffffff) + (Date.now() % 1000),
+    logger: {
+      debug: (msg: string) => log.debug(msg),
+      info: (msg: string) => log.info(msg),
+      warn: (msg: string) => log.warn(msg),
+    },
+  };
+}
