@@ -25,6 +25,8 @@ export interface PeerBufferStats {
   bufferedBytes: number;
   /** Messages dropped because a buffer was full. */
   dropped: number;
+  /** Whether the peer's msgappv2 and message streams (it dialed us) are attached. */
+  streams: { msgappv2: boolean; message: boolean };
 }
 
 export class Peer {
@@ -98,6 +100,7 @@ export class Peer {
       queuedMessages: this.msgAppV2Writer.queued + this.writer.queued + this.pipeline.queued,
       bufferedBytes: this.msgAppV2Writer.bufferedBytes + this.writer.bufferedBytes,
       dropped: this.dropped,
+      streams: { msgappv2: this.msgAppV2Writer.working, message: this.writer.working },
     };
   }
 

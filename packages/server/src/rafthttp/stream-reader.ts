@@ -239,6 +239,14 @@ export class StreamReader {
             if (this.stopped) return;
             this.ctx.metrics.peerReceivedBytes.inc({ From: idHex(f.msg.from) }, f.size);
             if (isLinkHeartbeat(f.msg)) continue;
+            if (this.ctx.sink.isIdRemoved(f.msg.from)) {
+              // etcd's EtcdServer.Process refuses these for every path, streams included.
+              this.ctx.log.warn('rejected Raft message from removed member', {
+                'local-member-id': this.ctx.idHex,
+                'removed-member-id': idHex(f.msg.from),
+              });
+              continue;
+            }
             try {
               this.ctx.sink.process(f.msg);
             } catch (err) {
