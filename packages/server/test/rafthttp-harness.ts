@@ -3,6 +3,7 @@
  * behind a real peer listener on 127.0.0.1 (port 0 unless a port is given).
  */
 import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type * as tls from 'node:tls';
 import { EMPTY_BYTES, type Message, MessageType } from '@kv/raft';
 import { Logger } from '../src/log/logger.js';
@@ -81,6 +82,8 @@ export const FAST: Partial<PeerTiming> = {
 
 export interface MemberOptions {
   clusterId?: number;
+  /** Loopback address to listen on (default 127.0.0.1). */
+  host?: string;
   port?: number;
   scheme?: 'http' | 'https';
   tlsServer?: tls.TlsOptions;
@@ -107,14 +110,18 @@ export class Member {
     return Number(new URL(this.url).port);
   }
 
+  /** Serves paths the transport does not (tests use it for /version). */
+  fallback: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+
   static async start(id: number, opts: MemberOptions = {}): Promise<Member> {
     const m = new Member(id);
     const scheme = opts.scheme ?? 'http';
     m.listener = await createPeerListener(
-      [`${scheme}://127.0.0.1:${opts.port ?? 0}`],
+      [`${scheme}://${opts.host ?? '127.0.0.1'}:${opts.port ?? 0}`],
       opts.tlsServer,
       (req, res) => {
         if (!m.transport.handle(req, res)) {
+          if (m.fallback) return m.fallback(req, res);
           res.writeHead(404);
           res.end('not a peer path\n');
         }

@@ -1,0 +1,231 @@
+/**
+ * Interop with real etcd 3.4.23 (Debian's `etcd`), the behaviour oracle: a one-process etcd member "a"
+ * whose --initial-cluster also names "b", and a PeerTransport playing b. Our transport must accept
+ * etcd's stream dials, dial etcd's streams, decode what etcd sends (MsgVote, MsgApp over msgappv2,
+ * MsgHeartbeat) and get our answers accepted: with b acking like a follower, etcd wins the election and
+ * commits a client put, which needs b's MsgVoteResp and MsgAppResp.
+ *
+ * etcd's member ids are 64-bit SHA-1 prefixes of (peer URLs + token); kv's transport carries ids as JS
+ * numbers, so the test picks loopback addresses (127.x.y.z) for a and b whose ids, and the cluster id
+ * derived from them, are below 2^53.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type Message, MessageType } from '@kv/raft';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idHex } from '../src/etcdserver/ids.js';
+import { Member, message, waitFor } from './rafthttp-harness.js';
+
+const run = promisify(execFile);
+const TOKEN = 'kv-rafthttp-interop';
+
+/** etcd's member id: the first 8 bytes of sha1(sorted peer URLs + token), big-endian. */
+function etcdMemberId(peerUrl: string, token: string): bigint {
+  return createHash('sha1')
+    .update(peerUrl + token)
+    .digest()
+    .readBigUInt64BE(0);
+}
+
+/** etcd's cluster id: sha1 over the sorted member ids as 8-byte big-endian words. */
+function etcdClusterId(ids: bigint[]): bigint {
+  const b = Buffer.alloc(8 * ids.length);
+  const sorted = [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  for (const [i, id] of sorted.entries()) b.writeBigUInt64BE(id, 8 * i);
+  return createHash('sha1').update(b).digest().readBigUInt64BE(0);
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Generates loopback URLs for `port` whose member id is below 2^53 (about one in 2048 qualifies). */
+function* safeAddresses(port: number, salt: number): Generator<{ url: string; id: bigint }> {
+  for (let k = 0; k < 1 << 24; k++) {
+    const url = `http://127.${salt}.${(k >> 8) & 0xff}.${(k & 0xff) + 1}:${port}`;
+    const id = etcdMemberId(url, TOKEN);
+    if (id <= SAFE) yield { url, id };
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Picks a's and b's URLs so that both ids and the cluster id fit in a JS number: grows both candidate
+ * lists in turn, testing each new candidate against all of the other side's (about 50 each suffice).
+ */
+function pickIdentities(portA: number, portB: number) {
+  const genA = safeAddresses(portA, 10);
+  const genB = safeAddresses(portB, 20);
+  const as: { url: string; id: bigint }[] = [];
+  const bs: { url: string; id: bigint }[] = [];
+  for (let round = 0; round < 1000; round++) {
+    const a = genA.next().value!;
+    as.push(a);
+    for (const b of bs) {
+      const cid = etcdClusterId([a.id, b.id]);
+      if (cid <= SAFE) return { a, b, cid: Number(cid) };
+    }
+    const b = genB.next().value!;
+    bs.push(b);
+    for (const a2 of as) {
+      const cid = etcdClusterId([a2.id, b.id]);
+      if (cid <= SAFE) return { a: a2, b, cid: Number(cid) };
+    }
+  }
+  throw new Error('no loopback address pair with ids below 2^53');
+}
+
+describe('interop with etcd 3.4.23', () => {
+  let etcd: ChildProcess | undefined;
+  let etcdLog = '';
+  let dataDir = '';
+  let b: Member;
+  let aId = 0;
+  let clusterId = 0;
+  let clientUrl = '';
+  const fromEtcd: Message[] = [];
+
+  beforeAll(async () => {
+    const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
+    const ids = pickIdentities(portA, portB);
+    aId = Number(ids.a.id);
+    clusterId = ids.cid;
+    const bId = Number(ids.b.id);
+    clientUrl = `http://127.0.0.1:${portC}`;
+    b = await Member.start(bId, { host: new URL(ids.b.url).hostname, port: portB, clusterId: ids.cid });
+    // etcd asks its peers' /version to decide the cluster version.
+    b.fallback = (req, res) => {
+      if (req.url === '/version') {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ etcdserver: '3.4.23', etcdcluster: '3.4.0' }));
+        return;
+      }
+      res.writeHead(404);
+      res.end();
+    };
+    // b behaves as a follower that accepts everything, so etcd can elect itself and commit.
+    b.sink.process = (m: Message) => {
+      fromEtcd.push(m);
+      const reply = (over: Partial<Message>) =>
+        b.transport.send([message({ from: bId, to: m.from, term: m.term, ...over })]);
+      if (m.type === MessageType.MsgVote) reply({ type: MessageType.MsgVoteResp });
+      else if (m.type === MessageType.MsgPreVote) reply({ type: MessageType.MsgPreVoteResp });
+      else if (m.type === MessageType.MsgApp) {
+        const last = m.entries[m.entries.length - 1];
+        reply({ type: MessageType.MsgAppResp, index: last ? last.index : m.index });
+      } else if (m.type === MessageType.MsgHeartbeat) {
+        reply({ type: MessageType.MsgHeartbeatResp, context: m.context });
+      }
+    };
+    b.transport.addPeer(aId, [ids.a.url]);
+    dataDir = mkdtempSync(join(tmpdir(), 'kv-interop-etcd-'));
+    etcd = spawn(
+      'etcd',
+      [
+        '--name=a',
+        `--data-dir=${dataDir}`,
+        `--listen-peer-urls=${ids.a.url}`,
+        `--initial-advertise-peer-urls=${ids.a.url}`,
+        `--listen-client-urls=${clientUrl}`,
+        `--advertise-client-urls=${clientUrl}`,
+        `--initial-cluster=a=${ids.a.url},b=${ids.b.url}`,
+        `--initial-cluster-token=${TOKEN}`,
+        '--initial-cluster-state=new',
+        '--logger=zap',
+        '--log-outputs=stderr',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    etcd.stderr!.setEncoding('utf8');
+    etcd.stderr!.on('data', (s: string) => {
+      etcdLog += s;
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    // KV_INTEROP_LOG=<file> keeps etcd's log for a look at what it said about us.
+    if (process.env.KV_INTEROP_LOG) writeFileSync(process.env.KV_INTEROP_LOG, etcdLog);
+    if (etcd && etcd.exitCode === null) {
+      const exited = new Promise((r) => etcd!.once('exit', r));
+      etcd.kill('SIGKILL');
+      await exited;
+    }
+    await b?.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('etcd computes the member and cluster ids we computed', async () => {
+    await waitFor(
+      () => etcdLog.includes('"added member"') && etcdLog.includes('starting remote peer'),
+      'etcd started',
+      20_000,
+    );
+    expect(etcdLog).toContain(`"local-member-id":"${idHex(aId)}"`);
+    expect(etcdLog).toContain(`"remote-peer-id":"${idHex(b.id)}"`);
+    expect(etcdLog).toContain(`"cluster-id":"${idHex(clusterId)}"`);
+  });
+
+  it("etcd's stream readers connect to our handler and ours to etcd's", async () => {
+    await waitFor(
+      () => {
+        const s = b.transport.bufferStats(aId)?.streams;
+        return !!s?.msgappv2 && !!s.message;
+      },
+      'etcd dialed both of our streams',
+      20_000,
+    );
+    await waitFor(
+      () => (etcdLog.match(/established TCP streaming connection with remote peer/g) ?? []).length >= 4,
+      'etcd logged its two readers and two writers connected',
+      20_000,
+    );
+    expect(
+      b.logs.lines.filter(
+        (l) => l.msg === 'established TCP streaming connection with remote peer' && l['stream-reader-type'],
+      ).length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it('etcd wins the election with our vote and commits a put with our acks (our messages reach etcd)', async () => {
+    await waitFor(() => fromEtcd.some((m) => m.type === MessageType.MsgVote), 'MsgVote from etcd', 20_000);
+    const vote = fromEtcd.find((m) => m.type === MessageType.MsgVote)!;
+    expect(vote.from).toBe(aId);
+    expect(vote.to).toBe(b.id);
+    await waitFor(() => etcdLog.includes('became leader at term'), 'etcd leader', 20_000);
+    const put = await run('etcdctl', [`--endpoints=${clientUrl}`, 'put', 'interop', 'ok'], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    expect(put.stdout.trim()).toBe('OK');
+    const get = await run('etcdctl', [`--endpoints=${clientUrl}`, 'get', 'interop', '--print-value-only'], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    expect(get.stdout.trim()).toBe('ok');
+    // The put's entry came to us as a MsgApp (over msgappv2 once etcd's writer works) and decoded.
+    const apps = fromEtcd.filter((m) => m.type === MessageType.MsgApp && m.entries.length > 0);
+    expect(apps.length).toBeGreaterThan(0);
+    const carried = apps
+      .flatMap((m) => m.entries.map((e) => Buffer.from(e.data).toString('latin1')))
+      .join('');
+    expect(carried).toContain('interop');
+    expect(fromEtcd.some((m) => m.type === MessageType.MsgHeartbeat)).toBe(true);
+    const metrics = await (await fetch(`${clientUrl}/metrics`)).text();
+    expect(metrics).toContain(`etcd_network_active_peers{Local="${idHex(aId)}",Remote="${idHex(b.id)}"} 1`);
+    const received = metrics.match(
+      new RegExp(`etcd_network_peer_received_bytes_total\\{From="${idHex(b.id)}"\\} (\\S+)`),
+    );
+    expect(Number(received?.[1])).toBeGreaterThan(0);
+  });
+});
