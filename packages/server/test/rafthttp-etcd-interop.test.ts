@@ -43,9 +43,10 @@ function etcdClusterId(ids: bigint[]): bigint {
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Generates loopback URLs for `port` whose member id is below 2^53 (about one in 2048 qualifies). */
-function* safeAddresses(port: number, salt: number): Generator<{ url: string; id: bigint }> {
-  for (let k = 0; k < 1 << 24; k++) {
-    const url = `http://127.${salt}.${(k >> 8) & 0xff}.${(k & 0xff) + 1}:${port}`;
+function* safeAddresses(port: number, side: 0 | 1): Generator<{ url: string; id: bigint }> {
+  // a takes 127.0-127.x.x, b 127.128-255.x.x: 2^23 distinct addresses each.
+  for (let k = 0; k < 1 << 23; k++) {
+    const url = `http://127.${side * 128 + (k >> 16)}.${(k >> 8) & 0xff}.${k & 0xff}:${port}`;
     const id = etcdMemberId(url, TOKEN);
     if (id <= SAFE) yield { url, id };
   }
@@ -67,8 +68,8 @@ async function freePort(): Promise<number> {
  * lists in turn, testing each new candidate against all of the other side's (about 50 each suffice).
  */
 function pickIdentities(portA: number, portB: number) {
-  const genA = safeAddresses(portA, 10);
-  const genB = safeAddresses(portB, 20);
+  const genA = safeAddresses(portA, 0);
+  const genB = safeAddresses(portB, 1);
   const as: { url: string; id: bigint }[] = [];
   const bs: { url: string; id: bigint }[] = [];
   for (let round = 0; round < 1000; round++) {
