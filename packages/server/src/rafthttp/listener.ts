@@ -58,7 +58,8 @@ export async function createPeerListener(
           throw new TypeError(`peer URL ${u.origin} is https but no peer TLS is configured`);
         server = https.createServer({ ...tlsServerOptions, requestTimeout: 0 }, handler);
         if (opts.allowedCn || opts.allowedHostname) {
-          server.on('secureConnection', (socket: tls.TLSSocket) => {
+          // Before the HTTP layer's own listener: a refused socket must not have a request parsed.
+          server.prependListener('secureConnection', (socket: tls.TLSSocket) => {
             const refused = checkAllowedIdentity(socket.getPeerCertificate(), opts);
             if (!refused) return;
             opts.logger?.warn('rejected connection', {
