@@ -96,6 +96,7 @@ describe('interop with etcd 3.4.23', () => {
   let b: Member;
   let aId = 0;
   let clusterId = 0;
+  let aUrl = '';
   let clientUrl = '';
   const fromEtcd: Message[] = [];
 
@@ -104,6 +105,7 @@ describe('interop with etcd 3.4.23', () => {
     const ids = pickIdentities(portA, portB);
     aId = Number(ids.a.id);
     clusterId = ids.cid;
+    aUrl = ids.a.url;
     const bId = Number(ids.b.id);
     clientUrl = `http://127.0.0.1:${portC}`;
     b = await Member.start(bId, { host: new URL(ids.b.url).hostname, port: portB, clusterId: ids.cid });
@@ -228,5 +230,80 @@ describe('interop with etcd 3.4.23', () => {
       new RegExp(`etcd_network_peer_received_bytes_total\\{From="${idHex(b.id)}"\\} (\\S+)`),
     );
     expect(Number(received?.[1])).toBeGreaterThan(0);
+  });
+  it("our snapshot sender and pipeline speak etcd's POST /raft/snapshot and POST /raft", async () => {
+    // A stale-term MsgSnap: etcd saves the data (it does not look inside), steps the message (raft
+    // ignores a lower term) and answers 204, so the transfer itself is what is checked.
+    const size = 3 * 1024 * 1024 + 17;
+    async function* data() {
+      for (let sent = 0; sent < size; sent += 64 * 1024)
+        yield Buffer.alloc(Math.min(64 * 1024, size - sent), 0x5a);
+    }
+    const snap = message({
+      type: MessageType.MsgSnap,
+      from: b.id,
+      to: aId,
+      term: 1,
+      snapshot: {
+        data: new Uint8Array(),
+        metadata: {
+          index: 1,
+          term: 1,
+          confState: {
+            voters: [aId, b.id],
+            learners: [],
+            votersOutgoing: [],
+            learnersNext: [],
+            autoLeave: false,
+          },
+        },
+      },
+    });
+    b.transport.sendSnapshot(snap, data);
+    await waitFor(() => b.sink.snapshotReports.length === 1, 'snapshot answered', 20_000);
+    expect(b.sink.snapshotReports).toEqual([{ id: aId, ok: true }]);
+    await waitFor(() => etcdLog.includes('received and saved database snapshot'), 'etcd saved it', 20_000);
+    expect(etcdLog).toContain(`"incoming-snapshot-size-bytes":${size}`);
+    expect(etcdLog).toContain(`"remote-snapshot-sender-id":"${idHex(b.id)}"`);
+    // send() routes a MsgSnap through the pipeline (etcd's pick): POST /raft, answered 204.
+    b.transport.send([{ ...snap }]);
+    await waitFor(() => b.sink.snapshotReports.length === 2, 'pipeline MsgSnap answered', 20_000);
+    expect(b.sink.snapshotReports[1]).toEqual({ id: aId, ok: true });
+    expect((etcdLog.match(/ignored a MsgSnap message with lower term/g) ?? []).length).toBe(2);
+  });
+  it("etcd's 412 answers are understood: cluster-id mismatch and X-Raft-To mismatch", async () => {
+    const imposter = await Member.start(b.id, { clusterId: 0x1234 });
+    try {
+      imposter.transport.addPeer(aId, [aUrl]);
+      await waitFor(
+        () => imposter.logs.has('request sent was ignored by remote peer due to cluster ID mismatch'),
+        'mismatch understood',
+        20_000,
+      );
+      expect(
+        imposter.logs.find('request sent was ignored by remote peer due to cluster ID mismatch'),
+      ).toMatchObject({
+        'remote-peer-cluster-id': idHex(clusterId),
+        'local-member-cluster-id': '1234',
+      });
+      await waitFor(
+        () => etcdLog.includes('"remote-peer-cluster-id":"1234"'),
+        'etcd logged the mismatch',
+        20_000,
+      );
+    } finally {
+      await imposter.stop();
+    }
+    const res = await fetch(`${aUrl}/raft/stream/message/${idHex(b.id)}`, {
+      headers: {
+        'X-Etcd-Cluster-ID': idHex(clusterId),
+        'X-Server-Version': '3.4.23',
+        'X-Min-Cluster-Version': '3.0.0',
+        'X-Server-From': idHex(b.id),
+        'X-Raft-To': '99',
+      },
+    });
+    expect(res.status).toBe(412);
+    expect(await res.text()).toBe('to field mismatch\n');
   });
 });
