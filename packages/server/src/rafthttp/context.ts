@@ -128,20 +128,41 @@ export class TransportContext {
     return h;
   }
 
-  /** Starts a request to `base` + `path` over http or https as the URL says. */
-  request(base: URL, path: string, options: http.RequestOptions, useAgent: boolean): http.ClientRequest {
+  /**
+   * Starts a request to `base` + `path` over http or https as the URL says. Establishing the
+   * connection (TCP, and TLS for https) must finish within dialTimeoutMs; `idleTimeoutMs`, when given,
+   * then bounds each wait for the peer (the socket's idle timeout), like etcd's timeout transports.
+   */
+  request(
+    base: URL,
+    path: string,
+    options: http.RequestOptions,
+    useAgent: boolean,
+    idleTimeoutMs = 0,
+  ): http.ClientRequest {
     const secure = base.protocol === 'https:';
     const opts: https.RequestOptions = {
       protocol: base.protocol,
       hostname: base.hostname.replace(/^\[|\]$/g, ''),
       port: base.port,
       path,
-      timeout: this.timing.dialTimeoutMs,
       ...options,
       agent: useAgent ? (secure ? this.httpsAgent : this.httpAgent) : false,
       ...(secure ? (this.dialTls ?? {}) : {}),
     };
-    return secure ? https.request(opts) : http.request(opts);
+    const req = secure ? https.request(opts) : http.request(opts);
+    req.on('socket', (socket) => {
+      if (idleTimeoutMs > 0) req.setTimeout(idleTimeoutMs);
+      if (!socket.connecting) return;
+      const timer = setTimeout(
+        () => req.destroy(new Error(`dial tcp ${base.host}: i/o timeout`)),
+        this.timing.dialTimeoutMs,
+      );
+      socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
+    req.on('timeout', () => req.destroy(new Error(`read tcp ${base.host}: i/o timeout`)));
+    return req;
   }
 
   /** Tells the sink once that a peer said we were removed. */

@@ -100,6 +100,7 @@ export class Pipeline {
           },
         },
         true,
+        this.ctx.timing.connReadTimeoutMs,
       );
       this.requests.add(req);
       const fail = (err: Error) => {
@@ -107,7 +108,6 @@ export class Pipeline {
         this.picker.unreachable(u);
         reject(err);
       };
-      req.on('timeout', () => req.destroy(new Error(`post ${u.origin}/raft: i/o timeout`)));
       req.on('error', fail);
       req.on('response', (res) => {
         readResponseText(res).then((text) => {

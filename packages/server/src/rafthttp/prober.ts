@@ -69,7 +69,13 @@ export class Prober {
     if (this.req || this.stopped) return;
     const u = this.urls[this.pinned]!;
     const start = performance.now();
-    const req = this.ctx.request(u, '/raft/probing', { method: 'GET' }, true);
+    const req = this.ctx.request(
+      u,
+      '/raft/probing',
+      { method: 'GET' },
+      true,
+      this.ctx.timing.connReadTimeoutMs,
+    );
     this.req = req;
     const fail = (err: Error) => {
       this.req = undefined;
@@ -78,7 +84,6 @@ export class Prober {
       this.lastError = err.message;
       this.pinned = (this.pinned + 1) % this.urls.length;
     };
-    req.on('timeout', () => req.destroy(new Error('probe timeout')));
     req.on('error', fail);
     req.on('response', (res) => {
       if (res.statusCode !== 200) {

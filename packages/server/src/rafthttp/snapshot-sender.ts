@@ -86,7 +86,6 @@ export class SnapshotSender {
       true,
     );
     this.requests.add(req);
-    req.on('timeout', () => req.destroy(new Error(`post ${u.origin}/raft/snapshot: i/o timeout`)));
     const answered = new Promise<{ res: IncomingMessage; text: string }>((resolve, reject) => {
       req.on('error', reject);
       req.on('response', (res) => {

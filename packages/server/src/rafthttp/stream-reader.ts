@@ -136,8 +136,8 @@ export class StreamReader {
           signal: this.abort.signal,
         },
         false,
+        this.ctx.timing.connReadTimeoutMs,
       );
-      req.on('timeout', () => req.destroy(new Error(`dial tcp ${u.host}: i/o timeout`)));
       req.on('error', (err) => {
         this.picker.unreachable(u);
         reject(this.stopped ? new TransportStoppedError() : err);
