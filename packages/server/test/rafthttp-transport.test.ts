@@ -444,6 +444,69 @@ describe('PeerTransport between members', () => {
     expect(a.metrics.peerSentBytes.get({ To: '2' })).toBeGreaterThan(chunks * chunk.length);
   });
 
+  it('snapshot data is streamed: a receiver that stops reading stalls the sender instead of buffering it', async () => {
+    const a = await member(0x1);
+    const b = await member(0x2);
+    mesh([a, b]);
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let receivedFirst = false;
+    b.sink.receiveSnapshot = async (_m, data) => {
+      for await (const _chunk of data) {
+        if (!receivedFirst) {
+          receivedFirst = true;
+          await released; // a slow disk: nothing more is read until released
+        }
+      }
+    };
+    const chunkSize = 64 * 1024;
+    const chunks = 1024; // 64 MiB offered
+    let produced = 0;
+    async function* data() {
+      for (let i = 0; i < chunks; i++) {
+        produced++;
+        yield Buffer.alloc(chunkSize, i & 0xff);
+      }
+    }
+    a.transport.sendSnapshot(
+      message({
+        type: MessageType.MsgSnap,
+        from: a.id,
+        to: b.id,
+        term: 1,
+        snapshot: {
+          data: new Uint8Array(),
+          metadata: {
+            index: 3,
+            term: 1,
+            confState: {
+              voters: [1, 2],
+              learners: [],
+              votersOutgoing: [],
+              learnersNext: [],
+              autoLeave: false,
+            },
+          },
+        },
+      }),
+      data,
+    );
+    await waitFor(() => receivedFirst, 'first chunk at the receiver');
+    // Wait until the sender stalls (no progress for 300 ms), then check how far it got.
+    let last = -1;
+    while (produced !== last) {
+      last = produced;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(produced).toBeLessThan(chunks / 2); // socket buffers only: far from the 64 MiB offered
+    release();
+    await waitFor(() => a.sink.snapshotReports.length === 1, 'snapshot done');
+    expect(a.sink.snapshotReports).toEqual([{ id: b.id, ok: true }]);
+    expect(produced).toBe(chunks);
+  });
+
   it('a snapshot the receiver fails to save, or whose data fails, reports reportSnapshot(false)', async () => {
     const a = await member(0x1);
     const b = await member(0x2);
