@@ -89,10 +89,85 @@ function pickIdentities(portA: number, portB: number) {
   throw new Error('no loopback address pair with ids below 2^53');
 }
 
-describe('interop with etcd 3.4.23', () => {
-  let etcd: ChildProcess | undefined;
-  let etcdLog = '';
-  let dataDir = '';
+/** A Debian etcd member "a" whose cluster also names "b", and a transport playing b. */
+interface Pair {
+  etcd: ChildProcess;
+  log: () => string;
+  b: Member;
+  aId: number;
+  aUrl: string;
+  clusterId: number;
+  clientUrl: string;
+  stop(): Promise<void>;
+}
+
+async function startPair(extraEtcdArgs: string[]): Promise<Pair> {
+  const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
+  const ids = pickIdentities(portA, portB);
+  const clientUrl = `http://127.0.0.1:${portC}`;
+  const b = await Member.start(Number(ids.b.id), {
+    host: new URL(ids.b.url).hostname,
+    port: portB,
+    clusterId: ids.cid,
+  });
+  // etcd asks its peers' /version to decide the cluster version.
+  b.fallback = (req, res) => {
+    if (req.url === '/version') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ etcdserver: '3.4.23', etcdcluster: '3.4.0' }));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  };
+  const dataDir = mkdtempSync(join(tmpdir(), 'kv-interop-etcd-'));
+  const etcd = spawn(
+    'etcd',
+    [
+      '--name=a',
+      `--data-dir=${dataDir}`,
+      `--listen-peer-urls=${ids.a.url}`,
+      `--initial-advertise-peer-urls=${ids.a.url}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--initial-cluster=a=${ids.a.url},b=${ids.b.url}`,
+      `--initial-cluster-token=${TOKEN}`,
+      '--initial-cluster-state=new',
+      '--logger=zap',
+      '--log-outputs=stderr',
+      ...extraEtcdArgs,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  etcd.stderr!.setEncoding('utf8');
+  etcd.stderr!.on('data', (s: string) => {
+    log += s;
+  });
+  return {
+    etcd,
+    log: () => log,
+    b,
+    aId: Number(ids.a.id),
+    aUrl: ids.a.url,
+    clusterId: ids.cid,
+    clientUrl,
+    async stop() {
+      // KV_INTEROP_LOG=<file> keeps etcd's log for a look at what it said about us.
+      if (process.env.KV_INTEROP_LOG) writeFileSync(process.env.KV_INTEROP_LOG, log);
+      if (etcd.exitCode === null) {
+        const exited = new Promise((r) => etcd.once('exit', r));
+        etcd.kill('SIGKILL');
+        await exited;
+      }
+      await b.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('interop with etcd 3.4.23: etcd leads, our transport is its follower', () => {
+  let pair: Pair;
   let b: Member;
   let aId = 0;
   let clusterId = 0;
@@ -101,24 +176,9 @@ describe('interop with etcd 3.4.23', () => {
   const fromEtcd: Message[] = [];
 
   beforeAll(async () => {
-    const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
-    const ids = pickIdentities(portA, portB);
-    aId = Number(ids.a.id);
-    clusterId = ids.cid;
-    aUrl = ids.a.url;
-    const bId = Number(ids.b.id);
-    clientUrl = `http://127.0.0.1:${portC}`;
-    b = await Member.start(bId, { host: new URL(ids.b.url).hostname, port: portB, clusterId: ids.cid });
-    // etcd asks its peers' /version to decide the cluster version.
-    b.fallback = (req, res) => {
-      if (req.url === '/version') {
-        res.writeHead(200, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ etcdserver: '3.4.23', etcdcluster: '3.4.0' }));
-        return;
-      }
-      res.writeHead(404);
-      res.end();
-    };
+    pair = await startPair([]);
+    ({ b, aId, clusterId, aUrl, clientUrl } = pair);
+    const bId = b.id;
     // b behaves as a follower that accepts everything, so etcd can elect itself and commit.
     b.sink.process = (m: Message) => {
       fromEtcd.push(m);
@@ -133,52 +193,22 @@ describe('interop with etcd 3.4.23', () => {
         reply({ type: MessageType.MsgHeartbeatResp, context: m.context });
       }
     };
-    b.transport.addPeer(aId, [ids.a.url]);
-    dataDir = mkdtempSync(join(tmpdir(), 'kv-interop-etcd-'));
-    etcd = spawn(
-      'etcd',
-      [
-        '--name=a',
-        `--data-dir=${dataDir}`,
-        `--listen-peer-urls=${ids.a.url}`,
-        `--initial-advertise-peer-urls=${ids.a.url}`,
-        `--listen-client-urls=${clientUrl}`,
-        `--advertise-client-urls=${clientUrl}`,
-        `--initial-cluster=a=${ids.a.url},b=${ids.b.url}`,
-        `--initial-cluster-token=${TOKEN}`,
-        '--initial-cluster-state=new',
-        '--logger=zap',
-        '--log-outputs=stderr',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    etcd.stderr!.setEncoding('utf8');
-    etcd.stderr!.on('data', (s: string) => {
-      etcdLog += s;
-    });
+    b.transport.addPeer(aId, [aUrl]);
   }, 60_000);
 
   afterAll(async () => {
-    // KV_INTEROP_LOG=<file> keeps etcd's log for a look at what it said about us.
-    if (process.env.KV_INTEROP_LOG) writeFileSync(process.env.KV_INTEROP_LOG, etcdLog);
-    if (etcd && etcd.exitCode === null) {
-      const exited = new Promise((r) => etcd!.once('exit', r));
-      etcd.kill('SIGKILL');
-      await exited;
-    }
-    await b?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    await pair?.stop();
   });
 
   it('etcd computes the member and cluster ids we computed', async () => {
     await waitFor(
-      () => etcdLog.includes('"added member"') && etcdLog.includes('starting remote peer'),
+      () => pair.log().includes('"added member"') && pair.log().includes('starting remote peer'),
       'etcd started',
       20_000,
     );
-    expect(etcdLog).toContain(`"local-member-id":"${idHex(aId)}"`);
-    expect(etcdLog).toContain(`"remote-peer-id":"${idHex(b.id)}"`);
-    expect(etcdLog).toContain(`"cluster-id":"${idHex(clusterId)}"`);
+    expect(pair.log()).toContain(`"local-member-id":"${idHex(aId)}"`);
+    expect(pair.log()).toContain(`"remote-peer-id":"${idHex(b.id)}"`);
+    expect(pair.log()).toContain(`"cluster-id":"${idHex(clusterId)}"`);
   });
 
   it("etcd's stream readers connect to our handler and ours to etcd's", async () => {
@@ -191,7 +221,7 @@ describe('interop with etcd 3.4.23', () => {
       20_000,
     );
     await waitFor(
-      () => (etcdLog.match(/established TCP streaming connection with remote peer/g) ?? []).length >= 4,
+      () => (pair.log().match(/established TCP streaming connection with remote peer/g) ?? []).length >= 4,
       'etcd logged its two readers and two writers connected',
       20_000,
     );
@@ -207,7 +237,7 @@ describe('interop with etcd 3.4.23', () => {
     const vote = fromEtcd.find((m) => m.type === MessageType.MsgVote)!;
     expect(vote.from).toBe(aId);
     expect(vote.to).toBe(b.id);
-    await waitFor(() => etcdLog.includes('became leader at term'), 'etcd leader', 20_000);
+    await waitFor(() => pair.log().includes('became leader at term'), 'etcd leader', 20_000);
     const put = await run('etcdctl', [`--endpoints=${clientUrl}`, 'put', 'interop', 'ok'], {
       env: { ...process.env, ETCDCTL_API: '3' },
     });
@@ -262,14 +292,14 @@ describe('interop with etcd 3.4.23', () => {
     b.transport.sendSnapshot(snap, data);
     await waitFor(() => b.sink.snapshotReports.length === 1, 'snapshot answered', 20_000);
     expect(b.sink.snapshotReports).toEqual([{ id: aId, ok: true }]);
-    await waitFor(() => etcdLog.includes('received and saved database snapshot'), 'etcd saved it', 20_000);
-    expect(etcdLog).toContain(`"incoming-snapshot-size-bytes":${size}`);
-    expect(etcdLog).toContain(`"remote-snapshot-sender-id":"${idHex(b.id)}"`);
+    await waitFor(() => pair.log().includes('received and saved database snapshot'), 'etcd saved it', 20_000);
+    expect(pair.log()).toContain(`"incoming-snapshot-size-bytes":${size}`);
+    expect(pair.log()).toContain(`"remote-snapshot-sender-id":"${idHex(b.id)}"`);
     // send() routes a MsgSnap through the pipeline (etcd's pick): POST /raft, answered 204.
     b.transport.send([{ ...snap }]);
     await waitFor(() => b.sink.snapshotReports.length === 2, 'pipeline MsgSnap answered', 20_000);
     expect(b.sink.snapshotReports[1]).toEqual({ id: aId, ok: true });
-    expect((etcdLog.match(/ignored a MsgSnap message with lower term/g) ?? []).length).toBe(2);
+    expect((pair.log().match(/ignored a MsgSnap message with lower term/g) ?? []).length).toBe(2);
   });
   it("etcd's 412 answers are understood: cluster-id mismatch and X-Raft-To mismatch", async () => {
     const imposter = await Member.start(b.id, { clusterId: 0x1234 });
@@ -287,7 +317,7 @@ describe('interop with etcd 3.4.23', () => {
         'local-member-cluster-id': '1234',
       });
       await waitFor(
-        () => etcdLog.includes('"remote-peer-cluster-id":"1234"'),
+        () => pair.log().includes('"remote-peer-cluster-id":"1234"'),
         'etcd logged the mismatch',
         20_000,
       );
