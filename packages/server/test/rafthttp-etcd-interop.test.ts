@@ -337,3 +337,119 @@ describe('interop with etcd 3.4.23: etcd leads, our transport is its follower', 
     expect(await res.text()).toBe('to field mismatch\n');
   });
 });
+
+describe('interop with etcd 3.4.23: our transport leads, etcd follows', () => {
+  let pair: Pair;
+  const fromEtcd: Message[] = [];
+
+  beforeAll(async () => {
+    // etcd waits a full (long) election timeout before campaigning, so b's campaign comes first.
+    pair = await startPair([
+      '--heartbeat-interval=500',
+      '--election-timeout=10000',
+      '--initial-election-tick-advance=false',
+    ]);
+    pair.b.sink.process = (m: Message) => {
+      fromEtcd.push(m);
+    };
+    pair.b.transport.addPeer(pair.aId, [pair.aUrl]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it('etcd votes for us and appends what our msgappv2 encoder sends, full frames and AppEntries shortcuts', async () => {
+    const { b, aId } = pair;
+    await waitFor(
+      () => {
+        const s = b.transport.bufferStats(aId)?.streams;
+        return !!s?.msgappv2 && !!s.message;
+      },
+      'etcd dialed our streams',
+      20_000,
+    );
+    const to = aId;
+    const from = b.id;
+    // etcd's bootstrap log holds the two ConfChange entries of the initial cluster at term 1.
+    b.transport.send([message({ type: MessageType.MsgVote, from, to, term: 2, logTerm: 1, index: 2 })]);
+    await waitFor(() => fromEtcd.some((m) => m.type === MessageType.MsgVoteResp), 'vote answer', 20_000);
+    expect(fromEtcd.find((m) => m.type === MessageType.MsgVoteResp)).toMatchObject({
+      term: 2,
+      reject: false,
+      from: aId,
+    });
+    const empty = (index: number) => ({ term: 2, index, type: 0, data: new Uint8Array() });
+    const appResps = () => fromEtcd.filter((m) => m.type === MessageType.MsgAppResp);
+    // Full frame (type 2): the new leader's empty entry at index 3.
+    b.transport.send([
+      message({
+        type: MessageType.MsgApp,
+        from,
+        to,
+        term: 2,
+        logTerm: 1,
+        index: 2,
+        entries: [empty(3)],
+        commit: 2,
+      }),
+    ]);
+    await waitFor(() => appResps().length >= 1, 'first MsgAppResp', 20_000);
+    expect(appResps()[0]).toMatchObject({ term: 2, index: 3, reject: false });
+    // Continues at index 3 with term == logTerm == 2: the encoder sends AppEntries frames (type 1),
+    // which etcd can only decode if its (term, index) tracking matches ours.
+    b.transport.send([
+      message({
+        type: MessageType.MsgApp,
+        from,
+        to,
+        term: 2,
+        logTerm: 2,
+        index: 3,
+        entries: [empty(4), empty(5)],
+        commit: 3,
+      }),
+    ]);
+    b.transport.send([
+      message({
+        type: MessageType.MsgApp,
+        from,
+        to,
+        term: 2,
+        logTerm: 2,
+        index: 5,
+        entries: [empty(6)],
+        commit: 6,
+      }),
+    ]);
+    await waitFor(() => appResps().some((m) => m.index === 6), 'MsgAppResp for index 6', 20_000);
+    expect(appResps().every((m) => !m.reject)).toBe(true);
+    expect(appResps().map((m) => m.index)).toEqual([3, 5, 6]);
+    // Heartbeats over the message stream come back with their context.
+    b.transport.send([
+      message({
+        type: MessageType.MsgHeartbeat,
+        from,
+        to,
+        term: 2,
+        commit: 6,
+        context: new Uint8Array([7, 7]),
+      }),
+    ]);
+    await waitFor(
+      () => fromEtcd.some((m) => m.type === MessageType.MsgHeartbeatResp),
+      'heartbeat answer',
+      20_000,
+    );
+    expect(fromEtcd.find((m) => m.type === MessageType.MsgHeartbeatResp)).toMatchObject({
+      term: 2,
+      from: aId,
+    });
+    await waitFor(
+      () => pair.log().includes(`elected leader ${idHex(b.id)} at term 2`),
+      'etcd follows b',
+      20_000,
+    );
+    expect(pair.log()).not.toContain('failed to parse');
+  });
+});
