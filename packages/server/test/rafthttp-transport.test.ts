@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import { encodeMessage, type Message, MessageType } from '@kv/raft';
 import { afterEach, describe, expect, it } from 'vitest';
-import { STREAM_BUF_SIZE } from '../src/rafthttp/index.js';
+import { PeerTransport, STREAM_BUF_SIZE } from '../src/rafthttp/index.js';
 import { Member, mesh, message, streamsUp, waitFor } from './rafthttp-harness.js';
 
 const running: Member[] = [];
@@ -576,5 +576,23 @@ describe('PeerTransport between members', () => {
     a.transport.send([message({ type: MessageType.MsgVote, from: 1, to: 2 })]);
     await a.transport.stop();
     await waitFor(() => !b.transport.bufferStats(a.id)!.streams.message, 'b sees a gone');
+  });
+  it('refuses malformed options and peer URLs with TypeError', async () => {
+    const a = await member(0x1);
+    expect(() => a.transport.addPeer(0x2, ['unix:///tmp/x'])).toThrow(TypeError);
+    expect(() => a.transport.addPeer(0x2, ['http://127.0.0.1'])).toThrow(/host:port/);
+    expect(() => a.transport.addPeer(0x2, [])).toThrow(TypeError);
+    const base = {
+      memberId: 1,
+      clusterId: 1,
+      peerUrls: [],
+      serverVersion: '3.4.23',
+      minClusterVersion: '3.0.0',
+      logger: a.logs.logger,
+      metrics: a.metrics,
+      sink: a.sink,
+    };
+    expect(() => new PeerTransport({ ...base, serverVersion: 'v3.4' })).toThrow(/serverVersion/);
+    expect(() => new PeerTransport({ ...base, memberId: 2 ** 60 })).toThrow(/memberId/);
   });
 });

@@ -12,6 +12,7 @@ import { PeerHandler } from './handler.js';
 import { Peer, type PeerBufferStats } from './peer.js';
 import { Remote } from './remote.js';
 import { parseUrls } from './url-picker.js';
+import { parseSemVer } from './version-check.js';
 
 /** Options of a {@link PeerTransport}. */
 export interface PeerTransportOptions {
@@ -51,7 +52,18 @@ export class PeerTransport {
   private remotes = new Map<number, Remote>();
   private stopped = false;
 
+  /** Throws TypeError when a version is not `x.y.z` or an id is not a positive safe integer. */
   constructor(opts: PeerTransportOptions) {
+    for (const [name, v] of [
+      ['serverVersion', opts.serverVersion],
+      ['minClusterVersion', opts.minClusterVersion],
+    ] as const) {
+      if (!parseSemVer(v))
+        throw new TypeError(`${name} must be a semantic version (x.y.z), got ${JSON.stringify(v)}`);
+    }
+    if (!Number.isSafeInteger(opts.memberId) || opts.memberId <= 0) {
+      throw new TypeError(`memberId must be a positive integer below 2^53, got ${opts.memberId}`);
+    }
     this.ctx = new TransportContext(
       opts.memberId,
       opts.clusterId,
