@@ -107,6 +107,7 @@ describe('msgappv2', () => {
     // Continues at index 6 with term == logTerm == 2: type 1, count, (size, entry)*, commit.
     const second = msg({ term: 2, logTerm: 2, index: 6, entries: [entry(2, 7, 'a')], commit: 6 });
     expect(hex(enc.encode(second))).toBe(`01${u64(1)}${u64(9)}080010021807220161${u64(6)}`);
+    expect(enc.lastPayloadBytes).toBe(9);
     // A heartbeat in between does not disturb the tracking.
     expect(hex(enc.encode(LINK_HEARTBEAT))).toBe('00');
     const third = msg({ term: 2, logTerm: 2, index: 7, entries: [], commit: 7 });

@@ -38,10 +38,15 @@ export const MSG_TYPE_APP = 2;
 export class MsgAppV2Encoder {
   private term = 0;
   private index = 0;
+  /** Protobuf bytes in the last frame (what the byte metrics count), framing excluded. */
+  lastPayloadBytes = 0;
 
   /** Encodes one message into a single buffer and advances the tracked (term, index). */
   encode(m: Message): Buffer {
-    if (isLinkHeartbeat(m)) return Buffer.from([MSG_TYPE_LINK_HEARTBEAT]);
+    if (isLinkHeartbeat(m)) {
+      this.lastPayloadBytes = 0;
+      return Buffer.from([MSG_TYPE_LINK_HEARTBEAT]);
+    }
     if (this.index === m.index && this.term === m.logTerm && m.logTerm === m.term) {
       const bodies = m.entries.map((e) => encodeEntry(e));
       let len = 1 + 8 + 8;
@@ -57,6 +62,7 @@ export class MsgAppV2Encoder {
         this.index++;
       }
       writeUint64BE(out, m.commit, off);
+      this.lastPayloadBytes = len - 17 - 8 * bodies.length;
       return out;
     }
     const body = encodeMessage(m);
@@ -64,6 +70,7 @@ export class MsgAppV2Encoder {
     out[0] = MSG_TYPE_APP;
     writeUint64BE(out, body.length, 1);
     out.set(body, 9);
+    this.lastPayloadBytes = body.length;
     this.term = m.term;
     this.index = m.index;
     const last = m.entries[m.entries.length - 1];

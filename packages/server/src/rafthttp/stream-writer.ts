@@ -88,7 +88,7 @@ export class StreamWriter {
       encode: enc
         ? (m) => {
             const frame = enc.encode(m);
-            return { frame, size: frame.length - 1 };
+            return { frame, size: enc.lastPayloadBytes };
           }
         : (m) => {
             const frame = encodeMessageFrame(m);
