@@ -137,4 +137,69 @@ export class ServerMetrics {
     'etcd_debugging_lease_renewed_total',
     'The number of renewed leases seen by the leader.',
   );
+
+  // Peer transport (etcd 3.4 etcdserver/api/rafthttp/metrics.go): names, help texts, labels, buckets.
+  readonly peerActive = this.registry.gauge(
+    'etcd_network_active_peers',
+    'The current number of active peer connections.',
+  );
+  readonly peerDisconnected = this.registry.counter(
+    'etcd_network_disconnected_peers_total',
+    'The total number of disconnected peers.',
+  );
+  readonly peerSentBytes = this.registry.counter(
+    'etcd_network_peer_sent_bytes_total',
+    'The total number of bytes sent to peers.',
+  );
+  readonly peerReceivedBytes = this.registry.counter(
+    'etcd_network_peer_received_bytes_total',
+    'The total number of bytes received from peers.',
+  );
+  readonly peerSentFailures = this.registry.counter(
+    'etcd_network_peer_sent_failures_total',
+    'The total number of send failures from peers.',
+  );
+  readonly peerReceivedFailures = this.registry.counter(
+    'etcd_network_peer_received_failures_total',
+    'The total number of receive failures from peers.',
+  );
+  readonly snapshotSendSuccess = this.registry.counter(
+    'etcd_network_snapshot_send_success',
+    'Total number of successful snapshot sends',
+  );
+  readonly snapshotSendInflights = this.registry.gauge(
+    'etcd_network_snapshot_send_inflights_total',
+    'Total number of inflight snapshot sends',
+  );
+  readonly snapshotSendFailures = this.registry.counter(
+    'etcd_network_snapshot_send_failures',
+    'Total number of snapshot send failures',
+  );
+  readonly snapshotSendSeconds = this.registry.histogram(
+    'etcd_network_snapshot_send_total_duration_seconds',
+    'Total latency distributions of v3 snapshot sends',
+    exponentialBuckets(0.1, 2, 10),
+  );
+  readonly snapshotReceiveSuccess = this.registry.counter(
+    'etcd_network_snapshot_receive_success',
+    'Total number of successful snapshot receives',
+  );
+  readonly snapshotReceiveInflights = this.registry.gauge(
+    'etcd_network_snapshot_receive_inflights_total',
+    'Total number of inflight snapshot receives',
+  );
+  readonly snapshotReceiveFailures = this.registry.counter(
+    'etcd_network_snapshot_receive_failures',
+    'Total number of snapshot receive failures',
+  );
+  readonly snapshotReceiveSeconds = this.registry.histogram(
+    'etcd_network_snapshot_receive_total_duration_seconds',
+    'Total latency distributions of v3 snapshot receives',
+    exponentialBuckets(0.1, 2, 10),
+  );
+  readonly peerRoundTripTime = this.registry.histogram(
+    'etcd_network_peer_round_trip_time_seconds',
+    'Round-Trip-Time histogram between peers',
+    exponentialBuckets(0.0001, 2, 16),
+  );
 }

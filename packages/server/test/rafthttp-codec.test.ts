@@ -1,0 +1,161 @@
+/**
+ * The peer stream encodings byte for byte: msg_codec (8-byte big-endian length + raftpb.Message) and
+ * msgappv2 (type byte; AppEntries shortcut with etcd's term/index tracking), decoded incrementally.
+ */
+import { EMPTY_BYTES, type Entry, encodeEntry, encodeMessage, type Message, MessageType } from '@kv/raft';
+import { describe, expect, it } from 'vitest';
+import {
+  ByteQueue,
+  encodeMessageFrame,
+  FrameTooLargeError,
+  isLinkHeartbeat,
+  LINK_HEARTBEAT,
+  MsgAppV2Decoder,
+  MsgAppV2Encoder,
+  nextMessageFrame,
+  StreamDecodeError,
+} from '../src/rafthttp/index.js';
+
+const entry = (term: number, index: number, data: string): Entry => ({
+  term,
+  index,
+  type: 0,
+  data: new TextEncoder().encode(data),
+});
+
+const msg = (over: Partial<Message>): Message => ({
+  type: MessageType.MsgApp,
+  to: 2,
+  from: 1,
+  term: 0,
+  logTerm: 0,
+  index: 0,
+  entries: [],
+  commit: 0,
+  reject: false,
+  rejectHint: 0,
+  context: EMPTY_BYTES,
+  ...over,
+});
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const u64 = (n: number) => n.toString(16).padStart(16, '0');
+
+/** Feeds `bytes` one byte at a time and collects what `next` yields. */
+function decodeBytewise<T>(bytes: Buffer, next: (q: ByteQueue) => T | undefined): T[] {
+  const q = new ByteQueue();
+  const out: T[] = [];
+  for (const b of bytes) {
+    q.push(Buffer.from([b]));
+    for (let r = next(q); r !== undefined; r = next(q)) out.push(r);
+  }
+  expect(q.length).toBe(0);
+  return out;
+}
+
+describe('msg_codec', () => {
+  it('frames a message as an 8-byte big-endian length and the protobuf', () => {
+    const m = msg({ type: MessageType.MsgVote, term: 5, logTerm: 4, index: 9 });
+    const body = encodeMessage(m);
+    expect(hex(encodeMessageFrame(m))).toBe(u64(body.length) + hex(body));
+  });
+
+  it('a raftpb.Entry marshals in field order Type, Term, Index, Data (the fixture below relies on it)', () => {
+    expect(hex(encodeEntry(entry(2, 7, 'a')))).toBe('080010021807220161');
+  });
+
+  it('round-trips messages of every kind and the link heartbeat, split at every byte', () => {
+    const msgs = [
+      msg({
+        type: MessageType.MsgApp,
+        term: 3,
+        logTerm: 2,
+        index: 10,
+        entries: [entry(3, 11, 'x')],
+        commit: 9,
+      }),
+      msg({ type: MessageType.MsgAppResp, term: 3, index: 11, reject: true, rejectHint: 7 }),
+      msg({ type: MessageType.MsgHeartbeat, term: 3, commit: 9, context: new Uint8Array([1, 2]) }),
+      { ...LINK_HEARTBEAT, entries: [] },
+      msg({ type: MessageType.MsgPreVoteResp, term: 4 }),
+    ];
+    const bytes = Buffer.concat(msgs.map(encodeMessageFrame));
+    const got = decodeBytewise(bytes, (q) => nextMessageFrame(q));
+    expect(got.map((f) => f.msg)).toEqual(msgs);
+    expect(got.map((f) => f.size)).toEqual(msgs.map((m) => encodeMessage(m).length));
+    expect(isLinkHeartbeat(got[3]!.msg)).toBe(true);
+    expect(isLinkHeartbeat(got[2]!.msg)).toBe(false);
+  });
+
+  it('refuses a frame longer than the limit before reading it', () => {
+    const q = new ByteQueue();
+    q.push(Buffer.from(u64(1025), 'hex'));
+    expect(() => nextMessageFrame(q, 1024)).toThrow(FrameTooLargeError);
+  });
+});
+
+describe('msgappv2', () => {
+  it('encodes the link heartbeat as the single byte 0', () => {
+    expect(hex(new MsgAppV2Encoder().encode(LINK_HEARTBEAT))).toBe('00');
+  });
+
+  it('sends a full frame first, then the AppEntries shortcut while term and index continue', () => {
+    const enc = new MsgAppV2Encoder();
+    const first = msg({ term: 2, logTerm: 2, index: 5, entries: [entry(2, 6, 'z')], commit: 5 });
+    const body = encodeMessage(first);
+    expect(hex(enc.encode(first))).toBe(`02${u64(body.length)}${hex(body)}`);
+    // Continues at index 6 with term == logTerm == 2: type 1, count, (size, entry)*, commit.
+    const second = msg({ term: 2, logTerm: 2, index: 6, entries: [entry(2, 7, 'a')], commit: 6 });
+    expect(hex(enc.encode(second))).toBe(`01${u64(1)}${u64(9)}080010021807220161${u64(6)}`);
+    expect(enc.lastPayloadBytes).toBe(9);
+    // A heartbeat in between does not disturb the tracking.
+    expect(hex(enc.encode(LINK_HEARTBEAT))).toBe('00');
+    const third = msg({ term: 2, logTerm: 2, index: 7, entries: [], commit: 7 });
+    expect(hex(enc.encode(third))).toBe(`01${u64(0)}${u64(7)}`);
+    // A new term breaks the chain: full frame again.
+    const fourth = msg({ term: 3, logTerm: 2, index: 7, entries: [entry(3, 8, 'b')], commit: 7 });
+    expect(enc.encode(fourth)[0]).toBe(2);
+  });
+
+  it('an empty first MsgApp at term 0 index 0 already takes the shortcut (etcd starts from zero)', () => {
+    const m = msg({ term: 0, logTerm: 0, index: 0, commit: 0 });
+    expect(hex(new MsgAppV2Encoder().encode(m))).toBe(`01${u64(0)}${u64(0)}`);
+  });
+
+  it('decodes what it encodes, rebuilding from/to/term/logTerm/index, across arbitrary splits', () => {
+    const enc = new MsgAppV2Encoder();
+    const sent = [
+      msg({ term: 2, logTerm: 1, index: 4, entries: [entry(2, 5, 'a'), entry(2, 6, 'bb')], commit: 4 }),
+      msg({ term: 2, logTerm: 2, index: 6, entries: [entry(2, 7, 'ccc'), entry(2, 8, '')], commit: 6 }),
+      { ...LINK_HEARTBEAT, entries: [] },
+      msg({ term: 2, logTerm: 2, index: 8, entries: [entry(2, 9, 'd')], commit: 8 }),
+      msg({ term: 2, logTerm: 2, index: 9, entries: [], commit: 9 }),
+      msg({ term: 3, logTerm: 2, index: 9, entries: [entry(3, 10, 'e')], commit: 9, reject: false }),
+    ];
+    const bytes = Buffer.concat(sent.map((m) => enc.encode(m)));
+    expect(bytes[1 + 8 + encodeMessage(sent[0]!).length]).toBe(1); // the second one used the shortcut
+    const dec = new MsgAppV2Decoder(2, 1);
+    const got = decodeBytewise(bytes, (q) => dec.next(q)).map((f) => f.msg);
+    expect(got).toEqual(sent);
+  });
+
+  it('refuses an unknown frame type', () => {
+    const q = new ByteQueue();
+    q.push(Buffer.from([7]));
+    expect(() => new MsgAppV2Decoder(2, 1).next(q)).toThrow(StreamDecodeError);
+  });
+});
+
+describe('ByteQueue', () => {
+  it('takes frames spanning chunks and reads uint64s across chunk borders', () => {
+    const q = new ByteQueue();
+    q.push(Buffer.from('0000', 'hex'));
+    q.push(Buffer.from('00000001', 'hex'));
+    q.push(Buffer.from('0203ff', 'hex'));
+    expect(q.uint64At(0)).toBe(0x10203);
+    expect(q.byteAt(8)).toBe(0xff);
+    expect(hex(q.take(3))).toBe('000000');
+    expect(q.length).toBe(6);
+    expect(hex(q.take(6))).toBe('00010203ff'.padStart(12, '0'));
+  });
+});

@@ -1,0 +1,455 @@
+/**
+ * Interop with real etcd 3.4.23 (Debian's `etcd`), the behaviour oracle: a one-process etcd member "a"
+ * whose --initial-cluster also names "b", and a PeerTransport playing b. Our transport must accept
+ * etcd's stream dials, dial etcd's streams, decode what etcd sends (MsgVote, MsgApp over msgappv2,
+ * MsgHeartbeat) and get our answers accepted: with b acking like a follower, etcd wins the election and
+ * commits a client put, which needs b's MsgVoteResp and MsgAppResp.
+ *
+ * etcd's member ids are 64-bit SHA-1 prefixes of (peer URLs + token); kv's transport carries ids as JS
+ * numbers, so the test picks loopback addresses (127.x.y.z) for a and b whose ids, and the cluster id
+ * derived from them, are below 2^53.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { type Message, MessageType } from '@kv/raft';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { idHex } from '../src/etcdserver/ids.js';
+import { Member, message, waitFor } from './rafthttp-harness.js';
+
+const run = promisify(execFile);
+const TOKEN = 'kv-rafthttp-interop';
+
+/** etcd's member id: the first 8 bytes of sha1(sorted peer URLs + token), big-endian. */
+function etcdMemberId(peerUrl: string, token: string): bigint {
+  return createHash('sha1')
+    .update(peerUrl + token)
+    .digest()
+    .readBigUInt64BE(0);
+}
+
+/** etcd's cluster id: sha1 over the sorted member ids as 8-byte big-endian words. */
+function etcdClusterId(ids: bigint[]): bigint {
+  const b = Buffer.alloc(8 * ids.length);
+  const sorted = [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
+  for (const [i, id] of sorted.entries()) b.writeBigUInt64BE(id, 8 * i);
+  return createHash('sha1').update(b).digest().readBigUInt64BE(0);
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Generates loopback URLs for `port` whose member id is below 2^53 (about one in 2048 qualifies). */
+function* safeAddresses(port: number, side: 0 | 1): Generator<{ url: string; id: bigint }> {
+  // a takes 127.0-127.x.x, b 127.128-255.x.x: 2^23 distinct addresses each.
+  for (let k = 0; k < 1 << 23; k++) {
+    const url = `http://127.${side * 128 + (k >> 16)}.${(k >> 8) & 0xff}.${k & 0xff}:${port}`;
+    const id = etcdMemberId(url, TOKEN);
+    if (id <= SAFE) yield { url, id };
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Picks a's and b's URLs so that both ids and the cluster id fit in a JS number: grows both candidate
+ * lists in turn, testing each new candidate against all of the other side's (about 50 each suffice).
+ */
+function pickIdentities(portA: number, portB: number) {
+  const genA = safeAddresses(portA, 0);
+  const genB = safeAddresses(portB, 1);
+  const as: { url: string; id: bigint }[] = [];
+  const bs: { url: string; id: bigint }[] = [];
+  for (let round = 0; round < 1000; round++) {
+    const a = genA.next().value!;
+    as.push(a);
+    for (const b of bs) {
+      const cid = etcdClusterId([a.id, b.id]);
+      if (cid <= SAFE) return { a, b, cid: Number(cid) };
+    }
+    const b = genB.next().value!;
+    bs.push(b);
+    for (const a2 of as) {
+      const cid = etcdClusterId([a2.id, b.id]);
+      if (cid <= SAFE) return { a: a2, b, cid: Number(cid) };
+    }
+  }
+  throw new Error('no loopback address pair with ids below 2^53');
+}
+
+/** A Debian etcd member "a" whose cluster also names "b", and a transport playing b. */
+interface Pair {
+  etcd: ChildProcess;
+  log: () => string;
+  b: Member;
+  aId: number;
+  aUrl: string;
+  clusterId: number;
+  clientUrl: string;
+  stop(): Promise<void>;
+}
+
+async function startPair(extraEtcdArgs: string[]): Promise<Pair> {
+  const [portA, portB, portC] = [await freePort(), await freePort(), await freePort()];
+  const ids = pickIdentities(portA, portB);
+  const clientUrl = `http://127.0.0.1:${portC}`;
+  const b = await Member.start(Number(ids.b.id), {
+    host: new URL(ids.b.url).hostname,
+    port: portB,
+    clusterId: ids.cid,
+  });
+  // etcd asks its peers' /version to decide the cluster version.
+  b.fallback = (req, res) => {
+    if (req.url === '/version') {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ etcdserver: '3.4.23', etcdcluster: '3.4.0' }));
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  };
+  const dataDir = mkdtempSync(join(tmpdir(), 'kv-interop-etcd-'));
+  const etcd = spawn(
+    'etcd',
+    [
+      '--name=a',
+      `--data-dir=${dataDir}`,
+      `--listen-peer-urls=${ids.a.url}`,
+      `--initial-advertise-peer-urls=${ids.a.url}`,
+      `--listen-client-urls=${clientUrl}`,
+      `--advertise-client-urls=${clientUrl}`,
+      `--initial-cluster=a=${ids.a.url},b=${ids.b.url}`,
+      `--initial-cluster-token=${TOKEN}`,
+      '--initial-cluster-state=new',
+      '--logger=zap',
+      '--log-outputs=stderr',
+      ...extraEtcdArgs,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let log = '';
+  etcd.stderr!.setEncoding('utf8');
+  etcd.stderr!.on('data', (s: string) => {
+    log += s;
+  });
+  return {
+    etcd,
+    log: () => log,
+    b,
+    aId: Number(ids.a.id),
+    aUrl: ids.a.url,
+    clusterId: ids.cid,
+    clientUrl,
+    async stop() {
+      // KV_INTEROP_LOG=<file> keeps etcd's log for a look at what it said about us.
+      if (process.env.KV_INTEROP_LOG) writeFileSync(process.env.KV_INTEROP_LOG, log);
+      if (etcd.exitCode === null) {
+        const exited = new Promise((r) => etcd.once('exit', r));
+        etcd.kill('SIGKILL');
+        await exited;
+      }
+      await b.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe('interop with etcd 3.4.23: etcd leads, our transport is its follower', () => {
+  let pair: Pair;
+  let b: Member;
+  let aId = 0;
+  let clusterId = 0;
+  let aUrl = '';
+  let clientUrl = '';
+  const fromEtcd: Message[] = [];
+
+  beforeAll(async () => {
+    pair = await startPair([]);
+    ({ b, aId, clusterId, aUrl, clientUrl } = pair);
+    const bId = b.id;
+    // b behaves as a follower that accepts everything, so etcd can elect itself and commit.
+    b.sink.process = (m: Message) => {
+      fromEtcd.push(m);
+      const reply = (over: Partial<Message>) =>
+        b.transport.send([message({ from: bId, to: m.from, term: m.term, ...over })]);
+      if (m.type === MessageType.MsgVote) reply({ type: MessageType.MsgVoteResp });
+      else if (m.type === MessageType.MsgPreVote) reply({ type: MessageType.MsgPreVoteResp });
+      else if (m.type === MessageType.MsgApp) {
+        const last = m.entries[m.entries.length - 1];
+        reply({ type: MessageType.MsgAppResp, index: last ? last.index : m.index });
+      } else if (m.type === MessageType.MsgHeartbeat) {
+        reply({ type: MessageType.MsgHeartbeatResp, context: m.context });
+      }
+    };
+    b.transport.addPeer(aId, [aUrl]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it('etcd computes the member and cluster ids we computed', async () => {
+    await waitFor(
+      () => pair.log().includes('"added member"') && pair.log().includes('starting remote peer'),
+      'etcd started',
+      20_000,
+    );
+    expect(pair.log()).toContain(`"local-member-id":"${idHex(aId)}"`);
+    expect(pair.log()).toContain(`"remote-peer-id":"${idHex(b.id)}"`);
+    expect(pair.log()).toContain(`"cluster-id":"${idHex(clusterId)}"`);
+  });
+
+  it("etcd's stream readers connect to our handler and ours to etcd's", async () => {
+    await waitFor(
+      () => {
+        const s = b.transport.bufferStats(aId)?.streams;
+        return !!s?.msgappv2 && !!s.message;
+      },
+      'etcd dialed both of our streams',
+      20_000,
+    );
+    await waitFor(
+      () => (pair.log().match(/established TCP streaming connection with remote peer/g) ?? []).length >= 4,
+      'etcd logged its two readers and two writers connected',
+      20_000,
+    );
+    expect(
+      b.logs.lines.filter(
+        (l) => l.msg === 'established TCP streaming connection with remote peer' && l['stream-reader-type'],
+      ).length,
+    ).toBeGreaterThanOrEqual(2);
+  });
+
+  it('etcd wins the election with our vote and commits a put with our acks (our messages reach etcd)', async () => {
+    await waitFor(() => fromEtcd.some((m) => m.type === MessageType.MsgVote), 'MsgVote from etcd', 20_000);
+    const vote = fromEtcd.find((m) => m.type === MessageType.MsgVote)!;
+    expect(vote.from).toBe(aId);
+    expect(vote.to).toBe(b.id);
+    await waitFor(() => pair.log().includes('became leader at term'), 'etcd leader', 20_000);
+    const put = await run('etcdctl', [`--endpoints=${clientUrl}`, 'put', 'interop', 'ok'], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    expect(put.stdout.trim()).toBe('OK');
+    const get = await run('etcdctl', [`--endpoints=${clientUrl}`, 'get', 'interop', '--print-value-only'], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
+    expect(get.stdout.trim()).toBe('ok');
+    // The put's entry came to us as a MsgApp (over msgappv2 once etcd's writer works) and decoded.
+    const apps = fromEtcd.filter((m) => m.type === MessageType.MsgApp && m.entries.length > 0);
+    expect(apps.length).toBeGreaterThan(0);
+    const carried = apps
+      .flatMap((m) => m.entries.map((e) => Buffer.from(e.data).toString('latin1')))
+      .join('');
+    expect(carried).toContain('interop');
+    expect(fromEtcd.some((m) => m.type === MessageType.MsgHeartbeat)).toBe(true);
+    const metrics = await (await fetch(`${clientUrl}/metrics`)).text();
+    expect(metrics).toContain(`etcd_network_active_peers{Local="${idHex(aId)}",Remote="${idHex(b.id)}"} 1`);
+    const received = metrics.match(
+      new RegExp(`etcd_network_peer_received_bytes_total\\{From="${idHex(b.id)}"\\} (\\S+)`),
+    );
+    expect(Number(received?.[1])).toBeGreaterThan(0);
+  });
+  it("our snapshot sender and pipeline speak etcd's POST /raft/snapshot and POST /raft", async () => {
+    // A stale-term MsgSnap: etcd saves the data (it does not look inside), steps the message (raft
+    // ignores a lower term) and answers 204, so the transfer itself is what is checked.
+    const size = 3 * 1024 * 1024 + 17;
+    async function* data() {
+      for (let sent = 0; sent < size; sent += 64 * 1024)
+        yield Buffer.alloc(Math.min(64 * 1024, size - sent), 0x5a);
+    }
+    const snap = message({
+      type: MessageType.MsgSnap,
+      from: b.id,
+      to: aId,
+      term: 1,
+      snapshot: {
+        data: new Uint8Array(),
+        metadata: {
+          index: 1,
+          term: 1,
+          confState: {
+            voters: [aId, b.id],
+            learners: [],
+            votersOutgoing: [],
+            learnersNext: [],
+            autoLeave: false,
+          },
+        },
+      },
+    });
+    b.transport.sendSnapshot(snap, data);
+    await waitFor(() => b.sink.snapshotReports.length === 1, 'snapshot answered', 20_000);
+    expect(b.sink.snapshotReports).toEqual([{ id: aId, ok: true }]);
+    await waitFor(() => pair.log().includes('received and saved database snapshot'), 'etcd saved it', 20_000);
+    expect(pair.log()).toContain(`"incoming-snapshot-size-bytes":${size}`);
+    expect(pair.log()).toContain(`"remote-snapshot-sender-id":"${idHex(b.id)}"`);
+    // send() routes a MsgSnap through the pipeline (etcd's pick): POST /raft, answered 204.
+    b.transport.send([{ ...snap }]);
+    await waitFor(() => b.sink.snapshotReports.length === 2, 'pipeline MsgSnap answered', 20_000);
+    expect(b.sink.snapshotReports[1]).toEqual({ id: aId, ok: true });
+    expect((pair.log().match(/ignored a MsgSnap message with lower term/g) ?? []).length).toBe(2);
+  });
+  it("etcd's 412 answers are understood: cluster-id mismatch and X-Raft-To mismatch", async () => {
+    const imposter = await Member.start(b.id, { clusterId: 0x1234 });
+    try {
+      imposter.transport.addPeer(aId, [aUrl]);
+      await waitFor(
+        () => imposter.logs.has('request sent was ignored by remote peer due to cluster ID mismatch'),
+        'mismatch understood',
+        20_000,
+      );
+      expect(
+        imposter.logs.find('request sent was ignored by remote peer due to cluster ID mismatch'),
+      ).toMatchObject({
+        'remote-peer-cluster-id': idHex(clusterId),
+        'local-member-cluster-id': '1234',
+      });
+      await waitFor(
+        () => pair.log().includes('"remote-peer-cluster-id":"1234"'),
+        'etcd logged the mismatch',
+        20_000,
+      );
+    } finally {
+      await imposter.stop();
+    }
+    const res = await fetch(`${aUrl}/raft/stream/message/${idHex(b.id)}`, {
+      headers: {
+        'X-Etcd-Cluster-ID': idHex(clusterId),
+        'X-Server-Version': '3.4.23',
+        'X-Min-Cluster-Version': '3.0.0',
+        'X-Server-From': idHex(b.id),
+        'X-Raft-To': '99',
+      },
+    });
+    expect(res.status).toBe(412);
+    expect(await res.text()).toBe('to field mismatch\n');
+  });
+});
+
+describe('interop with etcd 3.4.23: our transport leads, etcd follows', () => {
+  let pair: Pair;
+  const fromEtcd: Message[] = [];
+
+  beforeAll(async () => {
+    // etcd waits a full (long) election timeout before campaigning, so b's campaign comes first.
+    pair = await startPair([
+      '--heartbeat-interval=500',
+      '--election-timeout=10000',
+      '--initial-election-tick-advance=false',
+    ]);
+    pair.b.sink.process = (m: Message) => {
+      fromEtcd.push(m);
+    };
+    pair.b.transport.addPeer(pair.aId, [pair.aUrl]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await pair?.stop();
+  });
+
+  it('etcd votes for us and appends what our msgappv2 encoder sends, full frames and AppEntries shortcuts', async () => {
+    const { b, aId } = pair;
+    await waitFor(
+      () => {
+        const s = b.transport.bufferStats(aId)?.streams;
+        return !!s?.msgappv2 && !!s.message;
+      },
+      'etcd dialed our streams',
+      20_000,
+    );
+    const to = aId;
+    const from = b.id;
+    // etcd's bootstrap log holds the two ConfChange entries of the initial cluster at term 1.
+    b.transport.send([message({ type: MessageType.MsgVote, from, to, term: 2, logTerm: 1, index: 2 })]);
+    await waitFor(() => fromEtcd.some((m) => m.type === MessageType.MsgVoteResp), 'vote answer', 20_000);
+    expect(fromEtcd.find((m) => m.type === MessageType.MsgVoteResp)).toMatchObject({
+      term: 2,
+      reject: false,
+      from: aId,
+    });
+    const empty = (index: number) => ({ term: 2, index, type: 0, data: new Uint8Array() });
+    const appResps = () => fromEtcd.filter((m) => m.type === MessageType.MsgAppResp);
+    // Full frame (type 2): the new leader's empty entry at index 3.
+    b.transport.send([
+      message({
+        type: MessageType.MsgApp,
+        from,
+        to,
+        term: 2,
+        logTerm: 1,
+        index: 2,
+        entries: [empty(3)],
+        commit: 2,
+      }),
+    ]);
+    await waitFor(() => appResps().length >= 1, 'first MsgAppResp', 20_000);
+    expect(appResps()[0]).toMatchObject({ term: 2, index: 3, reject: false });
+    // Continues at index 3 with term == logTerm == 2: the encoder sends AppEntries frames (type 1),
+    // which etcd can only decode if its (term, index) tracking matches ours.
+    b.transport.send([
+      message({
+        type: MessageType.MsgApp,
+        from,
+        to,
+        term: 2,
+        logTerm: 2,
+        index: 3,
+        entries: [empty(4), empty(5)],
+        commit: 3,
+      }),
+    ]);
+    b.transport.send([
+      message({
+        type: MessageType.MsgApp,
+        from,
+        to,
+        term: 2,
+        logTerm: 2,
+        index: 5,
+        entries: [empty(6)],
+        commit: 6,
+      }),
+    ]);
+    await waitFor(() => appResps().some((m) => m.index === 6), 'MsgAppResp for index 6', 20_000);
+    expect(appResps().every((m) => !m.reject)).toBe(true);
+    expect(appResps().map((m) => m.index)).toEqual([3, 5, 6]);
+    // Heartbeats over the message stream come back with their context.
+    b.transport.send([
+      message({
+        type: MessageType.MsgHeartbeat,
+        from,
+        to,
+        term: 2,
+        commit: 6,
+        context: new Uint8Array([7, 7]),
+      }),
+    ]);
+    await waitFor(
+      () => fromEtcd.some((m) => m.type === MessageType.MsgHeartbeatResp),
+      'heartbeat answer',
+      20_000,
+    );
+    expect(fromEtcd.find((m) => m.type === MessageType.MsgHeartbeatResp)).toMatchObject({
+      term: 2,
+      from: aId,
+    });
+    await waitFor(
+      () => pair.log().includes(`elected leader ${idHex(b.id)} at term 2`),
+      'etcd follows b',
+      20_000,
+    );
+    expect(pair.log()).not.toContain('failed to parse');
+  });
+});
