@@ -5,7 +5,6 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
-import * as https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterApi } from './api/cluster.js';
@@ -25,6 +24,7 @@ import { createHttpHandler } from './gateway/http.js';
 import { Logger, type LogLevel } from './log/logger.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { createPeerHandler } from './peer/handler.js';
+import { createPeerListener, type PeerListener } from './rafthttp/index.js';
 import { rejectGatewayCommonName } from './tls/gateway-cn-guard.js';
 import { type PeerTlsConfig, type ResolvedTls, resolveTls } from './tls/setup.js';
 import { describeTlsInfo, tlsReloader } from './tls/tls-info.js';
@@ -54,7 +54,7 @@ export class KvServer {
   readonly metricsUrls: string[] = [];
   /** Peer URLs actually bound. */
   readonly peerUrls: string[] = [];
-  private readonly peerServers: Array<http.Server | https.Server> = [];
+  private peerListener: PeerListener | undefined;
   private readonly listeners: ClientListener[] = [];
   private readonly httpServers: http.Server[] = [];
   private closing: Promise<void> | undefined;
@@ -238,25 +238,14 @@ export class KvServer {
       promoteMember: (id) => cluster.promoteOnLeader(id),
     });
     const peerTls = this.tls.peer;
-    for (const url of config.listenPeerUrls) {
-      const secure = url.protocol === 'https:' || url.protocol === 'unixs:';
-      const server =
-        secure && peerTls.server
-          ? https.createServer({ ...peerTls.server, requestCert: true }, handler)
-          : http.createServer(handler);
-      server.keepAliveTimeout = 30_000;
-      this.peerServers.push(server);
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      const port = await new Promise<number>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(Number(url.port), host === 'localhost' ? '127.0.0.1' : host, () => {
-          server.off('error', reject);
-          const a = server.address();
-          resolve(typeof a === 'object' && a ? a.port : Number(url.port));
-        });
-      });
-      this.peerUrls.push(`${url.protocol}//${url.hostname}:${port}`);
-      this.log.info('serving peer traffic', { address: `${url.hostname}:${port}`, secure });
+    this.peerListener = await createPeerListener(config.listenPeerUrls, peerTls.server, handler, {
+      allowedCn: peerTls.allowedCn,
+      allowedHostname: peerTls.allowedHostname,
+      logger: this.log,
+    });
+    this.peerUrls.push(...this.peerListener.urls);
+    for (const url of this.peerListener.urls) {
+      this.log.info('serving peer traffic', { address: url, secure: url.startsWith('https:') });
     }
   }
 
@@ -308,8 +297,7 @@ export class KvServer {
       await listenersClosed;
       await this.corruptChecker?.stop();
       await this.etcd.stop();
-      for (const s of this.peerServers) s.closeAllConnections?.();
-      await Promise.all(this.peerServers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await this.peerListener?.close();
       this.log.info('closed etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
     })();
     return this.closing;

@@ -253,6 +253,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const m = this.metrics;
     m.serverId.set(1, { server_id: idHex(this.memberId) });
     m.version.set(1, { server_version: SERVER_VERSION });
+    m.isLearner.set(this.isLearner ? 1 : 0);
     this.announceQuota();
     this.tickTimer = setInterval(() => {
       this.node.tick();
@@ -659,6 +660,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.confState = this.node.applyConfChange(cc);
     const effect = applyToMembership(this.membership, cc, member);
     if (effect) this.onMembershipEffect(effect, index);
+    this.metrics.isLearner.set(this.isLearner ? 1 : 0);
     this.waiters.trigger(cc.id ?? 0, { response: this.membership.list() });
   }
 
@@ -676,7 +678,6 @@ export class EtcdServer extends EventEmitter implements RaftSink {
         break;
       case 'promoted':
         this.log.info('promote member', { ...ids, 'promoted-member-id': idHex(effect.id) });
-        this.metrics.isLearner.set(this.isLearner ? 1 : 0);
         break;
       case 'removed':
         this.log.info('removed member', { ...ids, 'removed-remote-peer-id': idHex(effect.id), index });

@@ -16,6 +16,10 @@ export class ServerMetrics {
     'etcd_server_is_leader',
     'Whether or not this member is a leader. 1 if is, 0 otherwise.',
   );
+  readonly isLearner = this.registry.gauge(
+    'etcd_server_is_learner',
+    'Whether or not this member is a learner. 1 if is, 0 otherwise.',
+  );
   readonly leaderChanges = this.registry.counter(
     'etcd_server_leader_changes_seen_total',
     'The number of leader changes seen.',
