@@ -359,7 +359,7 @@ export class Cluster {
     const slot = await this.allocate(name);
     const via = this.current.find((m) => m.serving);
     if (!via) throw new Error('no serving member to add through');
-    const r = await etcdctl(via.endpoint, [
+    const r = await this.reconfigure(via.endpoint, [
       'member',
       'add',
       name,
@@ -382,12 +382,26 @@ export class Cluster {
     if (!m.id) await m.status();
     const via = this.current.find((x) => x.serving && x.index !== i);
     if (!via) throw new Error('no other serving member to remove through');
-    const r = await etcdctl(via.endpoint, ['member', 'remove', m.hexId]);
+    const r = await this.reconfigure(via.endpoint, ['member', 'remove', m.hexId]);
     if (r.code !== 0) throw new Error(`member remove failed: ${r.stderr}`);
     m.removed = true;
     // etcd stops a removed member by itself; do not leave it running if it does not.
     await m.exited(15_000).catch(async () => m.kill());
     return r;
+  }
+
+  /**
+   * Runs a membership command, retried (bounded) while etcd refuses it with "etcdserver: unhealthy
+   * cluster": with --strict-reconfig-check (the default) etcd only reconfigures once the members it needs
+   * have been connected for its health interval (5 s), so right after a start or a restart it refuses.
+   */
+  private async reconfigure(endpoint: string, args: string[], timeoutMs = 20_000): Promise<CommandResult> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = await etcdctl(endpoint, args);
+      if (r.code === 0 || !/unhealthy cluster/.test(r.stderr) || Date.now() > deadline) return r;
+      await sleep(500);
+    }
   }
 
   /**
