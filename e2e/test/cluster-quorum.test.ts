@@ -14,10 +14,11 @@ afterEach(async () => {
 /**
  * etcd's ways of saying a request could not commit in time: the client's deadline (etcdctl
  * --command-timeout) or the server's own timeout errors, whichever fires first (a race by design: the
- * server's context carries the client's deadline).
+ * server's context carries the client's deadline; a linearizable read that times out in the server's
+ * ReadIndex wait comes back as `rpc error: code = Unknown desc = context deadline exceeded`).
  */
 const TIMED_OUT =
-  /Error: (context deadline exceeded|etcdserver: request timed out(, possibly due to (previous leader failure|connection lost))?)\n/;
+  /Error: ((rpc error: code = \w+ desc = )?context deadline exceeded|etcdserver: request timed out(, possibly due to (previous leader failure|connection lost))?)\n/;
 
 /** A put that gives up after `timeout` (etcdctl's --command-timeout). */
 const putWithin = (endpoint: string, key: string, value: string, timeout = '3s') =>

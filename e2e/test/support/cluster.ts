@@ -132,7 +132,10 @@ export class Member {
   async waitReady(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`${this.name} exited (${this.proc?.exitCode}):\n${this.output}`);
+      if (!this.running) {
+        const how = this.proc?.signalCode ?? this.proc?.exitCode;
+        throw new Error(`${this.name} exited (${how}) before it was ready:\n${this.output}`);
+      }
       const probe = this.learner ? ['endpoint', 'status'] : ['endpoint', 'health'];
       const r = await etcdctl(this.endpoint, [...probe, '--command-timeout=1s', '--dial-timeout=1s']);
       if (r.code === 0) return;
