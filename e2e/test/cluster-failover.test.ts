@@ -96,6 +96,18 @@ describe('leader failure', () => {
     const hashes = await cluster.waitConverged();
     expect(hashes.map((h) => h.name).sort()).toEqual(['m0', 'm1', 'm2']);
     expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
+    // The operator's check: `endpoint hashkv --cluster` (every member's client URL from member list).
+    const all = await etcdctl(cluster.member(old).endpoint, [
+      'endpoint',
+      'hashkv',
+      '--cluster',
+      '-w',
+      'json',
+    ]);
+    expect(all.code).toBe(0);
+    const perMember: { Endpoint: string; HashKV: { hash: number } }[] = JSON.parse(all.stdout);
+    expect(perMember.map((h) => h.Endpoint).sort()).toEqual(cluster.members.map((m) => m.endpoint).sort());
+    expect(new Set(perMember.map((h) => h.HashKV.hash))).toEqual(new Set([hashes[0].hash]));
     // The restarted member serves every acknowledged key itself.
     const onOld = await keysOn(cluster.member(old).endpoint, 'load/');
     expect([...load.acked].filter((k) => !onOld.has(k))).toEqual([]);
