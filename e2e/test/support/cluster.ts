@@ -493,7 +493,7 @@ export class Cluster {
 
   /** Picks ports (and a proxy) for a new member. */
   private async allocate(name: string): Promise<Slot> {
-    const index = this.members.length + this.pending++;
+    const index = this.nextIndex++;
     const clientPort = await freePort();
     const peerPort = await freePort();
     const scheme = this.opts.peerTls ? 'https' : 'http';
@@ -502,7 +502,8 @@ export class Cluster {
     return { index, name, clientPort, peerPort, peerUrl: `${scheme}://127.0.0.1:${advertised}` };
   }
 
-  private pending = 0;
+  /** Index of the next member; indexes are never reused, so `member(i)` stays valid after removals. */
+  private nextIndex = 0;
 
   /** Builds the member for `slot` with etcd's clustering flags. */
   private create(slot: Slot, initialCluster: string, state: 'new' | 'existing', learner: boolean): Member {
@@ -559,7 +560,6 @@ export class Cluster {
       learner,
     );
     this.members[slot.index] = m;
-    this.pending--;
     return m;
   }
 }
