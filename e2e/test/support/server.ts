@@ -15,6 +15,11 @@ export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..');
 /** Which server the tests drive: 'kv' (bin/kv-server) or 'etcd' (the reference). */
 export const TARGET = process.env.KV_E2E_TARGET === 'etcd' ? 'etcd' : 'kv';
 
+/** The server executable for `target`: the one place that maps the etcd-vs-kv switch to a binary. */
+export function serverBinary(target: 'kv' | 'etcd' = TARGET): string {
+  return target === 'etcd' ? 'etcd' : join(REPO_ROOT, 'bin', 'kv-server');
+}
+
 /** A free TCP port on 127.0.0.1, found by binding port 0 and releasing it. */
 export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -101,7 +106,7 @@ export class ServerProcess {
       'new',
       ...this.extraFlags,
     ];
-    const cmd = TARGET === 'etcd' ? 'etcd' : join(REPO_ROOT, 'bin', 'kv-server');
+    const cmd = serverBinary();
     this.output = '';
     const proc = spawn(cmd, flags, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
