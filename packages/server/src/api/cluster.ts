@@ -158,7 +158,8 @@ export class ClusterApi {
     const progress = this.etcd.progress();
     const learner = progress?.get(id);
     const leader = progress?.get(this.etcd.memberId);
-    if (!learner || !leader || learner.match < leader.match * LEARNER_READY_PERCENT) throw Errors.learnerNotReady();
+    if (!learner || !leader || learner.match < leader.match * LEARNER_READY_PERCENT)
+      throw Errors.learnerNotReady();
     return this.etcd.proposeConfChange(ConfChangeType.AddNode, { ...m, isLearner: false });
   }
 }

@@ -107,7 +107,11 @@ function methodStats(etcd: EtcdServer, service: string, method: MethodDefinition
  */
 function servedByLearner(service: string, method: string, req: unknown): boolean {
   if (service === 'etcdserverpb.Maintenance' && method === 'status') return true;
-  return service === 'etcdserverpb.KV' && method === 'range' && (req as { serializable?: boolean }).serializable === true;
+  return (
+    service === 'etcdserverpb.KV' &&
+    method === 'range' &&
+    (req as { serializable?: boolean }).serializable === true
+  );
 }
 
 /** Creates the gRPC server with every service registered (not bound to a port: see cmux). */
@@ -126,7 +130,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
     // etcd's stream interceptor: a learner serves no streams (watch, keep-alive, snapshot).
     for (const [key, h] of Object.entries(streams)) {
       impl[key] = (call: ServerCall) => {
-        if (etcd.isLearner) call.fail(toGrpcError(Errors.notSupportedForLearner));
+        if (etcd.isLearner) call.fail(toGrpcError(Errors.notSupportedForLearner()));
         else h(call);
       };
     }
@@ -136,7 +140,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
       if (!fn) continue;
       impl[key] = (call: ServerCall, callback: (err: GrpcStatus | null, resp?: unknown) => void) => {
         if (etcd.isLearner && !servedByLearner(serviceName, key, call.request)) {
-          callback(toGrpcError(Errors.notSupportedForLearner));
+          callback(toGrpcError(Errors.notSupportedForLearner()));
           return;
         }
         let ctx: CallContext;

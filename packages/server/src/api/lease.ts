@@ -68,7 +68,10 @@ export class LeaseApi {
       return { ...r, header: header(this.etcd) };
     }
     await this.etcd.readBarrier();
-    return { header: header(this.etcd), ...(this.localTimeToLive(req.ID, req.keys) ?? { ID: req.ID, TTL: -1 }) };
+    return {
+      header: header(this.etcd),
+      ...(this.localTimeToLive(req.ID, req.keys) ?? { ID: req.ID, TTL: -1 }),
+    };
   }
 
   /** The local lessor's answer, or undefined when the lease does not exist. */
@@ -91,5 +94,4 @@ export class LeaseApi {
       .sort((a, b) => a.ID - b.ID);
     return { header: header(this.etcd), leases };
   }
-
 }

@@ -551,7 +551,8 @@ export function helpText(bin = 'kv-server'): string {
       group = def.group;
       lines.push('', `${group}:`);
     }
-    const note = def.supported === false ? ' (not supported by kv-server: refused unless left at its default)' : '';
+    const note =
+      def.supported === false ? ' (not supported by kv-server: refused unless left at its default)' : '';
     lines.push(`  --${def.name} '${def.def}'`, `    ${def.help}${note}`);
   }
   return `${lines.join('\n')}\n`;

@@ -8,8 +8,8 @@
  * - **Restart** (a WAL exists): the newest snapshot the WAL has a marker for, then WAL replay.
  */
 import { mkdirSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { type ConfState, type Entry, MemoryStorage, RawNode, type Snapshot } from '@kv/raft';
 import { Snapshotter, Wal } from '@kv/wal';
 import { AuthStore } from '../auth/store.js';
@@ -18,7 +18,7 @@ import { ConfigError, type ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
 import { fetchClusterFromPeers } from '../peer/join.js';
 import { computeClusterId, computeMemberId, idHex } from './ids.js';
-import { type Member, Membership, encodeMemberContext } from './membership.js';
+import { encodeMemberContext, type Member, Membership } from './membership.js';
 import { decodeSnapshotFile, type SnapshotPayload } from './snapshot-file.js';
 import { snapshotMetaData } from './snapshots.js';
 import { type KvStore, openKvStore } from './store.js';
@@ -70,7 +70,11 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   const snapshotter = new Snapshotter(snapDir);
   const started = Date.now();
   const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg);
-  log.info('opened backend db', { path: join(snapDir, 'db'), took: `${Date.now() - started}ms`, engine: cfg.backend });
+  log.info('opened backend db', {
+    path: join(snapDir, 'db'),
+    took: `${Date.now() - started}ms`,
+    engine: cfg.backend,
+  });
   // Auth state lives in the backend's auth buckets; replicated entries change it in apply.
   const auth = await AuthStore.open(store, {
     tokenProvider: createTokenProvider(cfg.authToken, { simpleTtlSeconds: cfg.authTokenTtl }),
@@ -81,7 +85,9 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
 
   if (joined) {
     const membership = new Membership(joined.clusterId);
-    const self = joined.members.find((m) => m.peerURLs.some((u) => cfg.initialAdvertisePeerUrls.some((a) => a.origin === u)));
+    const self = joined.members.find((m) =>
+      m.peerURLs.some((u) => cfg.initialAdvertisePeerUrls.some((a) => a.origin === u)),
+    );
     if (!self) {
       await store.close();
       throw new ConfigError(
@@ -89,7 +95,10 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
       );
     }
     const wal = await Wal.create(walDir, walMetadata(self.id, joined.clusterId), { noSync });
-    log.info('starting local member', { 'local-member-id': idHex(self.id), 'cluster-id': idHex(joined.clusterId) });
+    log.info('starting local member', {
+      'local-member-id': idHex(self.id),
+      'cluster-id': idHex(joined.clusterId),
+    });
     const node = new RawNode(raftConfig(cfg, self.id, electionTick, raftStorage, 0, log));
     return {
       ...base,
@@ -167,7 +176,10 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
     }
   }
   const contents = await wal.readAll();
-  const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as { memberId: number; clusterId: number };
+  const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as {
+    memberId: number;
+    clusterId: number;
+  };
   const membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
   if (raftSnap) raftStorage.applySnapshot(raftSnap);
   raftStorage.setHardState(contents.hardState);

@@ -48,12 +48,15 @@ export function startCompactor(
   if (mode === 'revision') {
     const keep = Number(retention);
     let last = 0;
-    timer = setInterval(() => {
-      const target = host.rev() - keep;
-      if (!host.isLeader() || target <= 0 || target === last || target <= host.compactRevision()) return;
-      last = target;
-      run(target);
-    }, opts.revisionCheckMs ?? 5 * 60_000);
+    timer = setInterval(
+      () => {
+        const target = host.rev() - keep;
+        if (!host.isLeader() || target <= 0 || target === last || target <= host.compactRevision()) return;
+        last = target;
+        run(target);
+      },
+      opts.revisionCheckMs ?? 5 * 60_000,
+    );
   } else {
     const periodMs = /^\d+$/.test(retention) ? Number(retention) * 3_600_000 : parseDurationMs(retention);
     // Sample the revision every period/10 and compact to the sample taken one period ago (etcd's

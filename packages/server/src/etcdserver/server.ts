@@ -20,7 +20,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { AlarmRequest_AlarmAction, AlarmType as PbAlarmType } from '@kv/client/api';
 import {
   type ConfChange,
-  ConfChangeType,
+  type ConfChangeType,
   type ConfState,
   decodeConfChange,
   type Entry,
@@ -46,7 +46,12 @@ import { AlarmType, Applier, type ApplyResult } from './apply.js';
 import { bootstrap } from './bootstrap.js';
 import { startCompactor } from './compactor.js';
 import { applyToMembership, type MembershipEffect, validateConfChange } from './conf-change.js';
-import { decodeInternalRequest, encodeInternalRequest, type InternalRequest } from './envelope.js';
+import {
+  decodeInternalRequest,
+  encodeInternalRequest,
+  type InternalRequest,
+  isMemberAttrSet,
+} from './envelope.js';
 import { Errors } from './errors.js';
 import { IdGenerator, idHex } from './ids.js';
 import { Lessor } from './lessor.js';
@@ -177,7 +182,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.snapshotIndex = b.snapshotIndex;
     this.confState = b.confState;
     const timeout = requestTimeoutMs(cfg);
-    this.waiters = new Wait<ApplyResult>(timeout, () => Errors.timeout(), () => this.metrics.proposalsFailed.inc());
+    this.waiters = new Wait<ApplyResult>(
+      timeout,
+      () => Errors.timeout(),
+      () => this.metrics.proposalsFailed.inc(),
+    );
     this.reads = new ReadIndexLoop({
       memberId: b.memberId,
       canIssue: () => this.leaderId !== 0 && (!this.isLeader || this.leaderCommittedInTerm),
@@ -443,7 +452,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       const took = Number(process.hrtime.bigint() - t0) / 1e9;
       this.metrics.walFsync.observe(took);
       if (this.log.enabled('debug')) {
-        this.log.debug('saved ready', { entries: rd.entries.length, committed: rd.committedEntries.length, took });
+        this.log.debug('saved ready', {
+          entries: rd.entries.length,
+          committed: rd.committedEntries.length,
+          took,
+        });
       }
     } else if (rd.hardState) {
       // Only the commit index moved (raft says no sync needed): an fsync for it alone would double
@@ -485,7 +498,14 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const { payload, confState } = decodeSnapshotMeta(snap.data);
     const dump = await takeReceivedDb(this.snapDir, index);
     await this.flushHardState();
-    await writeSnapshot(this.snapshotWriter(), index, term, Membership.fromJSON(payload.membership), confState, dump);
+    await writeSnapshot(
+      this.snapshotWriter(),
+      index,
+      term,
+      Membership.fromJSON(payload.membership),
+      confState,
+      dump,
+    );
     await dropReceivedDb(this.snapDir, index);
     this.receivedDump = dump;
   }
@@ -593,9 +613,10 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       if (e.data.length === 0) {
         // The empty entry a new leader appends: the leader has committed in its term.
         if (e.term === this.term && this.isLeader) this.markLeaderReady();
-      } else if (e.index <= this.store.consistentIndex()) {
+      } else if (e.index <= this.store.consistentIndex() && !isMemberAttrSet(e.data)) {
         // Replayed after a restart or covered by an installed snapshot: its effects are already in the
-        // backend (the applier would skip it too), so do not even decode it.
+        // backend (the applier would skip it too), so do not even decode it. Member attributes are the
+        // exception: the member list is rebuilt in memory from the log.
       } else {
         let req: InternalRequest;
         try {
@@ -643,9 +664,13 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const id = req.memberID ?? 0;
     const attrs = req.memberAttributes;
     if (this.membership.get(id) && attrs) {
-      this.membership.setAttributes(id, attrs.name ?? '', (attrs.clientUrls ?? []).filter(Boolean) as string[]);
+      this.membership.setAttributes(
+        id,
+        attrs.name ?? '',
+        (attrs.clientUrls ?? []).filter(Boolean) as string[],
+      );
     }
-    this.store.setConsistentIndex(index);
+    if (index > this.store.consistentIndex()) this.store.setConsistentIndex(index);
   }
 
   private applyConfChange(cc: ConfChange, index: number): void {
@@ -674,7 +699,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
           'added-peer-id': idHex(effect.member.id),
           'added-peer-peer-urls': effect.member.peerURLs,
         });
-        if (effect.member.id !== this.memberId) this.transport.addPeer(effect.member.id, effect.member.peerURLs);
+        if (effect.member.id !== this.memberId)
+          this.transport.addPeer(effect.member.id, effect.member.peerURLs);
         break;
       case 'promoted':
         this.log.info('promote member', { ...ids, 'promoted-member-id': idHex(effect.id) });
@@ -690,7 +716,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
         }
         break;
       case 'updated':
-        this.log.info('updated member', { ...ids, 'updated-remote-peer-id': idHex(effect.id), 'updated-remote-peer-urls': effect.peerURLs });
+        this.log.info('updated member', {
+          ...ids,
+          'updated-remote-peer-id': idHex(effect.id),
+          'updated-remote-peer-urls': effect.peerURLs,
+        });
         if (effect.id !== this.memberId) this.transport.updatePeer(effect.id, effect.peerURLs);
         break;
     }
@@ -768,7 +798,10 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     for (;;) {
       try {
         await this.propose({
-          clusterMemberAttrSet: { memberID: this.memberId, memberAttributes: { name, clientUrls: clientURLs } },
+          clusterMemberAttrSet: {
+            memberID: this.memberId,
+            memberAttributes: { name, clientUrls: clientURLs },
+          },
         });
         return;
       } catch (err) {

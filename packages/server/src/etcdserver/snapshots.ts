@@ -48,7 +48,9 @@ export async function saveReceivedDb(
     for await (const chunk of data) {
       if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', r));
     }
-    await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
     const fh = await open(tmp, 'r+');
     await fh.datasync();
     await fh.close();

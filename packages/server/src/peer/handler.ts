@@ -11,9 +11,9 @@ import {
   type LeaseTimeToLiveRequest,
   type LeaseTimeToLiveResponse,
 } from '@kv/client/api';
-import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
 import { EtcdError } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
+import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
 import { decodeLeaseInternalRequest, encodeLeaseInternalResponse } from './lease-internal.js';
 import { membersJson } from './members-json.js';
 
@@ -77,7 +77,12 @@ export function createPeerHandler(host: PeerRoutesHost): (req: IncomingMessage, 
   };
 }
 
-async function serveLease(host: PeerRoutesHost, path: string, body: Buffer, res: ServerResponse): Promise<void> {
+async function serveLease(
+  host: PeerRoutesHost,
+  path: string,
+  body: Buffer,
+  res: ServerResponse,
+): Promise<void> {
   let out: Uint8Array;
   try {
     if (path === '/leases') {
@@ -129,5 +134,3 @@ function methodNotAllowed(res: ServerResponse, allow: string): void {
   res.setHeader('Allow', allow);
   plainError(res, 405, 'Method Not Allowed');
 }
-
-

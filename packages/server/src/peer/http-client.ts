@@ -43,7 +43,9 @@ export function peerRequest(url: string, opts: PeerRequestOptions): Promise<Peer
     const req = (secure ? https : http).request(u, reqOpts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`request to ${u.origin} timed out`)));

@@ -5,7 +5,7 @@
  */
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError, type ServerConfig } from '../config/parse.js';
-import { type Member } from '../etcdserver/membership.js';
+import type { Member } from '../etcdserver/membership.js';
 import type { Logger } from '../log/logger.js';
 import { peerRequest } from './http-client.js';
 import { parseMembersJson } from './members-json.js';

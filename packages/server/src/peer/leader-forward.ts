@@ -11,7 +11,7 @@ import {
 import { Errors, EtcdError } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
 import type { EtcdServer } from '../etcdserver/server.js';
-import { peerRequest, type PeerResponse } from './http-client.js';
+import { type PeerResponse, peerRequest } from './http-client.js';
 import { decodeLeaseInternalResponse, encodeLeaseInternalRequest } from './lease-internal.js';
 
 /** Posts `body` to `path` on the leader's first answering peer URL. */
