@@ -19,6 +19,7 @@ import {
   type TxnResponse,
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
+import { checkEngineRecord } from './engine-record.js';
 
 type MvccTxnResponse = TxnResponse;
 
@@ -71,12 +72,20 @@ export interface KvStore {
   restoreBackend(dump: Uint8Array): Promise<void>;
 }
 
-/** Opens the backend of the configured engine and the MVCC store on it. */
+/**
+ * Opens the backend of the configured engine and the MVCC store on it. The data dir's engine record
+ * is checked first (and written for a new data dir): a data dir created with another engine is
+ * refused with `EngineMismatchError` before anything is opened or created (see engine-record.ts).
+ */
 export async function openKvStore(
   engine: ServerConfig['backend'],
   path: string,
-  cfg: Pick<ServerConfig, 'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs'>,
+  cfg: Pick<
+    ServerConfig,
+    'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs' | 'dataDir' | 'walDir'
+  >,
 ): Promise<KvStore> {
+  await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
   const open = () => openBackend(engine === 'memory' ? { engine } : { engine, path });
   let backend = await open();
   const storeOpts = {
