@@ -56,6 +56,8 @@ export interface WatchBatch {
   /** Set with `canceled` when the history the watcher needs has been compacted. */
   compactRevision?: number;
   canceled?: boolean;
+  /** Why the hub canceled the watcher, when it was not compaction (e.g. a failed storage read). */
+  cancelReason?: string;
   /** More fragments of the same batch follow. */
   fragment?: boolean;
   /** A progress notification (no events). */
@@ -293,6 +295,21 @@ export class WatchHub {
     }
   }
 
+  private async cancelFailed(w: WatcherState, err: unknown): Promise<void> {
+    this.remove(w);
+    try {
+      await w.sink({
+        watchId: w.id,
+        events: [],
+        revision: this.source.rev(),
+        canceled: true,
+        cancelReason: err instanceof Error ? err.message : String(err),
+      });
+    } catch {
+      // The sink itself failed; the watcher is gone either way.
+    }
+  }
+
   /** The watcher's delivery loop; at most one runs per watcher. */
   private async pump(w: WatcherState): Promise<void> {
     if (w.running || w.canceled || w.paused || this.closed) return;
@@ -346,9 +363,10 @@ export class WatchHub {
           if (w.synced) this.setSynced(w, false);
         }
       }
-    } catch {
-      // A failing sink or history read ends the watcher rather than the process.
-      if (!w.canceled) this.remove(w);
+    } catch (err) {
+      // A failed history or prev_kv read (ErrStorage) or a throwing sink ends the watcher rather than
+      // the process; the consumer is told why, so it never waits on a watcher that is gone.
+      if (!w.canceled) await this.cancelFailed(w, err);
     } finally {
       w.running = false;
     }

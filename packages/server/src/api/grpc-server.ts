@@ -131,6 +131,9 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
           (err: unknown) => {
             if (!(err instanceof EtcdError))
               log.warn('request failed', { method: `${serviceName}/${key}`, error: err });
+            // A failed storage read (store.ts): the server's fault, logged like etcd's panic would be.
+            else if (err.code === grpc.status.INTERNAL)
+              log.error('request failed', { method: `${serviceName}/${key}`, error: err });
             callback(toGrpcError(err));
           },
         );
@@ -150,6 +153,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
         },
         // Resolved per create request, so a token that expired meanwhile is noticed.
         () => identity.fromGrpcCall(call),
+        log,
       );
       call.on('data', (req: WatchRequest) => session.handle(req));
       const end = () => {

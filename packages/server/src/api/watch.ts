@@ -9,6 +9,7 @@ import type { DeepPartial, WatchCreateRequest, WatchRequest, WatchResponse } fro
 import type { WatchBatch, Watcher } from '@kv/mvcc';
 import { checkWatchCreate } from '../auth/permissions.js';
 import type { EtcdServer } from '../etcdserver/server.js';
+import type { Logger } from '../log/logger.js';
 import { header } from './context.js';
 import { ANONYMOUS, type CallContext } from './identity.js';
 
@@ -29,6 +30,8 @@ export class WatchSession {
     private readonly io: WatchStreamIo,
     /** The stream's identity (token or certificate CN), resolved for each create request. */
     private readonly identity: () => CallContext = () => ANONYMOUS,
+    /** Where a watcher the hub had to cancel (a failed storage read) is reported. */
+    private readonly log?: Logger,
   ) {}
 
   /** Handles one request of the stream. */
@@ -111,6 +114,10 @@ export class WatchSession {
     if (batch.canceled) {
       resp.canceled = true;
       resp.compactRevision = batch.compactRevision ?? 0;
+      if (batch.cancelReason) {
+        resp.cancelReason = batch.cancelReason;
+        this.log?.error('watcher canceled', { 'watch-id': watchId, error: batch.cancelReason });
+      }
       if (this.watchers.delete(watchId)) this.etcd.metrics.watchers.dec();
     }
     if (batch.fragment) resp.fragment = true;
