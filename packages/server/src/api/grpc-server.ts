@@ -30,9 +30,7 @@ import { Handlers } from './handlers.js';
 import { registerHealth } from './health.js';
 import type { CallContext, GrpcCallLike } from './identity.js';
 import { WatchSession } from './watch.js';
-
-/** etcd's grpcOverheadBytes. */
-const GRPC_OVERHEAD_BYTES = 512 * 1024;
+import { GRPC_OVERHEAD_BYTES } from './watch-fragment.js';
 
 const CODE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(grpc.status)
