@@ -94,6 +94,20 @@ describe('resolveEngine (pure decision)', () => {
     expect((r as { error: Error }).error.message).toContain('files of two engines');
   });
 
+  it('refuses a disk-engine dir whose database is gone (its snapshot does not carry the data)', () => {
+    const gone = { ...none, wal: true, snapshotHasData: false };
+    for (const disk of [{ ...gone, recorded: 'level' as const }, gone]) {
+      const r = resolveEngine('/d', disk, 'level');
+      expect(r.action).toBe('refuse');
+      expect((r as { error: Error }).error).toBeInstanceOf(EngineRecordError);
+      expect((r as { error: Error }).error.message).toContain('(member/snap/db) is missing');
+    }
+    // A snapshot that carries the data (memory engine, snapshot restore) loads in any engine.
+    expect(resolveEngine('/d', { ...none, wal: true, snapshotHasData: true }, 'lmdb')).toMatchObject({
+      action: 'record',
+    });
+  });
+
   it('records the requested engine for a new dir and for one whose data is all in WAL and snapshots', () => {
     expect(resolveEngine('/d', none, 'memory')).toMatchObject({ action: 'record', engine: 'memory' });
     expect(resolveEngine('/d', { ...none, wal: true }, 'lmdb')).toMatchObject({
@@ -128,7 +142,7 @@ describe('the record file', () => {
     batch.put('key', b('k'), b('v'));
     await batch.commit();
     await be.close();
-    const seen = inspectDataDir(member, dbPath, join(member, 'wal'));
+    const seen = await inspectDataDir(member, dbPath, join(member, 'wal'));
     expect(seen).toEqual({
       recorded: undefined,
       levelFiles: engine === 'level',
@@ -246,6 +260,16 @@ describe('a data dir started with another engine', () => {
     );
     expect(await count30(dataDir, 'level')).toHaveLength(30);
     expect(readEngineRecord(join(dataDir, 'member'))).toBe('level');
+  });
+
+  it('a level data dir whose database was deleted is refused, not served from the WAL tail', async () => {
+    const dataDir = freshDir();
+    await create30(dataDir);
+    rmSync(join(dataDir, 'member', 'snap', 'db'), { recursive: true });
+    await expect(startServer({ backend: 'level', dataDir })).rejects.toThrow(
+      `data dir "${dataDir}": the level database (member/snap/db) is missing`,
+    );
+    expect(existsSync(join(dataDir, 'member', 'snap', 'db'))).toBe(false);
   });
 
   it('a memory data dir is recorded as memory and refused by level', async () => {

@@ -16,7 +16,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EngineName } from '@kv/mvcc';
-import { nodeFileSystem, Wal } from '@kv/wal';
+import { nodeFileSystem, Snapshotter, Wal } from '@kv/wal';
+import { decodeSnapshotFile } from './snapshot-file.js';
 
 /** Name of the record, in `<data-dir>/member`. */
 export const ENGINE_RECORD_FILE = 'engine.json';
@@ -38,6 +39,11 @@ export interface EngineEvidence {
   lmdbFiles: boolean;
   /** The WAL has at least one segment. */
   wal: boolean;
+  /**
+   * The newest snapshot file carries the backend data (memory engine, `snapshot restore`): true;
+   * it does not (a disk engine wrote it, its data is in member/snap/db): false; no snapshot: undefined.
+   */
+  snapshotHasData?: boolean | undefined;
 }
 
 /** Outcome of {@link resolveEngine}. */
@@ -93,6 +99,20 @@ export function resolveEngine(
   requested: EngineName,
 ): EngineResolution {
   const holdsData = disk.levelFiles || disk.lmdbFiles || disk.wal;
+  if (disk.wal && !disk.levelFiles && !disk.lmdbFiles && disk.snapshotHasData === false) {
+    // A disk engine's snapshot leaves the data to member/snap/db, which is gone: the WAL holds only
+    // what followed the snapshot, so any engine would start with part of the key space.
+    const engine = disk.recorded ?? 'disk engine';
+    return {
+      action: 'refuse',
+      error: new EngineRecordError(
+        `data dir "${dataDir}": the ${engine} database (member/snap/db) is missing; its newest snapshot` +
+          ` leaves the data to that database and the WAL holds only later entries, so starting would serve` +
+          ` part of the key space. Put member/snap/db back, or restore a snapshot file ('etcdctl snapshot` +
+          ` save') with 'kvctl snapshot restore FILE --backend ${requested} --data-dir NEW_DIR'`,
+      ),
+    };
+  }
   if (disk.recorded !== undefined) {
     if (disk.recorded === requested) return { action: 'open' };
     if (!holdsData) {
@@ -173,20 +193,32 @@ export async function writeEngineRecord(memberDir: string, engine: EngineName): 
   await fs.syncDir(memberDir);
 }
 
-/** What is on disk: the record, the engine files under `dbPath` and the WAL. */
-export function inspectDataDir(memberDir: string, dbPath: string, walDir: string): EngineEvidence {
+/**
+ * What is on disk: the record, the engine files under `dbPath`, the WAL and, when no engine files are
+ * there but a WAL is, whether the newest snapshot in `member/snap` carries the data.
+ */
+export async function inspectDataDir(
+  memberDir: string,
+  dbPath: string,
+  walDir: string,
+): Promise<EngineEvidence> {
   let names: string[] = [];
   try {
     names = readdirSync(dbPath);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  return {
+  const disk: EngineEvidence = {
     recorded: readEngineRecord(memberDir),
     levelFiles: names.includes('CURRENT') || names.some((n) => n.startsWith('MANIFEST-')),
     lmdbFiles: names.includes('data.mdb'),
     wal: Wal.exists(walDir),
   };
+  if (disk.wal && !disk.levelFiles && !disk.lmdbFiles) {
+    const newest = await new Snapshotter(join(memberDir, 'snap')).loadNewest();
+    if (newest) disk.snapshotHasData = decodeSnapshotFile(newest.data).payload.hasBackendDump;
+  }
+  return disk;
 }
 
 /** Where a member's engine lives, as the server lays out a data dir. */
@@ -215,7 +247,11 @@ export async function checkEngineRecord(
 ): Promise<EngineResolution> {
   const memberDir = join(where.dataDir, 'member');
   const walDir = where.walDir || join(memberDir, 'wal');
-  const decision = resolveEngine(where.dataDir, inspectDataDir(memberDir, where.dbPath, walDir), requested);
+  const decision = resolveEngine(
+    where.dataDir,
+    await inspectDataDir(memberDir, where.dbPath, walDir),
+    requested,
+  );
   if (decision.action === 'refuse') throw decision.error;
   if (decision.action === 'record') await writeEngineRecord(memberDir, decision.engine);
   return decision;
