@@ -58,7 +58,12 @@ export interface StoreOptions {
    */
   readCacheBytes?: number;
   /** Watch hub tuning. */
-  watch?: { maxEventsPerBatch?: number; maxQueuedBatches?: number; progressInterval?: number };
+  watch?: {
+    maxEventsPerBatch?: number;
+    maxRevisionsPerBatch?: number;
+    maxQueuedBatches?: number;
+    progressInterval?: number;
+  };
 }
 
 /** Default size of the committed-revision read cache. */
