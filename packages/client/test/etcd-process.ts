@@ -29,6 +29,8 @@ export interface StartEtcdOptions {
   name?: string;
   /** --initial-cluster-token (default etcd's). */
   token?: string;
+  /** More flags, e.g. `['--max-request-bytes=10000']`. */
+  args?: string[];
 }
 
 /** A loopback port free right now (another process may still take it before it is bound). */
@@ -77,6 +79,7 @@ async function startOnce(opts: StartEtcdOptions): Promise<EtcdProcess> {
       ...(opts.token ? [`--initial-cluster-token=${opts.token}`] : []),
       '--initial-cluster-state=new',
       '--log-level=error',
+      ...(opts.args ?? []),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );

@@ -268,6 +268,13 @@ function clusterCommands(y: Argv): Argv {
               default: false,
               describe: 'Ignore snapshot integrity hash value (required if copied from data directory)',
             },
+            backend: {
+              type: 'string',
+              default: 'level',
+              choices: ['memory', 'level', 'lmdb'],
+              describe:
+                'kv only: storage engine kv-server will run the data dir on (its --backend); it refuses to start it with another',
+            },
           },
           handler((_ctx, a) =>
             snapshot.snapshotRestore(str(a.filename), {
@@ -278,6 +285,7 @@ function clusterCommands(y: Argv): Argv {
               initialClusterToken: str(a['initial-cluster-token']),
               initialAdvertisePeerUrls: str(a['initial-advertise-peer-urls']),
               skipHashCheck: a['skip-hash-check'] === true,
+              backend: str(a.backend) as 'memory' | 'level' | 'lmdb',
             }),
           ),
         )

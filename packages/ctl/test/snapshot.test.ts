@@ -3,7 +3,7 @@
  * kv-server started on the restored directory.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -88,5 +88,52 @@ describe('kvctl snapshot', () => {
     expect(missing.code).toBe(1);
     expect(missing.err).toContain(`Error: open ${join(root, 'nope.db')}: no such file or directory`);
     expect((await kvctl('snapshot', 'status')).code).not.toBe(0);
+  });
+
+  it('restore --backend records the engine kv-server must run the data dir on', async () => {
+    const src = await startServer();
+    const file = join(root, 'engine.db');
+    try {
+      const c = new KvClient({ endpoints: [src.address] });
+      await c.put('engine', 'lmdb');
+      c.close();
+      expect((await kvctl('--endpoints', src.address, 'snapshot', 'save', file)).code).toBe(0);
+    } finally {
+      await src.close();
+    }
+    const bad = await kvctl(
+      'snapshot',
+      'restore',
+      file,
+      '--data-dir',
+      join(root, 'bad'),
+      '--backend',
+      'rocks',
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toContain('Invalid values');
+
+    const dataDir = join(root, 'lmdb.etcd');
+    const restored = await kvctl('snapshot', 'restore', file, '--data-dir', dataDir, '--backend', 'lmdb');
+    expect(restored.code).toBe(0);
+    expect(JSON.parse(restored.err.trim().split('\n').pop()!)).toMatchObject({
+      msg: 'restored snapshot',
+      backend: 'lmdb',
+    });
+    expect(JSON.parse(readFileSync(join(dataDir, 'member', 'engine.json'), 'utf8'))).toEqual({
+      engine: 'lmdb',
+    });
+    await expect(startServer({ dataDir, backend: 'level' })).rejects.toThrow(
+      'was created with --backend lmdb and cannot be opened with --backend level',
+    );
+    const srv = await startServer({ dataDir, backend: 'lmdb' });
+    try {
+      const c = new KvClient({ endpoints: [srv.address] });
+      const r = await c.get('engine');
+      expect(Buffer.from(r.kvs[0]!.value).toString()).toBe('lmdb');
+      c.close();
+    } finally {
+      await srv.close();
+    }
   });
 });

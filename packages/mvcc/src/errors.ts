@@ -50,5 +50,23 @@ export class ErrClosed extends MvccError {
   }
 }
 
+/**
+ * A read from the storage engine failed (an I/O error, a closed or damaged engine), or a revision the
+ * index holds is missing from it. Never turned into "not found": a missing key and an unreadable one are
+ * different answers. etcd panics here; kv fails the request and keeps serving what it can read.
+ */
+export class ErrStorage extends MvccError {
+  constructor(
+    /** What was being read, e.g. `key revisions`. */
+    readonly what: string,
+    /** The engine's error, if any. */
+    override readonly cause?: unknown,
+  ) {
+    super(
+      `mvcc: storage read failed: ${what}${cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : String(cause)}`}`,
+    );
+  }
+}
+
 /** A snapshot stream that cannot be restored (bad framing or checksum). */
 export class ErrCorruptSnapshot extends MvccError {}

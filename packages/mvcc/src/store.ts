@@ -13,7 +13,7 @@
 import type { Backend, ReadView } from './backend/types.js';
 import { bytesToKey, keyToBytes } from './btree.js';
 import { Crc32c } from './crc32.js';
-import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound, MvccError } from './errors.js';
+import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound, ErrStorage, MvccError } from './errors.js';
 import { type IndexHit, revId, TreeIndex } from './key-index.js';
 import { decodeIndexFields, decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 import { compareRange, filterByRevisions, needsFullFetch, normaliseRangeEnd, sortKvs } from './range-ops.js';
@@ -58,7 +58,12 @@ export interface StoreOptions {
    */
   readCacheBytes?: number;
   /** Watch hub tuning. */
-  watch?: { maxEventsPerBatch?: number; maxQueuedBatches?: number; progressInterval?: number };
+  watch?: {
+    maxEventsPerBatch?: number;
+    maxRevisionsPerBatch?: number;
+    maxQueuedBatches?: number;
+    progressInterval?: number;
+  };
 }
 
 /** Default size of the committed-revision read cache. */
@@ -335,11 +340,17 @@ export class MvccStore implements HistorySource {
       }
     }
     if (missKeys.length > 0) {
-      const values = await src.view.getMany(KEY_BUCKET, missKeys);
+      let values: (Uint8Array | undefined)[];
+      try {
+        values = await src.view.getMany(KEY_BUCKET, missKeys);
+      } catch (err) {
+        throw err instanceof ErrClosed ? err : new ErrStorage('key revisions', err);
+      }
       for (let j = 0; j < values.length; j++) {
         const v = values[j];
-        if (!v) throw new Error(`mvcc: revision ${missIdx[j]} missing from backend`);
         const h = hits[missIdx[j]!]!;
+        if (!v)
+          throw new ErrStorage(`revision ${h.modMain}_${h.modSub} is in the index but not in the backend`);
         this.readCache.set(revId(h.modMain, h.modSub), v);
         out[missIdx[j]!] = decodeKeyValue(v);
       }
@@ -399,7 +410,10 @@ export class MvccStore implements HistorySource {
     }
   }
 
-  /** The live KeyValue of `key` at `rev`; undefined if absent or compacted (as etcd's prev_kv lookup). */
+  /**
+   * The live KeyValue of `key` at `rev`; undefined if absent or compacted (as etcd's prev_kv lookup).
+   * @throws ErrStorage if the engine cannot read it (never reported as absent)
+   */
   async kvAt(key: Uint8Array, rev: number): Promise<KeyValue | undefined> {
     if (rev < this.compactRev) return undefined;
     const hit = this.index.get(key, rev);
@@ -407,8 +421,6 @@ export class MvccStore implements HistorySource {
     const src = this.openSources();
     try {
       return (await this.fetchKvs(src, [hit]))[0];
-    } catch {
-      return undefined;
     } finally {
       src.close();
     }
@@ -426,15 +438,19 @@ export class MvccStore implements HistorySource {
     const src = this.openSources();
     try {
       const entries: HistoryEntry[] = [];
-      for await (const chunk of src.view.scanChunks(KEY_BUCKET, {
-        start: revLowerBound(from),
-        end: revLowerBound(to + 1),
-        limit: maxEntries + 1,
-      })) {
-        for (const [k, v] of chunk) {
-          const rev = bytesToRev(k);
-          entries.push({ main: rev.main, sub: rev.sub, tombstone: rev.tombstone, value: v });
+      try {
+        for await (const chunk of src.view.scanChunks(KEY_BUCKET, {
+          start: revLowerBound(from),
+          end: revLowerBound(to + 1),
+          limit: maxEntries + 1,
+        })) {
+          for (const [k, v] of chunk) {
+            const rev = bytesToRev(k);
+            entries.push({ main: rev.main, sub: rev.sub, tombstone: rev.tombstone, value: v });
+          }
         }
+      } catch (err) {
+        throw err instanceof ErrClosed ? err : new ErrStorage(`history from revision ${from}`, err);
       }
       const lastBackend = entries.length > 0 ? entries[entries.length - 1]!.main : from - 1;
       if (entries.length <= maxEntries) {

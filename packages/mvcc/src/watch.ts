@@ -39,8 +39,6 @@ export interface WatchOptions {
   startRevision?: number;
   prevKv?: boolean;
   filters?: WatchFilter[];
-  /** Split batches with more than `maxEventsPerBatch` events into fragments. */
-  fragment?: boolean;
   /** Send periodic progress notifications while idle (every hub `progressInterval`). */
   progressNotify?: boolean;
   /** Watcher id to use (default: next free id). */
@@ -56,8 +54,8 @@ export interface WatchBatch {
   /** Set with `canceled` when the history the watcher needs has been compacted. */
   compactRevision?: number;
   canceled?: boolean;
-  /** More fragments of the same batch follow. */
-  fragment?: boolean;
+  /** Why the hub canceled the watcher, when it was not compaction (e.g. a failed storage read). */
+  cancelReason?: string;
   /** A progress notification (no events). */
   progress?: boolean;
 }
@@ -149,14 +147,21 @@ export class WatchHub {
   private nextId = 1;
   private closed = false;
   private readonly maxEvents: number;
+  private readonly maxRevisions: number;
   private readonly maxQueued: number;
   private readonly progressTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly source: HistorySource,
-    opts: { maxEventsPerBatch?: number; maxQueuedBatches?: number; progressInterval?: number },
+    opts: {
+      maxEventsPerBatch?: number;
+      maxRevisionsPerBatch?: number;
+      maxQueuedBatches?: number;
+      progressInterval?: number;
+    },
   ) {
     this.maxEvents = opts.maxEventsPerBatch ?? 1000;
+    this.maxRevisions = opts.maxRevisionsPerBatch ?? 1000;
     this.maxQueued = opts.maxQueuedBatches ?? 1024;
     if (opts.progressInterval && opts.progressInterval > 0) {
       this.progressTimer = setInterval(() => this.periodicProgress(), opts.progressInterval);
@@ -293,6 +298,52 @@ export class WatchHub {
     }
   }
 
+  private async cancelFailed(w: WatcherState, err: unknown): Promise<void> {
+    this.remove(w);
+    try {
+      await w.sink({
+        watchId: w.id,
+        events: [],
+        revision: this.source.rev(),
+        canceled: true,
+        cancelReason: err instanceof Error ? err.message : String(err),
+      });
+    } catch {
+      // The sink itself failed; the watcher is gone either way.
+    }
+  }
+
+  /**
+   * One catch-up batch for an unsynced watcher, framed as etcd's syncWatchers frames it: the matching
+   * events of up to `maxRevisions` revisions (etcd's watchBatchMaxRevs, 1000), read from history in
+   * chunks of about `maxEvents` entries. `upTo` is the last revision covered. A chunk without a match
+   * returns at once (the caller moves on and rechecks compaction); reading stops early if compaction
+   * passes the next revision to read.
+   */
+  private async readBatch(w: WatcherState, head: number): Promise<{ events: Event[]; upTo: number }> {
+    const events: Event[] = [];
+    let upTo = w.nextRev - 1;
+    let revisions = 0;
+    let lastRev = 0;
+    while (upTo < head && !w.canceled) {
+      if (events.length > 0 && upTo + 1 < this.source.compactRevision()) break;
+      const chunk = await this.source.readHistory(upTo + 1, head, this.maxEvents);
+      for (const e of chunk.entries) {
+        const ev = historyToEvent(e);
+        if (!w.matches(ev)) continue;
+        if (e.main !== lastRev) {
+          if (revisions === this.maxRevisions) return { events, upTo: e.main - 1 };
+          revisions++;
+          lastRev = e.main;
+        }
+        events.push(ev);
+      }
+      upTo = chunk.upTo;
+      if (events.length === 0) break;
+    }
+    return { events, upTo };
+  }
+
   /** The watcher's delivery loop; at most one runs per watcher. */
   private async pump(w: WatcherState): Promise<void> {
     if (w.running || w.canceled || w.paused || this.closed) return;
@@ -315,14 +366,13 @@ export class WatchHub {
             }
             continue;
           }
-          const { entries, upTo } = await this.source.readHistory(w.nextRev, head, this.maxEvents);
+          const read = await this.readBatch(w, head);
           if (w.canceled) return;
-          const events = entries.map(historyToEvent).filter((ev) => w.matches(ev));
-          if (events.length === 0) {
-            w.nextRev = upTo + 1;
+          if (read.events.length === 0) {
+            w.nextRev = read.upTo + 1;
             continue;
           }
-          batch = { events, revision: upTo };
+          batch = { events: read.events, revision: read.upTo };
         } else {
           const first = w.queue.shift();
           if (!first) break;
@@ -346,44 +396,40 @@ export class WatchHub {
           if (w.synced) this.setSynced(w, false);
         }
       }
-    } catch {
-      // A failing sink or history read ends the watcher rather than the process.
-      if (!w.canceled) this.remove(w);
+    } catch (err) {
+      // A failed history or prev_kv read (ErrStorage) or a throwing sink ends the watcher rather than
+      // the process; the consumer is told why, so it never waits on a watcher that is gone.
+      if (!w.canceled) await this.cancelFailed(w, err);
     } finally {
       w.running = false;
     }
     if (!w.canceled && !w.paused && !this.closed && (w.queue.length > 0 || !w.synced)) void this.pump(w);
   }
 
-  /** Hands a batch to the sink (filling prev_kv, fragmenting); false if the consumer asked to pause. */
+  /**
+   * Hands a batch to the sink (filling prev_kv); false if the consumer asked to pause. A batch is one
+   * message whatever its size: splitting it to fit a transport's message limit is the transport's
+   * business (kv-server fragments by encoded size, as etcd does).
+   */
   private async deliver(w: WatcherState, batch: Pending): Promise<boolean> {
     let events = batch.events;
     if (w.opts.prevKv && events.length > 0) {
       events = await Promise.all(
         events.map(async (ev) => {
+          // A create (version 1) has no previous value: etcd skips the lookup (IsCreateEvent).
+          if (ev.type === EventType.PUT && ev.kv.version === 1) return ev;
           const prevKv = await this.source.kvAt(ev.kv.key, ev.kv.modRevision - 1);
           return prevKv ? { ...ev, prevKv } : ev;
         }),
       );
     }
     if (w.canceled) return true;
-    const parts: Event[][] = [];
-    if (w.opts.fragment && events.length > this.maxEvents) {
-      for (let i = 0; i < events.length; i += this.maxEvents) parts.push(events.slice(i, i + this.maxEvents));
-    } else {
-      parts.push(events);
-    }
-    let keepGoing = true;
-    for (let i = 0; i < parts.length; i++) {
-      const msg: WatchBatch = { watchId: w.id, events: parts[i]!, revision: batch.revision };
-      if (i < parts.length - 1) msg.fragment = true;
-      if (batch.progress) msg.progress = true;
-      const r = w.sink(msg);
-      if (r === false) keepGoing = false;
-      else if (r && typeof (r as PromiseLike<unknown>).then === 'function') await r;
-      if (w.canceled) return true;
-    }
-    return keepGoing;
+    const msg: WatchBatch = { watchId: w.id, events, revision: batch.revision };
+    if (batch.progress) msg.progress = true;
+    const r = w.sink(msg);
+    if (r === false) return false;
+    if (r && typeof (r as PromiseLike<unknown>).then === 'function') await r;
+    return true;
   }
 
   /** Cancels every watcher (store closing). */

@@ -33,7 +33,6 @@ interface WatchSpec {
   filters: WatchFilter[];
   prevKv: boolean;
   consumer: Consumer;
-  fragment: boolean;
 }
 
 type WStep =
@@ -51,7 +50,6 @@ const specArb: fc.Arbitrary<WatchSpec> = fc.record({
   filters: fc.constantFrom<WatchFilter[]>([], [], ['noput'], ['nodelete'], [1]),
   prevKv: fc.boolean(),
   consumer: fc.constantFrom<Consumer>('fast', 'slow', 'parking'),
-  fragment: fc.boolean(),
 });
 
 const stepArb: fc.Arbitrary<WStep> = fc.oneof(
@@ -164,7 +162,6 @@ async function runWorkload(engine: EngineName, steps: WStep[]): Promise<void> {
             startRevision: spec.start === 'now' ? 0 : startRev,
             filters: spec.filters,
             prevKv: spec.prevKv,
-            fragment: spec.fragment,
           },
           (batch) => {
             if (batch.canceled) {
@@ -229,23 +226,16 @@ function checkWatcher(l: Live, history: Event[], model: Model, compactRev: numbe
       label,
     ).toEqual(early);
   }
-  // Batches: revisions never go backwards; a revision is split only by fragments.
+  // Batches: revisions never go backwards; a revision is never split between batches.
   let last = 0;
-  for (let i = 0; i < l.batches.length; i++) {
-    const b = l.batches[i]!;
+  for (const b of l.batches) {
     expect(b.revision).toBeGreaterThanOrEqual(last);
     last = b.revision;
     for (const ev of b.events) expect(ev.kv.modRevision).toBeLessThanOrEqual(b.revision);
-    if (b.fragment) {
-      expect(l.spec.fragment).toBe(true);
-      expect(l.batches[i + 1]!.events[0]!.kv.modRevision).toBe(b.events[b.events.length - 1]!.kv.modRevision);
-    }
   }
-  if (!l.spec.fragment) {
-    for (let i = 1; i < l.batches.length; i++) {
-      const prev = l.batches[i - 1]!.events;
-      expect(prev[prev.length - 1]!.kv.modRevision).toBeLessThan(l.batches[i]!.events[0]!.kv.modRevision);
-    }
+  for (let i = 1; i < l.batches.length; i++) {
+    const prev = l.batches[i - 1]!.events;
+    expect(prev[prev.length - 1]!.kv.modRevision).toBeLessThan(l.batches[i]!.events[0]!.kv.modRevision);
   }
   for (const ev of got) {
     const key = dec(ev.kv.key);
@@ -309,27 +299,45 @@ describe('watch hub invariants', () => {
     await store.close();
   });
 
-  test('a large txn is fragmented only for watchers that ask for it', async () => {
+  test('a large txn is one batch, whatever the batch bound', async () => {
     const store = await MvccStore.open((await freshBackend('memory')).backend, {
       watch: { maxEventsPerBatch: 4 },
     });
-    const whole: WatchBatch[] = [];
-    const parts: WatchBatch[] = [];
+    const got: WatchBatch[] = [];
     store.watch({ key: enc('a'), rangeEnd: enc('z') }, (b) => {
-      whole.push(b);
-    });
-    store.watch({ key: enc('a'), rangeEnd: enc('z'), fragment: true }, (b) => {
-      parts.push(b);
+      got.push(b);
     });
     const success = 'abcdefghij'.split('').map((k) => ({ requestPut: { key: enc(k), value: enc(k) } }));
     await store.txn({ success }, { index: 1 });
     await sleep(10);
-    expect(whole.map((b) => [b.events.length, b.fragment ?? false])).toEqual([[10, false]]);
-    expect(parts.map((b) => [b.events.length, b.fragment ?? false])).toEqual([
-      [4, true],
-      [4, true],
-      [2, false],
-    ]);
+    expect(got.map((b) => b.events.length)).toEqual([10]);
+    await store.close();
+  });
+
+  test('catch-up batches hold the matching events of up to 1000 revisions, as etcd frames them', async () => {
+    const store = await MvccStore.open((await freshBackend('level')).backend);
+    let index = 1;
+    for (let i = 0; i < 1500; i++) {
+      await store.put({ key: enc(`f/${String(i).padStart(4, '0')}`), value: enc('v') }, { index: index++ });
+      if (i % 3 === 0) await store.put({ key: enc(`other/${i}`), value: enc('o') }, { index: index++ });
+    }
+    await store.deleteRange({ key: enc('f/'), rangeEnd: enc('f0') }, { index: index++ });
+    await store.flush();
+    const batches: WatchBatch[] = [];
+    let done!: () => void;
+    const all = new Promise<void>((r) => (done = r));
+    let seen = 0;
+    store.watch({ key: enc('f/'), rangeEnd: enc('f0'), startRevision: 1 }, (b) => {
+      batches.push(b);
+      seen += b.events.length;
+      if (seen === 3000) done();
+    });
+    await all;
+    // 1000 put revisions (other/ revisions in between do not count), then 500 puts + the delete's 1500.
+    expect(batches.map((b) => b.events.length)).toEqual([1000, 2000]);
+    const firstRevs = new Set(batches[0]!.events.map((e) => e.kv.modRevision));
+    expect(firstRevs.size).toBe(1000);
+    expect(batches[0]!.revision).toBe(batches[1]!.events[0]!.kv.modRevision - 1);
     await store.close();
   });
 

@@ -16,6 +16,8 @@ export interface RestoreFlags {
   initialClusterToken?: string;
   initialAdvertisePeerUrls?: string;
   skipHashCheck?: boolean;
+  /** kv only: the engine kv-server will run the restored data dir on (memory, level or lmdb). */
+  backend?: 'memory' | 'level' | 'lmdb';
 }
 
 /** One etcdctl-style (zap JSON) log line on stderr. */
@@ -40,6 +42,7 @@ export async function snapshotRestore(path: string | undefined, flags: RestoreFl
     initialClusterToken: flags.initialClusterToken,
     initialAdvertisePeerUrls: flags.initialAdvertisePeerUrls,
     skipHashCheck: flags.skipHashCheck,
+    backend: flags.backend,
   });
   for (const m of r.members) {
     logInfo('added member', {
@@ -49,7 +52,7 @@ export async function snapshotRestore(path: string | undefined, flags: RestoreFl
       'added-peer-peer-urls': m.peerURLs,
     });
   }
-  logInfo('restored snapshot', where);
+  logInfo('restored snapshot', { ...where, backend: r.backend });
 }
 
 export async function snapshotStatus(ctx: Ctx, path: string | undefined): Promise<void> {

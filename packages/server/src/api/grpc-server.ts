@@ -27,11 +27,10 @@ import { createElectionService } from '../v3election/service.js';
 import { createLockService } from '../v3lock/service.js';
 import { createServerFacade } from './concurrency.js';
 import { Handlers } from './handlers.js';
+import { registerHealth } from './health.js';
 import type { CallContext, GrpcCallLike } from './identity.js';
 import { WatchSession } from './watch.js';
-
-/** etcd's grpcOverheadBytes. */
-const GRPC_OVERHEAD_BYTES = 512 * 1024;
+import { GRPC_OVERHEAD_BYTES } from './watch-fragment.js';
 
 const CODE_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(grpc.status)
@@ -155,6 +154,9 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
           (err: unknown) => {
             if (!(err instanceof EtcdError))
               log.warn('request failed', { method: `${serviceName}/${key}`, error: err });
+            // A failed storage read (store.ts): the server's fault, logged like etcd's panic would be.
+            else if (err.code === grpc.status.INTERNAL)
+              log.error('request failed', { method: `${serviceName}/${key}`, error: err });
             callback(toGrpcError(err));
           },
         );
@@ -174,6 +176,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
         },
         // Resolved per create request, so a token that expired meanwhile is noticed.
         () => identity.fromGrpcCall(call),
+        log,
       );
       call.on('data', (req: WatchRequest) => session.handle(req));
       const end = () => {
@@ -227,32 +230,6 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
   server.addService(ElectionService as unknown as AnyDef, createElectionService(facadeFor));
   registerHealth(server, etcd);
   return server;
-}
-
-/**
- * grpc.health.v1.Health/Check, which etcd registers too (load balancers and orchestrators probe it):
- * SERVING while a leader is known, NOT_SERVING otherwise. The two tiny messages are hand-encoded:
- * HealthCheckRequest {string service = 1}, HealthCheckResponse {ServingStatus status = 1}.
- */
-function registerHealth(server: GrpcServer, etcd: EtcdServer): void {
-  const SERVING = 1;
-  const NOT_SERVING = 2;
-  const def = {
-    check: {
-      path: '/grpc.health.v1.Health/Check',
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (v: Buffer) => v,
-      requestDeserialize: (b: Buffer) => b,
-      responseSerialize: (status: number) => Buffer.from([0x08, status]),
-      responseDeserialize: (b: Buffer) => b[1] ?? 0,
-      originalName: 'Check',
-    },
-  };
-  server.addService(def, {
-    check: (_call: ServerCall<Buffer, number>, callback: (err: null, status: number) => void) =>
-      callback(null, etcd.leaderId !== 0 ? SERVING : NOT_SERVING),
-  });
 }
 
 export { Handlers };

@@ -9,8 +9,10 @@ import type { DeepPartial, WatchCreateRequest, WatchRequest, WatchResponse } fro
 import type { WatchBatch, Watcher } from '@kv/mvcc';
 import { checkWatchCreate } from '../auth/permissions.js';
 import type { EtcdServer } from '../etcdserver/server.js';
+import type { Logger } from '../log/logger.js';
 import { header } from './context.js';
 import { ANONYMOUS, type CallContext } from './identity.js';
+import { fragmentWatchResponse, GRPC_OVERHEAD_BYTES } from './watch-fragment.js';
 
 /** The minimal duplex surface of a grpc-js stream (also implemented by the HTTP gateway). */
 export interface WatchStreamIo {
@@ -21,6 +23,8 @@ export interface WatchStreamIo {
 /** One Watch stream's state. */
 export class WatchSession {
   private readonly watchers = new Map<number, Watcher>();
+  /** Watchers created with `fragment`: their large responses are split by size (watch-fragment.ts). */
+  private readonly fragmenting = new Set<number>();
   private nextId = 0;
   private closed = false;
 
@@ -29,6 +33,8 @@ export class WatchSession {
     private readonly io: WatchStreamIo,
     /** The stream's identity (token or certificate CN), resolved for each create request. */
     private readonly identity: () => CallContext = () => ANONYMOUS,
+    /** Where a watcher the hub had to cancel (a failed storage read) is reported. */
+    private readonly log?: Logger,
   ) {}
 
   /** Handles one request of the stream. */
@@ -82,11 +88,13 @@ export class WatchSession {
         startRevision: c.startRevision,
         prevKv: c.prevKv,
         filters: c.filters as Array<0 | 1>,
-        fragment: c.fragment,
+        // Not passed to the hub (which would split by event count): split here by size, as etcd.
         progressNotify: c.progressNotify,
       },
       (batch) => this.deliver(watchId, batch),
     );
+    if (c.fragment) this.fragmenting.add(watchId);
+    else this.fragmenting.delete(watchId);
     this.watchers.set(watchId, watcher);
     this.etcd.metrics.watchers.inc();
   }
@@ -111,10 +119,20 @@ export class WatchSession {
     if (batch.canceled) {
       resp.canceled = true;
       resp.compactRevision = batch.compactRevision ?? 0;
+      if (batch.cancelReason) {
+        resp.cancelReason = batch.cancelReason;
+        this.log?.error('watcher canceled', { 'watch-id': watchId, error: batch.cancelReason });
+      }
       if (this.watchers.delete(watchId)) this.etcd.metrics.watchers.dec();
     }
-    if (batch.fragment) resp.fragment = true;
-    const ok = this.io.write(resp);
+    let ok: boolean;
+    if (this.fragmenting.has(watchId)) {
+      ok = true;
+      const limit = this.etcd.cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES;
+      for (const part of fragmentWatchResponse(resp, limit)) ok = this.io.write(part);
+    } else {
+      ok = this.io.write(resp);
+    }
     if (ok) return true;
     return new Promise<void>((resolve) => this.io.onDrain(resolve));
   }
@@ -124,6 +142,7 @@ export class WatchSession {
     if (!w) return;
     w.cancel();
     this.watchers.delete(watchId);
+    this.fragmenting.delete(watchId);
     this.etcd.metrics.watchers.dec();
     this.io.write({ header: header(this.etcd), watchId, canceled: true });
   }

@@ -13,9 +13,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backendSnapshotLength, MvccStore, openBackend } from '@kv/mvcc';
+import { backendSnapshotLength, type EngineName, MvccStore, openBackend } from '@kv/mvcc';
 import { Snapshotter, Wal } from '@kv/wal';
 import { parseInitialCluster } from '../config/parse.js';
+import { writeEngineRecord } from './engine-record.js';
 import { computeClusterId, computeMemberId } from './ids.js';
 import { type Member, Membership } from './membership.js';
 import { encodeSnapshotFile } from './snapshot-file.js';
@@ -43,6 +44,11 @@ export interface RestoreOptions {
   initialAdvertisePeerUrls?: string;
   /** --skip-hash-check: accept a file without (or with a wrong) SHA-256 trailer. */
   skipHashCheck?: boolean;
+  /**
+   * --backend: the storage engine kv-server will run the data dir on (default `level`, kv-server's
+   * default), recorded in `member/engine.json`; kv-server refuses to start it with another engine.
+   */
+  backend?: EngineName;
 }
 
 /** What a restore produced. */
@@ -50,6 +56,8 @@ export interface RestoreResult {
   dataDir: string;
   walDir: string;
   snapDir: string;
+  /** The engine recorded in the data dir. */
+  backend: EngineName;
   clusterId: number;
   memberId: number;
   members: Member[];
@@ -193,7 +201,11 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     await wal.close();
   }
   await new Snapshotter(snapDir).save({ index, term, data });
-  return { dataDir, walDir, snapDir, clusterId: membership.clusterId, memberId, members, index };
+  // Last: a crash before it leaves a data dir whose data is all in the WAL and snapshot, which the
+  // server's first start records under whatever engine it runs (engine-record.ts).
+  const backend = opts.backend ?? 'level';
+  await writeEngineRecord(join(dataDir, 'member'), backend);
+  return { dataDir, walDir, snapDir, backend, clusterId: membership.clusterId, memberId, members, index };
 }
 
 function errnoText(err: unknown): string {

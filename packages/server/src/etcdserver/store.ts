@@ -3,10 +3,12 @@
  * maintenance API need) over MvccStore + Backend, so the rest of the server does not depend on the
  * store's exact shapes.
  */
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import {
   type Backend,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
+  ErrStorage,
   type Event,
   type KeyValue,
   MvccStore,
@@ -19,6 +21,8 @@ import {
   type TxnResponse,
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
+import { checkEngineRecord } from './engine-record.js';
+import { EtcdError } from './errors.js';
 
 type MvccTxnResponse = TxnResponse;
 
@@ -71,12 +75,20 @@ export interface KvStore {
   restoreBackend(dump: Uint8Array): Promise<void>;
 }
 
-/** Opens the backend of the configured engine and the MVCC store on it. */
+/**
+ * Opens the backend of the configured engine and the MVCC store on it. The data dir's engine record
+ * is checked first (and written for a new data dir): a data dir created with another engine is
+ * refused with `EngineMismatchError` before anything is opened or created (see engine-record.ts).
+ */
 export async function openKvStore(
   engine: ServerConfig['backend'],
   path: string,
-  cfg: Pick<ServerConfig, 'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs'>,
+  cfg: Pick<
+    ServerConfig,
+    'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs' | 'dataDir' | 'walDir'
+  >,
 ): Promise<KvStore> {
+  await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
   const open = () => openBackend(engine === 'memory' ? { engine } : { engine, path });
   let backend = await open();
   const storeOpts = {
@@ -96,8 +108,12 @@ export async function openKvStore(
     compactRevision: () => mvcc.compactRevision(),
     consistentIndex: () => mvcc.consistentIndex(),
     async range(req) {
-      const r = await mvcc.range(req);
-      return { response: { kvs: r.kvs, more: r.more, count: r.count }, revision: r.revision };
+      try {
+        const r = await mvcc.range(req);
+        return { response: { kvs: r.kvs, more: r.more, count: r.count }, revision: r.revision };
+      } catch (err) {
+        throw storageToEtcd(err);
+      }
     },
     // The store's own result already has this shape (plus `skipped`): passed on as is, without an extra
     // async hop and object per applied write.
@@ -108,7 +124,7 @@ export async function openKvStore(
       const r = await mvcc.compact(rev, ctx);
       return { revision: r.revision, physical: r.response.physical };
     },
-    readTxn: (req) => readOnlyTxn(mvcc, req),
+    readTxn: (req) => readOnlyTxn(mvcc, req).catch((err: unknown) => Promise.reject(storageToEtcd(err))),
     putMeta: (bucket, key, value, ctx) => mvcc.putMeta(bucket, key, value, ctx),
     deleteMeta: (bucket, key, ctx) => mvcc.deleteMeta(bucket, key, ctx),
     setConsistentIndex: (index) => mvcc.setConsistentIndex(index),
@@ -139,6 +155,14 @@ export async function openKvStore(
 }
 
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A failed storage read answers the request with gRPC INTERNAL and the engine's error (etcd panics
+ * instead); the gRPC layer logs INTERNAL answers. Other errors pass unchanged.
+ */
+export function storageToEtcd(err: unknown): unknown {
+  return err instanceof ErrStorage ? new EtcdError(GrpcStatus.INTERNAL, `etcdserver: ${err.message}`) : err;
+}
 
 function cmpBytes(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(
