@@ -4,6 +4,7 @@
  * backend commit, so replaying an already-applied entry after a crash is skipped); leases, alarms and
  * compaction are handled here.
  */
+import { ErrStorage } from '@kv/mvcc';
 import { checkDeleteRange, checkLeaseRevoke, checkPut, checkTxn } from '../auth/permissions.js';
 import { AUTH_REQUEST_FIELDS, type AuthInfo, type AuthRequest, type AuthStore } from '../auth/store.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
@@ -105,7 +106,9 @@ export class Applier {
   }
 
   /**
-   * Applies one request at raft index `index`. Never throws: errors go into the result. Entries at or
+   * Applies one request at raft index `index`. Request errors go into the result; a storage failure is
+   * thrown (the apply loop then stops the member, as etcd panics): recording it as the entry's answer
+   * would move the consistent index past a write this member never made. Entries at or
    * below the store's consistent index were applied (and committed to the backend, leases and alarms
    * included) before a restart, so they are skipped.
    */
@@ -116,6 +119,7 @@ export class Applier {
     try {
       result = await this.applyOne(req, ctx);
     } catch (err) {
+      if (err instanceof ErrStorage) throw err;
       result = { err: toEtcdError(err), revision: this.store.rev() };
     }
     // Entries that wrote nothing still advance the consistent index (etcd does this for every entry).
