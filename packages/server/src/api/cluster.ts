@@ -64,6 +64,17 @@ export class ClusterApi {
     return { clusterId: h.clusterId, memberId: h.memberId, raftTerm: h.raftTerm, revision: 0 };
   }
 
+  /** Voters this member counts as connected (itself always) for etcd's health interval. */
+  private connectedVoters(voters: readonly Member[]): number {
+    return voters.filter((v) => this.isConnected(v.id)).length;
+  }
+
+  private isConnected(id: number): boolean {
+    if (id === this.etcd.memberId) return true;
+    const since = this.etcd.transport.activeSince(id);
+    return since !== 0 && since <= Date.now() - HEALTH_INTERVAL_MS;
+  }
+
   /** Served from local state, like etcd 3.4 (no linearizable read). */
   async memberList(): Promise<Resp<MemberListResponse>> {
     return { header: this.hdr(), members: this.list() };
@@ -91,6 +102,8 @@ export class ClusterApi {
       if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) {
         throw Errors.memberNotEnoughStarted();
       }
+      // etcd's isConnectedFullySince: every voter connected for the last health interval.
+      if (this.connectedVoters(ms.voters()) < ms.voters().length) throw Errors.unhealthy();
     }
     const member: Member = {
       id: computeMemberId(urls, String(this.etcd.clusterId), Date.now()),
@@ -117,6 +130,11 @@ export class ClusterApi {
       const started = voters.filter(Membership.isStarted).length;
       if (voters.length === 0 || started < Math.floor(voters.length / 2) + 1)
         throw Errors.memberNotEnoughStarted();
+      // etcd's mayRemoveMember: the voters connected for the last health interval, less the removed
+      // one, must still be a quorum of the voters after the removal.
+      const all = ms.voters();
+      const active = this.connectedVoters(all) - (this.isConnected(req.ID) ? 1 : 0);
+      if (active < 1 + Math.floor((all.length - 1) / 2)) throw Errors.unhealthy();
     }
     await this.etcd.proposeConfChange(ConfChangeType.RemoveNode, { ...m });
     return { header: this.hdr(), members: this.list() };
@@ -163,6 +181,9 @@ export class ClusterApi {
     return this.etcd.proposeConfChange(ConfChangeType.AddNode, { ...m, isLearner: false });
   }
 }
+
+/** etcd's HealthInterval: how long peers must have been connected before a reconfiguration. */
+const HEALTH_INTERVAL_MS = 5000;
 
 /** A learner is ready for promotion once its log matches this share of the leader's (etcd's readyPercent). */
 const LEARNER_READY_PERCENT = 0.9;
