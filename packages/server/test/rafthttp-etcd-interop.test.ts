@@ -424,7 +424,13 @@ describe('interop with etcd 3.4.23: our transport leads, etcd follows', () => {
     ]);
     await waitFor(() => appResps().some((m) => m.index === 6), 'MsgAppResp for index 6', 20_000);
     expect(appResps().every((m) => !m.reject)).toBe(true);
-    expect(appResps().map((m) => m.index)).toEqual([3, 5, 6]);
+    // etcd sends only the last MsgAppResp of a Ready (processMessages), so 5 may be folded into 6.
+    expect(appResps().map((m) => m.index)).toEqual(expect.arrayContaining([3, 6]));
+    expect(
+      appResps()
+        .map((m) => m.index)
+        .every((i) => [3, 5, 6].includes(i)),
+    ).toBe(true);
     // Heartbeats over the message stream come back with their context.
     b.transport.send([
       message({
