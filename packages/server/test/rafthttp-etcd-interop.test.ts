@@ -488,3 +488,90 @@ describe('interop with etcd 3.4.23: our transport leads, etcd follows', () => {
     expect(pair.log()).not.toContain('failed to parse');
   });
 });
+
+describe('interop with etcd 3.4.23: etcd sends a database snapshot to our transport', () => {
+  let cluster: Cluster;
+
+  beforeAll(async () => {
+    // Three members: b acks everything (quorum with a), c rejects every append as if its log were
+    // empty. After etcd's first snapshot (every 100 entries here) it compacts its raft log (keeping up
+    // to 5000 entries but at least dropping index 1), so c can only be caught up by a snapshot.
+    cluster = await startCluster(2, ['--snapshot-count=100']);
+    const [b, c] = cluster.fakes as [Member, Member];
+    b.sink.process = (m: Message) => {
+      const reply = (over: Partial<Message>) =>
+        b.transport.send([message({ from: b.id, to: m.from, term: m.term, ...over })]);
+      if (m.type === MessageType.MsgVote) reply({ type: MessageType.MsgVoteResp });
+      else if (m.type === MessageType.MsgApp) {
+        const last = m.entries[m.entries.length - 1];
+        reply({ type: MessageType.MsgAppResp, index: last ? last.index : m.index });
+      } else if (m.type === MessageType.MsgHeartbeat) {
+        reply({ type: MessageType.MsgHeartbeatResp, context: m.context });
+      }
+    };
+    const cProcess = c.sink.process.bind(c.sink);
+    let snapIndex = 0;
+    c.sink.process = (m: Message) => {
+      cProcess(m); // records it
+      const reply = (over: Partial<Message>) =>
+        c.transport.send([message({ from: c.id, to: m.from, term: m.term, ...over })]);
+      // Until it has a snapshot, c's log is empty as far as the leader is told: every probe is
+      // rejected with hint 0. After one, it acknowledges like a follower that installed it.
+      if (m.type === MessageType.MsgSnap) {
+        snapIndex = m.snapshot!.metadata.index;
+        reply({ type: MessageType.MsgAppResp, index: snapIndex });
+      } else if (m.type === MessageType.MsgApp && (snapIndex === 0 || m.index < snapIndex)) {
+        reply({ type: MessageType.MsgAppResp, index: m.index, reject: true, rejectHint: snapIndex });
+      } else if (m.type === MessageType.MsgApp) {
+        const last = m.entries[m.entries.length - 1];
+        reply({ type: MessageType.MsgAppResp, index: last ? last.index : m.index });
+      } else if (m.type === MessageType.MsgHeartbeat) {
+        reply({ type: MessageType.MsgHeartbeatResp, context: m.context });
+      }
+    };
+    for (const f of cluster.fakes) f.transport.addPeer(cluster.aId, [cluster.aUrl]);
+    for (const f of cluster.fakes)
+      for (const g of cluster.fakes) if (f !== g) f.transport.addPeer(g.id, [g.url]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("receiveSnapshot gets etcd's bbolt database, then process(MsgSnap); etcd logs the send as done", async () => {
+    const [, c] = cluster.fakes as [Member, Member];
+    await waitFor(() => cluster.log().includes('became leader at term'), 'etcd leader', 20_000);
+    // 300 puts through etcd's gateway (16 at a time) make etcd snapshot and compact.
+    const put = (i: number) =>
+      fetch(`${cluster.clientUrl}/v3/kv/put`, {
+        method: 'POST',
+        body: JSON.stringify({ key: Buffer.from(`k${i}`).toString('base64'), value: 'dg==' }),
+      }).then((r) => {
+        if (r.status !== 200) throw new Error(`put ${i}: ${r.status}`);
+        return r.text();
+      });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < 300) await put(next++);
+      }),
+    );
+    await waitFor(() => c.sink.snapshots.length > 0, 'snapshot at c', 60_000);
+    const snap = c.sink.snapshots[0]!;
+    expect(snap.msg.type).toBe(MessageType.MsgSnap);
+    expect(snap.msg.from).toBe(cluster.aId);
+    expect(snap.msg.snapshot!.metadata.index).toBeGreaterThan(100);
+    expect(snap.bytes).toBeGreaterThan(4096);
+    // bbolt's meta page: a 16-byte page header, then the magic 0xED0CDAED (little-endian on disk).
+    expect(snap.head.readUInt32LE(16)).toBe(0xed0cdaed);
+    await waitFor(() => c.sink.calls.includes('process:MsgSnap'), 'MsgSnap stepped');
+    expect(c.sink.calls.indexOf('receiveSnapshot')).toBeLessThan(c.sink.calls.indexOf('process:MsgSnap'));
+    await waitFor(() => cluster.log().includes('"msg":"sent database snapshot"'), 'etcd saw our 204', 20_000);
+    // One may already be on its way when c acknowledges the first: every one arrives whole.
+    await waitFor(
+      () => c.metrics.snapshotReceiveSuccess.get({ From: idHex(cluster.aId) }) === c.sink.snapshots.length,
+      'every snapshot answered',
+    );
+    expect(new Set(c.sink.snapshots.map((x) => x.head.readUInt32LE(16)))).toEqual(new Set([0xed0cdaed]));
+  }, 120_000);
+});
