@@ -360,6 +360,28 @@ describe('PeerTransport between members', () => {
     }
   });
 
+  it('the pipeline holds 4 requests in flight and 64 queued; beyond that MsgSnap drops report failure', async () => {
+    // A peer that accepts connections and never answers: requests hang, the queue fills.
+    const held: net.Socket[] = [];
+    const silent = net.createServer((sock) => held.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const a = await member(0xa);
+      a.transport.addPeer(0xb, [`http://127.0.0.1:${port}`]);
+      const snap = message({ type: MessageType.MsgSnap, from: 0xa, to: 0xb, term: 1 });
+      a.transport.send(Array.from({ length: 100 }, () => ({ ...snap })));
+      const stats = a.transport.bufferStats(0xb)!;
+      expect(stats.queuedMessages).toBe(64);
+      expect(stats.dropped).toBe(100 - 64 - 4);
+      expect(a.sink.snapshotReports).toEqual(Array.from({ length: 32 }, () => ({ id: 0xb, ok: false })));
+      expect(a.sink.unreachable).toEqual(Array.from({ length: 32 }, () => 0xb));
+    } finally {
+      for (const sock of held) sock.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
   it('a stream that cannot drain within the write timeout is closed and its queue dropped', async () => {
     const a = await member(0xa, { timing: { connWriteTimeoutMs: 300 } });
     a.transport.addPeer(0xb, ['http://127.0.0.1:1']);
