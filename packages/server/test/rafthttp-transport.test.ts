@@ -179,6 +179,27 @@ describe('PeerTransport between members', () => {
     await waitFor(() => b.sink.messages.length === 2, 'delivery after restart');
   });
 
+  it('moves on from an unreachable URL to the next one, and updatePeer points a peer elsewhere', async () => {
+    const a = await member(0x1);
+    const b = await member(0x2);
+    // b does not know a, so nothing arrives unless a's own requests find b's second URL.
+    a.transport.addPeer(b.id, ['http://127.0.0.1:1', b.url]); // the first URL refuses connections
+    await waitFor(() => {
+      a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: b.id, term: 2 })]);
+      return b.sink.messages.length > 0;
+    }, 'a reaches b through its second URL');
+    const c = await member(0x3);
+    c.transport.addPeer(a.id, [a.url]);
+    a.transport.addPeer(c.id, ['http://127.0.0.1:1']);
+    a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: c.id, term: 2 })]);
+    await waitFor(() => a.sink.unreachable.includes(c.id), 'c unreachable at its old URL');
+    a.transport.updatePeer(c.id, [c.url]);
+    expect(a.logs.find('updated remote peer')).toMatchObject({ 'updated-remote-peer-id': '3' });
+    await streamsUp(c, a);
+    a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: c.id, term: 2 })]);
+    await waitFor(() => c.sink.messages.length === 1, 'delivery after the update');
+  });
+
   it('refuses a member of another cluster: 412 "cluster ID mismatch", logged, nothing delivered, retried', async () => {
     const a = await member(0x1, { clusterId: 0xaaa });
     const b = await member(0x2, { clusterId: 0xbbb });
