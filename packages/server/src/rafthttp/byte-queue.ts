@@ -8,7 +8,11 @@
  * ```ts
  * const q = new ByteQueue();
  * q.push(chunk);
- * if (q.length >= 8 && q.length >= 8 + q.uint64At(0)) { q.skip(8); const body = q.take(size); }
+ * const size = q.length >= 8 ? q.uint64At(0) : Number.POSITIVE_INFINITY;
+ * if (q.length >= 8 + size) {
+ *   q.skip(8);
+ *   const body = q.take(size);
+ * }
  * ```
  */
 export class ByteQueue {
