@@ -23,7 +23,7 @@ export class RecordingSink implements RaftSink {
   snapshotReports: { id: number; ok: boolean }[] = [];
   removedCalls = 0;
   removedIds = new Set<number>();
-  snapshots: { msg: Message; bytes: number; sha256: string }[] = [];
+  snapshots: { msg: Message; bytes: number; sha256: string; head: Buffer }[] = [];
   /** When set, receiveSnapshot fails with it after reading part of the data. */
   failSnapshot: Error | undefined;
   /** Order of calls, to check process() follows receiveSnapshot(). */
@@ -46,12 +46,14 @@ export class RecordingSink implements RaftSink {
     this.calls.push('receiveSnapshot');
     const h = createHash('sha256');
     let bytes = 0;
+    let head = Buffer.alloc(0);
     for await (const chunk of data) {
       h.update(chunk);
       bytes += chunk.length;
+      if (head.length < 64) head = Buffer.concat([head, Buffer.from(chunk)]).subarray(0, 64);
       if (this.failSnapshot && bytes > 1024) throw this.failSnapshot;
     }
-    this.snapshots.push({ msg, bytes, sha256: h.digest('hex') });
+    this.snapshots.push({ msg, bytes, sha256: h.digest('hex'), head });
   }
   onRemoved(): void {
     this.removedCalls++;

@@ -135,14 +135,10 @@ describe('PeerTransport between members', () => {
       () => b.logs.has('failed to find remote peer in cluster'),
       'b refuses a stream from unknown a',
     );
-    expect(
-      a.logs.lines.some(
-        (l) =>
-          l.msg === 'peer deactivated again' ||
-          l.msg === 'peer became inactive (message send to peer failed)' ||
-          String(l.error ?? '').includes('failed to find local node'),
-      ),
-    ).toBe(true);
+    await waitFor(
+      () => a.logs.lines.some((l) => String(l.error ?? '').includes(`peer b2 failed to find local node a1`)),
+      'a logs the 404 as etcd words it',
+    );
     const sent = everyKind(a.id, b.id);
     a.transport.send(sent.slice(0, 20));
     await waitFor(() => b.sink.messages.length === sent.length, 'pipeline delivery');
@@ -181,7 +177,27 @@ describe('PeerTransport between members', () => {
     ]);
     a.transport.send([message({ type: MessageType.MsgHeartbeat, from: a.id, to: b.id, term: 5 })]);
     await waitFor(() => b.sink.messages.length === 2, 'delivery after restart');
-    expect(b.logs.has('added new remote peer')).toBe(false); // streams, not the pipeline
+  });
+
+  it('moves on from an unreachable URL to the next one, and updatePeer points a peer elsewhere', async () => {
+    const a = await member(0x1);
+    const b = await member(0x2);
+    // b does not know a, so nothing arrives unless a's own requests find b's second URL.
+    a.transport.addPeer(b.id, ['http://127.0.0.1:1', b.url]); // the first URL refuses connections
+    await waitFor(() => {
+      a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: b.id, term: 2 })]);
+      return b.sink.messages.length > 0;
+    }, 'a reaches b through its second URL');
+    const c = await member(0x3);
+    c.transport.addPeer(a.id, [a.url]);
+    a.transport.addPeer(c.id, ['http://127.0.0.1:1']);
+    a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: c.id, term: 2 })]);
+    await waitFor(() => a.sink.unreachable.includes(c.id), 'c unreachable at its old URL');
+    a.transport.updatePeer(c.id, [c.url]);
+    expect(a.logs.find('updated remote peer')).toMatchObject({ 'updated-remote-peer-id': '3' });
+    await streamsUp(c, a);
+    a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: c.id, term: 2 })]);
+    await waitFor(() => c.sink.messages.length === 1, 'delivery after the update');
   });
 
   it('refuses a member of another cluster: 412 "cluster ID mismatch", logged, nothing delivered, retried', async () => {
@@ -362,6 +378,28 @@ describe('PeerTransport between members', () => {
       ).toBe(true);
     } finally {
       sock.destroy();
+    }
+  });
+
+  it('the pipeline holds 4 requests in flight and 64 queued; beyond that MsgSnap drops report failure', async () => {
+    // A peer that accepts connections and never answers: requests hang, the queue fills.
+    const held: net.Socket[] = [];
+    const silent = net.createServer((sock) => held.push(sock));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const a = await member(0xa);
+      a.transport.addPeer(0xb, [`http://127.0.0.1:${port}`]);
+      const snap = message({ type: MessageType.MsgSnap, from: 0xa, to: 0xb, term: 1 });
+      a.transport.send(Array.from({ length: 100 }, () => ({ ...snap })));
+      const stats = a.transport.bufferStats(0xb)!;
+      expect(stats.queuedMessages).toBe(64);
+      expect(stats.dropped).toBe(100 - 64 - 4);
+      expect(a.sink.snapshotReports).toEqual(Array.from({ length: 32 }, () => ({ id: 0xb, ok: false })));
+      expect(a.sink.unreachable).toEqual(Array.from({ length: 32 }, () => 0xb));
+    } finally {
+      for (const sock of held) sock.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
     }
   });
 

@@ -3,6 +3,18 @@
  * of a complete frame are copied out, so a multi-MiB frame spread over many socket reads is copied
  * once, not once per read (which a "concat on every chunk" buffer would do).
  */
+/**
+ * @example
+ * ```ts
+ * const q = new ByteQueue();
+ * q.push(chunk);
+ * const size = q.length >= 8 ? q.uint64At(0) : Number.POSITIVE_INFINITY;
+ * if (q.length >= 8 + size) {
+ *   q.skip(8);
+ *   const body = q.take(size);
+ * }
+ * ```
+ */
 export class ByteQueue {
   private chunks: Buffer[] = [];
   private head = 0; // bytes of chunks[0] already consumed

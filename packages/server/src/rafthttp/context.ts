@@ -92,6 +92,8 @@ export class TransportContext {
   readonly httpAgent = new http.Agent({ keepAlive: true });
   readonly httpsAgent: https.Agent;
   private removedReported = false;
+  private readonly fromLabels = new Map<number, Record<string, string>>();
+  private readonly toLabels = new Map<number, Record<string, string>>();
 
   constructor(
     readonly memberId: number,
@@ -163,6 +165,23 @@ export class TransportContext {
     });
     req.on('timeout', () => req.destroy(new Error(`read tcp ${base.host}: i/o timeout`)));
     return req;
+  }
+
+  /**
+   * The `{From: <hex id>}` label set for an id, one object per id: the metrics registry caches a label
+   * key per object, so hot paths must not build a new object per message.
+   */
+  fromLabel(id: number): Record<string, string> {
+    let l = this.fromLabels.get(id);
+    if (!l) this.fromLabels.set(id, (l = { From: idHex(id) }));
+    return l;
+  }
+
+  /** The `{To: <hex id>}` label set for an id (see {@link fromLabel}). */
+  toLabel(id: number): Record<string, string> {
+    let l = this.toLabels.get(id);
+    if (!l) this.toLabels.set(id, (l = { To: idHex(id) }));
+    return l;
   }
 
   /** Tells the sink once that a peer said we were removed. */

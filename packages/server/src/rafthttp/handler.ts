@@ -152,7 +152,7 @@ export class PeerHandler {
       writeGoError(res, 400, 'error unmarshalling raft message');
       return;
     }
-    this.ctx.metrics.peerReceivedBytes.inc({ From: idHex(m.from) }, body.length);
+    this.ctx.metrics.peerReceivedBytes.inc(this.ctx.fromLabel(m.from), body.length);
     try {
       if (!this.process(m, res)) return;
     } catch (err) {
@@ -292,7 +292,7 @@ export class PeerHandler {
       return;
     }
     const m = frame.msg;
-    const from = { From: idHex(m.from) };
+    const from = this.ctx.fromLabel(m.from);
     metrics.peerReceivedBytes.inc(from, frame.size);
     if (m.type !== MessageType.MsgSnap) {
       this.ctx.log.warn('unexpected Raft message type', {

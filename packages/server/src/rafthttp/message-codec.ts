@@ -25,7 +25,13 @@ export const LINK_HEARTBEAT: Readonly<Message> = Object.freeze({
   context: EMPTY_BYTES,
 });
 
-/** A MsgHeartbeat between no one: keeps a stream's read deadline from expiring; never stepped. */
+/**
+ * A MsgHeartbeat between no one: keeps a stream's read deadline from expiring; never stepped.
+ * @example
+ * ```ts
+ * if (!isLinkHeartbeat(msg)) sink.process(msg);
+ * ```
+ */
 export function isLinkHeartbeat(m: Message): boolean {
   return m.type === MessageType.MsgHeartbeat && m.from === 0 && m.to === 0;
 }
@@ -60,6 +66,11 @@ export interface DecodedFrame {
 /**
  * Incremental msg_codec decoder over a {@link ByteQueue}: returns the next complete message, or
  * undefined when more bytes are needed. Throws {@link FrameTooLargeError} past `limit`.
+ * @example
+ * ```ts
+ * q.push(chunk);
+ * for (let f = nextMessageFrame(q); f; f = nextMessageFrame(q)) if (!isLinkHeartbeat(f.msg)) step(f.msg);
+ * ```
  */
 export function nextMessageFrame(q: ByteQueue, limit = READ_BYTES_LIMIT): DecodedFrame | undefined {
   if (q.length < 8) return undefined;

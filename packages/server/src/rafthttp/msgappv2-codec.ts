@@ -79,7 +79,18 @@ export class MsgAppV2Encoder {
   }
 }
 
-/** Stateful msgappv2 decoder for one connection: `local` is us, `remote` the peer writing to us. */
+/**
+ * Stateful msgappv2 decoder for one connection: `local` is us, `remote` the peer writing to us.
+ * @example
+ * ```ts
+ * const q = new ByteQueue();
+ * const dec = new MsgAppV2Decoder(localId, remoteId);
+ * res.on('data', (chunk) => {
+ *   q.push(chunk);
+ *   for (let f = dec.next(q); f; f = dec.next(q)) step(f.msg);
+ * });
+ * ```
+ */
 export class MsgAppV2Decoder {
   private term = 0;
   private index = 0;

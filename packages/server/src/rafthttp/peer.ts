@@ -73,7 +73,7 @@ export class Peer {
       'remote-peer-id': idHex(this.id),
       'remote-peer-active': this.status.isActive(),
     });
-    this.ctx.metrics.peerSentFailures.inc({ To: idHex(m.to) });
+    this.ctx.metrics.peerSentFailures.inc(this.ctx.toLabel(m.to));
   }
 
   sendSnapshot(m: Message, data: () => AsyncIterable<Uint8Array>): void {

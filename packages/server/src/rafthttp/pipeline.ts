@@ -69,7 +69,7 @@ export class Pipeline {
 
   private async handle(m: Message): Promise<void> {
     const body = encodeMessage(m);
-    const to = { To: idHex(m.to) };
+    const to = this.ctx.toLabel(m.to);
     try {
       await this.post(body);
     } catch (e) {

@@ -42,7 +42,7 @@ export class Prober {
     private readonly name: RoundTripperName,
   ) {
     this.urls = parseUrls(urls);
-    this.label = { To: idHex(peerId) };
+    this.label = ctx.toLabel(peerId);
     this.probeTimer = setInterval(() => this.probe(), ctx.timing.probeIntervalMs);
     this.probeTimer.unref();
     this.scheduleMonitor(ctx.timing.probeMonitorErrorMs);

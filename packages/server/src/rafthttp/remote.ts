@@ -32,7 +32,7 @@ export class Remote {
       'remote-peer-id': idHex(this.id),
       'remote-peer-active': this.status.isActive(),
     });
-    this.ctx.metrics.peerSentFailures.inc({ To: idHex(m.to) });
+    this.ctx.metrics.peerSentFailures.inc(this.ctx.toLabel(m.to));
   }
 
   stop(): void {

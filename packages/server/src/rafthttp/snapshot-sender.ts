@@ -5,7 +5,6 @@
  */
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Message } from '@kv/raft';
-import { idHex } from '../etcdserver/ids.js';
 import type { TransportContext } from './context.js';
 import { MemberRemovedError, TransportStoppedError } from './errors.js';
 import { encodeMessageFrame } from './message-codec.js';
@@ -37,7 +36,7 @@ export class SnapshotSender {
   /** Sends one snapshot; never rejects (the result is reported to the sink). */
   async send(m: Message, data: () => AsyncIterable<Uint8Array>): Promise<void> {
     const start = Date.now();
-    const to = { To: idHex(m.to) };
+    const to = this.ctx.toLabel(m.to);
     const u = this.picker.pick();
     const index = m.snapshot?.metadata.index ?? 0;
     const metrics = this.ctx.metrics;

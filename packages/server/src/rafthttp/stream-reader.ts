@@ -237,7 +237,7 @@ export class StreamReader {
         try {
           for (let f = next(); f; f = next()) {
             if (this.stopped) return;
-            this.ctx.metrics.peerReceivedBytes.inc({ From: idHex(f.msg.from) }, f.size);
+            this.ctx.metrics.peerReceivedBytes.inc(this.ctx.fromLabel(f.msg.from), f.size);
             if (isLinkHeartbeat(f.msg)) continue;
             if (this.ctx.sink.isIdRemoved(f.msg.from)) {
               // etcd's EtcdServer.Process refuses these for every path, streams included.

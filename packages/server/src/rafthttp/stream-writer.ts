@@ -42,7 +42,7 @@ export class StreamWriter {
     private readonly peerId: number,
     private readonly status: PeerStatus,
   ) {
-    this.toLabel = { To: idHex(peerId) };
+    this.toLabel = ctx.toLabel(peerId);
     ctx.log.info('started stream writer with remote peer', {
       'local-member-id': ctx.idHex,
       'remote-peer-id': idHex(peerId),

@@ -8,6 +8,7 @@ import { idHex } from '../etcdserver/ids.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { DEFAULT_TIMING, type PeerTiming, type RaftSink, TransportContext } from './context.js';
+import { TransportStoppedError } from './errors.js';
 import { PeerHandler } from './handler.js';
 import { Peer, type PeerBufferStats } from './peer.js';
 import { Remote } from './remote.js';
@@ -64,6 +65,9 @@ export class PeerTransport {
     if (!Number.isSafeInteger(opts.memberId) || opts.memberId <= 0) {
       throw new TypeError(`memberId must be a positive integer below 2^53, got ${opts.memberId}`);
     }
+    if (!Number.isSafeInteger(opts.clusterId) || opts.clusterId < 0) {
+      throw new TypeError(`clusterId must be an integer in [0, 2^53), got ${opts.clusterId}`);
+    }
     this.ctx = new TransportContext(
       opts.memberId,
       opts.clusterId,
@@ -90,9 +94,12 @@ export class PeerTransport {
     return this.handler.handle(req, res);
   }
 
-  /** Starts talking to a member (idempotent). Throws TypeError on malformed URLs. */
+  /**
+   * Starts talking to a member (idempotent). Throws TypeError on malformed URLs and
+   * TransportStoppedError after stop().
+   */
   addPeer(id: number, urls: string[]): void {
-    if (this.stopped) throw new Error('transport stopped');
+    if (this.stopped) throw new TransportStoppedError();
     if (this.peers.has(id)) return;
     parseUrls(urls);
     this.peers.set(id, new Peer(this.ctx, id, urls));
