@@ -107,6 +107,18 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
     maxReceiveMessageLength: cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     statsFor: (service, method, key) => methodStats(etcd, service, method, key),
     onHandlerError: (err) => log.error('gRPC handler failed; stream reset', { error: err }),
+    limits: {
+      maxConcurrentStreams: cfg.maxConcurrentStreams,
+      keepaliveMinTimeMs: cfg.grpcKeepaliveMinTimeMs,
+      keepaliveIntervalMs: cfg.grpcKeepaliveIntervalMs,
+      keepaliveTimeoutMs: cfg.grpcKeepaliveTimeoutMs,
+    },
+    onGoAway: (info) =>
+      log.warn('closed a client connection', {
+        'remote-addr': info.remote,
+        code: info.code,
+        reason: info.reason,
+      }),
   });
   const handlers = new Handlers(etcd, cfg);
   const identity = handlers.identity;
@@ -165,11 +177,18 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
     leaseKeepAlive: (call: ServerCall<LeaseKeepAliveRequest, unknown>) => {
       // Answered one after another, like etcd's receive loop: responses keep the requests' order and
       // every request sent before the client half-closes is answered before the stream ends.
+      // A client that does not read its responses holds the next answer back until the stream drains
+      // (and the transport stops crediting its sends meanwhile), so answers cannot pile up.
       let answered: Promise<void> = Promise.resolve();
+      const drained = () =>
+        new Promise<void>((resolve) => {
+          call.once('drain', resolve);
+          call.once('cancelled', resolve);
+        });
       call.on('data', (req: LeaseKeepAliveRequest) => {
         answered = answered.then(() =>
           handlers.lease.keepAliveOnce(req.ID).then(
-            (resp) => void call.write(resp),
+            (resp) => (call.write(resp) || !call.writable ? undefined : drained()),
             (err: unknown) => call.fail(toGrpcError(err)),
           ),
         );
