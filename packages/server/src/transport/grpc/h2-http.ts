@@ -42,7 +42,8 @@ class H2Request extends Readable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.stream.reset(ErrorCode.CANCEL);
+    // Readable destroys itself after 'end' (autoDestroy): only an unfinished body abandons the stream.
+    if (!this.readableEnded) this.stream.reset(ErrorCode.CANCEL);
     cb(err);
   }
 }

@@ -436,11 +436,16 @@ export class H2Connection {
     if (s.wantsDrain && s.queued <= STREAM_HIGH_WATER && !this.socketBlocked) this.drained(s);
   }
 
-  /** Our side of the stream ended: forget it (a client still sending gets RST_STREAM NO_ERROR). */
+  /**
+   * Our side of the stream ended. A client still sending keeps the stream half-closed (local) until
+   * its END_STREAM or reset: its remaining frames are still checked (flow control, content-length,
+   * trailers) and its data is credited back and dropped.
+   */
   streamDone(s: H2Stream): void {
-    if (!this.streams.delete(s.id)) return;
-    if (!s.remoteEnded) this.sendReset(s.id, ErrorCode.NO_ERROR);
+    if (!this.streams.has(s.id)) return;
     this.flushSoon();
+    if (!s.remoteEnded) return;
+    this.streams.delete(s.id);
     this.maybeEnd();
   }
 
@@ -711,7 +716,7 @@ export class H2Connection {
    * stuck (its handler answers a client that does not read): then the client's sending stalls too.
    */
   private creditStream(s: H2Stream): void {
-    if (s.wantsDrain || s.remoteEnded || s.localEnded) return;
+    if (s.wantsDrain || s.remoteEnded) return;
     if (s.recvUnacked >= this.limits.streamWindow / 2) {
       this.push(frameHeader(4, FrameType.WINDOW_UPDATE, 0, s.id), u32(s.recvUnacked));
       s.recvWindow += s.recvUnacked;
@@ -957,9 +962,10 @@ export class H2Connection {
     if (!s.localEnded) {
       s.localEnded = true;
       s.onClose?.();
+      // Rapid reset (CVE-2023-44487): streams opened and reset cost handler work with nothing to show.
+      if (!this.resets.take())
+        throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many stream resets');
     }
-    // Rapid reset (CVE-2023-44487): streams opened and reset cost handler work with nothing to show.
-    if (!this.resets.take()) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many stream resets');
     this.maybeEnd();
   }
 
