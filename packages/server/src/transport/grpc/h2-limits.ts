@@ -23,6 +23,12 @@ export interface H2Limits {
   streamWindow: number;
   /** The connection's receive window. */
   connectionWindow: number;
+  /**
+   * Response bytes waiting for the client's flow-control windows, per connection: past this, new
+   * streams are refused (REFUSED_STREAM, which gRPC clients retry) until the client reads, so a
+   * client that opens windows slowly or not at all cannot make responses pile up.
+   */
+  maxQueuedBytes: number;
   /** Most CONTINUATION frames after one HEADERS frame (nghttp2: 8). */
   maxContinuations: number;
   /** Most entries in one SETTINGS frame (nghttp2: 32). */
@@ -63,6 +69,7 @@ export const H2_DEFAULTS: Readonly<H2Limits> = {
   maxFrameSize: 16384,
   streamWindow: 1 << 20,
   connectionWindow: 16 << 20,
+  maxQueuedBytes: 16 << 20,
   maxContinuations: 8,
   maxSettingsEntries: 32,
   handshakeTimeoutMs: 10_000,

@@ -87,6 +87,8 @@ export class H2Stream {
   recvWindow: number;
   /** Bytes handed to the handler and not yet credited back with WINDOW_UPDATE. */
   recvUnacked = 0;
+  /** Bytes taken while the stream's output was stuck: credited to the connection once it drains. */
+  connDebt = 0;
   /** `content-length` of the request, checked against its DATA (-1: none given). */
   expectedLength = -1;
   receivedLength = 0;
@@ -143,6 +145,7 @@ export class H2Stream {
     if (data.length > 0) {
       this.queue.push(data);
       this.queued += data.length;
+      this.conn.queuedBytes += data.length;
       this.conn.pump(this);
     }
     if (this.queued > STREAM_HIGH_WATER || this.conn.socketBlocked) {
@@ -221,6 +224,8 @@ export class H2Connection {
   peerInitialWindow = 65535;
   /** True while the socket's write buffer is full (we stop reading until it drains). */
   socketBlocked = false;
+  /** Response bytes of all streams waiting for flow-control window. */
+  queuedBytes = 0;
   private readonly limits: H2Limits;
   private peerMaxFrame = 16384;
   /** Our send window on the connection. */
@@ -418,6 +423,7 @@ export class H2Connection {
       if (n === head.length) s.queue.shift();
       else s.queue[0] = head.subarray(n);
       s.queued -= n;
+      this.queuedBytes -= n;
       this.connWindow -= n;
       s.window -= n;
       this.resetPingStrikes = true;
@@ -445,15 +451,30 @@ export class H2Connection {
     if (!this.streams.has(s.id)) return;
     this.flushSoon();
     if (!s.remoteEnded) return;
-    this.streams.delete(s.id);
+    this.forget(s);
     this.maybeEnd();
   }
 
   /** A handler abandoned its stream ({@link H2Stream.reset}). */
   resetFromHandler(s: H2Stream, code: number): void {
-    if (!this.streams.delete(s.id)) return;
+    if (!this.streams.has(s.id)) return;
+    this.forget(s);
     this.sendReset(s.id, code);
     this.maybeEnd();
+  }
+
+  /** The stream is closed: drop it, and give the connection window it still held back. */
+  private forget(s: H2Stream): void {
+    this.streams.delete(s.id);
+    // A reset stream's unsent data goes with it.
+    this.queuedBytes -= s.queued;
+    s.queue = [];
+    s.queued = 0;
+    if (s.connDebt > 0) {
+      const debt = s.connDebt;
+      s.connDebt = 0;
+      this.creditConnection(debt);
+    }
   }
 
   /** Queues RST_STREAM for `id` and remembers that we reset it. */
@@ -505,6 +526,11 @@ export class H2Connection {
   private drained(s: H2Stream): void {
     s.wantsDrain = false;
     this.creditStream(s);
+    if (s.connDebt > 0) {
+      const debt = s.connDebt;
+      s.connDebt = 0;
+      this.creditConnection(debt);
+    }
     s.onDrain?.();
   }
 
@@ -690,13 +716,16 @@ export class H2Connection {
     }
     if (end) s.remoteEnded = true;
     if (to > from && !s.localEnded && s.onData) this.guard(s, s.onData, p.subarray(from, to));
-    // The handler has the data: credit it back (in halves of the windows, see creditStream).
-    this.creditConnection(p.length);
+    // The handler has the data: credit it back (in halves of the windows, see creditStream). While
+    // the stream's output is stuck, the connection's share waits too: a client cannot pile work
+    // behind stuck streams beyond one connection window.
+    if (s.wantsDrain) s.connDebt += p.length;
+    else this.creditConnection(p.length);
     s.recvUnacked += p.length;
     if (!end) this.creditStream(s);
     if (s.remoteEnded) {
       if (!s.localEnded) this.guard(s, s.onEnd);
-      else this.streams.delete(id);
+      else this.forget(s);
     }
   }
 
@@ -790,6 +819,10 @@ export class H2Connection {
       this.streamError(c.id, ErrorCode.REFUSED_STREAM);
       return;
     }
+    if (this.queuedBytes > this.limits.maxQueuedBytes) {
+      this.streamError(c.id, ErrorCode.REFUSED_STREAM);
+      return;
+    }
     if (c.selfDependent || this.hpack.malformed !== undefined || !validRequest(headers)) {
       this.streamError(c.id, ErrorCode.PROTOCOL_ERROR);
       return;
@@ -836,7 +869,7 @@ export class H2Connection {
     }
     s.remoteEnded = true;
     if (!s.localEnded) this.guard(s, s.onEnd);
-    else this.streams.delete(s.id);
+    else this.forget(s);
   }
 
   private onSettings(flags: number, id: number, p: Buffer): void {
@@ -958,7 +991,7 @@ export class H2Connection {
       this.cheap('RST_STREAM');
       return;
     }
-    this.streams.delete(id);
+    this.forget(s);
     if (!s.localEnded) {
       s.localEnded = true;
       s.onClose?.();
@@ -977,7 +1010,7 @@ export class H2Connection {
     this.sendReset(id, code);
     const s = this.streams.get(id);
     if (s) {
-      this.streams.delete(id);
+      this.forget(s);
       if (!s.localEnded) {
         s.localEnded = true;
         s.onClose?.();
@@ -996,7 +1029,7 @@ export class H2Connection {
       this.opts.onHandlerError?.(err);
       if (!s.localEnded) {
         s.localEnded = true;
-        this.streams.delete(s.id);
+        this.forget(s);
         this.sendReset(s.id, ErrorCode.INTERNAL_ERROR);
         this.maybeEnd();
       }
