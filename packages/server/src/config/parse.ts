@@ -144,6 +144,9 @@ function checkValue(def: FlagDef, value: string): void {
     case 'uint':
       if (!/^\+?\d+$/.test(value)) throw bad();
       break;
+    case 'uint32':
+      parseUint32(def.name, value);
+      break;
     case 'bool':
       if (!/^(1|0|t|f|T|F|true|false|TRUE|FALSE|True|False)$/.test(value)) throw bad();
       break;
