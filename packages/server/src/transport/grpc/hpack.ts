@@ -109,6 +109,8 @@ export class HpackDecoder {
    * a block that expands to gigabytes (an HPACK bomb) costs no more memory than the limit.
    */
   tooLarge = false;
+  /** Literal names already found valid. */
+  private readonly validNames = new Set<string>();
   /** Entries, newest first. */
   private table: Array<readonly [string, string]> = [];
   private size = 0;
@@ -212,8 +214,12 @@ export class HpackDecoder {
     seen: HeaderMap,
     regularSeen: boolean,
   ): string | undefined {
-    if (literalName && (name.length === 0 || /[^a-z0-9!#$%&'*+\-.^_`|~:]/.test(name)))
-      return `invalid header name "${name}"`;
+    if (literalName && !this.validNames.has(name)) {
+      if (name.length === 0 || /[^a-z0-9!#$%&'*+\-.^_`|~:]/.test(name))
+        return `invalid header name "${name}"`;
+      // Clients repeat the same few names (from their dynamic tables): check each once.
+      if (this.validNames.size < 256) this.validNames.add(name);
+    }
     if (name.charCodeAt(0) === 58) {
       if (regularSeen) return `pseudo-header ${name} after a regular field`;
       if (!REQUEST_PSEUDO.has(name)) return `pseudo-header ${name} not allowed in a request`;
