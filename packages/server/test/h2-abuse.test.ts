@@ -151,6 +151,16 @@ describe('HTTP/2 limits', () => {
     expect(t.runs).toBe(3);
   });
 
+  it('a dynamic table size update above SETTINGS_HEADER_TABLE_SIZE is a COMPRESSION_ERROR', async () => {
+    const t = await serve();
+    const c = await open(t.port);
+    // 001xxxxx: table size update to 8192 (31 + 8161 as a 5-bit-prefix integer).
+    const update = Buffer.from([0x3f, 0xe1, 0x3f]);
+    c.send(headersFrame(1, Buffer.concat([update, grpcRequestBlock('/t.S/Echo')]), { end: true }));
+    expect((await c.goAway())?.code).toBe(ErrorCode.COMPRESSION_ERROR);
+    expect(t.runs).toBe(0);
+  });
+
   it('a frame over MAX_FRAME_SIZE is a connection error', async () => {
     const t = await serve();
     const c = await open(t.port);
@@ -434,8 +444,13 @@ describe('HTTP/2 slow and silent connections', () => {
   it('idle timeout: a connection without streams or frames is closed gracefully', async () => {
     const t = await serve({ idleTimeoutMs: 200 });
     const c = await open(t.port);
+    const busy = await open(t.port);
+    busy.send(headersFrame(1, grpcRequestBlock('/t.S/Chat')));
     expect(await c.goAway()).toEqual({ code: ErrorCode.NO_ERROR, reason: '' });
     expect(await c.waitClosed()).toBe(true);
+    // A connection with an open stream is not idle, however quiet.
+    expect(await busy.waitClosed(600)).toBe(false);
+    expect(busy.frames.some((f) => f.type === FrameType.GOAWAY)).toBe(false);
   });
 
   it('the listener closes a socket that sends 3 bytes and nothing more', async () => {

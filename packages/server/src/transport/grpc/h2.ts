@@ -262,7 +262,7 @@ export class H2Connection {
   private resetPingStrikes = false;
   private lastReadAt = Date.now();
   private keepalivePingAt = 0;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     readonly socket: Duplex,
@@ -324,13 +324,15 @@ export class H2Connection {
 
   private startTimers(): void {
     const l = this.limits;
-    const later = (ms: number, fn: () => void): void => {
+    // One timer per purpose, replaced when rescheduled.
+    const later = (purpose: string, ms: number, fn: () => void): void => {
+      clearTimeout(this.timers.get(purpose));
       const t = setTimeout(fn, ms);
       t.unref();
-      this.timers.push(t);
+      this.timers.set(purpose, t);
     };
     // The preface, the client's SETTINGS and its ACK of ours: a silent or slow socket goes away.
-    later(l.handshakeTimeoutMs, () => {
+    later('handshake', l.handshakeTimeoutMs, () => {
       if (this.dead || (this.peerSettingsSeen && this.ourSettingsAcked)) return;
       this.fail(
         this.prefaceSeen ? ErrorCode.SETTINGS_TIMEOUT : ErrorCode.PROTOCOL_ERROR,
@@ -345,9 +347,10 @@ export class H2Connection {
           this.close();
           return;
         }
-        later(Math.max(l.idleTimeoutMs - quiet, 10), checkIdle);
+        // Streams open: look again a whole period later; else when the quiet period would end.
+        later('idle', quiet >= l.idleTimeoutMs ? l.idleTimeoutMs : l.idleTimeoutMs - quiet, checkIdle);
       };
-      later(l.idleTimeoutMs, checkIdle);
+      later('idle', l.idleTimeoutMs, checkIdle);
     }
     if (l.keepaliveIntervalMs > 0 && l.keepaliveTimeoutMs > 0) {
       // grpc-go's server keep-alive: a client silent for an interval gets a PING; no byte from it
@@ -356,13 +359,13 @@ export class H2Connection {
         if (this.dead) return;
         const quiet = Date.now() - this.lastReadAt;
         if (quiet < l.keepaliveIntervalMs) {
-          later(l.keepaliveIntervalMs - quiet, checkAlive);
+          later('keepalive', l.keepaliveIntervalMs - quiet, checkAlive);
           return;
         }
         this.keepalivePingAt = Date.now();
         this.push(frameHeader(8, FrameType.PING, 0, 0), KEEPALIVE_PING);
         this.flushSoon();
-        later(l.keepaliveTimeoutMs, () => {
+        later('keepalive', l.keepaliveTimeoutMs, () => {
           if (this.dead) return;
           if (this.lastReadAt < this.keepalivePingAt) {
             this.opts.onGoAway?.(ErrorCode.NO_ERROR, 'keepalive ping not acknowledged');
@@ -372,13 +375,13 @@ export class H2Connection {
           checkAlive();
         });
       };
-      later(l.keepaliveIntervalMs, checkAlive);
+      later('keepalive', l.keepaliveIntervalMs, checkAlive);
     }
   }
 
   private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.length = 0;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
   }
 
   // ---- output ----
