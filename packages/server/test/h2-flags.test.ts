@@ -5,6 +5,7 @@
  * h2-gateway.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { grpcTransportLimits } from '../src/api/grpc-server.js';
 import { ConfigError, parseArgs } from '../src/config/parse.js';
 
 const run = (argv: string[]) => {
@@ -50,5 +51,29 @@ describe('transport flags', () => {
       'invalid value "-1" for flag -max-concurrent-streams: strconv.ParseUint: parsing "-1": invalid syntax',
     );
     expect(() => run(['--grpc-keepalive-interval', 'soon'])).toThrow(ConfigError);
+  });
+
+  it('reaches the transport as etcd 3.4 hands the flags to grpc-go', () => {
+    expect(
+      grpcTransportLimits(run(['--max-concurrent-streams', '7', '--grpc-keepalive-min-time', '2s'])),
+    ).toEqual({
+      maxConcurrentStreams: 7,
+      keepaliveMinTimeMs: 2000,
+      keepaliveIntervalMs: 2 * 3600_000,
+      keepaliveTimeoutMs: 20_000,
+    });
+    expect(
+      grpcTransportLimits(run(['--grpc-keepalive-interval', '1s', '--grpc-keepalive-timeout', '3s'])),
+    ).toMatchObject({
+      keepaliveIntervalMs: 1000,
+      keepaliveTimeoutMs: 3000,
+    });
+    // etcd passes no KeepaliveParams when either is 0: grpc-go's defaults (2 h, 20 s) apply.
+    expect(
+      grpcTransportLimits(run(['--grpc-keepalive-interval', '0s', '--grpc-keepalive-timeout', '3s'])),
+    ).toMatchObject({
+      keepaliveIntervalMs: 2 * 3600_000,
+      keepaliveTimeoutMs: 20_000,
+    });
   });
 });
