@@ -69,7 +69,7 @@ export class RawH2 {
   closed = false;
   /** Bytes received in all. */
   received = 0;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private waiters: Array<() => void> = [];
 
   private constructor(readonly socket: net.Socket) {
