@@ -100,7 +100,7 @@ export class KvServer {
       'initial-cluster-token': config.initialClusterToken,
       'quota-size-bytes': config.quotaBackendBytes || 2147483648,
       'max-request-bytes': config.maxRequestBytes,
-      'max-concurrent-streams': 4294967295,
+      'max-concurrent-streams': config.maxConcurrentStreams,
       'auto-compaction-mode': config.autoCompactionMode,
       'auto-compaction-retention': config.autoCompactionRetention,
     });

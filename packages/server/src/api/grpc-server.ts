@@ -22,6 +22,7 @@ import { Errors, EtcdError, toEtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import type { Logger } from '../log/logger.js';
 import type { MethodDefinition, MethodStats, ServerCall } from '../transport/grpc/call.js';
+import { H2_DEFAULTS, type H2Limits } from '../transport/grpc/h2-limits.js';
 import { GrpcServer, type ServiceImplementation, type StreamHandler } from '../transport/grpc/server.js';
 import { createElectionService } from '../v3election/service.js';
 import { createLockService } from '../v3lock/service.js';
@@ -113,12 +114,35 @@ function servedByLearner(service: string, method: string, req: unknown): boolean
   );
 }
 
+/**
+ * etcd's transport flags as etcd 3.4 hands them to grpc-go (embed/etcd.go): the ping policy only when
+ * `--grpc-keepalive-min-time` > 0 (else grpc-go's default, 5 minutes, which the layer applies for 0);
+ * the server pings only when both `--grpc-keepalive-interval` and `-timeout` are > 0, else grpc-go's
+ * defaults (2 h, 20 s) apply — "0 to disable" in etcd's help does not disable them.
+ */
+export function grpcTransportLimits(cfg: ServerConfig): Partial<H2Limits> {
+  const both = cfg.grpcKeepaliveIntervalMs > 0 && cfg.grpcKeepaliveTimeoutMs > 0;
+  return {
+    maxConcurrentStreams: cfg.maxConcurrentStreams,
+    keepaliveMinTimeMs: cfg.grpcKeepaliveMinTimeMs,
+    keepaliveIntervalMs: both ? cfg.grpcKeepaliveIntervalMs : H2_DEFAULTS.keepaliveIntervalMs,
+    keepaliveTimeoutMs: both ? cfg.grpcKeepaliveTimeoutMs : H2_DEFAULTS.keepaliveTimeoutMs,
+  };
+}
+
 /** Creates the gRPC server with every service registered (not bound to a port: see cmux). */
 export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logger): GrpcServer {
   const server = new GrpcServer({
     maxReceiveMessageLength: cfg.maxRequestBytes + GRPC_OVERHEAD_BYTES,
     statsFor: (service, method, key) => methodStats(etcd, service, method, key),
     onHandlerError: (err) => log.error('gRPC handler failed; stream reset', { error: err }),
+    limits: grpcTransportLimits(cfg),
+    onGoAway: (info) =>
+      log.warn('closed a client connection', {
+        'remote-addr': info.remote,
+        code: info.code,
+        reason: info.reason,
+      }),
   });
   const handlers = new Handlers(etcd, cfg);
   const identity = handlers.identity;
@@ -192,11 +216,18 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
     leaseKeepAlive: (call: ServerCall<LeaseKeepAliveRequest, unknown>) => {
       // Answered one after another, like etcd's receive loop: responses keep the requests' order and
       // every request sent before the client half-closes is answered before the stream ends.
+      // A client that does not read its responses holds the next answer back until the stream drains
+      // (and the transport stops crediting its sends meanwhile), so answers cannot pile up.
       let answered: Promise<void> = Promise.resolve();
+      const drained = () =>
+        new Promise<void>((resolve) => {
+          call.once('drain', resolve);
+          call.once('cancelled', resolve);
+        });
       call.on('data', (req: LeaseKeepAliveRequest) => {
         answered = answered.then(() =>
           handlers.lease.keepAliveOnce(req.ID).then(
-            (resp) => void call.write(resp),
+            (resp) => (call.write(resp) || !call.writable ? undefined : drained()),
             (err: unknown) => call.fail(toGrpcError(err)),
           ),
         );

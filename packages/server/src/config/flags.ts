@@ -5,7 +5,16 @@
  */
 
 /** How a flag's value is parsed. */
-export type FlagKind = 'string' | 'int' | 'uint' | 'bool' | 'duration-ms' | 'duration' | 'urls' | 'list';
+export type FlagKind =
+  | 'string'
+  | 'int'
+  | 'uint'
+  | 'uint32'
+  | 'bool'
+  | 'duration-ms'
+  | 'duration'
+  | 'urls'
+  | 'list';
 
 /** One flag definition. */
 export interface FlagDef {
@@ -129,7 +138,7 @@ export const FLAGS: readonly FlagDef[] = [
   {
     group: M,
     name: 'max-concurrent-streams',
-    kind: 'uint',
+    kind: 'uint32',
     def: 'math.MaxUint32',
     help: 'Maximum concurrent streams that each client can open at a time.',
   },

@@ -44,6 +44,14 @@ export interface ServerConfig {
   backendBatchLimit: number;
   maxTxnOps: number;
   maxRequestBytes: number;
+  /** `--max-concurrent-streams`: SETTINGS_MAX_CONCURRENT_STREAMS of client connections (0: no limit). */
+  maxConcurrentStreams: number;
+  /** `--grpc-keepalive-min-time` in ms: clients pinging more often get GOAWAY too_many_pings. */
+  grpcKeepaliveMinTimeMs: number;
+  /** `--grpc-keepalive-interval` in ms: ping a silent client this often (0: never). */
+  grpcKeepaliveIntervalMs: number;
+  /** `--grpc-keepalive-timeout` in ms: close a client that does not answer a ping within this (0: never). */
+  grpcKeepaliveTimeoutMs: number;
   strictReconfigCheck: boolean;
   preVote: boolean;
   autoCompactionMode: 'periodic' | 'revision';
@@ -135,6 +143,9 @@ function checkValue(def: FlagDef, value: string): void {
       break;
     case 'uint':
       if (!/^\+?\d+$/.test(value)) throw bad();
+      break;
+    case 'uint32':
+      parseUint32(def.name, value);
       break;
     case 'bool':
       if (!/^(1|0|t|f|T|F|true|false|TRUE|FALSE|True|False)$/.test(value)) throw bad();
@@ -431,6 +442,10 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     backendBatchLimit: num('backend-batch-limit') || 10_000,
     maxTxnOps: num('max-txn-ops'),
     maxRequestBytes: num('max-request-bytes'),
+    maxConcurrentStreams: parseUint32('max-concurrent-streams', get('max-concurrent-streams')),
+    grpcKeepaliveMinTimeMs: parseGoDuration(get('grpc-keepalive-min-time')),
+    grpcKeepaliveIntervalMs: parseGoDuration(get('grpc-keepalive-interval')),
+    grpcKeepaliveTimeoutMs: parseGoDuration(get('grpc-keepalive-timeout')),
     strictReconfigCheck: toBool(get('strict-reconfig-check')),
     preVote: toBool(get('pre-vote')),
     autoCompactionMode: mode,
@@ -453,6 +468,19 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     warnings,
   };
   return { action: 'run', config };
+}
+
+/** A uint32 flag (etcd's flags.Uint32Value); its default is spelled `math.MaxUint32`. */
+function parseUint32(name: string, value: string): number {
+  if (value === 'math.MaxUint32') return 0xffffffff;
+  const n = Number(value);
+  if (!/^\+?\d+$/.test(value) || n > 0xffffffff) {
+    const why = /^\+?\d+$/.test(value) ? 'value out of range' : 'invalid syntax';
+    throw new ConfigError(
+      `invalid value "${value}" for flag -${name}: strconv.ParseUint: parsing "${value}": ${why}`,
+    );
+  }
+  return n;
 }
 
 /** Go's `url.URL.String()` for a listen URL (no trailing slash for an empty path). */

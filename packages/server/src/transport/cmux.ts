@@ -17,19 +17,29 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import type { Logger } from '../log/logger.js';
 import { checkAllowedIdentity } from '../tls/verify-identity.js';
+import type { H2Stream } from './grpc/h2.js';
+import { serveHttpOnH2 } from './grpc/h2-http.js';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** Bytes needed to decide; no HTTP/1 method starts with "PRI ". */
 const DECIDE_BYTES = 4;
+/** An HTTP/1.x request line (RFC 9112 3): anything else is given to HTTP/2, which answers GOAWAY. */
+const HTTP1_REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d\.\d\r?\n/;
+/** The longest first line we wait for before deciding (Node's own HTTP header limit is 16 KiB). */
+const MAX_FIRST_LINE = 16 * 1024;
+/** A connection that has not sent enough to be routed within this is closed (etcd: no limit). */
+export const ROUTE_TIMEOUT_MS = 10_000;
 
 /** Options of {@link ClientListener}. */
 export interface ClientListenerOptions {
   /** Where gRPC connections go (the gRPC server), or undefined for HTTP only. */
-  grpc?: { injectConnection(socket: Duplex): void } | undefined;
+  grpc?: { injectConnection(socket: Duplex, otherStreams?: (stream: H2Stream) => void): void } | undefined;
   /** HTTP/1.1 server that receives every non-gRPC connection. */
   http: http.Server;
   /** Serve TLS with these options (https:// URLs); plaintext when undefined. */
   tls?: TlsListenerOptions | undefined;
+  /** How long a new connection may take to show what it speaks (ms; default {@link ROUTE_TIMEOUT_MS}). */
+  routeTimeoutMs?: number;
 }
 
 /** TLS side of a {@link ClientListener}. */
@@ -53,11 +63,10 @@ export interface TlsListenerOptions {
 }
 
 /**
- * ALPN protocols in server preference order. OpenSSL picks the first of ours the client offers, so a
- * client offering both (curl, browsers) gets HTTP/1.1 and reaches the gateway; gRPC clients offer only
- * `h2`. etcd (Go) can serve the gateway over h2 as well; the gRPC server owns every h2 stream here.
+ * ALPN protocols in server preference order, as Go's (etcd's) server prefers them: a client offering
+ * both (curl, browsers) gets h2, whose non-gRPC streams reach the gateway (see h2-http.ts).
  */
-const ALPN_WITH_GRPC = ['http/1.1', 'h2'];
+const ALPN_WITH_GRPC = ['h2', 'http/1.1'];
 const ALPN_HTTP_ONLY = ['http/1.1'];
 
 /** A TCP listener that splits connections between gRPC and HTTP/1.1. */
@@ -141,7 +150,7 @@ export class ClientListener {
       return;
     }
     if (socket.alpnProtocol === 'h2' && this.opts.grpc) {
-      this.opts.grpc.injectConnection(socket);
+      this.opts.grpc.injectConnection(socket, this.httpStreams);
     } else if (socket.alpnProtocol === 'http/1.1') {
       this.opts.http.emit('connection', socket);
     } else {
@@ -149,34 +158,51 @@ export class ClientListener {
     }
   }
 
+  /** Non-gRPC HTTP/2 streams: the HTTP server's request listener, as for HTTP/1.1 connections. */
+  private readonly httpStreams = (stream: H2Stream): void =>
+    serveHttpOnH2(stream, (req, res) => this.opts.http.emit('request', req, res));
+
   /**
    * Peeks at the first bytes and hands the connection to gRPC or HTTP (plaintext connections, and
-   * decrypted TLS sockets from clients that did not use ALPN).
+   * decrypted TLS sockets from clients that did not use ALPN): the HTTP/2 preface, or a first line
+   * that is not an HTTP/1 request line, goes to HTTP/2 (which answers the latter with GOAWAY, as an
+   * HTTP/2-only server does). A socket that stays silent is closed after the route timeout.
    */
   private route(socket: net.Socket): void {
     let buffered: Buffer = Buffer.alloc(0);
+    const timer = setTimeout(() => socket.destroy(), this.opts.routeTimeoutMs ?? ROUTE_TIMEOUT_MS);
+    timer.unref();
     const onData = (chunk: Buffer) => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      if (buffered.length < DECIDE_BYTES && H2_PREFACE.subarray(0, buffered.length).equals(buffered)) return;
-      const looksH2 =
-        buffered.length >= DECIDE_BYTES &&
-        buffered.subarray(0, DECIDE_BYTES).equals(H2_PREFACE.subarray(0, DECIDE_BYTES));
+      const n = Math.min(buffered.length, DECIDE_BYTES);
+      const prefix = buffered.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (prefix && buffered.length < DECIDE_BYTES) return;
+      let looksH2 = prefix;
+      if (!looksH2 && this.opts.grpc) {
+        const eol = buffered.indexOf(10);
+        if (eol < 0 && buffered.length < MAX_FIRST_LINE) return;
+        looksH2 = !HTTP1_REQUEST_LINE.test(buffered.toString('latin1', 0, eol < 0 ? 0 : eol + 1));
+      }
+      clearTimeout(timer);
       socket.off('data', onData);
       socket.off('error', onError);
       socket.pause();
+      socket.unshift(buffered);
       if (looksH2 && this.opts.grpc) {
         // The gRPC server reads the stream from its first byte (and resumes the socket itself).
-        socket.unshift(buffered);
-        this.opts.grpc.injectConnection(socket);
+        this.opts.grpc.injectConnection(socket, this.httpStreams);
       } else {
-        socket.unshift(buffered);
         this.opts.http.emit('connection', socket);
         socket.resume();
       }
     };
-    const onError = () => socket.destroy();
+    const onError = () => {
+      clearTimeout(timer);
+      socket.destroy();
+    };
     socket.on('data', onData);
     socket.on('error', onError);
+    socket.on('close', () => clearTimeout(timer));
   }
 }
 

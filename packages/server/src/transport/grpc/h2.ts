@@ -9,50 +9,50 @@
  * a second socket write one event-loop turn after its data (docs/benchmarks.md, session 3;
  * tools/bench/transport-measure.mjs).
  *
- * What is here: the preface and SETTINGS exchange, PING, flow control in both directions (our receive
- * windows are refilled as data arrives; DATA we send waits for the peer's windows), HEADERS with
- * CONTINUATION and a full HPACK decoder, RST_STREAM, GOAWAY (graceful close: open streams finish), and
- * output coalesced into one socket write per event-loop turn. Not here: server push, priorities
- * (ignored, as RFC 9113 allows), HTTP/1.1 upgrade. Any `:authority` is accepted (grpc-go clients send
- * `http://host:port`, which nghttp2 refused).
+ * What is here: the preface and SETTINGS exchange (our limits advertised: concurrent streams, header
+ * list size, HPACK table, frame size, initial window), the stream state machine with RFC 9113's stream
+ * and connection errors, request header validation (8.2, 8.3), PING, flow control in both directions
+ * (receive windows enforced with FLOW_CONTROL_ERROR and refilled in halves as handlers take the data,
+ * held back while a stream's own output is stuck; DATA we send waits for the peer's windows), HEADERS
+ * with CONTINUATION and a full HPACK decoder, RST_STREAM, GOAWAY (graceful close: open streams
+ * finish), and output coalesced into one socket write per event-loop turn.
+ *
+ * Abuse (see h2-limits.ts for the numbers): client-caused stream resets (rapid reset, CVE-2023-44487)
+ * and frames that carry no request (PING, SETTINGS, empty DATA, WINDOW_UPDATE, PRIORITY, CONTINUATION
+ * floods) each draw on a token bucket whose exhaustion is GOAWAY ENHANCE_YOUR_CALM; gRPC's keep-alive
+ * policy sends GOAWAY ENHANCE_YOUR_CALM "too_many_pings" as grpc-go does; header lists past the limit
+ * are dropped while decoding (HPACK bombs); the socket is not read while its output is stuck, so a
+ * client that does not read cannot make us queue answers; handshake, idle and keep-alive timers close
+ * silent connections.
+ *
+ * Not here: server push, priorities (parsed and checked, then ignored, as RFC 9113 allows), HTTP/1.1
+ * upgrade. Any `:authority` is accepted (grpc-go clients send `http://host:port`).
  */
 import type { Duplex } from 'node:stream';
+import {
+  ErrorCode,
+  Flag,
+  FrameType,
+  frameHeader,
+  MAX_WINDOW,
+  PREFACE,
+  Setting,
+  settingsPayload,
+  u32,
+} from './h2-frame.js';
+import { GRPC_DEFAULT_MIN_PING_MS, H2_DEFAULTS, type H2Limits, RateBudget } from './h2-limits.js';
 import { encodeFields, type HeaderMap, HpackDecoder, HpackError } from './hpack.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-const DATA = 0x0;
-const HEADERS = 0x1;
-const RST_STREAM = 0x3;
-const SETTINGS = 0x4;
-const PUSH_PROMISE = 0x5;
-const PING = 0x6;
-const GOAWAY = 0x7;
-const WINDOW_UPDATE = 0x8;
-const CONTINUATION = 0x9;
-const END_STREAM = 0x1;
-const ACK = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
-const NO_ERROR = 0;
-const PROTOCOL_ERROR = 1;
-const FLOW_CONTROL_ERROR = 3;
-const STREAM_CLOSED = 5;
-const FRAME_SIZE_ERROR = 6;
-const REFUSED_STREAM = 7;
-const INTERNAL_ERROR = 2;
-const COMPRESSION_ERROR = 9;
-
-/** We never raise SETTINGS_MAX_FRAME_SIZE, so peers send at most this. */
-const MAX_FRAME = 16384;
-/** Our SETTINGS_INITIAL_WINDOW_SIZE: a 1.5 MiB put arrives with two window refills. */
-const STREAM_WINDOW = 1 << 20;
-/** The connection receive window we open at once (refilled when half is used). */
-const CONN_WINDOW = 1 << 30;
-/** Largest header block accepted (all HEADERS + CONTINUATION fragments). */
-const MAX_HEADER_BLOCK = 1 << 20;
 /** A stream's write() reports back-pressure once this much of its data waits for flow control. */
 const STREAM_HIGH_WATER = 64 * 1024;
+/** grpc-go's limit: the third ping too early closes the connection. */
+const MAX_PING_STRIKES = 2;
+/** grpc-go's interval for pings without an open stream (when PermitWithoutStream is false). */
+const PING_WITHOUT_STREAM_MS = 2 * 3600_000;
+/** Our keep-alive PING's payload, to tell its ACK from others. */
+const KEEPALIVE_PING = Buffer.from('kv-alive');
+/** After a GOAWAY for an error, how long the peer has to close before we drop the socket. */
+const CLOSE_GRACE_MS = 1000;
 
 /** A violation that ends the connection with GOAWAY. */
 class ConnectionError extends Error {
@@ -62,21 +62,6 @@ class ConnectionError extends Error {
   ) {
     super(message);
   }
-}
-
-function frameHeader(len: number, type: number, flags: number, id: number): Buffer {
-  const h = Buffer.allocUnsafe(9);
-  h.writeUIntBE(len, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(id, 5);
-  return h;
-}
-
-function u32(v: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(v);
-  return b;
 }
 
 /** `:status 200` and `content-type: application/grpc`: every gRPC response starts with this block. */
@@ -98,6 +83,15 @@ export class H2Stream {
 
   /** Send window (the peer's receive window for this stream). */
   window: number;
+  /** Our receive window for this stream: what the client may still send. */
+  recvWindow: number;
+  /** Bytes handed to the handler and not yet credited back with WINDOW_UPDATE. */
+  recvUnacked = 0;
+  /** Bytes taken while the stream's output was stuck: credited to the connection once it drains. */
+  connDebt = 0;
+  /** `content-length` of the request, checked against its DATA (-1: none given). */
+  expectedLength = -1;
+  receivedLength = 0;
   headersSent = false;
   /** We sent END_STREAM (or reset the stream). */
   localEnded = false;
@@ -106,7 +100,7 @@ export class H2Stream {
   /** Data waiting for flow-control window, in order. */
   queue: Buffer[] = [];
   queued = 0;
-  /** Trailers to send once the queue is empty. */
+  /** Trailers to send once the queue is empty (or an empty block: end with an empty DATA frame). */
   pendingTrailers: Buffer | undefined;
   wantsDrain = false;
 
@@ -114,8 +108,10 @@ export class H2Stream {
     readonly conn: H2Connection,
     readonly id: number,
     readonly headers: HeaderMap,
+    recvWindow: number,
   ) {
     this.window = conn.peerInitialWindow;
+    this.recvWindow = recvWindow;
   }
 
   /** True once the stream can take no more output (ended by us, reset, or connection gone). */
@@ -130,13 +126,28 @@ export class H2Stream {
     this.conn.emitHeaders(this.id, GRPC_RESPONSE_HEADERS, false);
   }
 
+  /**
+   * Sends response headers of any kind (the JSON gateway over HTTP/2); `endStream` makes it the
+   * whole response. Does nothing once headers were sent.
+   */
+  respond(fields: ReadonlyArray<readonly [string, string]>, endStream: boolean): void {
+    if (this.headersSent || this.localEnded) return;
+    this.headersSent = true;
+    if (endStream) this.localEnded = true;
+    this.conn.emitHeaders(this.id, encodeFields(fields), endStream);
+    if (endStream) this.conn.streamDone(this);
+  }
+
   /** Queues response body bytes; false when the caller should wait for `onDrain`. */
   write(data: Buffer): boolean {
     if (this.localEnded) return true;
     this.sendHeaders();
-    this.queue.push(data);
-    this.queued += data.length;
-    this.conn.pump(this);
+    if (data.length > 0) {
+      this.queue.push(data);
+      this.queued += data.length;
+      this.conn.queuedBytes += data.length;
+      this.conn.pump(this);
+    }
     if (this.queued > STREAM_HIGH_WATER || this.conn.socketBlocked) {
       this.wantsDrain = true;
       return false;
@@ -157,21 +168,25 @@ export class H2Stream {
       this.conn.streamDone(this);
       return;
     }
-    this.pendingTrailers = encodeFields(fields);
+    this.pendingTrailers = fields.length > 0 ? encodeFields(fields) : Buffer.alloc(0);
     this.conn.pump(this);
+  }
+
+  /** Ends the stream after the queued data, without trailers (an empty DATA frame with END_STREAM). */
+  finish(): void {
+    this.end([]);
   }
 
   /** Ends the stream with a non-gRPC HTTP status (e.g. 415 for a wrong content type). */
   respondStatus(status: number, fields: ReadonlyArray<readonly [string, string]>): void {
-    if (this.localEnded || this.headersSent) return;
-    this.headersSent = true;
+    this.respond([[':status', String(status)], ['content-type', 'application/grpc'], ...fields], true);
+  }
+
+  /** Abandons the stream: RST_STREAM with `code` (CANCEL by default); the handler is not told. */
+  reset(code: number = ErrorCode.CANCEL): void {
+    if (this.localEnded) return;
     this.localEnded = true;
-    this.conn.emitHeaders(
-      this.id,
-      encodeFields([[':status', String(status)], ['content-type', 'application/grpc'], ...fields]),
-      true,
-    );
-    this.conn.streamDone(this);
+    this.conn.resetFromHandler(this, code);
   }
 }
 
@@ -186,55 +201,116 @@ export interface H2ConnectionOptions {
    * one faulty handler cannot take the server down. Default: ignored.
    */
   onHandlerError?: (err: unknown) => void;
+  /** We ended the connection with a GOAWAY for an error (abuse, protocol violation, timeout). */
+  onGoAway?: (code: number, reason: string) => void;
+  /** Limits and timers; see {@link H2Limits} for the defaults. */
+  limits?: Partial<H2Limits>;
+}
+
+/** A header block being assembled from HEADERS + CONTINUATION frames. */
+interface PendingBlock {
+  id: number;
+  flags: number;
+  parts: Buffer[];
+  size: number;
+  continuations: number;
+  /** The HEADERS frame named the stream itself as its dependency (a stream error once decoded). */
+  selfDependent: boolean;
 }
 
 /** One HTTP/2 server connection on a socket (plain TCP, or TLS after an `h2` ALPN). */
 export class H2Connection {
   /** The peer's SETTINGS_INITIAL_WINDOW_SIZE: new streams' send window. */
   peerInitialWindow = 65535;
-  /** True while the socket's write buffer is full. */
+  /** True while the socket's write buffer is full (we stop reading until it drains). */
   socketBlocked = false;
+  /** Response bytes of all streams waiting for flow-control window. */
+  queuedBytes = 0;
+  private readonly limits: H2Limits;
   private peerMaxFrame = 16384;
+  /** Our send window on the connection. */
   private connWindow = 65535;
-  private readonly hpack = new HpackDecoder();
+  /** Our receive window on the connection, and what was consumed but not yet credited back. */
+  private connRecvWindow: number;
+  private connRecvUnacked = 0;
+  private readonly hpack: HpackDecoder;
   private readonly streams = new Map<number, H2Stream>();
+  /**
+   * Streams we reset while the client could still be sending: frames already on their way are
+   * ignored (RFC 9113 5.4.2), not answered with another reset. The most recent few hundred.
+   */
+  private readonly weReset = new Set<number>();
   /** Streams with data held back by flow control. */
   private blocked: H2Stream[] = [];
   private lastId = 0;
   private readBuf: Buffer | undefined;
   private prefaceSeen = false;
-  private continuation: { id: number; flags: number; parts: Buffer[]; size: number } | undefined;
+  /** The client's first SETTINGS arrived / it acknowledged ours: the handshake is complete. */
+  private peerSettingsSeen = false;
+  private ourSettingsAcked = false;
+  private continuation: PendingBlock | undefined;
   private out: Buffer[] = [];
   private flushScheduled = false;
-  private recvConsumed = 0;
   private goingAway = false;
   private dead = false;
+  private readonly resets: RateBudget;
+  private readonly cheapFrames: RateBudget;
+  // Keep-alive enforcement (grpc-go's policy) and our own pings.
+  private lastPingAt = 0;
+  private pingStrikes = 0;
+  /** We sent HEADERS or DATA since the last client ping: its next ping is no strike. */
+  private resetPingStrikes = false;
+  private lastReadAt = Date.now();
+  private keepalivePingAt = 0;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
 
   constructor(
     readonly socket: Duplex,
     private readonly opts: H2ConnectionOptions,
   ) {
-    // Our SETTINGS: a 1 MiB initial stream window (INITIAL_WINDOW_SIZE = 0x4); then open the connection
-    // window to 1 GiB.
-    const settings = Buffer.allocUnsafe(6);
-    settings.writeUInt16BE(0x4, 0);
-    settings.writeUInt32BE(STREAM_WINDOW, 2);
-    this.push(frameHeader(6, SETTINGS, 0, 0), settings);
-    this.push(frameHeader(4, WINDOW_UPDATE, 0, 0), u32(CONN_WINDOW - 65535));
+    this.limits = { ...H2_DEFAULTS, ...opts.limits };
+    const l = this.limits;
+    this.hpack = new HpackDecoder(l.headerTableSize, l.maxHeaderListSize);
+    this.resets = new RateBudget(l.resetBurst, l.resetRatePerSec);
+    this.cheapFrames = new RateBudget(l.cheapFrameBurst, l.cheapFrameRatePerSec);
+    this.connRecvWindow = Math.max(65535, l.connectionWindow);
+    // grpc-go advertises any non-zero stream limit (etcd's default math.MaxUint32 included); 0 is
+    // "no limit" and is not advertised.
+    const settings = settingsPayload([
+      [Setting.HEADER_TABLE_SIZE, l.headerTableSize],
+      [Setting.ENABLE_PUSH, 0],
+      ...(l.maxConcurrentStreams > 0
+        ? [[Setting.MAX_CONCURRENT_STREAMS, l.maxConcurrentStreams] as const]
+        : []),
+      [Setting.INITIAL_WINDOW_SIZE, l.streamWindow],
+      [Setting.MAX_FRAME_SIZE, l.maxFrameSize],
+      [Setting.MAX_HEADER_LIST_SIZE, l.maxHeaderListSize],
+    ]);
+    this.push(frameHeader(settings.length, FrameType.SETTINGS, 0, 0), settings);
+    if (this.connRecvWindow > 65535) {
+      this.push(frameHeader(4, FrameType.WINDOW_UPDATE, 0, 0), u32(this.connRecvWindow - 65535));
+    }
+    this.flushSoon();
     if ('setNoDelay' in socket) (socket as { setNoDelay(v: boolean): void }).setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onBytes(chunk));
     socket.on('drain', () => this.onSocketDrain());
     socket.on('error', () => socket.destroy());
     socket.on('close', () => this.onSocketClose());
+    this.startTimers();
     // The listener may have paused the socket (and unshifted the bytes it peeked at).
     socket.resume();
+  }
+
+  /** Open streams (for tests and metrics). */
+  get openStreams(): number {
+    return this.streams.size;
   }
 
   /** Graceful close: GOAWAY now, new streams refused, the socket ends once open streams are done. */
   close(): void {
     if (this.goingAway || this.dead) return;
     this.goingAway = true;
-    this.push(frameHeader(8, GOAWAY, 0, 0), u32(this.lastId), u32(NO_ERROR));
+    this.push(frameHeader(8, FrameType.GOAWAY, 0, 0), u32(this.lastId), u32(ErrorCode.NO_ERROR));
     this.flushSoon();
     this.maybeEnd();
   }
@@ -244,23 +320,92 @@ export class H2Connection {
     this.socket.destroy();
   }
 
+  // ---- timers ----
+
+  private startTimers(): void {
+    const l = this.limits;
+    // One timer per purpose, replaced when rescheduled.
+    const later = (purpose: string, ms: number, fn: () => void): void => {
+      clearTimeout(this.timers.get(purpose));
+      const t = setTimeout(fn, ms);
+      t.unref();
+      this.timers.set(purpose, t);
+    };
+    // The preface, the client's SETTINGS and its ACK of ours: a silent or slow socket goes away.
+    later('handshake', l.handshakeTimeoutMs, () => {
+      if (this.dead || (this.peerSettingsSeen && this.ourSettingsAcked)) return;
+      this.fail(
+        this.prefaceSeen ? ErrorCode.SETTINGS_TIMEOUT : ErrorCode.PROTOCOL_ERROR,
+        'handshake timeout',
+      );
+    });
+    if (l.idleTimeoutMs > 0) {
+      const checkIdle = (): void => {
+        if (this.dead) return;
+        const quiet = Date.now() - this.lastReadAt;
+        if (this.streams.size === 0 && quiet >= l.idleTimeoutMs) {
+          this.close();
+          return;
+        }
+        // Streams open: look again a whole period later; else when the quiet period would end.
+        later('idle', quiet >= l.idleTimeoutMs ? l.idleTimeoutMs : l.idleTimeoutMs - quiet, checkIdle);
+      };
+      later('idle', l.idleTimeoutMs, checkIdle);
+    }
+    if (l.keepaliveIntervalMs > 0 && l.keepaliveTimeoutMs > 0) {
+      // grpc-go's server keep-alive: a client silent for an interval gets a PING; no byte from it
+      // within the timeout closes the connection (without GOAWAY, as grpc-go does).
+      const checkAlive = (): void => {
+        if (this.dead) return;
+        const quiet = Date.now() - this.lastReadAt;
+        if (quiet < l.keepaliveIntervalMs) {
+          later('keepalive', l.keepaliveIntervalMs - quiet, checkAlive);
+          return;
+        }
+        this.keepalivePingAt = Date.now();
+        this.push(frameHeader(8, FrameType.PING, 0, 0), KEEPALIVE_PING);
+        this.flushSoon();
+        later('keepalive', l.keepaliveTimeoutMs, () => {
+          if (this.dead) return;
+          if (this.lastReadAt < this.keepalivePingAt) {
+            this.opts.onGoAway?.(ErrorCode.NO_ERROR, 'keepalive ping not acknowledged');
+            this.socket.destroy();
+            return;
+          }
+          checkAlive();
+        });
+      };
+      later('keepalive', l.keepaliveIntervalMs, checkAlive);
+    }
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+  }
+
   // ---- output ----
 
   /** Queues a header block for stream `id`, split into CONTINUATION frames if needed. */
   emitHeaders(id: number, block: Buffer, endStream: boolean): void {
-    const es = endStream ? END_STREAM : 0;
+    const es = endStream ? Flag.END_STREAM : 0;
+    this.resetPingStrikes = true;
+    this.cheapFrames.give();
     if (block.length <= this.peerMaxFrame) {
-      this.push(frameHeader(block.length, HEADERS, END_HEADERS | es, id), block);
+      this.push(frameHeader(block.length, FrameType.HEADERS, Flag.END_HEADERS | es, id), block);
     } else {
       let off = 0;
-      let type = HEADERS;
-      let flags = es;
+      let type: number = FrameType.HEADERS;
+      let flags: number = es;
       while (off < block.length) {
         const n = Math.min(this.peerMaxFrame, block.length - off);
         const last = off + n === block.length;
-        this.push(frameHeader(n, type, flags | (last ? END_HEADERS : 0), id), block.subarray(off, off + n));
+        this.push(
+          frameHeader(n, type, flags | (last ? Flag.END_HEADERS : 0), id),
+          block.subarray(off, off + n),
+        );
         off += n;
-        type = CONTINUATION;
+        type = FrameType.CONTINUATION;
         flags = 0;
       }
     }
@@ -281,30 +426,66 @@ export class H2Connection {
       if (n === head.length) s.queue.shift();
       else s.queue[0] = head.subarray(n);
       s.queued -= n;
+      this.queuedBytes -= n;
       this.connWindow -= n;
       s.window -= n;
-      this.push(frameHeader(n, DATA, 0, s.id), piece);
+      this.resetPingStrikes = true;
+      this.cheapFrames.give();
+      this.push(frameHeader(n, FrameType.DATA, 0, s.id), piece);
     }
     if (s.pendingTrailers && !s.localEnded) {
       const block = s.pendingTrailers;
       s.pendingTrailers = undefined;
       s.localEnded = true;
-      this.emitHeaders(s.id, block, true);
+      if (block.length > 0) this.emitHeaders(s.id, block, true);
+      else this.push(frameHeader(0, FrameType.DATA, Flag.END_STREAM, s.id));
       this.streamDone(s);
     }
     this.flushSoon();
-    if (s.wantsDrain && s.queued <= STREAM_HIGH_WATER && !this.socketBlocked) {
-      s.wantsDrain = false;
-      s.onDrain?.();
+    if (s.wantsDrain && s.queued <= STREAM_HIGH_WATER && !this.socketBlocked) this.drained(s);
+  }
+
+  /**
+   * Our side of the stream ended. A client still sending keeps the stream half-closed (local) until
+   * its END_STREAM or reset: its remaining frames are still checked (flow control, content-length,
+   * trailers) and its data is credited back and dropped.
+   */
+  streamDone(s: H2Stream): void {
+    if (!this.streams.has(s.id)) return;
+    this.flushSoon();
+    if (!s.remoteEnded) return;
+    this.forget(s);
+    this.maybeEnd();
+  }
+
+  /** A handler abandoned its stream ({@link H2Stream.reset}). */
+  resetFromHandler(s: H2Stream, code: number): void {
+    if (!this.streams.has(s.id)) return;
+    this.forget(s);
+    this.sendReset(s.id, code);
+    this.maybeEnd();
+  }
+
+  /** The stream is closed: drop it, and give the connection window it still held back. */
+  private forget(s: H2Stream): void {
+    this.streams.delete(s.id);
+    // A reset stream's unsent data goes with it.
+    this.queuedBytes -= s.queued;
+    s.queue = [];
+    s.queued = 0;
+    if (s.connDebt > 0) {
+      const debt = s.connDebt;
+      s.connDebt = 0;
+      this.creditConnection(debt);
     }
   }
 
-  /** Our side of the stream ended: forget it (a client still sending gets RST_STREAM NO_ERROR). */
-  streamDone(s: H2Stream): void {
-    if (!this.streams.delete(s.id)) return;
-    if (!s.remoteEnded) this.push(frameHeader(4, RST_STREAM, 0, s.id), u32(NO_ERROR));
+  /** Queues RST_STREAM for `id` and remembers that we reset it. */
+  private sendReset(id: number, code: number): void {
+    this.push(frameHeader(4, FrameType.RST_STREAM, 0, id), u32(code));
+    this.weReset.add(id);
+    if (this.weReset.size > 256) this.weReset.delete(this.weReset.values().next().value!);
     this.flushSoon();
-    this.maybeEnd();
   }
 
   private push(...bufs: Buffer[]): void {
@@ -322,27 +503,42 @@ export class H2Connection {
   }
 
   private flush(): void {
-    if (this.recvConsumed > CONN_WINDOW / 2) {
-      this.push(frameHeader(4, WINDOW_UPDATE, 0, 0), u32(this.recvConsumed));
-      this.recvConsumed = 0;
-    }
     if (this.out.length === 0 || this.dead) return;
     const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
     this.out = [];
-    if (!this.socket.write(data)) this.socketBlocked = true;
-  }
-
-  private onSocketDrain(): void {
-    this.socketBlocked = false;
-    for (const s of [...this.streams.values()]) {
-      if (s.wantsDrain && s.queued <= STREAM_HIGH_WATER) {
-        s.wantsDrain = false;
-        s.onDrain?.();
-      }
+    if (!this.socket.write(data) && !this.socketBlocked) {
+      // Stop reading: a client that does not read cannot make us queue answers (PING and SETTINGS
+      // ACKs, resets, responses) without bound. Its frames wait in the kernel until it reads ours.
+      this.socketBlocked = true;
+      this.socket.pause();
     }
   }
 
+  private onSocketDrain(): void {
+    if (!this.socketBlocked) return;
+    this.socketBlocked = false;
+    // Draining shows the peer is reading: as good as a frame for the keep-alive timer.
+    this.lastReadAt = Date.now();
+    if (!this.dead) this.socket.resume();
+    for (const s of [...this.streams.values()]) {
+      if (s.wantsDrain && s.queued <= STREAM_HIGH_WATER) this.drained(s);
+    }
+  }
+
+  /** The stream's output is moving again: tell its handler, and credit what it was sent meanwhile. */
+  private drained(s: H2Stream): void {
+    s.wantsDrain = false;
+    this.creditStream(s);
+    if (s.connDebt > 0) {
+      const debt = s.connDebt;
+      s.connDebt = 0;
+      this.creditConnection(debt);
+    }
+    s.onDrain?.();
+  }
+
   private onSocketClose(): void {
+    this.clearTimers();
     if (this.dead) return;
     this.dead = true;
     const open = [...this.streams.values()];
@@ -363,17 +559,18 @@ export class H2Connection {
     }
   }
 
+  /** Connection error: GOAWAY with `code`, then close (open streams are cancelled). */
   private fail(code: number, why: string): void {
     if (this.dead) return;
-    this.push(
-      frameHeader(8 + why.length, GOAWAY, 0, 0),
-      u32(this.lastId),
-      u32(code),
-      Buffer.from(why, 'latin1'),
-    );
+    this.opts.onGoAway?.(code, why);
+    const reason = Buffer.from(why, 'latin1');
+    this.push(frameHeader(8 + reason.length, FrameType.GOAWAY, 0, 0), u32(this.lastId), u32(code), reason);
     this.flush();
     this.goingAway = true;
     this.socket.end();
+    // A peer that neither reads nor closes cannot hold the socket.
+    const t = setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
+    t.unref();
     // Streams still open are cancelled from the handlers' point of view.
     this.onSocketClose();
   }
@@ -382,16 +579,18 @@ export class H2Connection {
 
   private onBytes(chunk: Buffer): void {
     if (this.dead) return;
+    this.lastReadAt = Date.now();
     let buf = this.readBuf ? Buffer.concat([this.readBuf, chunk]) : chunk;
     this.readBuf = undefined;
     try {
       if (!this.prefaceSeen) {
-        if (buf.length < PREFACE.length) {
-          this.readBuf = buf;
-          return;
+        const n = Math.min(buf.length, PREFACE.length);
+        if (!buf.subarray(0, n).equals(PREFACE.subarray(0, n))) {
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid connection preface');
         }
-        if (!buf.subarray(0, PREFACE.length).equals(PREFACE)) {
-          throw new ConnectionError(PROTOCOL_ERROR, 'invalid connection preface');
+        if (buf.length < PREFACE.length) {
+          this.readBuf = Buffer.from(buf);
+          return;
         }
         this.prefaceSeen = true;
         buf = buf.subarray(PREFACE.length);
@@ -399,11 +598,14 @@ export class H2Connection {
       let pos = 0;
       while (buf.length - pos >= 9) {
         const len = buf.readUIntBE(pos, 3);
-        if (len > MAX_FRAME)
-          throw new ConnectionError(FRAME_SIZE_ERROR, 'frame larger than SETTINGS_MAX_FRAME_SIZE');
+        if (len > this.limits.maxFrameSize)
+          throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'frame larger than SETTINGS_MAX_FRAME_SIZE');
         if (buf.length - pos < 9 + len) break;
+        const type = buf[pos + 3]!;
+        if (!this.peerSettingsSeen && type !== FrameType.SETTINGS)
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'the first frame must be SETTINGS');
         const id = buf.readUInt32BE(pos + 5) & 0x7fffffff;
-        this.onFrame(buf[pos + 3]!, buf[pos + 4]!, id, buf.subarray(pos + 9, pos + 9 + len));
+        this.onFrame(type, buf[pos + 4]!, id, buf.subarray(pos + 9, pos + 9 + len));
         if (this.dead) return;
         pos += 9 + len;
       }
@@ -411,121 +613,188 @@ export class H2Connection {
       if (pos < buf.length) this.readBuf = Buffer.from(buf.subarray(pos));
     } catch (err) {
       if (err instanceof ConnectionError) this.fail(err.code, err.message);
-      else if (err instanceof HpackError) this.fail(COMPRESSION_ERROR, err.message);
+      else if (err instanceof HpackError) this.fail(ErrorCode.COMPRESSION_ERROR, err.message);
       else throw err;
     }
   }
 
+  /** A frame that costs us work without carrying a request: too many of them is a flood. */
+  private cheap(what: string): void {
+    if (!this.cheapFrames.take()) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `${what} flood`);
+  }
+
   private onFrame(type: number, flags: number, id: number, p: Buffer): void {
-    if (this.continuation && type !== CONTINUATION)
-      throw new ConnectionError(PROTOCOL_ERROR, 'expected CONTINUATION');
+    if (this.continuation && type !== FrameType.CONTINUATION)
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'expected CONTINUATION');
     switch (type) {
-      case DATA:
+      case FrameType.DATA:
         this.onDataFrame(flags, id, p);
         return;
-      case HEADERS: {
-        if (id === 0) throw new ConnectionError(PROTOCOL_ERROR, 'HEADERS on stream 0');
-        let from = 0;
-        let to = p.length;
-        if (flags & PADDED) {
-          to -= p[0] ?? 0;
-          from = 1;
+      case FrameType.HEADERS:
+        this.onHeadersFrame(flags, id, p);
+        return;
+      case FrameType.CONTINUATION:
+        this.onContinuation(flags, id, p);
+        return;
+      case FrameType.PRIORITY:
+        if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PRIORITY on stream 0');
+        this.cheap('PRIORITY');
+        if (p.length !== 5) {
+          this.streamError(id, ErrorCode.FRAME_SIZE_ERROR);
+          return;
         }
-        if (flags & PRIORITY) from += 5;
-        if (from > to) throw new ConnectionError(PROTOCOL_ERROR, 'invalid HEADERS padding');
-        this.continuation = { id, flags, parts: [p.subarray(from, to)], size: to - from };
-        if (flags & END_HEADERS) this.onHeaderBlock();
-        else this.continuation.parts[0] = Buffer.from(this.continuation.parts[0]!);
+        if ((p.readUInt32BE(0) & 0x7fffffff) === id) this.streamError(id, ErrorCode.PROTOCOL_ERROR);
         return;
-      }
-      case CONTINUATION: {
-        const c = this.continuation;
-        if (!c || c.id !== id) throw new ConnectionError(PROTOCOL_ERROR, 'unexpected CONTINUATION');
-        c.size += p.length;
-        if (c.size > MAX_HEADER_BLOCK) throw new ConnectionError(PROTOCOL_ERROR, 'header block too large');
-        c.parts.push(Buffer.from(p));
-        if (flags & END_HEADERS) this.onHeaderBlock();
-        return;
-      }
-      case SETTINGS:
+      case FrameType.SETTINGS:
         this.onSettings(flags, id, p);
         return;
-      case PING:
-        if (id !== 0) throw new ConnectionError(PROTOCOL_ERROR, 'PING on a stream');
-        if (p.length !== 8) throw new ConnectionError(FRAME_SIZE_ERROR, 'PING payload must be 8 bytes');
-        if (!(flags & ACK)) {
-          this.push(frameHeader(8, PING, ACK, 0), Buffer.from(p));
-          this.flushSoon();
-        }
+      case FrameType.PING:
+        this.onPing(flags, id, p);
         return;
-      case WINDOW_UPDATE: {
-        if (p.length !== 4)
-          throw new ConnectionError(FRAME_SIZE_ERROR, 'WINDOW_UPDATE payload must be 4 bytes');
-        const inc = p.readUInt32BE(0) & 0x7fffffff;
-        if (id === 0) {
-          this.connWindow += inc;
-          if (this.connWindow > 0x7fffffff) throw new ConnectionError(FLOW_CONTROL_ERROR, 'window overflow');
-          this.unblock();
-        } else {
-          const s = this.streams.get(id);
-          if (s) {
-            s.window += inc;
-            this.pump(s);
-          }
-        }
+      case FrameType.WINDOW_UPDATE:
+        this.onWindowUpdate(id, p);
         return;
-      }
-      case RST_STREAM: {
-        const s = this.streams.get(id);
-        if (!s) return;
-        this.streams.delete(id);
-        if (!s.localEnded) {
-          s.localEnded = true;
-          s.onClose?.();
-        }
-        this.maybeEnd();
+      case FrameType.RST_STREAM:
+        this.onRstStream(id, p);
         return;
-      }
-      case GOAWAY:
+      case FrameType.GOAWAY:
+        if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'GOAWAY on a stream');
+        if (p.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'GOAWAY too short');
         // The client stops opening streams; it closes the connection when it is done.
+        this.cheap('GOAWAY');
         return;
-      case PUSH_PROMISE:
-        throw new ConnectionError(PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
+      case FrameType.PUSH_PROMISE:
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PUSH_PROMISE from a client');
       default:
-        // PRIORITY and unknown frame types are ignored (RFC 9113 5.5).
+        // Unknown frame types are ignored (RFC 9113 5.5), but still count against floods.
+        this.cheap('unknown frame');
         return;
     }
   }
 
   private onDataFrame(flags: number, id: number, p: Buffer): void {
-    this.recvConsumed += p.length;
-    const s = this.streams.get(id);
-    if (!s) {
-      if (id === 0 || id > this.lastId) throw new ConnectionError(PROTOCOL_ERROR, 'DATA on an idle stream');
-      return; // a stream we already closed: the data only counts against the connection window
-    }
-    if (s.remoteEnded) {
-      this.resetStream(s, STREAM_CLOSED);
-      return;
-    }
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'DATA on stream 0');
     let from = 0;
     let to = p.length;
-    if (flags & PADDED) {
-      to -= p[0] ?? 0;
+    if (flags & Flag.PADDED) {
+      if (p.length === 0)
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded DATA without a pad length');
+      to -= p[0]!;
       from = 1;
-      if (from > to) throw new ConnectionError(PROTOCOL_ERROR, 'invalid DATA padding');
+      if (from > to) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid DATA padding');
     }
-    if (flags & END_STREAM) s.remoteEnded = true;
-    else if (p.length > 0) {
-      // Refill the stream's window as the data is consumed (handlers read every chunk at once).
-      this.push(frameHeader(4, WINDOW_UPDATE, 0, id), u32(p.length));
-      this.flushSoon();
+    // The whole frame (padding too) counts against the receive windows.
+    this.connRecvWindow -= p.length;
+    if (this.connRecvWindow < 0)
+      throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'DATA beyond the connection window');
+    const s = this.streams.get(id);
+    if (!s) {
+      if (id > this.lastId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'DATA on an idle stream');
+      this.creditConnection(p.length);
+      if (this.weReset.has(id)) this.cheap('DATA after our reset');
+      else this.streamError(id, ErrorCode.STREAM_CLOSED);
+      return;
     }
+    if (s.remoteEnded) {
+      this.creditConnection(p.length);
+      this.streamError(id, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    s.recvWindow -= p.length;
+    if (s.recvWindow < 0) {
+      this.creditConnection(p.length);
+      this.streamError(id, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    const end = (flags & Flag.END_STREAM) !== 0;
+    if (p.length === 0 && !end) this.cheap('empty DATA');
+    s.receivedLength += to - from;
+    if (
+      s.expectedLength >= 0 &&
+      (s.receivedLength > s.expectedLength || (end && s.receivedLength !== s.expectedLength))
+    ) {
+      this.creditConnection(p.length);
+      this.streamError(id, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (end) s.remoteEnded = true;
     if (to > from && !s.localEnded && s.onData) this.guard(s, s.onData, p.subarray(from, to));
+    // The handler has the data: credit it back (in halves of the windows, see creditStream). While
+    // the stream's output is stuck, the connection's share waits too: a client cannot pile work
+    // behind stuck streams beyond one connection window.
+    if (s.wantsDrain) s.connDebt += p.length;
+    else this.creditConnection(p.length);
+    s.recvUnacked += p.length;
+    if (!end) this.creditStream(s);
     if (s.remoteEnded) {
       if (!s.localEnded) this.guard(s, s.onEnd);
-      else this.streams.delete(id);
+      else this.forget(s);
     }
+  }
+
+  /** Gives the client back connection window for consumed data, once half the window is used. */
+  private creditConnection(n: number): void {
+    this.connRecvUnacked += n;
+    if (this.connRecvUnacked >= this.limits.connectionWindow / 2) {
+      this.push(frameHeader(4, FrameType.WINDOW_UPDATE, 0, 0), u32(this.connRecvUnacked));
+      this.connRecvWindow += this.connRecvUnacked;
+      this.connRecvUnacked = 0;
+      this.flushSoon();
+    }
+  }
+
+  /**
+   * Gives the client back stream window once half of it was consumed, unless the stream's output is
+   * stuck (its handler answers a client that does not read): then the client's sending stalls too.
+   */
+  private creditStream(s: H2Stream): void {
+    if (s.wantsDrain || s.remoteEnded) return;
+    if (s.recvUnacked >= this.limits.streamWindow / 2) {
+      this.push(frameHeader(4, FrameType.WINDOW_UPDATE, 0, s.id), u32(s.recvUnacked));
+      s.recvWindow += s.recvUnacked;
+      s.recvUnacked = 0;
+      this.flushSoon();
+    }
+  }
+
+  private onHeadersFrame(flags: number, id: number, p: Buffer): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'HEADERS on stream 0');
+    let from = 0;
+    let to = p.length;
+    if (flags & Flag.PADDED) {
+      if (p.length === 0)
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'padded HEADERS without a pad length');
+      to -= p[0]!;
+      from = 1;
+    }
+    let selfDependent = false;
+    if (flags & Flag.PRIORITY) {
+      if (from + 5 > p.length)
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'HEADERS priority truncated');
+      selfDependent = (p.readUInt32BE(from) & 0x7fffffff) === id;
+      from += 5;
+    }
+    if (from > to) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid HEADERS padding');
+    const block = p.subarray(from, to);
+    this.continuation = { id, flags, parts: [block], size: block.length, continuations: 0, selfDependent };
+    if (flags & Flag.END_HEADERS) this.onHeaderBlock();
+    else this.continuation.parts[0] = Buffer.from(block);
+  }
+
+  private onContinuation(flags: number, id: number, p: Buffer): void {
+    const c = this.continuation;
+    if (!c || c.id !== id) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'unexpected CONTINUATION');
+    c.size += p.length;
+    c.continuations++;
+    // nghttp2's CONTINUATION flood limits: a few frames per block, and no more bytes than a
+    // maximal header list could take.
+    if (c.continuations > this.limits.maxContinuations)
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many CONTINUATION frames');
+    if (c.size > Math.max(2 * this.limits.maxHeaderListSize, 65536))
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'header block too large');
+    if (p.length === 0 && !(flags & Flag.END_HEADERS)) this.cheap('empty CONTINUATION');
+    c.parts.push(Buffer.from(p));
+    if (flags & Flag.END_HEADERS) this.onHeaderBlock();
   }
 
   private onHeaderBlock(): void {
@@ -533,64 +802,225 @@ export class H2Connection {
     this.continuation = undefined;
     // Every block goes through the decoder, even for streams we refuse, to keep the tables in sync.
     const headers = this.hpack.decode(c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts));
+    const endStream = (c.flags & Flag.END_STREAM) !== 0;
     const existing = this.streams.get(c.id);
     if (existing) {
-      // Request trailers: only their END_STREAM matters to gRPC.
-      if (c.flags & END_STREAM && !existing.remoteEnded) {
-        existing.remoteEnded = true;
-        if (!existing.localEnded) this.guard(existing, existing.onEnd);
-        else this.streams.delete(c.id);
-      }
+      this.onTrailers(existing, endStream, c.selfDependent);
       return;
     }
-    if (c.id % 2 === 0 || c.id <= this.lastId) throw new ConnectionError(PROTOCOL_ERROR, 'invalid stream id');
+    if (c.id % 2 === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'even stream id from a client');
+    if (c.id <= this.lastId) {
+      if (this.weReset.has(c.id)) return; // trailers of a request we already answered or refused
+      throw new ConnectionError(ErrorCode.STREAM_CLOSED, 'HEADERS on a closed stream');
+    }
     this.lastId = c.id;
     if (this.goingAway) {
-      this.push(frameHeader(4, RST_STREAM, 0, c.id), u32(REFUSED_STREAM));
-      this.flushSoon();
+      this.sendReset(c.id, ErrorCode.REFUSED_STREAM);
       return;
     }
-    const s = new H2Stream(this, c.id, headers);
+    if (this.limits.maxConcurrentStreams > 0 && this.streams.size >= this.limits.maxConcurrentStreams) {
+      this.streamError(c.id, ErrorCode.REFUSED_STREAM);
+      return;
+    }
+    if (this.queuedBytes > this.limits.maxQueuedBytes) {
+      this.streamError(c.id, ErrorCode.REFUSED_STREAM);
+      return;
+    }
+    if (c.selfDependent || this.hpack.malformed !== undefined || !validRequest(headers)) {
+      this.streamError(c.id, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    let expectedLength = -1;
+    const cl = headers['content-length'];
+    if (cl !== undefined) {
+      if (!/^\d{1,15}$/.test(cl)) {
+        this.streamError(c.id, ErrorCode.PROTOCOL_ERROR);
+        return;
+      }
+      expectedLength = Number(cl);
+      if (endStream && expectedLength !== 0) {
+        this.streamError(c.id, ErrorCode.PROTOCOL_ERROR);
+        return;
+      }
+    }
+    const s = new H2Stream(this, c.id, headers, this.limits.streamWindow);
+    s.expectedLength = expectedLength;
     this.streams.set(c.id, s);
-    if (c.flags & END_STREAM) s.remoteEnded = true;
+    if (endStream) s.remoteEnded = true;
+    if (this.hpack.tooLarge) {
+      // RFC 6585's answer; the fields were not kept, so no handler sees a partial request.
+      s.respond([[':status', '431']], true);
+      return;
+    }
     this.guard(s, this.opts.onStream, s);
     if (s.remoteEnded && !s.localEnded) this.guard(s, s.onEnd);
   }
 
+  /** A second header block on an open stream: request trailers, which must end the stream. */
+  private onTrailers(s: H2Stream, endStream: boolean, selfDependent: boolean): void {
+    if (s.remoteEnded) {
+      this.streamError(s.id, ErrorCode.STREAM_CLOSED);
+      return;
+    }
+    if (!endStream || selfDependent || this.hpack.sawPseudo || this.hpack.malformed !== undefined) {
+      this.streamError(s.id, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (s.expectedLength >= 0 && s.receivedLength !== s.expectedLength) {
+      this.streamError(s.id, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    s.remoteEnded = true;
+    if (!s.localEnded) this.guard(s, s.onEnd);
+    else this.forget(s);
+  }
+
   private onSettings(flags: number, id: number, p: Buffer): void {
-    if (id !== 0) throw new ConnectionError(PROTOCOL_ERROR, 'SETTINGS on a stream');
-    if (flags & ACK) return;
+    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
+    if (flags & Flag.ACK) {
+      if (p.length !== 0)
+        throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+      if (!this.peerSettingsSeen)
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'the first frame must be SETTINGS');
+      this.ourSettingsAcked = true;
+      return;
+    }
+    if (this.peerSettingsSeen) this.cheap('SETTINGS');
+    this.peerSettingsSeen = true;
     if (p.length % 6 !== 0)
-      throw new ConnectionError(FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS payload not a multiple of 6');
+    if (p.length / 6 > this.limits.maxSettingsEntries)
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many SETTINGS entries');
     for (let at = 0; at < p.length; at += 6) {
       const key = p.readUInt16BE(at);
       const value = p.readUInt32BE(at + 2);
-      if (key === 0x4) {
-        if (value > 0x7fffffff) throw new ConnectionError(FLOW_CONTROL_ERROR, 'initial window too large');
+      if (key === Setting.ENABLE_PUSH) {
+        if (value > 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid SETTINGS_ENABLE_PUSH');
+      } else if (key === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW)
+          throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'initial window too large');
         // A new initial window shifts every open stream's send window by the difference.
         const delta = value - this.peerInitialWindow;
         this.peerInitialWindow = value;
-        for (const s of this.streams.values()) s.window += delta;
-      } else if (key === 0x5) {
+        for (const s of this.streams.values()) {
+          s.window += delta;
+          if (s.window > MAX_WINDOW)
+            throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'window overflow');
+        }
+      } else if (key === Setting.MAX_FRAME_SIZE) {
         if (value < 16384 || value > 16777215)
-          throw new ConnectionError(PROTOCOL_ERROR, 'invalid max frame size');
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'invalid SETTINGS_MAX_FRAME_SIZE');
         this.peerMaxFrame = value;
       }
       // HEADER_TABLE_SIZE limits an encoder table we never use; the other settings do not concern us.
     }
-    this.push(frameHeader(0, SETTINGS, ACK, 0));
+    this.push(frameHeader(0, FrameType.SETTINGS, Flag.ACK, 0));
     this.flushSoon();
     this.unblock();
   }
 
-  private resetStream(s: H2Stream, code: number): void {
-    this.streams.delete(s.id);
-    this.push(frameHeader(4, RST_STREAM, 0, s.id), u32(code));
+  private onPing(flags: number, id: number, p: Buffer): void {
+    if (id !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'PING on a stream');
+    if (p.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'PING payload must be 8 bytes');
+    if (flags & Flag.ACK) return;
+    this.cheap('PING');
+    this.push(frameHeader(8, FrameType.PING, Flag.ACK, 0), Buffer.from(p));
     this.flushSoon();
+    this.enforcePingPolicy();
+  }
+
+  /**
+   * grpc-go's keep-alive enforcement (etcd's `--grpc-keepalive-min-time`, PermitWithoutStream false):
+   * a ping sooner than the minimum after the previous one (two hours without open streams) is a
+   * strike, unless we sent headers or data since; the third strike is GOAWAY "too_many_pings".
+   */
+  private enforcePingPolicy(): void {
+    const now = Date.now();
+    const last = this.lastPingAt;
+    this.lastPingAt = now;
+    if (this.resetPingStrikes) {
+      this.resetPingStrikes = false;
+      this.pingStrikes = 0;
+      return;
+    }
+    const min =
+      this.streams.size === 0
+        ? PING_WITHOUT_STREAM_MS
+        : this.limits.keepaliveMinTimeMs > 0
+          ? this.limits.keepaliveMinTimeMs
+          : GRPC_DEFAULT_MIN_PING_MS;
+    if (last > 0 && now - last < min) this.pingStrikes++;
+    if (this.pingStrikes > MAX_PING_STRIKES)
+      throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too_many_pings');
+  }
+
+  private onWindowUpdate(id: number, p: Buffer): void {
+    if (p.length !== 4)
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'WINDOW_UPDATE payload must be 4 bytes');
+    const inc = p.readUInt32BE(0) & 0x7fffffff;
+    if (id === 0) {
+      if (inc === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE of 0');
+      if (this.blocked.length === 0) this.cheap('WINDOW_UPDATE');
+      this.connWindow += inc;
+      if (this.connWindow > MAX_WINDOW)
+        throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, 'window overflow');
+      this.unblock();
+      return;
+    }
+    if (id > this.lastId)
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'WINDOW_UPDATE on an idle stream');
+    const s = this.streams.get(id);
+    if (!s || s.queue.length === 0) this.cheap('WINDOW_UPDATE');
+    if (inc === 0) {
+      this.streamError(id, ErrorCode.PROTOCOL_ERROR);
+      return;
+    }
+    if (!s) return;
+    s.window += inc;
+    if (s.window > MAX_WINDOW) {
+      this.streamError(id, ErrorCode.FLOW_CONTROL_ERROR);
+      return;
+    }
+    this.pump(s);
+  }
+
+  private onRstStream(id: number, p: Buffer): void {
+    if (id === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
+    if (p.length !== 4)
+      throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM payload must be 4 bytes');
+    if (id > this.lastId) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on an idle stream');
+    const s = this.streams.get(id);
+    if (!s) {
+      this.cheap('RST_STREAM');
+      return;
+    }
+    this.forget(s);
     if (!s.localEnded) {
       s.localEnded = true;
       s.onClose?.();
+      // Rapid reset (CVE-2023-44487): streams opened and reset cost handler work with nothing to show.
+      if (!this.resets.take())
+        throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many stream resets');
     }
+    this.maybeEnd();
+  }
+
+  /**
+   * Stream error: RST_STREAM with `code`; an open stream is closed (its handler sees `onClose`). The
+   * client caused it, so it counts as a reset (a client cannot trade our resets for its own).
+   */
+  private streamError(id: number, code: number): void {
+    this.sendReset(id, code);
+    const s = this.streams.get(id);
+    if (s) {
+      this.forget(s);
+      if (!s.localEnded) {
+        s.localEnded = true;
+        s.onClose?.();
+      }
+      this.maybeEnd();
+    }
+    if (!this.resets.take()) throw new ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, 'too many stream errors');
   }
 
   /** Runs a stream callback; if it throws, the stream is reset instead of the error escaping. */
@@ -602,9 +1032,8 @@ export class H2Connection {
       this.opts.onHandlerError?.(err);
       if (!s.localEnded) {
         s.localEnded = true;
-        this.streams.delete(s.id);
-        this.push(frameHeader(4, RST_STREAM, 0, s.id), u32(INTERNAL_ERROR));
-        this.flushSoon();
+        this.forget(s);
+        this.sendReset(s.id, ErrorCode.INTERNAL_ERROR);
         this.maybeEnd();
       }
     }
@@ -617,4 +1046,9 @@ export class H2Connection {
     this.blocked = [];
     for (const s of waiting) if (this.streams.has(s.id)) this.pump(s);
   }
+}
+
+/** A request's required pseudo-headers (RFC 9113 8.3.1): `:method`, `:scheme` and a non-empty `:path`. */
+function validRequest(h: HeaderMap): boolean {
+  return h[':method'] !== undefined && h[':scheme'] !== undefined && !!h[':path'];
 }

@@ -81,15 +81,49 @@ function huffmanDecode(buf: Buffer, start: number, end: number): string {
 /** Decoded request headers: lower-case names, the last value of a repeated name. */
 export type HeaderMap = Record<string, string>;
 
+/** Request header names that HTTP/2 forbids (RFC 9113 8.2.2): connection-specific fields. */
+const CONNECTION_SPECIFIC = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+]);
+/** The pseudo-header fields a request may carry (RFC 9113 8.3.1). */
+const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
+
 /** One connection's decoder: the dynamic table the client's encoder mirrors. */
 export class HpackDecoder {
+  /**
+   * Why the last decoded block is not a valid HTTP/2 field section (uppercase or connection-specific
+   * names, a pseudo-header after a regular field, an unknown or repeated pseudo-header, TE other than
+   * "trailers"), or undefined. A malformed request is a stream error, so the block is still decoded in
+   * full to keep the dynamic table in step with the client's.
+   */
+  malformed: string | undefined;
+  /** The last block had at least one pseudo-header field (trailers must have none). */
+  sawPseudo = false;
+  /**
+   * The last block's fields added up (RFC 7541 size: name + value + 32 each) to more than
+   * `maxListSize`: fields past the limit were decoded (the table must stay in step) but dropped, so
+   * a block that expands to gigabytes (an HPACK bomb) costs no more memory than the limit.
+   */
+  tooLarge = false;
+  /** Literal names already found valid. */
+  private readonly validNames = new Set<string>();
   /** Entries, newest first. */
   private table: Array<readonly [string, string]> = [];
   private size = 0;
   private max: number;
 
-  /** @param maxAllowed our SETTINGS_HEADER_TABLE_SIZE (the protocol default is 4096). */
-  constructor(private readonly maxAllowed = 4096) {
+  /**
+   * @param maxAllowed our SETTINGS_HEADER_TABLE_SIZE (the protocol default is 4096).
+   * @param maxListSize our SETTINGS_MAX_HEADER_LIST_SIZE.
+   */
+  constructor(
+    private readonly maxAllowed = 4096,
+    private readonly maxListSize = 0x7fffffff,
+  ) {
     this.max = maxAllowed;
   }
 
@@ -99,6 +133,11 @@ export class HpackDecoder {
     const end = buf.length;
     let pos = 0;
     let first = true;
+    let regularSeen = false;
+    let listSize = 0;
+    this.malformed = undefined;
+    this.sawPseudo = false;
+    this.tooLarge = false;
     const int = (prefixBits: number): number => {
       const mask = (1 << prefixBits) - 1;
       let v = buf[pos++]! & mask;
@@ -127,11 +166,24 @@ export class HpackDecoder {
       if (!e) throw new HpackError('hpack: index out of range');
       return e;
     };
+    const field = (name: string, value: string, literalName: boolean): void => {
+      listSize += name.length + value.length + 32;
+      if (listSize > this.maxListSize) {
+        this.tooLarge = true;
+        return;
+      }
+      if (this.malformed === undefined)
+        this.malformed = this.check(name, value, literalName, out, regularSeen);
+      if (name.charCodeAt(0) === 58 /* ':' */) this.sawPseudo = true;
+      else regularSeen = true;
+      out[name] = value;
+    };
     while (pos < end) {
       const b = buf[pos]!;
       if (b & 0x80) {
-        const [n, v] = entry(int(7));
-        out[n] = v;
+        const i = int(7);
+        const [n, v] = entry(i);
+        field(n, v, i >= STATIC.length);
       } else if ((b & 0xe0) === 0x20) {
         // Table size updates are legal only at the start of a block, up to what we advertised.
         if (!first) throw new HpackError('hpack: table size update after a field');
@@ -147,11 +199,36 @@ export class HpackDecoder {
         const name = idx === 0 ? str() : entry(idx)[0];
         const value = str();
         if (indexing) this.insert(name, value);
-        out[name] = value;
+        field(name, value, idx === 0 || idx >= STATIC.length);
       }
       first = false;
     }
     return out;
+  }
+
+  /** Why one field makes a request's field section malformed (RFC 9113 8.2 and 8.3), or undefined. */
+  private check(
+    name: string,
+    value: string,
+    literalName: boolean,
+    seen: HeaderMap,
+    regularSeen: boolean,
+  ): string | undefined {
+    if (literalName && !this.validNames.has(name)) {
+      if (name.length === 0 || /[^a-z0-9!#$%&'*+\-.^_`|~:]/.test(name))
+        return `invalid header name "${name}"`;
+      // Clients repeat the same few names (from their dynamic tables): check each once.
+      if (this.validNames.size < 256) this.validNames.add(name);
+    }
+    if (name.charCodeAt(0) === 58) {
+      if (regularSeen) return `pseudo-header ${name} after a regular field`;
+      if (!REQUEST_PSEUDO.has(name)) return `pseudo-header ${name} not allowed in a request`;
+      if (seen[name] !== undefined) return `pseudo-header ${name} repeated`;
+      return undefined;
+    }
+    if (CONNECTION_SPECIFIC.has(name)) return `connection-specific header ${name}`;
+    if (name === 'te' && value !== 'trailers') return 'te other than "trailers"';
+    return undefined;
   }
 
   private insert(name: string, value: string): void {

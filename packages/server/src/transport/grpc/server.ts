@@ -21,6 +21,7 @@ import { status as Status } from '@grpc/grpc-js';
 import { type MethodDefinition, type MethodStats, ServerCall, type StatusLike } from './call.js';
 import { statusFields } from './framing.js';
 import { H2Connection, type H2Stream } from './h2.js';
+import type { H2Limits } from './h2-limits.js';
 
 /** A unary handler in grpc-js's shape: answer through the callback. */
 export type UnaryHandler<Req = unknown, Res = unknown> = (
@@ -46,7 +47,17 @@ export interface GrpcServerOptions {
   statsFor?: (service: string, method: MethodDefinition, key: string) => MethodStats;
   /** A handler threw outside its call's own error handling (its stream was reset). */
   onHandlerError?: (err: unknown) => void;
+  /** HTTP/2 limits and timers (etcd's `--max-concurrent-streams`, `--grpc-keepalive-*`); see h2-limits.ts. */
+  limits?: Partial<H2Limits>;
+  /** A connection was ended with GOAWAY for an error (abuse, protocol violation, timeout): for the log. */
+  onGoAway?: (info: { code: number; reason: string; remote: string }) => void;
 }
+
+/**
+ * Where an HTTP/2 stream that is not gRPC goes (the JSON gateway, see h2-http.ts); without one it is
+ * answered 415 as grpc-go does.
+ */
+export type NonGrpcStreamHandler = (stream: H2Stream) => void;
 
 interface Registered {
   def: MethodDefinition;
@@ -85,15 +96,26 @@ export class GrpcServer {
     }
   }
 
-  /** Serves gRPC on an accepted connection (plain TCP, or a TLS socket that negotiated h2). */
-  injectConnection(socket: Duplex): void {
+  /**
+   * Serves gRPC on an accepted connection (plain TCP, or a TLS socket that negotiated h2); streams
+   * whose content type is not gRPC go to `otherStreams` when given.
+   */
+  injectConnection(socket: Duplex, otherStreams?: NonGrpcStreamHandler): void {
     if (this.shuttingDown) {
       socket.destroy();
       return;
     }
+    const onGoAway = this.opts.onGoAway;
     const conn: H2Connection = new H2Connection(socket, {
-      onStream: (stream) => this.onStream(stream),
+      onStream: (stream) => this.onStream(stream, otherStreams),
       onHandlerError: this.opts.onHandlerError,
+      limits: this.opts.limits,
+      onGoAway: onGoAway
+        ? (code, reason) => {
+            const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+            onGoAway({ code, reason, remote: `${s.remoteAddress ?? ''}:${s.remotePort ?? ''}` });
+          }
+        : undefined,
       onClose: () => {
         this.connections.delete(conn);
         if (this.connections.size > 0) return;
@@ -134,10 +156,14 @@ export class GrpcServer {
     for (const c of [...this.connections]) c.destroy();
   }
 
-  private onStream(stream: H2Stream): void {
+  private onStream(stream: H2Stream, otherStreams: NonGrpcStreamHandler | undefined): void {
     const headers = stream.headers;
     const contentType = headers['content-type'];
     if (contentType === undefined || !contentType.startsWith('application/grpc')) {
+      if (otherStreams) {
+        otherStreams(stream);
+        return;
+      }
       // grpc-go's answer to a request that is not gRPC.
       stream.respondStatus(
         415,
