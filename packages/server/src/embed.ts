@@ -38,6 +38,8 @@ export interface KvServerOptions {
   unsafeNoFsync?: boolean;
   /** Revision-mode auto compaction check interval (ms); etcd's is 5 minutes. */
   revisionCompactionCheckMs?: number;
+  /** Lease checkpoint interval (ms, tests); etcd's is 5 minutes. */
+  leaseCheckpointIntervalMs?: number;
   /**
    * Test only: members the corruption checks treat as peers besides the cluster's own (so single-member
    * servers can be compared with each other until there is a peer transport). See docs/operations.md.
@@ -113,6 +115,7 @@ export class KvServer {
       metrics,
       unsafeNoFsync: opts.unsafeNoFsync ?? false,
       revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+      leaseCheckpointIntervalMs: opts.leaseCheckpointIntervalMs,
       peerDial: tls.peer.dial,
       signal: opts.signal,
     });
@@ -318,6 +321,8 @@ export interface StartServerOptions {
   unsafeNoFsync?: boolean;
   /** Revision-mode auto compaction check interval in ms (etcd: 5 minutes). */
   revisionCompactionCheckMs?: number;
+  /** Lease checkpoint interval in ms under `--experimental-enable-lease-checkpoint` (etcd: 5 minutes). */
+  leaseCheckpointIntervalMs?: number;
   /**
    * `https` serves the client URL with TLS; pass the certificate flags (`--cert-file`, `--key-file`,
    * ... or `--auto-tls`) in `args`. Default `http`.
@@ -375,6 +380,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Starte
     logger,
     unsafeNoFsync: opts.unsafeNoFsync ?? temp,
     revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+    leaseCheckpointIntervalMs: opts.leaseCheckpointIntervalMs,
     corruptCheckPeers: opts.corruptCheckPeers,
   });
   const endpoint = server.clientUrls[0]!;

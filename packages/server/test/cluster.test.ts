@@ -33,6 +33,8 @@ interface Member {
   server?: KvServer;
 }
 
+/** Lease checkpoint interval of these members (etcd's is 5 minutes). */
+const CHECKPOINT_MS = 1000;
 const root = mkdtempSync(join(tmpdir(), 'kv-cluster-'));
 const token = `cluster-test-${process.pid}`;
 const members: Member[] = [];
@@ -63,13 +65,18 @@ function flags(m: Member, initialCluster: string, state: 'new' | 'existing'): st
     '50',
     '--election-timeout',
     '500',
+    '--experimental-enable-lease-checkpoint',
   ];
 }
 
 async function start(m: Member, initialCluster: string, state: 'new' | 'existing'): Promise<KvServer> {
   const parsed = parseArgs(flags(m, initialCluster, state));
   if (parsed.action !== 'run') throw new Error('unexpected');
-  m.server = await KvServer.start(parsed.config, { logger: Logger.silent(), unsafeNoFsync: true });
+  m.server = await KvServer.start(parsed.config, {
+    logger: Logger.silent(),
+    unsafeNoFsync: true,
+    leaseCheckpointIntervalMs: CHECKPOINT_MS,
+  });
   return m.server;
 }
 
@@ -181,6 +188,45 @@ describe('a 3-member cluster in one process', () => {
       'new leader',
     );
   });
+
+  it("keeps a lease's checkpointed remaining TTL across a leader change", async () => {
+    const c = connect(`127.0.0.1:${leaderOf().client}`);
+    try {
+      const g = await call(c.lease, 'leaseGrant', { TTL: 30 });
+      // Two checkpoint intervals: the leader has proposed the remaining TTL (about 28 s) through raft.
+      await new Promise((r) => setTimeout(r, 2.5 * CHECKPOINT_MS));
+      await until(
+        () => members.every((m) => (m.server!.etcd.lessor.lookup(Number(g.ID))?.remainingTtl ?? 0) > 0),
+        'checkpoint applied everywhere',
+      );
+      const to = followers()[0]!;
+      await call(c.maintenance, 'moveLeader', { targetID: to.server!.etcd.memberId });
+      await until(() => to.server!.etcd.isLeader, 'new leader');
+      // Without the checkpoint a new leader restarts the lease from its full TTL (30 s + an election).
+      const tc = connect(`127.0.0.1:${to.client}`);
+      try {
+        const ttl = await call(tc.lease, 'leaseTimeToLive', { ID: g.ID });
+        expect(Number(ttl.TTL)).toBeLessThan(30);
+        expect(Number(ttl.TTL)).toBeGreaterThan(20);
+        // A keep-alive clears the checkpoint on every member.
+        const ka = tc.lease.leaseKeepAlive();
+        await new Promise((resolve, reject) => {
+          ka.on('data', resolve);
+          ka.on('error', reject);
+          ka.write({ ID: g.ID });
+        });
+        ka.end();
+        await until(
+          () => members.every((m) => m.server!.etcd.lessor.lookup(Number(g.ID))?.remainingTtl === 0),
+          'checkpoint cleared by the keep-alive',
+        );
+      } finally {
+        tc.close();
+      }
+    } finally {
+      c.close();
+    }
+  }, 20_000);
 
   it('adds a learner that joins from its peers, refuses linearizable reads, and is promoted', async () => {
     const m: Member = { name: 'm3', client: await freePort(), peer: await freePort(), dir: join(root, 'm3') };

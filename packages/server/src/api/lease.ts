@@ -57,6 +57,8 @@ export class LeaseApi {
   /** Renews on this member, which must be the leader (also serves peers' `/leases`). */
   renewLocal(id: number): number {
     if (!this.etcd.isLeader) throw Errors.notLeader();
+    // A keep-alive after a checkpoint clears the checkpointed remaining TTL on every member (etcd).
+    if (this.etcd.lessor.needsClear(id)) this.etcd.checkpointLeases([{ ID: id, remainingTTL: 0 }]);
     return this.etcd.lessor.renew(id);
   }
 

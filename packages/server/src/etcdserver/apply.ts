@@ -10,7 +10,7 @@ import { AUTH_REQUEST_FIELDS, type AuthInfo, type AuthRequest, type AuthStore } 
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { InternalRequest } from './envelope.js';
 import { Errors, type EtcdError, toEtcdError } from './errors.js';
-import { keyBytes, keyString, type Lessor, MAX_LEASE_TTL } from './lessor.js';
+import { keyBytes, keyString, type Lease, type Lessor, MAX_LEASE_TTL } from './lessor.js';
 import { txnCost } from './quota.js';
 import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest } from './store.js';
 
@@ -54,6 +54,13 @@ export function formatAlarm(a: AlarmMember): string {
 }
 
 const LEASE_BUCKET = 'lease';
+
+/** A lease as the lease bucket stores it. */
+interface PersistedLease {
+  id: number;
+  ttl: number;
+  remainingTtl?: number;
+}
 const ALARM_BUCKET = 'alarm';
 
 const leaseKey = (id: number): Uint8Array => {
@@ -89,9 +96,13 @@ export class Applier {
 
   /** Rebuilds leases and alarms from the backend, and key→lease links from the key space. */
   async loadState(): Promise<void> {
+    // A snapshot from the leader replaces everything loaded before.
+    this.lessor.clear();
+    this.keyLease.clear();
+    this.alarms.length = 0;
     for (const [, value] of await this.store.rangeMeta(LEASE_BUCKET)) {
-      const { id, ttl } = JSON.parse(Buffer.from(value).toString()) as { id: number; ttl: number };
-      this.lessor.grant(id, ttl);
+      const { id, ttl, remainingTtl } = JSON.parse(Buffer.from(value).toString()) as PersistedLease;
+      this.lessor.grant(id, ttl, remainingTtl ?? 0);
     }
     for (const [, value] of await this.store.rangeMeta(ALARM_BUCKET)) {
       this.alarms.push(JSON.parse(Buffer.from(value).toString()) as AlarmMember);
@@ -164,7 +175,7 @@ export class Applier {
     if (req.leaseGrant) return this.applyLeaseGrant(req.leaseGrant.ID ?? 0, req.leaseGrant.TTL ?? 0, ctx);
     if (req.leaseRevoke) return await this.applyLeaseRevoke(req.leaseRevoke.ID ?? 0, ctx);
     if (req.alarm) return this.applyAlarm(req.alarm, ctx);
-    if (req.leaseCheckpoint) return { revision: this.store.rev() };
+    if (req.leaseCheckpoint) return this.applyLeaseCheckpoint(req.leaseCheckpoint.checkpoints ?? [], ctx);
     for (const field of AUTH_REQUEST_FIELDS) {
       if (req[field]) {
         const body = this.auth.apply({ [field]: req[field] } as AuthRequest, {
@@ -223,11 +234,30 @@ export class Applier {
     }
   }
 
+  /** The lease bucket's record (remainingTtl only once checkpointed). */
+  private persistLease(lease: Lease, ctx: { index: number }): void {
+    const rec: PersistedLease = { id: lease.id, ttl: lease.ttl };
+    if (lease.remainingTtl > 0) rec.remainingTtl = lease.remainingTtl;
+    this.store.putMeta(LEASE_BUCKET, leaseKey(lease.id), Buffer.from(JSON.stringify(rec)), ctx);
+  }
+
+  /** etcd's lessor.Checkpoint for each lease: the remaining TTL is kept and persisted. */
+  private applyLeaseCheckpoint(
+    checkpoints: ReadonlyArray<{ ID?: number; remainingTTL?: number }>,
+    ctx: { index: number },
+  ): ApplyResult {
+    for (const c of checkpoints) {
+      const lease = this.lessor.checkpoint(Number(c.ID ?? 0), Number(c.remainingTTL ?? 0));
+      if (lease) this.persistLease(lease, ctx);
+    }
+    return { revision: this.store.rev() };
+  }
+
   private applyLeaseGrant(id: number, ttl: number, ctx: { index: number }): ApplyResult {
     if (ttl > MAX_LEASE_TTL) return { err: Errors.leaseTTLTooLarge(), revision: this.store.rev() };
     const lease = this.lessor.grant(id, ttl);
     if (!lease) return { err: Errors.leaseExist(), revision: this.store.rev() };
-    this.store.putMeta(LEASE_BUCKET, leaseKey(id), Buffer.from(JSON.stringify({ id, ttl: lease.ttl })), ctx);
+    this.persistLease(lease, ctx);
     this.metrics.leaseGranted.inc();
     return { response: { ID: id, TTL: lease.ttl, error: '' }, revision: this.store.rev() };
   }

@@ -19,6 +19,20 @@ export interface Lease {
   readonly keys: Set<string>;
   /** A revoke for this lease has been proposed and not yet applied. */
   revoking: boolean;
+  /**
+   * The remaining TTL (s) the leader last checkpointed through raft, 0 when none: a new leader restarts
+   * the lease from it instead of from the full TTL (`--experimental-enable-lease-checkpoint`).
+   */
+  remainingTtl: number;
+  /** When the primary checkpoints this lease next (ms; Infinity: not scheduled). */
+  checkpointAt: number;
+}
+
+/** Lease checkpointing (etcd's lessor checkpointer): off unless `--experimental-enable-lease-checkpoint`. */
+export interface CheckpointPolicy {
+  enabled: boolean;
+  /** etcd's checkpoint interval (5 minutes). */
+  intervalMs: number;
 }
 
 /** Encodes key bytes as a Map/Set-friendly string (one char per byte). */
@@ -40,7 +54,13 @@ export class Lessor {
   constructor(
     readonly minTtlSec: number,
     private readonly now: () => number = Date.now,
+    private readonly checkpoints: CheckpointPolicy = { enabled: false, intervalMs: 5 * 60_000 },
   ) {}
+
+  /** Drops every lease (a snapshot from the leader replaces the lessor's state). */
+  clear(): void {
+    this.leases.clear();
+  }
 
   /** True on the leader. */
   isPrimary(): boolean {
@@ -48,7 +68,7 @@ export class Lessor {
   }
 
   /** Applies a grant; returns undefined if the id exists already. */
-  grant(id: number, ttlSec: number): Lease | undefined {
+  grant(id: number, ttlSec: number, remainingTtl = 0): Lease | undefined {
     if (this.leases.has(id)) return undefined;
     const ttl = Math.max(ttlSec, this.minTtlSec);
     const lease: Lease = {
@@ -57,9 +77,45 @@ export class Lessor {
       expiry: this.primary ? this.now() + ttl * 1000 : Number.POSITIVE_INFINITY,
       keys: new Set(),
       revoking: false,
+      remainingTtl,
+      checkpointAt: Number.POSITIVE_INFINITY,
     };
     this.leases.set(id, lease);
+    if (this.primary) this.scheduleCheckpoint(lease);
     return lease;
+  }
+
+  /** Applies a checkpoint: the lease's remaining TTL as the leader saw it (0 clears it). */
+  checkpoint(id: number, remainingTtl: number): Lease | undefined {
+    const lease = this.leases.get(id);
+    if (!lease) return undefined;
+    lease.remainingTtl = remainingTtl;
+    if (this.primary) this.scheduleCheckpoint(lease);
+    return lease;
+  }
+
+  /** On the primary: the checkpoints due now (remaining TTL in whole seconds), each unscheduled until applied. */
+  takeDueCheckpoints(limit = 1000): Array<{ ID: number; remainingTTL: number }> {
+    if (!this.primary || !this.checkpoints.enabled) return [];
+    const now = this.now();
+    const out: Array<{ ID: number; remainingTTL: number }> = [];
+    for (const l of this.leases.values()) {
+      if (l.checkpointAt > now || l.revoking) continue;
+      l.checkpointAt = Number.POSITIVE_INFINITY;
+      out.push({ ID: l.id, remainingTTL: Math.max(0, Math.floor((l.expiry - now) / 1000)) });
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** etcd's scheduleCheckpointIfNeeded: only leases with more left than one interval. */
+  private scheduleCheckpoint(lease: Lease): void {
+    if (!this.checkpoints.enabled) return;
+    const left = lease.remainingTtl > 0 ? lease.remainingTtl : lease.ttl;
+    lease.checkpointAt =
+      left > this.checkpoints.intervalMs / 1000
+        ? this.now() + this.checkpoints.intervalMs
+        : Number.POSITIVE_INFINITY;
   }
 
   /** Applies a revoke: forgets the lease and returns the keys that were attached to it. */
@@ -99,19 +155,31 @@ export class Lessor {
     return lease.ttl;
   }
 
+  /**
+   * Whether a keep-alive must also clear a checkpointed remaining TTL through raft (etcd proposes a
+   * checkpoint of 0 then, at most twice per lease and interval).
+   */
+  needsClear(id: number): boolean {
+    return this.checkpoints.enabled && (this.leases.get(id)?.remainingTtl ?? 0) > 0;
+  }
+
   /** Seconds left (truncated, like etcd's int64(Remaining().Seconds())); ttl when not primary. */
   remaining(lease: Lease): number {
     if (!Number.isFinite(lease.expiry)) return lease.ttl;
     return Math.max(0, Math.floor((lease.expiry - this.now()) / 1000));
   }
 
-  /** Becoming leader: every lease gets a full TTL from now (plus extendMs), like etcd's Promote. */
+  /**
+   * Becoming leader: every lease restarts from now (plus extendMs) with its checkpointed remaining TTL,
+   * or its full TTL when it has none, like etcd's Promote.
+   */
   promote(extendMs = 0): void {
     this.primary = true;
     const now = this.now();
     for (const l of this.leases.values()) {
-      l.expiry = now + extendMs + l.ttl * 1000;
+      l.expiry = now + extendMs + (l.remainingTtl > 0 ? l.remainingTtl : l.ttl) * 1000;
       l.revoking = false;
+      this.scheduleCheckpoint(l);
     }
   }
 
@@ -121,6 +189,7 @@ export class Lessor {
     for (const l of this.leases.values()) {
       l.expiry = Number.POSITIVE_INFINITY;
       l.revoking = false;
+      l.checkpointAt = Number.POSITIVE_INFINITY;
     }
   }
 

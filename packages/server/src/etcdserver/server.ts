@@ -92,6 +92,8 @@ export interface EtcdServerOptions {
   unsafeNoFsync?: boolean;
   /** Interval of the revision-mode auto compactor check (ms); etcd uses 5 minutes. */
   revisionCompactionCheckMs?: number;
+  /** Lease checkpoint interval (ms) under `--experimental-enable-lease-checkpoint`; etcd's is 5 minutes. */
+  leaseCheckpointIntervalMs?: number;
   /** Peer TLS client options (dialing other members). */
   peerDial?: ConnectionOptions;
   /** Aborts a startup that waits for peers (SIGTERM while joining). */
@@ -175,7 +177,10 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.snapDir = b.snapDir;
     this.memberId = b.memberId;
     this.membership = b.membership;
-    this.lessor = new Lessor(minLeaseTtl(cfg));
+    this.lessor = new Lessor(minLeaseTtl(cfg), Date.now, {
+      enabled: cfg.enableLeaseCheckpoint,
+      intervalMs: opts.leaseCheckpointIntervalMs ?? 5 * 60_000,
+    });
     this.idGen = new IdGenerator(b.memberId);
     this.applier = new Applier(b.store, this.lessor, opts.metrics, b.auth);
     this.appliedIndex = b.snapshotIndex;
@@ -844,11 +849,21 @@ export class EtcdServer extends EventEmitter implements RaftSink {
 
   // ---- leases -------------------------------------------------------------------------------
 
+  /** The leader's lease loop: revoke expired leases, checkpoint remaining TTLs (etcd's lessor runLoop). */
   private revokeExpiredLeases(): void {
     if (!this.isLeader || !this.leaderCommittedInTerm || this.stopped) return;
     for (const lease of this.lessor.takeExpired()) {
       this.propose({ leaseRevoke: { ID: lease.id } }).catch(() => this.lessor.unmarkRevoking(lease.id));
     }
+    const due = this.lessor.takeDueCheckpoints();
+    if (due.length > 0) this.checkpointLeases(due);
+  }
+
+  /** Proposes lease checkpoints (a failed one is retried at the next interval, from the next apply). */
+  checkpointLeases(checkpoints: Array<{ ID: number; remainingTTL: number }>): void {
+    this.propose({ leaseCheckpoint: { checkpoints } }).catch((err: unknown) =>
+      this.log.warn('failed to checkpoint leases', { error: String(err), count: checkpoints.length }),
+    );
   }
 
   /** The leader's peer URLs (where lease keep-alives and promotions are forwarded), if known. */
