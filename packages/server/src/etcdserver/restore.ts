@@ -1,7 +1,8 @@
 /**
- * `snapshot restore` and `snapshot status` for files written by `etcdctl snapshot save` (or `kvctl`)
- * against kv-server: the Maintenance.Snapshot stream, which is a backend dump zero-padded to 512 bytes
- * plus the SHA-256 of everything before it.
+ * `snapshot restore` and `snapshot status` for snapshot files: etcd's (a bbolt database in etcd 3.4's
+ * backend layout plus the SHA-256 of it — what `etcdctl snapshot save` writes against etcd, and
+ * against kv-server since it streams the same format) and kv's older format (a backend dump
+ * zero-padded to 512 bytes plus the SHA-256).
  *
  * Restore creates a new member data directory for a new cluster, as etcd's does: the key space,
  * leases, auth and alarms come from the snapshot; membership and ids come from the flags. It writes
@@ -13,9 +14,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { backendSnapshotLength, MvccStore, openBackend } from '@kv/mvcc';
+import { BboltReader, backendSnapshotLength, MvccStore, openBackend } from '@kv/mvcc';
 import { Snapshotter, Wal } from '@kv/wal';
 import { parseInitialCluster } from '../config/parse.js';
+import { etcdDbStatus, loadEtcdBackend } from './etcd-backend.js';
 import { computeClusterId, computeMemberId } from './ids.js';
 import { type Member, Membership } from './membership.js';
 import { encodeSnapshotFile } from './snapshot-file.js';
@@ -59,28 +61,43 @@ export interface RestoreResult {
 
 /** `etcdctl snapshot status` fields. */
 export interface SnapshotStatus {
-  /** The store's hash of the restored key space (kv's MVCC hash, not a bolt checksum). */
+  /**
+   * etcd database: etcdctl's CRC-32C over every bucket name, key and value. kv dump: the restored
+   * store's MVCC hash.
+   */
   hash: number;
   revision: number;
-  /** Entries in the backend dump, every bucket. */
+  /** Entries in every bucket. */
   totalKey: number;
-  /** File size in bytes. */
+  /** etcd database: its size without the hash trailer (as etcdctl); kv dump: the file size. */
   totalSize: number;
 }
 
 const SHA256_LEN = 32;
+/** bbolt's meta magic, just after the 16-byte header of page 0. */
+const BBOLT_MAGIC = 0xed0cdaed;
 
-/** Reads a snapshot file and returns the backend dump inside it, checking the SHA-256 trailer. */
-export function readSnapshotDump(path: string, skipHashCheck = false): Uint8Array {
-  let bytes: Buffer;
+/** A snapshot file's contents: kv's own backend dump, or an etcd (bbolt) database. */
+export type SnapshotContent = { format: 'kv'; dump: Uint8Array } | { format: 'etcd'; db: Uint8Array };
+
+function readFile(path: string): Buffer {
   try {
-    bytes = readFileSync(path);
+    return readFileSync(path);
   } catch (err) {
     throw new SnapshotRestoreError(`open ${path}: ${errnoText(err)}`);
   }
-  const length = backendSnapshotLength(bytes);
-  if (length === undefined)
-    throw new SnapshotRestoreError(`${path}: not a kv snapshot (no backend dump found)`);
+}
+
+/** True when `bytes` start like a bbolt database (etcd's snapshots and data files). */
+export function isBboltFile(bytes: Uint8Array): boolean {
+  return bytes.length >= 20 && Buffer.from(bytes.buffer, bytes.byteOffset, 20).readUInt32LE(16) === BBOLT_MAGIC;
+}
+
+/**
+ * Checks the SHA-256 trailer the way etcd's restore does: a file whose size is 32 more than a multiple
+ * of 512 carries one (a database is page-aligned, kv's dump is padded to 512).
+ */
+function checkHash(bytes: Buffer, skipHashCheck: boolean): boolean {
   const hasHash = bytes.length % 512 === SHA256_LEN;
   if (hasHash && !skipHashCheck) {
     const body = bytes.subarray(0, bytes.length - SHA256_LEN);
@@ -93,19 +110,48 @@ export function readSnapshotDump(path: string, skipHashCheck = false): Uint8Arra
   } else if (!hasHash && !skipHashCheck) {
     throw new SnapshotRestoreError('snapshot missing hash but --skip-hash-check=false');
   }
+  return hasHash;
+}
+
+/** Reads a snapshot file of either format, checking its SHA-256 trailer unless told to skip. */
+export function readSnapshotContent(path: string, skipHashCheck = false): SnapshotContent {
+  const bytes = readFile(path);
+  if (isBboltFile(bytes)) {
+    const hasHash = checkHash(bytes, skipHashCheck);
+    return { format: 'etcd', db: hasHash ? bytes.subarray(0, bytes.length - SHA256_LEN) : bytes };
+  }
+  const length = backendSnapshotLength(bytes);
+  if (length === undefined) {
+    throw new SnapshotRestoreError(`${path}: not a snapshot (neither an etcd/bbolt database nor a kv backend dump)`);
+  }
+  const hasHash = checkHash(bytes, skipHashCheck);
   if (length > bytes.length - (hasHash ? SHA256_LEN : 0)) {
     throw new SnapshotRestoreError(`${path}: backend dump runs into the hash trailer`);
   }
-  return bytes.subarray(0, length);
+  return { format: 'kv', dump: bytes.subarray(0, length) };
 }
 
-/** Opens the dump in a memory backend (validating its checksum) and hands the store to `fn`. */
-async function withDumpStore<T>(dump: Uint8Array, fn: (store: MvccStore) => Promise<T>): Promise<T> {
+/** Opens a bbolt database from bytes, turning format errors into restore errors. */
+function openBbolt(db: Uint8Array): BboltReader {
+  try {
+    return BboltReader.fromBytes(db);
+  } catch (err) {
+    throw new SnapshotRestoreError(`invalid database: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The snapshot's state in a memory backend (kv dumps are validated by their checksum, etcd databases
+ * converted by {@link loadEtcdBackend}), handed to `fn` as a store.
+ */
+async function withSnapshotStore<T>(content: SnapshotContent, fn: (store: MvccStore) => Promise<T>): Promise<T> {
   const backend = await openBackend({ engine: 'memory' });
   try {
-    await backend.restore([dump]);
+    if (content.format === 'kv') await backend.restore([content.dump]);
+    else await loadEtcdBackend(openBbolt(content.db), backend);
   } catch (err) {
     await backend.close();
+    if (err instanceof SnapshotRestoreError) throw err;
     throw new SnapshotRestoreError(`invalid snapshot: ${(err as Error).message}`);
   }
   const store = await MvccStore.open(backend);
@@ -116,11 +162,23 @@ async function withDumpStore<T>(dump: Uint8Array, fn: (store: MvccStore) => Prom
   }
 }
 
-/** `snapshot status`: hash, revision, number of backend entries and file size. */
+/**
+ * `snapshot status`: hash, revision, number of backend entries and file size. For an etcd database
+ * these are computed as etcdctl does (CRC-32C over every bucket, key and value; the database size
+ * without the trailer); for a kv dump, the hash is the restored store's MVCC hash.
+ */
 export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
-  const dump = readSnapshotDump(path, true);
+  const content = readSnapshotContent(path, true);
+  if (content.format === 'etcd') {
+    const db = openBbolt(content.db);
+    try {
+      return etcdDbStatus(db);
+    } catch (err) {
+      throw new SnapshotRestoreError(`snapshot file integrity check failed: ${(err as Error).message}`);
+    }
+  }
   const totalSize = readFileSync(path).length;
-  return withDumpStore(dump, async (store) => {
+  return withSnapshotStore(content, async (store) => {
     let totalKey = 0;
     for await (const chunk of store.backend.scanChunks('key')) totalKey += chunk.length;
     for (const bucket of ['meta', 'lease', 'auth', 'authUsers', 'authRoles', 'alarm']) {
@@ -154,9 +212,16 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     throw new SnapshotRestoreError(`wal-dir "${walDir}" exists`);
   }
 
-  const dump = readSnapshotDump(opts.path, opts.skipHashCheck ?? false);
-  // The index the restored data counts as applied at; a raft index must be at least 1.
-  const index = Math.max(1, await withDumpStore(dump, async (store) => store.consistentIndex()));
+  const content = readSnapshotContent(opts.path, opts.skipHashCheck ?? false);
+  // The restored state as a kv backend dump (an etcd database is converted first), and the index it
+  // counts as applied at; a raft index must be at least 1.
+  const { dump, index } = await withSnapshotStore(content, async (store) => {
+    const ci = Math.max(1, store.consistentIndex());
+    if (content.format === 'kv') return { dump: content.dump, index: ci };
+    const parts: Uint8Array[] = [];
+    for await (const chunk of store.backend.snapshot()) parts.push(chunk);
+    return { dump: Buffer.concat(parts), index: ci };
+  });
 
   const members: Member[] = [...cluster].map(([memberName, urls]) => ({
     id: computeMemberId(urls, token),
