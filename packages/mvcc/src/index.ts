@@ -3,7 +3,6 @@
  * the pluggable storage engines (memory, LevelDB, LMDB) behind one Backend interface.
  */
 export { backendSnapshotLength } from './backend/base.js';
-export * from './bbolt/index.js';
 export { openBackend } from './backend/open.js';
 export type {
   Backend,
@@ -15,6 +14,7 @@ export type {
   ScanOptions,
   WriteBatch,
 } from './backend/types.js';
+export * from './bbolt/index.js';
 export { Crc32c, crc32c } from './crc32.js';
 export * from './errors.js';
 export { decodeKeyValue, encodeKeyValue } from './kv-codec.js';

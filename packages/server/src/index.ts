@@ -24,9 +24,9 @@ export {
 export { type EtcdSnapshotStream, openEtcdSnapshot } from './etcdserver/etcd-snapshot-stream.js';
 export {
   isBboltFile,
-  readSnapshotContent,
   type RestoreOptions,
   type RestoreResult,
+  readSnapshotContent,
   restoreSnapshot,
   type SnapshotContent,
   SnapshotRestoreError,

@@ -81,7 +81,12 @@ export function viewOf(bytes: Uint8Array): DataView {
 export function readPageHeader(bytes: Uint8Array): PageHeader {
   if (bytes.length < PAGE_HEADER_SIZE) throw new BboltFormatError('page header truncated');
   const v = viewOf(bytes);
-  return { id: readU64(v, 0), flags: v.getUint16(8, true), count: v.getUint16(10, true), overflow: v.getUint32(12, true) };
+  return {
+    id: readU64(v, 0),
+    flags: v.getUint16(8, true),
+    count: v.getUint16(10, true),
+    overflow: v.getUint32(12, true),
+  };
 }
 
 export function writePageHeader(page: Uint8Array, h: PageHeader): void {

@@ -9,11 +9,11 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { BboltFormatError } from './errors.js';
 import {
+  type BboltMeta,
   BRANCH_ELEMENT_SIZE,
   BRANCH_PAGE,
   BUCKET_HEADER_SIZE,
   BUCKET_LEAF_FLAG,
-  type BboltMeta,
   compareBytes,
   DEFAULT_PAGE_SIZE,
   decodeMeta,
@@ -98,7 +98,9 @@ export class BboltReader {
     const need = this.meta.pgid * this.pageSize;
     if (this.meta.pgid < 2) throw new BboltFormatError(`meta pgid ${this.meta.pgid} is below 2`);
     if (need > src.size) {
-      throw new BboltFormatError(`file truncated: ${src.size} bytes, meta says ${this.meta.pgid} pages of ${this.pageSize}`);
+      throw new BboltFormatError(
+        `file truncated: ${src.size} bytes, meta says ${this.meta.pgid} pages of ${this.pageSize}`,
+      );
     }
     this.root = new BboltBucket(this, new Uint8Array(0), this.meta.root, this.meta.sequence, undefined, 0);
   }
@@ -146,7 +148,8 @@ export class BboltReader {
   freePages(): number[] {
     if (this.meta.freelist === NO_FREELIST) return [];
     const page = this.page(this.meta.freelist);
-    if (!(page.flags & FREELIST_PAGE)) throw new BboltFormatError(`page ${this.meta.freelist}: not a freelist page`);
+    if (!(page.flags & FREELIST_PAGE))
+      throw new BboltFormatError(`page ${this.meta.freelist}: not a freelist page`);
     const v = viewOf(page.bytes);
     let count = page.count;
     let at = PAGE_HEADER_SIZE;
@@ -170,7 +173,9 @@ export class BboltReader {
     const header = readPageHeader(this.src.read(offset, PAGE_HEADER_SIZE));
     if (header.id !== id) throw new BboltFormatError(`page ${id}: header says page ${header.id}`);
     if (id + header.overflow + 1 > this.meta.pgid) {
-      throw new BboltFormatError(`page ${id}: ${header.overflow} overflow pages run past the high-water mark`);
+      throw new BboltFormatError(
+        `page ${id}: ${header.overflow} overflow pages run past the high-water mark`,
+      );
     }
     const bytes = this.src.read(offset, (header.overflow + 1) * this.pageSize);
     return { id, flags: header.flags, count: header.count, bytes };
@@ -178,7 +183,8 @@ export class BboltReader {
 }
 
 function pickMeta(src: ByteSource): BboltMeta {
-  if (src.size < PAGE_HEADER_SIZE + META_SIZE) throw new BboltFormatError(`file too small (${src.size} bytes)`);
+  if (src.size < PAGE_HEADER_SIZE + META_SIZE)
+    throw new BboltFormatError(`file too small (${src.size} bytes)`);
   const readAt = (off: number): { meta?: BboltMeta; problem?: string } => {
     if (off + PAGE_HEADER_SIZE + META_SIZE > src.size) return { problem: 'beyond end of file' };
     const body = src.read(off + PAGE_HEADER_SIZE, META_SIZE);
@@ -192,7 +198,9 @@ function pickMeta(src: ByteSource): BboltMeta {
   };
   const m0 = readAt(0);
   // Meta 1 sits one page in; without a valid meta 0 the page size is a guess, as in bbolt.
-  const sizes = m0.meta ? [m0.meta.pageSize] : [DEFAULT_PAGE_SIZE, 512, 1024, 2048, 8192, 16384, 32768, 65536];
+  const sizes = m0.meta
+    ? [m0.meta.pageSize]
+    : [DEFAULT_PAGE_SIZE, 512, 1024, 2048, 8192, 16384, 32768, 65536];
   let m1: { meta?: BboltMeta; problem?: string } = { problem: 'not found' };
   for (const size of sizes) {
     m1 = readAt(size);
@@ -275,7 +283,9 @@ export class BboltBucket {
     if (this.inline) {
       const page = { ...readPageHeader(this.inline), id: 0, bytes: this.inline };
       if (page.flags !== LEAF_PAGE) {
-        throw new BboltFormatError(`inline bucket ${this.label()}: page flags 0x${page.flags.toString(16)}, want a leaf`);
+        throw new BboltFormatError(
+          `inline bucket ${this.label()}: page flags 0x${page.flags.toString(16)}, want a leaf`,
+        );
       }
       yield* this.leafItems(page);
       return;
@@ -285,7 +295,8 @@ export class BboltBucket {
   }
 
   private *walkPage(id: number, seen: Set<number>, level: number): Generator<BboltItem> {
-    if (level > MAX_DEPTH) throw new BboltFormatError(`bucket ${this.label()}: page tree deeper than ${MAX_DEPTH}`);
+    if (level > MAX_DEPTH)
+      throw new BboltFormatError(`bucket ${this.label()}: page tree deeper than ${MAX_DEPTH}`);
     if (seen.has(id)) throw new BboltFormatError(`page ${id}: referenced twice in bucket ${this.label()}`);
     seen.add(id);
     const page = this.db.page(id);
@@ -294,7 +305,9 @@ export class BboltBucket {
       return;
     }
     if (page.flags !== BRANCH_PAGE) {
-      throw new BboltFormatError(`page ${id}: invalid type (flags 0x${page.flags.toString(16)}) in bucket ${this.label()}`);
+      throw new BboltFormatError(
+        `page ${id}: invalid type (flags 0x${page.flags.toString(16)}) in bucket ${this.label()}`,
+      );
     }
     if (page.count === 0) throw new BboltFormatError(`page ${id}: empty branch page`);
     const v = viewOf(page.bytes);
@@ -329,7 +342,9 @@ export class BboltBucket {
 
   private nested(page: Page, key: Uint8Array, value: Uint8Array): BboltBucket {
     if (value.length < BUCKET_HEADER_SIZE) {
-      throw new BboltFormatError(`page ${page.id}: bucket value of ${value.length} bytes is shorter than a bucket header`);
+      throw new BboltFormatError(
+        `page ${page.id}: bucket value of ${value.length} bytes is shorter than a bucket header`,
+      );
     }
     const v = viewOf(value);
     const root = readU64(v, 0);
@@ -337,7 +352,9 @@ export class BboltBucket {
     if (root !== 0) return new BboltBucket(this.db, key, root, sequence, undefined, this.depth + 1);
     const inline = value.subarray(BUCKET_HEADER_SIZE);
     if (inline.length < PAGE_HEADER_SIZE) {
-      throw new BboltFormatError(`page ${page.id}: inline bucket ${JSON.stringify(new TextDecoder().decode(key))} truncated`);
+      throw new BboltFormatError(
+        `page ${page.id}: inline bucket ${JSON.stringify(new TextDecoder().decode(key))} truncated`,
+      );
     }
     return new BboltBucket(this.db, key, 0, sequence, inline, this.depth + 1);
   }

@@ -103,7 +103,9 @@ async function* itemsOf(plan: BucketPlan): AsyncGenerator<Item> {
   let last: Uint8Array | undefined;
   const check = (key: Uint8Array) => {
     if (key.length === 0 || key.length > MAX_KEY_SIZE) {
-      throw new BboltWriteError(`bucket ${label(plan.name)}: key of ${key.length} bytes (1..${MAX_KEY_SIZE} allowed)`);
+      throw new BboltWriteError(
+        `bucket ${label(plan.name)}: key of ${key.length} bytes (1..${MAX_KEY_SIZE} allowed)`,
+      );
     }
     if (last !== undefined && compareBytes(last, key) >= 0) {
       throw new BboltWriteError(`bucket ${label(plan.name)}: keys not in strictly ascending order`);
@@ -116,7 +118,8 @@ async function* itemsOf(plan: BucketPlan): AsyncGenerator<Item> {
       yield { key: children[ci]!.name, child: children[ci++]! };
     }
     check(key);
-    if (value.length > MAX_VALUE_SIZE) throw new BboltWriteError(`bucket ${label(plan.name)}: value too large`);
+    if (value.length > MAX_VALUE_SIZE)
+      throw new BboltWriteError(`bucket ${label(plan.name)}: value too large`);
     yield { key, value };
   }
   for (; ci < children.length; ci++) {
@@ -128,7 +131,13 @@ async function* itemsOf(plan: BucketPlan): AsyncGenerator<Item> {
 const itemValueSize = (it: Item) => (it.child ? childValueSize(it.child) : it.value!.length);
 
 /** Writes a leaf page (or an inline page when `id` is 0) holding `items`. */
-function leafPage(id: number, items: Item[], values: Uint8Array[], bytes: number, pageSize: number): Uint8Array {
+function leafPage(
+  id: number,
+  items: Item[],
+  values: Uint8Array[],
+  bytes: number,
+  pageSize: number,
+): Uint8Array {
   const pages = Math.ceil(bytes / pageSize);
   const page = new Uint8Array(id === 0 ? bytes : pages * pageSize);
   writePageHeader(page, { id, flags: LEAF_PAGE, count: items.length, overflow: id === 0 ? 0 : pages - 1 });
@@ -161,9 +170,11 @@ class Planner {
   async plan(src: BboltBucketSource, isRoot: boolean, depth: number): Promise<BucketPlan> {
     if (depth > 64) throw new BboltWriteError('buckets nested deeper than 64');
     const name = typeof src.name === 'string' ? enc.encode(src.name) : src.name;
+    // Planned (so pages allocated) in name order, the order emit() writes them in.
+    const nameOf = (b: BboltBucketSource) => (typeof b.name === 'string' ? enc.encode(b.name) : b.name);
+    const sorted = [...(src.buckets ?? [])].sort((a, b) => compareBytes(nameOf(a), nameOf(b)));
     const children: BucketPlan[] = [];
-    for (const c of src.buckets ?? []) children.push(await this.plan(c, false, depth + 1));
-    children.sort((a, b) => compareBytes(a.name, b.name));
+    for (const c of sorted) children.push(await this.plan(c, false, depth + 1));
     const plan: BucketPlan = {
       src,
       name,
@@ -307,7 +318,8 @@ export class BboltPlan {
     if (plan.inline) return;
     for (const c of plan.children) yield* this.emit(c, state);
     const ps = this.pageSize;
-    const changed = () => new BboltWriteError(`bucket ${label(plan.name)} changed between planning and writing`);
+    const changed = () =>
+      new BboltWriteError(`bucket ${label(plan.name)} changed between planning and writing`);
     let leaf = 0;
     let items: Item[] = [];
     let values: Uint8Array[] = [];
@@ -374,7 +386,10 @@ export class BboltPlan {
  * console.log(plan.size); // 4 pages: 16384
  * ```
  */
-export async function planBbolt(buckets: BboltBucketSource[], opts: BboltWriteOptions = {}): Promise<BboltPlan> {
+export async function planBbolt(
+  buckets: BboltBucketSource[],
+  opts: BboltWriteOptions = {},
+): Promise<BboltPlan> {
   const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
   if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0 || pageSize > 1 << 20) {
     throw new BboltWriteError(`page size ${pageSize} is not a power of two between 512 and 1 MiB`);
@@ -393,7 +408,10 @@ export async function planBbolt(buckets: BboltBucketSource[], opts: BboltWriteOp
  * BboltReader.fromBytes(bytes).bucket('b');
  * ```
  */
-export async function collectBbolt(buckets: BboltBucketSource[], opts: BboltWriteOptions = {}): Promise<Uint8Array> {
+export async function collectBbolt(
+  buckets: BboltBucketSource[],
+  opts: BboltWriteOptions = {},
+): Promise<Uint8Array> {
   const plan = await planBbolt(buckets, opts);
   const out = new Uint8Array(plan.size);
   let at = 0;

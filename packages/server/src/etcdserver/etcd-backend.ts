@@ -169,7 +169,9 @@ export function etcdBucketsFromKv(view: ReadView, cluster: EtcdClusterInfo): Bbo
     { name: ETCD_BUCKETS.membersRemoved, entries: () => removed },
     {
       name: ETCD_BUCKETS.cluster,
-      entries: () => [[enc.encode('clusterVersion'), enc.encode(cluster.clusterVersion ?? ETCD_CLUSTER_VERSION)]],
+      entries: () => [
+        [enc.encode('clusterVersion'), enc.encode(cluster.clusterVersion ?? ETCD_CLUSTER_VERSION)],
+      ],
     },
   ];
 }

@@ -26,7 +26,10 @@ export interface EtcdSnapshotStream {
  * for await (const blob of snap.chunks(32 * 1024)) socket.write(blob);
  * ```
  */
-export async function openEtcdSnapshot(backend: Backend, cluster: EtcdClusterInfo): Promise<EtcdSnapshotStream> {
+export async function openEtcdSnapshot(
+  backend: Backend,
+  cluster: EtcdClusterInfo,
+): Promise<EtcdSnapshotStream> {
   const view = backend.view();
   let closed = false;
   const close = () => {

@@ -90,7 +90,9 @@ function readFile(path: string): Buffer {
 
 /** True when `bytes` start like a bbolt database (etcd's snapshots and data files). */
 export function isBboltFile(bytes: Uint8Array): boolean {
-  return bytes.length >= 20 && Buffer.from(bytes.buffer, bytes.byteOffset, 20).readUInt32LE(16) === BBOLT_MAGIC;
+  return (
+    bytes.length >= 20 && Buffer.from(bytes.buffer, bytes.byteOffset, 20).readUInt32LE(16) === BBOLT_MAGIC
+  );
 }
 
 /**
@@ -122,7 +124,9 @@ export function readSnapshotContent(path: string, skipHashCheck = false): Snapsh
   }
   const length = backendSnapshotLength(bytes);
   if (length === undefined) {
-    throw new SnapshotRestoreError(`${path}: not a snapshot (neither an etcd/bbolt database nor a kv backend dump)`);
+    throw new SnapshotRestoreError(
+      `${path}: not a snapshot (neither an etcd/bbolt database nor a kv backend dump)`,
+    );
   }
   const hasHash = checkHash(bytes, skipHashCheck);
   if (length > bytes.length - (hasHash ? SHA256_LEN : 0)) {
@@ -144,7 +148,10 @@ function openBbolt(db: Uint8Array): BboltReader {
  * The snapshot's state in a memory backend (kv dumps are validated by their checksum, etcd databases
  * converted by {@link loadEtcdBackend}), handed to `fn` as a store.
  */
-async function withSnapshotStore<T>(content: SnapshotContent, fn: (store: MvccStore) => Promise<T>): Promise<T> {
+async function withSnapshotStore<T>(
+  content: SnapshotContent,
+  fn: (store: MvccStore) => Promise<T>,
+): Promise<T> {
   const backend = await openBackend({ engine: 'memory' });
   try {
     if (content.format === 'kv') await backend.restore([content.dump]);
