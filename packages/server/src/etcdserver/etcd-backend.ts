@@ -176,6 +176,13 @@ export function etcdBucketsFromKv(view: ReadView, cluster: EtcdClusterInfo): Bbo
   ];
 }
 
+/** kv's lease bucket key: the id as 8 bytes big-endian, two's complement (etcdserver/apply.ts). */
+function kvLeaseKey(id: number): Uint8Array {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(id)));
+  return new Uint8Array(b);
+}
+
 /** What {@link loadEtcdBackend} wrote. */
 export interface EtcdLoadResult {
   /** Entries written, per kv bucket. */
@@ -220,8 +227,13 @@ export async function loadEtcdBackend(db: BboltReader, backend: Backend): Promis
     } catch (err) {
       throw new EtcdBackendError(`lease bucket: bad leasepb.Lease: ${(err as Error).message}`);
     }
-    const json: KvLease = { id: lease.ID, ttl: lease.TTL };
-    await put(ETCD_BUCKETS.lease, k, enc.encode(JSON.stringify(json)));
+    if (k.length !== 8) throw new EtcdBackendError(`lease bucket: key of ${k.length} bytes, want 8`);
+    // kv holds lease ids as JS numbers (the lessor, the apply layer's lease keys): take the id from the
+    // exact 8-byte key, as the nearest double (what kv's KeyValue decoder makes of the same int64), and
+    // key the entry as kv's apply layer would, so a later revoke finds it.
+    const id = Number(Buffer.from(k).readBigInt64BE(0));
+    const json: KvLease = { id, ttl: lease.TTL };
+    await put(ETCD_BUCKETS.lease, kvLeaseKey(id), enc.encode(JSON.stringify(json)));
   }
   for (const [k] of db.bucket(ETCD_BUCKETS.alarm)?.entries() ?? []) {
     let a: AlarmMember;
