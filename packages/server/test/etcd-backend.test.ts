@@ -5,6 +5,7 @@
  * hashKV equals etcd's. And kv's own state survives kv -> etcd layout -> kv unchanged.
  */
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { BboltReader, bytesToRev, collectBbolt, MvccStore, openBackend } from '@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdProcess, startEtcd } from '../../client/test/etcd-process.js';
 import { etcdBucketsFromKv, etcdDbStatus, loadEtcdBackend } from '../src/etcdserver/etcd-backend.js';
+import { openEtcdSnapshot } from '../src/etcdserver/etcd-snapshot-stream.js';
 import { snapshotStatus } from '../src/index.js';
 
 const execFileAsync = promisify(execFile);
@@ -188,5 +190,33 @@ describe('kv -> etcd layout -> kv', () => {
     expect(await restored.hashKV(0)).toEqual(await store.hashKV(0));
     await restored.close();
     await store.close();
+  });
+});
+
+describe('the Maintenance.Snapshot byte stream', () => {
+  it('is the planned size in 32 KiB chunks: a bbolt file and its SHA-256', async () => {
+    const backend = await openBackend({ engine: 'memory' });
+    const store = await MvccStore.open(backend);
+    for (let i = 0; i < 3000; i++)
+      await store.put({ key: enc(`key-${i}`), value: new Uint8Array(i % 200) }, { index: i + 1 });
+    await store.flush();
+    const snap = await openEtcdSnapshot(backend, { members: [], removed: [] });
+    const chunks: Uint8Array[] = [];
+    for await (const c of snap.chunks(32 * 1024)) chunks.push(c);
+    await store.close();
+    const all = Buffer.concat(chunks);
+    expect(all.length).toBe(snap.size);
+    expect(all.length % 512).toBe(32);
+    expect(chunks.slice(0, -1).every((c) => c.length === 32 * 1024)).toBe(true);
+    const body = all.subarray(0, all.length - 32);
+    expect(
+      createHash('sha256')
+        .update(body)
+        .digest()
+        .equals(all.subarray(all.length - 32)),
+    ).toBe(true);
+    const db = BboltReader.fromBytes(body);
+    expect(etcdDbStatus(db).revision).toBe(3001);
+    expect([...db.bucket('key')!.entries()].length).toBe(3000);
   });
 });
