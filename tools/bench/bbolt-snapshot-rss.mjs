@@ -38,7 +38,10 @@ const timer = setInterval(() => {
   peak = Math.max(peak, process.memoryUsage().rss);
 }, 20);
 const t0 = Date.now();
-const plan = await planBbolt([{ name: 'key', entries: rows }, { name: 'meta', entries: () => [] }]);
+const plan = await planBbolt([
+  { name: 'key', entries: rows },
+  { name: 'meta', entries: () => [] },
+]);
 const planned = Date.now();
 const afterPlan = process.memoryUsage();
 const sink = out ? createWriteStream(out) : undefined;
