@@ -124,6 +124,14 @@ describe('bbolt writer -> reader', () => {
       { name: 'big', entries: () => big },
     ]);
     expect(bytes.length).toBe(plan.size);
+    // One reused page buffer, each page copied at once, makes the same file.
+    const copied = new Uint8Array(plan.size);
+    let at = 0;
+    for await (const page of plan.pages({ reuseBuffer: true })) {
+      copied.set(page, at);
+      at += page.length;
+    }
+    expect(Buffer.from(copied).equals(Buffer.from(bytes))).toBe(true);
     const db = BboltReader.fromBytes(bytes);
     const got = [...(db.bucket('many')?.entries() ?? [])];
     expect(got.length).toBe(many.length);

@@ -8,6 +8,7 @@ export { BboltBucket, type BboltItem, BboltReader } from './reader.js';
 export {
   type BboltBucketSource,
   type BboltEntry,
+  type BboltPagesOptions,
   BboltPlan,
   type BboltWriteOptions,
   collectBbolt,

@@ -47,6 +47,15 @@ export interface BboltBucketSource {
   sequence?: number;
 }
 
+/** Options of {@link BboltPlan.pages}. */
+export interface BboltPagesOptions {
+  /**
+   * Write every data page into one reused buffer: a yielded page is valid only until the next one is
+   * requested, so the consumer must copy or consume it at once (saves an allocation per page).
+   */
+  reuseBuffer?: boolean;
+}
+
 /** Options of {@link planBbolt}. */
 export interface BboltWriteOptions {
   /** Page size in bytes, a power of two >= 512; default 4096 (etcd's on x86-64). */
@@ -130,6 +139,10 @@ async function* itemsOf(plan: BucketPlan): AsyncGenerator<Item> {
 
 const itemValueSize = (it: Item) => (it.child ? childValueSize(it.child) : it.value!.length);
 
+/** Returns a zeroed buffer of `size` bytes. */
+type Alloc = (size: number) => Uint8Array;
+const freshAlloc: Alloc = (size) => new Uint8Array(size);
+
 /** Writes a leaf page (or an inline page when `id` is 0) holding `items`. */
 function leafPage(
   id: number,
@@ -137,9 +150,10 @@ function leafPage(
   values: Uint8Array[],
   bytes: number,
   pageSize: number,
+  alloc: Alloc = freshAlloc,
 ): Uint8Array {
   const pages = Math.ceil(bytes / pageSize);
-  const page = new Uint8Array(id === 0 ? bytes : pages * pageSize);
+  const page = alloc(id === 0 ? bytes : pages * pageSize);
   writePageHeader(page, { id, flags: LEAF_PAGE, count: items.length, overflow: id === 0 ? 0 : pages - 1 });
   const v = viewOf(page);
   let data = PAGE_HEADER_SIZE + items.length * LEAF_ELEMENT_SIZE;
@@ -286,9 +300,16 @@ export class BboltPlan {
     return this.pageCount * this.pageSize;
   }
 
-  /** The file's pages in order (each a fresh buffer of one or more pages). */
-  async *pages(): AsyncGenerator<Uint8Array> {
+  /** The file's pages in order (each a buffer of one or more pages; see {@link BboltPagesOptions}). */
+  async *pages(opts: BboltPagesOptions = {}): AsyncGenerator<Uint8Array> {
     const ps = this.pageSize;
+    let scratch = new Uint8Array(opts.reuseBuffer ? ps : 0);
+    const alloc: Alloc = opts.reuseBuffer
+      ? (size) => {
+          if (scratch.length < size) scratch = new Uint8Array(size);
+          return scratch.subarray(0, size).fill(0);
+        }
+      : freshAlloc;
     for (const txid of [0, 1]) {
       const page = new Uint8Array(ps);
       writePageHeader(page, { id: txid, flags: META_PAGE, count: 0, overflow: 0 });
@@ -308,15 +329,15 @@ export class BboltPlan {
     writePageHeader(freelist, { id: 2, flags: FREELIST_PAGE, count: 0, overflow: 0 });
     yield freelist;
     const state = { next: FIRST_DATA_PAGE };
-    yield* this.emit(this.root, state);
+    yield* this.emit(this.root, state, alloc);
     if (state.next !== this.pageCount) {
       throw new BboltWriteError(`wrote ${state.next} pages, planned ${this.pageCount}`);
     }
   }
 
-  private async *emit(plan: BucketPlan, state: { next: number }): AsyncGenerator<Uint8Array> {
+  private async *emit(plan: BucketPlan, state: { next: number }, alloc: Alloc): AsyncGenerator<Uint8Array> {
     if (plan.inline) return;
-    for (const c of plan.children) yield* this.emit(c, state);
+    for (const c of plan.children) yield* this.emit(c, state, alloc);
     const ps = this.pageSize;
     const changed = () =>
       new BboltWriteError(`bucket ${label(plan.name)} changed between planning and writing`);
@@ -327,7 +348,7 @@ export class BboltPlan {
     const flush = (): Uint8Array => {
       const id = plan.leaves.num(leaf);
       if (id !== state.next || bytes !== plan.leafBytes[leaf]) throw changed();
-      const page = leafPage(id, items, values, bytes, ps);
+      const page = leafPage(id, items, values, bytes, ps, alloc);
       state.next += Math.ceil(bytes / ps);
       leaf++;
       items = [];
@@ -355,7 +376,7 @@ export class BboltPlan {
         const id = level.num(j);
         if (id !== state.next) throw changed();
         const pages = Math.ceil(size / ps);
-        const page = new Uint8Array(pages * ps);
+        const page = alloc(pages * ps);
         writePageHeader(page, { id, flags: BRANCH_PAGE, count: n, overflow: pages - 1 });
         const v = viewOf(page);
         let data = PAGE_HEADER_SIZE + n * BRANCH_ELEMENT_SIZE;

@@ -51,7 +51,8 @@ export async function openEtcdSnapshot(
         const sha = createHash('sha256');
         let buf = Buffer.allocUnsafe(chunkSize);
         let used = 0;
-        for await (const page of plan.pages()) {
+        // Each page is copied into the chunk before the next is asked for, so one page buffer serves all.
+        for await (const page of plan.pages({ reuseBuffer: true })) {
           sha.update(page);
           let at = 0;
           while (at < page.length) {
