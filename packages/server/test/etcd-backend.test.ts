@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdProcess, startEtcd } from '../../client/test/etcd-process.js';
 import { etcdBucketsFromKv, etcdDbStatus, loadEtcdBackend } from '../src/etcdserver/etcd-backend.js';
 import { openEtcdSnapshot } from '../src/etcdserver/etcd-snapshot-stream.js';
-import { snapshotStatus } from '../src/index.js';
+import { restoreSnapshot, SnapshotRestoreError, snapshotStatus } from '../src/index.js';
 
 const execFileAsync = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'kv-etcd-backend-'));
@@ -105,6 +105,21 @@ describe('a database written by Debian etcd 3.4', () => {
       ).stdout,
     );
     expect(await snapshotStatus(snap)).toEqual(want);
+  });
+
+  it('restore and status refuse a damaged database with a clear error', async () => {
+    const bytes = Buffer.from(readFileSync(snap));
+    // Overwrite the header of every page after the metas and freelist (keeping the trailer).
+    for (let at = 3 * 4096; at + 4096 <= bytes.length - 32; at += 4096) bytes.fill(0xee, at, at + 16);
+    const bad = join(root, 'damaged.db');
+    writeFileSync(bad, bytes);
+    await expect(
+      restoreSnapshot({ path: bad, dataDir: join(root, 'bad-restore'), skipHashCheck: true }),
+    ).rejects.toThrow(SnapshotRestoreError);
+    await expect(snapshotStatus(bad)).rejects.toThrow(/snapshot file integrity check failed: page \d+/);
+    await expect(restoreSnapshot({ path: bad, dataDir: join(root, 'bad-restore-2') })).rejects.toThrow(
+      /^expected sha256/,
+    );
   });
 
   it('loads into a kv store with etcd hashKV, revision and compaction', async () => {

@@ -12,7 +12,7 @@
  * index, so none of them is mistaken for one already applied.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { BboltReader, backendSnapshotLength, MvccStore, openBackend } from '@kv/mvcc';
 import { Snapshotter, Wal } from '@kv/wal';
@@ -77,12 +77,16 @@ const SHA256_LEN = 32;
 /** bbolt's meta magic, just after the 16-byte header of page 0. */
 const BBOLT_MAGIC = 0xed0cdaed;
 
-/** A snapshot file's contents: kv's own backend dump, or an etcd (bbolt) database. */
-export type SnapshotContent = { format: 'kv'; dump: Uint8Array } | { format: 'etcd'; db: Uint8Array };
+/**
+ * A snapshot file's contents: kv's own backend dump (read whole), or an etcd (bbolt) database, left in
+ * its file and read page by page.
+ */
+export type SnapshotContent = { format: 'kv'; dump: Uint8Array } | { format: 'etcd'; path: string };
 
-function readFile(path: string): Buffer {
+/** Opens `path` for reading, with etcd's error text for a missing file. */
+function openFile(path: string): number {
   try {
-    return readFileSync(path);
+    return openSync(path, 'r');
   } catch (err) {
     throw new SnapshotRestoreError(`open ${path}: ${errnoText(err)}`);
   }
@@ -95,16 +99,31 @@ export function isBboltFile(bytes: Uint8Array): boolean {
   );
 }
 
+const HASH_READ_CHUNK = 1 << 20;
+
+/** SHA-256 of the file's first `length` bytes and the 32 bytes after them, read in 1 MiB steps. */
+function fileDigest(fd: number, length: number): { got: Buffer; want: Buffer } {
+  const sha = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_READ_CHUNK);
+  for (let at = 0; at < length; ) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, length - at), at);
+    if (n === 0) break;
+    sha.update(buf.subarray(0, n));
+    at += n;
+  }
+  const want = Buffer.alloc(SHA256_LEN);
+  readSync(fd, want, 0, SHA256_LEN, length);
+  return { got: sha.digest(), want };
+}
+
 /**
  * Checks the SHA-256 trailer the way etcd's restore does: a file whose size is 32 more than a multiple
- * of 512 carries one (a database is page-aligned, kv's dump is padded to 512).
+ * of 512 carries one (a database is page-aligned, kv's dump is padded to 512). Returns whether it has one.
  */
-function checkHash(bytes: Buffer, skipHashCheck: boolean): boolean {
-  const hasHash = bytes.length % 512 === SHA256_LEN;
+function checkHash(fd: number, size: number, skipHashCheck: boolean): boolean {
+  const hasHash = size % 512 === SHA256_LEN;
   if (hasHash && !skipHashCheck) {
-    const body = bytes.subarray(0, bytes.length - SHA256_LEN);
-    const want = bytes.subarray(bytes.length - SHA256_LEN);
-    const got = createHash('sha256').update(body).digest();
+    const { got, want } = fileDigest(fd, size - SHA256_LEN);
     if (!got.equals(want)) {
       // etcd prints both digests as Go byte slices.
       throw new SnapshotRestoreError(`expected sha256 [${[...want].join(' ')}], got [${[...got].join(' ')}]`);
@@ -117,28 +136,36 @@ function checkHash(bytes: Buffer, skipHashCheck: boolean): boolean {
 
 /** Reads a snapshot file of either format, checking its SHA-256 trailer unless told to skip. */
 export function readSnapshotContent(path: string, skipHashCheck = false): SnapshotContent {
-  const bytes = readFile(path);
-  if (isBboltFile(bytes)) {
-    const hasHash = checkHash(bytes, skipHashCheck);
-    return { format: 'etcd', db: hasHash ? bytes.subarray(0, bytes.length - SHA256_LEN) : bytes };
+  const fd = openFile(path);
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(size, 20));
+    readSync(fd, head, 0, head.length, 0);
+    if (isBboltFile(head)) {
+      checkHash(fd, size, skipHashCheck);
+      return { format: 'etcd', path };
+    }
+    const bytes = readFileSync(fd);
+    const length = backendSnapshotLength(bytes);
+    if (length === undefined) {
+      throw new SnapshotRestoreError(
+        `${path}: not a snapshot (neither an etcd/bbolt database nor a kv backend dump)`,
+      );
+    }
+    const hasHash = checkHash(fd, size, skipHashCheck);
+    if (length > bytes.length - (hasHash ? SHA256_LEN : 0)) {
+      throw new SnapshotRestoreError(`${path}: backend dump runs into the hash trailer`);
+    }
+    return { format: 'kv', dump: bytes.subarray(0, length) };
+  } finally {
+    closeSync(fd);
   }
-  const length = backendSnapshotLength(bytes);
-  if (length === undefined) {
-    throw new SnapshotRestoreError(
-      `${path}: not a snapshot (neither an etcd/bbolt database nor a kv backend dump)`,
-    );
-  }
-  const hasHash = checkHash(bytes, skipHashCheck);
-  if (length > bytes.length - (hasHash ? SHA256_LEN : 0)) {
-    throw new SnapshotRestoreError(`${path}: backend dump runs into the hash trailer`);
-  }
-  return { format: 'kv', dump: bytes.subarray(0, length) };
 }
 
-/** Opens a bbolt database from bytes, turning format errors into restore errors. */
-function openBbolt(db: Uint8Array): BboltReader {
+/** Opens a bbolt database file for positional reads, turning format errors into restore errors. */
+function openBbolt(path: string): BboltReader {
   try {
-    return BboltReader.fromBytes(db);
+    return BboltReader.open(path);
   } catch (err) {
     throw new SnapshotRestoreError(`invalid database: ${(err as Error).message}`);
   }
@@ -155,7 +182,14 @@ async function withSnapshotStore<T>(
   const backend = await openBackend({ engine: 'memory' });
   try {
     if (content.format === 'kv') await backend.restore([content.dump]);
-    else await loadEtcdBackend(openBbolt(content.db), backend);
+    else {
+      const db = openBbolt(content.path);
+      try {
+        await loadEtcdBackend(db, backend);
+      } finally {
+        db.close();
+      }
+    }
   } catch (err) {
     await backend.close();
     if (err instanceof SnapshotRestoreError) throw err;
@@ -177,11 +211,13 @@ async function withSnapshotStore<T>(
 export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
   const content = readSnapshotContent(path, true);
   if (content.format === 'etcd') {
-    const db = openBbolt(content.db);
+    const db = openBbolt(content.path);
     try {
       return etcdDbStatus(db);
     } catch (err) {
       throw new SnapshotRestoreError(`snapshot file integrity check failed: ${(err as Error).message}`);
+    } finally {
+      db.close();
     }
   }
   const totalSize = readFileSync(path).length;
