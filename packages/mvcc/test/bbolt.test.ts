@@ -353,4 +353,19 @@ describe('bbolt reader on corrupt input', () => {
     view.setUint32(root * 4096 + 16 + 8, root, true);
     expect(() => walkAll(cyclic)).toThrow(`page ${root}: referenced twice in bucket "a"`);
   });
+  it('refuses a bucket nested in itself (a page that is the root of two buckets)', async () => {
+    const rows: BboltEntry[] = Array.from({ length: 100 }, (_, i) => [
+      enc(`r${1000 + i}`),
+      new Uint8Array(20),
+    ]);
+    const bytes = await collectBbolt([{ name: 'a', buckets: [{ name: 'n', entries: () => rows }] }]);
+    const db = BboltReader.fromBytes(bytes);
+    const aRoot = db.bucket('a')!.rootPage;
+    // a's root is a leaf with one element, the bucket n: point n's bucket header at a's own root.
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    const elem = aRoot * 4096 + 16;
+    const valueAt = elem + view.getUint32(elem + 4, true) + view.getUint32(elem + 8, true);
+    view.setUint32(valueAt, aRoot, true);
+    expect(() => walkAll(bytes)).toThrow(`page ${aRoot}: root of two buckets`);
+  });
 });

@@ -91,6 +91,11 @@ export class BboltReader {
   readonly pageSize: number;
   /** The top-level bucket (its items are the named buckets). */
   readonly root: BboltBucket;
+  /**
+   * Root page of every non-inline bucket met so far -> that bucket's path. Two paths sharing a root
+   * page (a bucket nested in itself, two buckets on one tree) would make a recursive walk exponential.
+   */
+  private readonly bucketRoots = new Map<number, string>();
 
   private constructor(private readonly src: ByteSource) {
     this.meta = pickMeta(src);
@@ -102,7 +107,25 @@ export class BboltReader {
         `file truncated: ${src.size} bytes, meta says ${this.meta.pgid} pages of ${this.pageSize}`,
       );
     }
-    this.root = new BboltBucket(this, new Uint8Array(0), this.meta.root, this.meta.sequence, undefined, 0);
+    this.root = new BboltBucket(
+      this,
+      new Uint8Array(0),
+      this.meta.root,
+      this.meta.sequence,
+      undefined,
+      0,
+      '',
+    );
+    this.bucketRoots.set(this.meta.root, '');
+  }
+
+  /** @internal Records that bucket `path` has its root at page `id`; refuses a page shared by two buckets. */
+  claimBucketRoot(id: number, path: string): void {
+    const owner = this.bucketRoots.get(id);
+    if (owner !== undefined && owner !== path) {
+      throw new BboltFormatError(`page ${id}: root of two buckets (${owner || '(root)'} and ${path})`);
+    }
+    this.bucketRoots.set(id, path);
   }
 
   /** Parses a whole file held in memory (e.g. a snapshot with its sha256 trailer: trailing bytes are ignored). */
@@ -243,6 +266,8 @@ export class BboltBucket {
     readonly sequence: number,
     private readonly inline: Uint8Array | undefined,
     private readonly depth: number,
+    /** Names from the top, hex, '/'-separated: identifies the bucket for the shared-root check. */
+    private readonly path: string,
   ) {
     if (depth > MAX_DEPTH) throw new BboltFormatError(`buckets nested deeper than ${MAX_DEPTH}`);
   }
@@ -349,13 +374,17 @@ export class BboltBucket {
     const v = viewOf(value);
     const root = readU64(v, 0);
     const sequence = readU64(v, 8);
-    if (root !== 0) return new BboltBucket(this.db, key, root, sequence, undefined, this.depth + 1);
+    const path = `${this.path}/${Buffer.from(key).toString('hex')}`;
+    if (root !== 0) {
+      this.db.claimBucketRoot(root, path);
+      return new BboltBucket(this.db, key, root, sequence, undefined, this.depth + 1, path);
+    }
     const inline = value.subarray(BUCKET_HEADER_SIZE);
     if (inline.length < PAGE_HEADER_SIZE) {
       throw new BboltFormatError(
         `page ${page.id}: inline bucket ${JSON.stringify(new TextDecoder().decode(key))} truncated`,
       );
     }
-    return new BboltBucket(this.db, key, 0, sequence, inline, this.depth + 1);
+    return new BboltBucket(this.db, key, 0, sequence, inline, this.depth + 1, path);
   }
 }
