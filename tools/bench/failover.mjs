@@ -41,15 +41,33 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function startCluster(target) {
   const dir = mkdtempSync(join(tmpdir(), `failover-${target}-`));
   const members = [];
-  for (let i = 0; i < MEMBERS; i++) members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
+  for (let i = 0; i < MEMBERS; i++)
+    members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
   const ic = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
   for (const m of members) {
     const flags = [
-      '--name', m.name, '--data-dir', join(dir, m.name),
-      '--listen-client-urls', `http://127.0.0.1:${m.client}`, '--advertise-client-urls', `http://127.0.0.1:${m.client}`,
-      '--listen-peer-urls', `http://127.0.0.1:${m.peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${m.peer}`,
-      '--initial-cluster', ic, '--initial-cluster-token', `failover-${Date.now()}`, '--initial-cluster-state', 'new',
-      '--heartbeat-interval', args['heartbeat-ms'], '--election-timeout', args['election-ms'],
+      '--name',
+      m.name,
+      '--data-dir',
+      join(dir, m.name),
+      '--listen-client-urls',
+      `http://127.0.0.1:${m.client}`,
+      '--advertise-client-urls',
+      `http://127.0.0.1:${m.client}`,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${m.peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${m.peer}`,
+      '--initial-cluster',
+      ic,
+      '--initial-cluster-token',
+      `failover-${Date.now()}`,
+      '--initial-cluster-state',
+      'new',
+      '--heartbeat-interval',
+      args['heartbeat-ms'],
+      '--election-timeout',
+      args['election-ms'],
     ];
     const cmd = target === 'etcd' ? 'etcd' : join(ROOT, 'bin', 'kv-server');
     m.proc = spawn(cmd, flags, { stdio: 'ignore' });
@@ -122,9 +140,13 @@ for (let r = 0; r < ROUNDS; r++) {
   for (const target of ['etcd', 'kv']) {
     const ms = await round(target);
     results[target].push(ms);
-    console.log(`round ${r + 1} ${target}: ${ms.toFixed(0)} ms from leader SIGKILL to the next acknowledged write`);
+    console.log(
+      `round ${r + 1} ${target}: ${ms.toFixed(0)} ms from leader SIGKILL to the next acknowledged write`,
+    );
   }
 }
 const e = median(results.etcd);
 const k = median(results.kv);
-console.log(`median over ${ROUNDS} rounds: etcd ${e.toFixed(0)} ms, kv ${k.toFixed(0)} ms, kv/etcd ${(k / e).toFixed(2)}`);
+console.log(
+  `median over ${ROUNDS} rounds: etcd ${e.toFixed(0)} ms, kv ${k.toFixed(0)} ms, kv/etcd ${(k / e).toFixed(2)}`,
+);

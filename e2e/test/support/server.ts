@@ -41,6 +41,10 @@ export interface ServerOptions {
   scheme?: 'http' | 'https';
   /** etcdctl flags for the readiness probe, e.g. `--cacert ca.crt --cert c.crt --key c.key`. */
   etcdctlFlags?: string[];
+  /** Which binary to run, overriding KV_E2E_TARGET (tests that move data between the two). */
+  server?: 'kv' | 'etcd';
+  /** Peer port (e.g. the one a `snapshot restore --initial-cluster` named); a free one otherwise. */
+  peerPort?: number;
 }
 
 /** One running single-member server process with etcd's standard flags. */
@@ -58,6 +62,7 @@ export class ServerProcess {
     private readonly extraFlags: string[],
     scheme: 'http' | 'https' = 'http',
     private readonly probeFlags: string[] = [],
+    private readonly binary: 'kv' | 'etcd' = TARGET,
   ) {
     this.ownsDir = dataDir === undefined;
     this.dataDir = dataDir ?? join(mkdtempSync(join(tmpdir(), 'kv-e2e-')), 'data');
@@ -68,11 +73,12 @@ export class ServerProcess {
   static async start(opts: ServerOptions = {}): Promise<ServerProcess> {
     const s = new ServerProcess(
       await freePort(),
-      await freePort(),
+      opts.peerPort ?? (await freePort()),
       opts.dataDir,
       opts.flags ?? [],
       opts.scheme,
       opts.etcdctlFlags,
+      opts.server,
     );
     await s.spawn();
     return s;
@@ -106,7 +112,7 @@ export class ServerProcess {
       'new',
       ...this.extraFlags,
     ];
-    const cmd = serverBinary();
+    const cmd = serverBinary(this.binary);
     this.output = '';
     const proc = spawn(cmd, flags, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;

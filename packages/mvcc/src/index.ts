@@ -14,10 +14,11 @@ export type {
   ScanOptions,
   WriteBatch,
 } from './backend/types.js';
-export { crc32c } from './crc32.js';
+export * from './bbolt/index.js';
+export { Crc32c, crc32c } from './crc32.js';
 export * from './errors.js';
 export { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
-export { bytesToRev, type Revision, revToBytes } from './revision.js';
+export { bytesToRev, bytesToUint64, type Revision, revToBytes, uint64ToBytes } from './revision.js';
 export {
   type ApplyContext,
   type CompactResult,

@@ -13,9 +13,22 @@ export {
 } from './embed.js';
 export { Errors, EtcdError } from './etcdserver/errors.js';
 export {
+  ETCD_BUCKETS,
+  EtcdBackendError,
+  type EtcdClusterInfo,
+  type EtcdDbStatus,
+  etcdBucketsFromKv,
+  etcdDbStatus,
+  loadEtcdBackend,
+} from './etcdserver/etcd-backend.js';
+export { type EtcdSnapshotStream, openEtcdSnapshot } from './etcdserver/etcd-snapshot-stream.js';
+export {
+  isBboltFile,
   type RestoreOptions,
   type RestoreResult,
+  readSnapshotContent,
   restoreSnapshot,
+  type SnapshotContent,
   SnapshotRestoreError,
   type SnapshotStatus,
   snapshotStatus,

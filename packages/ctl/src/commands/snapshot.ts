@@ -1,6 +1,9 @@
 /**
  * snapshot restore | status: offline commands on a snapshot file (no server involved). They run the
  * server package's restore code, loaded only when one of them is used so the other commands stay light.
+ * Both take etcd's snapshot files (a bbolt database plus its SHA-256, from `etcdctl snapshot save`
+ * against etcd or kv-server) and kv's older backend-dump format; `status` prints what etcdctl prints
+ * for an etcd file (e2e/test/etcd-snapshot.test.ts compares the two).
  */
 import type { Ctx } from '../context.js';
 import { printTable } from '../display.js';

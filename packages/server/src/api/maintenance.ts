@@ -1,8 +1,7 @@
 /**
- * The Maintenance service: Status, Defragment, Hash, HashKV, Snapshot (streamed backend dump with a
- * trailing SHA-256 like etcd's), Alarm, MoveLeader.
+ * The Maintenance service: Status, Defragment, Hash, HashKV, Snapshot (the backend as an etcd-layout
+ * bbolt file with a trailing SHA-256 like etcd's), Alarm, MoveLeader.
  */
-import { createHash } from 'node:crypto';
 import { status as Status } from '@grpc/grpc-js';
 import type {
   AlarmRequest,
@@ -20,7 +19,8 @@ import type {
 import { checkAdmin } from '../auth/permissions.js';
 import { formatAlarm } from '../etcdserver/apply.js';
 import { Errors, EtcdError, toEtcdError } from '../etcdserver/errors.js';
-import { type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
+import { openEtcdSnapshot } from '../etcdserver/etcd-snapshot-stream.js';
+import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
 import { header } from './context.js';
 import { ANONYMOUS, type CallContext } from './identity.js';
 
@@ -101,22 +101,27 @@ export class MaintenanceApi {
   }
 
   /**
-   * Streams the backend snapshot, zero-padded to a multiple of 512 bytes, followed by the SHA-256 of
-   * everything before it: etcd's clients check that `size % 512 == 32` (a bolt file is page-aligned).
+   * Streams the backend as etcd 3.4 would: a bbolt file in etcd's backend layout followed by the
+   * SHA-256 of the file, in 32 KiB chunks, whatever engine kv runs on (so `etcdctl snapshot status` and
+   * `snapshot restore` accept it). The file is planned first, so remainingBytes is exact from the start.
    */
   async *snapshot(ctx: CallContext = ANONYMOUS): AsyncGenerator<Resp<SnapshotResponse>> {
     this.admin(ctx);
     await this.etcd.store.flush();
-    const parts: Buffer[] = [];
-    for await (const chunk of this.etcd.store.backend.snapshot()) parts.push(Buffer.from(chunk));
-    const raw = Buffer.concat(parts);
-    const body = Buffer.concat([raw, Buffer.alloc((512 - (raw.length % 512)) % 512)]);
-    const sum = createHash('sha256').update(body).digest();
-    const all = Buffer.concat([body, sum]);
+    const snap = await openEtcdSnapshot(this.etcd.store.backend, {
+      members: this.etcd.membership.list(),
+      removed: this.etcd.membership.removed,
+      clusterVersion: CLUSTER_VERSION,
+    });
     const hdr = header(this.etcd);
-    for (let off = 0; off < all.length; off += SNAPSHOT_CHUNK) {
-      const blob = all.subarray(off, Math.min(all.length, off + SNAPSHOT_CHUNK));
-      yield { header: hdr, remainingBytes: all.length - off - blob.length, blob, version: SERVER_VERSION };
+    let remaining = snap.size;
+    try {
+      for await (const blob of snap.chunks(SNAPSHOT_CHUNK)) {
+        remaining -= blob.length;
+        yield { header: hdr, remainingBytes: remaining, blob, version: SERVER_VERSION };
+      }
+    } finally {
+      snap.close();
     }
   }
 

@@ -1,7 +1,8 @@
 /**
- * `snapshot restore` and `snapshot status` for files written by `etcdctl snapshot save` (or `kvctl`)
- * against kv-server: the Maintenance.Snapshot stream, which is a backend dump zero-padded to 512 bytes
- * plus the SHA-256 of everything before it.
+ * `snapshot restore` and `snapshot status` for snapshot files: etcd's (a bbolt database in etcd 3.4's
+ * backend layout plus the SHA-256 of it — what `etcdctl snapshot save` writes against etcd, and
+ * against kv-server since it streams the same format) and kv's older format (a backend dump
+ * zero-padded to 512 bytes plus the SHA-256).
  *
  * Restore creates a new member data directory for a new cluster, as etcd's does: the key space,
  * leases, auth and alarms come from the snapshot; membership and ids come from the flags. It writes
@@ -11,12 +12,13 @@
  * index, so none of them is mistaken for one already applied.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { backendSnapshotLength, type EngineName, MvccStore, openBackend } from '@kv/mvcc';
+import { BboltReader, backendSnapshotLength, type EngineName, MvccStore, openBackend } from '@kv/mvcc';
 import { Snapshotter, Wal } from '@kv/wal';
 import { parseInitialCluster } from '../config/parse.js';
 import { writeEngineRecord } from './engine-record.js';
+import { etcdDbStatus, loadEtcdBackend } from './etcd-backend.js';
 import { computeClusterId, computeMemberId } from './ids.js';
 import { type Member, Membership } from './membership.js';
 import { encodeSnapshotFile } from './snapshot-file.js';
@@ -67,33 +69,69 @@ export interface RestoreResult {
 
 /** `etcdctl snapshot status` fields. */
 export interface SnapshotStatus {
-  /** The store's hash of the restored key space (kv's MVCC hash, not a bolt checksum). */
+  /**
+   * etcd database: etcdctl's CRC-32C over every bucket name, key and value. kv dump: the restored
+   * store's MVCC hash.
+   */
   hash: number;
   revision: number;
-  /** Entries in the backend dump, every bucket. */
+  /** Entries in every bucket. */
   totalKey: number;
-  /** File size in bytes. */
+  /** etcd database: its size without the hash trailer (as etcdctl); kv dump: the file size. */
   totalSize: number;
 }
 
 const SHA256_LEN = 32;
+/** bbolt's meta magic, just after the 16-byte header of page 0. */
+const BBOLT_MAGIC = 0xed0cdaed;
 
-/** Reads a snapshot file and returns the backend dump inside it, checking the SHA-256 trailer. */
-export function readSnapshotDump(path: string, skipHashCheck = false): Uint8Array {
-  let bytes: Buffer;
+/**
+ * A snapshot file's contents: kv's own backend dump (read whole), or an etcd (bbolt) database, left in
+ * its file and read page by page.
+ */
+export type SnapshotContent = { format: 'kv'; dump: Uint8Array } | { format: 'etcd'; path: string };
+
+/** Opens `path` for reading, with etcd's error text for a missing file. */
+function openFile(path: string): number {
   try {
-    bytes = readFileSync(path);
+    return openSync(path, 'r');
   } catch (err) {
     throw new SnapshotRestoreError(`open ${path}: ${errnoText(err)}`);
   }
-  const length = backendSnapshotLength(bytes);
-  if (length === undefined)
-    throw new SnapshotRestoreError(`${path}: not a kv snapshot (no backend dump found)`);
-  const hasHash = bytes.length % 512 === SHA256_LEN;
+}
+
+/** True when `bytes` start like a bbolt database (etcd's snapshots and data files). */
+export function isBboltFile(bytes: Uint8Array): boolean {
+  return (
+    bytes.length >= 20 && Buffer.from(bytes.buffer, bytes.byteOffset, 20).readUInt32LE(16) === BBOLT_MAGIC
+  );
+}
+
+const HASH_READ_CHUNK = 1 << 20;
+
+/** SHA-256 of the file's first `length` bytes and the 32 bytes after them, read in 1 MiB steps. */
+function fileDigest(fd: number, length: number): { got: Buffer; want: Buffer } {
+  const sha = createHash('sha256');
+  const buf = Buffer.allocUnsafe(HASH_READ_CHUNK);
+  for (let at = 0; at < length; ) {
+    const n = readSync(fd, buf, 0, Math.min(buf.length, length - at), at);
+    if (n === 0) break;
+    sha.update(buf.subarray(0, n));
+    at += n;
+  }
+  const want = Buffer.alloc(SHA256_LEN);
+  readSync(fd, want, 0, SHA256_LEN, length);
+  return { got: sha.digest(), want };
+}
+
+/**
+ * Checks the SHA-256 trailer the way etcd's restore does: a file whose size is 32 more than a multiple
+ * of 512 carries one (a database is page-aligned, kv's dump is padded to 512). Returns whether it has one.
+ */
+function checkHash(fd: number, size: number, skipHashCheck: boolean): boolean {
+  const hasHash = size % 512 === SHA256_LEN;
   if (hasHash && !skipHashCheck) {
-    const body = bytes.subarray(0, bytes.length - SHA256_LEN);
-    const want = bytes.subarray(bytes.length - SHA256_LEN);
-    const got = createHash('sha256').update(body).digest();
+    const { got, want } = fileDigest(fd, size - SHA256_LEN);
     if (!got.equals(want)) {
       // etcd prints both digests as Go byte slices.
       throw new SnapshotRestoreError(`expected sha256 [${[...want].join(' ')}], got [${[...got].join(' ')}]`);
@@ -101,19 +139,68 @@ export function readSnapshotDump(path: string, skipHashCheck = false): Uint8Arra
   } else if (!hasHash && !skipHashCheck) {
     throw new SnapshotRestoreError('snapshot missing hash but --skip-hash-check=false');
   }
-  if (length > bytes.length - (hasHash ? SHA256_LEN : 0)) {
-    throw new SnapshotRestoreError(`${path}: backend dump runs into the hash trailer`);
-  }
-  return bytes.subarray(0, length);
+  return hasHash;
 }
 
-/** Opens the dump in a memory backend (validating its checksum) and hands the store to `fn`. */
-async function withDumpStore<T>(dump: Uint8Array, fn: (store: MvccStore) => Promise<T>): Promise<T> {
+/** Reads a snapshot file of either format, checking its SHA-256 trailer unless told to skip. */
+export function readSnapshotContent(path: string, skipHashCheck = false): SnapshotContent {
+  const fd = openFile(path);
+  try {
+    const size = fstatSync(fd).size;
+    const head = Buffer.alloc(Math.min(size, 20));
+    readSync(fd, head, 0, head.length, 0);
+    if (isBboltFile(head)) {
+      checkHash(fd, size, skipHashCheck);
+      return { format: 'etcd', path };
+    }
+    const bytes = readFileSync(fd);
+    const length = backendSnapshotLength(bytes);
+    if (length === undefined) {
+      throw new SnapshotRestoreError(
+        `${path}: not a snapshot (neither an etcd/bbolt database nor a kv backend dump)`,
+      );
+    }
+    const hasHash = checkHash(fd, size, skipHashCheck);
+    if (length > bytes.length - (hasHash ? SHA256_LEN : 0)) {
+      throw new SnapshotRestoreError(`${path}: backend dump runs into the hash trailer`);
+    }
+    return { format: 'kv', dump: bytes.subarray(0, length) };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Opens a bbolt database file for positional reads, turning format errors into restore errors. */
+function openBbolt(path: string): BboltReader {
+  try {
+    return BboltReader.open(path);
+  } catch (err) {
+    throw new SnapshotRestoreError(`invalid database: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The snapshot's state in a memory backend (kv dumps are validated by their checksum, etcd databases
+ * converted by {@link loadEtcdBackend}), handed to `fn` as a store.
+ */
+async function withSnapshotStore<T>(
+  content: SnapshotContent,
+  fn: (store: MvccStore) => Promise<T>,
+): Promise<T> {
   const backend = await openBackend({ engine: 'memory' });
   try {
-    await backend.restore([dump]);
+    if (content.format === 'kv') await backend.restore([content.dump]);
+    else {
+      const db = openBbolt(content.path);
+      try {
+        await loadEtcdBackend(db, backend);
+      } finally {
+        db.close();
+      }
+    }
   } catch (err) {
     await backend.close();
+    if (err instanceof SnapshotRestoreError) throw err;
     throw new SnapshotRestoreError(`invalid snapshot: ${(err as Error).message}`);
   }
   const store = await MvccStore.open(backend);
@@ -124,11 +211,25 @@ async function withDumpStore<T>(dump: Uint8Array, fn: (store: MvccStore) => Prom
   }
 }
 
-/** `snapshot status`: hash, revision, number of backend entries and file size. */
+/**
+ * `snapshot status`: hash, revision, number of backend entries and file size. For an etcd database
+ * these are computed as etcdctl does (CRC-32C over every bucket, key and value; the database size
+ * without the trailer); for a kv dump, the hash is the restored store's MVCC hash.
+ */
 export async function snapshotStatus(path: string): Promise<SnapshotStatus> {
-  const dump = readSnapshotDump(path, true);
+  const content = readSnapshotContent(path, true);
+  if (content.format === 'etcd') {
+    const db = openBbolt(content.path);
+    try {
+      return etcdDbStatus(db);
+    } catch (err) {
+      throw new SnapshotRestoreError(`snapshot file integrity check failed: ${(err as Error).message}`);
+    } finally {
+      db.close();
+    }
+  }
   const totalSize = readFileSync(path).length;
-  return withDumpStore(dump, async (store) => {
+  return withSnapshotStore(content, async (store) => {
     let totalKey = 0;
     for await (const chunk of store.backend.scanChunks('key')) totalKey += chunk.length;
     for (const bucket of ['meta', 'lease', 'auth', 'authUsers', 'authRoles', 'alarm']) {
@@ -162,9 +263,16 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     throw new SnapshotRestoreError(`wal-dir "${walDir}" exists`);
   }
 
-  const dump = readSnapshotDump(opts.path, opts.skipHashCheck ?? false);
-  // The index the restored data counts as applied at; a raft index must be at least 1.
-  const index = Math.max(1, await withDumpStore(dump, async (store) => store.consistentIndex()));
+  const content = readSnapshotContent(opts.path, opts.skipHashCheck ?? false);
+  // The restored state as a kv backend dump (an etcd database is converted first), and the index it
+  // counts as applied at; a raft index must be at least 1.
+  const { dump, index } = await withSnapshotStore(content, async (store) => {
+    const ci = Math.max(1, store.consistentIndex());
+    if (content.format === 'kv') return { dump: content.dump, index: ci };
+    const parts: Uint8Array[] = [];
+    for await (const chunk of store.backend.snapshot()) parts.push(chunk);
+    return { dump: Buffer.concat(parts), index: ci };
+  });
 
   const members: Member[] = [...cluster].map(([memberName, urls]) => ({
     id: computeMemberId(urls, token),

@@ -1,0 +1,444 @@
+/**
+ * Writes a fresh, compact bbolt database bottom-up (what etcd's Maintenance.Snapshot streams and
+ * `etcdctl snapshot restore` opens). kv never edits bbolt files in place, so the layout is the simplest
+ * valid one: meta pages 0 and 1, an empty freelist on page 2, then each bucket's pages in post-order
+ * (nested buckets first, then the bucket's leaves, then its branch levels), the top-level bucket last.
+ * Leaves are filled to the page size; an item bigger than a page gets overflow pages; a bucket without
+ * nested buckets whose single leaf fits in a quarter page is stored inline, as bbolt does.
+ *
+ * Two passes over the sources keep memory bounded: the first only measures keys and values and plans
+ * every page (keeping one first key per page), the second reads them again and emits pages one by one.
+ * Sources must yield the same items both times (e.g. read from one consistent view).
+ */
+import { BboltWriteError } from './errors.js';
+import {
+  BRANCH_ELEMENT_SIZE,
+  BRANCH_PAGE,
+  BUCKET_HEADER_SIZE,
+  BUCKET_LEAF_FLAG,
+  compareBytes,
+  DEFAULT_PAGE_SIZE,
+  encodeMeta,
+  FREELIST_PAGE,
+  LEAF_ELEMENT_SIZE,
+  LEAF_PAGE,
+  META_PAGE,
+  PAGE_HEADER_SIZE,
+  viewOf,
+  writePageHeader,
+  writeU64,
+} from './format.js';
+import { PackedKeys } from './packed-keys.js';
+
+/** A key/value pair. */
+export type BboltEntry = [key: Uint8Array, value: Uint8Array];
+
+/** One bucket to write: its own key/values and nested buckets. */
+export interface BboltBucketSource {
+  name: string | Uint8Array;
+  /**
+   * Key/values in strictly ascending key order. Called twice (plan, then write); both calls must yield
+   * the same items.
+   */
+  entries?: () => AsyncIterable<BboltEntry> | Iterable<BboltEntry>;
+  /** Nested buckets (any order; their names must differ from the entries' keys). */
+  buckets?: BboltBucketSource[];
+  /** The bucket's sequence number (bbolt's NextSequence counter); default 0. */
+  sequence?: number;
+}
+
+/** Options of {@link BboltPlan.pages}. */
+export interface BboltPagesOptions {
+  /**
+   * Write every data page into one reused buffer: a yielded page is valid only until the next one is
+   * requested, so the consumer must copy or consume it at once (saves an allocation per page).
+   */
+  reuseBuffer?: boolean;
+}
+
+/** Options of {@link planBbolt}. */
+export interface BboltWriteOptions {
+  /** Page size in bytes, a power of two >= 512; default 4096 (etcd's on x86-64). */
+  pageSize?: number;
+}
+
+/** bbolt's limits (bucket.go MaxKeySize, MaxValueSize). */
+const MAX_KEY_SIZE = 32768;
+const MAX_VALUE_SIZE = 2 ** 31 - 2;
+/** Pages before the first bucket page: meta 0, meta 1, freelist. */
+const FIRST_DATA_PAGE = 3;
+const enc = new TextEncoder();
+
+interface Item {
+  key: Uint8Array;
+  value?: Uint8Array;
+  child?: BucketPlan;
+}
+
+/** The planned pages of one bucket. */
+interface BucketPlan {
+  src: BboltBucketSource;
+  name: Uint8Array;
+  sequence: number;
+  /** Nested buckets, by name. */
+  children: BucketPlan[];
+  /** The whole bucket value (header + page) when inline. */
+  inline?: Uint8Array;
+  /** Leaves: first key, page id, item count; leafPages[i] is the leaf's length in pages. */
+  leaves: PackedKeys;
+  leafBytes: number[];
+  /** Branch levels bottom-up: first key, page id, child count. */
+  levels: PackedKeys[];
+  root: number;
+}
+
+/** Bytes of a nested bucket's value in its parent's leaf. */
+const childValueSize = (c: BucketPlan) => c.inline?.length ?? BUCKET_HEADER_SIZE;
+
+function childValue(c: BucketPlan): Uint8Array {
+  if (c.inline) return c.inline;
+  const out = new Uint8Array(BUCKET_HEADER_SIZE);
+  writeU64(viewOf(out), 0, c.root);
+  writeU64(viewOf(out), 8, c.sequence);
+  return out;
+}
+
+const label = (name: Uint8Array) => JSON.stringify(new TextDecoder().decode(name));
+
+/** The bucket's entries merged with its nested buckets, in key order, checked. */
+async function* itemsOf(plan: BucketPlan): AsyncGenerator<Item> {
+  const children = plan.children;
+  let ci = 0;
+  let last: Uint8Array | undefined;
+  const check = (key: Uint8Array) => {
+    if (key.length === 0 || key.length > MAX_KEY_SIZE) {
+      throw new BboltWriteError(
+        `bucket ${label(plan.name)}: key of ${key.length} bytes (1..${MAX_KEY_SIZE} allowed)`,
+      );
+    }
+    if (last !== undefined && compareBytes(last, key) >= 0) {
+      throw new BboltWriteError(`bucket ${label(plan.name)}: keys not in strictly ascending order`);
+    }
+    last = key;
+  };
+  for await (const [key, value] of plan.src.entries?.() ?? []) {
+    while (ci < children.length && compareBytes(children[ci]!.name, key) < 0) {
+      check(children[ci]!.name);
+      yield { key: children[ci]!.name, child: children[ci++]! };
+    }
+    check(key);
+    if (value.length > MAX_VALUE_SIZE)
+      throw new BboltWriteError(`bucket ${label(plan.name)}: value too large`);
+    yield { key, value };
+  }
+  for (; ci < children.length; ci++) {
+    check(children[ci]!.name);
+    yield { key: children[ci]!.name, child: children[ci]! };
+  }
+}
+
+const itemValueSize = (it: Item) => (it.child ? childValueSize(it.child) : it.value!.length);
+
+/** Returns a zeroed buffer of `size` bytes. */
+type Alloc = (size: number) => Uint8Array;
+const freshAlloc: Alloc = (size) => new Uint8Array(size);
+
+/** Writes a leaf page (or an inline page when `id` is 0) holding `items`. */
+function leafPage(
+  id: number,
+  items: Item[],
+  values: Uint8Array[],
+  bytes: number,
+  pageSize: number,
+  alloc: Alloc = freshAlloc,
+): Uint8Array {
+  const pages = Math.ceil(bytes / pageSize);
+  const page = alloc(id === 0 ? bytes : pages * pageSize);
+  writePageHeader(page, { id, flags: LEAF_PAGE, count: items.length, overflow: id === 0 ? 0 : pages - 1 });
+  const v = viewOf(page);
+  let data = PAGE_HEADER_SIZE + items.length * LEAF_ELEMENT_SIZE;
+  items.forEach((it, i) => {
+    const at = PAGE_HEADER_SIZE + i * LEAF_ELEMENT_SIZE;
+    const value = values[i]!;
+    v.setUint32(at, it.child ? BUCKET_LEAF_FLAG : 0, true);
+    v.setUint32(at + 4, data - at, true);
+    v.setUint32(at + 8, it.key.length, true);
+    v.setUint32(at + 12, value.length, true);
+    page.set(it.key, data);
+    page.set(value, data + it.key.length);
+    data += it.key.length + value.length;
+  });
+  return page;
+}
+
+class Planner {
+  next = FIRST_DATA_PAGE;
+  constructor(readonly pageSize: number) {}
+
+  alloc(pages: number): number {
+    const id = this.next;
+    this.next += pages;
+    return id;
+  }
+
+  async plan(src: BboltBucketSource, isRoot: boolean, depth: number): Promise<BucketPlan> {
+    if (depth > 64) throw new BboltWriteError('buckets nested deeper than 64');
+    const name = typeof src.name === 'string' ? enc.encode(src.name) : src.name;
+    // Planned (so pages allocated) in name order, the order emit() writes them in.
+    const nameOf = (b: BboltBucketSource) => (typeof b.name === 'string' ? enc.encode(b.name) : b.name);
+    const sorted = [...(src.buckets ?? [])].sort((a, b) => compareBytes(nameOf(a), nameOf(b)));
+    const children: BucketPlan[] = [];
+    for (const c of sorted) children.push(await this.plan(c, false, depth + 1));
+    const plan: BucketPlan = {
+      src,
+      name,
+      sequence: src.sequence ?? 0,
+      children,
+      leaves: new PackedKeys(),
+      leafBytes: [],
+      levels: [],
+      root: 0,
+    };
+    const ps = this.pageSize;
+    const inlineMax = ps / 4;
+    // Items kept while the bucket may still turn out inline-able (never more than a quarter page).
+    let small: { items: Item[]; values: Uint8Array[] } | undefined =
+      isRoot || children.length > 0 ? undefined : { items: [], values: [] };
+    let bytes = PAGE_HEADER_SIZE;
+    let count = 0;
+    let first: Uint8Array = new Uint8Array(0);
+    let total = PAGE_HEADER_SIZE;
+    for await (const it of itemsOf(plan)) {
+      const size = LEAF_ELEMENT_SIZE + it.key.length + itemValueSize(it);
+      total += size;
+      if (small) {
+        if (total <= inlineMax) {
+          small.items.push({ key: it.key.slice(), value: it.value?.slice() });
+          small.values.push(it.value?.slice() ?? new Uint8Array(0));
+        } else small = undefined;
+      }
+      if (count > 0 && bytes + size > ps) {
+        plan.leaves.push(first, 0, count);
+        plan.leafBytes.push(bytes);
+        bytes = PAGE_HEADER_SIZE;
+        count = 0;
+      }
+      if (count === 0) first = it.key.slice();
+      bytes += size;
+      count++;
+    }
+    if (small) {
+      // bbolt's inlineable(): one leaf, no nested buckets, at most a quarter page.
+      const page = leafPage(0, small.items, small.values, total, ps);
+      const value = new Uint8Array(BUCKET_HEADER_SIZE + page.length);
+      writeU64(viewOf(value), 8, plan.sequence);
+      value.set(page, BUCKET_HEADER_SIZE);
+      plan.inline = value;
+      return plan;
+    }
+    if (count > 0 || plan.leaves.length === 0) {
+      plan.leaves.push(first, 0, count);
+      plan.leafBytes.push(bytes);
+    }
+    for (let i = 0; i < plan.leaves.length; i++) {
+      plan.leaves.setNum(i, this.alloc(Math.ceil(plan.leafBytes[i]! / ps)));
+    }
+    let level = plan.leaves;
+    while (level.length > 1) {
+      const up = new PackedKeys();
+      let size = PAGE_HEADER_SIZE;
+      let n = 0;
+      let start = 0;
+      for (let i = 0; i < level.length; i++) {
+        const elem = BRANCH_ELEMENT_SIZE + level.key(i).length;
+        if (n > 0 && size + elem > ps) {
+          up.push(level.key(start), 0, n);
+          start = i;
+          size = PAGE_HEADER_SIZE;
+          n = 0;
+        }
+        size += elem;
+        n++;
+      }
+      up.push(level.key(start), 0, n);
+      // A branch page may hold huge keys; give it overflow pages like a leaf.
+      for (let j = 0, c = 0; j < up.length; j++) {
+        let bytesJ = PAGE_HEADER_SIZE;
+        for (let k = 0; k < up.second(j); k++) bytesJ += BRANCH_ELEMENT_SIZE + level.key(c + k).length;
+        c += up.second(j);
+        up.setNum(j, this.alloc(Math.ceil(bytesJ / ps)));
+      }
+      plan.levels.push(up);
+      level = up;
+    }
+    plan.root = level.num(0);
+    return plan;
+  }
+}
+
+/**
+ * A planned database: its size is known before any page is written (etcd's snapshot stream and a
+ * progress bar can use it), and {@link pages} emits it.
+ *
+ * @example
+ * ```ts
+ * const plan = await planBbolt([{ name: 'key', entries: () => rows }]);
+ * for await (const page of plan.pages()) sink.write(page);
+ * ```
+ */
+export class BboltPlan {
+  /** @internal */
+  constructor(
+    private readonly root: BucketPlan,
+    readonly pageSize: number,
+    /** Pages in the file (the meta's high-water mark). */
+    readonly pageCount: number,
+  ) {}
+
+  /** File size in bytes. */
+  get size(): number {
+    return this.pageCount * this.pageSize;
+  }
+
+  /** The file's pages in order (each a buffer of one or more pages; see {@link BboltPagesOptions}). */
+  async *pages(opts: BboltPagesOptions = {}): AsyncGenerator<Uint8Array> {
+    const ps = this.pageSize;
+    let scratch = new Uint8Array(opts.reuseBuffer ? ps : 0);
+    const alloc: Alloc = opts.reuseBuffer
+      ? (size) => {
+          if (scratch.length < size) scratch = new Uint8Array(size);
+          return scratch.subarray(0, size).fill(0);
+        }
+      : freshAlloc;
+    for (const txid of [0, 1]) {
+      const page = new Uint8Array(ps);
+      writePageHeader(page, { id: txid, flags: META_PAGE, count: 0, overflow: 0 });
+      const meta = encodeMeta({
+        pageSize: ps,
+        flags: 0,
+        root: this.root.root,
+        sequence: this.root.sequence,
+        freelist: 2,
+        pgid: this.pageCount,
+        txid,
+      });
+      page.set(meta, PAGE_HEADER_SIZE);
+      yield page;
+    }
+    const freelist = new Uint8Array(ps);
+    writePageHeader(freelist, { id: 2, flags: FREELIST_PAGE, count: 0, overflow: 0 });
+    yield freelist;
+    const state = { next: FIRST_DATA_PAGE };
+    yield* this.emit(this.root, state, alloc);
+    if (state.next !== this.pageCount) {
+      throw new BboltWriteError(`wrote ${state.next} pages, planned ${this.pageCount}`);
+    }
+  }
+
+  private async *emit(plan: BucketPlan, state: { next: number }, alloc: Alloc): AsyncGenerator<Uint8Array> {
+    if (plan.inline) return;
+    for (const c of plan.children) yield* this.emit(c, state, alloc);
+    const ps = this.pageSize;
+    const changed = () =>
+      new BboltWriteError(`bucket ${label(plan.name)} changed between planning and writing`);
+    let leaf = 0;
+    let items: Item[] = [];
+    let values: Uint8Array[] = [];
+    let bytes = PAGE_HEADER_SIZE;
+    const flush = (): Uint8Array => {
+      const id = plan.leaves.num(leaf);
+      if (id !== state.next || bytes !== plan.leafBytes[leaf]) throw changed();
+      const page = leafPage(id, items, values, bytes, ps, alloc);
+      state.next += Math.ceil(bytes / ps);
+      leaf++;
+      items = [];
+      values = [];
+      bytes = PAGE_HEADER_SIZE;
+      return page;
+    };
+    for await (const it of itemsOf(plan)) {
+      if (leaf >= plan.leaves.length) throw changed();
+      if (items.length === 0 && compareBytes(it.key, plan.leaves.key(leaf)) !== 0) throw changed();
+      const value = it.child ? childValue(it.child) : it.value!;
+      items.push(it);
+      values.push(value);
+      bytes += LEAF_ELEMENT_SIZE + it.key.length + value.length;
+      if (items.length === plan.leaves.second(leaf)) yield flush();
+    }
+    if (leaf === plan.leaves.length - 1 && plan.leaves.second(leaf) === 0) yield flush();
+    if (leaf !== plan.leaves.length) throw changed();
+    let below = plan.leaves;
+    for (const level of plan.levels) {
+      for (let j = 0, c = 0; j < level.length; j++) {
+        const n = level.second(j);
+        let size = PAGE_HEADER_SIZE + n * BRANCH_ELEMENT_SIZE;
+        for (let k = 0; k < n; k++) size += below.key(c + k).length;
+        const id = level.num(j);
+        if (id !== state.next) throw changed();
+        const pages = Math.ceil(size / ps);
+        const page = alloc(pages * ps);
+        writePageHeader(page, { id, flags: BRANCH_PAGE, count: n, overflow: pages - 1 });
+        const v = viewOf(page);
+        let data = PAGE_HEADER_SIZE + n * BRANCH_ELEMENT_SIZE;
+        for (let k = 0; k < n; k++) {
+          const at = PAGE_HEADER_SIZE + k * BRANCH_ELEMENT_SIZE;
+          const key = below.key(c + k);
+          v.setUint32(at, data - at, true);
+          v.setUint32(at + 4, key.length, true);
+          writeU64(v, at + 8, below.num(c + k));
+          page.set(key, data);
+          data += key.length;
+        }
+        c += n;
+        state.next += pages;
+        yield page;
+      }
+      below = level;
+    }
+  }
+}
+
+/**
+ * Plans a database holding `buckets` (the top-level buckets) by reading every source once.
+ *
+ * @example
+ * ```ts
+ * const plan = await planBbolt([{ name: 'meta', entries: () => [[enc('k'), enc('v')]] }]);
+ * console.log(plan.size); // 4 pages: 16384
+ * ```
+ */
+export async function planBbolt(
+  buckets: BboltBucketSource[],
+  opts: BboltWriteOptions = {},
+): Promise<BboltPlan> {
+  const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0 || pageSize > 1 << 20) {
+    throw new BboltWriteError(`page size ${pageSize} is not a power of two between 512 and 1 MiB`);
+  }
+  const planner = new Planner(pageSize);
+  const root = await planner.plan({ name: new Uint8Array(0), buckets }, true, 0);
+  return new BboltPlan(root, pageSize, planner.next);
+}
+
+/**
+ * The whole database in memory (tests and small databases; stream {@link BboltPlan.pages} otherwise).
+ *
+ * @example
+ * ```ts
+ * const bytes = await collectBbolt([{ name: 'b', entries: () => [[enc('a'), enc('1')]] }]);
+ * BboltReader.fromBytes(bytes).bucket('b');
+ * ```
+ */
+export async function collectBbolt(
+  buckets: BboltBucketSource[],
+  opts: BboltWriteOptions = {},
+): Promise<Uint8Array> {
+  const plan = await planBbolt(buckets, opts);
+  const out = new Uint8Array(plan.size);
+  let at = 0;
+  for await (const page of plan.pages()) {
+    out.set(page, at);
+    at += page.length;
+  }
+  return out;
+}
