@@ -1,6 +1,7 @@
 // Quorum: a 5-member cluster keeps accepting writes with two members lost and refuses them with three
 // lost; a member cut off from its peers by a network partition (TCP proxies between members) refuses
 // writes while the majority elects a leader and goes on, and everything converges after the heal.
+import { get } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from './support/cluster.js';
 import { etcdctl, sleep } from './support/server.js';
@@ -20,6 +21,19 @@ afterEach(async () => {
 const TIMED_OUT =
   /Error: ((rpc error: code = \w+ desc = )?context deadline exceeded|etcdserver: request timed out(, possibly due to (previous leader failure|connection lost))?)\n/;
 
+/** GET `path` on `endpoint` (5 s at most): status code and body. */
+function httpGet(endpoint: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((ok, fail) => {
+    const req = get(`${endpoint}${path}`, { timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => ok({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${path}: no answer in 5 s`)));
+    req.on('error', fail);
+  });
+}
+
 /** A put that gives up after `timeout` (etcdctl's --command-timeout). */
 const putWithin = (endpoint: string, key: string, value: string, timeout = '3s') =>
   etcdctl(endpoint, ['put', key, value, `--command-timeout=${timeout}`]);
@@ -35,6 +49,11 @@ describe('quorum', () => {
     const survivor = cluster.member(followers[2]);
     expect((await putWithin(survivor.endpoint, 'with-3-of-5', 'ok')).stdout.trim()).toBe('OK');
     expect((await putWithin(cluster.member(leader).endpoint, 'on-leader', 'ok')).stdout.trim()).toBe('OK');
+    const healthy = await httpGet(survivor.endpoint, '/health');
+    expect({ status: healthy.status, body: JSON.parse(healthy.body) }).toEqual({
+      status: 200,
+      body: { health: 'true' },
+    });
     const got = await etcdctl(survivor.endpoint, [
       'get',
       'on-leader',
@@ -51,6 +70,10 @@ describe('quorum', () => {
     const read = await etcdctl(survivor.endpoint, ['get', 'with-3-of-5', '--command-timeout=2s']);
     expect(read.code).not.toBe(0);
     expect(read.stderr).toMatch(TIMED_OUT);
+    // Without a leader the member reports itself unhealthy on the gateway's /health.
+    const health = await httpGet(survivor.endpoint, '/health');
+    expect(health.status).toBe(503);
+    expect(JSON.parse(health.body)).toEqual({ health: 'false' });
     // The data acknowledged before is still there locally (serializable read).
     const local = await etcdctl(survivor.endpoint, [
       'get',

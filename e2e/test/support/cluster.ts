@@ -34,6 +34,11 @@ export interface ClusterOptions {
   peerTls?: PeerTls;
   /** Route peer traffic through {@link PeerNetwork} proxies so that {@link Cluster.network} can cut it. */
   proxied?: boolean;
+  /**
+   * Indexes of members to create without starting them (start them later with `member(i).start()`).
+   * When set, `start()` returns as soon as the other members' processes run, without waiting for health.
+   */
+  deferred?: number[];
 }
 
 /** Every member process started by this module, killed if the test process exits without close(). */
@@ -101,6 +106,12 @@ export class Member {
     return this.running ? this.proc?.pid : undefined;
   }
 
+  /** How the last process ended: its exit code, or the signal that ended it. */
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    if (!this.proc || this.running) return undefined;
+    return { code: this.proc.exitCode, signal: this.proc.signalCode };
+  }
+
   /** Whether the process is alive (possibly paused). */
   get running(): boolean {
     return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null;
@@ -164,6 +175,12 @@ export class Member {
   resume(): void {
     this.proc?.kill('SIGCONT');
     this.paused = false;
+  }
+
+  /** Starts a member that is not running (e.g. a deferred one) and waits until it serves. */
+  async start(): Promise<void> {
+    this.spawn();
+    await this.waitReady();
   }
 
   /** Stops the member if it runs, then starts it again on the same data dir and flags and waits. */
@@ -289,7 +306,11 @@ export class Cluster {
       const slots = [];
       for (let i = 0; i < opts.size; i++) slots.push(await c.allocate(`m${i}`));
       const initialCluster = slots.map((s) => `${s.name}=${s.peerUrl}`).join(',');
-      for (const s of slots) c.create(s, initialCluster, 'new', false).spawn();
+      for (const s of slots) {
+        const m = c.create(s, initialCluster, 'new', false);
+        if (!opts.deferred?.includes(s.index)) m.spawn();
+      }
+      if (opts.deferred?.length) return c;
       await Promise.all(c.members.map((m) => m.waitReady()));
       await Promise.all(c.members.map((m) => m.status()));
       return c;
