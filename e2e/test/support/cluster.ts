@@ -593,3 +593,16 @@ interface Slot {
   peerPort: number;
   peerUrl: string;
 }
+
+/**
+ * etcd's ways of saying a request could not commit in time: the client's deadline (etcdctl
+ * --command-timeout) or the server's own timeout errors, whichever fires first (a race by design: the
+ * server's context carries the client's deadline; a linearizable read that times out in the server's
+ * ReadIndex wait comes back as `rpc error: code = Unknown desc = context deadline exceeded`).
+ */
+export const TIMED_OUT =
+  /Error: ((rpc error: code = \w+ desc = )?context deadline exceeded|etcdserver: request timed out(, possibly due to (previous leader failure|connection lost))?)\n/;
+
+/** `etcdctl put` that gives up after `timeout` (etcdctl's --command-timeout). */
+export const putWithin = (endpoint: string, key: string, value: string, timeout = '3s') =>
+  etcdctl(endpoint, ['put', key, value, `--command-timeout=${timeout}`]);
