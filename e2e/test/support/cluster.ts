@@ -71,6 +71,8 @@ export class Member {
   removed = false;
   /** Member id (decimal string) once known. */
   id: string | undefined;
+  /** Everything printed by every start of this member ({@link log} has the current start only). */
+  fullLog = '';
 
   constructor(
     /** Position in {@link Cluster.members}. */
@@ -97,9 +99,6 @@ export class Member {
   get log(): string {
     return this.output;
   }
-
-  /** Everything printed by every start of this member. */
-  fullLog = '';
 
   /** The OS process id while running. */
   get pid(): number | undefined {
