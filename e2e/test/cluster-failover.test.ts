@@ -152,4 +152,27 @@ describe('leader failure', () => {
     expect(hashes).toHaveLength(3);
     expect(new Set(hashes.map((h) => h.hash)).size).toBe(1);
   });
+
+  it('a watch on a follower keeps delivering across the loss of the leader', async () => {
+    c = await Cluster.start({ size: 3 });
+    const cluster = c;
+    const old = await cluster.waitLeader();
+    const [watched, other] = (await cluster.followers()).map((i) => cluster.member(i));
+    const client = new Etcd3({ hosts: watched.endpoint });
+    try {
+      const watcher = await client.watch().prefix('w/').create();
+      const seen: string[] = [];
+      watcher.on('put', (kv) => seen.push(kv.value.toString()));
+      expect((await etcdctl(cluster.member(old).endpoint, ['put', 'w/1', 'before'])).code).toBe(0);
+      await cluster.member(old).kill();
+      await cluster.waitLeader({ exclude: [old] });
+      expect((await etcdctl(other.endpoint, ['put', 'w/2', 'after'])).stdout.trim()).toBe('OK');
+      const deadline = Date.now() + 15_000;
+      while (seen.length < 2 && Date.now() < deadline) await sleep(100);
+      expect(seen).toEqual(['before', 'after']);
+      await watcher.cancel();
+    } finally {
+      client.close();
+    }
+  });
 });
