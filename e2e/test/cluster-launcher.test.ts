@@ -1,6 +1,7 @@
 // tools/cluster/local-cluster.mjs, the one-command local cluster: it starts three members of the target
 // server, prints their endpoints once the cluster is healthy, and stops every member on Ctrl-C (SIGINT).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { etcdctl, REPO_ROOT, TARGET } from './support/server.js';
@@ -59,6 +60,45 @@ describe('local-cluster launcher', () => {
     for (const e of endpoints) {
       const r = await etcdctl(e, ['endpoint', 'health', '--dial-timeout=1s', '--command-timeout=1s']);
       expect(r.code).not.toBe(0);
+    }
+  });
+
+  it('the Procfile describes the same 3-member cluster on etcd Procfile ports, consistently', () => {
+    const lines = readFileSync(join(REPO_ROOT, 'Procfile'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'));
+    const flag = (cmd: string, name: string) => {
+      const m = new RegExp(`--${name} '?([^' ]+)'?`).exec(cmd);
+      return m?.[1];
+    };
+    const procs = lines.map((l) => {
+      const [proc, cmd] = l.split(/:\s+/, 2);
+      return {
+        proc,
+        bin: cmd.split(' ')[0],
+        name: flag(cmd, 'name'),
+        client: flag(cmd, 'listen-client-urls'),
+        advertisedClient: flag(cmd, 'advertise-client-urls'),
+        peer: flag(cmd, 'listen-peer-urls'),
+        advertisedPeer: flag(cmd, 'initial-advertise-peer-urls'),
+        cluster: flag(cmd, 'initial-cluster'),
+        token: flag(cmd, 'initial-cluster-token'),
+        state: flag(cmd, 'initial-cluster-state'),
+      };
+    });
+    expect(procs.map((p) => [p.proc, p.name, p.client, p.peer])).toEqual([
+      ['infra1', 'infra1', 'http://127.0.0.1:2379', 'http://127.0.0.1:12380'],
+      ['infra2', 'infra2', 'http://127.0.0.1:22379', 'http://127.0.0.1:22380'],
+      ['infra3', 'infra3', 'http://127.0.0.1:32379', 'http://127.0.0.1:32380'],
+    ]);
+    const cluster = procs.map((p) => `${p.name}=${p.advertisedPeer}`).join(',');
+    for (const p of procs) {
+      expect(p.bin).toBe('bin/kv-server');
+      expect(p.advertisedClient).toBe(p.client);
+      expect(p.advertisedPeer).toBe(p.peer);
+      expect(p.cluster).toBe(cluster);
+      expect(p.token).toBe('etcd-cluster-1');
+      expect(p.state).toBe('new');
     }
   });
 });

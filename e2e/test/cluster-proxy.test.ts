@@ -66,4 +66,47 @@ describe('peer proxy', () => {
       await net.close();
     }
   });
+
+  it('blackhole: holds bytes across the partition (old and new connections) and delivers them after the heal', async () => {
+    const net = new PeerNetwork(() => new Map([[process.pid, 0]]));
+    const toMember1 = await net.addProxy(1, echoPort);
+    await net.addProxy(0, echoPort);
+    /** A connection through the proxy collecting what comes back. */
+    const open = async () => {
+      const s = createConnection({ host: '127.0.0.1', port: toMember1.port });
+      s.on('error', () => {});
+      const got = { text: '', closed: false };
+      s.on('data', (d) => (got.text += d));
+      s.on('close', () => (got.closed = true));
+      await new Promise<void>((ok) => s.once('connect', () => ok()));
+      return { s, got };
+    };
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 100 && !cond(); i++) await new Promise((ok) => setTimeout(ok, 20));
+      return cond();
+    };
+    try {
+      const old = await open();
+      old.s.write('a');
+      expect(await until(() => old.got.text === 'a')).toBe(true);
+
+      net.isolate(1, 'blackhole');
+      old.s.write('b');
+      const fresh = await open();
+      fresh.s.write('c');
+      // Held, not reset: nothing comes back, nothing is closed.
+      await new Promise((ok) => setTimeout(ok, 300));
+      expect(old.got).toEqual({ text: 'a', closed: false });
+      expect(fresh.got).toEqual({ text: '', closed: false });
+      expect(net.held).toBe(1);
+      expect(net.refused).toBe(0);
+
+      net.heal();
+      expect(await until(() => old.got.text === 'ab' && fresh.got.text === 'c')).toBe(true);
+      old.s.destroy();
+      fresh.s.destroy();
+    } finally {
+      await net.close();
+    }
+  });
 });

@@ -168,26 +168,27 @@ async function main() {
     });
   }
 
-  /** SIGTERM to every member, SIGKILL after 10 s, then exit with `code`. */
+  /**
+   * SIGTERM to one member at a time (SIGKILL after 10 s), then exit with `code`. One at a time because a
+   * leader stopped with SIGTERM first hands leadership to an active follower; when every member stops at
+   * once that hand-over waits for followers that are gone, for seconds.
+   */
   async function stopAll(code) {
     if (stopping) return;
     stopping = true;
     console.log('local-cluster: stopping all members');
-    await Promise.all(
-      members.map(
-        (m) =>
-          new Promise((done) => {
-            if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return done();
-            const timer = setTimeout(() => m.proc.kill('SIGKILL'), 10_000);
-            m.proc.once('exit', () => {
-              clearTimeout(timer);
-              done();
-            });
-            m.proc.kill('SIGCONT'); // a member paused with SIGSTOP would not act on SIGTERM
-            m.proc.kill('SIGTERM');
-          }),
-      ),
-    );
+    for (const m of members) {
+      await new Promise((done) => {
+        if (!m.proc || m.proc.exitCode !== null || m.proc.signalCode !== null) return done();
+        const timer = setTimeout(() => m.proc.kill('SIGKILL'), 10_000);
+        m.proc.once('exit', () => {
+          clearTimeout(timer);
+          done();
+        });
+        m.proc.kill('SIGCONT'); // a member paused with SIGSTOP would not act on SIGTERM
+        m.proc.kill('SIGTERM');
+      });
+    }
     if (ownsRoot) rmSync(root, { recursive: true, force: true });
     console.log('local-cluster: all members stopped');
     process.exit(code);

@@ -34,6 +34,11 @@ export interface ClusterOptions {
   peerTls?: PeerTls;
   /** Route peer traffic through {@link PeerNetwork} proxies so that {@link Cluster.network} can cut it. */
   proxied?: boolean;
+  /**
+   * Indexes of members to create without starting them (start them later with `member(i).start()`).
+   * When set, `start()` returns as soon as the other members' processes run, without waiting for health.
+   */
+  deferred?: number[];
 }
 
 /** Every member process started by this module, killed if the test process exits without close(). */
@@ -66,6 +71,8 @@ export class Member {
   removed = false;
   /** Member id (decimal string) once known. */
   id: string | undefined;
+  /** Everything printed by every start of this member ({@link log} has the current start only). */
+  fullLog = '';
 
   constructor(
     /** Position in {@link Cluster.members}. */
@@ -93,12 +100,15 @@ export class Member {
     return this.output;
   }
 
-  /** Everything printed by every start of this member. */
-  fullLog = '';
-
   /** The OS process id while running. */
   get pid(): number | undefined {
     return this.running ? this.proc?.pid : undefined;
+  }
+
+  /** How the last process ended: its exit code, or the signal that ended it. */
+  get exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined {
+    if (!this.proc || this.running) return undefined;
+    return { code: this.proc.exitCode, signal: this.proc.signalCode };
   }
 
   /** Whether the process is alive (possibly paused). */
@@ -164,6 +174,12 @@ export class Member {
   resume(): void {
     this.proc?.kill('SIGCONT');
     this.paused = false;
+  }
+
+  /** Starts a member that is not running (e.g. a deferred one) and waits until it serves. */
+  async start(): Promise<void> {
+    this.spawn();
+    await this.waitReady();
   }
 
   /** Stops the member if it runs, then starts it again on the same data dir and flags and waits. */
@@ -289,7 +305,11 @@ export class Cluster {
       const slots = [];
       for (let i = 0; i < opts.size; i++) slots.push(await c.allocate(`m${i}`));
       const initialCluster = slots.map((s) => `${s.name}=${s.peerUrl}`).join(',');
-      for (const s of slots) c.create(s, initialCluster, 'new', false).spawn();
+      for (const s of slots) {
+        const m = c.create(s, initialCluster, 'new', false);
+        if (!opts.deferred?.includes(s.index)) m.spawn();
+      }
+      if (opts.deferred?.length) return c;
       await Promise.all(c.members.map((m) => m.waitReady()));
       await Promise.all(c.members.map((m) => m.status()));
       return c;
@@ -572,3 +592,16 @@ interface Slot {
   peerPort: number;
   peerUrl: string;
 }
+
+/**
+ * etcd's ways of saying a request could not commit in time: the client's deadline (etcdctl
+ * --command-timeout) or the server's own timeout errors, whichever fires first (a race by design: the
+ * server's context carries the client's deadline; a linearizable read that times out in the server's
+ * ReadIndex wait comes back as `rpc error: code = Unknown desc = context deadline exceeded`).
+ */
+export const TIMED_OUT =
+  /Error: ((rpc error: code = \w+ desc = )?context deadline exceeded|etcdserver: request timed out(, possibly due to (previous leader failure|connection lost))?)\n/;
+
+/** `etcdctl put` that gives up after `timeout` (etcdctl's --command-timeout). */
+export const putWithin = (endpoint: string, key: string, value: string, timeout = '3s') =>
+  etcdctl(endpoint, ['put', key, value, `--command-timeout=${timeout}`]);

@@ -7,9 +7,15 @@
 // messages for j over stream connections that j itself dials to the other members, and j falls back to
 // `POST /raft` towards them. So each proxy also learns WHO dialed it: on accept it looks up the client end
 // of the loopback connection in /proc/net/tcp, takes its socket inode and finds the member process holding
-// that inode in /proc/<pid>/fd. A partition is then a rule on (source member, destination member): a
-// connection across groups is destroyed when the partition starts and refused (accepted, then reset) while
-// it lasts, in both directions, whatever the payload (plain HTTP or TLS). Linux only, like the rest of e2e.
+// that inode in /proc/<pid>/fd. A partition is then a rule on (source member, destination member), in both
+// directions, whatever the payload (plain HTTP or TLS), in one of two modes:
+// - 'reset': connections across groups are destroyed when the partition starts and new ones are accepted
+//   then reset while it lasts (peers see errors at once, like a rejecting firewall);
+// - 'blackhole': connections across groups stop moving bytes (the proxy stops reading both sides, so the
+//   kernel buffers fill and writers stall) and new ones are accepted but never forwarded (peers see only
+//   silence and must time out, like a cable pulled). On heal the held bytes flow again, as TCP would
+//   deliver them after the network came back.
+// Linux only, like the rest of e2e.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
@@ -54,11 +60,20 @@ function clientSocketInode(localPort: number, remotePort: number): string | unde
   return undefined;
 }
 
+/** What the proxy does with a connection across a partition. */
+export type PartitionMode = 'reset' | 'blackhole';
+
+/** The proxy's decision for one connection: forward it, reset it, or hold it silently. */
+type Verdict = 'pass' | 'reset' | 'hold';
+
 /** One proxied connection and the member that dialed it (undefined when it could not be identified). */
 interface Link {
   from: number | undefined;
   client: Socket;
-  upstream: Socket;
+  /** The connection to the member; undefined while a new connection is held by a blackhole. */
+  upstream: Socket | undefined;
+  /** Whether bytes are stopped (blackhole). */
+  held: boolean;
 }
 
 /** A TCP proxy on 127.0.0.1 in front of one member's peer listener. */
@@ -75,7 +90,7 @@ export class PeerProxy {
     private readonly server: Server,
   ) {}
 
-  /** Listens on a free port and forwards each connection to `targetPort` unless `network` refuses it. */
+  /** Listens on a free port and forwards each connection to `targetPort` as `network` decides. */
   static async listen(dest: number, targetPort: number, network: PeerNetwork): Promise<PeerProxy> {
     const server = createServer({ pauseOnConnect: true });
     const port = await new Promise<number>((ok, fail) => {
@@ -94,45 +109,75 @@ export class PeerProxy {
   private accept(client: Socket, network: PeerNetwork): void {
     client.on('error', () => {});
     const from = network.identify(client.remotePort ?? 0, this.port);
-    if (!network.allows(from, this.dest)) {
+    const verdict = network.verdict(from, this.dest);
+    if (verdict === 'reset') {
       network.refused++;
       client.destroy();
       return;
     }
-    const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
-    upstream.on('error', () => {});
-    const link: Link = { from, client, upstream };
+    const link: Link = { from, client, upstream: undefined, held: false };
     this.links.add(link);
-    const drop = () => {
-      this.links.delete(link);
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('close', drop);
-    upstream.on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.resume();
+    client.on('close', () => this.drop(link));
+    if (verdict === 'hold') {
+      network.held++;
+      link.held = true; // stays paused (pauseOnConnect) and unconnected until the heal
+      return;
+    }
+    this.connect(link);
   }
 
-  /** Destroys the open connections that `keep` rejects. */
-  cut(keep: (from: number | undefined) => boolean): void {
+  /** Opens the upstream connection of `link` and moves bytes both ways. */
+  private connect(link: Link): void {
+    const upstream = createConnection({ host: '127.0.0.1', port: this.targetPort });
+    upstream.on('error', () => {});
+    upstream.on('close', () => this.drop(link));
+    link.upstream = upstream;
+    this.flow(link);
+  }
+
+  private flow(link: Link): void {
+    if (!link.upstream) return;
+    link.held = false;
+    link.client.pipe(link.upstream);
+    link.upstream.pipe(link.client);
+    link.client.resume();
+    link.upstream.resume();
+  }
+
+  private drop(link: Link): void {
+    this.links.delete(link);
+    link.client.destroy();
+    link.upstream?.destroy();
+  }
+
+  /** Applies `verdict` to every open connection: resets, holds or lets flow again. */
+  apply(verdict: (from: number | undefined) => Verdict): void {
     for (const link of [...this.links]) {
-      if (keep(link.from)) continue;
-      this.links.delete(link);
-      link.client.destroy();
-      link.upstream.destroy();
+      const v = verdict(link.from);
+      if (v === 'reset') this.drop(link);
+      else if (v === 'hold' && !link.held) {
+        link.held = true;
+        if (link.upstream) {
+          link.client.unpipe(link.upstream);
+          link.upstream.unpipe(link.client);
+          link.upstream.pause();
+        }
+        link.client.pause();
+      } else if (v === 'pass' && link.held) {
+        if (link.upstream) this.flow(link);
+        else this.connect(link);
+      }
     }
   }
 
-  /** Number of open proxied connections (for failure messages). */
+  /** Number of open connections, forwarded or held (for failure messages and the proxy's own test). */
   get openLinks(): number {
     return this.links.size;
   }
 
   /** Closes the listener and every connection. */
   async close(): Promise<void> {
-    this.cut(() => false);
+    this.apply(() => 'reset');
     await new Promise<void>((ok) => this.server.close(() => ok()));
   }
 }
@@ -150,8 +195,11 @@ export class PeerNetwork {
   private readonly proxies: PeerProxy[] = [];
   /** Group number per member index while a partition is active. */
   private groups: Map<number, number> | undefined;
-  /** Connections refused because of a partition (for failure messages). */
+  private mode: PartitionMode = 'reset';
+  /** Connections reset because of a partition (for failure messages). */
   refused = 0;
+  /** New connections held silently by a blackhole partition. */
+  held = 0;
   /** Connections whose dialing member could not be identified (always let through). */
   unidentified = 0;
 
@@ -176,34 +224,37 @@ export class PeerNetwork {
     return members.get(pid);
   }
 
-  /** Whether a connection from member `from` to member `dest` may exist now. */
-  allows(from: number | undefined, dest: number): boolean {
-    if (!this.groups || from === undefined) return true;
-    return this.groups.get(from) === this.groups.get(dest);
+  /** What happens now to a connection from member `from` to member `dest`. */
+  verdict(from: number | undefined, dest: number): Verdict {
+    if (!this.groups || from === undefined) return 'pass';
+    if (this.groups.get(from) === this.groups.get(dest)) return 'pass';
+    return this.mode === 'blackhole' ? 'hold' : 'reset';
   }
 
   /**
-   * Splits the members into `groups`: peer traffic flows only inside a group. Open connections across
-   * groups are destroyed now; new ones are refused until {@link heal}. A member in no group is alone.
+   * Splits the members into `groups`: peer traffic flows only inside a group; across groups it is reset
+   * or blackholed (see the module comment) until {@link heal}. A member in no group is alone.
    */
-  partition(groups: number[][]): void {
+  partition(groups: number[][], mode: PartitionMode = 'reset'): void {
     const g = new Map<number, number>();
     groups.forEach((members, n) => {
       for (const m of members) g.set(m, n);
     });
     for (const p of this.proxies) if (!g.has(p.dest)) g.set(p.dest, -1 - p.dest);
     this.groups = g;
-    for (const p of this.proxies) p.cut((from) => this.allows(from, p.dest));
+    this.mode = mode;
+    for (const p of this.proxies) p.apply((from) => this.verdict(from, p.dest));
   }
 
   /** Cuts member `i` off from every other member, both directions. */
-  isolate(i: number): void {
-    this.partition([[i], this.proxies.map((p) => p.dest).filter((d) => d !== i)]);
+  isolate(i: number, mode: PartitionMode = 'reset'): void {
+    this.partition([[i], this.proxies.map((p) => p.dest).filter((d) => d !== i)], mode);
   }
 
-  /** Ends the partition: new connections are forwarded again (members reconnect by themselves). */
+  /** Ends the partition: held connections flow again, and members reconnect by themselves. */
   heal(): void {
     this.groups = undefined;
+    for (const p of this.proxies) p.apply(() => 'pass');
   }
 
   /** Closes every proxy. */
