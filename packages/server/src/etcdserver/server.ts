@@ -17,7 +17,6 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ConnectionOptions } from 'node:tls';
-import { AlarmRequest_AlarmAction, AlarmType as PbAlarmType } from '@kv/client/api';
 import {
   type ConfChange,
   type ConfChangeType,
@@ -54,16 +53,11 @@ import {
 } from './envelope.js';
 import { Errors } from './errors.js';
 import { IdGenerator, idHex } from './ids.js';
+import { mostUpToDateVoter, moveLeader } from './leadership.js';
 import { Lessor } from './lessor.js';
 import { decodeMemberContext, encodeMemberContext, type Member, Membership } from './membership.js';
-import {
-  BackendQuota,
-  effectiveQuotaBytes,
-  humanBytes,
-  MAX_QUOTA_BYTES,
-  type QuotaRequest,
-  quotaCost,
-} from './quota.js';
+import type { QuotaRequest } from './quota.js';
+import { QuotaGuard } from './quota-guard.js';
 import { ReadIndexLoop } from './read-index.js';
 import {
   decodeSnapshotMeta,
@@ -126,6 +120,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   private confState: ConfState | undefined;
   private stopped = false;
   private readonly waiters: Wait<ApplyResult>;
+  private readonly quota: QuotaGuard;
   private readonly reads: ReadIndexLoop;
   private loopScheduled = false;
   private loopRunning = false;
@@ -204,6 +199,21 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       retryAfterMs: 2 * cfg.electionMs,
       timeoutMs: timeout,
     });
+    this.quota = new QuotaGuard(
+      {
+        memberId: b.memberId,
+        configuredBytes: cfg.quotaBackendBytes,
+        // Writes sit in the store's batch until its next commit: flush so the size counts them.
+        measure: async () => {
+          await this.store.flush();
+          return this.store.backend.size();
+        },
+        noSpace: () => this.noSpace(),
+        propose: (req) => this.propose(req),
+      },
+      opts.logger,
+      opts.metrics,
+    );
     this.transport = new PeerTransport({
       memberId: b.memberId,
       clusterId: b.membership.clusterId,
@@ -268,7 +278,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     m.serverId.set(1, { server_id: idHex(this.memberId) });
     m.version.set(1, { server_version: SERVER_VERSION });
     m.isLearner.set(this.isLearner ? 1 : 0);
-    this.announceQuota();
+    this.quota.announce();
     this.tickTimer = setInterval(() => {
       this.node.tick();
       this.schedule();
@@ -873,34 +883,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
 
   // ---- backend quota ---------------------------------------------------------------------------
 
-  private backendQuota: BackendQuota | undefined;
-
   /** The quota in bytes (etcd's default 2 GiB when --quota-backend-bytes is 0; Infinity when < 0). */
   get quotaBytes(): number {
-    return effectiveQuotaBytes(this.cfg.quotaBackendBytes) ?? Number.POSITIVE_INFINITY;
-  }
-
-  /** etcd's startup lines about the quota, and the `etcd_server_quota_backend_bytes` gauge. */
-  private announceQuota(): void {
-    const configured = this.cfg.quotaBackendBytes;
-    if (configured < 0) {
-      this.log.info('disabled backend quota', { 'quota-name': 'v3-applier', 'quota-size-bytes': configured });
-      return;
-    }
-    const bytes = this.quotaBytes;
-    const size = { 'quota-name': 'v3-applier', 'quota-size-bytes': bytes, 'quota-size': humanBytes(bytes) };
-    if (configured === 0) this.log.info('enabled backend quota with default value', size);
-    else {
-      if (configured > MAX_QUOTA_BYTES) {
-        this.log.warn('quota exceeds the maximum value', {
-          ...size,
-          'quota-maximum-size-bytes': MAX_QUOTA_BYTES,
-          'quota-maximum-size': humanBytes(MAX_QUOTA_BYTES),
-        });
-      }
-      this.log.info('enabled backend quota', size);
-    }
-    this.metrics.quotaBackendBytes.set(bytes);
+    return this.quota.bytes;
   }
 
   /** True while a NOSPACE alarm is active: apply refuses writes that grow the store (etcd's quota). */
@@ -908,41 +893,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     return this.applier.alarms.some((a) => a.alarm === AlarmType.NOSPACE);
   }
 
-  /**
-   * etcd's quotaAlarmer.check, run before a Put, Txn or LeaseGrant is proposed: when the request's
-   * estimated cost would take the backend to the quota, the NOSPACE alarm is raised through raft (so
-   * every member refuses writes and the alarm survives restarts) and the request fails with
-   * `etcdserver: mvcc: database space exceeded`. Requests without cost (reads, deletes) always pass.
-   */
+  /** Checks a Put, Txn or LeaseGrant against the backend quota before it is proposed (see QuotaGuard). */
   checkQuota(req: QuotaRequest): Promise<void> | undefined {
-    // Writes sit in the store's batch until its next commit: flush so the size counts them.
-    this.backendQuota ??= new BackendQuota(effectiveQuotaBytes(this.cfg.quotaBackendBytes), async () => {
-      await this.store.flush();
-      return this.store.backend.size();
-    });
-    // The common case (the estimate has room) answers without a promise; callers may skip the await.
-    const cost = quotaCost(req);
-    if (this.backendQuota.admitNow(cost)) return undefined;
-    return this.checkQuotaSlow(cost);
-  }
-
-  private async checkQuotaSlow(cost: number): Promise<void> {
-    if (await this.backendQuota!.available(cost)) return;
-    if (!this.noSpace()) {
-      this.log.warn('backend quota exceeded; raising NOSPACE alarm', {
-        quota: this.quotaBytes,
-        'local-member-id': idHex(this.memberId),
-      });
-    }
-    // Like etcd, the request fails whether or not the alarm proposal succeeds.
-    await this.propose({
-      alarm: {
-        action: AlarmRequest_AlarmAction.ACTIVATE,
-        memberID: this.memberId,
-        alarm: PbAlarmType.NOSPACE,
-      },
-    }).catch((err: unknown) => this.log.warn('failed to raise NOSPACE alarm', { error: err }));
-    throw Errors.noSpace();
+    return this.quota.check(req);
   }
 
   // ---- snapshots ------------------------------------------------------------------------------
@@ -1007,35 +960,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.schedule();
   }
 
-  /**
-   * Moves leadership to `to` and waits until it has it (etcd's MoveLeader), failing with
-   * `etcdserver: request timed out` after `timeoutMs`.
-   */
-  async moveLeader(to: number, timeoutMs = requestTimeoutMs(this.cfg)): Promise<void> {
-    if (this.leaderId === to) return;
-    this.log.info('leadership transfer starting', {
-      'local-member-id': idHex(this.memberId),
-      'current-leader-member-id': idHex(this.leaderId),
-      'transferee-member-id': idHex(to),
-    });
-    this.transferLeadership(to);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.off('leader', onLeader);
-        reject(Errors.timeout());
-      }, timeoutMs);
-      const onLeader = (lead: number) => {
-        if (lead !== to) return;
-        clearTimeout(timer);
-        this.off('leader', onLeader);
-        resolve();
-      };
-      this.on('leader', onLeader);
-    });
-    this.log.info('leadership transfer finished', {
-      'local-member-id': idHex(this.memberId),
-      'transferee-member-id': idHex(to),
-    });
+  /** Moves leadership to `to` and waits until it leads (etcd's MoveLeader). */
+  moveLeader(to: number, timeoutMs = requestTimeoutMs(this.cfg)): Promise<void> {
+    return moveLeader(this, to, timeoutMs, this.log);
   }
 
   /**
@@ -1043,20 +970,10 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    * TransferLeadership on Stop), so the cluster does not wait an election timeout for a new one.
    */
   private async transferBeforeStop(): Promise<void> {
-    if (!this.isLeader) return;
-    const progress = this.node.status().progress;
-    if (!progress) return;
-    let best = 0;
-    let bestMatch = -1;
-    for (const [id, pr] of progress) {
-      if (id === this.memberId || pr.isLearner) continue;
-      if (pr.match > bestMatch) {
-        best = id;
-        bestMatch = pr.match;
-      }
-    }
-    if (best === 0) return;
-    await this.moveLeader(best, Math.min(3000, 3 * this.cfg.electionMs)).catch((err: unknown) =>
+    const progress = this.isLeader ? this.node.status().progress : undefined;
+    const to = progress ? mostUpToDateVoter(progress, this.memberId) : 0;
+    if (to === 0) return;
+    await this.moveLeader(to, Math.min(3000, 3 * this.cfg.electionMs)).catch((err: unknown) =>
       this.log.warn('failed to transfer leadership before stopping', { error: String(err) }),
     );
   }
