@@ -18,6 +18,7 @@ import {
 } from '@grpc/grpc-js';
 import { AuthService } from './api/index.js';
 import {
+  AbortedError,
   DeadlineExceededError,
   InvalidAuthTokenError,
   KvError,
@@ -51,6 +52,24 @@ export interface ConnectionOptions {
   commandTimeoutMs?: number;
   /** TLS settings; also switches bare `host:port` endpoints to TLS. */
   tls?: TlsOptions;
+  /** When and how often a failed call is tried again (see {@link RetryPolicy}). */
+  retry?: RetryPolicy;
+}
+
+/**
+ * Retry policy. A call is only ever retried when that is safe:
+ * - calls etcd's Go client marks repeatable (reads, lease calls, status, hashes, member list,
+ *   MoveLeader, auth reads) are retried on gRPC UNAVAILABLE, on the next endpoint;
+ * - every other call (Put, DeleteRange, Txn, Compact, member and auth changes, Defragment) is
+ *   retried only when the request provably never left the client: the endpoint could not be
+ *   dialled, or grpc-js refused to pick a connection ("No connection established").
+ * Attempts stop at the call's deadline, whichever comes first.
+ */
+export interface RetryPolicy {
+  /** Total attempts per call (default: one per endpoint, at least 1). */
+  attempts?: number;
+  /** Pause before an attempt that starts a new pass over the endpoints; doubles per pass (default 50 ms). */
+  backoffMs?: number;
 }
 
 /** A grpc-js method definition as generated in `@kv/client/api` (the parts used here). */
@@ -58,12 +77,67 @@ export interface MethodDef<Req, Res> {
   readonly path: string;
   readonly requestSerialize: (value: Req) => Buffer;
   readonly responseDeserialize: (bytes: Buffer) => Res;
+  /** Safe to send twice (etcd's clientv3 marks it repeatable): retried after any UNAVAILABLE. */
+  readonly idempotent?: boolean;
 }
 
-/** Per-call options. */
+/**
+ * Per-call options, accepted as the last argument of every call.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * setTimeout(() => ac.abort(), 1000);
+ * await client.get('config/', { prefix: true }, { signal: ac.signal, timeoutMs: 500 });
+ * ```
+ */
 export interface CallOpts {
-  /** Deadline for this call in milliseconds (overrides `commandTimeoutMs`). */
+  /** Deadline for this call in milliseconds (overrides `commandTimeoutMs`); covers dialling and retries. */
   timeoutMs?: number;
+  /** Aborts the call; it then rejects with {@link AbortedError}. */
+  signal?: AbortSignal;
+}
+
+/** The time budget of one call: an absolute deadline (ms since epoch) and an abort signal. */
+interface CallBudget {
+  deadline: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** The error an aborted signal turns into. */
+function abortError(signal: AbortSignal): AbortedError {
+  return new AbortedError(undefined, GrpcStatus.CANCELLED, signal.reason);
+}
+
+/**
+ * Waits for `p`, but rejects early when the signal aborts. Used for steps grpc-js cannot cancel
+ * (waiting for a channel to connect, backoff pauses).
+ */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * True when a failed attempt provably never reached a server: grpc-js could not pick a connected
+ * transport, so nothing was written. Only then may a non-idempotent call be retried.
+ */
+export function neverSent(e: KvError): boolean {
+  return e instanceof UnavailableError && /No connection established/.test(e.message);
 }
 
 interface Endpoint {
@@ -137,11 +211,12 @@ export class Connection {
     return ep.client;
   }
 
-  /** Waits until `ep`'s channel is connected, at most `dialTimeoutMs`. */
-  private async dial(ep: Endpoint): Promise<GrpcClient> {
+  /** Waits until `ep`'s channel is connected, at most `dialTimeoutMs` (or the call's deadline). */
+  private async dial(ep: Endpoint, budget?: CallBudget): Promise<GrpcClient> {
     const client = this.clientFor(ep);
     if (!ep.ready) {
-      const deadline = Date.now() + (this.options.dialTimeoutMs ?? 5000);
+      const dialDeadline = Date.now() + (this.options.dialTimeoutMs ?? 5000);
+      const deadline = Math.min(dialDeadline, budget?.deadline ?? dialDeadline);
       ep.ready = new Promise<void>((resolve, reject) => {
         client.waitForReady(deadline, (err) => {
           if (err)
@@ -154,7 +229,7 @@ export class Connection {
         ep.downUntil = Date.now() + DOWN_PENALTY_MS;
       });
     }
-    await ep.ready;
+    await raceAbort(ep.ready, budget?.signal);
     return client;
   }
 
@@ -173,9 +248,17 @@ export class Connection {
     return [...order.filter((e) => e.downUntil <= now), ...order.filter((e) => e.downUntil > now)];
   }
 
-  private callOptions(opts?: CallOpts): CallOptions {
-    const t = opts?.timeoutMs ?? this.options.commandTimeoutMs;
-    return t === undefined ? {} : { deadline: Date.now() + t };
+  /**
+   * The deadline and signal of a call, fixed once so retries share them. Streams (watch, keep-alive,
+   * observe, snapshot) live as long as their owner wants: `commandTimeoutMs` does not apply to them.
+   */
+  private budget(opts?: CallOpts, stream = false): CallBudget {
+    const t = opts?.timeoutMs ?? (stream ? undefined : this.options.commandTimeoutMs);
+    return { deadline: t === undefined ? undefined : Date.now() + t, signal: opts?.signal };
+  }
+
+  private callOptions(budget: CallBudget): CallOptions {
+    return budget.deadline === undefined ? {} : { deadline: budget.deadline };
   }
 
   private async metadata(): Promise<Metadata> {
@@ -195,7 +278,7 @@ export class Connection {
           AuthService.authenticate,
           { name: this.options.username ?? '', password: this.options.password ?? '' },
           new Metadata(),
-          undefined,
+          this.budget(),
         );
         return res.token;
       } finally {
@@ -205,53 +288,96 @@ export class Connection {
     return this.authenticating;
   }
 
-  /** One unary call with failover over endpoints but without auth handling. */
+  /** One unary call with failover and safe retries over endpoints, but without auth handling. */
   private async rawUnary<Req, Res>(
     def: MethodDef<Req, Res>,
     req: Req,
     md: Metadata,
-    opts?: CallOpts,
+    budget: CallBudget,
   ): Promise<Res> {
+    const policy = this.options.retry ?? {};
+    const attempts = Math.max(1, policy.attempts ?? this.endpoints.length);
+    let backoff = policy.backoffMs ?? 50;
     let last: KvError | undefined;
-    for (const ep of this.rotation()) {
+    let order: Endpoint[] = [];
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (budget.signal?.aborted) throw abortError(budget.signal);
+      if (budget.deadline !== undefined && Date.now() >= budget.deadline) break;
+      if (order.length === 0) {
+        if (attempt > 0) {
+          await raceAbort(new Promise((r) => setTimeout(r, backoff)), budget.signal);
+          backoff *= 2;
+        }
+        order = this.rotation();
+      }
+      const ep = order.shift() as Endpoint;
       let client: GrpcClient;
       try {
-        client = await this.dial(ep);
+        client = await this.dial(ep, budget);
       } catch (e) {
         last = toKvError(e);
-        continue;
+        if (last instanceof AbortedError) throw last;
+        continue; // never sent: safe to retry for every call
       }
       try {
-        return await new Promise<Res>((resolve, reject) => {
-          client.makeUnaryRequest(
-            def.path,
-            def.requestSerialize,
-            def.responseDeserialize,
-            req,
-            md,
-            this.callOptions(opts),
-            (err, res) => (err ? reject(err) : resolve(res as Res)),
-          );
-        });
+        return await this.sendUnary(client, def, req, md, budget);
       } catch (e) {
         last = toKvError(e);
-        // Only an unreachable endpoint is worth retrying elsewhere: anything else is the cluster's answer.
         if (!(last instanceof UnavailableError)) throw last;
         ep.ready = undefined;
         ep.downUntil = Date.now() + DOWN_PENALTY_MS;
+        // Anything but "unreachable" is the cluster's answer; an unreachable endpoint is only worth
+        // another try when sending twice is harmless or nothing was sent.
+        if (!def.idempotent && !neverSent(last)) throw last;
       }
     }
-    throw last ?? new UnavailableError('no endpoint available', GrpcStatus.UNAVAILABLE);
+    if (last === undefined || (budget.deadline !== undefined && Date.now() >= budget.deadline)) {
+      throw last instanceof DeadlineExceededError
+        ? last
+        : new DeadlineExceededError('context deadline exceeded', GrpcStatus.DEADLINE_EXCEEDED);
+    }
+    throw last;
+  }
+
+  /** Sends one unary request on a connected channel; the signal cancels it. */
+  private sendUnary<Req, Res>(
+    client: GrpcClient,
+    def: MethodDef<Req, Res>,
+    req: Req,
+    md: Metadata,
+    budget: CallBudget,
+  ): Promise<Res> {
+    const signal = budget.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise<Res>((resolve, reject) => {
+      const onAbort = () => call.cancel();
+      const call = client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        req,
+        md,
+        this.callOptions(budget),
+        (err, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err && signal?.aborted) reject(abortError(signal));
+          else if (err) reject(err);
+          else resolve(res as Res);
+        },
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Performs a unary call: auth token, failover, one re-authentication on an invalid token. */
   async unary<Req, Res>(def: MethodDef<Req, Res>, req: Req, opts?: CallOpts): Promise<Res> {
+    const budget = this.budget(opts);
     try {
-      return await this.rawUnary(def, req, await this.metadata(), opts);
+      return await this.rawUnary(def, req, await raceAbort(this.metadata(), budget.signal), budget);
     } catch (e) {
       if (!(e instanceof InvalidAuthTokenError) || this.options.username === undefined) throw e;
       this.token = undefined;
-      return this.rawUnary(def, req, await this.metadata(), opts);
+      return this.rawUnary(def, req, await raceAbort(this.metadata(), budget.signal), budget);
     }
   }
 
@@ -262,15 +388,18 @@ export class Connection {
 
   /** Opens a bidirectional stream on the next reachable endpoint. */
   async bidi<Req, Res>(def: MethodDef<Req, Res>, opts?: CallOpts): Promise<ClientDuplexStream<Req, Res>> {
-    const md = await this.metadata();
-    const client = await this.firstReachable();
-    return client.makeBidiStreamRequest(
+    const budget = this.budget(opts, true);
+    const md = await raceAbort(this.metadata(), budget.signal);
+    const client = await this.firstReachable(budget);
+    const stream = client.makeBidiStreamRequest(
       def.path,
       def.requestSerialize,
       def.responseDeserialize,
       md,
-      this.callOptions(opts),
+      this.callOptions(budget),
     );
+    cancelOnAbort(stream, budget.signal);
+    return stream;
   }
 
   /** Opens a server stream on the next reachable endpoint. */
@@ -279,27 +408,46 @@ export class Connection {
     req: Req,
     opts?: CallOpts,
   ): Promise<ClientReadableStream<Res>> {
-    const md = await this.metadata();
-    const client = await this.firstReachable();
-    return client.makeServerStreamRequest(
+    const budget = this.budget(opts, true);
+    const md = await raceAbort(this.metadata(), budget.signal);
+    const client = await this.firstReachable(budget);
+    const stream = client.makeServerStreamRequest(
       def.path,
       def.requestSerialize,
       def.responseDeserialize,
       req,
       md,
-      this.callOptions(opts),
+      this.callOptions(budget),
     );
+    cancelOnAbort(stream, budget.signal);
+    return stream;
   }
 
-  private async firstReachable(): Promise<GrpcClient> {
+  private async firstReachable(budget: CallBudget): Promise<GrpcClient> {
     let last: unknown;
     for (const ep of this.rotation()) {
       try {
-        return await this.dial(ep);
+        return await this.dial(ep, budget);
       } catch (e) {
         last = e;
+        if (last instanceof AbortedError) break;
       }
     }
     throw toKvError(last);
   }
+}
+
+/** Cancels a stream when the signal aborts (its consumer then sees a CANCELLED error). */
+function cancelOnAbort(
+  stream: { cancel(): void; once(ev: 'close', l: () => void): unknown },
+  signal?: AbortSignal,
+): void {
+  if (!signal) return;
+  if (signal.aborted) {
+    stream.cancel();
+    return;
+  }
+  const onAbort = () => stream.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
 }

@@ -56,8 +56,76 @@ export class MemberError extends KvError {}
 export class NoLeaderError extends KvError {}
 /** No endpoint could be reached (gRPC UNAVAILABLE). */
 export class UnavailableError extends KvError {}
-/** The call's deadline passed (gRPC DEADLINE_EXCEEDED). */
+/**
+ * The call's deadline passed (gRPC DEADLINE_EXCEEDED): `timeoutMs`, `commandTimeoutMs` or the dial
+ * timeout.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.get('k', {}, { timeoutMs: 50 });
+ * } catch (e) {
+ *   if (e instanceof DeadlineExceededError) console.log('too slow');
+ * }
+ * ```
+ */
 export class DeadlineExceededError extends KvError {}
+/**
+ * The caller aborted the call through its `AbortSignal` (gRPC CANCELLED). `cause` holds the
+ * signal's reason.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const pending = client.get('k', {}, { signal: ac.signal });
+ * ac.abort();
+ * await pending.catch((e) => e instanceof AbortedError); // true
+ * ```
+ */
+export class AbortedError extends KvError {
+  constructor(message = 'the operation was aborted', code: number = GrpcStatus.CANCELLED, cause?: unknown) {
+    super(message, code);
+    if (cause !== undefined) (this as { cause?: unknown }).cause = cause;
+  }
+}
+/**
+ * An election operation needs leadership this candidate no longer holds (clientv3's
+ * `ErrElectionNotLeader`, text `election: not leader`).
+ *
+ * @example
+ * ```ts
+ * await election.proclaim('v2').catch((e) => e instanceof ElectionNotLeaderError);
+ * ```
+ */
+export class ElectionNotLeaderError extends KvError {}
+/**
+ * The election has no leader (`election: no leader`, clientv3's `ErrElectionNoLeader`).
+ *
+ * @example
+ * ```ts
+ * await election.leader().catch((e) => e instanceof ElectionNoLeaderError);
+ * ```
+ */
+export class ElectionNoLeaderError extends KvError {}
+/**
+ * The member that got the request is not the raft leader (`etcdserver: not leader`), e.g. a
+ * MoveLeader sent to a follower.
+ *
+ * @example
+ * ```ts
+ * await client.moveLeader(id).catch((e) => e instanceof NotLeaderError);
+ * ```
+ */
+export class NotLeaderError extends KvError {}
+/**
+ * A session's lease expired or was revoked, so locks and leadership built on it are gone.
+ *
+ * @example
+ * ```ts
+ * session.done.then((e) => e instanceof SessionExpiredError && console.log('lost my locks'));
+ * ```
+ */
+export class SessionExpiredError extends KvError {}
 
 type ErrorClass = new (message: string, code?: number) => KvError;
 
@@ -86,6 +154,10 @@ const BY_MESSAGE: ReadonlyArray<[string, ErrorClass]> = [
   ['etcdserver: no leader', NoLeaderError],
   ['etcdserver: request timed out', NoLeaderError],
   ['etcdserver: leader changed', NoLeaderError],
+  ['election: not leader', ElectionNotLeaderError],
+  ['election: no leader', ElectionNoLeaderError],
+  ['etcdserver: not leader', NotLeaderError],
+  ['etcdserver: bad leader transferee', MemberError],
 ];
 
 /** True for a grpc-js `ServiceError` (an Error with a numeric `code` and `details`). */
@@ -104,5 +176,6 @@ export function toKvError(e: unknown): KvError {
   if (e.code === GrpcStatus.RESOURCE_EXHAUSTED) return new RequestTooLargeError(message, e.code);
   if (e.code === GrpcStatus.UNAVAILABLE) return new UnavailableError(message, e.code);
   if (e.code === GrpcStatus.DEADLINE_EXCEEDED) return new DeadlineExceededError(message, e.code);
+  if (e.code === GrpcStatus.CANCELLED) return new AbortedError(message, e.code);
   return new KvError(message, e.code);
 }

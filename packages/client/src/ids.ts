@@ -15,7 +15,7 @@ import type { MethodDef } from './connection.js';
 export type Id = number | bigint;
 
 /** Keys of fields that hold ids. */
-type IdKey = 'ID' | 'lease' | 'clusterId' | 'memberId' | 'leader' | 'memberID';
+type IdKey = 'ID' | 'lease' | 'clusterId' | 'memberId' | 'leader' | 'memberID' | 'targetID' | 'watchId';
 
 /** `T` with every id field widened to {@link Id} (recursively). */
 export type Exact<T> = T extends Uint8Array
@@ -68,7 +68,7 @@ export const RESPONSE_IDS = {
   put: { 1: ['header', HEADER], 2: ['prevKv', KEY_VALUE] },
   deleteRange: { 1: ['header', HEADER], 3: ['prevKvs', KEY_VALUE] },
   txn: TXN_RESPONSE,
-  watch: { 1: ['header', HEADER], 11: ['events', EVENT] },
+  watch: { 1: ['header', HEADER], 2: 'watchId', 11: ['events', EVENT] },
   leaseWithId: { 1: ['header', HEADER], 2: 'ID' },
   leaseLeases: { 1: ['header', HEADER], 2: ['leases', { 1: 'ID' }] },
   memberAdd: { 1: ['header', HEADER], 2: ['member', MEMBER], 3: ['members', MEMBER] },

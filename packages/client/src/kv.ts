@@ -16,6 +16,7 @@ import {
   type TxnRequest,
 } from './api/index.js';
 import { type Bytes, prefixEnd, toBytes } from './bytes.js';
+import type { CallOpts } from './connection.js';
 import type { ExactReq, Id } from './ids.js';
 
 /** Which keys a range-style request covers, beyond the single key. */
@@ -188,13 +189,29 @@ function cmp(
   return { key: k, rangeEnd: rangeEndFor(k, scope), result: RESULT[op], target, ...operand };
 }
 
+/** A callback as `Promise.then` receives it. */
+type Settle<T, R> = ((value: T) => R | PromiseLike<R>) | null | undefined;
+
 /**
- * Fluent transaction:
- * `client.txn().if(Cmp.value('k', '=', 'v')).success(Op.put('k', 'w')).failure(Op.get('k')).commit()`.
- * Calls may repeat; each appends. (No `then` method on purpose: that would make the builder a
- * thenable and `await builder` would misbehave.)
+ * Fluent transaction, as in clientv3 and the npm etcd3 client:
+ * `client.txn().if(Cmp.value('k', '=', 'v')).then(Op.put('k', 'w')).else(Op.get('k'))`, sent by
+ * `await` (or `.commit()`). `if`, `then`/`success` and `else`/`failure` may repeat; each appends.
+ *
+ * `then` does double duty: given operations it adds them to the success branch; given callbacks (as
+ * `await` and promise chains pass them) it sends the transaction. So the builder is awaitable, and
+ * `.commit()` is the explicit spelling. A builder sends its request at most once.
+ *
+ * @example
+ * ```ts
+ * const res = await client
+ *   .txn()
+ *   .if(Cmp.version('config', '=', 0))
+ *   .then(Op.put('config', 'v1'))
+ *   .else(Op.get('config'));
+ * console.log(res.succeeded);
+ * ```
  */
-export class TxnBuilder<R> {
+export class TxnBuilder<R> implements PromiseLike<R> {
   private readonly req: {
     compare: DeepPartial<CompareMsg>[];
     success: DeepPartial<RequestOp>[];
@@ -204,28 +221,58 @@ export class TxnBuilder<R> {
     success: [],
     failure: [],
   };
-  constructor(private readonly run: (req: DeepPartial<TxnRequest>) => Promise<R>) {}
-  /** Adds guards (all must hold for `then` to run). */
+  private sent: Promise<R> | undefined;
+  private call: CallOpts = {};
+  constructor(private readonly run: (req: DeepPartial<TxnRequest>, call: CallOpts) => Promise<R>) {}
+  /** Sets the call options (deadline, abort signal) used when the transaction is sent. */
+  options(call: CallOpts): this {
+    this.call = { ...this.call, ...call };
+    return this;
+  }
+  /** Adds guards (all must hold for the success branch to run). */
   if(...compares: DeepPartial<CompareMsg>[]): this {
     this.req.compare.push(...compares);
     return this;
   }
-  /** Adds operations run when every guard holds. */
+  /** Adds operations run when every guard holds (same as `then` with operations). */
   success(...ops: DeepPartial<RequestOp>[]): this {
     this.req.success.push(...ops);
     return this;
   }
-  /** Adds operations run when a guard fails. */
+  /** Adds operations run when a guard fails (same as `else`). */
   failure(...ops: DeepPartial<RequestOp>[]): this {
     this.req.failure.push(...ops);
     return this;
+  }
+  /** Adds operations run when a guard fails. */
+  else(...ops: DeepPartial<RequestOp>[]): this {
+    return this.failure(...ops);
+  }
+  /** Adds operations run when every guard holds. */
+  // biome-ignore lint/suspicious/noThenProperty: awaitable on purpose (see the class comment)
+  then(...ops: DeepPartial<RequestOp>[]): this;
+  /** Sends the transaction (what `await builder` calls). */
+  // biome-ignore lint/suspicious/noThenProperty: awaitable on purpose (see the class comment)
+  then<A = R, B = never>(onfulfilled?: Settle<R, A>, onrejected?: Settle<unknown, B>): Promise<A | B>;
+  // biome-ignore lint/suspicious/noThenProperty: awaitable on purpose (see the class comment)
+  then(...args: unknown[]): unknown {
+    if (args.length > 0 && args.every((a) => a === undefined || a === null || typeof a === 'function')) {
+      return this.commit().then(args[0] as Settle<R, unknown>, args[1] as Settle<unknown, unknown>);
+    }
+    if (args.length === 0) return this;
+    return this.success(...(args as DeepPartial<RequestOp>[]));
+  }
+  /** Sends the transaction and handles a failure. */
+  catch<B = never>(onrejected?: Settle<unknown, B>): Promise<R | B> {
+    return this.commit().catch(onrejected);
   }
   /** The request built so far. */
   request(): DeepPartial<TxnRequest> {
     return this.req;
   }
-  /** Sends the transaction. */
+  /** Sends the transaction (once; later calls return the same result). */
   commit(): Promise<R> {
-    return this.run(this.req);
+    this.sent ??= this.run(this.req, this.call);
+    return this.sent;
   }
 }

@@ -13,17 +13,41 @@ import {
   type WatchCreateRequest,
   WatchCreateRequest_FilterType,
   type WatchRequest,
+  type Event as WireEvent,
   type WatchResponse as WireWatchResponse,
 } from './api/index.js';
 import { type Bytes, toBytes } from './bytes.js';
 import type { Connection } from './connection.js';
-import { CompactedError, KvError, toKvError } from './errors.js';
+import { AbortedError, CompactedError, KvError, toKvError } from './errors.js';
 import type { Exact } from './ids.js';
 import { keyFor, type RangeScope, rangeEndFor } from './kv.js';
 import { Watch } from './methods.js';
+import { prefixInterval, stripEvent } from './namespace.js';
 
-/** A watch response with exact lease ids in its key-values. */
+/**
+ * A watch response with exact ids (lease ids in its key-values, the watch id).
+ *
+ * @example
+ * ```ts
+ * const watcher = await client.watch('config/', { prefix: true });
+ * watcher.on('response', (res: WatchResponse) => console.log(res.header?.revision, res.events.length));
+ * ```
+ */
 export type WatchResponse = Exact<WireWatchResponse>;
+
+/**
+ * One watch event: `type` is `Event_EventType.PUT` (0) or `DELETE` (1), `kv` the key-value after the
+ * change (for a delete: the key and the deletion's `modRevision`), `prevKv` the one before (with
+ * the `prevKv` option).
+ *
+ * @example
+ * ```ts
+ * for await (const ev of client.watch('config/', { prefix: true })) {
+ *   console.log(ev.type === Event_EventType.PUT ? 'put' : 'delete', toText(ev.kv!.key));
+ * }
+ * ```
+ */
+export type WatchEvent = Exact<WireEvent>;
 
 /** Options of `watch`. */
 export interface WatchOptions extends RangeScope {
@@ -39,6 +63,19 @@ export interface WatchOptions extends RangeScope {
   noDelete?: boolean;
   /** Reconnect after a stream failure (default true). Delay doubles from 50 ms up to 2 s. */
   reconnect?: boolean;
+  /**
+   * Let the server split responses larger than its request size limit into fragments (etcd's
+   * `fragment` watch option); the watcher joins them back, so each delivered response is whole.
+   */
+  fragment?: boolean;
+  /** Cancels the watch; an iteration in progress then ends with {@link AbortedError}. */
+  signal?: AbortSignal;
+}
+
+/** Internal construction details of a watcher (set by `KvClient`). */
+export interface WatcherContext {
+  /** Namespace prefix put in front of the watched keys and taken off the events' keys. */
+  ns?: Uint8Array;
 }
 
 /**
@@ -63,29 +100,44 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
   /** Set once the server confirmed the watch; before that a failure is reported, not retried. */
   private everConnected = false;
   private readonly createBase: DeepPartial<WatchCreateRequest>;
+  private readonly ns: Uint8Array | undefined;
 
   constructor(
     private readonly conn: Connection,
     key: Bytes,
     private readonly opts: WatchOptions = {},
+    ctx: WatcherContext = {},
   ) {
     super();
     const k = toBytes(key);
     const filters: WatchCreateRequest_FilterType[] = [];
     if (opts.noPut) filters.push(WatchCreateRequest_FilterType.NOPUT);
     if (opts.noDelete) filters.push(WatchCreateRequest_FilterType.NODELETE);
+    this.ns = ctx.ns && ctx.ns.length > 0 ? ctx.ns : undefined;
+    let range = { key: keyFor(k, opts), rangeEnd: rangeEndFor(k, opts) };
+    if (this.ns) range = prefixInterval(this.ns, range.key, range.rangeEnd);
     this.createBase = {
-      key: keyFor(k, opts),
-      rangeEnd: rangeEndFor(k, opts),
+      ...range,
       prevKv: opts.prevKv ?? false,
       progressNotify: opts.progressNotify ?? false,
+      fragment: opts.fragment ?? false,
       filters,
     };
     this.nextRevision = opts.startRevision ?? 0;
+    const signal = opts.signal;
+    if (signal) {
+      const onAbort = () => this.finish(new AbortedError(undefined, undefined, signal.reason));
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        this.once('end', () => signal.removeEventListener('abort', onAbort));
+      }
+    }
   }
 
   /** Opens the first stream; resolves once the server confirmed the watch. */
   async start(): Promise<this> {
+    if (this.done) throw this.failure ?? new KvError('watch cancelled');
     await new Promise<void>((resolve, reject) => {
       const onCreated = () => {
         this.off('fatal', onFatal);
@@ -117,7 +169,21 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
     }
     this.stream = stream;
     let created = false;
-    stream.on('data', (res: WatchResponse) => {
+    // Fragments of one large response, joined until the one with `fragment` unset arrives.
+    let pending: WatchResponse | undefined;
+    stream.on('data', (part: WatchResponse) => {
+      let res = part;
+      if (pending && !part.created && !part.canceled && part.watchId === pending.watchId) {
+        pending.events.push(...part.events);
+        pending.fragment = part.fragment;
+        res = pending;
+      }
+      if (res.fragment && !res.canceled) {
+        pending = res;
+        return;
+      }
+      pending = undefined;
+      if (this.ns) for (const ev of res.events) stripEvent(this.ns, ev);
       if (res.created && !created) {
         created = true;
         this.everConnected = true;
@@ -202,6 +268,20 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
       // A consumer that stops iterating (break/return) is done with the watch.
       this.cancel();
     }
+  }
+
+  /**
+   * The events of every response, one at a time, until cancelled. Breaking out of the loop cancels
+   * the watch.
+   *
+   * @example
+   * ```ts
+   * const watcher = await client.watch('jobs/', { prefix: true });
+   * for await (const ev of watcher.events()) console.log(toText(ev.kv!.key));
+   * ```
+   */
+  async *events(): AsyncGenerator<WatchEvent> {
+    for await (const res of this) yield* res.events;
   }
 
   private async *drain(): AsyncGenerator<WatchResponse> {
