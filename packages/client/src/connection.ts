@@ -66,7 +66,10 @@ export interface ConnectionOptions {
  * Attempts stop at the call's deadline, whichever comes first.
  */
 export interface RetryPolicy {
-  /** Total attempts per call (default: one per endpoint, at least 1). */
+  /**
+   * Total attempts per call (default: one per endpoint plus one). An endpoint whose dial timed out is
+   * not tried again within the same call.
+   */
   attempts?: number;
   /** Pause before an attempt that starts a new pass over the endpoints; doubles per pass (default 50 ms). */
   backoffMs?: number;
@@ -296,10 +299,14 @@ export class Connection {
     budget: CallBudget,
   ): Promise<Res> {
     const policy = this.options.retry ?? {};
-    const attempts = Math.max(1, policy.attempts ?? this.endpoints.length);
+    // One pass over the endpoints plus one more try: a channel that was in reconnect backoff fails a
+    // call at once ("No connection established") and connects on the next dial.
+    const attempts = Math.max(1, policy.attempts ?? this.endpoints.length + 1);
     let backoff = policy.backoffMs ?? 50;
     let last: KvError | undefined;
     let order: Endpoint[] = [];
+    // Endpoints whose dial timed out in this call: trying them again would only spend another timeout.
+    const undialable = new Set<Endpoint>();
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (budget.signal?.aborted) throw abortError(budget.signal);
       if (budget.deadline !== undefined && Date.now() >= budget.deadline) break;
@@ -308,7 +315,8 @@ export class Connection {
           await raceAbort(new Promise((r) => setTimeout(r, backoff)), budget.signal);
           backoff *= 2;
         }
-        order = this.rotation();
+        order = this.rotation().filter((e) => !undialable.has(e));
+        if (order.length === 0) break;
       }
       const ep = order.shift() as Endpoint;
       let client: GrpcClient;
@@ -317,6 +325,7 @@ export class Connection {
       } catch (e) {
         last = toKvError(e);
         if (last instanceof AbortedError) throw last;
+        undialable.add(ep);
         continue; // never sent: safe to retry for every call
       }
       try {

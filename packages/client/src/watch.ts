@@ -85,6 +85,8 @@ export interface WatcherContext {
  * - `'disconnected'` (KvError): the stream failed; a reconnect follows unless disabled,
  * - `'error'` (KvError): fatal, the watch is over (e.g. {@link CompactedError}); only emitted when
  *   an `'error'` listener exists, otherwise the async iterator throws it,
+ * - `'fragment'` (number): a fragment of a large response arrived carrying this many events (the
+ *   watcher delivers the joined response once the last fragment is in; see `fragment`),
  * - `'end'`: the watch is over.
  * A watch that cannot be established at all makes `start()` (and `KvClient.watch`) reject.
  */
@@ -178,6 +180,7 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
         pending.fragment = part.fragment;
         res = pending;
       }
+      if (part.fragment && !part.canceled) this.emit('fragment', part.events.length);
       if (res.fragment && !res.canceled) {
         pending = res;
         return;
