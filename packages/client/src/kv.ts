@@ -140,13 +140,13 @@ export function deleteRequest(key: Bytes, opts: DeleteOptions = {}): DeepPartial
 /** Operations usable inside a transaction. */
 export const Op = {
   get: (key: Bytes, opts?: GetOptions): DeepPartial<RequestOp> => ({ requestRange: rangeRequest(key, opts) }),
-  /** A put inside a transaction. Its lease must be a safe integer: nested ids go through the generated encoder. */
+  /**
+   * A put inside a transaction. A lease id above 2^53 (a bigint) stays exact: the transaction
+   * encoder writes it (see txn-encoding.ts), though the wire type below says number.
+   */
   put: (key: Bytes, value: Bytes, opts?: PutOptions): DeepPartial<RequestOp> => {
     const req = putRequest(key, value, opts);
-    if (typeof req.lease === 'bigint') {
-      throw new RangeError('lease ids above 2^53 are not supported inside transactions');
-    }
-    return { requestPut: { ...req, lease: req.lease } };
+    return { requestPut: { ...req, lease: req.lease as number } };
   },
   delete: (key: Bytes, opts?: DeleteOptions): DeepPartial<RequestOp> => ({
     requestDeleteRange: deleteRequest(key, opts),
@@ -174,8 +174,9 @@ export const Cmp = {
     cmp(key, op, Compare_CompareTarget.CREATE, { createRevision: revision }, scope),
   mod: (key: Bytes, op: CompareOp, revision: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
     cmp(key, op, Compare_CompareTarget.MOD, { modRevision: revision }, scope),
-  lease: (key: Bytes, op: CompareOp, lease: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
-    cmp(key, op, Compare_CompareTarget.LEASE, { lease }, scope),
+  /** Compares the key's lease id; a bigint id stays exact (see `Op.put`). */
+  lease: (key: Bytes, op: CompareOp, lease: Id, scope?: RangeScope): DeepPartial<CompareMsg> =>
+    cmp(key, op, Compare_CompareTarget.LEASE, { lease: lease as number }, scope),
 };
 
 function cmp(
@@ -194,12 +195,9 @@ type Settle<T, R> = ((value: T) => R | PromiseLike<R>) | null | undefined;
 
 /**
  * Fluent transaction, as in clientv3 and the npm etcd3 client:
- * `client.txn().if(Cmp.value('k', '=', 'v')).then(Op.put('k', 'w')).else(Op.get('k'))`, sent by
- * `await` (or `.commit()`). `if`, `then`/`success` and `else`/`failure` may repeat; each appends.
- *
- * `then` does double duty: given operations it adds them to the success branch; given callbacks (as
- * `await` and promise chains pass them) it sends the transaction. So the builder is awaitable, and
- * `.commit()` is the explicit spelling. A builder sends its request at most once.
+ * `client.txn().if(Cmp.value('k', '=', 'v')).then(Op.put('k', 'w')).else(Op.get('k')).commit()`.
+ * `if`, `then`/`success` and `else`/`failure` may repeat; each appends. `commit()` sends it (once;
+ * later calls return the same result).
  *
  * @example
  * ```ts
@@ -207,11 +205,12 @@ type Settle<T, R> = ((value: T) => R | PromiseLike<R>) | null | undefined;
  *   .txn()
  *   .if(Cmp.version('config', '=', 0))
  *   .then(Op.put('config', 'v1'))
- *   .else(Op.get('config'));
+ *   .else(Op.get('config'))
+ *   .commit();
  * console.log(res.succeeded);
  * ```
  */
-export class TxnBuilder<R> implements PromiseLike<R> {
+export class TxnBuilder<R> {
   private readonly req: {
     compare: DeepPartial<CompareMsg>[];
     success: DeepPartial<RequestOp>[];
@@ -248,19 +247,19 @@ export class TxnBuilder<R> implements PromiseLike<R> {
   else(...ops: DeepPartial<RequestOp>[]): this {
     return this.failure(...ops);
   }
-  /** Adds operations run when every guard holds. */
-  // biome-ignore lint/suspicious/noThenProperty: awaitable on purpose (see the class comment)
-  then(...ops: DeepPartial<RequestOp>[]): this;
-  /** Sends the transaction (what `await builder` calls). */
-  // biome-ignore lint/suspicious/noThenProperty: awaitable on purpose (see the class comment)
-  then<A = R, B = never>(onfulfilled?: Settle<R, A>, onrejected?: Settle<unknown, B>): Promise<A | B>;
-  // biome-ignore lint/suspicious/noThenProperty: awaitable on purpose (see the class comment)
-  then(...args: unknown[]): unknown {
+  /**
+   * Adds operations run when every guard holds. (Called by a plain-JavaScript `await` with two
+   * callbacks, it sends the transaction instead, so awaiting a builder still works at run time;
+   * TypeScript asks for `.commit()`.)
+   */
+  // biome-ignore lint/suspicious/noThenProperty: clientv3's and etcd3's name for the success branch
+  then(...ops: DeepPartial<RequestOp>[]): this {
+    const args = ops as unknown[];
     if (args.length > 0 && args.every((a) => a === undefined || a === null || typeof a === 'function')) {
-      return this.commit().then(args[0] as Settle<R, unknown>, args[1] as Settle<unknown, unknown>);
+      void this.commit().then(args[0] as Settle<R, unknown>, args[1] as Settle<unknown, unknown>);
+      return this;
     }
-    if (args.length === 0) return this;
-    return this.success(...(args as DeepPartial<RequestOp>[]));
+    return this.success(...ops);
   }
   /** Sends the transaction and handles a failure. */
   catch<B = never>(onrejected?: Settle<unknown, B>): Promise<R | B> {

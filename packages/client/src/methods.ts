@@ -19,6 +19,7 @@ import {
 } from './api/index.js';
 import type { MethodDef } from './connection.js';
 import { type ExactReq, exactRequests, exactResponses, RESPONSE_IDS as R } from './ids.js';
+import { exactTxnRequests } from './txn-encoding.js';
 
 /** A LeaderKey whose lease may be a bigint (as returned by `campaign` against etcd). */
 export type ExactLeaderKey = ExactReq<DeepPartial<LeaderKey>>;
@@ -71,7 +72,7 @@ export const KV = {
   range: repeatable(exactResponses(KVService.range, R.range)),
   put: exactResponses(exactRequests(KVService.put, { lease: 3 }), R.put),
   deleteRange: exactResponses(KVService.deleteRange, R.deleteRange),
-  txn: exactResponses(KVService.txn, R.txn),
+  txn: exactResponses(exactTxnRequests(KVService.txn), R.txn),
   compact: exactResponses(KVService.compact, R.headerOnly),
 };
 

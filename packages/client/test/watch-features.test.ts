@@ -134,7 +134,10 @@ describe.each(SERVER_KINDS)('watch against %s', (kind) => {
       const ops = Array.from({ length: 10 }, (_, i) =>
         Op.put(`fr/${String(t * 10 + i).padStart(4, '0')}`, value),
       );
-      await client.txn().then(...ops);
+      await client
+        .txn()
+        .then(...ops)
+        .commit();
     }
     const watcher = await client.watch('fr/').prefix().startRevision(start).fragment();
     let fragments = 0;

@@ -37,7 +37,7 @@ export interface LockOwnership {
  * const { revision } = await mutex.lock({ timeoutMs: 5000 });
  * try {
  *   // Guard writes with the lock: they fail once someone else holds it.
- *   await client.txn().if(mutex.isOwner()).then(Op.put('billing/run', String(revision)));
+ *   await client.txn().if(mutex.isOwner()).then(Op.put('billing/run', String(revision))).commit();
  * } finally {
  *   await mutex.unlock();
  *   await session.close();
