@@ -59,7 +59,12 @@ export class Election {
       .if(Cmp.create(key, '=', 0))
       .then(Op.put(key, value, { lease: this.session.lease }))
       .else(Op.get(key))
-      .commit();
+      .commit()
+      .catch(async (e: unknown) => {
+        // Aborted or timed out, the transaction may still have created our key: withdraw it.
+        await client.delete(key).catch(() => undefined);
+        throw e;
+      });
     this.leaderKey = key;
     this.leaderRev = res.header?.revision ?? 0;
     if (!res.succeeded) {

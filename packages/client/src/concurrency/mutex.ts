@@ -72,7 +72,13 @@ export class Mutex {
       .if(Cmp.create(key, '=', 0))
       .then(Op.put(key, '', { lease: this.session.lease }), Op.get(this.prefix, ownerOpts))
       .else(Op.get(key), Op.get(this.prefix, ownerOpts))
-      .commit();
+      .commit()
+      .catch(async (e: unknown) => {
+        // Aborted or timed out, the transaction may still have created our key: remove it so
+        // nobody queues behind a contender that gave up.
+        await client.delete(key).catch(() => undefined);
+        throw e;
+      });
     this.myKey = key;
     this.myRev = res.header?.revision ?? 0;
     if (!res.succeeded) this.myRev = res.responses[0]?.responseRange?.kvs[0]?.createRevision ?? this.myRev;
