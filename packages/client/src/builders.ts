@@ -67,7 +67,9 @@ abstract class LazyRequest<O extends object, R> implements Promise<R> {
 
 /**
  * A range read being built; await it for the full `RangeResponse`, or end it with `.strings()`,
- * `.string()`, `.keys()`, `.kvs()` or `.count()`.
+ * `.string()`, `.keys()`, `.kvs()` or `.count()`. Like every builder it also has `.signal(s)`,
+ * `.timeout(ms)`, `.exec()` and the promise methods `then`/`catch`/`finally`; options set after
+ * the request was sent throw a `KvError`.
  *
  * @example
  * ```ts
@@ -171,7 +173,8 @@ export class RangeBuilder extends LazyRequest<GetOptions, Exact<RangeResponse>> 
 
 /**
  * A watch being built. Await it for the started {@link Watcher} (responses, events, `cancel()`), or
- * iterate it directly for events: `for await (const ev of client.watch('k').prefix())`.
+ * iterate it directly for events: `for await (const ev of client.watch('k').prefix())`. It also
+ * has `.signal(s)` (cancels the watch), `.exec()`/`.create()` and `then`/`catch`/`finally`.
  *
  * @example
  * ```ts

@@ -87,7 +87,21 @@ import {
 } from './namespace.js';
 import { Watcher, type WatchOptions } from './watch.js';
 
-/** Options of {@link KvClient}. */
+/**
+ * Options of {@link KvClient}.
+ *
+ * @example
+ * ```ts
+ * const client = new KvClient({
+ *   endpoints: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'],
+ *   username: 'app',
+ *   password: process.env.ETCD_PASSWORD,
+ *   tls: { ca: readFileSync('ca.pem') },
+ *   commandTimeoutMs: 5000,
+ *   retry: { attempts: 4, backoffMs: 100 },
+ * });
+ * ```
+ */
 export type KvClientOptions = ConnectionOptions;
 
 /** Wraps a grpc-js server stream so iteration throws typed errors. */

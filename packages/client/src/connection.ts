@@ -26,7 +26,17 @@ import {
   UnavailableError,
 } from './errors.js';
 
-/** TLS settings for `https://` endpoints. */
+/**
+ * TLS settings for `https://` endpoints.
+ *
+ * @example
+ * ```ts
+ * const client = new KvClient({
+ *   endpoints: ['https://10.0.0.1:2379'],
+ *   tls: { ca: readFileSync('ca.pem'), cert: readFileSync('client.pem'), key: readFileSync('client-key.pem') },
+ * });
+ * ```
+ */
 export interface TlsOptions {
   /** PEM CA bundle that signs the server certificates (default: Node's root store). */
   ca?: Buffer | string;
@@ -38,7 +48,15 @@ export interface TlsOptions {
   insecureSkipVerify?: boolean;
 }
 
-/** Options of {@link Connection} and `KvClient`. */
+/**
+ * Options of {@link Connection} and `KvClient`.
+ *
+ * @example
+ * ```ts
+ * const opts: ConnectionOptions = { endpoints: ['127.0.0.1:2379'], dialTimeoutMs: 2000 };
+ * const client = new KvClient(opts);
+ * ```
+ */
 export interface ConnectionOptions {
   /** `http://host:port`, `https://host:port` or bare `host:port`; at least one. */
   endpoints: string[];
@@ -64,6 +82,14 @@ export interface ConnectionOptions {
  *   retried only when the request provably never left the client: the endpoint could not be
  *   dialled, or grpc-js refused to pick a connection ("No connection established").
  * Attempts stop at the call's deadline, whichever comes first.
+ *
+ * @example
+ * ```ts
+ * const client = new KvClient({
+ *   endpoints: ['http://a:2379', 'http://b:2379', 'http://c:2379'],
+ *   retry: { attempts: 6, backoffMs: 100 },
+ * });
+ * ```
  */
 export interface RetryPolicy {
   /**
@@ -138,6 +164,15 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
 /**
  * True when a failed attempt provably never reached a server: grpc-js could not pick a connected
  * transport, so nothing was written. Only then may a non-idempotent call be retried.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.put('k', 'v');
+ * } catch (e) {
+ *   if (e instanceof KvError && neverSent(e)) console.log('safe to try again: nothing was sent');
+ * }
+ * ```
  */
 export function neverSent(e: KvError): boolean {
   return e instanceof UnavailableError && /No connection established/.test(e.message);
@@ -159,7 +194,14 @@ const DOWN_PENALTY_MS = 5000;
 const textOf = (v: Buffer | string | undefined): Buffer | null =>
   v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v;
 
-/** Parses an endpoint URL into the `host:port` grpc-js wants and whether it uses TLS. */
+/**
+ * Parses an endpoint URL into the `host:port` grpc-js wants and whether it uses TLS.
+ *
+ * @example
+ * ```ts
+ * parseEndpoint('https://10.0.0.1:2379', false); // { address: '10.0.0.1:2379', secure: true }
+ * ```
+ */
 export function parseEndpoint(ep: string, tlsByDefault: boolean): { address: string; secure: boolean } {
   const m = /^(https?|unixs?):\/\/(.*)$/.exec(ep.trim());
   if (!m) return { address: ep.trim(), secure: tlsByDefault };
@@ -168,7 +210,15 @@ export function parseEndpoint(ep: string, tlsByDefault: boolean): { address: str
   return { address: rest, secure: scheme === 'https' || scheme === 'unixs' };
 }
 
-/** Owns the channels to a list of endpoints and performs calls with auth and failover. */
+/**
+ * Owns the channels to a list of endpoints and performs calls with auth and failover.
+ *
+ * @example
+ * ```ts
+ * const client = new KvClient({ endpoints: ['http://127.0.0.1:2379'] });
+ * client.conn.invalidateToken(); // the next call authenticates again
+ * ```
+ */
 export class Connection {
   private readonly endpoints: Endpoint[];
   private next = 0;

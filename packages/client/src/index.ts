@@ -43,5 +43,12 @@ export {
 export { LeaseKeepAlive } from './lease.js';
 export { type WatchEvent, Watcher, type WatchOptions, type WatchResponse } from './watch.js';
 
-/** Package name, kept for tools that print it. */
+/**
+ * Package name, kept for tools that print it.
+ *
+ * @example
+ * ```ts
+ * console.log(PACKAGE_NAME); // '@kv/client'
+ * ```
+ */
 export const PACKAGE_NAME = '@kv/client';

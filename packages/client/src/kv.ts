@@ -19,7 +19,15 @@ import { type Bytes, prefixEnd, toBytes } from './bytes.js';
 import type { CallOpts } from './connection.js';
 import type { ExactReq, Id } from './ids.js';
 
-/** Which keys a range-style request covers, beyond the single key. */
+/**
+ * Which keys a range-style request covers, beyond the single key.
+ *
+ * @example
+ * ```ts
+ * const scope: RangeScope = { prefix: true };
+ * await client.delete('tmp/', scope);
+ * ```
+ */
 export interface RangeScope {
   /** Every key starting with the key. */
   prefix?: boolean;
@@ -29,7 +37,15 @@ export interface RangeScope {
   rangeEnd?: Bytes;
 }
 
-/** Options of `get`/`range`. */
+/**
+ * Options of `get`/`range`.
+ *
+ * @example
+ * ```ts
+ * const opts: GetOptions = { prefix: true, limit: 100, sortTarget: 'mod', sortOrder: 'descend' };
+ * const recent = await client.get('events/', opts);
+ * ```
+ */
 export interface GetOptions extends RangeScope {
   limit?: number;
   /** Read at this revision (0 = latest). */
@@ -46,7 +62,14 @@ export interface GetOptions extends RangeScope {
   maxCreateRevision?: number;
 }
 
-/** Options of `put`. */
+/**
+ * Options of `put`.
+ *
+ * @example
+ * ```ts
+ * await client.put('services/api', '10.0.0.1:80', { lease: session.lease, prevKv: true });
+ * ```
+ */
 export interface PutOptions {
   /** Attach the key to this lease (0 = none). */
   lease?: Id;
@@ -58,7 +81,14 @@ export interface PutOptions {
   ignoreLease?: boolean;
 }
 
-/** Options of `delete`. */
+/**
+ * Options of `delete`.
+ *
+ * @example
+ * ```ts
+ * const { deleted, prevKvs } = await client.delete('jobs/', { prefix: true, prevKv: true });
+ * ```
+ */
 export interface DeleteOptions extends RangeScope {
   /** Return the deleted key-values in `prevKvs`. */
   prevKv?: boolean;
@@ -67,6 +97,11 @@ export interface DeleteOptions extends RangeScope {
 /**
  * The wire key for a scope: an empty key with `prefix` or `fromKey` means "all keys", which etcd
  * spells as key `\0` (clientv3 does the same; etcd rejects an empty key).
+ *
+ * @example
+ * ```ts
+ * keyFor(new Uint8Array(0), { prefix: true }); // Uint8Array [0]: etcd's spelling of 'all keys'
+ * ```
  */
 export function keyFor(key: Uint8Array, scope: RangeScope): Uint8Array {
   return key.length === 0 && (scope.prefix || scope.fromKey) && scope.rangeEnd === undefined
@@ -74,7 +109,14 @@ export function keyFor(key: Uint8Array, scope: RangeScope): Uint8Array {
     : key;
 }
 
-/** Computes the wire `range_end` for a key and scope. */
+/**
+ * Computes the wire `range_end` for a key and scope.
+ *
+ * @example
+ * ```ts
+ * rangeEndFor(toBytes('app/'), { prefix: true }); // bytes of 'app0'
+ * ```
+ */
 export function rangeEndFor(key: Uint8Array, scope: RangeScope): Uint8Array {
   if (scope.rangeEnd !== undefined) return toBytes(scope.rangeEnd);
   if (scope.prefix) return key.length === 0 ? new Uint8Array([0]) : prefixEnd(key);
@@ -137,7 +179,17 @@ export function deleteRequest(key: Bytes, opts: DeleteOptions = {}): DeepPartial
   return { key: keyFor(k, opts), rangeEnd: rangeEndFor(k, opts), prevKv: opts.prevKv ?? false };
 }
 
-/** Operations usable inside a transaction. */
+/**
+ * Operations usable inside a transaction.
+ *
+ * @example
+ * ```ts
+ * await client
+ *   .txn()
+ *   .then(Op.put('a', '1', { lease: session.lease }), Op.get('b'), Op.delete('c/', { prefix: true }))
+ *   .commit();
+ * ```
+ */
 export const Op = {
   get: (key: Bytes, opts?: GetOptions): DeepPartial<RequestOp> => ({ requestRange: rangeRequest(key, opts) }),
   /**
@@ -154,7 +206,15 @@ export const Op = {
   txn: (req: DeepPartial<TxnRequest>): DeepPartial<RequestOp> => ({ requestTxn: req }),
 };
 
-/** Comparison operators, as written in etcdctl's txn syntax. */
+/**
+ * Comparison operators, as written in etcdctl's txn syntax.
+ *
+ * @example
+ * ```ts
+ * const op: CompareOp = '!=';
+ * await client.txn().if(Cmp.version('k', op, 0)).then(Op.delete('k')).commit();
+ * ```
+ */
 export type CompareOp = '=' | '!=' | '>' | '<';
 
 const RESULT: Record<CompareOp, Compare_CompareResult> = {
@@ -164,7 +224,18 @@ const RESULT: Record<CompareOp, Compare_CompareResult> = {
   '<': Compare_CompareResult.LESS,
 };
 
-/** Transaction guards. Each returns a wire `Compare`; `create(key, '=', 0)` means "key absent". */
+/**
+ * Transaction guards. Each returns a wire `Compare`; `create(key, '=', 0)` means "key absent".
+ *
+ * @example
+ * ```ts
+ * await client
+ *   .txn()
+ *   .if(Cmp.value('k', '=', 'v1'), Cmp.mod('other', '<', 100), Cmp.create('absent', '=', 0))
+ *   .then(Op.put('k', 'v2'))
+ *   .commit();
+ * ```
+ */
 export const Cmp = {
   value: (key: Bytes, op: CompareOp, value: Bytes, scope?: RangeScope): DeepPartial<CompareMsg> =>
     cmp(key, op, Compare_CompareTarget.VALUE, { value: toBytes(value) }, scope),

@@ -20,6 +20,15 @@ type KeepAliveStream = ClientDuplexStream<
  * - `'keepalive'` (LeaseKeepAliveResponse): each renewal, with the new TTL,
  * - `'lost'` (KvError): the lease expired or was revoked ({@link LeaseNotFoundError}); the keep-alive stops,
  * - `'disconnected'` (KvError): the stream failed; it is reopened after a short delay.
+ *
+ * @example
+ * ```ts
+ * const { ID } = await client.grant(10);
+ * const ka = await client.keepAlive(ID);
+ * ka.on('lost', (e) => console.error('lease lost', e));
+ * // ... later
+ * ka.close();
+ * ```
  */
 export class LeaseKeepAlive extends EventEmitter {
   private stream: KeepAliveStream | undefined;

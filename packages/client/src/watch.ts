@@ -49,7 +49,15 @@ export type WatchResponse = Exact<WireWatchResponse>;
  */
 export type WatchEvent = Exact<WireEvent>;
 
-/** Options of `watch`. */
+/**
+ * Options of `watch`.
+ *
+ * @example
+ * ```ts
+ * const opts: WatchOptions = { prefix: true, prevKv: true, startRevision: 100, fragment: true };
+ * const watcher = await client.watch('config/', opts);
+ * ```
+ */
 export interface WatchOptions extends RangeScope {
   /** First revision to deliver (0 = from now). Older revisions replay history. */
   startRevision?: number;
@@ -89,6 +97,13 @@ export interface WatcherContext {
  *   watcher delivers the joined response once the last fragment is in; see `fragment`),
  * - `'end'`: the watch is over.
  * A watch that cannot be established at all makes `start()` (and `KvClient.watch`) reject.
+ *
+ * @example
+ * ```ts
+ * const watcher = await client.watch('config/', { prefix: true });
+ * watcher.on('disconnected', (e) => console.warn('reconnecting', e.message));
+ * for await (const res of watcher) console.log(res.header?.revision, res.events.length);
+ * ```
  */
 export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse> {
   /** Next revision the watch still has to deliver; resumption starts here. */

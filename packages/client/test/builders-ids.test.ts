@@ -10,8 +10,9 @@ import { SERVER_KINDS, startServer, type TestServer } from './servers.js';
 function numbersIn(v: unknown, path = '$', out: [string, number][] = []): [string, number][] {
   if (typeof v === 'number') out.push([path, v]);
   else if (v instanceof Uint8Array || v === null || typeof v !== 'object') return out;
-  else if (Array.isArray(v)) v.forEach((x, i) => numbersIn(x, `${path}[${i}]`, out));
-  else for (const [k, x] of Object.entries(v)) numbersIn(x, `${path}.${k}`, out);
+  else if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) numbersIn(x, `${path}[${i}]`, out);
+  } else for (const [k, x] of Object.entries(v)) numbersIn(x, `${path}.${k}`, out);
   return out;
 }
 

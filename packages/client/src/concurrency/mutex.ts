@@ -17,7 +17,15 @@ import { concatBytes } from '../namespace.js';
 import type { Session } from './session.js';
 import { waitDeletes } from './wait.js';
 
-/** What `Mutex.lock` returns. */
+/**
+ * What `Mutex.lock` returns.
+ *
+ * @example
+ * ```ts
+ * const { key, revision, header } = await session.mutex('locks/job').lock();
+ * console.log(toText(key), 'fencing token', revision, 'at', header?.revision);
+ * ```
+ */
 export interface LockOwnership {
   /** The lock key this session holds (`<name>/<lease hex>`). */
   key: Uint8Array;

@@ -11,7 +11,14 @@ import type { LeaseKeepAlive } from '../lease.js';
 import { Election } from './election.js';
 import { Mutex } from './mutex.js';
 
-/** Options of `KvClient.session`. */
+/**
+ * Options of `KvClient.session`.
+ *
+ * @example
+ * ```ts
+ * const session = await client.session({ ttl: 15, signal: AbortSignal.timeout(5000) });
+ * ```
+ */
 export interface SessionOptions {
   /** Lease TTL in seconds (default 60, etcd's default). */
   ttl?: number;

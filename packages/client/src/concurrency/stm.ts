@@ -32,10 +32,29 @@ export const Isolation = {
   RepeatableReads: 'repeatable-reads',
   ReadCommitted: 'read-committed',
 } as const;
-/** One of {@link Isolation}'s values. */
+/**
+ * One of {@link Isolation}'s values.
+ *
+ * @example
+ * ```ts
+ * const level: IsolationLevel = Isolation.ReadCommitted; // 'read-committed'
+ * ```
+ */
 export type IsolationLevel = (typeof Isolation)[keyof typeof Isolation];
 
-/** Options of `KvClient.stm`. */
+/**
+ * Options of `KvClient.stm`.
+ *
+ * @example
+ * ```ts
+ * await client.stm(apply, {
+ *   isolation: Isolation.Serializable,
+ *   prefetch: ['accounts/alice', 'accounts/bob'],
+ *   maxAttempts: 10,
+ *   timeoutMs: 2000,
+ * });
+ * ```
+ */
 export interface StmOptions extends CallOpts {
   /** Default `serializable-snapshot`, as in clientv3. */
   isolation?: IsolationLevel;
