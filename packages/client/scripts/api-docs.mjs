@@ -9,6 +9,7 @@
  * Re-exports of the generated wire types (src/api/gen) are listed by name only: they are documented
  * in @kv/client/api.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -163,10 +164,17 @@ export function render(entries) {
   }
   const reexported = entries.filter((e) => e.generated).map((e) => `\`${e.name}\``);
   if (reexported.length > 0) lines.push('## Re-exported from @kv/client/api', '', reexported.join(', '), '');
-  return `${lines
+  const md = `${lines
     .join('\n')
     .replace(/\n{3,}/g, '\n\n')
     .trimEnd()}\n`;
+  return format(md);
+}
+
+/** The repository's formatter (biome formats Markdown and the code blocks in it, and CI checks that). */
+function format(md) {
+  const biome = resolve(pkg, '..', '..', 'node_modules', '.bin', 'biome');
+  return execFileSync(biome, ['format', `--stdin-file-path=${out}`], { input: md, encoding: 'utf8' });
 }
 
 /** Exports (outside the generated codecs) without an @example. */
