@@ -173,6 +173,7 @@ export class KvClient {
    * @example
    * ```ts
    * const one = await client.get('config/a');
+   * const rev = one.header!.revision;
    * const page = await client.get('pods/').prefix().limit(100).revision(rev);
    * const same = await client.get('pods/', { prefix: true, limit: 100, revision: rev });
    * ```
@@ -254,7 +255,8 @@ export class KvClient {
    *   .txn()
    *   .if(Cmp.create('leader', '=', 0))
    *   .then(Op.put('leader', 'me'))
-   *   .else(Op.get('leader'));
+   *   .else(Op.get('leader'))
+   *   .commit();
    * ```
    */
   txn(): TxnBuilder<Exact<TxnResponse>>;

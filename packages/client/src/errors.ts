@@ -251,7 +251,8 @@ export class ElectionNoLeaderError extends KvError {}
  *
  * @example
  * ```ts
- * await client.moveLeader(id).catch((e) => e instanceof NotLeaderError);
+ * const { members } = await client.memberList();
+ * await client.moveLeader(members[0]!.ID).catch((e) => e instanceof NotLeaderError);
  * ```
  */
 export class NotLeaderError extends KvError {}
