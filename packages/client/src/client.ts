@@ -332,13 +332,13 @@ export class KvClient {
   }
 
   /** Renews a lease once; the response's TTL is 0 when the lease no longer exists. */
-  keepAliveOnce(id: Id): Promise<Exact<LeaseKeepAliveResponse>> {
-    return keepAliveOnce(this.conn, id);
+  keepAliveOnce(id: Id, call?: CallOpts): Promise<Exact<LeaseKeepAliveResponse>> {
+    return keepAliveOnce(this.conn, id, call);
   }
 
   /** Keeps a lease alive until `close()`; emits `'keepalive'` and `'lost'`. */
-  async keepAlive(id: Id): Promise<LeaseKeepAlive> {
-    const ttl = await this.timeToLive(id);
+  async keepAlive(id: Id, call?: CallOpts): Promise<LeaseKeepAlive> {
+    const ttl = await this.timeToLive(id, {}, call);
     return new LeaseKeepAlive(this.conn, id, Math.max(ttl.TTL, 1)).start();
   }
 
@@ -488,8 +488,8 @@ export class KvClient {
   }
 
   /** Streams a snapshot of the backend; concatenate the `blob`s to get the file. */
-  async snapshot(): Promise<AsyncIterable<Exact<SnapshotResponse>>> {
-    return typedStream(await this.conn.serverStream(Maintenance.snapshot, {}));
+  async snapshot(call?: CallOpts): Promise<AsyncIterable<Exact<SnapshotResponse>>> {
+    return typedStream(await this.conn.serverStream(Maintenance.snapshot, {}, call));
   }
 
   /** Raw alarm call (get, activate, deactivate). */
@@ -627,8 +627,8 @@ export class KvClient {
     return this.conn.unary(Election.leader, { name: toBytes(name) }, call);
   }
   /** Streams leader changes of an election. */
-  async observe(name: Bytes): Promise<AsyncIterable<Exact<LeaderResponse>>> {
-    return typedStream(await this.conn.serverStream(Election.observe, { name: toBytes(name) }));
+  async observe(name: Bytes, call?: CallOpts): Promise<AsyncIterable<Exact<LeaderResponse>>> {
+    return typedStream(await this.conn.serverStream(Election.observe, { name: toBytes(name) }, call));
   }
   /** Gives up leadership. */
   resign(leader: ExactLeaderKey, call?: CallOpts): Promise<Exact<ResignResponse>> {

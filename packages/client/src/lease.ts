@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { DeepPartial, LeaseKeepAliveRequest, LeaseKeepAliveResponse } from './api/index.js';
-import type { Connection } from './connection.js';
+import type { CallOpts, Connection } from './connection.js';
 import { type KvError, LeaseNotFoundError, toKvError } from './errors.js';
 import type { Exact, ExactReq, Id } from './ids.js';
 import { Lease } from './methods.js';
@@ -108,8 +108,12 @@ export class LeaseKeepAlive extends EventEmitter {
 }
 
 /** Sends one keep-alive and returns the server's answer (TTL 0 means the lease is gone). */
-export async function keepAliveOnce(conn: Connection, id: Id): Promise<Exact<LeaseKeepAliveResponse>> {
-  const stream = await conn.bidi(Lease.leaseKeepAlive);
+export async function keepAliveOnce(
+  conn: Connection,
+  id: Id,
+  call?: CallOpts,
+): Promise<Exact<LeaseKeepAliveResponse>> {
+  const stream = await conn.bidi(Lease.leaseKeepAlive, call);
   try {
     return await new Promise<Exact<LeaseKeepAliveResponse>>((resolve, reject) => {
       stream.once('data', resolve);

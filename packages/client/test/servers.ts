@@ -139,3 +139,71 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 5
     await sleep(25);
   }
 }
+
+/** A running multi-member etcd cluster (kv-server joins this once its peer transport is wired). */
+export interface TestCluster {
+  /** Client URLs, one per member. */
+  endpoints: string[];
+  destroy(): Promise<void>;
+}
+
+/** Starts an `n`-member etcd cluster on loopback and waits until every member reports healthy. */
+export async function startEtcdCluster(n: number): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'kv-client-etcd-cluster-'));
+  const members: { name: string; client: string; peer: string }[] = [];
+  for (let i = 0; i < n; i++) {
+    members.push({
+      name: `m${i}`,
+      client: `http://127.0.0.1:${await freePort()}`,
+      peer: `http://127.0.0.1:${await freePort()}`,
+    });
+  }
+  const initial = members.map((m) => `${m.name}=${m.peer}`).join(',');
+  const procs = members.map((m) =>
+    spawn(
+      'etcd',
+      [
+        `--name=${m.name}`,
+        `--data-dir=${join(dir, m.name)}`,
+        `--listen-client-urls=${m.client}`,
+        `--advertise-client-urls=${m.client}`,
+        `--listen-peer-urls=${m.peer}`,
+        `--initial-advertise-peer-urls=${m.peer}`,
+        `--initial-cluster=${initial}`,
+        '--initial-cluster-token=client-test',
+        '--initial-cluster-state=new',
+        '--log-level=error',
+      ],
+      { stdio: 'ignore' },
+    ),
+  );
+  const destroy = async () => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((r) => {
+            if (p.exitCode !== null || p.signalCode !== null) return r();
+            p.once('exit', () => r());
+            p.kill('SIGKILL');
+          }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const healthy = await eventually(async () => {
+    const states = await Promise.all(
+      members.map((m) =>
+        fetch(`${m.client}/health`)
+          .then((r) => r.json() as Promise<{ health?: string }>)
+          .then((b) => b.health === 'true')
+          .catch(() => false),
+      ),
+    );
+    return states.every(Boolean);
+  }, 30_000);
+  if (!healthy) {
+    await destroy();
+    throw new Error('etcd cluster did not become healthy');
+  }
+  return { endpoints: members.map((m) => m.client), destroy };
+}
