@@ -25,6 +25,10 @@ export interface TestServer {
   kind: ServerKind;
   /** `http://127.0.0.1:port`. */
   endpoint: string;
+  /** The member's peer URL. */
+  peerUrl: string;
+  /** The member's name. */
+  name: string;
   /** Stops the process (SIGKILL when `hard`), keeping the data dir and ports. */
   stop(hard?: boolean): Promise<void>;
   /** Starts the process again on the same data dir and ports. */
@@ -112,6 +116,8 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
   return {
     kind,
     endpoint,
+    peerUrl,
+    name: 't',
     stop,
     start,
     async destroy() {
