@@ -44,6 +44,17 @@ describe.each(SERVER_KINDS)('concurrency recipes against %s', (kind) => {
       expect(await session.done).toBeInstanceOf(SessionExpiredError);
       expect(session.isDone).toBe(true);
     });
+
+    it('resolves `done` with SessionExpiredError when it cannot renew for a whole TTL', async () => {
+      const session = await client.session({ ttl: 2 });
+      await server.stop();
+      try {
+        // No server to renew with: the lease expires on its own, and the session says so.
+        expect(await session.done).toBeInstanceOf(SessionExpiredError);
+      } finally {
+        await server.start();
+      }
+    });
   });
 
   describe('Mutex', () => {
