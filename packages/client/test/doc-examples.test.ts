@@ -3,6 +3,7 @@
  * of an async function, after a prelude that imports everything @kv/client exports and declares the
  * few free variables examples assume (`client`, `session`, ...). Keeps the examples copy-pasteable.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +35,10 @@ function examples(entries: Entry[]): Example[] {
     add(e.name, e.examples);
     for (const m of e.members) add(`${e.name}.${m.name}`, m.examples);
   }
+  // The README's recipes are meant for copying too.
+  const readme = readFileSync(resolve(pkg, 'README.md'), 'utf8');
+  const recipes = readme.slice(readme.indexOf('## Recipes'), readme.indexOf('### Design decisions'));
+  for (const m of recipes.matchAll(/```ts\n([\s\S]*?)```/g)) add('README recipe', [m[1] ?? '']);
   return out;
 }
 
@@ -50,6 +55,12 @@ function prelude(names: string[]): string {
     'declare const signal: AbortSignal;',
     'declare const apply: (stm: Stm) => Promise<void>;',
     'declare function readFileSync(path: string): Buffer;',
+    '// Free variables of the README recipes.',
+    'declare const instanceId: string;',
+    'declare const nodeName: string;',
+    'declare function stopLeading(): void;',
+    'declare const data: Uint8Array;',
+    'declare const externalStore: { write(d: Uint8Array, o: { fencingToken: number }): Promise<void> };',
     '',
   ].join('\n');
 }
