@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { DeepPartial, LeaseKeepAliveRequest, LeaseKeepAliveResponse } from './api/index.js';
 import type { CallOpts, Connection } from './connection.js';
-import { type KvError, LeaseNotFoundError, toKvError } from './errors.js';
+import { InvalidAuthTokenError, type KvError, LeaseNotFoundError, toKvError } from './errors.js';
 import type { Exact, ExactReq, Id } from './ids.js';
 import { Lease } from './methods.js';
 
@@ -88,6 +88,8 @@ export class LeaseKeepAlive extends EventEmitter {
     this.stream = undefined;
     clearTimeout(this.timer);
     if (this.stopped) return;
+    // The server forgot our token (restart, auth re-enabled): the reopened stream authenticates again.
+    if (e instanceof InvalidAuthTokenError) this.conn.invalidateToken();
     this.emit('disconnected', e);
     setTimeout(() => void this.open(), 200).unref?.();
   }

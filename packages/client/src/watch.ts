@@ -18,7 +18,7 @@ import {
 } from './api/index.js';
 import { type Bytes, toBytes } from './bytes.js';
 import type { Connection } from './connection.js';
-import { AbortedError, CompactedError, KvError, toKvError } from './errors.js';
+import { AbortedError, CompactedError, InvalidAuthTokenError, KvError, toKvError } from './errors.js';
 import type { Exact } from './ids.js';
 import { keyFor, type RangeScope, rangeEndFor } from './kv.js';
 import { Watch } from './methods.js';
@@ -116,6 +116,10 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
   private backoffMs = 50;
   /** Set once the server confirmed the watch; before that a failure is reported, not retried. */
   private everConnected = false;
+  /** Consecutive reconnects because of a stale auth token (reset once the server confirms). */
+  private authRetries = 0;
+  /** A resumed watch was denied and retried with a fresh token (reset once the server confirms). */
+  private deniedRetried = false;
   private readonly createBase: DeepPartial<WatchCreateRequest>;
   private readonly ns: Uint8Array | undefined;
 
@@ -201,10 +205,31 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
         return;
       }
       pending = undefined;
+      const staleToken = res.canceled && /invalid auth token/.test(res.cancelReason);
+      // kv-server reports a stale token on watch creation as "permission denied" (etcd 3.4.23 says
+      // "invalid auth token"): a resumed watch denied once is retried once with a fresh token, and a
+      // second denial is final.
+      const deniedOnResume =
+        res.canceled &&
+        this.everConnected &&
+        !this.deniedRetried &&
+        /permission denied/.test(res.cancelReason);
+      if (deniedOnResume) this.deniedRetried = true;
+      if (staleToken || deniedOnResume) {
+        // The server no longer knows our token (it restarted, or auth was re-enabled): this is not
+        // the watch's end. Authenticate again and resume, as clientv3 does.
+        if (this.stream === stream) {
+          this.onStreamFailure(new InvalidAuthTokenError(res.cancelReason, 16));
+          stream.cancel();
+        }
+        return;
+      }
       if (this.ns) for (const ev of res.events) stripEvent(this.ns, ev);
       if (res.created && !created) {
         created = true;
         this.everConnected = true;
+        this.authRetries = 0;
+        if (!res.canceled) this.deniedRetried = false;
         this.backoffMs = 50;
         // A watch "from now" starts after the revision current at creation; remember it so a
         // reconnect does not skip or repeat anything.
@@ -241,9 +266,12 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
     this.stream = undefined;
     if (this.done) return;
     this.emit('disconnected', e);
+    // A stale token is retried (with a fresh one) a few times even before the first success.
+    const staleToken = e instanceof InvalidAuthTokenError && this.authRetries++ < 3;
+    if (e instanceof InvalidAuthTokenError) this.conn.invalidateToken();
     // A watch that never got established (no reachable endpoint, auth failure) fails `start()`
     // instead of retrying forever in the background.
-    if (this.opts.reconnect === false || !this.everConnected) {
+    if (this.opts.reconnect === false || (!this.everConnected && !staleToken)) {
       this.finish(e);
       return;
     }
