@@ -7,7 +7,8 @@
  * Tests parametrize with `describe.each(SERVER_KINDS)`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { get as httpsGet } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KvClient, type KvClientOptions } from '../src/index.js';
@@ -43,6 +44,41 @@ export interface TestServer {
 export interface ServerOptions {
   /** Flags appended after the standard single-member flags (same spelling for both servers). */
   flags?: string[];
+  /**
+   * Serve the client URL over TLS with these PEM files (paths); `clientCert` is the certificate the
+   * health probe presents when the server demands one.
+   */
+  tls?: { cert: string; key: string; ca: string; clientCert?: { cert: string; key: string } };
+}
+
+/** GET `url` (http or https with the test CA) and parse the JSON body. */
+function getJson(url: string, tls: ServerOptions['tls']): Promise<unknown> {
+  if (!tls) return fetch(url).then((r) => r.json());
+  return new Promise((resolve, reject) => {
+    const req = httpsGet(
+      url,
+      {
+        ca: readFileSync(tls.ca),
+        ...(tls.clientCert
+          ? { cert: readFileSync(tls.clientCert.cert), key: readFileSync(tls.clientCert.key) }
+          : {}),
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(body));
+          } catch (e) {
+            reject(e);
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+  });
 }
 
 /** Starts `kind` and waits until its JSON gateway reports healthy. */
@@ -53,7 +89,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
   const dir = mkdtempSync(join(tmpdir(), `kv-client-${kind}-`));
   const client = await freePort();
   const peer = await freePort();
-  const endpoint = `http://127.0.0.1:${client}`;
+  const endpoint = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${client}`;
   const peerUrl = `http://127.0.0.1:${peer}`;
   const args = [
     '--name=t',
@@ -65,6 +101,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     `--initial-cluster=t=${peerUrl}`,
     '--initial-cluster-state=new',
     '--log-level=error',
+    ...(opts.tls ? [`--cert-file=${opts.tls.cert}`, `--key-file=${opts.tls.key}`] : []),
     ...(opts.flags ?? []),
   ];
   const clients: KvClient[] = [];
@@ -88,8 +125,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     for (;;) {
       if (p.exitCode !== null) throw new Error(`${kind} exited early (${p.exitCode}): ${output}`);
       try {
-        const res = await fetch(`${endpoint}/health`);
-        const body = (await res.json()) as { health?: string | boolean };
+        const body = (await getJson(`${endpoint}/health`, opts.tls)) as { health?: string | boolean };
         if (String(body.health) === 'true') return;
       } catch {
         // not listening yet
