@@ -9,8 +9,11 @@ import { resolve } from 'node:path';
 export default function setup(): void {
   const root = resolve(import.meta.dirname, '..', '..', '..');
   if (existsSync(resolve(root, 'packages', 'server', 'dist', 'main.js'))) return;
-  execFileSync(resolve(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--filter=@kv/server...'], {
+  const bin = resolve(root, 'node_modules', '.bin');
+  // turbo looks for the package manager (pnpm) on PATH.
+  execFileSync(resolve(bin, 'turbo'), ['run', 'build', '--filter=@kv/server...'], {
     cwd: root,
     stdio: 'inherit',
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` },
   });
 }
