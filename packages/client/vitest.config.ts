@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
+    // Most files wait on server processes rather than compute: run a few at once even on 2 cores.
+    maxWorkers: 3,
     reporters: ['default', ['json', { outputFile: '.vitest-results/results.json' }]],
   },
 });
