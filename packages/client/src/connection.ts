@@ -16,7 +16,7 @@ import {
   status as GrpcStatus,
   Metadata,
 } from '@grpc/grpc-js';
-import { AuthService } from './api/index.js';
+import { AuthService, MaintenanceService } from './api/index.js';
 import {
   AbortedError,
   DeadlineExceededError,
@@ -72,6 +72,14 @@ export interface ConnectionOptions {
   tls?: TlsOptions;
   /** When and how often a failed call is tried again (see {@link RetryPolicy}). */
   retry?: RetryPolicy;
+  /**
+   * Probe every endpoint with a Status call this often (default: off). An endpoint that does not
+   * answer within `healthCheckTimeoutMs` (a crashed, partitioned or hung member) is tried only after
+   * the healthy ones until a later probe succeeds, so calls stop waiting on it.
+   */
+  healthCheckIntervalMs?: number;
+  /** How long a health probe waits for an answer (default 1000 ms). */
+  healthCheckTimeoutMs?: number;
 }
 
 /**
@@ -186,6 +194,8 @@ interface Endpoint {
   ready?: Promise<void>;
   /** Until this time (ms) the endpoint is tried only after the healthy ones. */
   downUntil: number;
+  /** The last health probe got no answer (only with `healthCheckIntervalMs`). */
+  unhealthy: boolean;
 }
 
 /** How long an endpoint that failed to connect is moved to the back of the rotation. */
@@ -225,19 +235,74 @@ export class Connection {
   private token: string | undefined;
   private authenticating: Promise<string> | undefined;
   private closed = false;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private probing = false;
 
   constructor(readonly options: ConnectionOptions) {
     if (options.endpoints.length === 0) throw new KvError('no endpoints given', GrpcStatus.INVALID_ARGUMENT);
     this.endpoints = options.endpoints.map((ep) => ({
       ...parseEndpoint(ep, options.tls !== undefined),
       downUntil: 0,
+      unhealthy: false,
     }));
+    const every = options.healthCheckIntervalMs;
+    if (every !== undefined && every > 0) {
+      this.healthTimer = setInterval(() => void this.checkHealth(), every);
+      this.healthTimer.unref?.();
+    }
   }
 
   /** Closes every channel; calls made afterwards fail. */
   close(): void {
     this.closed = true;
+    clearInterval(this.healthTimer);
     for (const ep of this.endpoints) ep.client?.close();
+  }
+
+  /**
+   * Each endpoint and whether it is in the preferred part of the rotation: not failed recently and
+   * (with health checks on) answering its probes.
+   *
+   * @example
+   * ```ts
+   * const client = new KvClient({ endpoints, healthCheckIntervalMs: 1000 });
+   * console.log(client.conn.health()); // [{ endpoint: '10.0.0.1:2379', healthy: true }, ...]
+   * ```
+   */
+  health(): { endpoint: string; healthy: boolean }[] {
+    const now = Date.now();
+    return this.endpoints.map((e) => ({ endpoint: e.address, healthy: !e.unhealthy && e.downUntil <= now }));
+  }
+
+  /** Probes every endpoint once (overlapping rounds are skipped). */
+  private async checkHealth(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    try {
+      await Promise.all(
+        this.endpoints.map(async (ep) => {
+          ep.unhealthy = !(await this.probe(ep));
+        }),
+      );
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** True when the endpoint answers a Status call in time (any answer, even a refusal, is alive). */
+  private async probe(ep: Endpoint): Promise<boolean> {
+    const budget: CallBudget = {
+      deadline: Date.now() + (this.options.healthCheckTimeoutMs ?? 1000),
+      signal: undefined,
+    };
+    try {
+      const client = await this.dial(ep, budget);
+      await this.sendUnary(client, MaintenanceService.status, {}, await this.metadata(), budget);
+      return true;
+    } catch (e) {
+      const err = toKvError(e);
+      return !(err instanceof UnavailableError || err instanceof DeadlineExceededError);
+    }
   }
 
   private credentialsFor(ep: Endpoint): ChannelCredentials {
@@ -288,8 +353,8 @@ export class Connection {
 
   /**
    * Endpoints in the order to try them for the next call: round-robin over the endpoints, with the
-   * ones that recently failed to connect moved to the back so one dead member does not cost every
-   * call a dial timeout.
+   * ones that recently failed to connect or failed their health probe moved to the back so one dead
+   * or hung member does not cost every call a timeout.
    */
   private rotation(): Endpoint[] {
     const start = this.next;
@@ -298,7 +363,8 @@ export class Connection {
       (_, i) => this.endpoints[(start + i) % this.endpoints.length] as Endpoint,
     );
     const now = Date.now();
-    return [...order.filter((e) => e.downUntil <= now), ...order.filter((e) => e.downUntil > now)];
+    const preferred = (e: Endpoint) => e.downUntil <= now && !e.unhealthy;
+    return [...order.filter(preferred), ...order.filter((e) => !preferred(e))];
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortedError, DeadlineExceededError, type KvClient, UnavailableError } from '../src/index.js';
-import { SERVER_KINDS, sleep, startServer, type TestServer } from './servers.js';
+import { eventually, SERVER_KINDS, sleep, startServer, type TestServer } from './servers.js';
 import { startProxy } from './tcp-proxy.js';
 
 describe.each(SERVER_KINDS)('call options and retries against %s', (kind) => {
@@ -91,5 +91,37 @@ describe.each(SERVER_KINDS)('call options and retries against %s', (kind) => {
       dialTimeoutMs: 60_000,
     });
     await expect(dead.get('k', {}, { timeoutMs: 300 })).rejects.toBeInstanceOf(DeadlineExceededError);
+  });
+
+  it('health checks take a hung member out of the rotation', async () => {
+    const proxy = await startProxy(server.endpoint.replace('http://', ''));
+    try {
+      const endpoints = [`http://${proxy.address}`, server.endpoint];
+      const checked = server.client({ endpoints, healthCheckIntervalMs: 100, healthCheckTimeoutMs: 300 });
+      const unchecked = server.client({ endpoints });
+      await Promise.all([
+        checked.get('warm'),
+        checked.get('warm'),
+        unchecked.get('warm'),
+        unchecked.get('warm'),
+      ]);
+      // The proxy's member now accepts requests and never answers, like a hung process.
+      proxy.blackhole(true);
+      expect(await eventually(() => checked.conn.health()[0]?.healthy === false)).toBe(true);
+      expect(checked.conn.health()[1]?.healthy).toBe(true);
+      for (let i = 0; i < 4; i++) await checked.put(`hc/${i}`, 'v', {}, { timeoutMs: 1000 });
+      // Without health checks round-robin sends one of two writes into the hung member.
+      const results = await Promise.allSettled([
+        unchecked.put('hc/x', 'v', {}, { timeoutMs: 1000 }),
+        unchecked.put('hc/y', 'v', {}, { timeoutMs: 1000 }),
+      ]);
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      // Healed, the member comes back into the rotation.
+      proxy.blackhole(false);
+      proxy.cutAll();
+      expect(await eventually(() => checked.conn.health()[0]?.healthy === true)).toBe(true);
+    } finally {
+      await proxy.close();
+    }
   });
 });
