@@ -4,7 +4,7 @@
  * Responses are the generated wire types from `@kv/client/api` (complete objects: absent scalars are
  * 0/''/empty), so nothing is lost between what the server says and what the caller sees.
  */
-import type { ClientReadableStream } from '@grpc/grpc-js';
+import { type ClientReadableStream, status as GrpcStatus } from '@grpc/grpc-js';
 import {
   type AlarmMember,
   AlarmRequest_AlarmAction,
@@ -457,7 +457,7 @@ export class KvClient {
     const { members } = await this.memberList({}, call);
     const leader = members.find((m) => String(m.ID) === String(status.leader));
     if (!leader || leader.clientURLs.length === 0) {
-      throw new NoLeaderError('etcdserver: no leader', 14);
+      throw new NoLeaderError('etcdserver: no leader', GrpcStatus.UNAVAILABLE);
     }
     const conn = new Connection({ ...this.conn.options, endpoints: leader.clientURLs });
     try {

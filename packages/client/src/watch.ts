@@ -7,7 +7,7 @@
  * of them share the endpoint's single HTTP/2 channel.
  */
 import { EventEmitter } from 'node:events';
-import type { ClientDuplexStream } from '@grpc/grpc-js';
+import { type ClientDuplexStream, status as GrpcStatus } from '@grpc/grpc-js';
 import {
   type DeepPartial,
   type WatchCreateRequest,
@@ -219,7 +219,7 @@ export class Watcher extends EventEmitter implements AsyncIterable<WatchResponse
         // The server no longer knows our token (it restarted, or auth was re-enabled): this is not
         // the watch's end. Authenticate again and resume, as clientv3 does.
         if (this.stream === stream) {
-          this.onStreamFailure(new InvalidAuthTokenError(res.cancelReason, 16));
+          this.onStreamFailure(new InvalidAuthTokenError(res.cancelReason, GrpcStatus.UNAUTHENTICATED));
           stream.cancel();
         }
         return;

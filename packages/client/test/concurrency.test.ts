@@ -45,6 +45,16 @@ describe.each(SERVER_KINDS)('concurrency recipes against %s', (kind) => {
       expect(session.isDone).toBe(true);
     });
 
+    it('adopts an existing lease and refuses one that does not exist', async () => {
+      const { ID } = await client.grant(30);
+      const session = await client.session({ lease: ID });
+      expect(session.lease).toBe(ID);
+      expect(session.ttl).toBe(30);
+      await session.close();
+      expect((await client.timeToLive(ID)).TTL).toBe(-1);
+      await expect(client.session({ lease: ID })).rejects.toBeInstanceOf(SessionExpiredError);
+    });
+
     it('resolves `done` with SessionExpiredError when it cannot renew for a whole TTL', async () => {
       const session = await client.session({ ttl: 2 });
       await server.stop();
