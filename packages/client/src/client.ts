@@ -148,8 +148,10 @@ export class KvClient {
    * A view of this client in which every key lives under `prefix`: keys, ranges, transaction
    * compares and operations and watches are prefixed on the way out, and the prefix is removed from
    * every key that comes back. Leases, cluster and maintenance calls are shared with the parent;
-   * sessions, mutexes, elections and STM built on the view stay inside the namespace. The view shares
-   * the connection: closing either closes both.
+   * sessions, mutexes, elections and STM built on the view stay inside the namespace. The etcd
+   * v3lock/v3election gRPC calls (`lock`, `campaign`, `leader`, `observe`, ...) are not namespaced:
+   * use `session.mutex()`/`session.election()` on the view instead. The view shares the connection:
+   * closing either closes both.
    *
    * @example
    * ```ts
