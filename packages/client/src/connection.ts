@@ -16,8 +16,9 @@ import {
   status as GrpcStatus,
   Metadata,
 } from '@grpc/grpc-js';
-import { AuthService } from './api/index.js';
+import { AuthService, MaintenanceService } from './api/index.js';
 import {
+  AbortedError,
   DeadlineExceededError,
   InvalidAuthTokenError,
   KvError,
@@ -25,7 +26,17 @@ import {
   UnavailableError,
 } from './errors.js';
 
-/** TLS settings for `https://` endpoints. */
+/**
+ * TLS settings for `https://` endpoints.
+ *
+ * @example
+ * ```ts
+ * const client = new KvClient({
+ *   endpoints: ['https://10.0.0.1:2379'],
+ *   tls: { ca: readFileSync('ca.pem'), cert: readFileSync('client.pem'), key: readFileSync('client-key.pem') },
+ * });
+ * ```
+ */
 export interface TlsOptions {
   /** PEM CA bundle that signs the server certificates (default: Node's root store). */
   ca?: Buffer | string;
@@ -37,7 +48,15 @@ export interface TlsOptions {
   insecureSkipVerify?: boolean;
 }
 
-/** Options of {@link Connection} and `KvClient`. */
+/**
+ * Options of {@link Connection} and `KvClient`.
+ *
+ * @example
+ * ```ts
+ * const opts: ConnectionOptions = { endpoints: ['127.0.0.1:2379'], dialTimeoutMs: 2000 };
+ * const client = new KvClient(opts);
+ * ```
+ */
 export interface ConnectionOptions {
   /** `http://host:port`, `https://host:port` or bare `host:port`; at least one. */
   endpoints: string[];
@@ -51,6 +70,43 @@ export interface ConnectionOptions {
   commandTimeoutMs?: number;
   /** TLS settings; also switches bare `host:port` endpoints to TLS. */
   tls?: TlsOptions;
+  /** When and how often a failed call is tried again (see {@link RetryPolicy}). */
+  retry?: RetryPolicy;
+  /**
+   * Probe every endpoint with a Status call this often (default: off). An endpoint that does not
+   * answer within `healthCheckTimeoutMs` (a crashed, partitioned or hung member) is tried only after
+   * the healthy ones until a later probe succeeds, so calls stop waiting on it.
+   */
+  healthCheckIntervalMs?: number;
+  /** How long a health probe waits for an answer (default 1000 ms). */
+  healthCheckTimeoutMs?: number;
+}
+
+/**
+ * Retry policy. A call is only ever retried when that is safe:
+ * - calls etcd's Go client marks repeatable (reads, lease calls, status, hashes, member list,
+ *   MoveLeader, auth reads) are retried on gRPC UNAVAILABLE, on the next endpoint;
+ * - every other call (Put, DeleteRange, Txn, Compact, member and auth changes, Defragment) is
+ *   retried only when the request provably never left the client: the endpoint could not be
+ *   dialled, or grpc-js refused to pick a connection ("No connection established").
+ * Attempts stop at the call's deadline, whichever comes first.
+ *
+ * @example
+ * ```ts
+ * const client = new KvClient({
+ *   endpoints: ['http://a:2379', 'http://b:2379', 'http://c:2379'],
+ *   retry: { attempts: 6, backoffMs: 100 },
+ * });
+ * ```
+ */
+export interface RetryPolicy {
+  /**
+   * Total attempts per call (default: one per endpoint plus one). An endpoint whose dial timed out is
+   * not tried again within the same call.
+   */
+  attempts?: number;
+  /** Pause before an attempt that starts a new pass over the endpoints; doubles per pass (default 50 ms). */
+  backoffMs?: number;
 }
 
 /** A grpc-js method definition as generated in `@kv/client/api` (the parts used here). */
@@ -58,12 +114,76 @@ export interface MethodDef<Req, Res> {
   readonly path: string;
   readonly requestSerialize: (value: Req) => Buffer;
   readonly responseDeserialize: (bytes: Buffer) => Res;
+  /** Safe to send twice (etcd's clientv3 marks it repeatable): retried after any UNAVAILABLE. */
+  readonly idempotent?: boolean;
 }
 
-/** Per-call options. */
+/**
+ * Per-call options, accepted as the last argument of every call.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * setTimeout(() => ac.abort(), 1000);
+ * await client.get('config/', { prefix: true }, { signal: ac.signal, timeoutMs: 500 });
+ * ```
+ */
 export interface CallOpts {
-  /** Deadline for this call in milliseconds (overrides `commandTimeoutMs`). */
+  /** Deadline for this call in milliseconds (overrides `commandTimeoutMs`); covers dialling and retries. */
   timeoutMs?: number;
+  /** Aborts the call; it then rejects with {@link AbortedError}. */
+  signal?: AbortSignal;
+}
+
+/** The time budget of one call: an absolute deadline (ms since epoch) and an abort signal. */
+interface CallBudget {
+  deadline: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+/** The error an aborted signal turns into. */
+function abortError(signal: AbortSignal): AbortedError {
+  return new AbortedError(undefined, GrpcStatus.CANCELLED, signal.reason);
+}
+
+/**
+ * Waits for `p`, but rejects early when the signal aborts. Used for steps grpc-js cannot cancel
+ * (waiting for a channel to connect, backoff pauses).
+ */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortError(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * True when a failed attempt provably never reached a server: grpc-js could not pick a connected
+ * transport, so nothing was written. Only then may a non-idempotent call be retried.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.put('k', 'v');
+ * } catch (e) {
+ *   if (e instanceof KvError && neverSent(e)) console.log('safe to try again: nothing was sent');
+ * }
+ * ```
+ */
+export function neverSent(e: KvError): boolean {
+  return e instanceof UnavailableError && /No connection established/.test(e.message);
 }
 
 interface Endpoint {
@@ -74,6 +194,8 @@ interface Endpoint {
   ready?: Promise<void>;
   /** Until this time (ms) the endpoint is tried only after the healthy ones. */
   downUntil: number;
+  /** The last health probe got no answer (only with `healthCheckIntervalMs`). */
+  unhealthy: boolean;
 }
 
 /** How long an endpoint that failed to connect is moved to the back of the rotation. */
@@ -82,7 +204,14 @@ const DOWN_PENALTY_MS = 5000;
 const textOf = (v: Buffer | string | undefined): Buffer | null =>
   v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v;
 
-/** Parses an endpoint URL into the `host:port` grpc-js wants and whether it uses TLS. */
+/**
+ * Parses an endpoint URL into the `host:port` grpc-js wants and whether it uses TLS.
+ *
+ * @example
+ * ```ts
+ * parseEndpoint('https://10.0.0.1:2379', false); // { address: '10.0.0.1:2379', secure: true }
+ * ```
+ */
 export function parseEndpoint(ep: string, tlsByDefault: boolean): { address: string; secure: boolean } {
   const m = /^(https?|unixs?):\/\/(.*)$/.exec(ep.trim());
   if (!m) return { address: ep.trim(), secure: tlsByDefault };
@@ -91,26 +220,89 @@ export function parseEndpoint(ep: string, tlsByDefault: boolean): { address: str
   return { address: rest, secure: scheme === 'https' || scheme === 'unixs' };
 }
 
-/** Owns the channels to a list of endpoints and performs calls with auth and failover. */
+/**
+ * Owns the channels to a list of endpoints and performs calls with auth and failover.
+ *
+ * @example
+ * ```ts
+ * const client = new KvClient({ endpoints: ['http://127.0.0.1:2379'] });
+ * client.conn.invalidateToken(); // the next call authenticates again
+ * ```
+ */
 export class Connection {
   private readonly endpoints: Endpoint[];
   private next = 0;
   private token: string | undefined;
   private authenticating: Promise<string> | undefined;
   private closed = false;
+  private healthTimer: NodeJS.Timeout | undefined;
+  private probing = false;
 
   constructor(readonly options: ConnectionOptions) {
     if (options.endpoints.length === 0) throw new KvError('no endpoints given', GrpcStatus.INVALID_ARGUMENT);
     this.endpoints = options.endpoints.map((ep) => ({
       ...parseEndpoint(ep, options.tls !== undefined),
       downUntil: 0,
+      unhealthy: false,
     }));
+    const every = options.healthCheckIntervalMs;
+    if (every !== undefined && every > 0) {
+      this.healthTimer = setInterval(() => void this.checkHealth(), every);
+      this.healthTimer.unref?.();
+    }
   }
 
   /** Closes every channel; calls made afterwards fail. */
   close(): void {
     this.closed = true;
+    clearInterval(this.healthTimer);
     for (const ep of this.endpoints) ep.client?.close();
+  }
+
+  /**
+   * Each endpoint and whether it is in the preferred part of the rotation: not failed recently and
+   * (with health checks on) answering its probes.
+   *
+   * @example
+   * ```ts
+   * const client = new KvClient({ endpoints, healthCheckIntervalMs: 1000 });
+   * console.log(client.conn.health()); // [{ endpoint: '10.0.0.1:2379', healthy: true }, ...]
+   * ```
+   */
+  health(): { endpoint: string; healthy: boolean }[] {
+    const now = Date.now();
+    return this.endpoints.map((e) => ({ endpoint: e.address, healthy: !e.unhealthy && e.downUntil <= now }));
+  }
+
+  /** Probes every endpoint once (overlapping rounds are skipped). */
+  private async checkHealth(): Promise<void> {
+    if (this.probing || this.closed) return;
+    this.probing = true;
+    try {
+      await Promise.all(
+        this.endpoints.map(async (ep) => {
+          ep.unhealthy = !(await this.probe(ep));
+        }),
+      );
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  /** True when the endpoint answers a Status call in time (any answer, even a refusal, is alive). */
+  private async probe(ep: Endpoint): Promise<boolean> {
+    const budget: CallBudget = {
+      deadline: Date.now() + (this.options.healthCheckTimeoutMs ?? 1000),
+      signal: undefined,
+    };
+    try {
+      const client = await this.dial(ep, budget);
+      await this.sendUnary(client, MaintenanceService.status, {}, await this.metadata(), budget);
+      return true;
+    } catch (e) {
+      const err = toKvError(e);
+      return !(err instanceof UnavailableError || err instanceof DeadlineExceededError);
+    }
   }
 
   private credentialsFor(ep: Endpoint): ChannelCredentials {
@@ -137,11 +329,12 @@ export class Connection {
     return ep.client;
   }
 
-  /** Waits until `ep`'s channel is connected, at most `dialTimeoutMs`. */
-  private async dial(ep: Endpoint): Promise<GrpcClient> {
+  /** Waits until `ep`'s channel is connected, at most `dialTimeoutMs` (or the call's deadline). */
+  private async dial(ep: Endpoint, budget?: CallBudget): Promise<GrpcClient> {
     const client = this.clientFor(ep);
     if (!ep.ready) {
-      const deadline = Date.now() + (this.options.dialTimeoutMs ?? 5000);
+      const dialDeadline = Date.now() + (this.options.dialTimeoutMs ?? 5000);
+      const deadline = Math.min(dialDeadline, budget?.deadline ?? dialDeadline);
       ep.ready = new Promise<void>((resolve, reject) => {
         client.waitForReady(deadline, (err) => {
           if (err)
@@ -154,14 +347,14 @@ export class Connection {
         ep.downUntil = Date.now() + DOWN_PENALTY_MS;
       });
     }
-    await ep.ready;
+    await raceAbort(ep.ready, budget?.signal);
     return client;
   }
 
   /**
    * Endpoints in the order to try them for the next call: round-robin over the endpoints, with the
-   * ones that recently failed to connect moved to the back so one dead member does not cost every
-   * call a dial timeout.
+   * ones that recently failed to connect or failed their health probe moved to the back so one dead
+   * or hung member does not cost every call a timeout.
    */
   private rotation(): Endpoint[] {
     const start = this.next;
@@ -170,12 +363,21 @@ export class Connection {
       (_, i) => this.endpoints[(start + i) % this.endpoints.length] as Endpoint,
     );
     const now = Date.now();
-    return [...order.filter((e) => e.downUntil <= now), ...order.filter((e) => e.downUntil > now)];
+    const preferred = (e: Endpoint) => e.downUntil <= now && !e.unhealthy;
+    return [...order.filter(preferred), ...order.filter((e) => !preferred(e))];
   }
 
-  private callOptions(opts?: CallOpts): CallOptions {
-    const t = opts?.timeoutMs ?? this.options.commandTimeoutMs;
-    return t === undefined ? {} : { deadline: Date.now() + t };
+  /**
+   * The deadline and signal of a call, fixed once so retries share them. Streams (watch, keep-alive,
+   * observe, snapshot) live as long as their owner wants: `commandTimeoutMs` does not apply to them.
+   */
+  private budget(opts?: CallOpts, stream = false): CallBudget {
+    const t = opts?.timeoutMs ?? (stream ? undefined : this.options.commandTimeoutMs);
+    return { deadline: t === undefined ? undefined : Date.now() + t, signal: opts?.signal };
+  }
+
+  private callOptions(budget: CallBudget): CallOptions {
+    return budget.deadline === undefined ? {} : { deadline: budget.deadline };
   }
 
   private async metadata(): Promise<Metadata> {
@@ -195,7 +397,7 @@ export class Connection {
           AuthService.authenticate,
           { name: this.options.username ?? '', password: this.options.password ?? '' },
           new Metadata(),
-          undefined,
+          this.budget(),
         );
         return res.token;
       } finally {
@@ -205,53 +407,102 @@ export class Connection {
     return this.authenticating;
   }
 
-  /** One unary call with failover over endpoints but without auth handling. */
+  /** One unary call with failover and safe retries over endpoints, but without auth handling. */
   private async rawUnary<Req, Res>(
     def: MethodDef<Req, Res>,
     req: Req,
     md: Metadata,
-    opts?: CallOpts,
+    budget: CallBudget,
   ): Promise<Res> {
+    const policy = this.options.retry ?? {};
+    // One pass over the endpoints plus one more try: a channel that was in reconnect backoff fails a
+    // call at once ("No connection established") and connects on the next dial.
+    const attempts = Math.max(1, policy.attempts ?? this.endpoints.length + 1);
+    let backoff = policy.backoffMs ?? 50;
     let last: KvError | undefined;
-    for (const ep of this.rotation()) {
+    let order: Endpoint[] = [];
+    // Endpoints whose dial timed out in this call: trying them again would only spend another timeout.
+    const undialable = new Set<Endpoint>();
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      if (budget.signal?.aborted) throw abortError(budget.signal);
+      if (budget.deadline !== undefined && Date.now() >= budget.deadline) break;
+      if (order.length === 0) {
+        if (attempt > 0) {
+          await raceAbort(new Promise((r) => setTimeout(r, backoff)), budget.signal);
+          backoff *= 2;
+        }
+        order = this.rotation().filter((e) => !undialable.has(e));
+        if (order.length === 0) break;
+      }
+      const ep = order.shift() as Endpoint;
       let client: GrpcClient;
       try {
-        client = await this.dial(ep);
+        client = await this.dial(ep, budget);
       } catch (e) {
         last = toKvError(e);
-        continue;
+        if (last instanceof AbortedError) throw last;
+        undialable.add(ep);
+        continue; // never sent: safe to retry for every call
       }
       try {
-        return await new Promise<Res>((resolve, reject) => {
-          client.makeUnaryRequest(
-            def.path,
-            def.requestSerialize,
-            def.responseDeserialize,
-            req,
-            md,
-            this.callOptions(opts),
-            (err, res) => (err ? reject(err) : resolve(res as Res)),
-          );
-        });
+        return await this.sendUnary(client, def, req, md, budget);
       } catch (e) {
         last = toKvError(e);
-        // Only an unreachable endpoint is worth retrying elsewhere: anything else is the cluster's answer.
         if (!(last instanceof UnavailableError)) throw last;
         ep.ready = undefined;
         ep.downUntil = Date.now() + DOWN_PENALTY_MS;
+        // Anything but "unreachable" is the cluster's answer; an unreachable endpoint is only worth
+        // another try when sending twice is harmless or nothing was sent.
+        if (!def.idempotent && !neverSent(last)) throw last;
       }
     }
-    throw last ?? new UnavailableError('no endpoint available', GrpcStatus.UNAVAILABLE);
+    if (last === undefined || (budget.deadline !== undefined && Date.now() >= budget.deadline)) {
+      throw last instanceof DeadlineExceededError
+        ? last
+        : new DeadlineExceededError('context deadline exceeded', GrpcStatus.DEADLINE_EXCEEDED);
+    }
+    throw last;
+  }
+
+  /** Sends one unary request on a connected channel; the signal cancels it. */
+  private sendUnary<Req, Res>(
+    client: GrpcClient,
+    def: MethodDef<Req, Res>,
+    req: Req,
+    md: Metadata,
+    budget: CallBudget,
+  ): Promise<Res> {
+    const signal = budget.signal;
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    return new Promise<Res>((resolve, reject) => {
+      const onAbort = () => call.cancel();
+      const call = client.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        req,
+        md,
+        this.callOptions(budget),
+        (err, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err && signal?.aborted) reject(abortError(signal));
+          else if (err) reject(err);
+          else resolve(res as Res);
+        },
+      );
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Performs a unary call: auth token, failover, one re-authentication on an invalid token. */
   async unary<Req, Res>(def: MethodDef<Req, Res>, req: Req, opts?: CallOpts): Promise<Res> {
+    const budget = this.budget(opts);
     try {
-      return await this.rawUnary(def, req, await this.metadata(), opts);
+      return await this.rawUnary(def, req, await raceAbort(this.metadata(), budget.signal), budget);
     } catch (e) {
       if (!(e instanceof InvalidAuthTokenError) || this.options.username === undefined) throw e;
       this.token = undefined;
-      return this.rawUnary(def, req, await this.metadata(), opts);
+      return this.rawUnary(def, req, await raceAbort(this.metadata(), budget.signal), budget);
     }
   }
 
@@ -262,15 +513,18 @@ export class Connection {
 
   /** Opens a bidirectional stream on the next reachable endpoint. */
   async bidi<Req, Res>(def: MethodDef<Req, Res>, opts?: CallOpts): Promise<ClientDuplexStream<Req, Res>> {
-    const md = await this.metadata();
-    const client = await this.firstReachable();
-    return client.makeBidiStreamRequest(
+    const budget = this.budget(opts, true);
+    const md = await raceAbort(this.metadata(), budget.signal);
+    const client = await this.firstReachable(budget);
+    const stream = client.makeBidiStreamRequest(
       def.path,
       def.requestSerialize,
       def.responseDeserialize,
       md,
-      this.callOptions(opts),
+      this.callOptions(budget),
     );
+    cancelOnAbort(stream, budget.signal);
+    return stream;
   }
 
   /** Opens a server stream on the next reachable endpoint. */
@@ -279,27 +533,46 @@ export class Connection {
     req: Req,
     opts?: CallOpts,
   ): Promise<ClientReadableStream<Res>> {
-    const md = await this.metadata();
-    const client = await this.firstReachable();
-    return client.makeServerStreamRequest(
+    const budget = this.budget(opts, true);
+    const md = await raceAbort(this.metadata(), budget.signal);
+    const client = await this.firstReachable(budget);
+    const stream = client.makeServerStreamRequest(
       def.path,
       def.requestSerialize,
       def.responseDeserialize,
       req,
       md,
-      this.callOptions(opts),
+      this.callOptions(budget),
     );
+    cancelOnAbort(stream, budget.signal);
+    return stream;
   }
 
-  private async firstReachable(): Promise<GrpcClient> {
+  private async firstReachable(budget: CallBudget): Promise<GrpcClient> {
     let last: unknown;
     for (const ep of this.rotation()) {
       try {
-        return await this.dial(ep);
+        return await this.dial(ep, budget);
       } catch (e) {
         last = e;
+        if (last instanceof AbortedError) break;
       }
     }
     throw toKvError(last);
   }
+}
+
+/** Cancels a stream when the signal aborts (its consumer then sees a CANCELLED error). */
+function cancelOnAbort(
+  stream: { cancel(): void; once(ev: 'close', l: () => void): unknown },
+  signal?: AbortSignal,
+): void {
+  if (!signal) return;
+  if (signal.aborted) {
+    stream.cancel();
+    return;
+  }
+  const onAbort = () => stream.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
 }

@@ -11,13 +11,30 @@
  */
 import type { MethodDef } from './connection.js';
 
-/** An exact 64-bit id: a number when it is a safe integer, otherwise a bigint. */
+/**
+ * An exact 64-bit id: a number when it is a safe integer, otherwise a bigint.
+ *
+ * @example
+ * ```ts
+ * const { ID } = await client.grant(60);
+ * await client.put('k', 'v', { lease: ID });
+ * console.log(ID.toString(16)); // hex, as etcdctl prints it
+ * ```
+ */
 export type Id = number | bigint;
 
 /** Keys of fields that hold ids. */
-type IdKey = 'ID' | 'lease' | 'clusterId' | 'memberId' | 'leader' | 'memberID';
+type IdKey = 'ID' | 'lease' | 'clusterId' | 'memberId' | 'leader' | 'memberID' | 'targetID' | 'watchId';
 
-/** `T` with every id field widened to {@link Id} (recursively). */
+/**
+ * `T` with every id field widened to {@link Id} (recursively).
+ *
+ * @example
+ * ```ts
+ * const res: Exact<LeaseGrantResponse> = await client.grant(60);
+ * const id: Id = res.ID; // number below 2^53, bigint above
+ * ```
+ */
 export type Exact<T> = T extends Uint8Array
   ? T
   : T extends (infer U)[]
@@ -26,12 +43,28 @@ export type Exact<T> = T extends Uint8Array
       ? { [K in keyof T]: K extends IdKey ? (T[K] extends number ? Id : Exact<T[K]>) : Exact<T[K]> }
       : T;
 
-/** Normalises a bigint to a number when that is exact. */
+/**
+ * Normalises a bigint to a number when that is exact.
+ *
+ * @example
+ * ```ts
+ * exactId(42n); // 42 (a number: exact)
+ * exactId(2n ** 60n); // 1152921504606846976n (stays a bigint)
+ * ```
+ */
 export function exactId(v: bigint): Id {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** Parses an id written in hex (etcdctl's spelling of lease and member ids), e.g. `694d7a2f8b3c1a04`. */
+/**
+ * Parses an id written in hex (etcdctl's spelling of lease and member ids), e.g. `694d7a2f8b3c1a04`.
+ *
+ * @example
+ * ```ts
+ * const id = parseHexId('694d7a2f8b3c1a04'); // from `etcdctl lease list`
+ * await client.revoke(id);
+ * ```
+ */
 export function parseHexId(hex: string): Id {
   if (!/^(0x)?[0-9a-fA-F]{1,16}$/.test(hex)) throw new RangeError(`bad hex id ${JSON.stringify(hex)}`);
   return exactId(BigInt(hex.startsWith('0x') ? hex : `0x${hex}`));
@@ -68,7 +101,7 @@ export const RESPONSE_IDS = {
   put: { 1: ['header', HEADER], 2: ['prevKv', KEY_VALUE] },
   deleteRange: { 1: ['header', HEADER], 3: ['prevKvs', KEY_VALUE] },
   txn: TXN_RESPONSE,
-  watch: { 1: ['header', HEADER], 11: ['events', EVENT] },
+  watch: { 1: ['header', HEADER], 2: 'watchId', 11: ['events', EVENT] },
   leaseWithId: { 1: ['header', HEADER], 2: 'ID' },
   leaseLeases: { 1: ['header', HEADER], 2: ['leases', { 1: 'ID' }] },
   memberAdd: { 1: ['header', HEADER], 2: ['member', MEMBER], 3: ['members', MEMBER] },

@@ -8,13 +8,22 @@
  * ```
  * The wire types and codecs live in `@kv/client/api`.
  */
+
+export { Event_EventType } from './api/index.js';
+export { RangeBuilder, WatchBuilder } from './builders.js';
 export { type Bytes, prefixEnd, toBytes, toText } from './bytes.js';
 export { KvClient, type KvClientOptions } from './client.js';
+export { Election } from './concurrency/election.js';
+export { type LockOwnership, Mutex } from './concurrency/mutex.js';
+export { Session, type SessionOptions } from './concurrency/session.js';
+export { Isolation, type IsolationLevel, type Stm, type StmOptions } from './concurrency/stm.js';
 export {
   type CallOpts,
   Connection,
   type ConnectionOptions,
+  neverSent,
   parseEndpoint,
+  type RetryPolicy,
   type TlsOptions,
 } from './connection.js';
 export * from './errors.js';
@@ -32,7 +41,14 @@ export {
   TxnBuilder,
 } from './kv.js';
 export { LeaseKeepAlive } from './lease.js';
-export { Watcher, type WatchOptions, type WatchResponse } from './watch.js';
+export { type WatchEvent, Watcher, type WatchOptions, type WatchResponse } from './watch.js';
 
-/** Package name, kept for tools that print it. */
+/**
+ * Package name, kept for tools that print it.
+ *
+ * @example
+ * ```ts
+ * console.log(PACKAGE_NAME); // '@kv/client'
+ * ```
+ */
 export const PACKAGE_NAME = '@kv/client';

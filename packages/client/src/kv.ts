@@ -16,9 +16,18 @@ import {
   type TxnRequest,
 } from './api/index.js';
 import { type Bytes, prefixEnd, toBytes } from './bytes.js';
+import type { CallOpts } from './connection.js';
 import type { ExactReq, Id } from './ids.js';
 
-/** Which keys a range-style request covers, beyond the single key. */
+/**
+ * Which keys a range-style request covers, beyond the single key.
+ *
+ * @example
+ * ```ts
+ * const scope: RangeScope = { prefix: true };
+ * await client.delete('tmp/', scope);
+ * ```
+ */
 export interface RangeScope {
   /** Every key starting with the key. */
   prefix?: boolean;
@@ -28,7 +37,15 @@ export interface RangeScope {
   rangeEnd?: Bytes;
 }
 
-/** Options of `get`/`range`. */
+/**
+ * Options of `get`/`range`.
+ *
+ * @example
+ * ```ts
+ * const opts: GetOptions = { prefix: true, limit: 100, sortTarget: 'mod', sortOrder: 'descend' };
+ * const recent = await client.get('events/', opts);
+ * ```
+ */
 export interface GetOptions extends RangeScope {
   limit?: number;
   /** Read at this revision (0 = latest). */
@@ -45,7 +62,14 @@ export interface GetOptions extends RangeScope {
   maxCreateRevision?: number;
 }
 
-/** Options of `put`. */
+/**
+ * Options of `put`.
+ *
+ * @example
+ * ```ts
+ * await client.put('services/api', '10.0.0.1:80', { lease: session.lease, prevKv: true });
+ * ```
+ */
 export interface PutOptions {
   /** Attach the key to this lease (0 = none). */
   lease?: Id;
@@ -57,7 +81,14 @@ export interface PutOptions {
   ignoreLease?: boolean;
 }
 
-/** Options of `delete`. */
+/**
+ * Options of `delete`.
+ *
+ * @example
+ * ```ts
+ * const { deleted, prevKvs } = await client.delete('jobs/', { prefix: true, prevKv: true });
+ * ```
+ */
 export interface DeleteOptions extends RangeScope {
   /** Return the deleted key-values in `prevKvs`. */
   prevKv?: boolean;
@@ -66,6 +97,11 @@ export interface DeleteOptions extends RangeScope {
 /**
  * The wire key for a scope: an empty key with `prefix` or `fromKey` means "all keys", which etcd
  * spells as key `\0` (clientv3 does the same; etcd rejects an empty key).
+ *
+ * @example
+ * ```ts
+ * keyFor(new Uint8Array(0), { prefix: true }); // Uint8Array [0]: etcd's spelling of 'all keys'
+ * ```
  */
 export function keyFor(key: Uint8Array, scope: RangeScope): Uint8Array {
   return key.length === 0 && (scope.prefix || scope.fromKey) && scope.rangeEnd === undefined
@@ -73,7 +109,14 @@ export function keyFor(key: Uint8Array, scope: RangeScope): Uint8Array {
     : key;
 }
 
-/** Computes the wire `range_end` for a key and scope. */
+/**
+ * Computes the wire `range_end` for a key and scope.
+ *
+ * @example
+ * ```ts
+ * rangeEndFor(toBytes('app/'), { prefix: true }); // bytes of 'app0'
+ * ```
+ */
 export function rangeEndFor(key: Uint8Array, scope: RangeScope): Uint8Array {
   if (scope.rangeEnd !== undefined) return toBytes(scope.rangeEnd);
   if (scope.prefix) return key.length === 0 ? new Uint8Array([0]) : prefixEnd(key);
@@ -136,16 +179,26 @@ export function deleteRequest(key: Bytes, opts: DeleteOptions = {}): DeepPartial
   return { key: keyFor(k, opts), rangeEnd: rangeEndFor(k, opts), prevKv: opts.prevKv ?? false };
 }
 
-/** Operations usable inside a transaction. */
+/**
+ * Operations usable inside a transaction.
+ *
+ * @example
+ * ```ts
+ * await client
+ *   .txn()
+ *   .then(Op.put('a', '1', { lease: session.lease }), Op.get('b'), Op.delete('c/', { prefix: true }))
+ *   .commit();
+ * ```
+ */
 export const Op = {
   get: (key: Bytes, opts?: GetOptions): DeepPartial<RequestOp> => ({ requestRange: rangeRequest(key, opts) }),
-  /** A put inside a transaction. Its lease must be a safe integer: nested ids go through the generated encoder. */
+  /**
+   * A put inside a transaction. A lease id above 2^53 (a bigint) stays exact: the transaction
+   * encoder writes it (see txn-encoding.ts), though the wire type below says number.
+   */
   put: (key: Bytes, value: Bytes, opts?: PutOptions): DeepPartial<RequestOp> => {
     const req = putRequest(key, value, opts);
-    if (typeof req.lease === 'bigint') {
-      throw new RangeError('lease ids above 2^53 are not supported inside transactions');
-    }
-    return { requestPut: { ...req, lease: req.lease } };
+    return { requestPut: { ...req, lease: req.lease as number } };
   },
   delete: (key: Bytes, opts?: DeleteOptions): DeepPartial<RequestOp> => ({
     requestDeleteRange: deleteRequest(key, opts),
@@ -153,7 +206,15 @@ export const Op = {
   txn: (req: DeepPartial<TxnRequest>): DeepPartial<RequestOp> => ({ requestTxn: req }),
 };
 
-/** Comparison operators, as written in etcdctl's txn syntax. */
+/**
+ * Comparison operators, as written in etcdctl's txn syntax.
+ *
+ * @example
+ * ```ts
+ * const op: CompareOp = '!=';
+ * await client.txn().if(Cmp.version('k', op, 0)).then(Op.delete('k')).commit();
+ * ```
+ */
 export type CompareOp = '=' | '!=' | '>' | '<';
 
 const RESULT: Record<CompareOp, Compare_CompareResult> = {
@@ -163,7 +224,18 @@ const RESULT: Record<CompareOp, Compare_CompareResult> = {
   '<': Compare_CompareResult.LESS,
 };
 
-/** Transaction guards. Each returns a wire `Compare`; `create(key, '=', 0)` means "key absent". */
+/**
+ * Transaction guards. Each returns a wire `Compare`; `create(key, '=', 0)` means "key absent".
+ *
+ * @example
+ * ```ts
+ * await client
+ *   .txn()
+ *   .if(Cmp.value('k', '=', 'v1'), Cmp.mod('other', '<', 100), Cmp.create('absent', '=', 0))
+ *   .then(Op.put('k', 'v2'))
+ *   .commit();
+ * ```
+ */
 export const Cmp = {
   value: (key: Bytes, op: CompareOp, value: Bytes, scope?: RangeScope): DeepPartial<CompareMsg> =>
     cmp(key, op, Compare_CompareTarget.VALUE, { value: toBytes(value) }, scope),
@@ -173,8 +245,9 @@ export const Cmp = {
     cmp(key, op, Compare_CompareTarget.CREATE, { createRevision: revision }, scope),
   mod: (key: Bytes, op: CompareOp, revision: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
     cmp(key, op, Compare_CompareTarget.MOD, { modRevision: revision }, scope),
-  lease: (key: Bytes, op: CompareOp, lease: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
-    cmp(key, op, Compare_CompareTarget.LEASE, { lease }, scope),
+  /** Compares the key's lease id; a bigint id stays exact (see `Op.put`). */
+  lease: (key: Bytes, op: CompareOp, lease: Id, scope?: RangeScope): DeepPartial<CompareMsg> =>
+    cmp(key, op, Compare_CompareTarget.LEASE, { lease: lease as number }, scope),
 };
 
 function cmp(
@@ -188,11 +261,25 @@ function cmp(
   return { key: k, rangeEnd: rangeEndFor(k, scope), result: RESULT[op], target, ...operand };
 }
 
+/** A callback as `Promise.then` receives it. */
+type Settle<T, R> = ((value: T) => R | PromiseLike<R>) | null | undefined;
+
 /**
- * Fluent transaction:
- * `client.txn().if(Cmp.value('k', '=', 'v')).success(Op.put('k', 'w')).failure(Op.get('k')).commit()`.
- * Calls may repeat; each appends. (No `then` method on purpose: that would make the builder a
- * thenable and `await builder` would misbehave.)
+ * Fluent transaction, as in clientv3 and the npm etcd3 client:
+ * `client.txn().if(Cmp.value('k', '=', 'v')).then(Op.put('k', 'w')).else(Op.get('k')).commit()`.
+ * `if`, `then`/`success` and `else`/`failure` may repeat; each appends. `commit()` sends it (once;
+ * later calls return the same result).
+ *
+ * @example
+ * ```ts
+ * const res = await client
+ *   .txn()
+ *   .if(Cmp.version('config', '=', 0))
+ *   .then(Op.put('config', 'v1'))
+ *   .else(Op.get('config'))
+ *   .commit();
+ * console.log(res.succeeded);
+ * ```
  */
 export class TxnBuilder<R> {
   private readonly req: {
@@ -204,28 +291,58 @@ export class TxnBuilder<R> {
     success: [],
     failure: [],
   };
-  constructor(private readonly run: (req: DeepPartial<TxnRequest>) => Promise<R>) {}
-  /** Adds guards (all must hold for `then` to run). */
+  private sent: Promise<R> | undefined;
+  private call: CallOpts = {};
+  constructor(private readonly run: (req: DeepPartial<TxnRequest>, call: CallOpts) => Promise<R>) {}
+  /** Sets the call options (deadline, abort signal) used when the transaction is sent. */
+  options(call: CallOpts): this {
+    this.call = { ...this.call, ...call };
+    return this;
+  }
+  /** Adds guards (all must hold for the success branch to run). */
   if(...compares: DeepPartial<CompareMsg>[]): this {
     this.req.compare.push(...compares);
     return this;
   }
-  /** Adds operations run when every guard holds. */
+  /** Adds operations run when every guard holds (same as `then` with operations). */
   success(...ops: DeepPartial<RequestOp>[]): this {
     this.req.success.push(...ops);
     return this;
   }
-  /** Adds operations run when a guard fails. */
+  /** Adds operations run when a guard fails (same as `else`). */
   failure(...ops: DeepPartial<RequestOp>[]): this {
     this.req.failure.push(...ops);
     return this;
+  }
+  /** Adds operations run when a guard fails. */
+  else(...ops: DeepPartial<RequestOp>[]): this {
+    return this.failure(...ops);
+  }
+  /**
+   * Adds operations run when every guard holds. (Called by a plain-JavaScript `await` with two
+   * callbacks, it sends the transaction instead, so awaiting a builder still works at run time;
+   * TypeScript asks for `.commit()`.)
+   */
+  // biome-ignore lint/suspicious/noThenProperty: clientv3's and etcd3's name for the success branch
+  then(...ops: DeepPartial<RequestOp>[]): this {
+    const args = ops as unknown[];
+    if (args.length > 0 && args.every((a) => a === undefined || a === null || typeof a === 'function')) {
+      void this.commit().then(args[0] as Settle<R, unknown>, args[1] as Settle<unknown, unknown>);
+      return this;
+    }
+    return this.success(...ops);
+  }
+  /** Sends the transaction and handles a failure. */
+  catch<B = never>(onrejected?: Settle<unknown, B>): Promise<R | B> {
+    return this.commit().catch(onrejected);
   }
   /** The request built so far. */
   request(): DeepPartial<TxnRequest> {
     return this.req;
   }
-  /** Sends the transaction. */
+  /** Sends the transaction (once; later calls return the same result). */
   commit(): Promise<R> {
-    return this.run(this.req);
+    this.sent ??= this.run(this.req, this.call);
+    return this.sent;
   }
 }

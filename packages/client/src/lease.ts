@@ -5,8 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { DeepPartial, LeaseKeepAliveRequest, LeaseKeepAliveResponse } from './api/index.js';
-import type { Connection } from './connection.js';
-import { type KvError, LeaseNotFoundError, toKvError } from './errors.js';
+import type { CallOpts, Connection } from './connection.js';
+import { InvalidAuthTokenError, type KvError, LeaseNotFoundError, toKvError } from './errors.js';
 import type { Exact, ExactReq, Id } from './ids.js';
 import { Lease } from './methods.js';
 
@@ -20,6 +20,15 @@ type KeepAliveStream = ClientDuplexStream<
  * - `'keepalive'` (LeaseKeepAliveResponse): each renewal, with the new TTL,
  * - `'lost'` (KvError): the lease expired or was revoked ({@link LeaseNotFoundError}); the keep-alive stops,
  * - `'disconnected'` (KvError): the stream failed; it is reopened after a short delay.
+ *
+ * @example
+ * ```ts
+ * const { ID } = await client.grant(10);
+ * const ka = await client.keepAlive(ID);
+ * ka.on('lost', (e) => console.error('lease lost', e));
+ * // ... later
+ * ka.close();
+ * ```
  */
 export class LeaseKeepAlive extends EventEmitter {
   private stream: KeepAliveStream | undefined;
@@ -79,6 +88,8 @@ export class LeaseKeepAlive extends EventEmitter {
     this.stream = undefined;
     clearTimeout(this.timer);
     if (this.stopped) return;
+    // The server forgot our token (restart, auth re-enabled): the reopened stream authenticates again.
+    if (e instanceof InvalidAuthTokenError) this.conn.invalidateToken();
     this.emit('disconnected', e);
     setTimeout(() => void this.open(), 200).unref?.();
   }
@@ -99,8 +110,12 @@ export class LeaseKeepAlive extends EventEmitter {
 }
 
 /** Sends one keep-alive and returns the server's answer (TTL 0 means the lease is gone). */
-export async function keepAliveOnce(conn: Connection, id: Id): Promise<Exact<LeaseKeepAliveResponse>> {
-  const stream = await conn.bidi(Lease.leaseKeepAlive);
+export async function keepAliveOnce(
+  conn: Connection,
+  id: Id,
+  call?: CallOpts,
+): Promise<Exact<LeaseKeepAliveResponse>> {
+  const stream = await conn.bidi(Lease.leaseKeepAlive, call);
   try {
     return await new Promise<Exact<LeaseKeepAliveResponse>>((resolve, reject) => {
       stream.once('data', resolve);

@@ -5,6 +5,7 @@
  * responses hold names, and only the response header's cluster/member ids would be rounded.
  */
 import {
+  AuthService,
   ClusterService,
   type DeepPartial,
   ElectionService,
@@ -18,6 +19,7 @@ import {
 } from './api/index.js';
 import type { MethodDef } from './connection.js';
 import { type ExactReq, exactRequests, exactResponses, RESPONSE_IDS as R } from './ids.js';
+import { exactTxnRequests } from './txn-encoding.js';
 
 /** A LeaderKey whose lease may be a bigint (as returned by `campaign` against etcd). */
 export type ExactLeaderKey = ExactReq<DeepPartial<LeaderKey>>;
@@ -58,11 +60,19 @@ function withExactLeader<Req extends { leader?: DeepPartial<LeaderKey> }, Res>(
   };
 }
 
+/**
+ * Marks a method repeatable: etcd's Go client (clientv3/retry.go) retries these after UNAVAILABLE
+ * because sending them twice has the same effect as once.
+ */
+function repeatable<Req, Res>(def: MethodDef<Req, Res>): MethodDef<Req, Res> {
+  return { ...def, idempotent: true };
+}
+
 export const KV = {
-  range: exactResponses(KVService.range, R.range),
+  range: repeatable(exactResponses(KVService.range, R.range)),
   put: exactResponses(exactRequests(KVService.put, { lease: 3 }), R.put),
   deleteRange: exactResponses(KVService.deleteRange, R.deleteRange),
-  txn: exactResponses(KVService.txn, R.txn),
+  txn: exactResponses(exactTxnRequests(KVService.txn), R.txn),
   compact: exactResponses(KVService.compact, R.headerOnly),
 };
 
@@ -71,27 +81,32 @@ export const Watch = {
 };
 
 export const Lease = {
-  leaseGrant: exactResponses(exactRequests(LeaseService.leaseGrant, { ID: 2 }), R.leaseWithId),
-  leaseRevoke: exactResponses(exactRequests(LeaseService.leaseRevoke, { ID: 1 }), R.headerOnly),
+  leaseGrant: repeatable(exactResponses(exactRequests(LeaseService.leaseGrant, { ID: 2 }), R.leaseWithId)),
+  leaseRevoke: repeatable(exactResponses(exactRequests(LeaseService.leaseRevoke, { ID: 1 }), R.headerOnly)),
   leaseKeepAlive: exactResponses(exactRequests(LeaseService.leaseKeepAlive, { ID: 1 }), R.leaseWithId),
-  leaseTimeToLive: exactResponses(exactRequests(LeaseService.leaseTimeToLive, { ID: 1 }), R.leaseWithId),
-  leaseLeases: exactResponses(LeaseService.leaseLeases, R.leaseLeases),
+  leaseTimeToLive: repeatable(
+    exactResponses(exactRequests(LeaseService.leaseTimeToLive, { ID: 1 }), R.leaseWithId),
+  ),
+  leaseLeases: repeatable(exactResponses(LeaseService.leaseLeases, R.leaseLeases)),
 };
 
 export const Cluster = {
   memberAdd: exactResponses(ClusterService.memberAdd, R.memberAdd),
   memberRemove: exactResponses(exactRequests(ClusterService.memberRemove, { ID: 1 }), R.members),
   memberUpdate: exactResponses(exactRequests(ClusterService.memberUpdate, { ID: 1 }), R.members),
-  memberList: exactResponses(ClusterService.memberList, R.members),
+  memberList: repeatable(exactResponses(ClusterService.memberList, R.members)),
   memberPromote: exactResponses(exactRequests(ClusterService.memberPromote, { ID: 1 }), R.members),
 };
 
 export const Maintenance = {
-  alarm: exactResponses(exactRequests(MaintenanceService.alarm, { memberID: 2 }), R.alarm),
-  status: exactResponses(MaintenanceService.status, R.status),
+  alarm: repeatable(exactResponses(exactRequests(MaintenanceService.alarm, { memberID: 2 }), R.alarm)),
+  status: repeatable(exactResponses(MaintenanceService.status, R.status)),
   defragment: exactResponses(MaintenanceService.defragment, R.headerOnly),
-  hash: exactResponses(MaintenanceService.hash, R.headerOnly),
-  hashKV: exactResponses(MaintenanceService.hashKV, R.headerOnly),
+  hash: repeatable(exactResponses(MaintenanceService.hash, R.headerOnly)),
+  hashKV: repeatable(exactResponses(MaintenanceService.hashKV, R.headerOnly)),
+  moveLeader: repeatable(
+    exactResponses(exactRequests(MaintenanceService.moveLeader, { targetID: 1 }), R.headerOnly),
+  ),
   snapshot: exactResponses(MaintenanceService.snapshot, R.headerOnly),
 };
 
@@ -106,4 +121,14 @@ export const Election = {
   leader: exactResponses(ElectionService.leader, R.leader),
   observe: exactResponses(ElectionService.observe, R.leader),
   resign: exactResponses(withExactLeader(ElectionService.resign), R.headerOnly),
+};
+
+/** Auth calls: the generated definitions, with the read-only ones marked repeatable. */
+export const Auth = {
+  ...AuthService,
+  userGet: repeatable(AuthService.userGet),
+  userList: repeatable(AuthService.userList),
+  roleGet: repeatable(AuthService.roleGet),
+  roleList: repeatable(AuthService.roleList),
+  authStatus: repeatable(AuthService.authStatus),
 };

@@ -7,6 +7,11 @@ export interface TcpProxy {
   address: string;
   /** Destroys every open connection (both sides); new connections are still accepted. */
   cutAll(): void;
+  /**
+   * While on, bytes are accepted from both sides but forwarded to neither: requests leave the
+   * client and vanish, as on a network partition.
+   */
+  blackhole(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -14,6 +19,7 @@ export interface TcpProxy {
 export async function startProxy(target: string): Promise<TcpProxy> {
   const [host, port] = target.split(':') as [string, string];
   const sockets = new Set<Socket>();
+  let swallowing = false;
   const server: Server = createServer((downstream) => {
     const upstream = connect(Number(port), host);
     for (const s of [downstream, upstream]) {
@@ -24,8 +30,12 @@ export async function startProxy(target: string): Promise<TcpProxy> {
         upstream.destroy();
       });
     }
-    downstream.pipe(upstream);
-    upstream.pipe(downstream);
+    downstream.on('data', (d: Buffer) => {
+      if (!swallowing) upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (!swallowing) downstream.write(d);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const addr = server.address();
@@ -34,6 +44,9 @@ export async function startProxy(target: string): Promise<TcpProxy> {
     address: `127.0.0.1:${proxyPort}`,
     cutAll() {
       for (const s of sockets) s.destroy();
+    },
+    blackhole(on: boolean) {
+      swallowing = on;
     },
     close: () =>
       new Promise<void>((resolve) => {
