@@ -165,7 +165,7 @@ describe('snapshot restore errors (etcd texts)', () => {
     expect(st.hash).toBe(await store.hash());
     await store.close();
     const dataDir = join(root, 'old-format-restored');
-    await restoreSnapshot({ path, dataDir });
+    await restoreSnapshot({ path, dataDir, backend: 'memory' });
     const srv = await startServer({ backend: 'memory', dataDir, unsafeNoFsync: true });
     const c = connect(srv.address);
     try {

@@ -74,11 +74,15 @@ function etcdctlWatch(endpoint: string, n: number): { child: ChildProcess; outpu
       () => reject(new Error(`etcdctl watch printed ${out.length} bytes only`)),
       60_000,
     );
+    let settle: NodeJS.Timeout | undefined;
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
+      // The last event's lines may arrive in a later chunk than its DELETE line: once all n are
+      // there, wait for the output to go quiet before taking it.
       if (out.split('\n').filter((l) => l === 'DELETE').length === n) {
         clearTimeout(timer);
-        resolve(out);
+        clearTimeout(settle);
+        settle = setTimeout(() => resolve(out), 500);
       }
     });
   });
