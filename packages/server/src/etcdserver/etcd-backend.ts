@@ -6,7 +6,7 @@
  * authUsers, authRoles (authpb) — and are copied. The rest differ and are converted:
  * - meta: consistent_index is 8-byte big-endian in both; kv stores scheduledCompactRev and
  *   finishedCompactRev the same way, etcd as a 17-byte revision `main_0` (mvcc/kvstore.go).
- * - lease: kv stores `{"id","ttl"}` JSON; etcd stores leasepb.Lease (ID=1, TTL=2, RemainingTTL=3), which
+ * - lease: kv stores `{"id","ttl","remainingTtl"?}` JSON; etcd stores leasepb.Lease (ID=1, TTL=2, RemainingTTL=3), which
  *   is wire-identical to kv's generated `kvpb.LeaseRecord` codec, used here.
  * - alarm: kv keys `memberID/alarm` with a JSON value; etcd keys the marshalled etcdserverpb.AlarmMember
  *   with an empty value.
@@ -84,6 +84,8 @@ export class EtcdBackendError extends Error {
 interface KvLease {
   id: number;
   ttl: number;
+  /** Checkpointed remaining TTL (`--experimental-enable-lease-checkpoint`), absent when none. */
+  remainingTtl?: number;
 }
 /** kv's alarm bucket value. */
 interface KvAlarm {
@@ -161,7 +163,7 @@ export function etcdBucketsFromKv(view: ReadView, cluster: EtcdClusterInfo): Bbo
       entries: () =>
         mapScan(view, ETCD_BUCKETS.lease, (k, v) => {
           const l = parseJson<KvLease>('lease', v);
-          return [k, LeaseRecord.encode({ ID: l.id, TTL: l.ttl })];
+          return [k, LeaseRecord.encode({ ID: l.id, TTL: l.ttl, RemainingTTL: l.remainingTtl ?? 0 })];
         }),
     },
     { name: ETCD_BUCKETS.alarm, entries: alarms },
@@ -233,6 +235,7 @@ export async function loadEtcdBackend(db: BboltReader, backend: Backend): Promis
     // key the entry as kv's apply layer would, so a later revoke finds it.
     const id = Number(Buffer.from(k).readBigInt64BE(0));
     const json: KvLease = { id, ttl: lease.TTL };
+    if (lease.RemainingTTL > 0) json.remainingTtl = lease.RemainingTTL;
     await put(ETCD_BUCKETS.lease, kvLeaseKey(id), enc.encode(JSON.stringify(json)));
   }
   for (const [k] of db.bucket(ETCD_BUCKETS.alarm)?.entries() ?? []) {

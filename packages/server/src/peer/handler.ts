@@ -6,6 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  LeaseInternalRequest,
+  LeaseInternalResponse,
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   type LeaseTimeToLiveRequest,
@@ -14,7 +16,6 @@ import {
 import { EtcdError } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
 import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
-import { decodeLeaseInternalRequest, encodeLeaseInternalResponse } from './lease-internal.js';
 import { membersJson } from './members-json.js';
 
 /** What the peer routes need from the server (the member's lease and membership logic). */
@@ -97,13 +98,13 @@ async function serveLease(
     } else {
       let req: LeaseTimeToLiveRequest;
       try {
-        req = decodeLeaseInternalRequest(body);
+        req = LeaseInternalRequest.decode(body).LeaseTimeToLiveRequest ?? { ID: 0, keys: false };
       } catch {
         return plainError(res, 400, 'error unmarshalling request');
       }
       const ttl = await host.leaseTimeToLive(req.ID, req.keys);
       if (!ttl) return plainError(res, 404, 'lease not found');
-      out = encodeLeaseInternalResponse(ttl);
+      out = LeaseInternalResponse.encode({ LeaseTimeToLiveResponse: ttl });
     }
   } catch (err) {
     const msg = err instanceof EtcdError ? err.message.replace(/^etcdserver: /, '') : String(err);

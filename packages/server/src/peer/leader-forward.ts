@@ -3,6 +3,8 @@
  * promote forwarding): lease keep-alive, lease TimeToLive, learner promotion.
  */
 import {
+  LeaseInternalRequest,
+  LeaseInternalResponse,
   LeaseKeepAliveRequest,
   LeaseKeepAliveResponse,
   type LeaseTimeToLiveRequest,
@@ -12,7 +14,6 @@ import { Errors, EtcdError } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { type PeerResponse, peerRequest } from './http-client.js';
-import { decodeLeaseInternalResponse, encodeLeaseInternalRequest } from './lease-internal.js';
 
 /** Posts `body` to `path` on the leader's first answering peer URL. */
 async function postToLeader(etcd: EtcdServer, path: string, body: Uint8Array): Promise<PeerResponse> {
@@ -47,10 +48,14 @@ export async function forwardTimeToLive(
   etcd: EtcdServer,
   req: LeaseTimeToLiveRequest,
 ): Promise<LeaseTimeToLiveResponse | undefined> {
-  const res = await postToLeader(etcd, '/leases/internal', encodeLeaseInternalRequest(req));
+  const res = await postToLeader(
+    etcd,
+    '/leases/internal',
+    LeaseInternalRequest.encode({ LeaseTimeToLiveRequest: req }),
+  );
   if (res.status === 404) return undefined;
   if (res.status !== 200) throw new EtcdError(14, `etcdserver: ${res.body.toString().trim()}`);
-  return decodeLeaseInternalResponse(res.body);
+  return LeaseInternalResponse.decode(res.body).LeaseTimeToLiveResponse;
 }
 
 /** Asks the leader to promote a learner; throws etcd's error when it refuses. */

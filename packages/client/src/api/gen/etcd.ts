@@ -17426,6 +17426,205 @@ function fromJson_ClusterRecord(x: unknown, path: string): ClusterRecord {
   return m;
 }
 
+/**
+ * The body of the peer endpoint /leases/internal (wire-identical to etcd's leasepb.LeaseInternalRequest):
+ * a follower asks the leader for a lease's TimeToLive.
+ *
+ * Proto message `kvpb.LeaseInternalRequest`.
+ */
+export interface LeaseInternalRequest {
+  LeaseTimeToLiveRequest?: LeaseTimeToLiveRequest;
+}
+
+/** Codec for {@link LeaseInternalRequest} (`kvpb.LeaseInternalRequest`). */
+export const LeaseInternalRequest = {
+  /** Fully qualified proto name. */
+  typeName: "kvpb.LeaseInternalRequest",
+  /** Builds a complete message from a partial one, filling proto3 defaults. */
+  create: (init?: DeepPartial<LeaseInternalRequest>): LeaseInternalRequest => create_LeaseInternalRequest(init),
+  /** Encodes to protobuf binary; absent and default-valued fields are skipped. */
+  encode: (m: DeepPartial<LeaseInternalRequest>): Uint8Array => {
+    const w = startEncode();
+    write_LeaseInternalRequest(m, w);
+    return finishEncode(w);
+  },
+  /** Decodes protobuf binary; throws ProtoDecodeError on malformed input. */
+  decode: (b: Uint8Array): LeaseInternalRequest => {
+    const r = startDecode(b, "kvpb.LeaseInternalRequest");
+    try {
+      return read_LeaseInternalRequest(r, r.end);
+    } catch (e) {
+      throw decodeError(e, "kvpb.LeaseInternalRequest");
+    }
+  },
+  /** Maps to grpc-gateway JSON (proto field names, 64-bit as strings, bytes as base64). */
+  toJSON: (m: DeepPartial<LeaseInternalRequest>): JsonObject => json_LeaseInternalRequest(m),
+  /** Maps from JSON (proto or camelCase names); throws ProtoJsonError on bad input. */
+  fromJSON: (o: unknown): LeaseInternalRequest => fromJson_LeaseInternalRequest(o, "kvpb.LeaseInternalRequest"),
+} as const;
+
+function create_LeaseInternalRequest(i: DeepPartial<LeaseInternalRequest> | undefined): LeaseInternalRequest {
+  if (i == null) {
+    return {
+      LeaseTimeToLiveRequest: undefined,
+    };
+  }
+  return {
+    LeaseTimeToLiveRequest: i.LeaseTimeToLiveRequest == null ? undefined : create_LeaseTimeToLiveRequest(i.LeaseTimeToLiveRequest),
+  };
+}
+
+function write_LeaseInternalRequest(m: DeepPartial<LeaseInternalRequest>, w: Writer): void {
+  {
+    const v = m.LeaseTimeToLiveRequest;
+    if (v != null) {
+      w.uint32(10);
+      {
+        const at = w.fork();
+        write_LeaseTimeToLiveRequest(v, w);
+        w.join(at);
+      }
+    }
+  }
+}
+
+function read_LeaseInternalRequest(r: Reader, end: number): LeaseInternalRequest {
+  const m: LeaseInternalRequest = {
+    LeaseTimeToLiveRequest: undefined,
+  };
+  while (r.pos < end) {
+    const t = r.uint32();
+    switch (t) {
+      case 10: {
+        const e = r.delimited();
+        m.LeaseTimeToLiveRequest = read_LeaseTimeToLiveRequest(r, e);
+        checkEnd(r, e);
+        break;
+      }
+      default:
+        r.skip(t);
+    }
+  }
+  return m;
+}
+
+function json_LeaseInternalRequest(m: DeepPartial<LeaseInternalRequest>): JsonObject {
+  const o: JsonObject = {};
+  {
+    const v = m.LeaseTimeToLiveRequest;
+    if (v != null) o.LeaseTimeToLiveRequest = json_LeaseTimeToLiveRequest(v);
+  }
+  return o;
+}
+
+function fromJson_LeaseInternalRequest(x: unknown, path: string): LeaseInternalRequest {
+  const o = jsonObject(x, path);
+  const m = create_LeaseInternalRequest(undefined);
+  let v: unknown;
+  v = jsonField(o, "LeaseTimeToLiveRequest", "LeaseTimeToLiveRequest");
+  if (v !== undefined) m.LeaseTimeToLiveRequest = fromJson_LeaseTimeToLiveRequest(v, `${path}.LeaseTimeToLiveRequest`);
+  return m;
+}
+
+/**
+ * The leader's answer on /leases/internal (wire-identical to etcd's leasepb.LeaseInternalResponse).
+ *
+ * Proto message `kvpb.LeaseInternalResponse`.
+ */
+export interface LeaseInternalResponse {
+  LeaseTimeToLiveResponse?: LeaseTimeToLiveResponse;
+}
+
+/** Codec for {@link LeaseInternalResponse} (`kvpb.LeaseInternalResponse`). */
+export const LeaseInternalResponse = {
+  /** Fully qualified proto name. */
+  typeName: "kvpb.LeaseInternalResponse",
+  /** Builds a complete message from a partial one, filling proto3 defaults. */
+  create: (init?: DeepPartial<LeaseInternalResponse>): LeaseInternalResponse => create_LeaseInternalResponse(init),
+  /** Encodes to protobuf binary; absent and default-valued fields are skipped. */
+  encode: (m: DeepPartial<LeaseInternalResponse>): Uint8Array => {
+    const w = startEncode();
+    write_LeaseInternalResponse(m, w);
+    return finishEncode(w);
+  },
+  /** Decodes protobuf binary; throws ProtoDecodeError on malformed input. */
+  decode: (b: Uint8Array): LeaseInternalResponse => {
+    const r = startDecode(b, "kvpb.LeaseInternalResponse");
+    try {
+      return read_LeaseInternalResponse(r, r.end);
+    } catch (e) {
+      throw decodeError(e, "kvpb.LeaseInternalResponse");
+    }
+  },
+  /** Maps to grpc-gateway JSON (proto field names, 64-bit as strings, bytes as base64). */
+  toJSON: (m: DeepPartial<LeaseInternalResponse>): JsonObject => json_LeaseInternalResponse(m),
+  /** Maps from JSON (proto or camelCase names); throws ProtoJsonError on bad input. */
+  fromJSON: (o: unknown): LeaseInternalResponse => fromJson_LeaseInternalResponse(o, "kvpb.LeaseInternalResponse"),
+} as const;
+
+function create_LeaseInternalResponse(i: DeepPartial<LeaseInternalResponse> | undefined): LeaseInternalResponse {
+  if (i == null) {
+    return {
+      LeaseTimeToLiveResponse: undefined,
+    };
+  }
+  return {
+    LeaseTimeToLiveResponse: i.LeaseTimeToLiveResponse == null ? undefined : create_LeaseTimeToLiveResponse(i.LeaseTimeToLiveResponse),
+  };
+}
+
+function write_LeaseInternalResponse(m: DeepPartial<LeaseInternalResponse>, w: Writer): void {
+  {
+    const v = m.LeaseTimeToLiveResponse;
+    if (v != null) {
+      w.uint32(10);
+      {
+        const at = w.fork();
+        write_LeaseTimeToLiveResponse(v, w);
+        w.join(at);
+      }
+    }
+  }
+}
+
+function read_LeaseInternalResponse(r: Reader, end: number): LeaseInternalResponse {
+  const m: LeaseInternalResponse = {
+    LeaseTimeToLiveResponse: undefined,
+  };
+  while (r.pos < end) {
+    const t = r.uint32();
+    switch (t) {
+      case 10: {
+        const e = r.delimited();
+        m.LeaseTimeToLiveResponse = read_LeaseTimeToLiveResponse(r, e);
+        checkEnd(r, e);
+        break;
+      }
+      default:
+        r.skip(t);
+    }
+  }
+  return m;
+}
+
+function json_LeaseInternalResponse(m: DeepPartial<LeaseInternalResponse>): JsonObject {
+  const o: JsonObject = {};
+  {
+    const v = m.LeaseTimeToLiveResponse;
+    if (v != null) o.LeaseTimeToLiveResponse = json_LeaseTimeToLiveResponse(v);
+  }
+  return o;
+}
+
+function fromJson_LeaseInternalResponse(x: unknown, path: string): LeaseInternalResponse {
+  const o = jsonObject(x, path);
+  const m = create_LeaseInternalResponse(undefined);
+  let v: unknown;
+  v = jsonField(o, "LeaseTimeToLiveResponse", "LeaseTimeToLiveResponse");
+  if (v !== undefined) m.LeaseTimeToLiveResponse = fromJson_LeaseTimeToLiveResponse(v, `${path}.LeaseTimeToLiveResponse`);
+  return m;
+}
+
 // ---- services ----
 
 /** grpc-js service definition for `etcdserverpb.KV`: `server.addService(KVService, impl)` or `makeGenericClientConstructor(KVService, 'KV')`. */
