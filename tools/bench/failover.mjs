@@ -44,6 +44,7 @@ async function startCluster(target) {
   for (let i = 0; i < MEMBERS; i++)
     members.push({ name: `m${i}`, client: await freePort(), peer: await freePort() });
   const ic = members.map((m) => `${m.name}=http://127.0.0.1:${m.peer}`).join(',');
+  const token = `failover-${Date.now()}`;
   for (const m of members) {
     const flags = [
       '--name',
@@ -61,7 +62,7 @@ async function startCluster(target) {
       '--initial-cluster',
       ic,
       '--initial-cluster-token',
-      `failover-${Date.now()}`,
+      token,
       '--initial-cluster-state',
       'new',
       '--heartbeat-interval',
