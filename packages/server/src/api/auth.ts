@@ -56,7 +56,7 @@ export class AuthApi {
     req: AuthRequest,
     ctx: CallContext,
   ): Promise<AuthResponseBody & { header: ResponseHeader }> {
-    const r = await this.etcd.propose(withIdentity(req, ctx));
+    const r = await this.etcd.propose(withIdentity(req, ctx), ctx?.caller);
     return { header: header(this.etcd, r.revision), ...(r.response as AuthResponseBody) };
   }
 

@@ -11,6 +11,12 @@ import type { AuthInfo, AuthStore } from '../auth/store.js';
 /** The identity a handler acts for; `authInfo` is undefined while auth is disabled or for anonymous calls. */
 export interface CallContext {
   authInfo?: AuthInfo;
+  /**
+   * The caller's call, when it can go away (a gRPC call the client cancels or whose deadline passes).
+   * A proposal still waiting for a leader is abandoned once its caller is gone, as etcd's request
+   * context does: it must not be committed after the client was told it failed.
+   */
+  caller?: { readonly cancelled: boolean };
 }
 
 /** The context of calls while auth is disabled (shared: it holds nothing). */
@@ -24,6 +30,8 @@ export interface MetadataLike {
 /** The parts of a gRPC call the resolver reads (unary, streaming and duplex calls all have them). */
 export interface GrpcCallLike {
   metadata: MetadataLike;
+  /** True once the client cancelled the call (or its deadline passed) or the connection went away. */
+  readonly cancelled?: boolean;
   getAuthContext?: () => { sslPeerCertificate?: { subject?: { CN?: string | string[] } } } | undefined;
 }
 
@@ -57,8 +65,9 @@ export class IdentityResolver {
 
   /** The context of one gRPC call (metadata `token`, else the TLS peer certificate's CN). */
   fromGrpcCall(call: GrpcCallLike): CallContext {
-    if (!this.auth.isEnabled()) return ANONYMOUS;
-    return { authInfo: this.resolve(grpcToken(call.metadata), grpcCommonName(call)) };
+    const caller = call.cancelled === undefined ? undefined : (call as { readonly cancelled: boolean });
+    if (!this.auth.isEnabled()) return caller ? { caller } : ANONYMOUS;
+    return { authInfo: this.resolve(grpcToken(call.metadata), grpcCommonName(call)), caller };
   }
 
   /** The context of one gateway request (`Authorization` header, else the TLS client certificate's CN). */

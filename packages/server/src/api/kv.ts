@@ -57,7 +57,7 @@ export class KvApi {
     // Usually answered synchronously (no promise to wait for).
     const quota = this.etcd.checkQuota({ put: req });
     if (quota) await quota;
-    const r = await this.etcd.propose(withIdentity({ put: req }, ctx));
+    const r = await this.etcd.propose(withIdentity({ put: req }, ctx), ctx?.caller);
     return { header: header(this.etcd, r.revision), ...(r.response as object) };
   }
 
@@ -66,7 +66,7 @@ export class KvApi {
     ctx: CallContext = ANONYMOUS,
   ): Promise<Resp<DeleteRangeResponse>> {
     if (isEmpty(req.key)) throw Errors.emptyKey();
-    const r = await this.etcd.propose(withIdentity({ deleteRange: req }, ctx));
+    const r = await this.etcd.propose(withIdentity({ deleteRange: req }, ctx), ctx?.caller);
     return { header: header(this.etcd, r.revision), ...(r.response as object) };
   }
 
@@ -88,14 +88,14 @@ export class KvApi {
         throw toEtcdError(err);
       }
     }
-    const r = await this.etcd.propose(withIdentity({ txn: req }, ctx));
+    const r = await this.etcd.propose(withIdentity({ txn: req }, ctx), ctx?.caller);
     const resp = r.response as TxnResponse;
     addNestedHeaders(resp.responses, r.revision!);
     return { header: header(this.etcd, r.revision), ...resp };
   }
 
   async compact(req: CompactionRequest, ctx: CallContext = ANONYMOUS): Promise<Resp<CompactionResponse>> {
-    const r = await this.etcd.propose(withIdentity({ compaction: req }, ctx));
+    const r = await this.etcd.propose(withIdentity({ compaction: req }, ctx), ctx?.caller);
     return { header: header(this.etcd, r.revision) };
   }
 }

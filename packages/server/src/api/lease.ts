@@ -32,14 +32,14 @@ export class LeaseApi {
     await this.etcd.checkQuota({ leaseGrant: req });
     // The proposer picks the id (like etcd's reqIDGen), so every member grants the same one.
     const ID = req.ID || this.etcd.idGen.nextId();
-    const r = await this.etcd.propose(withIdentity({ leaseGrant: { ID, TTL: req.TTL } }, ctx));
+    const r = await this.etcd.propose(withIdentity({ leaseGrant: { ID, TTL: req.TTL } }, ctx), ctx?.caller);
     const res = r.response as { ID: number; TTL: number };
     return { header: header(this.etcd, r.revision), ID: res.ID, TTL: res.TTL, error: '' };
   }
 
   /** Revoking deletes the lease's keys: apply checks write permission on each (etcd's checkLeasePuts). */
   async revoke(req: { ID: number }, ctx: CallContext = ANONYMOUS): Promise<Resp<LeaseRevokeResponse>> {
-    const r = await this.etcd.propose(withIdentity({ leaseRevoke: { ID: req.ID } }, ctx));
+    const r = await this.etcd.propose(withIdentity({ leaseRevoke: { ID: req.ID } }, ctx), ctx?.caller);
     return { header: header(this.etcd, r.revision) };
   }
 

@@ -128,6 +128,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   private tickTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private stopCompactor: (() => void) | undefined;
+  /** The callers of proposals that came with one (to abandon a dropped proposal whose caller left). */
+  private readonly callers = new Map<number, { readonly cancelled: boolean }>();
   /** Proposals dropped while there was no leader; retried when one appears. */
   private readonly droppedProposals: Array<{ id: number; data: Uint8Array }> = [];
   /**
@@ -745,17 +747,22 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    * Proposes an internal request and resolves with its apply result (rejects with an EtcdError).
    * The request id is assigned here.
    */
-  async propose(req: InternalRequest): Promise<ApplyResult> {
+  async propose(req: InternalRequest, caller?: { readonly cancelled: boolean }): Promise<ApplyResult> {
     if (this.stopped) throw Errors.stopped();
     const id = this.idGen.nextId();
     req.header = { ...(req.header ?? {}), ID: id };
     const data = encodeInternalRequest(req);
     if (data.length > this.cfg.maxRequestBytes) throw Errors.requestTooLarge();
     const p = this.waiters.register(id);
+    if (caller) this.callers.set(id, caller);
     this.proposeData(id, data);
-    const result = await p;
-    if (result.err) throw result.err;
-    return result;
+    try {
+      const result = await p;
+      if (result.err) throw result.err;
+      return result;
+    } finally {
+      if (caller) this.callers.delete(id);
+    }
   }
 
   private proposeData(id: number, data: Uint8Array): void {
@@ -785,9 +792,18 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     }
   }
 
+  /**
+   * Re-proposes what raft dropped while no leader was known. A proposal whose caller has gone (cancelled,
+   * or its deadline passed) is failed instead: like etcd, whose proposal waits for a leader only while
+   * the request's context lives, a write the client was told had failed must not be committed later.
+   */
   private retryDroppedProposals(): void {
     const list = this.droppedProposals.splice(0);
-    for (const p of list) if (this.waiters.has(p.id)) this.proposeData(p.id, p.data);
+    for (const p of list) {
+      if (!this.waiters.has(p.id)) continue;
+      if (this.callers.get(p.id)?.cancelled) this.waiters.fail(p.id, Errors.timeout());
+      else this.proposeData(p.id, p.data);
+    }
   }
 
   /** Proposes a membership change; resolves with the member list after it is applied. */
