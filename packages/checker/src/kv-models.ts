@@ -1,0 +1,165 @@
+/**
+ * The two models the search can use for etcd's KV.
+ *
+ * - {@link globalModel}: the full store, checking every response field including the revision the
+ *   server returned. etcd's revision is one global counter, so this model needs the whole history in one
+ *   search; in exchange the revisions pin most operations to one place and the search is narrow.
+ * - {@link perKeyModel}: one key group at a time, revision-blind (values, versions, presence, txn
+ *   outcomes). Sound to check per key group (P-compositionality: a history is linearizable iff each
+ *   group's sub-history is, for a model whose groups share no state), but it cannot see anomalies that
+ *   only revisions reveal (two writes sharing a revision, a read whose revision is stale for another
+ *   key). Compares on create/mod revisions are undetermined for it; an unknown-outcome txn with such a
+ *   compare may take either branch, so its state is a set of states (Porcupine's powerset trick).
+ */
+import type { Compare, KeyValue, Operation, Response, TxnOp, TxnOpResult } from './history.js';
+import { applyRequest, evalCompare, type KvState, sameResponse, stateKey } from './model.js';
+import type { SearchModel } from './search.js';
+
+/**
+ * The full model: every response must equal the model's, revision included.
+ *
+ * @example
+ * searchLinearization(ops, globalModel(initialState(1)));
+ */
+export function globalModel(init: KvState): SearchModel<KvState> {
+  return {
+    init,
+    key: stateKey,
+    step(s, op) {
+      const a = applyRequest(s, op.request, op.response);
+      if (op.outcome === 'ok') {
+        if (!a.ok || !sameResponse(a.response, op.response!)) return undefined;
+        return a.state;
+      }
+      // Unknown outcome: if it took effect it did what the model says; a request the model refuses
+      // (e.g. a put with a revoked lease) had no effect.
+      return a.ok ? a.state : s;
+    },
+  };
+}
+
+/** One key's content in the revision-blind model. */
+interface Rec {
+  value: string;
+  version: number;
+  lease: string;
+}
+type PerKeyState = ReadonlyMap<string, Rec>;
+
+function recKey(s: PerKeyState): string {
+  return [...s.keys()]
+    .sort()
+    .map((k) => {
+      const r = s.get(k)!;
+      return `${k}\u0000${r.value}\u0000${r.version},${r.lease}`;
+    })
+    .join('\u0001');
+}
+
+/** A compare without revisions: undefined when only the revision could decide it. */
+function evalBlind(c: Compare, r: Rec | undefined): boolean | undefined {
+  if (c.target === 'create' || c.target === 'mod') {
+    // Absent keys compare as 0; present keys have revisions >= 1, enough to decide compares with 0.
+    if (!r) return evalCompare(c, undefined);
+    if (Number(c.operand) === 0) return evalCompare(c, { ...fake(r), createRevision: 1, modRevision: 1 });
+    return undefined;
+  }
+  return evalCompare(c, r ? fake(r) : undefined);
+}
+
+function fake(r: Rec): KeyValue {
+  return { key: '', value: r.value, createRevision: 0, modRevision: 0, version: r.version, lease: r.lease };
+}
+
+function sameBlind(model: Rec | undefined, got: readonly KeyValue[]): boolean {
+  if (!model) return got.length === 0;
+  const g = got[0];
+  return (
+    got.length === 1 && g!.value === model.value && g!.version === model.version && g!.lease === model.lease
+  );
+}
+
+function runBlind(
+  s: PerKeyState,
+  ops: readonly TxnOp[],
+  got: readonly TxnOpResult[] | undefined,
+): PerKeyState | undefined {
+  const m = new Map(s);
+  for (const [i, op] of ops.entries()) {
+    const g = got?.[i];
+    if (got && (!g || g.type !== op.type)) return undefined;
+    if (op.type === 'put') {
+      const prev = m.get(op.key);
+      m.set(op.key, { value: op.value, version: (prev?.version ?? 0) + 1, lease: op.lease ?? '0' });
+    } else if (op.type === 'get') {
+      if (g && g.type === 'get' && !sameBlind(m.get(op.key), g.kvs)) return undefined;
+    } else {
+      const had = m.delete(op.key);
+      if (g && g.type === 'delete' && g.deleted !== (had ? 1 : 0)) return undefined;
+    }
+  }
+  return m;
+}
+
+function blindSuccessors(s: PerKeyState, op: Operation): PerKeyState[] {
+  const req = op.request;
+  const res: Response | undefined = op.response;
+  switch (req.type) {
+    case 'get':
+      return res?.type === 'get' && !sameBlind(s.get(req.key), res.kvs) ? [] : [s];
+    case 'put': {
+      const n = runBlind(s, [req], undefined);
+      return n ? [n] : [];
+    }
+    case 'delete': {
+      const had = s.has(req.key);
+      if (res?.type === 'delete' && res.deleted !== (had ? 1 : 0)) return [];
+      const m = new Map(s);
+      m.delete(req.key);
+      return [m];
+    }
+    case 'txn': {
+      const decided = req.compare.map((c) => evalBlind(c, s.get(c.key)));
+      const known = decided.every((d) => d !== undefined);
+      const value = decided.every((d) => d === true);
+      const branches: boolean[] =
+        res?.type === 'txn'
+          ? known && value !== res.succeeded
+            ? []
+            : [res.succeeded]
+          : known
+            ? [value]
+            : decided.some((d) => d === false)
+              ? [false]
+              : [true, false];
+      const out: PerKeyState[] = [];
+      for (const b of branches) {
+        const n = runBlind(s, b ? req.success : req.failure, res?.type === 'txn' ? res.results : undefined);
+        if (n) out.push(n);
+      }
+      return out;
+    }
+    default:
+      // Lease operations never reach the per-key model (histories with leases are not partitioned).
+      return [s];
+  }
+}
+
+/**
+ * The revision-blind per-key model over sets of states.
+ *
+ * @example
+ * searchLinearization(opsOfOneKey, perKeyModel(new Map()));
+ */
+export function perKeyModel(init: ReadonlyMap<string, { value: string; version: number; lease: string }>) {
+  const model: SearchModel<PerKeyState[]> = {
+    init: [init],
+    key: (states) => states.map(recKey).sort().join('\u0002'),
+    step(states, op) {
+      const out = new Map<string, PerKeyState>();
+      for (const s of states) for (const n of blindSuccessors(s, op)) out.set(recKey(n), n);
+      return out.size === 0 ? undefined : [...out.values()];
+    },
+  };
+  return model;
+}
