@@ -50,7 +50,7 @@ export interface CheckReport {
   violation?: ViolationReport;
   serializable: { checked: number; problems: SerializableProblem[] };
   watches: { checked: number; events: number; problems: WatchProblem[] };
-  /** The operations searched (ids used by `violation`, problems). */
+  /** The operations searched (ids used by `violation`); serializable problems use ids of toOperations. */
   searched: Operation[];
 }
 
@@ -124,7 +124,8 @@ export function checkHistory(h: HistoryFile, opts: CheckOptions = {}): CheckRepo
     }
     if (r.verdict === 'ok') {
       const log = buildRevisionLog(init, searched, r.order);
-      report.serializable = { checked: serial.length, problems: checkSerializableReads(serial, log) };
+      // All operations: a process's linearizable reads and writes also set what it has observed.
+      report.serializable = { checked: serial.length, problems: checkSerializableReads(all, log) };
       for (const w of h.watches ?? []) {
         report.watches.checked++;
         for (const resp of w.responses) if ('events' in resp) report.watches.events += resp.events.length;

@@ -199,7 +199,7 @@ export function applyRequest(s: KvState, req: Request, observed?: Response): App
       return done({ type: 'txn', revision: rev(), succeeded, results });
     }
     case 'leaseGrant': {
-      if (!observed || observed.type !== 'leaseGrant') return { ok: false, error: 'lease id unknown' };
+      if (observed?.type !== 'leaseGrant') return { ok: false, error: 'lease id unknown' };
       if (w.leases.has(observed.id)) return { ok: false, error: 'lease already exists' };
       w.leases.add(observed.id);
       return done({ type: 'leaseGrant', revision: s.rev, id: observed.id });

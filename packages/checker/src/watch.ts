@@ -64,6 +64,7 @@ export function checkWatch(w: WatchRecord, log: RevisionLog): WatchProblem[] {
   for (const [i, c] of expected.entries()) position.set(id(c.revision, c.key), i);
 
   const delivered = new Set<string>();
+  const flagged = new Set<string>();
   let lastPos = -1;
   let highest = w.startRevision - 1;
   // Progress notifications seen so far: a later event at or below one of them is a promise broken.
@@ -114,14 +115,15 @@ export function checkWatch(w: WatchRecord, log: RevisionLog): WatchProblem[] {
     // Everything up to the notified revision must already be here.
     for (const c of expected) {
       if (c.revision > r.progressRevision) break;
-      if (!delivered.has(id(c.revision, c.key))) {
+      const k = id(c.revision, c.key);
+      if (!delivered.has(k) && !flagged.has(k)) {
         report(
           'progress-ahead',
           r.progressRevision,
           c.key,
           `progress at ${r.progressRevision} before ${c.key}@${c.revision}`,
         );
-        delivered.add(id(c.revision, c.key)); // report once
+        flagged.add(k); // once, however many notifications skip it
       }
     }
     progress = Math.max(progress, r.progressRevision);
