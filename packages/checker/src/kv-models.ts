@@ -11,17 +11,26 @@
  *   key). Compares on create/mod revisions are undetermined for it; an unknown-outcome txn with such a
  *   compare may take either branch, so its state is a set of states (Porcupine's powerset trick).
  */
-import type { Compare, KeyValue, Operation, Response, TxnOp, TxnOpResult } from './history.js';
+import type { Compare, KeyValue, Operation, Response, TxnOp, TxnOpResult, WatchRecord } from './history.js';
 import { applyRequest, evalCompare, type KvState, sameResponse, stateKey } from './model.js';
 import type { SearchModel } from './search.js';
 
+/** Per revision, what watches reported changing: key -> 'put:<value>' or 'delete'. */
+export type WatchHints = ReadonlyMap<number, ReadonlyMap<string, string>>;
+
 /**
- * The full model: every response must equal the model's, revision included.
+ * The full model: every response must equal the model's, revision included. `claimed` (see
+ * {@link claimedRevisions}) and `hints` (see {@link watchHints}) only prune where unknown-outcome
+ * writes may go.
  *
  * @example
- * searchLinearization(ops, globalModel(initialState(1)));
+ * searchLinearization(ops, globalModel(initialState(1), claimedRevisions(ops)));
  */
-export function globalModel(init: KvState): SearchModel<KvState> {
+export function globalModel(
+  init: KvState,
+  claimed: ReadonlySet<number> = new Set(),
+  hints?: WatchHints,
+): SearchModel<KvState> {
   return {
     init,
     key: stateKey,
@@ -31,11 +40,45 @@ export function globalModel(init: KvState): SearchModel<KvState> {
         if (!a.ok || !sameResponse(a.response, op.response!)) return undefined;
         return a.state;
       }
-      // Unknown outcome: if it took effect it did what the model says; a request the model refuses
-      // (e.g. a put with a revoked lease) had no effect.
-      return a.ok ? a.state : s;
+      // Unknown outcome. Linearizing it only matters if it changed the store: one that changes nothing
+      // (or that the model refuses, e.g. a put with a revoked lease) is the same as one that never took
+      // effect, and trying it everywhere would multiply the search by every subset of such operations.
+      if (!a.ok || a.state.rev === s.rev) return undefined;
+      // The revision it would take already belongs to a write that returned it.
+      if (claimed.has(a.state.rev)) return undefined;
+      // Watches saw what changed at this revision: an unknown write must have made exactly that change.
+      const seen = hints?.get(a.state.rev);
+      if (seen) {
+        const made = new Map(
+          a.changes.map((c) => [c.key, c.type === 'put' ? `put:${c.kv.value}` : 'delete']),
+        );
+        if (made.size !== seen.size) return undefined;
+        for (const [k, v] of made) if (seen.get(k) !== v) return undefined;
+      }
+      return a.state;
     },
   };
+}
+
+/**
+ * The revisions that ok writes returned: each belongs to exactly that write, so an unknown-outcome
+ * write cannot have taken it. (Lease revokes are left out: whether they deleted keys is not visible.)
+ *
+ * @example
+ * globalModel(initialState(), claimedRevisions(ops));
+ */
+export function claimedRevisions(ops: readonly Operation[]): Set<number> {
+  const out = new Set<number>();
+  for (const op of ops) {
+    const r = op.response;
+    if (!r) continue;
+    const wrote =
+      r.type === 'put' ||
+      (r.type === 'delete' && r.deleted > 0) ||
+      (r.type === 'txn' && r.results.some((x) => x.type === 'put' || (x.type === 'delete' && x.deleted > 0)));
+    if (wrote) out.add(r.revision);
+  }
+  return out;
 }
 
 /** One key's content in the revision-blind model. */
@@ -162,4 +205,28 @@ export function perKeyModel(init: ReadonlyMap<string, { value: string; version: 
     },
   };
   return model;
+}
+
+/**
+ * What the watches reported per revision, used to place unknown-outcome writes: without it, several
+ * unknown writes filling revision gaps can be ordered many ways and the search picks one arbitrarily,
+ * which the watch check would then blame on the watch. Only a hint: check.ts searches again without it
+ * when the hinted search fails, so a wrong watch is reported as a watch problem.
+ *
+ * @example
+ * globalModel(init, claimedRevisions(ops), watchHints(file.watches ?? []));
+ */
+export function watchHints(watches: readonly WatchRecord[]): Map<number, Map<string, string>> {
+  const out = new Map<number, Map<string, string>>();
+  for (const w of watches) {
+    for (const r of w.responses) {
+      if (!('events' in r)) continue;
+      for (const e of r.events) {
+        const m = out.get(e.kv.modRevision) ?? new Map<string, string>();
+        m.set(e.kv.key, e.type === 'put' ? `put:${e.kv.value}` : 'delete');
+        out.set(e.kv.modRevision, m);
+      }
+    }
+  }
+  return out;
 }

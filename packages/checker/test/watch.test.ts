@@ -106,3 +106,42 @@ describe('watch checks', () => {
     expect(problems(watch([{ events: plain }], { prevKv: false }))).toEqual([]);
   });
 });
+
+describe('watches place unknown-outcome writes', () => {
+  // Two writes time out; revisions 2 and 3 are filled by them in an order only the watch reveals.
+  const base = () =>
+    new HistoryBuilder()
+      .op(0, 0, 10, put('a', 'x'), null)
+      .op(1, 0, 10, put('a', 'y'), null)
+      .op(2, 100, 110, put('b', '1'), putOk(4));
+  const record = (first: string, second: string): WatchRecord => ({
+    id: 'w',
+    key: 'a',
+    startRevision: 2,
+    prevKv: false,
+    untilRevision: 4,
+    responses: [
+      { events: [{ type: 'put', kv: kv('a', first, 2, 2, 1) }] },
+      { events: [{ type: 'put', kv: kv('a', second, 2, 3, 2) }] },
+    ],
+  });
+
+  it('both orders are accepted: the watch decides which one happened', () => {
+    for (const [f, s] of [
+      ['x', 'y'],
+      ['y', 'x'],
+    ] as const) {
+      const r = checkHistory(base().watch(record(f, s)).file());
+      expect(r.watches.problems).toEqual([]);
+      expect(r.verdict).toBe('ok');
+    }
+  });
+
+  it('a watch that contradicts every linearization is reported as a watch problem', () => {
+    const r = checkHistory(base().watch(record('x', 'x')).file());
+    expect(r.linearizability.verdict).toBe('ok');
+    expect(r.linearizability.note).toMatch(/watches/);
+    expect(r.verdict).toBe('violation');
+    expect(r.watches.problems.length).toBeGreaterThan(0);
+  });
+});
