@@ -30,6 +30,8 @@ const { values: a } = parseArgs({
     'max-ops': { type: 'string', default: '20000' },
     'timeout-ms': { type: 'string', default: '2000' },
     'check-ms': { type: 'string', default: '120000' },
+    // Self-test of the whole pipeline: falsify one recorded answer the way a buggy server would.
+    corrupt: { type: 'string', default: 'none' },
   },
 });
 
@@ -52,6 +54,8 @@ const keyCount = int('keys', 2);
 const maxOps = int('max-ops', 1);
 const timeoutMs = int('timeout-ms', 100);
 const checkMs = int('check-ms', 1000);
+if (!['none', 'stale-read'].includes(a.corrupt))
+  fail(`--corrupt must be none or stale-read (got ${a.corrupt})`);
 const out = resolve(a.out ?? `robustness-runs/${a.target}-${a.nemesis}-${seed}`);
 mkdirSync(out, { recursive: true });
 
@@ -94,7 +98,8 @@ async function main() {
     admin.close();
     recorder.watches.push(...records);
     const meta = { target: a.target, seed, nemesis: a.nemesis, duration, clients, keys: keyCount, faults };
-    const file = recorder.toFile({ revision: initialRevision, kvs: [] }, meta);
+    const file = recorder.toFile({ revision: initialRevision, kvs: [] }, { ...meta, corrupt: a.corrupt });
+    if (a.corrupt === 'stale-read' && !corruptStaleRead(file)) throw new Error('no read to corrupt');
     writeFileSync(join(out, 'history.json'), stringifyHistory(file));
     log('checking', { events: file.events.length, ...stats, faults: faults.length });
     const t0 = Date.now();
@@ -136,6 +141,30 @@ async function main() {
   });
   if (verdict.violation) process.stderr.write(`${verdict.violation.subHistory.join('\n')}\n`);
   return verdict.verdict === 'ok' ? 0 : verdict.verdict === 'violation' ? 1 : 2;
+}
+
+/**
+ * Turns the last linearizable read that saw a key change into a stale read: it answers the value the
+ * key had before, at the same header revision (what a member serving reads from a stale state would
+ * say). The checker must catch it; the CI test runs this to prove the pipeline can fail.
+ */
+function corruptStaleRead(file) {
+  const lastSeen = new Map(); // key -> kv seen by an earlier read
+  let target;
+  const open = new Map();
+  for (const e of file.events) {
+    if (e.type === 'invoke') open.set(e.process, e.request);
+    if (e.type !== 'ok') continue;
+    const req = open.get(e.process);
+    if (req.type !== 'get' || req.serializable || e.response.kvs.length === 0) continue;
+    const kv = e.response.kvs[0];
+    const before = lastSeen.get(req.key);
+    if (before && before.modRevision < kv.modRevision) target = { e, before };
+    lastSeen.set(req.key, kv);
+  }
+  if (!target) return false;
+  target.e.response.kvs = [target.before];
+  return true;
 }
 
 main().then(

@@ -3,10 +3,10 @@
  * then, on the linearization found, serializable reads and watches. On a violation, a minimised failing
  * sub-history and its SVG timeline.
  */
-import { type HistoryFile, type Operation, toOperations } from './history.js';
+import { type HistoryFile, type KeyValue, keysOf, type Operation, toOperations } from './history.js';
 import { claimedRevisions, globalModel, perKeyModel, watchHints } from './kv-models.js';
 import { minimizeFailure } from './minimize.js';
-import { initialState } from './model.js';
+import { initialState, type KvState } from './model.js';
 import { partitionByKey, renumber } from './partition.js';
 import { buildRevisionLog } from './revision-log.js';
 import { type Budget, type SearchResult, searchLinearization } from './search.js';
@@ -33,8 +33,12 @@ export interface CheckOptions {
 export interface ViolationReport {
   /** The operation whose return could not be passed (id in `operations`). */
   stuck: number;
-  /** The minimised failing sub-history (ids from the full operation list). */
+  /** The store the sub-history starts from (after the longest linearizable prefix). */
+  initial: { revision: number; kvs: KeyValue[] };
+  /** The minimised failing sub-history (ids from `searched`); writes may have been made unknown. */
   subHistory: Operation[];
+  /** Already linearized writes that produced the starting values of the keys involved (for reading). */
+  context: Operation[];
   /** The same, one line per operation. */
   text: string[];
   /** SVG timeline of the sub-history. */
@@ -112,22 +116,25 @@ export function checkHistory(h: HistoryFile, opts: CheckOptions = {}): CheckRepo
       if (r.verdict === 'violation') {
         report.linearizability.verdict = 'violation';
         const stuck = g.source[r.stuck]!;
-        const small = opts.minimizeMs === 0 ? g.ops : minimizeFailure(g.ops, model, minimizeDeadline());
+        const deadline = minimizeDeadline();
+        const fails = (sub: Operation[]) =>
+          searchLinearization(sub, model, { maxStates: 200_000, deadline }).verdict === 'violation';
+        const small = opts.minimizeMs === 0 ? g.ops : minimizeFailure(g.ops, fails, deadline);
         report.violation = violation(
-          small.map((o) => searched[g.source[o.id]!]!),
+          small.map((o) => ({ ...o, id: g.source[o.id]! })),
           stuck,
+          init,
         );
         break;
       }
     }
   } else {
     const claimed = claimedRevisions(searched);
-    const model = globalModel(init, claimed);
     // First with the watches' account of which unknown write made which revision; if that fails, the
     // watches may be wrong, so search again without them.
     let r = searchLinearization(searched, globalModel(init, claimed, watchHints(h.watches ?? [])), budget);
     const hinted = r;
-    if (r.verdict !== 'ok') r = searchLinearization(searched, model, budget);
+    if (r.verdict !== 'ok') r = searchLinearization(searched, globalModel(init, claimed), budget);
     if (hinted.verdict !== 'ok' && r.verdict === 'ok')
       report.linearizability.note = 'no linearization agrees with the watches';
     report.linearizability = {
@@ -136,10 +143,8 @@ export function checkHistory(h: HistoryFile, opts: CheckOptions = {}): CheckRepo
       explored: hinted.explored + (r === hinted ? 0 : r.explored),
     };
     if (r.verdict === 'unknown') report.linearizability.reason = r.reason;
-    if (r.verdict === 'violation') {
-      const small = opts.minimizeMs === 0 ? searched : minimizeFailure(searched, model, minimizeDeadline());
-      report.violation = violation(small, r.stuck);
-    }
+    if (r.verdict === 'violation')
+      report.violation = shrinkGlobal(searched, init, r, opts.minimizeMs ?? 20_000);
     if (r.verdict === 'ok') {
       const log = buildRevisionLog(init, searched, r.order);
       // All operations: a process's linearizable reads and writes also set what it has observed.
@@ -161,13 +166,74 @@ export function checkHistory(h: HistoryFile, opts: CheckOptions = {}): CheckRepo
   return report;
 }
 
-function violation(sub: Operation[], stuck: number): ViolationReport {
+/**
+ * The failing part of a history: the search's longest linearizable prefix is replayed into a state S;
+ * from S none of the remaining operations can be ordered (the search tried them all), so the remaining
+ * operations from S are a failing history on their own. Those invoked after the stuck operation returned
+ * are cut when the rest still fails, then minimizeFailure weakens what is left.
+ */
+function shrinkGlobal(
+  searched: Operation[],
+  init: KvState,
+  r: Extract<SearchResult<KvState>, { verdict: 'violation' }>,
+  minimizeMs: number,
+): ViolationReport {
+  const deadline = Date.now() + minimizeMs;
+  const from = (state: KvState) => (sub: Operation[]) =>
+    searchLinearization(sub, globalModel(state, claimedRevisions(sub)), { maxStates: 200_000, deadline })
+      .verdict === 'violation';
+  const inPrefix = new Set(r.longest);
+  const until = searched[r.stuck]?.ret ?? Number.POSITIVE_INFINITY;
+  let start = r.longestState;
+  let rest = searched.filter((o) => !inPrefix.has(o.id));
+  const cut = rest.filter((o) => o.call <= until);
+  if (cut.length > 0 && from(start)(renumber(cut).ops)) rest = cut;
+  else if (!from(start)(renumber(rest).ops)) {
+    // Only when the budget ran out: show the whole history rather than a part that may not fail.
+    start = init;
+    rest = searched;
+  }
+  const small = minimizeMs === 0 ? rest : minimizeFailure(rest, from(start), deadline);
+  // Context for a reader: the writes (from the linearized prefix) that made the starting values of the
+  // keys the sub-history touches.
+  const touched = new Set(small.flatMap((o) => keysOf(o.request)));
+  const context: Operation[] = [];
+  for (const kv of start.kvs.values()) {
+    if (!touched.has(kv.key) || start === init) continue;
+    const writer = r.longest
+      .map((id) => searched[id]!)
+      .find((o) => o.response?.revision === kv.modRevision && keysOf(o.request).includes(kv.key));
+    if (writer) context.push(writer);
+  }
+  return violation(small, r.stuck, start, context);
+}
+
+function violation(
+  sub: Operation[],
+  stuck: number,
+  start: KvState,
+  context: Operation[] = [],
+): ViolationReport {
   // Keep the stuck operation visible even if shrinking removed it (it then failed elsewhere).
   const highlight = sub.some((o) => o.id === stuck) ? stuck : sub[sub.length - 1]?.id;
+  const initial = {
+    revision: start.rev,
+    kvs: [...start.kvs.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
+  };
+  const kvs = initial.kvs.map(
+    (kv) => `${kv.key}=${kv.value}@m${kv.modRevision}c${kv.createRevision}v${kv.version}`,
+  );
+  const state = `from revision ${initial.revision}: ${kvs.join(' ') || 'empty'}`;
   return {
     stuck,
+    initial,
     subHistory: sub,
-    text: describeOperations(sub),
-    svg: renderTimeline(sub, { highlight, title: `linearizability violation: ${sub.length} operations` }),
+    context,
+    text: [state, ...describeOperations(context).map((l) => `(context) ${l}`), ...describeOperations(sub)],
+    svg: renderTimeline([...context, ...sub], {
+      highlight,
+      context: new Set(context.map((o) => o.id)),
+      title: `linearizability violation, ${sub.length} operations ${state}`,
+    }),
   };
 }

@@ -34,7 +34,7 @@ export interface Budget {
 }
 
 /** The answer of one search. */
-export type SearchResult =
+export type SearchResult<S = unknown> =
   | { verdict: 'ok'; order: number[]; explored: number }
   | {
       verdict: 'violation';
@@ -42,6 +42,8 @@ export type SearchResult =
       stuck: number;
       /** That longest linearizable prefix (operation ids in order). */
       longest: number[];
+      /** The model state after that prefix. */
+      longestState: S;
       explored: number;
     }
   | { verdict: 'unknown'; reason: string; explored: number };
@@ -78,7 +80,7 @@ export function searchLinearization<S>(
   ops: readonly Operation[],
   model: SearchModel<S>,
   budget: Budget = {},
-): SearchResult {
+): SearchResult<S> {
   const maxStates = budget.maxStates ?? 5_000_000;
   const n = ops.length;
   const entries: Entry[] = [];
@@ -123,6 +125,7 @@ export function searchLinearization<S>(
   let state = model.init;
   let explored = 0;
   let longest: number[] = [];
+  let longestState = model.init;
   let stuck = -1;
   let e = next[0]!;
   while (next[0] !== -1) {
@@ -156,9 +159,10 @@ export function searchLinearization<S>(
     if (stack.length >= longest.length) {
       if (stack.length > longest.length || stuck === -1) stuck = en.op;
       longest = stack.map((s) => entry(s.entry).op);
+      longestState = state;
     }
     const top = stack.pop();
-    if (!top) return { verdict: 'violation', stuck, longest, explored };
+    if (!top) return { verdict: 'violation', stuck, longest, longestState, explored };
     const opId = entry(top.entry).op;
     h1 ^= z1[opId]!;
     h2 ^= z2[opId]!;

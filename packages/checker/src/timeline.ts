@@ -10,6 +10,8 @@ import { describeRequest, describeResponse, type Operation } from './history.js'
 export interface TimelineOptions {
   /** Operation id to highlight (the stuck one). */
   highlight?: number;
+  /** Operation ids drawn grey: shown for context, not part of the failing set. */
+  context?: ReadonlySet<number>;
   title?: string;
 }
 
@@ -54,7 +56,13 @@ export function renderTimeline(ops: readonly Operation[], opts: TimelineOptions 
     const x1 = left + rank.get(op.call)! * slot;
     const x2 = Number.isFinite(op.ret) ? left + rank.get(op.ret)! * slot + slot - 10 : width - 30;
     const stuck = op.id === opts.highlight;
-    const fill = stuck ? '#f8c0c0' : op.outcome === 'unknown' ? '#f4f4f4' : '#d8e8f8';
+    const fill = stuck
+      ? '#f8c0c0'
+      : opts.context?.has(op.id)
+        ? '#e4e4e4'
+        : op.outcome === 'unknown'
+          ? '#f4f4f4'
+          : '#d8e8f8';
     const dash = op.outcome === 'unknown' ? ' stroke-dasharray="4 3"' : '';
     const req = describeRequest(op.request);
     const res = op.outcome === 'unknown' ? 'unknown outcome' : describeResponse(op.response);
