@@ -56,7 +56,7 @@ const timeoutMs = int('timeout-ms', 100);
 const checkMs = int('check-ms', 1000);
 if (!['none', 'stale-read'].includes(a.corrupt))
   fail(`--corrupt must be none or stale-read (got ${a.corrupt})`);
-const out = resolve(a.out ?? `robustness-runs/${a.target}-${a.nemesis}-${seed}`);
+const out = resolve(a.out ?? join(tmpdir(), 'kv-robustness-runs', `${a.target}-${a.nemesis}-${seed}`));
 mkdirSync(out, { recursive: true });
 
 const log = (msg, fields = {}) =>
