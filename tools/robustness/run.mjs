@@ -7,6 +7,7 @@
 //
 //   node tools/robustness/run.mjs --target kv|etcd --seed N --duration S --clients N --keys N \
 //        --nemesis none|kill|pause --out DIR [--max-ops N] [--timeout-ms N] [--check-ms N]
+//        [--rate OPS_PER_S_PER_CLIENT] [--compact-every S] [--corrupt none|stale-read]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +17,7 @@ import { checkHistory, HistoryRecorder, stringifyHistory } from '../../packages/
 import { startCluster } from './cluster.mjs';
 import { NEMESES, runNemesis } from './nemesis.mjs';
 import { makeRng } from './rng.mjs';
-import { openWatches, PREFIX, runClients } from './traffic.mjs';
+import { lateWatch, openWatches, PREFIX, runClients, runCompactor } from './traffic.mjs';
 
 const { values: a } = parseArgs({
   options: {
@@ -30,6 +31,8 @@ const { values: a } = parseArgs({
     'max-ops': { type: 'string', default: '20000' },
     'timeout-ms': { type: 'string', default: '2000' },
     'check-ms': { type: 'string', default: '120000' },
+    rate: { type: 'string', default: '0' },
+    'compact-every': { type: 'string', default: '0' },
     // Self-test of the whole pipeline: falsify one recorded answer the way a buggy server would.
     corrupt: { type: 'string', default: 'none' },
   },
@@ -54,6 +57,8 @@ const keyCount = int('keys', 2);
 const maxOps = int('max-ops', 1);
 const timeoutMs = int('timeout-ms', 100);
 const checkMs = int('check-ms', 1000);
+const rate = int('rate', 0);
+const compactEvery = int('compact-every', 0);
 if (!['none', 'stale-read'].includes(a.corrupt))
   fail(`--corrupt must be none or stale-read (got ${a.corrupt})`);
 const out = resolve(a.out ?? join(tmpdir(), 'kv-robustness-runs', `${a.target}-${a.nemesis}-${seed}`));
@@ -79,6 +84,7 @@ async function main() {
     log('traffic', { target: a.target, seed, nemesis: a.nemesis, duration, clients, keys: keyCount });
     const deadline = Date.now() + duration * 1000;
     const nem = runNemesis(nemesis, cluster, rng.fork());
+    const compactor = runCompactor(cluster.endpoints, compactEvery * 1000);
     const stats = await runClients({
       endpoints: cluster.endpoints,
       clients,
@@ -86,9 +92,11 @@ async function main() {
       rng: rng.fork(),
       recorder,
       timeoutMs,
+      rate,
       until: () => Date.now() > deadline || recorder.events.length >= 2 * maxOps,
     });
     const faults = await nem.stop();
+    const compactions = await compactor.stop();
     // A last write inside every watched range, so "delivered everything up to here" is observable.
     const closing = 1_000_000;
     recorder.invoke(closing, { type: 'put', key: keys[0], value: 'final' });
@@ -97,7 +105,22 @@ async function main() {
     const records = await watches.drain(fin.header.revision, 15_000);
     admin.close();
     recorder.watches.push(...records);
-    const meta = { target: a.target, seed, nemesis: a.nemesis, duration, clients, keys: keyCount, faults };
+    // After a compaction, a watch from the first revision must end with ErrCompacted.
+    if (compactions.length > 0) {
+      const late = await lateWatch(cluster.endpoints, initialRevision + 1, fin.header.revision);
+      if (!late.canceled) throw new Error('a watch from a compacted revision was not cancelled');
+      recorder.watches.push(late);
+    }
+    const meta = {
+      target: a.target,
+      seed,
+      nemesis: a.nemesis,
+      duration,
+      clients,
+      keys: keyCount,
+      faults,
+      compactions,
+    };
     const file = recorder.toFile({ revision: initialRevision, kvs: [] }, { ...meta, corrupt: a.corrupt });
     if (a.corrupt === 'stale-read' && !corruptStaleRead(file)) throw new Error('no read to corrupt');
     writeFileSync(join(out, 'history.json'), stringifyHistory(file));
@@ -115,12 +138,13 @@ async function main() {
       operations: report.operations,
       requests: stats,
       faults,
+      compactions,
       linearizability: report.linearizability,
       serializable: { checked: report.serializable.checked, problems: report.serializable.problems },
       watches: report.watches,
       checkMs: Date.now() - t0,
       runMs: Date.now() - started,
-      command: `node tools/robustness/run.mjs --target ${a.target} --seed ${seed} --duration ${duration} --clients ${clients} --keys ${keyCount} --nemesis ${a.nemesis}`,
+      command: `node tools/robustness/run.mjs --target ${a.target} --seed ${seed} --duration ${duration} --clients ${clients} --keys ${keyCount} --nemesis ${a.nemesis} --rate ${rate} --compact-every ${compactEvery}`,
     };
     if (report.violation) {
       writeFileSync(join(out, 'violation.svg'), report.violation.svg);

@@ -144,7 +144,7 @@ function definitelyFailed(req, err) {
 /**
  * Starts `clients` loops; resolves when `until()` says stop.
  * @param {{ endpoints: string[], clients: number, keys: string[], rng: any, recorder: any,
- *   until: () => boolean, timeoutMs: number }} o
+ *   until: () => boolean, timeoutMs: number, rate: number }} o  rate: requests/s per client, 0 = no pause
  */
 export async function runClients(o) {
   let nextProcess = 0;
@@ -163,7 +163,14 @@ export async function runClients(o) {
       (async () => {
         let process = nextProcess++;
         try {
+          let nextAt = Date.now();
           while (!o.until()) {
+            if (o.rate > 0) {
+              // Open-loop pacing: the next request is due 1/rate after the previous one was due.
+              nextAt += 1000 / o.rate;
+              const wait = nextAt - Date.now();
+              if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            }
             const req = chooseRequest(rng, o.keys, leases, seenMod);
             o.recorder.invoke(process, req);
             try {
@@ -263,3 +270,84 @@ export async function openWatches(endpoints, keys, startRevision) {
 }
 
 export { prefixEnd, toBytes };
+
+/**
+ * Compacts every `everyMs` to 50 revisions behind the head, until stopped. Compaction is not part of the
+ * KV model (no request reads a past revision); it matters to watches, which must answer ErrCompacted
+ * instead of skipping revisions.
+ */
+export function runCompactor(endpoints, everyMs) {
+  const client = new KvClient({ endpoints, dialTimeoutMs: 1000, commandTimeoutMs: 2000 });
+  const done = [];
+  let stopping = false;
+  const loop = (async () => {
+    while (!stopping && everyMs > 0) {
+      await new Promise((r) => setTimeout(r, everyMs));
+      if (stopping) break;
+      try {
+        const head = (await client.get(PREFIX, { prefix: true, countOnly: true })).header.revision;
+        if (head > 60) {
+          await client.compact(head - 50);
+          done.push(head - 50);
+        }
+      } catch {
+        // Server down (nemesis) or already compacted there: try again next time.
+      }
+    }
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await loop;
+      client.close();
+      return done;
+    },
+  };
+}
+
+/**
+ * Opens a watch from `startRevision` after compaction passed it: the server must cancel it with
+ * ErrCompacted (recorded as `canceled`), never deliver from a later revision as if nothing was missing.
+ */
+export async function lateWatch(endpoints, startRevision, untilRevision) {
+  const client = new KvClient({ endpoints, dialTimeoutMs: 2000, commandTimeoutMs: 5000 });
+  const record = {
+    id: 'late',
+    key: '',
+    rangeEnd: '\u0000',
+    startRevision,
+    prevKv: true,
+    responses: [],
+    untilRevision,
+  };
+  try {
+    const w = await client.watch(PREFIX, { prefix: true, startRevision, prevKv: true, reconnect: false });
+    const timer = setTimeout(() => w.cancel(), 5000);
+    try {
+      for await (const res of w) {
+        if (res.events.length === 0) continue;
+        record.responses.push({
+          events: res.events.map((e) => ({
+            type: e.type === 1 ? 'delete' : 'put',
+            kv: { ...kvOf(e.kv), key: kvOf(e.kv).key.slice(PREFIX.length) },
+            ...(e.prevKv
+              ? { prevKv: { ...kvOf(e.prevKv), key: kvOf(e.prevKv).key.slice(PREFIX.length) } }
+              : {}),
+          })),
+        });
+        if (w.nextRevision > untilRevision) w.cancel();
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (e) {
+    record.canceled =
+      e instanceof CompactedError
+        ? { compactRevision: e.compactRevision }
+        : { reason: String(e?.message ?? e) };
+  } finally {
+    client.close();
+  }
+  if (record.canceled) delete record.untilRevision;
+  return record;
+}
