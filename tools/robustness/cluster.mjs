@@ -119,7 +119,7 @@ export class Member {
 
 /**
  * Starts a cluster of `size` members (only 1 is supported until kv-server has clusters).
- * @param {{ target: 'kv'|'etcd', dir: string, logDir: string, size?: number }} opts
+ * @param {{ target: 'kv'|'etcd', dir: string, logDir: string, size?: number, extraFlags?: string[] }} opts
  */
 export async function startCluster(opts) {
   const size = opts.size ?? 1;
@@ -132,6 +132,7 @@ export async function startCluster(opts) {
     clientPort: await freePort(),
     peerPort: await freePort(),
     logFile: join(opts.logDir, 'server-m0.log'),
+    extraFlags: opts.extraFlags,
   });
   await member.start();
   return { members: [member], endpoints: [member.endpoint] };

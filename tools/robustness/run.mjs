@@ -7,7 +7,7 @@
 //
 //   node tools/robustness/run.mjs --target kv|etcd --seed N --duration S --clients N --keys N \
 //        --nemesis none|kill|pause --out DIR [--max-ops N] [--timeout-ms N] [--check-ms N]
-//        [--rate OPS_PER_S_PER_CLIENT] [--compact-every S] [--corrupt none|stale-read]
+//        [--rate OPS_PER_S_PER_CLIENT] [--compact-every S] [--corrupt none|stale-read|drop-watch-event]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,6 +32,9 @@ const { values: a } = parseArgs({
     'timeout-ms': { type: 'string', default: '2000' },
     'check-ms': { type: 'string', default: '120000' },
     rate: { type: 'string', default: '0' },
+    // Extra server flags, e.g. --server-flags=--backend=memory (a kv-server that forgets on restart:
+    // a negative control the checker must catch under --nemesis kill).
+    'server-flags': { type: 'string', default: '' },
     'compact-every': { type: 'string', default: '0' },
     // Self-test of the whole pipeline: falsify one recorded answer the way a buggy server would.
     corrupt: { type: 'string', default: 'none' },
@@ -59,8 +62,9 @@ const timeoutMs = int('timeout-ms', 100);
 const checkMs = int('check-ms', 1000);
 const rate = int('rate', 0);
 const compactEvery = int('compact-every', 0);
-if (!['none', 'stale-read'].includes(a.corrupt))
-  fail(`--corrupt must be none or stale-read (got ${a.corrupt})`);
+const CORRUPTIONS = ['none', 'stale-read', 'drop-watch-event'];
+if (!CORRUPTIONS.includes(a.corrupt))
+  fail(`--corrupt must be one of ${CORRUPTIONS.join('|')} (got ${a.corrupt})`);
 const out = resolve(a.out ?? join(tmpdir(), 'kv-robustness-runs', `${a.target}-${a.nemesis}-${seed}`));
 mkdirSync(out, { recursive: true });
 
@@ -71,7 +75,12 @@ async function main() {
   const rng = makeRng(seed);
   const keys = Array.from({ length: keyCount }, (_, i) => `k${i}`);
   const dataDir = mkdtempSync(join(tmpdir(), 'kv-robustness-'));
-  const cluster = await startCluster({ target: a.target, dir: dataDir, logDir: out });
+  const cluster = await startCluster({
+    target: a.target,
+    dir: dataDir,
+    logDir: out,
+    extraFlags: a['server-flags'].split(' ').filter(Boolean),
+  });
   const started = Date.now();
   let verdict;
   try {
@@ -123,6 +132,7 @@ async function main() {
     };
     const file = recorder.toFile({ revision: initialRevision, kvs: [] }, { ...meta, corrupt: a.corrupt });
     if (a.corrupt === 'stale-read' && !corruptStaleRead(file)) throw new Error('no read to corrupt');
+    if (a.corrupt === 'drop-watch-event' && !dropWatchEvent(file)) throw new Error('no watch event to drop');
     writeFileSync(join(out, 'history.json'), stringifyHistory(file));
     log('checking', { events: file.events.length, ...stats, faults: faults.length });
     const t0 = Date.now();
@@ -188,6 +198,15 @@ function corruptStaleRead(file) {
   }
   if (!target) return false;
   target.e.response.kvs = [target.before];
+  return true;
+}
+
+/** Removes one event from the middle of the first watch, as a server that skipped a revision would. */
+function dropWatchEvent(file) {
+  const batches = file.watches[0]?.responses.filter((r) => 'events' in r && r.events.length > 0) ?? [];
+  const batch = batches[Math.floor(batches.length / 2)];
+  if (!batch) return false;
+  batch.events.splice(0, 1);
   return true;
 }
 

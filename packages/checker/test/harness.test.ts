@@ -50,6 +50,23 @@ describe('robustness harness', () => {
     expect(readFileSync(join(r.dir, 'violation.svg'), 'utf8')).toContain('<svg');
   }, 120_000);
 
+  it('a falsified watch (one event dropped) makes the run fail with a missing-event problem', async () => {
+    const r = await harness([
+      '--target',
+      'kv',
+      '--seed',
+      '13',
+      '--duration',
+      '3',
+      '--corrupt',
+      'drop-watch-event',
+    ]);
+    expect(r.code, r.out).toBe(1);
+    const v = verdictOf(r.dir);
+    expect(v.linearizability.verdict).toBe('ok');
+    expect(v.watches.problems.map((p: { kind: string }) => p.kind)).toContain('missing-event');
+  }, 120_000);
+
   it('refuses unknown flags values', async () => {
     const r = await harness(['--nemesis', 'partition']);
     expect(r.code).toBe(2);
