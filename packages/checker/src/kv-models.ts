@@ -182,8 +182,14 @@ function blindSuccessors(s: PerKeyState, op: Operation): PerKeyState[] {
       }
       return out;
     }
+    case 'leaseRevoke': {
+      // Revoking deletes the keys attached to the lease (histories with leases are never split, so
+      // every such key is in this state).
+      const m = new Map([...s].filter(([, r]) => r.lease !== req.id));
+      return [m];
+    }
     default:
-      // Lease operations never reach the per-key model (histories with leases are not partitioned).
+      // A grant changes no key.
       return [s];
   }
 }

@@ -107,6 +107,7 @@ describe('known-wrong histories are caught', () => {
       .op(1, 60, 70, get('a'), getOk(3, { ...kv('a', '1', 2, 2, 1), lease: '7587' }))
       .file();
     expect(verdict(h).verdict).toBe('violation');
+    expect(verdict(h, 'per-key').verdict).toBe('violation');
   });
 
   it('a put with a lease that was never granted', () => {
@@ -206,6 +207,7 @@ describe('known-good histories are accepted', () => {
       .op(1, 100, 110, get('c'), getOk(4))
       .file();
     expect(verdict(h).verdict).toBe('ok');
+    expect(verdict(h, 'per-key').verdict).toBe('ok');
   });
 
   it('a history that starts from existing data', () => {
