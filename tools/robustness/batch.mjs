@@ -17,6 +17,7 @@ const { values: a } = parseArgs({
     duration: { type: 'string', default: '15' },
     clients: { type: 'string', default: '4' },
     keys: { type: 'string', default: '5' },
+    'compact-every': { type: 'string', default: '0' },
     'seed-base': { type: 'string', default: '1000' },
     out: { type: 'string', default: join(tmpdir(), 'kv-robustness-runs', 'batch') },
   },
@@ -45,6 +46,7 @@ for (const target of a.targets.split(',')) {
       const dir = join(out, `${target}-${nemesis}-${seed}`);
       const args = [join(here, 'run.mjs'), '--target', target, '--nemesis', nemesis, '--seed', String(seed)];
       args.push('--duration', a.duration, '--clients', a.clients, '--keys', a.keys, '--out', dir);
+      args.push('--compact-every', a['compact-every']);
       const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
       row.runs++;
       row.seeds.push(seed);
@@ -72,7 +74,7 @@ const lines = [
       `| ${r.target} | ${r.nemesis} | ${r.runs} | ${r.ops} | ${r.unknownOps} | ${r.faults} | ${r.violations} | ${r.unknown} | ${r.errors} | ${r.watchEvents} | ${r.seeds[0]}–${r.seeds[r.seeds.length - 1]} |`,
   ),
 ];
-const cmd = `node tools/robustness/batch.mjs --targets ${a.targets} --nemeses ${a.nemeses} --runs ${a.runs} --duration ${a.duration} --clients ${a.clients} --keys ${a.keys} --seed-base ${a['seed-base']}`;
+const cmd = `node tools/robustness/batch.mjs --targets ${a.targets} --nemeses ${a.nemeses} --runs ${a.runs} --duration ${a.duration} --clients ${a.clients} --keys ${a.keys} --compact-every ${a['compact-every']} --seed-base ${a['seed-base']}`;
 writeFileSync(join(out, 'summary.md'), `${cmd}\n\n${lines.join('\n')}\n`);
 writeFileSync(join(out, 'summary.json'), `${JSON.stringify(rows, null, 2)}\n`);
 process.stdout.write(`${cmd}\n\n${lines.join('\n')}\n`);

@@ -136,7 +136,12 @@ export interface Operation {
   outcome: Outcome;
 }
 
-/** A history whose events cannot be paired (e.g. two invokes by one process without a completion). */
+/**
+ * A history whose events cannot be paired (e.g. two invokes by one process without a completion).
+ *
+ * @example
+ * try { toOperations(events); } catch (e) { if (e instanceof HistoryFormatError) console.error(e.message); }
+ */
 export class HistoryFormatError extends Error {
   override name = 'HistoryFormatError';
 }
@@ -231,7 +236,12 @@ export function parseHistory(text: string): HistoryFile {
   return h;
 }
 
-/** The keys a request reads or writes (lease revokes touch keys only known to the model: none here). */
+/**
+ * The keys a request reads or writes (lease revokes touch keys only known to the model: none here).
+ *
+ * @example
+ * keysOf({ type: 'put', key: 'a', value: '1' }); // ['a']
+ */
 export function keysOf(r: Request): string[] {
   switch (r.type) {
     case 'put':
@@ -251,7 +261,12 @@ export function keysOf(r: Request): string[] {
   }
 }
 
-/** A short human-readable description of a request, for reports and timelines. */
+/**
+ * A short human-readable description of a request, for reports and timelines.
+ *
+ * @example
+ * describeRequest({ type: 'get', key: 'a' }); // 'get a'
+ */
 export function describeRequest(r: Request): string {
   switch (r.type) {
     case 'put':
@@ -272,7 +287,12 @@ export function describeRequest(r: Request): string {
   }
 }
 
-/** A short description of a response. */
+/**
+ * A short description of a response.
+ *
+ * @example
+ * describeResponse({ type: 'put', revision: 5 }); // 'rev 5'
+ */
 export function describeResponse(r: Response | undefined): string {
   if (!r) return '?';
   const kvs = (k: KeyValue[]) =>

@@ -38,7 +38,12 @@ export type Applied =
   | { ok: true; state: KvState; response: Response; changes: Change[] }
   | { ok: false; error: string };
 
-/** A fresh store at `revision` (etcd starts at 1) holding `kvs`. */
+/**
+ * A fresh store at `revision` (etcd starts at 1) holding `kvs`.
+ *
+ * @example
+ * const s = initialState(1); // empty store at revision 1, as a new etcd
+ */
 export function initialState(revision = 1, kvs: readonly KeyValue[] = []): KvState {
   return { rev: revision, kvs: new Map(kvs.map((kv) => [kv.key, kv])), leases: new Set() };
 }
@@ -58,7 +63,12 @@ export function stateKey(s: KvState): string {
 /** The KeyValue a compare sees for a missing key. */
 const ABSENT: KeyValue = { key: '', value: '', createRevision: 0, modRevision: 0, version: 0, lease: '0' };
 
-/** Evaluates one compare against a key's record (undefined = missing), as etcd's applyCompare. */
+/**
+ * Evaluates one compare against a key's record (undefined = missing), as etcd's applyCompare.
+ *
+ * @example
+ * evalCompare({ key: 'a', target: 'create', result: '=', operand: 0 }, undefined); // true: absent
+ */
 export function evalCompare(c: Compare, kv: KeyValue | undefined): boolean {
   if (!kv && c.target === 'value') return false;
   const cur = kv ?? ABSENT;

@@ -31,10 +31,12 @@ export class HistoryRecorder {
     return Number(process.hrtime.bigint() - this.origin);
   }
 
+  /** A process sends a request. */
   invoke(process: number, request: Request): void {
     this.events.push({ type: 'invoke', process, time: this.now(), request });
   }
 
+  /** The server answered the process's open request. */
   ok(process: number, response: Response): void {
     this.events.push({ type: 'ok', process, time: this.now(), response });
   }
@@ -49,6 +51,7 @@ export class HistoryRecorder {
     this.events.push({ type: 'info', process, time: this.now(), error });
   }
 
+  /** The history file; `initial` is the store when recording started (default revision 1, empty). */
   toFile(initial?: { revision: number; kvs: KeyValue[] }, meta?: Record<string, unknown>): HistoryFile {
     return { format: HISTORY_FORMAT, initial, events: this.events, watches: this.watches, meta };
   }

@@ -78,7 +78,12 @@ export function renderTimeline(ops: readonly Operation[], opts: TimelineOptions 
   return `${parts.join('\n')}\n`;
 }
 
-/** The same operations as text lines (for terminals and verdict files). */
+/**
+ * The same operations as text lines (for terminals and verdict files).
+ *
+ * @example
+ * console.log(describeOperations(report.violation!.subHistory).join('\n'));
+ */
 export function describeOperations(ops: readonly Operation[]): string[] {
   return [...ops]
     .sort((a, b) => a.call - b.call)
