@@ -21,8 +21,9 @@ export const NEMESES = {
       await m.kill('SIGKILL');
       const down = rng.int(200, 1000);
       await sleep(down);
+      const t0 = Date.now();
       await m.start();
-      return `SIGKILL ${m.opts.name}, down ${down} ms, restarted`;
+      return `SIGKILL ${m.opts.name}, down ${down} ms, restarted and serving in ${Date.now() - t0} ms`;
     },
   },
   /** SIGSTOP a member for a while (clients time out), then SIGCONT. */
