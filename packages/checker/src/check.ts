@@ -233,7 +233,8 @@ function violation(
     svg: renderTimeline([...context, ...sub], {
       highlight,
       context: new Set(context.map((o) => o.id)),
-      title: `linearizability violation, ${sub.length} operations ${state}`,
+      title: `linearizability violation: ${sub.length} operation(s) cannot be ordered (red: where the search got stuck)`,
+      subtitle: state,
     }),
   };
 }

@@ -13,6 +13,8 @@ export interface TimelineOptions {
   /** Operation ids drawn grey: shown for context, not part of the failing set. */
   context?: ReadonlySet<number>;
   title?: string;
+  /** A second line under the title (e.g. the store the operations start from). */
+  subtitle?: string;
 }
 
 function esc(s: string): string {
@@ -35,7 +37,7 @@ export function renderTimeline(ops: readonly Operation[], opts: TimelineOptions 
   const slot = 150;
   const left = 90;
   const rowH = 56;
-  const top = 40;
+  const top = opts.subtitle ? 50 : 40;
   const width = left + (times.length + 1) * slot + 40;
   const height = top + processes.length * rowH + 30;
   const parts: string[] = [];
@@ -44,6 +46,7 @@ export function renderTimeline(ops: readonly Operation[], opts: TimelineOptions 
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="20" font-size="14">${esc(opts.title ?? 'history')}</text>`,
   );
+  if (opts.subtitle) parts.push(`<text x="10" y="38" fill="#333">${esc(opts.subtitle)}</text>`);
   for (const p of processes) {
     const y = top + row.get(p)! * rowH;
     parts.push(
