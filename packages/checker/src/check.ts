@@ -4,7 +4,7 @@
  * sub-history and its SVG timeline.
  */
 import { type HistoryFile, type KeyValue, keysOf, type Operation, toOperations } from './history.js';
-import { claimedRevisions, globalModel, perKeyModel, watchHints } from './kv-models.js';
+import { claimedRevisions, collectHints, globalModel, perKeyModel } from './kv-models.js';
 import { minimizeFailure } from './minimize.js';
 import { initialState, type KvState } from './model.js';
 import { partitionByKey, renumber } from './partition.js';
@@ -130,13 +130,17 @@ export function checkHistory(h: HistoryFile, opts: CheckOptions = {}): CheckRepo
     }
   } else {
     const claimed = claimedRevisions(searched);
-    // First with the watches' account of which unknown write made which revision; if that fails, the
-    // watches may be wrong, so search again without them.
-    let r = searchLinearization(searched, globalModel(init, claimed, watchHints(h.watches ?? [])), budget);
+    // First with what watches and reads saw of which unknown write made which revision; if that fails,
+    // a watch or read may be wrong, so search again without them (the checks below then report it).
+    let r = searchLinearization(
+      searched,
+      globalModel(init, claimed, collectHints(h.watches ?? [], all)),
+      budget,
+    );
     const hinted = r;
     if (r.verdict !== 'ok') r = searchLinearization(searched, globalModel(init, claimed), budget);
     if (hinted.verdict !== 'ok' && r.verdict === 'ok')
-      report.linearizability.note = 'no linearization agrees with the watches';
+      report.linearizability.note = 'no linearization agrees with the watches and reads';
     report.linearizability = {
       ...report.linearizability,
       verdict: r.verdict,

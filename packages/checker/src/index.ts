@@ -4,7 +4,7 @@
  */
 export { type CheckOptions, type CheckReport, checkHistory, type ViolationReport } from './check.js';
 export * from './history.js';
-export { claimedRevisions, globalModel, perKeyModel, type WatchHints, watchHints } from './kv-models.js';
+export { claimedRevisions, collectHints, globalModel, perKeyModel, type WatchHints } from './kv-models.js';
 export { minimizeFailure } from './minimize.js';
 export { applyRequest, type Change, evalCompare, initialState, type KvState, sameResponse } from './model.js';
 export { partitionByKey } from './partition.js';

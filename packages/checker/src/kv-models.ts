@@ -15,12 +15,12 @@ import type { Compare, KeyValue, Operation, Response, TxnOp, TxnOpResult, WatchR
 import { applyRequest, evalCompare, type KvState, sameResponse, stateKey } from './model.js';
 import type { SearchModel } from './search.js';
 
-/** Per revision, what watches reported changing: key -> 'put:<value>' or 'delete'. */
+/** Per revision, what observers saw: key -> 'put:<value>', 'delete', 'unchanged' or 'conflict'. */
 export type WatchHints = ReadonlyMap<number, ReadonlyMap<string, string>>;
 
 /**
  * The full model: every response must equal the model's, revision included. `claimed` (see
- * {@link claimedRevisions}) and `hints` (see {@link watchHints}) only prune where unknown-outcome
+ * {@link claimedRevisions}) and `hints` (see {@link collectHints}) only prune where unknown-outcome
  * writes may go.
  *
  * @example
@@ -46,14 +46,15 @@ export function globalModel(
       if (!a.ok || a.state.rev === s.rev) return undefined;
       // The revision it would take already belongs to a write that returned it.
       if (claimed.has(a.state.rev)) return undefined;
-      // Watches saw what changed at this revision: an unknown write must have made exactly that change.
+      // What watches and reads saw at this revision: an unknown write placed here must agree.
       const seen = hints?.get(a.state.rev);
       if (seen) {
         const made = new Map(
           a.changes.map((c) => [c.key, c.type === 'put' ? `put:${c.kv.value}` : 'delete']),
         );
-        if (made.size !== seen.size) return undefined;
-        for (const [k, v] of made) if (seen.get(k) !== v) return undefined;
+        for (const [k, v] of seen) {
+          if (v === UNCHANGED ? made.has(k) : made.get(k) !== v) return undefined;
+        }
       }
       return a.state;
     },
@@ -213,25 +214,64 @@ export function perKeyModel(init: ReadonlyMap<string, { value: string; version: 
   return model;
 }
 
+/** Hint value: the key did not change at this revision. */
+const UNCHANGED = 'unchanged';
+/** Hint value: observers disagree (the hinted search then fails and check.ts searches without hints). */
+const CONFLICT = 'conflict';
+
 /**
- * What the watches reported per revision, used to place unknown-outcome writes: without it, several
- * unknown writes filling revision gaps can be ordered many ways and the search picks one arbitrarily,
- * which the watch check would then blame on the watch. Only a hint: check.ts searches again without it
- * when the hinted search fails, so a wrong watch is reported as a watch problem.
+ * What observers saw per revision, used to place unknown-outcome writes. Without it, several unknown
+ * writes filling revision gaps can be ordered many ways; the search picks one, and the watch and
+ * serializable checks, which compare against that one linearization, would blame the server for the
+ * search's choice. Hints (partial: only the keys someone saw):
+ * - every watch event: at its revision, the key was put with that value, or deleted;
+ * - every key-value a read returned: at its mod revision, the key was put with that value;
+ * - a serializable read returning mod revision m, when its process had already seen revision o > m:
+ *   the key did not change in (m, o] (the read is only legal if the value was still current at o).
+ * Only a hint: check.ts searches again without hints when the hinted search fails, so a wrong watch or
+ * read is reported as such rather than as a linearizability violation.
  *
  * @example
- * globalModel(init, claimedRevisions(ops), watchHints(file.watches ?? []));
+ * globalModel(init, claimedRevisions(ops), collectHints(file.watches ?? [], ops));
  */
-export function watchHints(watches: readonly WatchRecord[]): Map<number, Map<string, string>> {
+export function collectHints(watches: readonly WatchRecord[], ops: readonly Operation[]): WatchHints {
   const out = new Map<number, Map<string, string>>();
+  const note = (rev: number, key: string, what: string) => {
+    const m = out.get(rev) ?? new Map<string, string>();
+    const had = m.get(key);
+    m.set(key, had === undefined || had === what ? what : CONFLICT);
+    out.set(rev, m);
+  };
   for (const w of watches) {
     for (const r of w.responses) {
       if (!('events' in r)) continue;
-      for (const e of r.events) {
-        const m = out.get(e.kv.modRevision) ?? new Map<string, string>();
-        m.set(e.kv.key, e.type === 'put' ? `put:${e.kv.value}` : 'delete');
-        out.set(e.kv.modRevision, m);
+      for (const e of r.events)
+        note(e.kv.modRevision, e.kv.key, e.type === 'put' ? `put:${e.kv.value}` : 'delete');
+    }
+  }
+  // Reads, per process in call order so "already seen" is known for serializable ones.
+  const byProcess = new Map<number, Operation[]>();
+  for (const op of ops)
+    if (op.response) byProcess.set(op.process, [...(byProcess.get(op.process) ?? []), op]);
+  for (const list of byProcess.values()) {
+    let observed = 0;
+    for (const op of list.sort((a, b) => a.call - b.call)) {
+      const r = op.response!;
+      const kvs =
+        r.type === 'get'
+          ? r.kvs
+          : r.type === 'txn'
+            ? r.results.flatMap((x) => (x.type === 'get' ? x.kvs : []))
+            : [];
+      for (const kv of kvs) {
+        note(kv.modRevision, kv.key, `put:${kv.value}`);
+        const serializable = op.request.type === 'get' && op.request.serializable;
+        // Bounded so a pathological history cannot make the hint table huge.
+        if (serializable)
+          for (let rev = kv.modRevision + 1; rev <= Math.min(observed, kv.modRevision + 10_000); rev++)
+            note(rev, kv.key, UNCHANGED);
       }
+      observed = Math.max(observed, r.revision);
     }
   }
   return out;

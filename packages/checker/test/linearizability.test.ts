@@ -248,6 +248,20 @@ describe('serializable reads (the weaker check)', () => {
     expect(verdict(h).verdict).toBe('violation');
   });
 
+  it('a serializable read decides which unknown write took which revision', () => {
+    // Two timed-out puts fill revisions 2 and 3; only the serializable read says a=x came second.
+    const h = new HistoryBuilder()
+      .op(0, 0, 10, put('a', 'x'), null)
+      .op(1, 0, 10, put('b', 'y'), null)
+      .op(2, 100, 110, put('c', '1'), putOk(4))
+      .op(3, 115, 118, get('c'), getOk(4, kv('c', '1', 4, 4, 1)))
+      .op(3, 120, 130, get('a', true), getOk(4, kv('a', 'x', 3, 3, 1)))
+      .file();
+    const r = verdict(h);
+    expect(r.serializable.problems).toEqual([]);
+    expect(r.verdict).toBe('ok');
+  });
+
   it('rejects a revision the store never reached', () => {
     const h = base()
       .op(1, 40, 50, get('a', true), getOk(9, kv('a', '2', 2, 3, 2)))
