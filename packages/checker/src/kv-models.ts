@@ -15,8 +15,16 @@ import type { Compare, KeyValue, Operation, Response, TxnOp, TxnOpResult, WatchR
 import { applyRequest, evalCompare, type KvState, sameResponse, stateKey } from './model.js';
 import type { SearchModel } from './search.js';
 
-/** Per revision, what observers saw: key -> 'put:<value>', 'delete', 'unchanged' or 'conflict'. */
-export type WatchHints = ReadonlyMap<number, ReadonlyMap<string, string>>;
+/** What observers saw, for placing unknown-outcome writes (see {@link collectHints}). */
+export interface WatchHints {
+  /** Per revision: key -> 'put:<value>', 'delete', 'unchanged' or 'conflict'. */
+  at: ReadonlyMap<number, ReadonlyMap<string, string>>;
+  /**
+   * Revision windows in which a watch delivered every change of its range: a key of that range
+   * changed at such a revision only if the watch reported it.
+   */
+  complete: readonly { from: number; to: number; key: string; rangeEnd?: string }[];
+}
 
 /**
  * The full model: every response must equal the model's, revision included. `claimed` (see
@@ -47,13 +55,20 @@ export function globalModel(
       // The revision it would take already belongs to a write that returned it.
       if (claimed.has(a.state.rev)) return undefined;
       // What watches and reads saw at this revision: an unknown write placed here must agree.
-      const seen = hints?.get(a.state.rev);
-      if (seen) {
+      if (hints) {
+        const rev = a.state.rev;
+        const seen = hints.at.get(rev);
         const made = new Map(
           a.changes.map((c) => [c.key, c.type === 'put' ? `put:${c.kv.value}` : 'delete']),
         );
-        for (const [k, v] of seen) {
+        for (const [k, v] of seen ?? []) {
           if (v === UNCHANGED ? made.has(k) : made.get(k) !== v) return undefined;
+        }
+        for (const k of made.keys()) {
+          if (seen?.has(k)) continue;
+          if (hints.complete.some((w) => w.from <= rev && rev <= w.to && keyInRange(k, w.key, w.rangeEnd))) {
+            return undefined; // a watch saw every change of this key here, and not this one
+          }
         }
       }
       return a.state;
@@ -236,6 +251,7 @@ const CONFLICT = 'conflict';
  */
 export function collectHints(watches: readonly WatchRecord[], ops: readonly Operation[]): WatchHints {
   const out = new Map<number, Map<string, string>>();
+  const complete: { from: number; to: number; key: string; rangeEnd?: string }[] = [];
   const note = (rev: number, key: string, what: string) => {
     const m = out.get(rev) ?? new Map<string, string>();
     const had = m.get(key);
@@ -243,11 +259,17 @@ export function collectHints(watches: readonly WatchRecord[], ops: readonly Oper
     out.set(rev, m);
   };
   for (const w of watches) {
+    let last = 0;
     for (const r of w.responses) {
       if (!('events' in r)) continue;
-      for (const e of r.events)
+      for (const e of r.events) {
         note(e.kv.modRevision, e.kv.key, e.type === 'put' ? `put:${e.kv.value}` : 'delete');
+        last = Math.max(last, e.kv.modRevision);
+      }
     }
+    // A watch promises every change of its range from its start up to what it delivered.
+    if (last >= w.startRevision)
+      complete.push({ from: w.startRevision, to: last, key: w.key, rangeEnd: w.rangeEnd });
   }
   // Reads, per process in call order so "already seen" is known for serializable ones.
   const byProcess = new Map<number, Operation[]>();
@@ -274,5 +296,16 @@ export function collectHints(watches: readonly WatchRecord[], ops: readonly Oper
       observed = Math.max(observed, r.revision);
     }
   }
-  return out;
+  return { at: out, complete };
+}
+
+/**
+ * Whether `key` is in [start, end): no end = the single key `start`; '\0' = every key from `start`.
+ *
+ * @example
+ * keyInRange('k1', '', '\u0000'); // true
+ */
+export function keyInRange(key: string, start: string, end?: string): boolean {
+  if (end === undefined || end === '') return key === start;
+  return key >= start && (end === '\u0000' || key < end);
 }

@@ -7,6 +7,7 @@
  * watch is checked against what the store actually did, unknown-outcome writes included.
  */
 import type { KeyValue, WatchEvent, WatchRecord } from './history.js';
+import { keyInRange } from './kv-models.js';
 import type { Change } from './model.js';
 import type { RevisionLog } from './revision-log.js';
 
@@ -30,9 +31,7 @@ export interface WatchProblem {
 }
 
 function inRange(w: WatchRecord, key: string): boolean {
-  if (w.rangeEnd === undefined || w.rangeEnd === '') return key === w.key;
-  // '\0' as range end means "every key >= key", as in etcd.
-  return key >= w.key && (w.rangeEnd === '\u0000' || key < w.rangeEnd);
+  return keyInRange(key, w.key, w.rangeEnd);
 }
 
 function sameKv(a: KeyValue | undefined, b: KeyValue | undefined): boolean {
