@@ -115,7 +115,11 @@ describe('snapshots between etcd and kv', () => {
     expect(after.history).toEqual(before.history);
     // Keys keep their exact lease id (in `kvs` above), but kv's lessor holds ids as JS numbers: an etcd
     // id above 2^53 is listed as its nearest double. A known kv-wide limit, reported in the docs.
-    const asDouble = (id: string) => BigInt(Number(BigInt(`0x${id}`))).toString(16);
+    // etcdctl prints lease ids as 16 zero-padded hex digits.
+    const asDouble = (id: string) =>
+      BigInt(Number(BigInt(`0x${id}`)))
+        .toString(16)
+        .padStart(16, '0');
     expect(after.leases).toEqual(before.leases.map(asDouble));
   });
 
