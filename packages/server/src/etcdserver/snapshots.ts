@@ -66,11 +66,10 @@ export async function saveReceivedDb(
   return path;
 }
 
-/** Reads (and removes) the backend received for the snapshot at `index`. */
+/** Reads the backend received for the snapshot at `index` (removed by dropReceivedDb once embedded). */
 export async function takeReceivedDb(snapDir: string, index: number): Promise<Uint8Array> {
   const path = join(snapDir, receivedDbName(index));
-  const data = await readFile(path);
-  return data;
+  return await readFile(path);
 }
 
 /** Removes the received backend file once its snapshot file holds it. */
