@@ -100,6 +100,9 @@ const requestTimeoutMs = (cfg: ServerConfig) => 5000 + 2 * cfg.electionMs;
 /** Applied entries a lone voter keeps in raft's memory before dropping them (see maybeCompactLoneLog). */
 const LONE_LOG_KEEP = 1000;
 
+/** A proposal's caller: a gRPC call that may have been cancelled (see CallContext.caller). */
+type Caller = { readonly cancelled: boolean };
+
 /** The message a removed member stops with (etcd's). */
 export const REMOVED_MESSAGE = 'the member has been permanently removed from the cluster';
 
@@ -128,16 +131,16 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   private tickTimer: NodeJS.Timeout | undefined;
   private leaseTimer: NodeJS.Timeout | undefined;
   private stopCompactor: (() => void) | undefined;
-  /** The callers of proposals that came with one (to abandon a dropped proposal whose caller left). */
-  private readonly callers = new Map<number, { readonly cancelled: boolean }>();
   /** Proposals dropped while there was no leader; retried when one appears. */
-  private readonly droppedProposals: Array<{ id: number; data: Uint8Array }> = [];
+  private readonly droppedProposals: Array<{ id: number; data: Uint8Array; caller: Caller | undefined }> = [];
   /**
    * Proposals made since the loop last ran (ids and entry data, index for index). The loop steps them
    * into raft as one batch: one MsgProp and one log append per turn instead of one per request.
    */
   private queuedIds: number[] = [];
   private queuedData: Uint8Array[] = [];
+  /** The callers of the queued proposals (undefined for internal ones), to abandon a dropped one whose caller left. */
+  private queuedCallers: Array<Caller | undefined> = [];
   /** The leader has applied an entry of its own term (ReadIndex is answered only then). */
   private leaderCommittedInTerm = false;
   private readonly appliedWaiters: Array<{ index: number; resolve: () => void }> = [];
@@ -747,29 +750,25 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    * Proposes an internal request and resolves with its apply result (rejects with an EtcdError).
    * The request id is assigned here.
    */
-  async propose(req: InternalRequest, caller?: { readonly cancelled: boolean }): Promise<ApplyResult> {
+  async propose(req: InternalRequest, caller?: Caller): Promise<ApplyResult> {
     if (this.stopped) throw Errors.stopped();
     const id = this.idGen.nextId();
     req.header = { ...(req.header ?? {}), ID: id };
     const data = encodeInternalRequest(req);
     if (data.length > this.cfg.maxRequestBytes) throw Errors.requestTooLarge();
     const p = this.waiters.register(id);
-    if (caller) this.callers.set(id, caller);
-    this.proposeData(id, data);
-    try {
-      const result = await p;
-      if (result.err) throw result.err;
-      return result;
-    } finally {
-      if (caller) this.callers.delete(id);
-    }
+    this.proposeData(id, data, caller);
+    const result = await p;
+    if (result.err) throw result.err;
+    return result;
   }
 
-  private proposeData(id: number, data: Uint8Array): void {
+  private proposeData(id: number, data: Uint8Array, caller: Caller | undefined): void {
     // Stepped into raft by the loop (flushProposals), together with the other proposals of this turn:
     // they would land in the same Ready anyway.
     this.queuedIds.push(id);
     this.queuedData.push(data);
+    this.queuedCallers.push(caller);
     this.schedule();
   }
 
@@ -778,14 +777,18 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     if (this.queuedIds.length === 0) return;
     const ids = this.queuedIds;
     const data = this.queuedData;
+    const callers = this.queuedCallers;
     this.queuedIds = [];
     this.queuedData = [];
+    this.queuedCallers = [];
     try {
       this.node.proposeBatch(data);
     } catch (err) {
       if (err instanceof ProposalDroppedError) {
         // No leader (or raft's uncommitted-size limit): retried once a leader is known.
-        for (let i = 0; i < ids.length; i++) this.droppedProposals.push({ id: ids[i]!, data: data[i]! });
+        for (let i = 0; i < ids.length; i++) {
+          this.droppedProposals.push({ id: ids[i]!, data: data[i]!, caller: callers[i] });
+        }
         return;
       }
       for (const id of ids) this.waiters.fail(id, err);
@@ -801,8 +804,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const list = this.droppedProposals.splice(0);
     for (const p of list) {
       if (!this.waiters.has(p.id)) continue;
-      if (this.callers.get(p.id)?.cancelled) this.waiters.fail(p.id, Errors.timeout());
-      else this.proposeData(p.id, p.data);
+      if (p.caller?.cancelled) this.waiters.fail(p.id, Errors.timeout());
+      else this.proposeData(p.id, p.data, p.caller);
     }
   }
 
