@@ -20,15 +20,24 @@ export function serverBinary(target: 'kv' | 'etcd' = TARGET): string {
   return target === 'etcd' ? 'etcd' : join(REPO_ROOT, 'bin', 'kv-server');
 }
 
-/** A free TCP port on 127.0.0.1, found by binding port 0 and releasing it. */
+/**
+ * A free TCP port on 127.0.0.1, found by binding it and releasing it. Ports come from below the kernel's
+ * ephemeral range (32768+ here), so the outgoing connections of the processes under test (peer dials,
+ * clients) cannot take a port between its release here and the server's own bind.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canBind(port)) return port;
+  }
+  throw new Error('no free port in 20000-31999');
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((ok) => {
     const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? ok(addr.port) : fail(new Error('no port'))));
-    });
+    srv.once('error', () => ok(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
   });
 }
 
