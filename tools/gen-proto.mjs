@@ -8,10 +8,14 @@
  *   node tools/gen-proto.mjs --only packages/raft   limit to packages whose path contains the string
  *   node tools/gen-proto.mjs --proto a.proto [--proto b.proto] --out x.ts
  *                                       one ad-hoc target outside any package (used by the tests)
+ *   ... --bigint 'pkg.Msg.field'       (with --proto/--out, repeatable) a field emitted as bigint
  *
  * TARGETS
  *   Each package lists its own targets in `packages/<pkg>/proto-gen.json` (paths relative to the package):
- *     {"targets": [{"protos": ["../../proto/raft/raftpb/raft.proto"], "out": "src/gen/raft.ts"}]}
+ *     {"targets": [{"protos": ["../../proto/raft/raftpb/raft.proto"], "out": "src/gen/raft.ts",
+ *                   "bigint": ["raftpb.Message.from", "*.ID"]}]}
+ *   `bigint` (optional) selects 64-bit fields by full name (`pkg.Message.field`, `*` = any characters)
+ *   that are emitted as exact `bigint` instead of `number`; a selector that matches no 64-bit field fails.
  *   Imports resolve next to the importing file first, then under the repository's `proto/` directory
  *   (like `protoc -I proto`). A target contains every message/enum/service declared in its `protos`
  *   plus every type they reference (transitively), so the output imports nothing. Generated files are
@@ -21,7 +25,9 @@
  *   For each message `M` (nested types are named `Parent_Child`):
  *   - `export interface M` with lowerCamelCase fields:
  *       int32/uint32/sint32/fixed32/sfixed32/int64/uint64/sint64/fixed64/sfixed64/double/float -> number
- *         (64-bit values above 2^53 lose precision; kv hands out ids below 2^53),
+ *         (64-bit values above 2^53 lose precision, so fields holding ids are selected as `bigint`),
+ *       a 64-bit field selected by the target's `bigint` list -> bigint (0n default, exact on the wire
+ *         and in JSON, where it is a decimal string),
  *       bool -> boolean, string -> string, bytes -> Uint8Array, enum -> its TS enum,
  *       repeated -> T[], singular message -> `field?: Sub`, oneof member -> `field?: T`,
  *       map<K, V> -> `{ [key: string]: V }` (keys are strings at runtime for every key type; JSON
@@ -95,6 +101,7 @@ function discoverTargets(only) {
         config: relative(repoRoot, configPath),
         protos: t.protos.map((p) => resolve(pkgsDir, pkg, p)),
         out: resolve(pkgsDir, pkg, t.out),
+        bigint: Array.isArray(t.bigint) ? t.bigint : [],
       });
     }
   }
@@ -111,6 +118,7 @@ export function generateTarget(target) {
   return emitFile(
     decls,
     target.protos.map((p) => relative(repoRoot, p)),
+    target.bigint ?? [],
   );
 }
 
@@ -133,7 +141,14 @@ function main(argv) {
     return 2;
   }
   const targets = adHocOut
-    ? [{ config: '(command line)', protos: adHocProtos.map((p) => resolve(p)), out: resolve(adHocOut) }]
+    ? [
+        {
+          config: '(command line)',
+          protos: adHocProtos.map((p) => resolve(p)),
+          out: resolve(adHocOut),
+          bigint: optionValues(argv, '--bigint'),
+        },
+      ]
     : discoverTargets(only);
   const stale = [];
   for (const target of targets) {

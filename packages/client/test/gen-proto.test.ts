@@ -220,3 +220,92 @@ describe('generator behaviour', () => {
     expect(readFileSync(out, 'utf8')).not.toMatch(/\/\/ edited/);
   });
 });
+
+describe('64-bit fields selected as bigint', () => {
+  // biome-ignore lint/suspicious/noExplicitAny: the generated module is imported dynamically.
+  let ids: any;
+  beforeAll(async () => {
+    const out = join(dir, 'ids.ts');
+    const res = spawnSync(
+      process.execPath,
+      [
+        generator,
+        '--proto',
+        join(fixtures, 'ids.proto'),
+        '--out',
+        out,
+        '--bigint',
+        'ids.Ids.*',
+        '--bigint',
+        '*.member',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(res.status, res.stderr).toBe(0);
+    const source = readFileSync(out, 'utf8');
+    expect(source).toContain('revision: bigint');
+    const js = ts.transpileModule(source, {
+      compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+    }).outputText;
+    writeFileSync(join(dir, 'ids.mjs'), js);
+    ids = await import(pathToFileURL(join(dir, 'ids.mjs')).href);
+  });
+
+  const extremes = {
+    member: 2n ** 64n - 1n,
+    lease: -(2n ** 63n),
+    delta: -(2n ** 62n) - 7n,
+    hash: 0xfedcba9876543210n,
+    signedHash: -1n,
+    voters: [1n, 2n ** 53n + 1n, 0x8e9e05c52164694dn],
+    revision: 2n ** 63n - 1n,
+  };
+
+  it('round-trips values no JS number can hold, on the wire and in JSON', () => {
+    const decoded = ids.Ids.decode(ids.Ids.encode(extremes));
+    expect(decoded).toEqual(extremes);
+    const json = ids.Ids.toJSON(extremes);
+    expect(json.member).toBe('18446744073709551615');
+    expect(json.lease).toBe('-9223372036854775808');
+    expect(ids.Ids.fromJSON(json)).toEqual(extremes);
+    expect(ids.Ids.decode(new Uint8Array(0))).toMatchObject({ member: 0n, voters: [] });
+  });
+
+  it('writes the bytes protobufjs writes for the same values', () => {
+    const root = new protobuf.Root();
+    root.loadSync(join(fixtures, 'ids.proto'), { keepCase: true });
+    const Ref = root.lookupType('ids.Ids');
+    const ref = Ref.encode(
+      Ref.fromObject({
+        member: '18446744073709551615',
+        lease: '-9223372036854775808',
+        delta: (-(2n ** 62n) - 7n).toString(),
+        hash: '18364758544493064720',
+        signed_hash: '-1',
+        voters: ['1', String(2n ** 53n + 1n), String(0x8e9e05c52164694dn)],
+        revision: String(2n ** 63n - 1n),
+      }),
+    ).finish();
+    expect([...ids.Ids.encode(extremes)]).toEqual([...ref]);
+  });
+
+  it('refuses out-of-range JSON and selectors that match nothing', () => {
+    expect(() => ids.Ids.fromJSON({ member: '18446744073709551616' })).toThrow(/out of range/);
+    expect(() => ids.Ids.fromJSON({ lease: '9223372036854775808' })).toThrow(/out of range/);
+    const res = spawnSync(
+      process.execPath,
+      [
+        generator,
+        '--proto',
+        join(fixtures, 'ids.proto'),
+        '--out',
+        join(dir, 'x.ts'),
+        '--bigint',
+        'ids.Ids.nope',
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/match no 64-bit field: ids.Ids.nope/);
+  });
+});

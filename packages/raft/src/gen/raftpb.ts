@@ -223,6 +223,23 @@ class Reader {
     return joinSigned(this.lastLo, this.hi);
   }
 
+  /** A uint64 varint as an exact bigint (fields selected with `bigint` in proto-gen.json). */
+  uint64n(): bigint {
+    this.varint64();
+    return (BigInt(this.hi >>> 0) << 32n) | BigInt(this.lastLo >>> 0);
+  }
+
+  /** An int64 varint as an exact (signed) bigint. */
+  int64n(): bigint {
+    return BigInt.asIntN(64, this.uint64n());
+  }
+
+  /** A zig-zag sint64 varint as an exact bigint. */
+  sint64n(): bigint {
+    const u = this.uint64n();
+    return (u >> 1n) ^ -(u & 1n);
+  }
+
   sint64(): number {
     this.varint64();
     const lo = this.lastLo;
@@ -256,6 +273,15 @@ class Reader {
   sfixed64(): number {
     const lo = this.fixed32();
     return joinSigned(lo, this.fixed32());
+  }
+
+  fixed64n(): bigint {
+    const lo = this.fixed32();
+    return (BigInt(this.fixed32()) << 32n) | BigInt(lo);
+  }
+
+  sfixed64n(): bigint {
+    return BigInt.asIntN(64, this.fixed64n());
   }
 
   private dataView(): DataView {
@@ -439,6 +465,31 @@ class Writer {
 
   int64(v: number): void {
     this.uint64(v);
+  }
+
+  /** Writes an exact 64-bit value (two's complement for negatives, as int64 on the wire). */
+  uint64n(v: bigint): void {
+    const u = BigInt.asUintN(64, v);
+    this.varint64(Number(u & 0xffffffffn), Number(u >> 32n));
+  }
+
+  int64n(v: bigint): void {
+    this.uint64n(v);
+  }
+
+  sint64n(v: bigint): void {
+    const s = BigInt.asIntN(64, v);
+    this.uint64n((s << 1n) ^ (s >> 63n));
+  }
+
+  fixed64n(v: bigint): void {
+    const u = BigInt.asUintN(64, v);
+    this.fixed32(Number(u & 0xffffffffn));
+    this.fixed32(Number(u >> 32n));
+  }
+
+  sfixed64n(v: bigint): void {
+    this.fixed64n(v);
   }
 
   sint64(v: number): void {
@@ -741,6 +792,17 @@ function jsonInt64(v: unknown, path: string): number {
 
 function jsonUint64(v: unknown, path: string): number {
   return jsonInt(v, path, 0, 2 ** 64);
+}
+
+/** A 64-bit integer given as a JSON number or decimal string, exactly (for `bigint` fields). */
+function jsonBig(v: unknown, path: string, unsigned: boolean): bigint {
+  let n: bigint;
+  if (typeof v === 'number' && Number.isInteger(v)) n = BigInt(v);
+  else if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) n = BigInt(v.trim());
+  else throw new ProtoJsonError(`${path}: expected an integer`);
+  const ok = unsigned ? n >= 0n && n < 1n << 64n : n >= -(1n << 63n) && n < 1n << 63n;
+  if (!ok) throw new ProtoJsonError(`${path}: integer out of range`);
+  return n;
 }
 
 function jsonFloat(v: unknown, path: string): number {
