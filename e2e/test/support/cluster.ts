@@ -30,6 +30,8 @@ export interface ClusterOptions {
   target?: 'kv' | 'etcd';
   /** Extra flags for every member, appended after the standard ones. */
   flags?: string[];
+  /** Extra flags for single members by index (after {@link flags}), e.g. a different `--backend`. */
+  memberFlags?: Record<number, string[]>;
   /** Serve peer URLs over https with these certificates. */
   peerTls?: PeerTls;
   /** Route peer traffic through {@link PeerNetwork} proxies so that {@link Cluster.network} can cut it. */
@@ -567,6 +569,7 @@ export class Cluster {
           ]
         : []),
       ...(this.opts.flags ?? []),
+      ...(this.opts.memberFlags?.[slot.index] ?? []),
     ];
     const m = new Member(
       slot.index,
