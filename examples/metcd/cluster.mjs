@@ -10,7 +10,9 @@ import { join, resolve } from 'node:path';
 const here = import.meta.dirname;
 const main = join(here, 'dist', 'main.js');
 if (!existsSync(main)) {
-  console.error(`metcd is not built (${main} missing): run node_modules/.bin/turbo run build --filter=@kv/example-metcd...`);
+  console.error(
+    `metcd is not built (${main} missing): run node_modules/.bin/turbo run build --filter=@kv/example-metcd...`,
+  );
   process.exit(1);
 }
 const args = process.argv.slice(2);
@@ -25,8 +27,19 @@ const cluster = ['http://127.0.0.1:12379', 'http://127.0.0.1:22379', 'http://127
 const children = [1, 2, 3].map((id) => {
   const child = spawn(
     process.execPath,
-    [main, '--id', String(id), '--cluster', cluster, '--port', `${id}2380`, '--engine', engine,
-      '--data-dir', join(dataDir, `member-${id}`)],
+    [
+      main,
+      '--id',
+      String(id),
+      '--cluster',
+      cluster,
+      '--port',
+      `${id}2380`,
+      '--engine',
+      engine,
+      '--data-dir',
+      join(dataDir, `member-${id}`),
+    ],
     { stdio: ['ignore', 'inherit', 'pipe'] },
   );
   // Prefix each member's log lines, as a Procfile runner would.
@@ -41,7 +54,9 @@ const children = [1, 2, 3].map((id) => {
   return child;
 });
 console.log(`metcd: 3 members, engine ${engine}, data in ${dataDir}`);
-console.log('try: curl -L http://127.0.0.1:12380/hello -XPUT -d world && curl -L http://127.0.0.1:22380/hello');
+console.log(
+  'try: curl -L http://127.0.0.1:12380/hello -XPUT -d world && curl -L http://127.0.0.1:22380/hello',
+);
 const stop = () => {
   for (const c of children) c.kill('SIGTERM');
 };

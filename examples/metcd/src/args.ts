@@ -120,7 +120,8 @@ export function parseArgs(argv: readonly string[]): MetcdConfig {
     throw new UsageError('--log-level must be debug, info, warn or error');
   const electionTicks = int('election-ticks', 10, 2);
   const heartbeatTicks = int('heartbeat-ticks', 1, 1);
-  if (heartbeatTicks >= electionTicks) throw new UsageError('--heartbeat-ticks must be below --election-ticks');
+  if (heartbeatTicks >= electionTicks)
+    throw new UsageError('--heartbeat-ticks must be below --election-ticks');
   return {
     id,
     peers,
@@ -161,7 +162,8 @@ function parseCluster(s: string): Map<NodeId, string> {
     } catch {
       throw new UsageError(`--cluster: "${url}" is not a URL`);
     }
-    if (parsed.protocol !== 'http:') throw new UsageError(`--cluster: ${url}: only http:// peer URLs are served`);
+    if (parsed.protocol !== 'http:')
+      throw new UsageError(`--cluster: ${url}: only http:// peer URLs are served`);
     if (peers.has(id)) throw new UsageError(`--cluster names member ${String(id)} twice`);
     peers.set(id, url);
   });

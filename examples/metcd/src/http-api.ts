@@ -75,8 +75,11 @@ async function handleApi(replica: Replica, req: IncomingMessage, res: ServerResp
   if (member) {
     const id = parseMemberId(member[1]!);
     if (req.method === 'POST') {
-      const peerUrl = Buffer.from(await readBody(req)).toString('utf8').trim();
-      if (!/^http:\/\/[^/\s]+$/.test(peerUrl)) throw new HttpError(400, 'body must be the peer URL (http://host:port)');
+      const peerUrl = Buffer.from(await readBody(req))
+        .toString('utf8')
+        .trim();
+      if (!/^http:\/\/[^/\s]+$/.test(peerUrl))
+        throw new HttpError(400, 'body must be the peer URL (http://host:port)');
       await replica.addMember(id, peerUrl);
     } else if (req.method === 'DELETE') {
       await replica.removeMember(id);

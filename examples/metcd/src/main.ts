@@ -67,7 +67,11 @@ async function main(argv: string[]): Promise<void> {
   await listen(peerServer, Number(peerUrl.port), peerUrl.hostname);
   await listen(apiServer, cfg.port, cfg.host);
   const ticker = setInterval(() => member.tick(), cfg.tickMs);
-  log.info('metcd serving', { client: `http://${cfg.host}:${cfg.port}`, peer: peerUrl.origin, engine: cfg.engine });
+  log.info('metcd serving', {
+    client: `http://${cfg.host}:${cfg.port}`,
+    peer: peerUrl.origin,
+    engine: cfg.engine,
+  });
 
   let stopping = false;
   const shutdown = async (reason: string, code: number): Promise<void> => {

@@ -23,6 +23,7 @@ export function nodeId(value: string | number | bigint): NodeId {
   const digits = String(value).trim();
   if (!/^[1-9][0-9]*$/.test(digits)) throw new RangeError(`invalid node id "${digits}"`);
   const id = makeId(digits);
-  if (typeof id === 'number' && !Number.isSafeInteger(id)) throw new RangeError(`node id ${digits} too large`);
+  if (typeof id === 'number' && !Number.isSafeInteger(id))
+    throw new RangeError(`node id ${digits} too large`);
   return id;
 }

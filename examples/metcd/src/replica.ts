@@ -171,9 +171,7 @@ export class Replica {
     }
     const r = new Replica(opts, disk, store, transport);
     if (!disk.restarted && !opts.join) {
-      r.node.bootstrap(
-        [...opts.peers].map(([id, url]) => ({ id, context: encodeContext({ url }) })),
-      );
+      r.node.bootstrap([...opts.peers].map(([id, url]) => ({ id, context: encodeContext({ url }) })));
     }
     r.log.info('member started', {
       restarted: disk.restarted,
@@ -200,7 +198,11 @@ export class Replica {
     } catch (e) {
       // Local-only types and responses from non-members are harmless (raft's own advice: log and drop).
       if (!(e instanceof StepLocalMessageError || e instanceof StepPeerNotFoundError)) throw e;
-      this.log.debug('dropped raft message', { type: m.type, from: String(m.from), reason: (e as Error).name });
+      this.log.debug('dropped raft message', {
+        type: m.type,
+        from: String(m.from),
+        reason: (e as Error).name,
+      });
     }
     this.kick();
   }
@@ -235,7 +237,10 @@ export class Replica {
   /** Adds a voting member reachable at `url`; resolves once the change is applied here. */
   addMember(id: NodeId, url: string): Promise<void> {
     if (this.isMember(id)) throw new MembershipError(`member ${String(id)} is already in the cluster`);
-    return this.proposeConfChange({ type: ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() }, url);
+    return this.proposeConfChange(
+      { type: ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() },
+      url,
+    );
   }
 
   /** Removes a member; resolves once the change is applied here. */
@@ -461,4 +466,3 @@ function decodeContext(bytes: Uint8Array): ConfChangeContext {
     return {};
   }
 }
-

@@ -29,7 +29,9 @@ export interface SnapshotData {
  * ```
  */
 export function encodeSnapshotData(s: SnapshotData): Uint8Array {
-  const peers = Buffer.from(JSON.stringify(Object.fromEntries([...s.peers].map(([id, u]) => [String(id), u]))));
+  const peers = Buffer.from(
+    JSON.stringify(Object.fromEntries([...s.peers].map(([id, u]) => [String(id), u]))),
+  );
   const out = new Uint8Array(MAGIC.length + 4 + peers.length + s.engine.length);
   out.set(MAGIC, 0);
   new DataView(out.buffer).setUint32(MAGIC.length, peers.length);

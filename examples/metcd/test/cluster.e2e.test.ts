@@ -1,0 +1,141 @@
+// metcd end to end: real member processes on loopback, real WALs and engines in temp directories,
+// SIGKILL for crashes. What is checked is what a user of a replicated service relies on: writes continue
+// while a majority is up, a crashed member catches up (from the log, or from a snapshot once the log it
+// needs was compacted), every member ends with the same values, and membership can change.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { agreedLeader, converged, Member, put, waitFor } from './support/member.js';
+
+const FAST = ['--tick-ms', '50', '--proposal-timeout-ms', '3000'];
+
+let members: Member[] = [];
+let root = '';
+
+async function startCluster(n: number, flags: string[]): Promise<Member[]> {
+  root = mkdtempSync(join(tmpdir(), 'metcd-e2e-'));
+  members = [];
+  for (let id = 1; id <= n; id++) members.push(await Member.create(id, root));
+  for (const m of members) m.start(members, flags);
+  await agreedLeader(members);
+  return members;
+}
+
+afterEach(async () => {
+  await Promise.all(members.map((m) => m.kill('SIGKILL')));
+  if (root) rmSync(root, { recursive: true, force: true });
+  root = '';
+});
+
+/** Writes `count` keys `prefix-i` round-robin through `via`, recording them in `expected`. */
+async function writeKeys(via: Member[], prefix: string, count: number, expected: Map<string, string>) {
+  for (let i = 0; i < count; i++) {
+    const key = `${prefix}-${i}`;
+    const value = `${prefix}-value-${i}`;
+    await put(via[i % via.length]!, key, value);
+    expected.set(key, value);
+  }
+}
+
+describe.each(['leveldb', 'memory', 'lmdb'])('engine %s', (engine) => {
+  it('serves writes with the leader SIGKILLed; the restarted member catches up from the log', async () => {
+    const flags = [...FAST, '--engine', engine];
+    const cluster = await startCluster(3, flags);
+    const expected = new Map<string, string>();
+    await writeKeys(cluster, 'before', 10, expected);
+    await converged(cluster, expected);
+
+    const leaderId = await agreedLeader(cluster);
+    const victim = cluster.find((m) => m.id === leaderId)!;
+    await victim.kill('SIGKILL');
+    const survivors = cluster.filter((m) => m !== victim);
+    await writeKeys(survivors, 'during', 20, expected);
+    await converged(survivors, expected);
+    expect(await victim.get('during-0').catch(() => 'unreachable')).toBe('unreachable');
+
+    victim.start(cluster, flags);
+    const answers = await converged(cluster, expected);
+    expect([...answers.values()].map((v) => [...v.values()])).toEqual([
+      [...expected.values()],
+      [...expected.values()],
+      [...expected.values()],
+    ]);
+    // Nothing was compacted (default --snapshot-count), so the leader sent entries, not a snapshot.
+    expect((await victim.status()).snapshotsInstalled).toBe(0);
+
+    // All three crash at once; what was acknowledged survives (WAL + engine / snapshot on restart).
+    await Promise.all(cluster.map((m) => m.kill('SIGKILL')));
+    for (const m of cluster) m.start(cluster, flags);
+    await agreedLeader(cluster);
+    await converged(cluster, expected);
+    await writeKeys(cluster, 'after', 5, expected);
+    await converged(cluster, expected);
+  });
+});
+
+describe('log compaction', () => {
+  it('a member that missed compacted entries catches up by snapshot', async () => {
+    const flags = [...FAST, '--engine', 'leveldb', '--snapshot-count', '20', '--snapshot-catchup', '5'];
+    const cluster = await startCluster(3, flags);
+    const expected = new Map<string, string>();
+    await writeKeys(cluster, 'a', 10, expected);
+    await converged(cluster, expected);
+
+    const leaderId = await agreedLeader(cluster);
+    const victim = cluster.find((m) => m.id !== leaderId)!;
+    await victim.kill('SIGKILL');
+    const survivors = cluster.filter((m) => m !== victim);
+    await writeKeys(survivors, 'b', 60, expected);
+    await converged(survivors, expected);
+    // The leader's log no longer starts where the victim's ends: only a snapshot can bring it back.
+    const leader = survivors.find((m) => m.id === leaderId)!;
+    const leaderStatus = await leader.status();
+    expect(leaderStatus.snapshotsTaken).toBeGreaterThan(1);
+    expect(leaderStatus.firstLogIndex).toBeGreaterThan(20);
+
+    victim.start(cluster, flags);
+    await converged(cluster, expected);
+    const after = await victim.status();
+    expect(after.snapshotsInstalled).toBeGreaterThanOrEqual(1);
+    expect(after.snapshotIndex).toBeGreaterThanOrEqual(leaderStatus.snapshotIndex);
+
+    // Writes through the caught-up member reach everyone.
+    await writeKeys([victim], 'c', 5, expected);
+    await converged(cluster, expected);
+  });
+});
+
+describe('membership', () => {
+  it('adds a 4th member that catches up, then removes the leader, which shuts down', async () => {
+    const flags = [...FAST, '--engine', 'leveldb'];
+    const cluster = await startCluster(3, flags);
+    const expected = new Map<string, string>();
+    await writeKeys(cluster, 'three', 10, expected);
+
+    const fourth = await Member.create(4, root);
+    expect(await cluster[0]!.request('POST', '/member/4', fourth.peerUrl)).toBe(204);
+    // Adding it twice is refused.
+    expect(await cluster[1]!.request('POST', '/member/4', fourth.peerUrl)).toBe(409);
+    members.push(fourth);
+    fourth.start(members, [...flags, '--join']);
+    await converged(members, expected);
+    await writeKeys([fourth], 'four', 10, expected);
+    await converged(members, expected);
+    for (const m of members) expect((await m.status()).voters).toEqual(['1', '2', '3', '4']);
+
+    const leaderId = await agreedLeader(members);
+    const leader = members.find((m) => m.id === leaderId)!;
+    const others = members.filter((m) => m !== leader);
+    expect(await others[0]!.request('DELETE', `/member/${leaderId}`)).toBe(204);
+    expect(await leader.exited()).toBe(0);
+    await writeKeys(others, 'after-removal', 10, expected);
+    await converged(others, expected);
+    const remaining = others.map((m) => String(m.id));
+    await waitFor('every member to see the removal', async () => {
+      const voters = await Promise.all(others.map(async (m) => (await m.status()).voters));
+      return voters.every((v) => JSON.stringify(v) === JSON.stringify(remaining)) ? true : undefined;
+    });
+    expect(await others[0]!.request('DELETE', `/member/${leaderId}`)).toBe(409);
+  });
+});
