@@ -3,6 +3,7 @@
  *
  *   PUT    /KEY          body = value; 204 once applied on this member
  *   GET    /KEY          200 value (this member's applied state), 404 if absent
+ *   GET    /KEY?linearizable   the same after a raft ReadIndex round (sees every acknowledged write)
  *   DELETE /KEY          204 once applied
  *   POST   /member/ID    body = the new member's peer URL; 204 once the conf change is applied
  *   DELETE /member/ID    204 once applied (the removed member shuts itself down)
@@ -90,7 +91,9 @@ async function handleApi(replica: Replica, req: IncomingMessage, res: ServerResp
   if (path === '') throw new HttpError(400, 'missing key: use /KEY');
   const key = Buffer.from(path, 'utf8');
   if (req.method === 'GET') {
-    const value = await replica.get(key);
+    const value = url.searchParams.has('linearizable')
+      ? await replica.getLinearizable(key)
+      : await replica.get(key);
     if (value === undefined) throw new HttpError(404, 'key not found');
     res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(value);
   } else if (req.method === 'PUT') {

@@ -72,8 +72,8 @@ interface ConfChangeContext {
   request?: string;
 }
 
-interface Waiter {
-  resolve(): void;
+interface Waiter<T = void> {
+  resolve(value: T): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout;
 }
@@ -104,6 +104,10 @@ export class Replica {
 
   private readonly log: Logger;
   private readonly waiters = new Map<string, Waiter>();
+  /** Linearizable reads waiting for raft to confirm a read index, by request context (hex). */
+  private readonly readIndexWaiters = new Map<string, Waiter<number>>();
+  /** Reads that have their read index and wait for this member to apply up to it. */
+  private appliedWaiters: { index: number; resolve(): void }[] = [];
   private running = false;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -234,6 +238,19 @@ export class Replica {
     return this.store.get(key);
   }
 
+  /**
+   * Reads `key` linearizably: raft's ReadIndex gives the leader's commit index once a heartbeat quorum
+   * confirmed it still leads; once this member has applied up to that index, its local state includes
+   * every write acknowledged before the read started.
+   */
+  async getLinearizable(key: Uint8Array): Promise<Uint8Array | undefined> {
+    const index = await this.readIndex();
+    if (this.applied < index) {
+      await new Promise<void>((resolve) => this.appliedWaiters.push({ index, resolve }));
+    }
+    return this.store.get(key);
+  }
+
   /** Adds a voting member reachable at `url`; resolves once the change is applied here. */
   addMember(id: NodeId, url: string): Promise<void> {
     if (this.isMember(id)) throw new MembershipError(`member ${String(id)} is already in the cluster`);
@@ -275,11 +292,28 @@ export class Replica {
   async stop(): Promise<void> {
     this.stopped = true;
     await this.loopDone;
-    for (const [id, w] of this.waiters) {
-      clearTimeout(w.timer);
-      w.reject(new ProposalTimeoutError('member stopping'));
-      this.waiters.delete(id);
+    for (const pending of [this.waiters, this.readIndexWaiters] as Map<string, Waiter<never>>[]) {
+      for (const w of pending.values()) {
+        clearTimeout(w.timer);
+        w.reject(new ProposalTimeoutError('member stopping'));
+      }
+      pending.clear();
     }
+  }
+
+  private readIndex(): Promise<number> {
+    if (this.stopped) return Promise.reject(new NoLeaderError('member is stopping'));
+    const ctx = newRequestId();
+    const done = new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.readIndexWaiters.delete(ctx);
+        reject(new ProposalTimeoutError(`no read index within ${this.opts.proposalTimeoutMs} ms`));
+      }, this.opts.proposalTimeoutMs);
+      this.readIndexWaiters.set(ctx, { resolve, reject, timer });
+    });
+    this.node.readIndex(Buffer.from(ctx, 'hex'));
+    this.kick();
+    return done;
   }
 
   private isMember(id: NodeId): boolean {
@@ -360,6 +394,10 @@ export class Replica {
     // 3. Apply: first a snapshot from the leader (it replaces the whole state), then committed entries.
     if (rd.snapshot) await this.installSnapshot(rd.snapshot);
     await this.applyEntries(rd.committedEntries);
+    // Reads: a confirmed read index is served once this member has applied up to it.
+    for (const rs of rd.readStates)
+      this.readIndexConfirmed(Buffer.from(rs.requestCtx).toString('hex'), rs.index);
+    this.releaseAppliedWaiters();
     // 4. Tell raft this Ready is handled, then compact if it is time.
     this.node.advance();
     await this.maybeSnapshot();
@@ -367,6 +405,21 @@ export class Replica {
       this.stopped = true;
       this.onRemoved();
     }
+  }
+
+  private readIndexConfirmed(ctx: string, index: number): void {
+    const w = this.readIndexWaiters.get(ctx);
+    if (!w) return;
+    clearTimeout(w.timer);
+    this.readIndexWaiters.delete(ctx);
+    w.resolve(index);
+  }
+
+  private releaseAppliedWaiters(): void {
+    if (this.appliedWaiters.length === 0) return;
+    const ready = this.appliedWaiters.filter((w) => w.index <= this.applied);
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.applied);
+    for (const w of ready) w.resolve();
   }
 
   private async installSnapshot(snap: Snapshot): Promise<void> {

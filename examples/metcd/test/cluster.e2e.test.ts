@@ -74,6 +74,20 @@ describe.each(['leveldb', 'memory', 'lmdb'])('engine %s', (engine) => {
   });
 });
 
+describe('reads', () => {
+  it('a linearizable read on any member sees a write acknowledged by another one', async () => {
+    const cluster = await startCluster(3, [...FAST, '--engine', 'memory']);
+    for (let i = 0; i < 10; i++) {
+      const writer = cluster[i % 3]!;
+      const reader = cluster[(i + 1) % 3]!;
+      await put(writer, 'counter', String(i));
+      // No polling: the read must reflect the acknowledged write at once.
+      expect(await reader.getLinearizable('counter')).toBe(String(i));
+    }
+    expect(await cluster[0]!.getLinearizable('never-written')).toBeUndefined();
+  });
+});
+
 describe('log compaction', () => {
   it('a member that missed compacted entries catches up by snapshot', async () => {
     const flags = [...FAST, '--engine', 'leveldb', '--snapshot-count', '20', '--snapshot-catchup', '5'];

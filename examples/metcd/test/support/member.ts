@@ -99,6 +99,14 @@ export class Member {
     return res.text();
   }
 
+  /** GET /key?linearizable: the value after a ReadIndex round, or undefined on 404. */
+  async getLinearizable(key: string): Promise<string | undefined> {
+    const res = await fetch(`${this.api}/${encodeURIComponent(key)}?linearizable`);
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new Error(`GET ${key}?linearizable: HTTP ${res.status}`);
+    return res.text();
+  }
+
   /** A raw request; returns the status (connection errors throw). */
   async request(method: string, path: string, body?: string): Promise<number> {
     const res = await fetch(`${this.api}${path}`, { method, ...(body === undefined ? {} : { body }) });
