@@ -11,7 +11,6 @@ import {
   decodeSnapshot,
   encodeConfState,
   encodeSnapshot,
-  type HardState,
   MemoryStorage,
   type Ready,
   type Snapshot,
@@ -116,7 +115,7 @@ export class RaftDisk {
     if (rd.snapshot) await this.saveSnapshotFiles(rd.snapshot);
     await this.wal.save(rd.hardState, rd.entries);
     if (rd.snapshot) this.storage.applySnapshot(rd.snapshot);
-    if (rd.hardState) this.storage.setHardState(rd.hardState as HardState);
+    if (rd.hardState) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
   }
 
