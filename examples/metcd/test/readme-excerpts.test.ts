@@ -1,6 +1,6 @@
 // The @kv/raft README teaches with excerpts of this example. Each ```ts block that starts with
 // `// examples/metcd/src/FILE.ts` must be a verbatim piece of FILE: its lines appear there in the same
-// order (`// ...` marks an elision). An edit here that a tutorial excerpt no longer matches fails this test.
+// order, indentation aside (biome re-indents code blocks in markdown; `// ...` marks an elision). An edit here that a tutorial excerpt no longer matches fails this test.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect, it } from 'vitest';
@@ -13,7 +13,10 @@ function excerpts(): { file: string; lines: string[] }[] {
   for (const m of readme.matchAll(/```ts\n([\s\S]*?)```/g)) {
     const [first, ...rest] = m[1]!.trimEnd().split('\n');
     const file = /^\/\/ examples\/metcd\/(src\/[\w-]+\.ts)$/.exec(first ?? '')?.[1];
-    if (file) out.push({ file, lines: rest.filter((l) => l.trim() !== '' && l.trim() !== '// ...') });
+    if (file) {
+      const lines = rest.map((l) => l.trim()).filter((l) => l !== '' && l !== '// ...');
+      out.push({ file, lines });
+    }
   }
   return out;
 }
@@ -33,7 +36,9 @@ it('every metcd excerpt in the raft README is verbatim from the example', () => 
   const all = excerpts();
   expect(all.length).toBeGreaterThanOrEqual(10);
   for (const { file, lines } of all) {
-    const source = readFileSync(join(pkg, file), 'utf8').split('\n');
+    const source = readFileSync(join(pkg, file), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     expect(findInOrder(source, lines), `${file}: line not found (in order)`).toBeUndefined();
   }
 });
