@@ -6,9 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agreedLeader, converged, Member, put, waitFor } from './support/member.js';
+import { agreedLeader, changeMembership, converged, Member, put, waitFor } from './support/member.js';
 
-const FAST = ['--tick-ms', '50', '--proposal-timeout-ms', '3000'];
+// Ticks of 100 ms (elections after 1-2 s) keep a loaded 2-core machine from electing spuriously while a
+// leader waits on a slow fsync; a 3 s proposal timeout makes the test's retries come sooner.
+const FLAGS = ['--proposal-timeout-ms', '3000'];
 
 let members: Member[] = [];
 let root = '';
@@ -40,7 +42,7 @@ async function writeKeys(via: Member[], prefix: string, count: number, expected:
 
 describe.each(['leveldb', 'memory', 'lmdb'])('engine %s', (engine) => {
   it('serves writes with the leader SIGKILLed; the restarted member catches up from the log', async () => {
-    const flags = [...FAST, '--engine', engine];
+    const flags = [...FLAGS, '--engine', engine];
     const cluster = await startCluster(3, flags);
     const expected = new Map<string, string>();
     await writeKeys(cluster, 'before', 10, expected);
@@ -76,7 +78,7 @@ describe.each(['leveldb', 'memory', 'lmdb'])('engine %s', (engine) => {
 
 describe('reads', () => {
   it('a linearizable read on any member sees a write acknowledged by another one', async () => {
-    const cluster = await startCluster(3, [...FAST, '--engine', 'memory']);
+    const cluster = await startCluster(3, [...FLAGS, '--engine', 'memory']);
     for (let i = 0; i < 10; i++) {
       const writer = cluster[i % 3]!;
       const reader = cluster[(i + 1) % 3]!;
@@ -90,7 +92,7 @@ describe('reads', () => {
 
 describe('log compaction', () => {
   it('a member that missed compacted entries catches up by snapshot', async () => {
-    const flags = [...FAST, '--engine', 'leveldb', '--snapshot-count', '20', '--snapshot-catchup', '5'];
+    const flags = [...FLAGS, '--engine', 'leveldb', '--snapshot-count', '20', '--snapshot-catchup', '5'];
     const cluster = await startCluster(3, flags);
     const expected = new Map<string, string>();
     await writeKeys(cluster, 'a', 10, expected);
@@ -122,13 +124,13 @@ describe('log compaction', () => {
 
 describe('membership', () => {
   it('adds a 4th member that catches up, then removes the leader, which shuts down', async () => {
-    const flags = [...FAST, '--engine', 'leveldb'];
+    const flags = [...FLAGS, '--engine', 'leveldb'];
     const cluster = await startCluster(3, flags);
     const expected = new Map<string, string>();
     await writeKeys(cluster, 'three', 10, expected);
 
     const fourth = await Member.create(4, root);
-    expect(await cluster[0]!.request('POST', '/member/4', fourth.peerUrl)).toBe(204);
+    await changeMembership(cluster[0]!, 'POST', 4, fourth.peerUrl);
     // Adding it twice is refused.
     expect(await cluster[1]!.request('POST', '/member/4', fourth.peerUrl)).toBe(409);
     members.push(fourth);
@@ -141,7 +143,7 @@ describe('membership', () => {
     const leaderId = await agreedLeader(members);
     const leader = members.find((m) => m.id === leaderId)!;
     const others = members.filter((m) => m !== leader);
-    expect(await others[0]!.request('DELETE', `/member/${leaderId}`)).toBe(204);
+    await changeMembership(others[0]!, 'DELETE', leaderId);
     expect(await leader.exited()).toBe(0);
     await writeKeys(others, 'after-removal', 10, expected);
     await converged(others, expected);

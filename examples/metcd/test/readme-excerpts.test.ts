@@ -1,6 +1,7 @@
 // The @kv/raft README teaches with excerpts of this example. Each ```ts block that starts with
 // `// examples/metcd/src/FILE.ts` must be a verbatim piece of FILE: its lines appear there in the same
-// order, indentation aside (biome re-indents code blocks in markdown; `// ...` marks an elision). An edit here that a tutorial excerpt no longer matches fails this test.
+// order, indentation aside (biome re-indents code blocks in markdown); `// ...` marks an elision.
+// An edit to src/ that a tutorial excerpt no longer matches fails this test.
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect, it } from 'vitest';

@@ -164,6 +164,24 @@ export async function put(via: Member, key: string, value: string): Promise<void
   });
 }
 
+/**
+ * A membership request (`POST|DELETE /member/ID`) through `via`, retried like {@link put}. After a 504 the
+ * change may have been applied anyway, so a 409 on a retry ("already a member" / "not a member") means
+ * the earlier attempt went through.
+ */
+export async function changeMembership(via: Member, method: 'POST' | 'DELETE', id: number, body?: string) {
+  let uncertain = false;
+  await waitFor(`${method} /member/${id} via member ${via.id}`, async () => {
+    const status = await via.request(method, `/member/${id}`, body);
+    if (status === 204 || (status === 409 && uncertain)) return true;
+    if (status === 503 || status === 504) {
+      uncertain ||= status === 504;
+      return undefined;
+    }
+    throw new Error(`${method} /member/${id}: HTTP ${status}`);
+  });
+}
+
 /** Waits until every member returns exactly `expected` for every key in it, and returns their answers. */
 export async function converged(
   members: readonly Member[],
