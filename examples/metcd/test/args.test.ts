@@ -1,16 +1,17 @@
 // metcd's flags: defaults, both --cluster forms, and a clear refusal for everything it does not support.
 import { describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from '../src/args.js';
+import { nodeId } from '../src/node-id.js';
 
 const base = ['--id', '2', '--cluster', 'http://127.0.0.1:1,http://127.0.0.1:2/', '--port', '9000'];
 
 describe('parseArgs', () => {
   it('applies defaults and reads positional --cluster like raftexample', () => {
     const cfg = parseArgs(base);
-    expect(cfg.id).toBe(2);
+    expect(cfg.id).toBe(nodeId(2));
     expect([...cfg.peers]).toEqual([
-      [1, 'http://127.0.0.1:1'],
-      [2, 'http://127.0.0.1:2'],
+      [nodeId(1), 'http://127.0.0.1:1'],
+      [nodeId(2), 'http://127.0.0.1:2'],
     ]);
     expect(cfg).toMatchObject({
       port: 9000,
@@ -38,8 +39,8 @@ describe('parseArgs', () => {
       '--snapshot-count',
       '20',
     ]);
-    expect(cfg.id).toBe(7);
-    expect([...cfg.peers.keys()]).toEqual([7, 9]);
+    expect(cfg.id).toBe(nodeId(7));
+    expect([...cfg.peers.keys()]).toEqual([nodeId(7), nodeId(9)]);
     expect(cfg).toMatchObject({ join: true, engine: 'leveldb', snapshotCount: 20 });
   });
 

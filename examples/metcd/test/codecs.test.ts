@@ -54,11 +54,11 @@ describe('snapshot data', () => {
 describe('raft message frames', () => {
   it('carry several messages per POST body, in order', () => {
     const msgs = [
-      makeMessage({ type: MessageType.MsgHeartbeat, from: 1, to: 2, term: 3, commit: 7 }),
+      makeMessage({ type: MessageType.MsgHeartbeat, from: nodeId(1), to: nodeId(2), term: 3, commit: 7 }),
       makeMessage({
         type: MessageType.MsgApp,
-        from: 1,
-        to: 2,
+        from: nodeId(1),
+        to: nodeId(2),
         term: 3,
         index: 7,
         logTerm: 3,
@@ -67,15 +67,17 @@ describe('raft message frames', () => {
     ];
     const back = decodeFrames(encodeFrames(msgs));
     expect(back.map((m) => [m.type, m.to, m.index, m.entries.length])).toEqual([
-      [MessageType.MsgHeartbeat, 2, 0, 0],
-      [MessageType.MsgApp, 2, 7, 1],
+      [MessageType.MsgHeartbeat, nodeId(2), 0, 0],
+      [MessageType.MsgApp, nodeId(2), 7, 1],
     ]);
     expect(back[1]!.entries[0]!.data).toEqual(utf8('x'));
     expect(decodeFrames(new Uint8Array())).toEqual([]);
   });
 
   it('refuse a truncated body', () => {
-    const body = encodeFrames([makeMessage({ type: MessageType.MsgHeartbeat, from: 1, to: 2 })]);
+    const body = encodeFrames([
+      makeMessage({ type: MessageType.MsgHeartbeat, from: nodeId(1), to: nodeId(2) }),
+    ]);
     expect(() => decodeFrames(body.subarray(0, body.length - 1))).toThrow(/truncated raft frame/);
     expect(() => decodeFrames(body.subarray(0, 2))).toThrow(/truncated raft frame header/);
   });
@@ -83,8 +85,10 @@ describe('raft message frames', () => {
 
 describe('node ids', () => {
   it('parse positive decimal integers only', () => {
-    expect(nodeId('3')).toBe(3);
-    expect(nodeId(12)).toBe(12);
+    // Compared as strings so the test holds for number and bigint ids alike.
+    expect(String(nodeId('3'))).toBe('3');
+    expect(String(nodeId(12))).toBe('12');
+    expect(String(nodeId(' 7 '))).toBe('7');
     for (const bad of ['0', '-1', '1.5', 'abc', '', '01', '99999999999999999999']) {
       expect(() => nodeId(bad), bad).toThrow(RangeError);
     }

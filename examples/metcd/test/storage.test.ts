@@ -81,7 +81,13 @@ describe('RaftDisk', () => {
     readStates: [],
     mustSync: true,
   });
-  const cs: ConfState = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+  const cs: ConfState = {
+    voters: [nodeId(1)],
+    learners: [],
+    votersOutgoing: [],
+    learnersNext: [],
+    autoLeave: false,
+  };
 
   it('gives back after reopen exactly the hard state and entries persisted, with raft truncation', async () => {
     const disk = await RaftDisk.open(opts());
@@ -118,7 +124,7 @@ describe('RaftDisk', () => {
 
     const again = await RaftDisk.open(opts());
     const snap = again.snapshot();
-    expect(snap.metadata).toMatchObject({ index: 50, term: 1, confState: { voters: [1] } });
+    expect(snap.metadata).toMatchObject({ index: 50, term: 1, confState: { voters: [nodeId(1)] } });
     expect(snap.data).toEqual(utf8('state@50'));
     expect(again.storage.firstIndex()).toBe(51);
     expect(again.storage.lastIndex()).toBe(60);
