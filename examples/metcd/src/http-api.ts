@@ -12,6 +12,7 @@
  * `member/...` and `status` are therefore not usable as keys. The peer server takes POST /raft.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ProtoDecodeError } from '@kv/raft';
 import type { Logger } from '@kv/server';
 import { nodeId } from './node-id.js';
 import { MembershipError, NoLeaderError, ProposalTimeoutError, type Replica } from './replica.js';
@@ -124,7 +125,10 @@ async function readBody(req: IncomingMessage): Promise<Uint8Array> {
   return Buffer.concat(chunks);
 }
 
-/** Maps errors to statuses: 503 retry later (no leader), 504 outcome unknown (timeout), 409 bad membership. */
+/**
+ * Maps errors to statuses: 503 retry later (no leader), 504 outcome unknown (timeout), 409 bad membership,
+ * 400 undecodable input (a bad %-escape in a key, a truncated or malformed raft frame).
+ */
 function fail(res: ServerResponse, e: unknown, log: Logger): void {
   const status =
     e instanceof HttpError
@@ -135,7 +139,7 @@ function fail(res: ServerResponse, e: unknown, log: Logger): void {
           ? 504
           : e instanceof MembershipError
             ? 409
-            : e instanceof RangeError
+            : e instanceof RangeError || e instanceof URIError || e instanceof ProtoDecodeError
               ? 400
               : 500;
   if (status === 500) log.error('request failed', { error: e });

@@ -76,7 +76,7 @@ describe.each(['leveldb', 'memory', 'lmdb'])('engine %s', (engine) => {
   });
 });
 
-describe('reads', () => {
+describe('HTTP API', () => {
   it('a linearizable read on any member sees a write acknowledged by another one', async () => {
     const cluster = await startCluster(3, [...FLAGS, '--engine', 'memory']);
     for (let i = 0; i < 10; i++) {
@@ -87,6 +87,23 @@ describe('reads', () => {
       expect(await reader.getLinearizable('counter')).toBe(String(i));
     }
     expect(await cluster[0]!.getLinearizable('never-written')).toBeUndefined();
+  });
+
+  it('refuses malformed requests with 4xx', async () => {
+    const [m] = await startCluster(1, [...FLAGS, '--engine', 'memory']);
+    expect(await m!.request('GET', '/%E0%A4%A')).toBe(400);
+    expect(await m!.request('PUT', '/status', 'x')).toBe(405);
+    expect(await m!.request('POST', '/member/0', 'http://127.0.0.1:1')).toBe(400);
+    expect(await m!.request('POST', '/member/9', 'not a url')).toBe(400);
+    expect(await m!.request('DELETE', '/member/9')).toBe(409);
+    expect(await m!.request('PATCH', '/key')).toBe(405);
+    expect(await m!.request('GET', '/')).toBe(400);
+    // The peer endpoint refuses what is not a frame of raft messages.
+    const peer = await fetch(`${m!.peerUrl}/raft`, { method: 'POST', body: new Uint8Array([0, 0, 0, 9, 1]) });
+    expect(peer.status).toBe(400);
+    // A single-member cluster still serves.
+    await put(m!, 'k', 'v');
+    expect(await m!.getLinearizable('k')).toBe('v');
   });
 });
 
