@@ -58,6 +58,8 @@ export function decodeMemberContext(bytes: Uint8Array): Member | undefined {
 /** The member list plus the ids of removed members (never reusable, like etcd). */
 export class Membership {
   readonly members = new Map<number, Member>();
+  /** The cluster version the leader decided (etcd's `PUT /0/version`), once one was applied. */
+  clusterVersion: string | undefined;
   readonly removed = new Set<number>();
 
   constructor(public clusterId: number) {}

@@ -38,6 +38,7 @@ import {
 import type { Snapshotter, Wal } from '@kv/wal';
 import type { AuthStore } from '../auth/store.js';
 import type { ServerConfig } from '../config/parse.js';
+import type { Request } from '../gen/etcdv2.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { PeerTransport, type RaftSink } from '../rafthttp/index.js';
@@ -69,6 +70,7 @@ import {
   writeSnapshot,
 } from './snapshots.js';
 import type { KvStore } from './store.js';
+import { decodeV2Request, encodeAttributesRequest, mayBeV2Request, v2Effect } from './v2-requests.js';
 import { Wait } from './wait.js';
 
 /** Version strings reported to clients and peers (etcdctl, clientv3 and etcd's peers check them). */
@@ -633,7 +635,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       if (e.data.length === 0) {
         // The empty entry a new leader appends: the leader has committed in its term.
         if (e.term === this.term && this.isLeader) this.markLeaderReady();
-      } else if (e.index <= this.store.consistentIndex() && !isMemberAttrSet(e.data)) {
+      } else if (
+        e.index <= this.store.consistentIndex() &&
+        !isMemberAttrSet(e.data) &&
+        !mayBeV2Request(e.data)
+      ) {
         // Replayed after a restart or covered by an installed snapshot: its effects are already in the
         // backend (the applier would skip it too), so do not even decode it. Member attributes are the
         // exception: the member list is rebuilt in memory from the log.
@@ -642,8 +648,18 @@ export class EtcdServer extends EventEmitter implements RaftSink {
         try {
           req = decodeInternalRequest(e.data);
         } catch (err) {
-          this.log.error('cannot decode raft entry; skipped', { index: e.index, error: err });
+          // Not a v3 request: etcd 3.4's bare v2 Request (member attributes, cluster version)?
+          let v2: Request | undefined;
+          try {
+            v2 = decodeV2Request(e.data);
+          } catch {
+            this.log.error('cannot decode raft entry; skipped', { index: e.index, error: err });
+            this.appliedIndex = e.index;
+            return;
+          }
+          this.applyV2(v2, e.index);
           this.appliedIndex = e.index;
+          this.resolveAppliedWaiters();
           return;
         }
         const id = req.header?.ID || req.ID || 0;
@@ -676,7 +692,26 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.reads.flush();
   }
 
-  /** A member's published name and client URLs (etcd 3.5's ClusterMemberAttrSetRequest). */
+  /** etcd 3.4's v2 request: a member's published attributes or the cluster version (v2-requests.ts). */
+  private applyV2(req: Request, index: number): void {
+    const effect = v2Effect(req);
+    if (effect.kind === 'attributes') {
+      const id = Number.parseInt(effect.memberIdHex, 16);
+      if (this.membership.get(id)) this.membership.setAttributes(id, effect.name, effect.clientURLs);
+    } else if (effect.kind === 'version') {
+      this.membership.clusterVersion = effect.version;
+    } else {
+      this.log.warn('ignored a v2 request in the raft log (kv serves no v2 key space)', {
+        index,
+        method: effect.method,
+        path: effect.path,
+      });
+    }
+    if (index > this.store.consistentIndex()) this.store.setConsistentIndex(index);
+    this.waiters.trigger(Number(req.ID), {});
+  }
+
+  /** A member's published name and client URLs (etcd 3.5's ClusterMemberAttrSetRequest; older kv logs). */
   private applyMemberAttributes(
     req: NonNullable<InternalRequest['clusterMemberAttrSet']>,
     index: number,
@@ -831,12 +866,16 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   async publish(name: string, clientURLs: string[], signal?: AbortSignal): Promise<void> {
     for (;;) {
       try {
-        await this.propose({
-          clusterMemberAttrSet: {
-            memberID: this.memberId,
-            memberAttributes: { name, clientUrls: clientURLs },
-          },
-        });
+        // As etcd 3.4 publishes (a bare v2 PUT), so etcd 3.4 members of the same cluster apply it too.
+        const id = this.idGen.nextId();
+        const p = this.waiters.register(id);
+        this.proposeData(
+          id,
+          encodeAttributesRequest(BigInt(id), idHex(this.memberId), name, clientURLs),
+          undefined,
+        );
+        const result = await p;
+        if (result.err) throw result.err;
         return;
       } catch (err) {
         if (this.stopped || signal?.aborted) throw err;
