@@ -167,7 +167,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
     payload = decoded.payload;
     raftSnap = {
       // Members and conf state as of the snapshot: what a MsgSnap to a follower carries.
-      data: snapshotMetaData(Membership.fromJSON(payload.membership), decoded.confState),
+      data: snapshotMetaData(Membership.fromJSON(payload.membership)),
       metadata: { index: snapshot.index, term: snapshot.term, confState: decoded.confState },
     };
     if (payload.hasBackendDump && store.consistentIndex() < snapshot.index) {

@@ -9,7 +9,7 @@ import { type EtcdClusterInfo, etcdBucketsFromKv } from './etcd-backend.js';
 
 /** A planned snapshot: its size is known before the first byte. Iterate it once, or close() it. */
 export interface EtcdSnapshotStream {
-  /** Bytes to come: the database plus the 32-byte digest. */
+  /** Bytes to come: the database plus (unless disabled) the 32-byte digest. */
   readonly size: number;
   /** The stream in chunks of `chunkSize` bytes (the last may be shorter); closes the view at the end. */
   chunks(chunkSize: number): AsyncGenerator<Uint8Array>;
@@ -29,7 +29,11 @@ export interface EtcdSnapshotStream {
 export async function openEtcdSnapshot(
   backend: Backend,
   cluster: EtcdClusterInfo,
+  opts: { digest?: boolean } = {},
 ): Promise<EtcdSnapshotStream> {
+  // Maintenance.Snapshot appends the SHA-256 of the file; a raft snapshot (POST /raft/snapshot) is the
+  // bare database, as bbolt's tx.WriteTo writes it in etcd.
+  const digest = opts.digest ?? true;
   const view = backend.view();
   let closed = false;
   const close = () => {
@@ -44,7 +48,7 @@ export async function openEtcdSnapshot(
     throw err;
   }
   return {
-    size: plan.size + 32,
+    size: plan.size + (digest ? 32 : 0),
     close,
     async *chunks(chunkSize: number) {
       try {
@@ -68,7 +72,7 @@ export async function openEtcdSnapshot(
           }
         }
         close();
-        const tail = Buffer.concat([buf.subarray(0, used), sha.digest()]);
+        const tail = digest ? Buffer.concat([buf.subarray(0, used), sha.digest()]) : buf.subarray(0, used);
         for (let at = 0; at < tail.length; at += chunkSize) yield tail.subarray(at, at + chunkSize);
       } finally {
         close();

@@ -56,3 +56,6 @@ export class IdGenerator {
 
 /** Lower-case hex like etcd's `%x` / types.ID.String(). */
 export const idHex = (id: number): string => id.toString(16);
+
+/** Parses a member id written as hex (etcd's `types.ID` string, v2 store paths). */
+export const parseIdHex = (hex: string): number => Number.parseInt(hex, 16);

@@ -136,14 +136,27 @@ export class Membership {
     for (const m of other.members.values()) this.add(m);
     for (const id of other.removed) this.removed.add(id);
     this.clusterId = other.clusterId;
+    if (other.clusterVersion) this.clusterVersion = other.clusterVersion;
   }
 
-  toJSON(): { clusterId: number; members: Member[]; removed: number[] } {
-    return { clusterId: this.clusterId, members: this.list(), removed: [...this.removed] };
+  toJSON(): { clusterId: number; members: Member[]; removed: number[]; clusterVersion?: string } {
+    const j: ReturnType<Membership['toJSON']> = {
+      clusterId: this.clusterId,
+      members: this.list(),
+      removed: [...this.removed],
+    };
+    if (this.clusterVersion) j.clusterVersion = this.clusterVersion;
+    return j;
   }
 
-  static fromJSON(j: { clusterId: number; members: Member[]; removed?: number[] }): Membership {
+  static fromJSON(j: {
+    clusterId: number;
+    members: Member[];
+    removed?: number[];
+    clusterVersion?: string;
+  }): Membership {
     const m = new Membership(j.clusterId);
+    m.clusterVersion = j.clusterVersion;
     for (const mem of j.members) m.add(mem);
     for (const id of j.removed ?? []) m.removed.add(id);
     return m;

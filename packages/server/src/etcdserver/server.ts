@@ -53,6 +53,8 @@ import {
   isMemberAttrSet,
 } from './envelope.js';
 import { Errors } from './errors.js';
+import { ETCD_CLUSTER_VERSION } from './etcd-backend.js';
+import { openEtcdSnapshot } from './etcd-snapshot-stream.js';
 import { IdGenerator, idHex } from './ids.js';
 import { mostUpToDateVoter, moveLeader } from './leadership.js';
 import { Lessor } from './lessor.js';
@@ -63,7 +65,9 @@ import { ReadIndexLoop } from './read-index.js';
 import {
   decodeSnapshotMeta,
   dropReceivedDb,
+  receivedDbAsDump,
   SNAPSHOT_CATCHUP_ENTRIES,
+  SNAPSHOT_CHUNK_BYTES,
   saveReceivedDb,
   snapshotMetaData,
   takeReceivedDb,
@@ -444,9 +448,22 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       'remote-peer-id': idHex(to),
       'snapshot-index': m.snapshot?.metadata.index,
     });
-    const dump = this.store.dumpBackend();
+    // The backend travels as etcd 3.4's bbolt file, so an etcd member can install it too; kv members
+    // convert it into their own engine (receivedDbAsDump).
+    const cluster = {
+      members: this.membership.list(),
+      removed: this.membership.removed,
+      clusterVersion: this.membership.clusterVersion ?? ETCD_CLUSTER_VERSION,
+    };
+    const opened = this.store
+      .flush()
+      .then(() => openEtcdSnapshot(this.store.backend, cluster, { digest: false }));
+    // A failure before the stream starts must not surface as an unhandled rejection: the generator
+    // below rethrows it to the sender, which reports the snapshot as failed.
+    opened.catch(() => {});
     this.transport.sendSnapshot(m, async function* () {
-      yield await dump;
+      const snap = await opened;
+      yield* snap.chunks(SNAPSHOT_CHUNK_BYTES);
     });
   }
 
@@ -517,17 +534,10 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    */
   private async persistReceivedSnapshot(snap: Snapshot): Promise<void> {
     const { index, term } = snap.metadata;
-    const { payload, confState } = decodeSnapshotMeta(snap.data);
-    const dump = await takeReceivedDb(this.snapDir, index);
+    const { membership, confState } = decodeSnapshotMeta(snap, this.clusterId);
+    const dump = await receivedDbAsDump(await takeReceivedDb(this.snapDir, index));
     await this.flushHardState();
-    await writeSnapshot(
-      this.snapshotWriter(),
-      index,
-      term,
-      Membership.fromJSON(payload.membership),
-      confState,
-      dump,
-    );
+    await writeSnapshot(this.snapshotWriter(), index, term, membership, confState, dump);
     await dropReceivedDb(this.snapDir, index);
     this.receivedDump = dump;
   }
@@ -540,7 +550,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const { index } = snap.metadata;
     if (index <= this.appliedIndex) return;
     const t0 = Date.now();
-    const { payload, confState } = decodeSnapshotMeta(snap.data);
+    const { membership: next, confState } = decodeSnapshotMeta(snap, this.clusterId);
     const dump = this.receivedDump;
     this.receivedDump = undefined;
     if (dump) {
@@ -548,7 +558,6 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       await this.auth.reload();
       await this.applier.loadState();
     }
-    const next = Membership.fromJSON(payload.membership);
     for (const m of this.membership.list()) {
       if (!next.get(m.id) && m.id !== this.memberId) this.transport.removePeer(m.id);
     }
@@ -994,7 +1003,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const keep = this.membership.members.size > 1 ? SNAPSHOT_CATCHUP_ENTRIES : 0;
     await writeSnapshot(this.snapshotWriter(), index, term, members, confState, dump);
     // Raft serves MsgSnap from this (members and conf state as of the index; the backend goes along).
-    this.raftStorage.createSnapshot(index, confState, snapshotMetaData(members, confState));
+    this.raftStorage.createSnapshot(index, confState, snapshotMetaData(members));
     const compactTo = index - keep;
     if (compactTo > this.raftStorage.firstIndex()) this.raftStorage.compact(compactTo);
     this.snapshotIndex = index;

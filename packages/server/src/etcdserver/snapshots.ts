@@ -11,10 +11,15 @@
 import { createWriteStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ConfState } from '@kv/raft';
+import { BboltReader, openBackend } from '@kv/mvcc';
+import type { ConfState, Snapshot } from '@kv/raft';
 import type { Snapshotter, Wal } from '@kv/wal';
-import type { Membership } from './membership.js';
-import { decodeSnapshotFile, encodeSnapshotFile, type SnapshotPayload } from './snapshot-file.js';
+import { ETCD_CLUSTER_VERSION, loadEtcdBackend } from './etcd-backend.js';
+import { idHex, parseIdHex } from './ids.js';
+import { Membership } from './membership.js';
+import { isBboltFile } from './restore.js';
+import { decodeSnapshotFile, encodeSnapshotFile } from './snapshot-file.js';
+import { decodeV2StoreSnapshot, encodeV2StoreSnapshot, isV2StoreSnapshot } from './v2store-snapshot.js';
 
 /** Entries kept in the raft log after a snapshot so slow followers catch up by log (etcd: 5000). */
 export const SNAPSHOT_CATCHUP_ENTRIES = 5000;
@@ -22,17 +27,40 @@ export const SNAPSHOT_CATCHUP_ENTRIES = 5000;
 const receivedDbName = (index: number) => `${index.toString(16).padStart(16, '0')}.snap.db`;
 
 /**
- * The data raft carries in a snapshot (and a MsgSnap): the member list and conf state, without a
- * backend (that travels after the message on `POST /raft/snapshot`).
+ * The data raft carries in a snapshot (and a MsgSnap): the member list and cluster version as etcd 3.4's
+ * v2 store JSON (v2store-snapshot.ts), so an etcd 3.4 member can recover from a kv leader's snapshot. The
+ * conf state travels in the snapshot's metadata; the backend after the message on `POST /raft/snapshot`.
  */
-export function snapshotMetaData(membership: Membership, confState: ConfState): Uint8Array {
-  return encodeSnapshotFile({ membership: membership.toJSON(), hasBackendDump: false }, confState, undefined);
+export function snapshotMetaData(membership: Membership): Uint8Array {
+  return encodeV2StoreSnapshot(
+    {
+      members: membership.list(),
+      removed: [...membership.removed].map(idHex),
+      clusterVersion: membership.clusterVersion ?? ETCD_CLUSTER_VERSION,
+    },
+    idHex,
+  );
 }
 
-/** Reads what {@link snapshotMetaData} wrote. */
-export function decodeSnapshotMeta(data: Uint8Array): { payload: SnapshotPayload; confState: ConfState } {
-  const d = decodeSnapshotFile(data);
-  return { payload: d.payload, confState: d.confState };
+/**
+ * Reads a snapshot's membership: etcd's v2 store JSON (what kv and etcd 3.4 send), or the kv snapshot-file
+ * encoding that earlier kv versions put in raft snapshots. The cluster id is the receiver's own (a v2 store
+ * does not carry it).
+ */
+export function decodeSnapshotMeta(
+  snap: Snapshot,
+  clusterId: number,
+): { membership: Membership; confState: ConfState } {
+  if (isV2StoreSnapshot(snap.data)) {
+    const v2 = decodeV2StoreSnapshot(snap.data, parseIdHex);
+    const membership = new Membership(clusterId);
+    for (const m of v2.members) membership.add(m);
+    for (const hex of v2.removed) membership.removed.add(parseIdHex(hex));
+    membership.clusterVersion = v2.clusterVersion;
+    return { membership, confState: snap.metadata.confState };
+  }
+  const d = decodeSnapshotFile(snap.data);
+  return { membership: Membership.fromJSON(d.payload.membership), confState: d.confState };
 }
 
 /** Writes an incoming snapshot's backend durably under the snap dir; resolves with its path. */
@@ -64,6 +92,26 @@ export async function saveReceivedDb(
     throw err;
   }
   return path;
+}
+
+/** Chunk size of a backend sent to a follower. */
+export const SNAPSHOT_CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The received backend as kv's engine-neutral dump: a bbolt database in etcd 3.4's layout (what kv and
+ * etcd leaders send) is loaded through a memory backend; a kv dump (from an earlier kv leader) is kept.
+ */
+export async function receivedDbAsDump(db: Uint8Array): Promise<Uint8Array> {
+  if (!isBboltFile(db)) return db;
+  const backend = await openBackend({ engine: 'memory' });
+  try {
+    await loadEtcdBackend(BboltReader.fromBytes(db), backend);
+    const parts: Uint8Array[] = [];
+    for await (const chunk of backend.snapshot()) parts.push(chunk);
+    return Buffer.concat(parts);
+  } finally {
+    await backend.close();
+  }
 }
 
 /** Reads the backend received for the snapshot at `index` (removed by dropReceivedDb once embedded). */
