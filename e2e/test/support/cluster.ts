@@ -380,7 +380,7 @@ export class Cluster {
    * process with `--initial-cluster-state existing` and the ETCD_INITIAL_CLUSTER that etcdctl printed.
    * Waits until it serves (health for a voter, status for a learner).
    */
-  async addMember(name: string, opts: { learner?: boolean } = {}): Promise<Member> {
+  async addMember(name: string, opts: { learner?: boolean; target?: 'kv' | 'etcd' } = {}): Promise<Member> {
     const slot = await this.allocate(name);
     const via = this.current.find((m) => m.serving);
     if (!via) throw new Error('no serving member to add through');
@@ -394,7 +394,7 @@ export class Cluster {
     if (r.code !== 0) throw new Error(`member add failed: ${r.stderr}`);
     const printed = /ETCD_INITIAL_CLUSTER="([^"]*)"/.exec(r.stdout);
     if (!printed) throw new Error(`member add printed no ETCD_INITIAL_CLUSTER:\n${r.stdout}`);
-    const m = this.create(slot, printed[1], 'existing', opts.learner === true);
+    const m = this.create(slot, printed[1], 'existing', opts.learner === true, opts.target);
     m.spawn();
     await m.waitReady();
     await m.status();
@@ -528,7 +528,13 @@ export class Cluster {
   private nextIndex = 0;
 
   /** Builds the member for `slot` with etcd's clustering flags. */
-  private create(slot: Slot, initialCluster: string, state: 'new' | 'existing', learner: boolean): Member {
+  private create(
+    slot: Slot,
+    initialCluster: string,
+    state: 'new' | 'existing',
+    learner: boolean,
+    target: 'kv' | 'etcd' = this.target,
+  ): Member {
     const scheme = this.opts.peerTls ? 'https' : 'http';
     const dataDir = join(this.root, slot.name);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -579,7 +585,7 @@ export class Cluster {
       slot.peerPort,
       slot.peerUrl,
       flags,
-      serverBinary(this.target),
+      serverBinary(target),
       learner,
     );
     this.members[slot.index] = m;
