@@ -92,6 +92,11 @@ export class Member {
     public learner: boolean,
   ) {}
 
+  /** Which server this member runs. */
+  get target(): 'kv' | 'etcd' {
+    return this.bin === serverBinary('etcd') ? 'etcd' : 'kv';
+  }
+
   /** The client URL (plain http). */
   get endpoint(): string {
     return `http://127.0.0.1:${this.clientPort}`;
