@@ -196,7 +196,7 @@ describe('a 3-member cluster in one process', () => {
       // Two checkpoint intervals: the leader has proposed the remaining TTL (about 28 s) through raft.
       await new Promise((r) => setTimeout(r, 2.5 * CHECKPOINT_MS));
       await until(
-        () => members.every((m) => (m.server!.etcd.lessor.lookup(Number(g.ID))?.remainingTtl ?? 0) > 0),
+        () => members.every((m) => (m.server!.etcd.lessor.lookup(BigInt(g.ID))?.remainingTtl ?? 0) > 0),
         'checkpoint applied everywhere',
       );
       const to = followers()[0]!;
@@ -217,7 +217,7 @@ describe('a 3-member cluster in one process', () => {
         });
         ka.end();
         await until(
-          () => members.every((m) => m.server!.etcd.lessor.lookup(Number(g.ID))?.remainingTtl === 0),
+          () => members.every((m) => m.server!.etcd.lessor.lookup(BigInt(g.ID))?.remainingTtl === 0),
           'checkpoint cleared by the keep-alive',
         );
       } finally {
