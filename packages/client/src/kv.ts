@@ -158,11 +158,7 @@ export function rangeRequest(key: Bytes, opts: GetOptions = {}): DeepPartial<Ran
 }
 
 /** Builds a PutRequest. */
-export function putRequest(
-  key: Bytes,
-  value: Bytes,
-  opts: PutOptions = {},
-): DeepPartial<PutRequest> {
+export function putRequest(key: Bytes, value: Bytes, opts: PutOptions = {}): DeepPartial<PutRequest> {
   return {
     key: toBytes(key),
     value: toBytes(value),

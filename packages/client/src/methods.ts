@@ -17,7 +17,14 @@ import {
   WatchService,
 } from './api/index.js';
 import type { MethodDef } from './connection.js';
-import { type ExactReq, exactRequests, exactResponses, idRequests, RESPONSE_IDS as R, wireId } from './ids.js';
+import {
+  type ExactReq,
+  exactRequests,
+  exactResponses,
+  idRequests,
+  RESPONSE_IDS as R,
+  wireId,
+} from './ids.js';
 import { exactTxnRequests } from './txn-encoding.js';
 
 /** A LeaderKey whose lease may be any {@link Id} (as returned by `campaign`). */
@@ -65,7 +72,9 @@ export const Lease = {
   leaseGrant: repeatable(exactResponses(idRequests(LeaseService.leaseGrant, ['ID']), R.leaseWithId)),
   leaseRevoke: repeatable(exactResponses(idRequests(LeaseService.leaseRevoke, ['ID']), R.headerOnly)),
   leaseKeepAlive: exactResponses(idRequests(LeaseService.leaseKeepAlive, ['ID']), R.leaseWithId),
-  leaseTimeToLive: repeatable(exactResponses(idRequests(LeaseService.leaseTimeToLive, ['ID']), R.leaseWithId)),
+  leaseTimeToLive: repeatable(
+    exactResponses(idRequests(LeaseService.leaseTimeToLive, ['ID']), R.leaseWithId),
+  ),
   leaseLeases: repeatable(exactResponses(LeaseService.leaseLeases, R.leaseLeases)),
 };
 

@@ -3,7 +3,12 @@
  * `lease` as exact bigints; callers may pass any {@link Id} (number or bigint), at any nesting depth,
  * so numbers are converted before encoding.
  */
-import { type DeepPartial, type RequestOp, type TxnRequest, TxnRequest as TxnRequestCodec } from './api/index.js';
+import {
+  type DeepPartial,
+  type RequestOp,
+  type TxnRequest,
+  TxnRequest as TxnRequestCodec,
+} from './api/index.js';
 import type { MethodDef } from './connection.js';
 import { type Id, wireId } from './ids.js';
 

@@ -88,7 +88,10 @@ describe('exact ids', () => {
   });
 
   it('answers lease ids as numbers when exact and bigints above 2^53', () => {
-    const leases = [...lenField(2, [...tag(1, 0), ...varint(5n)]), ...lenField(2, [...tag(1, 0), ...varint(BIG)])];
+    const leases = [
+      ...lenField(2, [...tag(1, 0), ...varint(5n)]),
+      ...lenField(2, [...tag(1, 0), ...varint(BIG)]),
+    ];
     const res = Lease.leaseLeases.responseDeserialize(Buffer.from(leases));
     expect(res.leases.map((l) => l.ID)).toEqual([5, BIG]);
   });

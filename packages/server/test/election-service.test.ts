@@ -65,7 +65,7 @@ describe('v3election', () => {
     const c = await campaign(kv, { name: b('e'), lease: 0xa1n, value: b('p1') });
     expect(str(c.leader?.name)).toBe('e');
     expect(str(c.leader?.key)).toBe('e/a1');
-    expect(c.leader?.lease).toBe(0xa1);
+    expect(c.leader?.lease).toBe(0xa1n);
     expect(c.leader?.rev).toBe(c.header?.revision);
     const l = await leader(kv, { name: b('e') });
     expect(str(l.kv?.key)).toBe('e/a1');
@@ -75,7 +75,7 @@ describe('v3election', () => {
 
   it('campaigns with a fresh session lease when the request has none', async () => {
     const c = await campaign(kv, { name: b('nl'), value: b('v') });
-    expect(c.leader?.lease).toBeGreaterThan(0);
+    expect(c.leader?.lease).toBeGreaterThan(0n);
     expect(str(c.leader?.key)).toBe(`nl/${c.leader!.lease.toString(16)}`);
     expect((await leader(kv, { name: b('nl') })).kv?.lease).toBe(c.leader?.lease);
   });

@@ -50,7 +50,7 @@ describe('v3lock', () => {
     expect(str(r.key)).toBe('mylock/1a');
     expect(r.header?.revision).toBe(mvcc.rev());
     const got = await kv.range({ key: r.key });
-    expect(got.kvs[0]?.lease).toBe(0x1a);
+    expect(got.kvs[0]?.lease).toBe(0x1an);
     expect(got.kvs[0]?.value.length).toBe(0);
     const u = await unlock(kv, { key: r.key });
     expect(u.header?.revision).toBe(mvcc.rev());

@@ -48,8 +48,8 @@ describe('fragmentCounts (etcd sendFragments rule)', () => {
       700,
     );
     expect(parts.map((p) => [p.events?.length, p.fragment ?? false, p.watchId, p.header?.revision])).toEqual([
-      [2, true, 3, 7],
-      [1, false, 3, 7],
+      [2, true, 3n, 7],
+      [1, false, 3n, 7],
     ]);
   });
 });

@@ -10,9 +10,9 @@ import { AUTH_REQUEST_FIELDS, type AuthInfo, type AuthRequest, type AuthStore } 
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { InternalRequest } from './envelope.js';
 import { Errors, type EtcdError, toEtcdError } from './errors.js';
+import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import { keyBytes, keyString, type Lease, type Lessor, MAX_LEASE_TTL } from './lessor.js';
 import { txnCost } from './quota.js';
-import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest } from './store.js';
 
 /** Outcome of applying one request. */
@@ -57,7 +57,6 @@ export function formatAlarm(a: AlarmMember): string {
 const LEASE_BUCKET = 'lease';
 
 const ALARM_BUCKET = 'alarm';
-
 
 /** The requester an entry carries (RequestHeader.username/auth_revision), as the auth store takes it. */
 function requestAuthInfo(req: InternalRequest): AuthInfo | undefined {

@@ -15,7 +15,6 @@
  *   membership on export, ignored on import (a restore takes membership from its flags, as etcd's does).
  */
 import { AlarmMember, LeaseRecord } from '@kv/client/api';
-import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import {
   type Backend,
   type BboltBucketSource,
@@ -29,6 +28,7 @@ import {
   revToBytes,
   uint64ToBytes,
 } from '@kv/mvcc';
+import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import type { Member } from './membership.js';
 
 const enc = new TextEncoder();

@@ -58,7 +58,9 @@ export function encodeLeaseRecord(l: LeaseBucketRecord): Uint8Array {
  * ```
  */
 export function decodeLeaseRecord(value: Uint8Array): Required<LeaseBucketRecord> {
-  const json = JSON.parse(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString()) as LeaseJson;
+  const json = JSON.parse(
+    Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString(),
+  ) as LeaseJson;
   const idOk =
     (typeof json.id === 'number' && Number.isSafeInteger(json.id)) ||
     (typeof json.id === 'string' && /^-?\d+$/.test(json.id));

@@ -13,13 +13,13 @@ import {
   type KeyValue,
   MvccStore,
   openBackend,
-  toId,
   type PutRequest,
   type PutResponse,
   type RangeRequest,
   type RangeResponse,
   type TxnRequest,
   type TxnResponse,
+  toId,
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
 import { checkEngineRecord } from './engine-record.js';

@@ -14,7 +14,13 @@ import type {
   ResponseHeader,
   TxnRequest,
 } from '@kv/client/api';
-import { type MvccStore, type TxnRequest as MvccTxnRequest, type RequestOp, toId, type WatchBatch } from '@kv/mvcc';
+import {
+  type MvccStore,
+  type TxnRequest as MvccTxnRequest,
+  type RequestOp,
+  toId,
+  type WatchBatch,
+} from '@kv/mvcc';
 import { ConcurrencyError } from './errors.js';
 import type { FacadeWatch, FacadeWatchRequest, FacadeWatchResponse, KvFacade } from './facade.js';
 
