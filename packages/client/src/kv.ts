@@ -17,7 +17,7 @@ import {
 } from './api/index.js';
 import { type Bytes, prefixEnd, toBytes } from './bytes.js';
 import type { CallOpts } from './connection.js';
-import { type ExactReq, type Id, wireId } from './ids.js';
+import { type Id, wireId } from './ids.js';
 
 /**
  * Which keys a range-style request covers, beyond the single key.
