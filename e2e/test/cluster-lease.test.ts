@@ -15,7 +15,7 @@ afterEach(async () => {
 /** `etcdctl lease grant <ttl>` on `endpoint`; returns the lease id in hex. */
 async function grant(endpoint: string, ttl: number): Promise<string> {
   const r = await etcdctl(endpoint, ['lease', 'grant', String(ttl)]);
-  const m = /^lease ([0-9a-f]+) granted with TTL\((\d+)s\)$/.exec(r.stdout.trim());
+  const m = /^lease ([0-9a-f]{16}) granted with TTL\((\d+)s\)$/.exec(r.stdout.trim());
   expect(m, r.stdout + r.stderr).not.toBeNull();
   expect(Number(m![2])).toBe(ttl);
   return m![1];
@@ -93,7 +93,7 @@ describe('leases in a cluster', () => {
     // The new leader keeps the lease (etcd renews the remaining TTL of every lease on a leader change).
     const ttl = await etcdctl(follower.endpoint, ['lease', 'timetolive', id, '--keys']);
     const m =
-      /^lease [0-9a-f]+ granted with TTL\(30s\), remaining\((\d+)s\), attached keys\(\[owned\]\)$/.exec(
+      /^lease [0-9a-f]{16} granted with TTL\(30s\), remaining\((\d+)s\), attached keys\(\[owned\]\)$/.exec(
         ttl.stdout.trim(),
       );
     expect(m, ttl.stdout + ttl.stderr).not.toBeNull();
