@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from './support/cluster.js';
-import { etcdctl, sleep } from './support/server.js';
+import { etcdctl, run, sleep } from './support/server.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -87,6 +87,23 @@ describe('leases in a cluster', () => {
     const old = cluster.member(await cluster.waitLeader());
     const id = await grant(old.endpoint, 30);
     expect((await etcdctl(old.endpoint, ['put', 'owned', 'v', `--lease=${id}`])).code).toBe(0);
+    // A client-chosen id above 2^53, granted through a follower's JSON gateway (a bare JSON number).
+    const chosen = 3182763892645462267n;
+    const chosenHex = chosen.toString(16).padStart(16, '0');
+    const viaFollower = cluster.current.find((m) => m.serving && m !== old)!;
+    const body = `{"TTL": 30, "ID": ${chosen}}`;
+    const granted = await run('curl', [
+      '-s',
+      '-X',
+      'POST',
+      `${viaFollower.endpoint}/v3/lease/grant`,
+      '-d',
+      body,
+    ]);
+    expect(granted.stdout).toContain(`"ID":"${chosen}"`);
+    expect((await etcdctl(viaFollower.endpoint, ['put', 'chosen', 'c', `--lease=${chosenHex}`])).code).toBe(
+      0,
+    );
     await old.kill();
     const next = cluster.member(await cluster.waitLeader({ exclude: [old.index] }));
     const follower = cluster.current.find((m) => m.serving && m !== next)!;
@@ -100,6 +117,17 @@ describe('leases in a cluster', () => {
     expect(Number(m![1])).toBeGreaterThan(0);
     expect((await etcdctl(follower.endpoint, ['get', 'owned', '--print-value-only'])).stdout.trim()).toBe(
       'v',
+    );
+
+    // Keep-alive and TimeToLive of the chosen id on a follower reach the leader (peer /leases and
+    // /leases/internal) and come back exact.
+    const ka = await etcdctl(follower.endpoint, ['lease', 'keep-alive', '--once', chosenHex]);
+    expect(ka.stdout.trim(), ka.stderr).toBe(`lease ${chosenHex} keepalived with TTL(30)`);
+    const chosenTtl = await etcdctl(follower.endpoint, ['lease', 'timetolive', chosenHex, '--keys']);
+    expect(chosenTtl.stdout.trim()).toMatch(
+      new RegExp(
+        `^lease ${chosenHex} granted with TTL\\(30s\\), remaining\\(\\d+s\\), attached keys\\(\\[chosen\\]\\)$`,
+      ),
     );
 
     const revoked = await etcdctl(follower.endpoint, ['lease', 'revoke', id]);

@@ -63,6 +63,27 @@ describe('Watch over gRPC', () => {
     stream.end();
   });
 
+  it('keeps a client-chosen watch id above 2^53 exact in created, event and cancel responses', async () => {
+    const stream = c.watch.watch();
+    // 2^60 + 1 and 2^60 are the same JS number: a rounded id would name the other watcher.
+    const id = 2n ** 60n + 1n;
+    const created = collectWatch(stream, (all) => all.filter((r) => r.created).length >= 2);
+    stream.write({ createRequest: { key: b('big-a'), watchId: id } });
+    stream.write({ createRequest: { key: b('big-b'), watchId: id - 1n } });
+    expect((await created).map((r) => r.watchId)).toEqual([id, id - 1n]);
+    const evs = collectWatch(stream, (all) => all.some((r) => r.events.length > 0));
+    await call(c.kv, 'put', { key: b('big-a'), value: b('x') });
+    expect((await evs).find((r) => r.events.length > 0)!.watchId).toBe(id);
+    const canceled = collectWatch(stream, (rs) => rs.some((r) => r.canceled));
+    stream.write({ cancelRequest: { watchId: id } });
+    expect((await canceled).find((r) => r.canceled)!.watchId).toBe(id);
+    const after = collectWatch(stream, (all) => all.some((r) => r.events.length > 0));
+    await call(c.kv, 'put', { key: b('big-a'), value: b('y') });
+    await call(c.kv, 'put', { key: b('big-b'), value: b('z') });
+    expect((await after).filter((r) => r.events.length > 0).map((r) => r.watchId)).toEqual([id - 1n]);
+    stream.end();
+  });
+
   it('cancels a watcher whose start revision was compacted', async () => {
     await call(c.kv, 'put', { key: b('cw'), value: b('1') });
     const r = await call(c.kv, 'put', { key: b('cw'), value: b('2') });
