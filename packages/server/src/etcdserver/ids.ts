@@ -1,12 +1,12 @@
 /**
  * Identifiers: member id, cluster id, and a generator of unique request/lease ids. etcd uses 64-bit
- * ids; kv keeps every id it hands out below 2^53 so JavaScript numbers (and JSON) carry them exactly,
- * and at least 2^44 so they print with 12+ hex digits like etcd's.
+ * ids. kv keeps member and cluster ids below 2^53 so JavaScript numbers (and JSON) carry them exactly,
+ * and at least 2^44 so they print with 12+ hex digits like etcd's; request and lease ids are exact
+ * 64-bit bigints laid out as etcd's (IdGenerator below).
  */
 import { createHash } from 'node:crypto';
 
 const TWO_44 = 2 ** 44;
-const TWO_53 = 2 ** 53;
 
 /** Folds the first 8 bytes of a SHA-1 digest into [2^44, 2^53). */
 function digestToId(parts: readonly string[]): number {
