@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from './support/cluster.js';
-import { etcdctl, sleep } from './support/server.js';
+import { etcdctl, run, sleep } from './support/server.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -15,7 +15,7 @@ afterEach(async () => {
 /** `etcdctl lease grant <ttl>` on `endpoint`; returns the lease id in hex. */
 async function grant(endpoint: string, ttl: number): Promise<string> {
   const r = await etcdctl(endpoint, ['lease', 'grant', String(ttl)]);
-  const m = /^lease ([0-9a-f]+) granted with TTL\((\d+)s\)$/.exec(r.stdout.trim());
+  const m = /^lease ([0-9a-f]{16}) granted with TTL\((\d+)s\)$/.exec(r.stdout.trim());
   expect(m, r.stdout + r.stderr).not.toBeNull();
   expect(Number(m![2])).toBe(ttl);
   return m![1];
@@ -87,19 +87,47 @@ describe('leases in a cluster', () => {
     const old = cluster.member(await cluster.waitLeader());
     const id = await grant(old.endpoint, 30);
     expect((await etcdctl(old.endpoint, ['put', 'owned', 'v', `--lease=${id}`])).code).toBe(0);
+    // A client-chosen id above 2^53, granted through a follower's JSON gateway (a bare JSON number).
+    const chosen = 3182763892645462267n;
+    const chosenHex = chosen.toString(16).padStart(16, '0');
+    const viaFollower = cluster.current.find((m) => m.serving && m !== old)!;
+    const body = `{"TTL": 30, "ID": ${chosen}}`;
+    const granted = await run('curl', [
+      '-s',
+      '-X',
+      'POST',
+      `${viaFollower.endpoint}/v3/lease/grant`,
+      '-d',
+      body,
+    ]);
+    expect(granted.stdout).toContain(`"ID":"${chosen}"`);
+    expect((await etcdctl(viaFollower.endpoint, ['put', 'chosen', 'c', `--lease=${chosenHex}`])).code).toBe(
+      0,
+    );
     await old.kill();
     const next = cluster.member(await cluster.waitLeader({ exclude: [old.index] }));
     const follower = cluster.current.find((m) => m.serving && m !== next)!;
     // The new leader keeps the lease (etcd renews the remaining TTL of every lease on a leader change).
     const ttl = await etcdctl(follower.endpoint, ['lease', 'timetolive', id, '--keys']);
     const m =
-      /^lease [0-9a-f]+ granted with TTL\(30s\), remaining\((\d+)s\), attached keys\(\[owned\]\)$/.exec(
+      /^lease [0-9a-f]{16} granted with TTL\(30s\), remaining\((\d+)s\), attached keys\(\[owned\]\)$/.exec(
         ttl.stdout.trim(),
       );
     expect(m, ttl.stdout + ttl.stderr).not.toBeNull();
     expect(Number(m![1])).toBeGreaterThan(0);
     expect((await etcdctl(follower.endpoint, ['get', 'owned', '--print-value-only'])).stdout.trim()).toBe(
       'v',
+    );
+
+    // Keep-alive and TimeToLive of the chosen id on a follower reach the leader (peer /leases and
+    // /leases/internal) and come back exact.
+    const ka = await etcdctl(follower.endpoint, ['lease', 'keep-alive', '--once', chosenHex]);
+    expect(ka.stdout.trim(), ka.stderr).toBe(`lease ${chosenHex} keepalived with TTL(30)`);
+    const chosenTtl = await etcdctl(follower.endpoint, ['lease', 'timetolive', chosenHex, '--keys']);
+    expect(chosenTtl.stdout.trim()).toMatch(
+      new RegExp(
+        `^lease ${chosenHex} granted with TTL\\(30s\\), remaining\\(\\d+s\\), attached keys\\(\\[chosen\\]\\)$`,
+      ),
     );
 
     const revoked = await etcdctl(follower.endpoint, ['lease', 'revoke', id]);

@@ -26,7 +26,7 @@ async function ok(p: Promise<{ code: number; stdout: string; stderr: string }>):
   return r.stdout;
 }
 
-/** History with overwrites, deletes, a txn, a lease, a compaction, a value spanning pages and enough keys for branch pages. */
+/** History with overwrites, deletes, a txn, leases (one with a chosen id above 2^53), a compaction, a value spanning pages and enough keys for branch pages. */
 async function writeWorkload(s: ServerProcess): Promise<void> {
   const client = new Etcd3({ hosts: s.endpoint });
   try {
@@ -37,6 +37,17 @@ async function writeWorkload(s: ServerProcess): Promise<void> {
     await ok(etcdctl(s.endpoint, ['compact', '20']));
     const lease = await client.lease(900, { autoKeepAlive: false }).grant();
     await client.put('leased').value('x').lease(lease).exec();
+    // A client-chosen id above 2^53 (through the JSON gateway, as a bare number), with a key on it.
+    const chosen = await run('curl', [
+      '-s',
+      '-X',
+      'POST',
+      `${s.endpoint}/v3/lease/grant`,
+      '-d',
+      CHOSEN_GRANT,
+    ]);
+    expect(chosen.stdout).toContain(`"ID":"${CHOSEN}"`);
+    await ok(etcdctl(s.endpoint, ['put', 'chosen', 'y', `--lease=${CHOSEN_HEX}`]));
     await client.put('big').value('b'.repeat(20_000));
     await Promise.all(
       Array.from({ length: 400 }, (_, i) => client.put(`many/${String(i).padStart(4, '0')}`).value(`m${i}`)),
@@ -46,12 +57,19 @@ async function writeWorkload(s: ServerProcess): Promise<void> {
   }
 }
 
+/** A lease id that a JS number cannot hold (3182763892645462267 rounds to ...264). */
+const CHOSEN = 3182763892645462267n;
+const CHOSEN_HEX = CHOSEN.toString(16).padStart(16, '0');
+const CHOSEN_GRANT = `{"TTL": 900, "ID": ${CHOSEN}}`;
+
 interface Observed {
   revision: number;
   hashkv: { hash: number; compact_revision: number };
   kvs: unknown[];
   history: unknown[];
   leases: string[];
+  /** `lease timetolive` of the chosen lease, remaining TTL masked. */
+  chosen: string;
 }
 
 async function observe(endpoint: string, revision?: number): Promise<Observed> {
@@ -63,12 +81,16 @@ async function observe(endpoint: string, revision?: number): Promise<Observed> {
   const all = JSON.parse(await ok(etcdctl(endpoint, ['get', '', '--prefix', `--rev=${rev}`, '-w', 'json'])));
   const old = JSON.parse(await ok(etcdctl(endpoint, ['get', 'k/', '--prefix', '--rev=25', '-w', 'json'])));
   const leases = (await ok(etcdctl(endpoint, ['lease', 'list']))).split('\n').slice(1).filter(Boolean);
+  const chosen = (await ok(etcdctl(endpoint, ['lease', 'timetolive', CHOSEN_HEX, '--keys'])))
+    .trim()
+    .replace(/remaining\(\d+s\)/, 'remaining(N)');
   return {
     revision: rev,
     hashkv: { hash: hash.hash, compact_revision: hash.compact_revision },
     kvs: all.kvs,
     history: old.kvs,
     leases,
+    chosen,
   };
 }
 
@@ -113,14 +135,12 @@ describe('snapshots between etcd and kv', () => {
     expect(after.hashkv).toEqual(before.hashkv);
     expect(after.kvs).toEqual(before.kvs);
     expect(after.history).toEqual(before.history);
-    // Keys keep their exact lease id (in `kvs` above), but kv's lessor holds ids as JS numbers: an etcd
-    // id above 2^53 is listed as its nearest double. A known kv-wide limit, reported in the docs.
-    // etcdctl prints lease ids as 16 zero-padded hex digits.
-    const asDouble = (id: string) =>
-      BigInt(Number(BigInt(`0x${id}`)))
-        .toString(16)
-        .padStart(16, '0');
-    expect(after.leases).toEqual(before.leases.map(asDouble));
+    // Lease ids above 2^53 (etcd's own and the chosen one) come back exact, keys attached.
+    expect(after.leases).toEqual(before.leases);
+    expect(after.chosen).toBe(before.chosen);
+    expect(before.chosen).toBe(
+      `lease ${CHOSEN_HEX} granted with TTL(900s), remaining(N), attached keys([chosen])`,
+    );
   });
 
   it('kv -> etcd: etcdctl snapshot save from kv-server, etcdctl snapshot restore, etcd serves the same data', async () => {
@@ -157,5 +177,9 @@ describe('snapshots between etcd and kv', () => {
     expect(after.kvs).toEqual(before.kvs);
     expect(after.history).toEqual(before.history);
     expect(after.leases).toEqual(before.leases);
+    expect(after.chosen).toBe(before.chosen);
+    expect(before.chosen).toBe(
+      `lease ${CHOSEN_HEX} granted with TTL(900s), remaining(N), attached keys([chosen])`,
+    );
   });
 });

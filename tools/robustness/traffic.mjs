@@ -81,7 +81,7 @@ function chooseRequest(rng, keys, leases, seenMod) {
 
 const txnOpOf = (o) =>
   o.type === 'put'
-    ? Op.put(PREFIX + o.key, o.value, o.lease ? { lease: Number(o.lease) } : {})
+    ? Op.put(PREFIX + o.key, o.value, o.lease ? { lease: BigInt(o.lease) } : {})
     : o.type === 'get'
       ? Op.get(PREFIX + o.key)
       : Op.delete(PREFIX + o.key);

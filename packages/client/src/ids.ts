@@ -1,13 +1,17 @@
 /**
- * Exact 64-bit ids over the generated (number-based) codecs.
+ * Exact 64-bit ids in the public API ({@link Id}: a number when exact, a bigint above 2^53).
  *
- * The generated codecs map every 64-bit field to a JavaScript number, which is exact below 2^53.
- * kv-server hands out ids below 2^53, but a real etcd picks random 63/64-bit lease, member and
- * cluster ids, and a rounded id names a different lease or member. So for the fields that hold ids
- * this module re-reads the varint from the wire after the generated decoder ran and, when the value
- * is not a safe integer, stores it as a `bigint` ({@link Id}). On the request side an id given as a
- * bigint is encoded as an extra varint field appended to the generated encoding (protobuf allows
- * fields in any order; the generated encoder skips the zero placeholder).
+ * Lease ids (Lease*.ID, PutRequest/Compare/KeyValue/LeaderKey/Lock/Campaign `lease`) and watch ids
+ * are generated as exact `bigint` fields (proto-gen.json): responses turn each bigint into an
+ * {@link Id} ({@link exactId}), requests turn a number into a bigint ({@link wireId}).
+ *
+ * The fields still generated as numbers (cluster/member ids in headers, member lists, Status.leader,
+ * alarms, MoveLeader) are rounded by the generated decoder above 2^53, so for those this module
+ * re-reads the varint from the wire after the generated decoder ran and, when the value is not a
+ * safe integer, stores it as a `bigint`. On the request side such an id given as a bigint is encoded
+ * as an extra varint field appended to the generated encoding (protobuf allows fields in any order;
+ * the generated encoder skips the zero placeholder). This workaround goes once those fields are
+ * generated as bigint too.
  */
 import type { MethodDef } from './connection.js';
 
@@ -40,7 +44,7 @@ export type Exact<T> = T extends Uint8Array
   : T extends (infer U)[]
     ? Exact<U>[]
     : T extends object
-      ? { [K in keyof T]: K extends IdKey ? (T[K] extends number ? Id : Exact<T[K]>) : Exact<T[K]> }
+      ? { [K in keyof T]: K extends IdKey ? (T[K] extends number | bigint ? Id : Exact<T[K]>) : Exact<T[K]> }
       : T;
 
 /**
@@ -54,6 +58,44 @@ export type Exact<T> = T extends Uint8Array
  */
 export function exactId(v: bigint): Id {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/**
+ * An id as the generated codecs take it: an exact bigint. A number must be a safe integer (a rounded
+ * number would name another lease); ids above 2^53 are passed as bigints.
+ *
+ * @example
+ * ```ts
+ * wireId(42); // 42n
+ * wireId(3182763892645462267n); // 3182763892645462267n
+ * wireId(2 ** 60); // throws RangeError: not exact
+ * ```
+ */
+export function wireId(id: Id): bigint {
+  if (typeof id === 'bigint') return id;
+  if (!Number.isSafeInteger(id)) throw new RangeError(`id ${id} is not an exact integer; pass a bigint`);
+  return BigInt(id);
+}
+
+/**
+ * Turns every bigint in a decoded message into an {@link Id} (a number when exact), in place. Only id
+ * fields are generated as bigint, so every bigint found is an id.
+ */
+function exactBigints(obj: unknown): void {
+  if (Array.isArray(obj)) {
+    for (let i = 0; i < obj.length; i++) {
+      const v: unknown = obj[i];
+      if (typeof v === 'bigint') obj[i] = exactId(v);
+      else if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) exactBigints(v);
+    }
+    return;
+  }
+  const rec = obj as Record<string, unknown>;
+  for (const k in rec) {
+    const v = rec[k];
+    if (typeof v === 'bigint') rec[k] = exactId(v);
+    else if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array)) exactBigints(v);
+  }
 }
 
 /**
@@ -76,20 +118,18 @@ export function parseHexId(hex: string): Id {
  */
 export type IdSchema = { readonly [field: number]: string | readonly [string, IdSchema] };
 
+// Only fields still generated as numbers are listed (lease and watch ids are bigints already).
 const HEADER: IdSchema = { 1: 'clusterId', 2: 'memberId' };
-const KEY_VALUE: IdSchema = { 6: 'lease' };
 const MEMBER: IdSchema = { 1: 'ID' };
-const EVENT: IdSchema = { 2: ['kv', KEY_VALUE], 3: ['prevKv', KEY_VALUE] };
-const RANGE_RESPONSE: IdSchema = { 1: ['header', HEADER], 2: ['kvs', KEY_VALUE] };
-const LEADER_KEY: IdSchema = { 4: 'lease' };
+const RANGE_RESPONSE: IdSchema = { 1: ['header', HEADER] };
 const TXN_RESPONSE: IdSchema = { 1: ['header', HEADER], 3: ['responses', {}] };
 // ResponseOp refers back to TxnResponse; close the cycle after both exist.
 (TXN_RESPONSE as { [f: number]: unknown })[3] = [
   'responses',
   {
     1: ['responseRange', RANGE_RESPONSE],
-    2: ['responsePut', { 1: ['header', HEADER], 2: ['prevKv', KEY_VALUE] }],
-    3: ['responseDeleteRange', { 1: ['header', HEADER], 3: ['prevKvs', KEY_VALUE] }],
+    2: ['responsePut', { 1: ['header', HEADER] }],
+    3: ['responseDeleteRange', { 1: ['header', HEADER] }],
     4: ['responseTxn', TXN_RESPONSE],
   },
 ];
@@ -98,18 +138,18 @@ const TXN_RESPONSE: IdSchema = { 1: ['header', HEADER], 3: ['responses', {}] };
 export const RESPONSE_IDS = {
   headerOnly: { 1: ['header', HEADER] },
   range: RANGE_RESPONSE,
-  put: { 1: ['header', HEADER], 2: ['prevKv', KEY_VALUE] },
-  deleteRange: { 1: ['header', HEADER], 3: ['prevKvs', KEY_VALUE] },
+  put: { 1: ['header', HEADER] },
+  deleteRange: { 1: ['header', HEADER] },
   txn: TXN_RESPONSE,
-  watch: { 1: ['header', HEADER], 2: 'watchId', 11: ['events', EVENT] },
-  leaseWithId: { 1: ['header', HEADER], 2: 'ID' },
-  leaseLeases: { 1: ['header', HEADER], 2: ['leases', { 1: 'ID' }] },
+  watch: { 1: ['header', HEADER] },
+  leaseWithId: { 1: ['header', HEADER] },
+  leaseLeases: { 1: ['header', HEADER] },
   memberAdd: { 1: ['header', HEADER], 2: ['member', MEMBER], 3: ['members', MEMBER] },
   members: { 1: ['header', HEADER], 2: ['members', MEMBER] },
   status: { 1: ['header', HEADER], 4: 'leader' },
   alarm: { 1: ['header', HEADER], 2: ['alarms', { 1: 'memberID' }] },
-  campaign: { 1: ['header', HEADER], 2: ['leader', LEADER_KEY] },
-  leader: { 1: ['header', HEADER], 2: ['kv', KEY_VALUE] },
+  campaign: { 1: ['header', HEADER] },
+  leader: { 1: ['header', HEADER] },
 } satisfies Record<string, IdSchema>;
 
 /** Minimal protobuf wire walker: varints as bigint, everything else skipped or descended into. */
@@ -192,7 +232,7 @@ function patch(
   }
 }
 
-/** Wraps a generated method so its responses carry exact ids. */
+/** Wraps a generated method so its responses carry exact ids ({@link Id}s). */
 export function exactResponses<Req, Res>(
   def: MethodDef<Req, Res>,
   schema: IdSchema,
@@ -203,6 +243,7 @@ export function exactResponses<Req, Res>(
     responseDeserialize: (b: Buffer) => {
       const obj = def.responseDeserialize(b);
       patch(b, 0, b.length, obj as Record<string, unknown>, schema);
+      exactBigints(obj);
       return obj as Exact<Res>;
     },
   };
@@ -242,6 +283,28 @@ export function exactRequests<Req extends object, Res>(
       }
       const base = def.requestSerialize(plain as Req);
       return extra.length === 0 ? base : Buffer.concat([base, Buffer.from(extra)]);
+    },
+  };
+}
+
+/**
+ * Wraps a generated method whose top-level id fields (`keys`) are generated as bigint, so callers may
+ * pass any {@link Id} (numbers are converted with {@link wireId}).
+ */
+export function idRequests<Req extends object, Res>(
+  def: MethodDef<Req, Res>,
+  keys: readonly string[],
+): MethodDef<ExactReq<Req>, Res> {
+  return {
+    path: def.path,
+    responseDeserialize: def.responseDeserialize,
+    requestSerialize: (req: ExactReq<Req>) => {
+      let plain = req as Record<string, unknown>;
+      for (const key of keys) {
+        const v = plain[key];
+        if (typeof v === 'number') plain = { ...plain, [key]: wireId(v) };
+      }
+      return def.requestSerialize(plain as Req);
     },
   };
 }

@@ -17,7 +17,7 @@ import {
 } from './api/index.js';
 import { type Bytes, prefixEnd, toBytes } from './bytes.js';
 import type { CallOpts } from './connection.js';
-import type { ExactReq, Id } from './ids.js';
+import { type Id, wireId } from './ids.js';
 
 /**
  * Which keys a range-style request covers, beyond the single key.
@@ -158,15 +158,11 @@ export function rangeRequest(key: Bytes, opts: GetOptions = {}): DeepPartial<Ran
 }
 
 /** Builds a PutRequest. */
-export function putRequest(
-  key: Bytes,
-  value: Bytes,
-  opts: PutOptions = {},
-): ExactReq<DeepPartial<PutRequest>> {
+export function putRequest(key: Bytes, value: Bytes, opts: PutOptions = {}): DeepPartial<PutRequest> {
   return {
     key: toBytes(key),
     value: toBytes(value),
-    lease: opts.lease ?? 0,
+    lease: wireId(opts.lease ?? 0),
     prevKv: opts.prevKv ?? false,
     ignoreValue: opts.ignoreValue ?? false,
     ignoreLease: opts.ignoreLease ?? false,
@@ -192,14 +188,10 @@ export function deleteRequest(key: Bytes, opts: DeleteOptions = {}): DeepPartial
  */
 export const Op = {
   get: (key: Bytes, opts?: GetOptions): DeepPartial<RequestOp> => ({ requestRange: rangeRequest(key, opts) }),
-  /**
-   * A put inside a transaction. A lease id above 2^53 (a bigint) stays exact: the transaction
-   * encoder writes it (see txn-encoding.ts), though the wire type below says number.
-   */
-  put: (key: Bytes, value: Bytes, opts?: PutOptions): DeepPartial<RequestOp> => {
-    const req = putRequest(key, value, opts);
-    return { requestPut: { ...req, lease: req.lease as number } };
-  },
+  /** A put inside a transaction (a lease id above 2^53 is passed as a bigint and stays exact). */
+  put: (key: Bytes, value: Bytes, opts?: PutOptions): DeepPartial<RequestOp> => ({
+    requestPut: putRequest(key, value, opts),
+  }),
   delete: (key: Bytes, opts?: DeleteOptions): DeepPartial<RequestOp> => ({
     requestDeleteRange: deleteRequest(key, opts),
   }),
@@ -245,9 +237,9 @@ export const Cmp = {
     cmp(key, op, Compare_CompareTarget.CREATE, { createRevision: revision }, scope),
   mod: (key: Bytes, op: CompareOp, revision: number, scope?: RangeScope): DeepPartial<CompareMsg> =>
     cmp(key, op, Compare_CompareTarget.MOD, { modRevision: revision }, scope),
-  /** Compares the key's lease id; a bigint id stays exact (see `Op.put`). */
+  /** Compares the key's lease id (a bigint id above 2^53 stays exact). */
   lease: (key: Bytes, op: CompareOp, lease: Id, scope?: RangeScope): DeepPartial<CompareMsg> =>
-    cmp(key, op, Compare_CompareTarget.LEASE, { lease: lease as number }, scope),
+    cmp(key, op, Compare_CompareTarget.LEASE, { lease: wireId(lease) }, scope),
 };
 
 function cmp(

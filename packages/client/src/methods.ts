@@ -1,6 +1,6 @@
 /**
  * The RPC methods the client calls: the generated definitions, wrapped where a request or response
- * carries 64-bit ids so those stay exact (see ids.ts). Field numbers are etcd's (rpc.proto,
+ * carries 64-bit ids so callers pass and get {@link Id}s (see ids.ts). Field numbers are etcd's (rpc.proto,
  * v3lock.proto, v3election.proto). Auth calls use the generated definitions directly: their
  * responses hold names, and only the response header's cluster/member ids would be rounded.
  */
@@ -11,51 +11,39 @@ import {
   ElectionService,
   KVService,
   type LeaderKey,
-  LeaderKey as LeaderKeyCodec,
   LeaseService,
   LockService,
   MaintenanceService,
   WatchService,
 } from './api/index.js';
 import type { MethodDef } from './connection.js';
-import { type ExactReq, exactRequests, exactResponses, RESPONSE_IDS as R } from './ids.js';
+import {
+  type ExactReq,
+  exactRequests,
+  exactResponses,
+  idRequests,
+  RESPONSE_IDS as R,
+  wireId,
+} from './ids.js';
 import { exactTxnRequests } from './txn-encoding.js';
 
-/** A LeaderKey whose lease may be a bigint (as returned by `campaign` against etcd). */
+/** A LeaderKey whose lease may be any {@link Id} (as returned by `campaign`). */
 export type ExactLeaderKey = ExactReq<DeepPartial<LeaderKey>>;
 
 /**
- * Proclaim and Resign carry the campaign's LeaderKey (field 1), whose lease (field 4) is a 64-bit id:
- * encode that nested message ourselves so a bigint lease stays exact, then let the generated encoder
- * write the rest of the request.
+ * Proclaim and Resign carry the campaign's LeaderKey, whose lease the generated codec takes as a
+ * bigint: a number lease is converted first.
  */
 function withExactLeader<Req extends { leader?: DeepPartial<LeaderKey> }, Res>(
   def: MethodDef<Req, Res>,
 ): MethodDef<Omit<Req, 'leader'> & { leader?: ExactLeaderKey }, Res> {
-  const leaderEncoder = exactRequests(
-    {
-      path: '',
-      requestSerialize: (v: DeepPartial<LeaderKey>) => Buffer.from(LeaderKeyCodec.encode(v)),
-      responseDeserialize: () => undefined,
-    },
-    { lease: 4 },
-  );
   return {
     path: def.path,
     responseDeserialize: def.responseDeserialize,
     requestSerialize: (req) => {
-      const rest = def.requestSerialize({ ...req, leader: undefined } as Req);
-      if (!req.leader) return rest;
-      const leader = leaderEncoder.requestSerialize(req.leader);
-      const head: number[] = [0x0a]; // field 1, length-delimited
-      for (let n = leader.length; ; n >>>= 7) {
-        if (n < 0x80) {
-          head.push(n);
-          break;
-        }
-        head.push((n & 0x7f) | 0x80);
-      }
-      return Buffer.concat([Buffer.from(head), leader, rest]);
+      const leader = req.leader;
+      if (!leader || typeof leader.lease !== 'number') return def.requestSerialize(req as Req);
+      return def.requestSerialize({ ...req, leader: { ...leader, lease: wireId(leader.lease) } } as Req);
     },
   };
 }
@@ -70,7 +58,7 @@ function repeatable<Req, Res>(def: MethodDef<Req, Res>): MethodDef<Req, Res> {
 
 export const KV = {
   range: repeatable(exactResponses(KVService.range, R.range)),
-  put: exactResponses(exactRequests(KVService.put, { lease: 3 }), R.put),
+  put: exactResponses(idRequests(KVService.put, ['lease']), R.put),
   deleteRange: exactResponses(KVService.deleteRange, R.deleteRange),
   txn: exactResponses(exactTxnRequests(KVService.txn), R.txn),
   compact: exactResponses(KVService.compact, R.headerOnly),
@@ -81,11 +69,11 @@ export const Watch = {
 };
 
 export const Lease = {
-  leaseGrant: repeatable(exactResponses(exactRequests(LeaseService.leaseGrant, { ID: 2 }), R.leaseWithId)),
-  leaseRevoke: repeatable(exactResponses(exactRequests(LeaseService.leaseRevoke, { ID: 1 }), R.headerOnly)),
-  leaseKeepAlive: exactResponses(exactRequests(LeaseService.leaseKeepAlive, { ID: 1 }), R.leaseWithId),
+  leaseGrant: repeatable(exactResponses(idRequests(LeaseService.leaseGrant, ['ID']), R.leaseWithId)),
+  leaseRevoke: repeatable(exactResponses(idRequests(LeaseService.leaseRevoke, ['ID']), R.headerOnly)),
+  leaseKeepAlive: exactResponses(idRequests(LeaseService.leaseKeepAlive, ['ID']), R.leaseWithId),
   leaseTimeToLive: repeatable(
-    exactResponses(exactRequests(LeaseService.leaseTimeToLive, { ID: 1 }), R.leaseWithId),
+    exactResponses(idRequests(LeaseService.leaseTimeToLive, ['ID']), R.leaseWithId),
   ),
   leaseLeases: repeatable(exactResponses(LeaseService.leaseLeases, R.leaseLeases)),
 };
@@ -111,12 +99,12 @@ export const Maintenance = {
 };
 
 export const Lock = {
-  lock: exactResponses(exactRequests(LockService.lock, { lease: 2 }), R.headerOnly),
+  lock: exactResponses(idRequests(LockService.lock, ['lease']), R.headerOnly),
   unlock: exactResponses(LockService.unlock, R.headerOnly),
 };
 
 export const Election = {
-  campaign: exactResponses(exactRequests(ElectionService.campaign, { lease: 2 }), R.campaign),
+  campaign: exactResponses(idRequests(ElectionService.campaign, ['lease']), R.campaign),
   proclaim: exactResponses(withExactLeader(ElectionService.proclaim), R.headerOnly),
   leader: exactResponses(ElectionService.leader, R.leader),
   observe: exactResponses(ElectionService.observe, R.leader),

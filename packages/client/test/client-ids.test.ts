@@ -1,6 +1,9 @@
-/** Exact 64-bit ids over the number-based generated codecs (ids.ts, methods.ts), on hand-built wire bytes. */
+/**
+ * Exact 64-bit ids in the client (ids.ts, methods.ts, txn-encoding.ts) on hand-built wire bytes: lease
+ * and watch ids come from bigint codecs, member/cluster ids from the wire re-read.
+ */
 import { describe, expect, it } from 'vitest';
-import { LeaseGrantResponse, MemberListResponse, PutRequest } from '../src/api/index.js';
+import { LeaseGrantResponse, MemberListResponse, PutRequest, TxnRequest } from '../src/api/index.js';
 import { exactId, parseHexId } from '../src/index.js';
 import { Cluster, KV, Lease } from '../src/methods.js';
 
@@ -37,8 +40,7 @@ describe('exact ids', () => {
   it('patches top-level and header ids of a decoded response', () => {
     const header = lenField(1, [...tag(1, 0), ...varint(CLUSTER), ...tag(3, 0), ...varint(7n)]);
     const bytes = Buffer.from([...header, ...tag(2, 0), ...varint(BIG), ...tag(3, 0), ...varint(60n)]);
-    const plain = LeaseGrantResponse.decode(bytes);
-    expect(BigInt(plain.ID)).not.toBe(BIG); // the generated codec rounds
+    expect(LeaseGrantResponse.decode(bytes).ID).toBe(BIG); // generated as bigint: exact
     const exact = Lease.leaseGrant.responseDeserialize(bytes);
     expect(exact.ID).toBe(BIG);
     expect(exact.TTL).toBe(60);
@@ -58,18 +60,39 @@ describe('exact ids', () => {
     ]);
   });
 
-  it('encodes bigint request ids exactly and leaves number ids to the generated encoder', () => {
+  it('encodes lease ids given as bigint or number exactly, like the generated encoder', () => {
     const bytes = KV.put.requestSerialize({ key: Buffer.from('k'), value: Buffer.from('v'), lease: BIG });
-    // Field 3 (lease) appears once, with the exact value, after the generated fields.
-    const tail = Buffer.from([...tag(3, 0), ...varint(BIG)]);
-    expect(bytes.subarray(bytes.length - tail.length).equals(tail)).toBe(true);
     const decoded = PutRequest.decode(bytes);
+    expect(decoded.lease).toBe(BIG);
     expect(Buffer.from(decoded.key).toString()).toBe('k');
     expect(Buffer.from(decoded.value).toString()).toBe('v');
     const small = KV.put.requestSerialize({ key: Buffer.from('k'), lease: 42 });
-    expect(PutRequest.decode(small).lease).toBe(42);
+    expect(PutRequest.decode(small).lease).toBe(42n);
     expect(
-      Buffer.from(small).equals(Buffer.from(PutRequest.encode({ key: Buffer.from('k'), lease: 42 }))),
+      Buffer.from(small).equals(Buffer.from(PutRequest.encode({ key: Buffer.from('k'), lease: 42n }))),
     ).toBe(true);
+    // A number that is not exact would name another lease: refused instead of rounded.
+    expect(() => KV.put.requestSerialize({ key: Buffer.from('k'), lease: 2 ** 60 })).toThrow(RangeError);
+  });
+
+  it('keeps lease ids exact inside nested transactions and lease compares', () => {
+    const bytes = KV.txn.requestSerialize({
+      compare: [{ key: Buffer.from('k'), target: 4, lease: BIG + 1n }],
+      success: [{ requestTxn: { success: [{ requestPut: { key: Buffer.from('k'), lease: 7 as never } }] } }],
+      failure: [{ requestPut: { key: Buffer.from('k'), lease: BIG } }],
+    });
+    const t = TxnRequest.decode(bytes);
+    expect(t.compare[0]!.lease).toBe(BIG + 1n);
+    expect(t.success[0]!.requestTxn!.success[0]!.requestPut!.lease).toBe(7n);
+    expect(t.failure[0]!.requestPut!.lease).toBe(BIG);
+  });
+
+  it('answers lease ids as numbers when exact and bigints above 2^53', () => {
+    const leases = [
+      ...lenField(2, [...tag(1, 0), ...varint(5n)]),
+      ...lenField(2, [...tag(1, 0), ...varint(BIG)]),
+    ];
+    const res = Lease.leaseLeases.responseDeserialize(Buffer.from(leases));
+    expect(res.leases.map((l) => l.ID)).toEqual([5, BIG]);
   });
 });

@@ -45,7 +45,7 @@ describe('binary decoding errors', () => {
   });
 
   it('skips unknown fields of every wire type, including groups', () => {
-    const known = PutRequest.encode({ key: new TextEncoder().encode('k'), lease: 7 });
+    const known = PutRequest.encode({ key: new TextEncoder().encode('k'), lease: 7n });
     const unknown = bytes(
       0xa0,
       0x06,
@@ -81,7 +81,7 @@ describe('binary decoding errors', () => {
     );
     const merged = new Uint8Array([...unknown, ...known]);
     expect(PutRequest.decode(merged)).toEqual(
-      PutRequest.create({ key: new TextEncoder().encode('k'), lease: 7 }),
+      PutRequest.create({ key: new TextEncoder().encode('k'), lease: 7n }),
     );
     expect(() => PutRequest.decode(bytes(0xc3, 0x06, 0xcc, 0x06))).toThrow(/end-group/);
   });
@@ -125,7 +125,7 @@ describe('64-bit and default handling', () => {
   });
 
   it('skips proto3 defaults but keeps oneof members set to a default', () => {
-    expect(PutRequest.encode({ key: new Uint8Array(0), lease: 0, prevKv: false })).toEqual(bytes());
+    expect(PutRequest.encode({ key: new Uint8Array(0), lease: 0n, prevKv: false })).toEqual(bytes());
     expect(Compare.encode({ target: Compare_CompareTarget.VERSION, version: 0 })).toEqual(bytes(0x20, 0x00));
     expect(Compare.decode(bytes(0x20, 0x00)).version).toBe(0);
   });

@@ -86,7 +86,7 @@ describe('against etcd 3.4.23', () => {
     expect(one.kvs).toHaveLength(1);
     expect(dec(one.kvs[0]!.key)).toBe('foo');
     expect(dec(one.kvs[0]!.value)).toBe('baz');
-    expect(one.kvs[0]).toMatchObject({ createRevision: 2, modRevision: 3, version: 2, lease: 0 });
+    expect(one.kvs[0]).toMatchObject({ createRevision: 2, modRevision: 3, version: 2, lease: 0n });
     const prefix = await call<RangeResponse>(kv, 'range', {
       key: enc('foo'),
       rangeEnd: enc('fop'),
@@ -143,8 +143,8 @@ describe('against etcd 3.4.23', () => {
   it('LeaseGrant, attach, LeaseTimeToLive with keys', async () => {
     const lease = clientFor(LeaseService, 'Lease');
     const kv = clientFor(KVService, 'KV');
-    // etcd picks random 63-bit ids, which a JS number cannot hold exactly; kv's ids stay below 2^53.
-    const wanted = 2 ** 40 + 12345;
+    // An id above 2^53 (etcd's own are 63-bit): the generated codecs carry lease ids as exact bigints.
+    const wanted = 3182763892645462267n;
     const granted = await call<LeaseGrantResponse>(lease, 'leaseGrant', { TTL: 60, ID: wanted });
     expect(granted.TTL).toBe(60);
     expect(granted.ID).toBe(wanted);
@@ -271,7 +271,7 @@ describe('against etcd 3.4.23', () => {
       expect((await ctl('put', 'proxied', 'first')).stdout).toBe('OK\n');
       expect((await ctl('put', 'proxied', 'second', '--prev-kv')).stdout).toBe('OK\nproxied\nfirst\n');
       expect(seenPuts.map((p) => dec(p.value))).toEqual(['first', 'second']);
-      expect(seenPuts[1]).toMatchObject({ prevKv: true, lease: 0, ignoreValue: false });
+      expect(seenPuts[1]).toMatchObject({ prevKv: true, lease: 0n, ignoreValue: false });
       const got = await ctl('get', 'proxied', '--prefix', '--limit=5', '--order=DESCEND', '--sort-by=MODIFY');
       expect(got.stdout).toBe('proxied\nsecond\n');
       expect(seenRanges.at(-1)).toMatchObject({

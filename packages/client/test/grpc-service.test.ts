@@ -90,8 +90,8 @@ describe('grpc-js service definitions', () => {
       stream.once('data', resolve);
       stream.once('error', reject);
     });
-    stream.write({ createRequest: { watchId: 7 } });
-    expect(await first).toMatchObject({ created: true, watchId: 7, canceled: false, events: [] });
+    stream.write({ createRequest: { watchId: 7n } });
+    expect(await first).toMatchObject({ created: true, watchId: 7n, canceled: false, events: [] });
     stream.end();
     client.close();
   });

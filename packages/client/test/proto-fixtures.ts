@@ -18,6 +18,32 @@ export function targetProtos(): string[] {
   return config.targets.flatMap((t) => t.protos.map((p) => resolve(packageRoot, p)));
 }
 
+/** The target's `bigint` selectors (proto-gen.json: `pkg.Msg.field`, `*` = any characters) as regexps. */
+const bigintSelectors: RegExp[] = (
+  JSON.parse(readFileSync(join(packageRoot, 'proto-gen.json'), 'utf8')) as {
+    targets: { bigint?: string[] }[];
+  }
+).targets
+  .flatMap((t) => t.bigint ?? [])
+  .map(
+    (sel) =>
+      new RegExp(
+        `^${sel
+          .split('*')
+          .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+          .join('.*')}$`,
+      ),
+  );
+
+const LONG_TYPES = new Set(['int64', 'uint64', 'sint64', 'fixed64', 'sfixed64']);
+
+/** True for a 64-bit field the generated code carries as an exact `bigint`. */
+export function isBigintField(f: protobuf.Field): boolean {
+  if (!LONG_TYPES.has(f.type) || !f.parent) return false;
+  const name = `${f.parent.fullName.slice(1)}.${f.name}`;
+  return bigintSelectors.some((re) => re.test(name));
+}
+
 /** Parses the target protos with protobufjs, resolving imports under `proto/` like the generator. */
 export function loadReferenceRoot(): protobuf.Root {
   const root = new protobuf.Root();
@@ -75,9 +101,18 @@ const STRING_POOL = [
   'mixed é 😀 ascii tail',
 ];
 
-function randomScalar(type: string, r: () => number): unknown {
+function randomScalar(type: string, r: () => number, big = false): unknown {
   const int = (max: number) => Math.floor(r() * max);
   const pick = <T>(xs: T[]): T => xs[int(xs.length)]!;
+  if (big) {
+    // Exact ids: values a JS number cannot hold, and their neighbours.
+    const signed = type !== 'uint64' && type !== 'fixed64';
+    return pick(
+      signed
+        ? [0n, 1n, -1n, 2n ** 53n + 1n, 3182763892645462267n, 2n ** 63n - 1n, -(2n ** 63n)]
+        : [0n, 1n, 2n ** 53n + 1n, 0x694d7a2f8b3c1a04n, 2n ** 64n - 1n],
+    );
+  }
   switch (type) {
     case 'int32':
     case 'sint32':
@@ -146,7 +181,7 @@ export function randomMessage(
         const values = Object.values(rt.values);
         return values[Math.floor(r() * values.length)];
       }
-      return randomScalar(f.type, r);
+      return randomScalar(f.type, r, isBigintField(f));
     };
     if (f.repeated) {
       const n = depth >= 3 ? 0 : Math.floor(r() * 4);
@@ -167,7 +202,11 @@ export function toReferenceObject(t: protobuf.Type, v: Record<string, unknown>):
     if (x === undefined) continue;
     const rt = f.resolvedType;
     const conv = (e: unknown): unknown =>
-      rt instanceof protobuf.Type ? toReferenceObject(rt, e as Record<string, unknown>) : e;
+      rt instanceof protobuf.Type
+        ? toReferenceObject(rt, e as Record<string, unknown>)
+        : typeof e === 'bigint'
+          ? e.toString() // protobufjs takes exact 64-bit values as decimal strings
+          : e;
     out[f.name] = f.repeated ? (x as unknown[]).map(conv) : conv(x);
   }
   return out;
@@ -178,7 +217,8 @@ export function toReferenceObject(t: protobuf.Type, v: Record<string, unknown>):
  * so it can be compared with our decoder's output.
  */
 export function fromReferenceMessage(t: protobuf.Type, m: protobuf.Message): Record<string, unknown> {
-  const obj = t.toObject(m, { longs: Number, enums: Number, defaults: true, arrays: true }) as Record<
+  // Longs as strings, so bigint fields stay exact; the others become numbers below.
+  const obj = t.toObject(m, { longs: String, enums: Number, defaults: true, arrays: true }) as Record<
     string,
     unknown
   >;
@@ -189,6 +229,7 @@ export function fromReferenceMessage(t: protobuf.Type, m: protobuf.Message): Rec
     const conv = (e: unknown): unknown => {
       if (rt instanceof protobuf.Type) return fromReferenceMessage(rt, rt.fromObject(e as object));
       if (f.type === 'bytes') return new Uint8Array(e as Uint8Array);
+      if (LONG_TYPES.has(f.type)) return isBigintField(f) ? BigInt(e as string) : Number(e);
       return e;
     };
     if (f.partOf || rt instanceof protobuf.Type) {

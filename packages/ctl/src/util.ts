@@ -84,6 +84,11 @@ export function hex(id: Id): string {
   return id.toString(16);
 }
 
+/** Go's `%016x`: hex zero-padded to 16 digits, how etcdctl prints lease ids. */
+export function leaseHex(id: Id): string {
+  return hex(id).padStart(16, '0');
+}
+
 /** Go's `%16x`: hex right-aligned in 16 columns. */
 export function hex16(id: Id): string {
   return hex(id).padStart(16, ' ');

@@ -22,6 +22,46 @@ function writeVarint(out: Uint8Array, pos: number, n: number): number {
   return pos;
 }
 
+function bigVarintLen(n: bigint): number {
+  let len = 1;
+  for (let x = BigInt.asUintN(64, n); x >= 0x80n; x >>= 7n) len++;
+  return len;
+}
+
+/** Writes a 64-bit varint (two's complement, like protobuf's int64). */
+function writeBigVarint(out: Uint8Array, pos: number, n: bigint): number {
+  let x = BigInt.asUintN(64, n);
+  while (x >= 0x80n) {
+    out[pos++] = Number(x & 0x7fn) | 0x80;
+    x >>= 7n;
+  }
+  out[pos++] = Number(x);
+  return pos;
+}
+
+/**
+ * Reads an int64 varint at `buf[pos]` exactly; returns [value, next position]. Values below 2^49 (every
+ * id kv wrote before ids were 64-bit) take the number path; larger ones switch to bigint arithmetic.
+ */
+function readIdVarint(buf: Uint8Array, pos: number): [bigint, number] {
+  let n = 0;
+  let mul = 1;
+  for (let i = 0; i < 7; i++) {
+    const b = buf[pos++]!;
+    n += (b & 0x7f) * mul;
+    if (b < 0x80) return [BigInt(n), pos];
+    mul *= 128;
+  }
+  let big = BigInt(n);
+  let shift = 49n;
+  for (;;) {
+    const b = buf[pos++]!;
+    big |= BigInt(b & 0x7f) << shift;
+    if (b < 0x80) return [BigInt.asIntN(64, big), pos];
+    shift += 7n;
+  }
+}
+
 /** Serialises a KeyValue. */
 export function encodeKeyValue(kv: KeyValue): Uint8Array {
   let len = 0;
@@ -30,7 +70,7 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   if (kv.modRevision) len += 1 + varintLen(kv.modRevision);
   if (kv.version) len += 1 + varintLen(kv.version);
   if (kv.value.length) len += 1 + varintLen(kv.value.length) + kv.value.length;
-  if (kv.lease) len += 1 + varintLen(kv.lease);
+  if (kv.lease) len += 1 + bigVarintLen(kv.lease);
   const out = new Uint8Array(len);
   let p = 0;
   if (kv.key.length) {
@@ -59,7 +99,7 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   }
   if (kv.lease) {
     out[p++] = 0x30;
-    p = writeVarint(out, p, kv.lease);
+    p = writeBigVarint(out, p, kv.lease);
   }
   return out;
 }
@@ -72,7 +112,7 @@ export function decodeKeyValue(buf: Uint8Array): KeyValue {
     modRevision: 0,
     version: 0,
     value: new Uint8Array(0),
-    lease: 0,
+    lease: 0n,
   };
   let p = 0;
   const varint = (): number => {
@@ -110,7 +150,7 @@ export function decodeKeyValue(buf: Uint8Array): KeyValue {
         break;
       }
       case 0x30:
-        kv.lease = varint();
+        [kv.lease, p] = readIdVarint(buf, p);
         break;
       default:
         throw new Error(`mvcc: unexpected KeyValue field tag ${tag}`);
@@ -125,8 +165,8 @@ export interface IndexFields {
   key: string;
   createRevision: number;
   version: number;
-  /** Lease id (0: none). */
-  lease: number;
+  /** Lease id (0n: none). */
+  lease: bigint;
 }
 
 const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(start: number, end: number): string })
@@ -134,7 +174,7 @@ const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(start: number,
 
 /** Parses only key, create_revision and version, without allocating views (rebuild at open). */
 export function decodeIndexFields(buf: Uint8Array): IndexFields {
-  const out: IndexFields = { key: '', createRevision: 0, version: 0, lease: 0 };
+  const out: IndexFields = { key: '', createRevision: 0, version: 0, lease: 0n };
   let p = 0;
   const varint = (): number => {
     let n = 0;
@@ -152,11 +192,12 @@ export function decodeIndexFields(buf: Uint8Array): IndexFields {
       const n = varint();
       if (tag === 0x0a) out.key = latin1Slice.call(buf, p, p + n);
       p += n;
+    } else if (tag === 0x30) {
+      [out.lease, p] = readIdVarint(buf, p);
     } else {
       const v = varint();
       if (tag === 0x10) out.createRevision = v;
       else if (tag === 0x20) out.version = v;
-      else if (tag === 0x30) out.lease = v;
     }
   }
   return out;

@@ -8,6 +8,7 @@ import {
   type RangeRequest,
   SortOrder,
   SortTarget,
+  toId,
   toNum,
 } from './types.js';
 
@@ -94,7 +95,7 @@ export function compareKv(c: Compare, kv: KeyValue): boolean {
       result = Math.sign(kv.modRevision - toNum(c.modRevision));
       break;
     case CompareTarget.LEASE:
-      result = Math.sign(kv.lease - toNum(c.lease));
+      result = compareIds(kv.lease, toId(c.lease));
       break;
     default:
       result = Math.sign(kv.version - toNum(c.version));
@@ -113,6 +114,11 @@ export function compareKv(c: Compare, kv: KeyValue): boolean {
   }
 }
 
+/** -1, 0 or 1 as `a` sorts before, with or after `b`. */
+function compareIds(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** etcd's applyCompare over the kvs the compare's key range holds. */
 export function compareRange(c: Compare, kvs: KeyValue[]): boolean {
   if (kvs.length === 0) {
@@ -124,7 +130,7 @@ export function compareRange(c: Compare, kvs: KeyValue[]): boolean {
       modRevision: 0,
       version: 0,
       value: EMPTY_BYTES,
-      lease: 0,
+      lease: 0n,
     });
   }
   return kvs.every((kv) => compareKv(c, kv));

@@ -36,6 +36,7 @@ import {
   type ResponseOp,
   type TxnRequest,
   type TxnResponse,
+  toId,
   toNum,
 } from './types.js';
 import { type HistorySource, type Watcher, WatchHub, type WatchOptions, type WatchSink } from './watch.js';
@@ -186,7 +187,7 @@ export function isTxnReadOnly(r: TxnRequest): boolean {
 }
 
 function emptyKv(key: Uint8Array): KeyValue {
-  return { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY_BYTES, lease: 0 };
+  return { key, createRevision: 0, modRevision: 0, version: 0, value: EMPTY_BYTES, lease: 0n };
 }
 
 export class MvccStore implements HistorySource {
@@ -199,7 +200,7 @@ export class MvccStore implements HistorySource {
   private committing: WriteBuffer[] = [];
   private commitChain: Promise<void> = Promise.resolve();
   /** Each live key's lease as found by the index rebuild at open, until keysWithLease() takes it. */
-  private restoredLeases: { rev: number; leases: Map<string, number> } | undefined;
+  private restoredLeases: { rev: number; leases: Map<string, bigint> } | undefined;
   /** Committed revisions kept in memory (see RevisionCache). */
   private readonly readCache: RevisionCache;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -283,7 +284,7 @@ export class MvccStore implements HistorySource {
     const scheduled = scheduledBytes ? bytesToUint64(scheduledBytes) : 0;
     const finished = finishedBytes ? bytesToUint64(finishedBytes) : 0;
     // Revisions arrive in order, so the last put of each live key leaves its current lease here.
-    const leases = new Map<string, number>();
+    const leases = new Map<string, bigint>();
     for await (const chunk of this.backend.scanChunks(KEY_BUCKET)) {
       for (const [k, v] of chunk) {
         const rev = bytesToRev(k);
@@ -532,7 +533,7 @@ export class MvccStore implements HistorySource {
     const key = r.key!;
     const rev = txn.rev;
     const value = r.ignoreValue ? prev!.value : (r.value ?? EMPTY_BYTES);
-    const lease = r.ignoreLease ? prev!.lease : toNum(r.lease);
+    const lease = r.ignoreLease ? prev!.lease : toId(r.lease);
     const existing = this.index.get(key, rev);
     const kv: KeyValue = {
       key: key.slice(),
@@ -848,14 +849,14 @@ export class MvccStore implements HistorySource {
   }
 
   /** Live keys carrying a lease, grouped by lease id (the server rebuilds lease -> keys with this). */
-  async keysWithLease(): Promise<Map<number, Uint8Array[]>> {
+  async keysWithLease(): Promise<Map<bigint, Uint8Array[]>> {
     const rev = this.currentRev;
     const restored = this.restoredLeases;
     this.restoredLeases = undefined;
     if (restored && restored.rev === rev) {
       // Nothing was written since open: answer from what the index rebuild saw, without reading
       // every key's value again (the server asks exactly once, right after opening).
-      const byLease = new Map<number, string[]>();
+      const byLease = new Map<bigint, string[]>();
       for (const [key, lease] of restored.leases) {
         const list = byLease.get(lease) ?? [];
         list.push(key);
@@ -863,7 +864,7 @@ export class MvccStore implements HistorySource {
       }
       // Key order within each lease, as the key-space walk below returns them (latin1 strings compare
       // like their bytes).
-      const out = new Map<number, Uint8Array[]>();
+      const out = new Map<bigint, Uint8Array[]>();
       for (const [lease, keys] of byLease) out.set(lease, keys.sort().map(keyToBytes));
       return out;
     }
@@ -871,7 +872,7 @@ export class MvccStore implements HistorySource {
     this.index.range(new Uint8Array([0]), EMPTY_BYTES, rev, (hit) => {
       hits.push(hit);
     });
-    const out = new Map<number, Uint8Array[]>();
+    const out = new Map<bigint, Uint8Array[]>();
     const CHUNK = 4096;
     for (let i = 0; i < hits.length; i += CHUNK) {
       const src = this.openSources();
@@ -1022,7 +1023,7 @@ function hitAsKeyValue(hit: IndexHit): KeyValue {
   return {
     key: EMPTY_BYTES,
     value: EMPTY_BYTES,
-    lease: 0,
+    lease: 0n,
     createRevision: hit.createdMain,
     modRevision: hit.modMain,
     version: hit.version,

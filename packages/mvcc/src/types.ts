@@ -1,7 +1,8 @@
 /**
  * Request and response shapes mirroring etcd's etcdserverpb / mvccpb messages with protobufjs-style
  * camelCase names, so decoded gRPC requests pass straight in. Every request field is optional; 64-bit
- * integers are numbers; enums use etcd's numbers.
+ * counts and revisions are numbers, lease ids are exact `bigint`s (etcd hands out ids above 2^53);
+ * enums use etcd's numbers.
  */
 
 /** mvccpb.KeyValue. */
@@ -11,7 +12,8 @@ export interface KeyValue {
   modRevision: number;
   version: number;
   value: Uint8Array;
-  lease: number;
+  /** Lease id, 0n when the key has no lease (exact: etcd lease ids use all 63 bits). */
+  lease: bigint;
 }
 
 /** RangeRequest.SortOrder. */
@@ -36,6 +38,12 @@ export type EventType = (typeof EventType)[keyof typeof EventType];
 
 /** Anything protobufjs may hand us for an int64 field. */
 export type Int64Like = number | { toNumber(): number } | string | null | undefined;
+
+/**
+ * A lease id as callers hand it in: a bigint (the generated codecs' exact form), a safe-integer number,
+ * a decimal string, or absent (0n).
+ */
+export type IdLike = bigint | number | string | null | undefined;
 
 export interface RangeRequest {
   key?: Uint8Array | null;
@@ -65,7 +73,7 @@ export interface RangeResponse {
 export interface PutRequest {
   key?: Uint8Array | null;
   value?: Uint8Array | null;
-  lease?: Int64Like;
+  lease?: IdLike;
   prevKv?: boolean | null;
   ignoreValue?: boolean | null;
   ignoreLease?: boolean | null;
@@ -95,7 +103,7 @@ export interface Compare {
   createRevision?: Int64Like;
   modRevision?: Int64Like;
   value?: Uint8Array | null;
-  lease?: Int64Like;
+  lease?: IdLike;
 }
 
 export interface RequestOp {
@@ -136,6 +144,26 @@ export function toNum(v: Int64Like): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'string') return Number(v);
   return v.toNumber();
+}
+
+/**
+ * Normalises a lease id to an exact bigint (0n when absent).
+ *
+ * @example
+ * ```ts
+ * toId(3182763892645462267n); // 3182763892645462267n
+ * toId(42); // 42n
+ * toId(undefined); // 0n
+ * ```
+ */
+export function toId(v: IdLike): bigint {
+  if (v === null || v === undefined) return 0n;
+  if (typeof v === 'bigint') return v;
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v)) throw new RangeError(`lease id ${v} is not exact; pass a bigint`);
+    return BigInt(v);
+  }
+  return BigInt(v);
 }
 
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);

@@ -45,7 +45,9 @@ async function fingerprint(store: MvccStore) {
     index: store.dumpIndex(),
     hashKV: await store.hashKV(0),
     revs,
-    leases: [...(await store.keysWithLease()).entries()].sort((a, b) => a[0] - b[0]),
+    leases: [...(await store.keysWithLease()).entries()].sort((a, b) =>
+      a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
+    ),
   };
 }
 

@@ -247,9 +247,9 @@ describe('auth over gRPC: permission matrix', () => {
 
   it('LeaseRevoke needs write on every attached key; a Put may not join a lease holding foreign keys', async () => {
     const root = tokens.root;
-    const mine = await rpc<{ ID: number }>(c.lease, 'leaseGrant', { TTL: 60 }, root);
-    const foreign = await rpc<{ ID: number }>(c.lease, 'leaseGrant', { TTL: 60 }, root);
-    const empty = await rpc<{ ID: number }>(c.lease, 'leaseGrant', { TTL: 60 }, root);
+    const mine = await rpc<{ ID: bigint }>(c.lease, 'leaseGrant', { TTL: 60 }, root);
+    const foreign = await rpc<{ ID: bigint }>(c.lease, 'leaseGrant', { TTL: 60 }, root);
+    const empty = await rpc<{ ID: bigint }>(c.lease, 'leaseGrant', { TTL: 60 }, root);
     await rpc(c.kv, 'put', { key: b('/app/leased'), value: b('x'), lease: mine.ID }, root);
     await rpc(c.kv, 'put', { key: b('/other/leased'), value: b('x'), lease: foreign.ID }, root);
     expect(await outcome(rpc(c.kv, 'put', { key: b('/app/j'), lease: foreign.ID }, tokens.alice))).toBe(
@@ -339,7 +339,7 @@ describe('auth over gRPC: permission matrix', () => {
     expect(await outcome(rpc(c.lock, 'lock', { name: b('/app/lock') }))).toBe(
       `${S.UNKNOWN} etcdserver: user name is empty`,
     );
-    const lease = await rpc<{ ID: number }>(c.lease, 'leaseGrant', { TTL: 60 }, tokens.alice);
+    const lease = await rpc<{ ID: bigint }>(c.lease, 'leaseGrant', { TTL: 60 }, tokens.alice);
     const won = await rpc<Any>(
       c.election,
       'campaign',
@@ -404,7 +404,7 @@ describe('auth over gRPC: permission matrix', () => {
         body: JSON.stringify(body),
       });
     const name = Buffer.from('/app/gw-e').toString('base64');
-    const lease = await rpc<{ ID: number }>(c.lease, 'leaseGrant', { TTL: 60 }, token);
+    const lease = await rpc<{ ID: bigint }>(c.lease, 'leaseGrant', { TTL: 60 }, token);
     const camp = await post('/v3/election/campaign', { name, lease: String(lease.ID), value: 'YQ==' }, token);
     expect(camp.status).toBe(200);
     const leader = ((await camp.json()) as Any).leader;

@@ -167,8 +167,22 @@ describe('a 3-member cluster in one process', () => {
       });
       ka.end();
       expect(Number(resp.TTL)).toBe(30);
-      const missing = await call(c.lease, 'leaseTimeToLive', { ID: 424242 });
+      const missing = await call(c.lease, 'leaseTimeToLive', { ID: 424242n });
       expect(Number(missing.TTL)).toBe(-1);
+      // An id above 2^53 stays exact through the peer /leases and /leases/internal routes.
+      const big = 3182763892645462267n;
+      await call(c.lease, 'leaseGrant', { TTL: 30, ID: big });
+      const bigTtl = await call(c.lease, 'leaseTimeToLive', { ID: big });
+      expect([bigTtl.ID, bigTtl.grantedTTL]).toEqual([big, 30]);
+      const ka2 = c.lease.leaseKeepAlive();
+      const bigResp = await new Promise<{ ID: unknown; TTL: unknown }>((resolve, reject) => {
+        ka2.on('data', resolve);
+        ka2.on('error', reject);
+        ka2.write({ ID: big });
+      });
+      ka2.end();
+      expect([bigResp.ID, bigResp.TTL]).toEqual([big, 30]);
+      expect((await call(c.lease, 'leaseTimeToLive', { ID: big + 1n })).TTL).toBe(-1);
     } finally {
       c.close();
     }
@@ -196,7 +210,7 @@ describe('a 3-member cluster in one process', () => {
       // Two checkpoint intervals: the leader has proposed the remaining TTL (about 28 s) through raft.
       await new Promise((r) => setTimeout(r, 2.5 * CHECKPOINT_MS));
       await until(
-        () => members.every((m) => (m.server!.etcd.lessor.lookup(Number(g.ID))?.remainingTtl ?? 0) > 0),
+        () => members.every((m) => (m.server!.etcd.lessor.lookup(BigInt(g.ID))?.remainingTtl ?? 0) > 0),
         'checkpoint applied everywhere',
       );
       const to = followers()[0]!;
@@ -217,7 +231,7 @@ describe('a 3-member cluster in one process', () => {
         });
         ka.end();
         await until(
-          () => members.every((m) => m.server!.etcd.lessor.lookup(Number(g.ID))?.remainingTtl === 0),
+          () => members.every((m) => m.server!.etcd.lessor.lookup(BigInt(g.ID))?.remainingTtl === 0),
           'checkpoint cleared by the keep-alive',
         );
       } finally {

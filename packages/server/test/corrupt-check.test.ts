@@ -117,7 +117,7 @@ describe('corruption checks', () => {
         call(c.kv, 'txn', { success: [{ requestPut: { key: b('x'), value: b('1') } }] }),
         call(c.kv, 'compact', { revision: 2 }),
         call(c.lease, 'leaseGrant', { TTL: 60 }),
-        call(c.lease, 'leaseRevoke', { ID: 12345 }),
+        call(c.lease, 'leaseRevoke', { ID: 12345n }),
       ].map((p) =>
         p.then(
           () => undefined,

@@ -35,7 +35,7 @@ let kv: MvccFacade;
 beforeEach(async () => {
   mvcc = await MvccStore.open(await openBackend({ engine: 'memory' }));
   kv = createMvccFacade(mvcc);
-  for (const id of [0xa1, 0xb2, 0xc3]) kv.grantLease(id);
+  for (const id of [0xa1n, 0xb2n, 0xc3n]) kv.grantLease(id);
 });
 afterEach(async () => {
   await mvcc.close();
@@ -62,10 +62,10 @@ async function until(cond: () => boolean, ms = 2000): Promise<void> {
 
 describe('v3election', () => {
   it('elects an uncontested candidate at once and reports it as leader', async () => {
-    const c = await campaign(kv, { name: b('e'), lease: 0xa1, value: b('p1') });
+    const c = await campaign(kv, { name: b('e'), lease: 0xa1n, value: b('p1') });
     expect(str(c.leader?.name)).toBe('e');
     expect(str(c.leader?.key)).toBe('e/a1');
-    expect(c.leader?.lease).toBe(0xa1);
+    expect(c.leader?.lease).toBe(0xa1n);
     expect(c.leader?.rev).toBe(c.header?.revision);
     const l = await leader(kv, { name: b('e') });
     expect(str(l.kv?.key)).toBe('e/a1');
@@ -75,7 +75,7 @@ describe('v3election', () => {
 
   it('campaigns with a fresh session lease when the request has none', async () => {
     const c = await campaign(kv, { name: b('nl'), value: b('v') });
-    expect(c.leader?.lease).toBeGreaterThan(0);
+    expect(c.leader?.lease).toBeGreaterThan(0n);
     expect(str(c.leader?.key)).toBe(`nl/${c.leader!.lease.toString(16)}`);
     expect((await leader(kv, { name: b('nl') })).kv?.lease).toBe(c.leader?.lease);
   });
@@ -83,14 +83,14 @@ describe('v3election', () => {
   it('has "election: no leader" without candidates, also after resignation', async () => {
     await expect(leader(kv, { name: b('none') })).rejects.toBeInstanceOf(ElectionNoLeaderError);
     await expect(leader(kv, { name: b('none') })).rejects.toThrow('election: no leader');
-    const c = await campaign(kv, { name: b('none'), lease: 0xa1, value: b('x') });
+    const c = await campaign(kv, { name: b('none'), lease: 0xa1n, value: b('x') });
     await resign(kv, { leader: c.leader });
     await expect(leader(kv, { name: b('none') })).rejects.toThrow('election: no leader');
   });
 
   it('queues a second candidate until the leader resigns; proclaim/resign of a stale key', async () => {
-    const c1 = await campaign(kv, { name: b('q'), lease: 0xa1, value: b('one') });
-    const p2 = campaign(kv, { name: b('q'), lease: 0xb2, value: b('two') });
+    const c1 = await campaign(kv, { name: b('q'), lease: 0xa1n, value: b('one') });
+    const p2 = campaign(kv, { name: b('q'), lease: 0xb2n, value: b('two') });
     expect(await state(p2)).toBe('pending');
     await proclaim(kv, { leader: c1.leader, value: b('one-b') });
     expect(str((await leader(kv, { name: b('q') })).kv?.value)).toBe('one-b');
@@ -112,9 +112,9 @@ describe('v3election', () => {
   });
 
   it('a key re-created by the same lease is a different leadership (create_revision differs)', async () => {
-    const c1 = await campaign(kv, { name: b('rc'), lease: 0xa1, value: b('v') });
+    const c1 = await campaign(kv, { name: b('rc'), lease: 0xa1n, value: b('v') });
     await resign(kv, { leader: c1.leader });
-    const c2 = await campaign(kv, { name: b('rc'), lease: 0xa1, value: b('v') });
+    const c2 = await campaign(kv, { name: b('rc'), lease: 0xa1n, value: b('v') });
     expect(c2.leader?.rev).toBeGreaterThan(c1.leader!.rev);
     await expect(proclaim(kv, { leader: c1.leader, value: b('stale') })).rejects.toThrow(
       'election: not leader',
@@ -124,17 +124,17 @@ describe('v3election', () => {
   });
 
   it('campaigning again with the same lease resumes and proclaims the new value', async () => {
-    const c1 = await campaign(kv, { name: b('same'), lease: 0xa1, value: b('a') });
-    const c2 = await campaign(kv, { name: b('same'), lease: 0xa1, value: b('b') });
+    const c1 = await campaign(kv, { name: b('same'), lease: 0xa1n, value: b('a') });
+    const c2 = await campaign(kv, { name: b('same'), lease: 0xa1n, value: b('b') });
     expect(c2.leader?.rev).toBe(c1.leader?.rev);
     expect(str((await leader(kv, { name: b('same') })).kv?.value)).toBe('b');
   });
 
   it("hands leadership over when the leader's lease is revoked", async () => {
-    await campaign(kv, { name: b('lv'), lease: 0xa1, value: b('first') });
-    const p2 = campaign(kv, { name: b('lv'), lease: 0xb2, value: b('second') });
+    await campaign(kv, { name: b('lv'), lease: 0xa1n, value: b('first') });
+    const p2 = campaign(kv, { name: b('lv'), lease: 0xb2n, value: b('second') });
     expect(await state(p2)).toBe('pending');
-    await kv.revokeLease(0xa1);
+    await kv.revokeLease(0xa1n);
     expect(str((await p2).leader?.key)).toBe('lv/b2');
   });
 
@@ -152,8 +152,8 @@ describe('v3election', () => {
       ac.signal,
     );
     await sleep(20); // no leader yet: the observer waits for the first put
-    const c1 = await campaign(kv, { name: b('ob'), lease: 0xa1, value: b('v1') });
-    const p2 = campaign(kv, { name: b('ob'), lease: 0xb2, value: b('w1') });
+    const c1 = await campaign(kv, { name: b('ob'), lease: 0xa1n, value: b('v1') });
+    const p2 = campaign(kv, { name: b('ob'), lease: 0xb2n, value: b('w1') });
     await until(() => seen.length >= 1);
     await proclaim(kv, { leader: c1.leader, value: b('v2') });
     await proclaim(kv, { leader: c1.leader, value: b('v3') });
@@ -188,7 +188,7 @@ describe('v3election gRPC handlers', () => {
         code: grpc.status.UNKNOWN,
         details: 'election: no leader',
       });
-      const c1 = await rpc('campaign', { name: b('g'), lease: 0xa1, value: b('x') });
+      const c1 = await rpc('campaign', { name: b('g'), lease: 0xa1n, value: b('x') });
       const stream = c.observe({ name: b('g') });
       const got: string[] = [];
       stream.on('data', (r: LeaderResponse) => got.push(str(r.kv?.value)));

@@ -90,9 +90,9 @@ const TEMPLATES: Record<string, unknown> = {
   '/etcdserverpb.KV/Compact': { revision: 1 },
   '/etcdserverpb.Watch/Watch': { createRequest: { key: B('fz/'), rangeEnd: B('fz0'), startRevision: 1 } },
   '/etcdserverpb.Lease/LeaseGrant': { TTL: 30 },
-  '/etcdserverpb.Lease/LeaseRevoke': { ID: 7777 },
-  '/etcdserverpb.Lease/LeaseKeepAlive': { ID: 7777 },
-  '/etcdserverpb.Lease/LeaseTimeToLive': { ID: 7777, keys: true },
+  '/etcdserverpb.Lease/LeaseRevoke': { ID: 7777n },
+  '/etcdserverpb.Lease/LeaseKeepAlive': { ID: 7777n },
+  '/etcdserverpb.Lease/LeaseTimeToLive': { ID: 7777n, keys: true },
   '/etcdserverpb.Cluster/MemberAdd': { peerURLs: ['http://127.0.0.1:43999'], isLearner: true },
   '/etcdserverpb.Cluster/MemberRemove': { ID: 424242 },
   '/etcdserverpb.Cluster/MemberUpdate': { ID: 424242, peerURLs: ['http://127.0.0.1:43998'] },
@@ -115,13 +115,15 @@ const TEMPLATES: Record<string, unknown> = {
   },
   '/etcdserverpb.Auth/RoleRevokePermission': { role: 'fz-role', key: B('fz/'), rangeEnd: B('fz0') },
   '/etcdserverpb.Auth/Authenticate': { name: 'fz-user', password: 'pw' },
-  '/v3lockpb.Lock/Lock': { name: B('fz-lock'), lease: 7777 },
+  '/v3lockpb.Lock/Lock': { name: B('fz-lock'), lease: 7777n },
   '/v3lockpb.Lock/Unlock': { key: B('fz-lock/1') },
-  '/v3electionpb.Election/Campaign': { name: B('fz-el'), lease: 7777, value: B('v') },
-  '/v3electionpb.Election/Proclaim': { leader: { name: B('fz-el'), key: B('fz-el/1'), rev: 1, lease: 7777 } },
+  '/v3electionpb.Election/Campaign': { name: B('fz-el'), lease: 7777n, value: B('v') },
+  '/v3electionpb.Election/Proclaim': {
+    leader: { name: B('fz-el'), key: B('fz-el/1'), rev: 1, lease: 7777n },
+  },
   '/v3electionpb.Election/Leader': { name: B('fz-el') },
   '/v3electionpb.Election/Observe': { name: B('fz-el') },
-  '/v3electionpb.Election/Resign': { leader: { name: B('fz-el'), key: B('fz-el/1'), rev: 1, lease: 7777 } },
+  '/v3electionpb.Election/Resign': { leader: { name: B('fz-el'), key: B('fz-el/1'), rev: 1, lease: 7777n } },
 };
 
 /** mulberry32: a small deterministic PRNG, so a failure replays exactly. */
@@ -281,6 +283,8 @@ describe('fuzzing the API surface', () => {
     const watch = METHODS.find((x) => x.path === '/etcdserverpb.Watch/Watch')!;
     const keepAlive = METHODS.find((x) => x.path === '/etcdserverpb.Lease/LeaseKeepAlive')!;
     const odd = [0, -1, 1, 2, 3, 7, 2 ** 31, -(2 ** 40), 2 ** 52];
+    // The same odd values as ids (watch and lease ids are exact int64s), plus ones beyond 2^53.
+    const oddIds = [...odd.map(BigInt), 2n ** 63n - 1n, -(2n ** 63n)];
     const pick = <T>(xs: readonly T[]) => xs[int(xs.length)]!;
     for (let round = 0; round < 5; round++) {
       const frames: Buffer[] = [];
@@ -288,7 +292,7 @@ describe('fuzzing the API surface', () => {
         const kind = int(5);
         const req =
           kind === 0
-            ? { cancelRequest: { watchId: pick(odd) } }
+            ? { cancelRequest: { watchId: pick(oddIds) } }
             : kind === 1
               ? { progressRequest: {} }
               : {
@@ -296,7 +300,7 @@ describe('fuzzing the API surface', () => {
                     key: randomBytes(int(4)),
                     rangeEnd: pick([Buffer.alloc(0), Buffer.from([0]), randomBytes(2)]),
                     startRevision: pick(odd),
-                    watchId: pick([0, 0, ...odd]),
+                    watchId: pick([0n, 0n, ...oddIds]),
                     filters: [pick(odd), pick(odd)],
                     prevKv: rand() < 0.5,
                     fragment: rand() < 0.5,
@@ -309,12 +313,12 @@ describe('fuzzing the API surface', () => {
       expect(out.timedOut, 'watch stream must end after the client half-closes').toBe(false);
       expect(isStatus(out.grpcStatus)).toBe(true);
       for (const msg of out.messages) expect(() => watch.decode(msg)).not.toThrow();
-      const ids = Buffer.concat(odd.map((id) => frame(keepAlive.encode({ ID: id }))));
+      const ids = Buffer.concat(oddIds.map((id) => frame(keepAlive.encode({ ID: id }))));
       const ka = await raw.call(keepAlive.path, ids, { deadlineMs: 8000 });
       expect(ka.timedOut).toBe(false);
       expect(ka.grpcStatus).toBe(status.OK);
       // One answer per request: unknown leases get TTL 0, as in etcd.
-      expect(ka.messages.map((m) => keepAlive.decode(m).TTL)).toEqual(odd.map(() => 0));
+      expect(ka.messages.map((m) => keepAlive.decode(m).TTL)).toEqual(oddIds.map(() => 0));
     }
     expect(crashes).toEqual([]);
   });
@@ -503,21 +507,21 @@ describe("etcd's exact errors for specific bad inputs", () => {
     [
       'Put ignore_lease with a lease',
       `${KV}Put`,
-      () => ({ key: B('exact/k'), lease: 5, ignoreLease: true }),
+      () => ({ key: B('exact/k'), lease: 5n, ignoreLease: true }),
       IA,
       'etcdserver: lease is provided',
     ],
     [
       'Put with a lease that does not exist',
       `${KV}Put`,
-      () => ({ key: B('exact/k'), lease: 12345 }),
+      () => ({ key: B('exact/k'), lease: 12345n }),
       status.NOT_FOUND,
       'etcdserver: requested lease not found',
     ],
     [
       'Put with a negative lease',
       `${KV}Put`,
-      () => ({ key: B('exact/k'), lease: -1 }),
+      () => ({ key: B('exact/k'), lease: -1n }),
       status.NOT_FOUND,
       'etcdserver: requested lease not found',
     ],
@@ -599,28 +603,28 @@ describe("etcd's exact errors for specific bad inputs", () => {
     [
       'LeaseRevoke of lease 0',
       '/etcdserverpb.Lease/LeaseRevoke',
-      () => ({ ID: 0 }),
+      () => ({ ID: 0n }),
       status.NOT_FOUND,
       'etcdserver: requested lease not found',
     ],
     [
       'LeaseRevoke of a negative id',
       '/etcdserverpb.Lease/LeaseRevoke',
-      () => ({ ID: -1 }),
+      () => ({ ID: -1n }),
       status.NOT_FOUND,
       'etcdserver: requested lease not found',
     ],
     [
       'LeaseGrant with a negative id (int64 ids)',
       '/etcdserverpb.Lease/LeaseGrant',
-      () => ({ ID: -1, TTL: 30 }),
+      () => ({ ID: -1n, TTL: 30 }),
       status.OK,
     ],
-    ['LeaseRevoke of that negative id', '/etcdserverpb.Lease/LeaseRevoke', () => ({ ID: -1 }), status.OK],
+    ['LeaseRevoke of that negative id', '/etcdserverpb.Lease/LeaseRevoke', () => ({ ID: -1n }), status.OK],
     [
       'LeaseTimeToLive of a negative id (TTL -1)',
       '/etcdserverpb.Lease/LeaseTimeToLive',
-      () => ({ ID: -1 }),
+      () => ({ ID: -1n }),
       status.OK,
     ],
     [
@@ -668,9 +672,9 @@ describe("etcd's exact errors for specific bad inputs", () => {
     const watch = m('/etcdserverpb.Watch/Watch');
     const w = (req: unknown) => frame(watch.encode(req));
     const body = Buffer.concat([
-      w({ createRequest: { key: B('exact/w'), watchId: 5 } }),
-      w({ createRequest: { key: B('exact/w'), watchId: 5 } }),
-      w({ cancelRequest: { watchId: 99 } }), // unknown: etcd sends nothing
+      w({ createRequest: { key: B('exact/w'), watchId: 5n } }),
+      w({ createRequest: { key: B('exact/w'), watchId: 5n } }),
+      w({ cancelRequest: { watchId: 99n } }), // unknown: etcd sends nothing
       w({ progressRequest: {} }),
     ]);
     // etcd keeps a watch stream open after the client half-closes; kv-server ends it. Either way the
@@ -681,20 +685,20 @@ describe("etcd's exact errors for specific bad inputs", () => {
       return { watchId: r.watchId, created: r.created, canceled: r.canceled, cancelReason: r.cancelReason };
     });
     expect(answers).toEqual([
-      { watchId: 5, created: true, canceled: false, cancelReason: '' },
+      { watchId: 5n, created: true, canceled: false, cancelReason: '' },
       {
-        watchId: -1,
+        watchId: -1n,
         created: true,
         canceled: true,
         cancelReason: 'mvcc: duplicate watch ID provided on the WatchStream',
       },
-      { watchId: -1, created: false, canceled: false, cancelReason: '' },
+      { watchId: -1n, created: false, canceled: false, cancelReason: '' },
     ]);
   });
 
   it('LeaseKeepAlive answers every request sent before the client half-closes, in order', async () => {
     const ka = m('/etcdserverpb.Lease/LeaseKeepAlive');
-    const ids = [0, -1, 3, 2 ** 40];
+    const ids = [0n, -1n, 3n, 2n ** 40n, 2n ** 63n - 1n];
     const out = await raw.call(ka.path, Buffer.concat(ids.map((ID) => frame(ka.encode({ ID })))), {
       deadlineMs: 3000,
     });

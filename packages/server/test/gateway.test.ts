@@ -79,6 +79,35 @@ describe('HTTP on the client port', () => {
     ctrl.abort();
   });
 
+  it('reads ids above 2^53 written as bare JSON numbers exactly and answers them as strings', async () => {
+    const raw = async (path: string, body: string) =>
+      (await fetch(`${srv.endpoint}${path}`, { method: 'POST', body })).text();
+    expect(await raw('/v3/lease/grant', '{"TTL": 60, "ID": 3182763892645462267}')).toContain(
+      '"ID":"3182763892645462267"',
+    );
+    expect(await raw('/v3/kv/put', `{"key": "${b64('gl')}", "lease": 3182763892645462267}`)).toContain(
+      'header',
+    );
+    expect(await raw('/v3/kv/range', `{"key": "${b64('gl')}"}`)).toContain('"lease":"3182763892645462267"');
+    expect(await raw('/v3/lease/timetolive', '{"ID": "3182763892645462267", "keys": true}')).toContain(
+      `"ID":"3182763892645462267"`,
+    );
+    expect(await raw('/v3/lease/revoke', '{"ID": 3182763892645462267}')).toContain('header');
+    expect(await raw('/v3/kv/range', `{"key": "${b64('gl')}"}`)).not.toContain('kvs');
+    // A watch id chosen by the client comes back exact in the stream's created response.
+    const ctrl = new AbortController();
+    const res = await fetch(`${srv.endpoint}/v3/watch`, {
+      method: 'POST',
+      body: `{"create_request": {"key": "${b64('gw')}", "watch_id": 1152921504606846977}}`,
+      signal: ctrl.signal,
+    });
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('\n')) text += Buffer.from((await reader.read()).value!).toString();
+    expect(text).toContain('"watch_id":"1152921504606846977","created":true');
+    ctrl.abort();
+  });
+
   it('serves /health, /version and etcd-named /metrics (also on --listen-metrics-urls)', async () => {
     expect(await (await fetch(`${srv.endpoint}/health`)).json()).toEqual({ health: 'true' });
     expect(await (await fetch(`${srv.endpoint}/version`)).json()).toEqual({

@@ -11,7 +11,7 @@ import { grpcDataFrame, grpcRequestBlock, headersFrame, RawH2 } from './h2-raw.j
 import { b, call, connect } from './helpers.js';
 
 /** A protobuf varint. */
-function varint(n: number): Buffer {
+function varint(n: number | bigint): Buffer {
   const out: number[] = [];
   let v = BigInt(n);
   while (v >= 0x80n) {

@@ -93,7 +93,7 @@ describe.each(['memory', 'level'] as const)('KV over gRPC (%s engine)', (backend
       ],
       [
         'put',
-        { key: b('x'), value: b('v'), lease: 12345 },
+        { key: b('x'), value: b('v'), lease: 12345n },
         status.NOT_FOUND,
         'etcdserver: requested lease not found',
       ],

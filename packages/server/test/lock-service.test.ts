@@ -27,7 +27,7 @@ let kv: MvccFacade;
 beforeEach(async () => {
   mvcc = await MvccStore.open(await openBackend({ engine: 'memory' }));
   kv = createMvccFacade(mvcc);
-  for (const id of [0x1a, 0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x70, 0x81]) kv.grantLease(id);
+  for (const id of [0x1an, 0x2bn, 0x3cn, 0x4dn, 0x5en, 0x6fn, 0x70n, 0x81n]) kv.grantLease(id);
 });
 afterEach(async () => {
   await mvcc.close();
@@ -46,11 +46,11 @@ async function state(p: Promise<unknown>): Promise<'pending' | 'done' | 'failed'
 
 describe('v3lock', () => {
   it('creates <name>/<lease hex> with the lease and answers with the key and header', async () => {
-    const r = await lock(kv, { name: b('mylock'), lease: 0x1a });
+    const r = await lock(kv, { name: b('mylock'), lease: 0x1an });
     expect(str(r.key)).toBe('mylock/1a');
     expect(r.header?.revision).toBe(mvcc.rev());
     const got = await kv.range({ key: r.key });
-    expect(got.kvs[0]?.lease).toBe(0x1a);
+    expect(got.kvs[0]?.lease).toBe(0x1an);
     expect(got.kvs[0]?.value.length).toBe(0);
     const u = await unlock(kv, { key: r.key });
     expect(u.header?.revision).toBe(mvcc.rev());
@@ -58,7 +58,7 @@ describe('v3lock', () => {
   });
 
   it("fails with etcd's error for an unknown lease and leaves no key", async () => {
-    await expect(lock(kv, { name: b('l'), lease: 0x999 })).rejects.toMatchObject({
+    await expect(lock(kv, { name: b('l'), lease: 0x999n })).rejects.toMatchObject({
       message: 'etcdserver: requested lease not found',
       code: grpc.status.NOT_FOUND,
     });
@@ -66,7 +66,7 @@ describe('v3lock', () => {
   });
 
   it('grants a fresh 60 s session lease when the request has none, like etcd', async () => {
-    const granted: number[] = [];
+    const granted: Array<number | bigint> = [];
     const spy = {
       ...kv,
       leaseGrant: async (ttl: number) => {
@@ -82,13 +82,13 @@ describe('v3lock', () => {
   });
 
   it('is re-entrant for the same lease (keeps its place)', async () => {
-    const a = await lock(kv, { name: b('re'), lease: 0x1a });
-    const again = await lock(kv, { name: b('re'), lease: 0x1a });
+    const a = await lock(kv, { name: b('re'), lease: 0x1an });
+    const again = await lock(kv, { name: b('re'), lease: 0x1an });
     expect(str(again.key)).toBe(str(a.key));
   });
 
   it('gives mutual exclusion to many contenders, in create_revision (FIFO) order', async () => {
-    const leases = [0x2b, 0x3c, 0x4d, 0x5e, 0x6f, 0x70];
+    const leases = [0x2bn, 0x3cn, 0x4dn, 0x5en, 0x6fn, 0x70n];
     let holder: string | undefined;
     const acquired: { key: string; createRev: number }[] = [];
     const overlaps: string[] = [];
@@ -117,30 +117,30 @@ describe('v3lock', () => {
   });
 
   it("waits on its predecessor and gets the lock when the holder's lease is revoked", async () => {
-    const a = await lock(kv, { name: b('lr'), lease: 0x1a });
-    const pb = lock(kv, { name: b('lr'), lease: 0x2b });
+    const a = await lock(kv, { name: b('lr'), lease: 0x1an });
+    const pb = lock(kv, { name: b('lr'), lease: 0x2bn });
     expect(await state(pb)).toBe('pending');
-    await kv.revokeLease(0x1a); // the lessor deletes the holder's key
+    await kv.revokeLease(0x1an); // the lessor deletes the holder's key
     const got = await pb;
     expect(str(got.key)).toBe('lr/2b');
     expect((await kv.range({ key: a.key })).kvs).toHaveLength(0);
   });
 
   it('fails with "mutex: session is expired" when the waiter\'s own key vanished', async () => {
-    const a = await lock(kv, { name: b('se'), lease: 0x1a });
-    const pb = lock(kv, { name: b('se'), lease: 0x2b });
+    const a = await lock(kv, { name: b('se'), lease: 0x1an });
+    const pb = lock(kv, { name: b('se'), lease: 0x2bn });
     expect(await state(pb)).toBe('pending');
-    await kv.revokeLease(0x2b);
+    await kv.revokeLease(0x2bn);
     await unlock(kv, { key: a.key });
     await expect(pb).rejects.toBeInstanceOf(LockSessionExpiredError);
     await expect(pb).rejects.toThrow('mutex: session is expired');
   });
 
   it('withdraws a cancelled waiter so later ones do not queue behind it', async () => {
-    const a = await lock(kv, { name: b('cx'), lease: 0x1a });
+    const a = await lock(kv, { name: b('cx'), lease: 0x1an });
     const ac = new AbortController();
-    const pb = lock(kv, { name: b('cx'), lease: 0x2b }, ac.signal);
-    const pc = lock(kv, { name: b('cx'), lease: 0x3c });
+    const pb = lock(kv, { name: b('cx'), lease: 0x2bn }, ac.signal);
+    const pc = lock(kv, { name: b('cx'), lease: 0x3cn });
     expect(await state(pb)).toBe('pending');
     ac.abort();
     await expect(pb).rejects.toThrow('context canceled');
@@ -165,14 +165,14 @@ describe('v3lock gRPC handlers', () => {
     const rpc = (m: string, req: unknown): Promise<any> =>
       new Promise((res, rej) => c[m](req, (e: unknown, r: unknown) => (e ? rej(e) : res(r))));
     try {
-      const first = await rpc('lock', { name: b('g'), lease: 0x1a });
+      const first = await rpc('lock', { name: b('g'), lease: 0x1an });
       expect(str(first.key)).toBe('g/1a');
-      const second = rpc('lock', { name: b('g'), lease: 0x2b });
+      const second = rpc('lock', { name: b('g'), lease: 0x2bn });
       expect(await state(second)).toBe('pending');
       await rpc('unlock', { key: first.key });
       expect(str((await second).key)).toBe('g/2b');
       // etcd 3.4.23 answers KV-layer failures from the Lock service with status UNKNOWN.
-      await expect(rpc('lock', { name: b('g'), lease: 0x777 })).rejects.toMatchObject({
+      await expect(rpc('lock', { name: b('g'), lease: 0x777n })).rejects.toMatchObject({
         code: grpc.status.UNKNOWN,
         details: 'etcdserver: requested lease not found',
       });

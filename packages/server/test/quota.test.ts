@@ -37,7 +37,7 @@ describe('backend quota and the NOSPACE alarm', () => {
   let srv: StartedServer;
   let c: ReturnType<typeof connect>;
   let memberId: number;
-  let leaseId: number;
+  let leaseId: bigint;
   let accepted = 0;
 
   beforeAll(async () => {

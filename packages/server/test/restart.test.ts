@@ -1,7 +1,9 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MvccStore, openBackend } from '@kv/mvcc';
 import { afterEach, describe, expect, it } from 'vitest';
+import { leaseBucketKey } from '../src/etcdserver/lease-record.js';
 import { startServer } from '../src/index.js';
 import { b, call, connect, s, sleep } from './helpers.js';
 
@@ -45,6 +47,46 @@ describe.each(['level', 'lmdb', 'memory'] as const)('restart (%s engine)', (back
     // Writes continue at the next revision.
     const next = await call(c.kv, 'put', { key: b('after'), value: b('restart') });
     expect(next.header.revision).toBe(last.header.revision + 1);
+    c.close();
+    await srv.close();
+  });
+});
+
+describe('lease ids across a restart', () => {
+  it('keeps an id above 2^53 exact and still loads lease records written with numeric ids', async () => {
+    const dataDir = freshDir();
+    let srv = await startServer({ backend: 'level', dataDir, unsafeNoFsync: false });
+    let c = connect(srv.address);
+    const big = 3182763892645462267n;
+    const old = 0x1234n;
+    for (const ID of [big, old]) await call(c.lease, 'leaseGrant', { TTL: 300, ID });
+    await call(c.kv, 'put', { key: b('on-big'), value: b('1'), lease: big });
+    await call(c.kv, 'put', { key: b('on-old'), value: b('2'), lease: old });
+    c.close();
+    await srv.close();
+    // Rewrite one record as data dirs written before ids were exact hold it: `id` a JSON number.
+    const dbPath = join(dataDir, 'member', 'snap', 'db');
+    const store = await MvccStore.open(await openBackend({ engine: 'level', path: dbPath }));
+    store.putMeta('lease', leaseBucketKey(old), Buffer.from(JSON.stringify({ id: Number(old), ttl: 300 })));
+    await store.close();
+    const check = await MvccStore.open(await openBackend({ engine: 'level', path: dbPath }));
+    expect(Buffer.from((await check.getMeta('lease', leaseBucketKey(old)))!).toString()).toBe(
+      '{"id":4660,"ttl":300}',
+    );
+    await check.close();
+
+    srv = await startServer({ backend: 'level', dataDir, unsafeNoFsync: false });
+    c = connect(srv.address);
+    for (const [ID, key] of [
+      [big, 'on-big'],
+      [old, 'on-old'],
+    ] as const) {
+      const ttl = await call(c.lease, 'leaseTimeToLive', { ID, keys: true });
+      expect([ttl.ID, ttl.grantedTTL, ttl.keys.map(s)]).toEqual([ID, 300, [key]]);
+    }
+    expect((await call(c.lease, 'leaseLeases', {})).leases.map((l: { ID: bigint }) => l.ID).sort()).toEqual(
+      [big, old].sort(),
+    );
     c.close();
     await srv.close();
   });

@@ -52,7 +52,7 @@ describe('etcd 3.4 v2 requests', () => {
 
   it('v3 requests (id in the header) never look like v2 ones', () => {
     const v3 = InternalRaftRequest.encode({
-      header: { ID: 12345 },
+      header: { ID: 0x8e9e05c52164694dn },
       put: { key: new TextEncoder().encode('k'), value: new Uint8Array([1]) },
     });
     expect(mayBeV2Request(v3)).toBe(false);

@@ -44,12 +44,12 @@ describe('fragmentCounts (etcd sendFragments rule)', () => {
   it('flags every fragment but the last and keeps header and watch id', () => {
     const ev = (i: number) => ({ kv: { key: b(`k${i}`), value: Buffer.alloc(300) } });
     const parts = fragmentWatchResponse(
-      { header: { revision: 7 }, watchId: 3, events: [ev(1), ev(2), ev(3)] },
+      { header: { revision: 7 }, watchId: 3n, events: [ev(1), ev(2), ev(3)] },
       700,
     );
     expect(parts.map((p) => [p.events?.length, p.fragment ?? false, p.watchId, p.header?.revision])).toEqual([
-      [2, true, 3, 7],
-      [1, false, 3, 7],
+      [2, true, 3n, 7],
+      [1, false, 3n, 7],
     ]);
   });
 });

@@ -3,7 +3,7 @@ import type { Id } from '@kv/client';
 import type { Ctx } from '../context.js';
 import { fieldsHeader } from '../display.js';
 import { arr, b64, header, headerEntries, num, obj, str } from '../gojson.js';
-import { CtlError, Exit, hex, leaseIdArg, line } from '../util.js';
+import { CtlError, Exit, leaseHex, leaseIdArg, line } from '../util.js';
 
 export async function grant(ctx: Ctx, ttlText: string | undefined): Promise<void> {
   ctx.requireFormats('simple', 'json', 'fields');
@@ -30,7 +30,7 @@ export async function grant(ctx: Ctx, ttlText: string | undefined): Promise<void
     line(`"ID" : ${res.ID}`);
     line(`"TTL" : ${res.TTL}`);
   } else {
-    line(`lease ${hex(res.ID)} granted with TTL(${res.TTL}s)`);
+    line(`lease ${leaseHex(res.ID)} granted with TTL(${res.TTL}s)`);
   }
 }
 
@@ -46,7 +46,7 @@ export async function revoke(ctx: Ctx, idText: string | undefined): Promise<void
   }
   if (ctx.format === 'json') line(obj([['header', header(res.header)]]).raw);
   else if (ctx.format === 'fields') fieldsHeader(res.header);
-  else line(`lease ${hex(id)} revoked`);
+  else line(`lease ${leaseHex(id)} revoked`);
 }
 
 export async function timeToLive(ctx: Ctx, idText: string | undefined, keys: boolean): Promise<void> {
@@ -78,9 +78,9 @@ export async function timeToLive(ctx: Ctx, idText: string | undefined, keys: boo
     line(`"GrantedTTL" : ${res.grantedTTL}`);
     for (const k of res.keys) line(`"Key" : ${JSON.stringify(new TextDecoder().decode(k))}`);
   } else if (res.grantedTTL === 0 && res.TTL === -1) {
-    line(`lease ${hex(id)} already expired`);
+    line(`lease ${leaseHex(id)} already expired`);
   } else {
-    let text = `lease ${hex(res.ID)} granted with TTL(${res.grantedTTL}s), remaining(${res.TTL}s)`;
+    let text = `lease ${leaseHex(res.ID)} granted with TTL(${res.grantedTTL}s), remaining(${res.TTL}s)`;
     if (keys) text += `, attached keys([${res.keys.map((k) => new TextDecoder().decode(k)).join(' ')}])`;
     line(text);
   }
@@ -107,7 +107,7 @@ export async function list(ctx: Ctx): Promise<void> {
     for (const l of res.leases) line(`"ID" : ${l.ID}`);
   } else {
     line(`found ${res.leases.length} leases`);
-    for (const l of res.leases) line(hex(l.ID));
+    for (const l of res.leases) line(leaseHex(l.ID));
   }
 }
 
@@ -122,7 +122,7 @@ function printKeepAlive(
     line(`"ID" : ${res.ID}`);
     line(`"TTL" : ${res.TTL}`);
   } else {
-    line(`lease ${hex(res.ID)} keepalived with TTL(${res.TTL})`);
+    line(`lease ${leaseHex(res.ID)} keepalived with TTL(${res.TTL})`);
   }
 }
 
@@ -146,7 +146,7 @@ export async function keepAlive(ctx: Ctx, idText: string | undefined, once: bool
   await new Promise<void>((resolve) => {
     ka.on('keepalive', (res) => printKeepAlive(ctx, res));
     ka.on('lost', () => {
-      line(`lease ${hex(id)} expired or revoked.`);
+      line(`lease ${leaseHex(id)} expired or revoked.`);
       resolve();
     });
   });

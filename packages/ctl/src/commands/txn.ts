@@ -10,7 +10,7 @@ import type { DeepPartial, RequestOp, Compare as WireCompare } from '@kv/client/
 import type { Ctx } from '../context.js';
 import { fieldsHeader } from '../display.js';
 import { arr, bool, header, obj, raw } from '../gojson.js';
-import { CtlError, Exit, line } from '../util.js';
+import { CtlError, Exit, leaseIdArg, line } from '../util.js';
 import {
   type DelResult,
   delJson,
@@ -142,7 +142,8 @@ export function parseCompare(text: string): DeepPartial<WireCompare> {
     case 'modRevision':
       return Cmp.mod(key, op, int());
     default:
-      return Cmp.lease(key, op, Number.parseInt(operand, 16));
+      // Hex, like every lease id on the command line; exact (lease ids go above 2^53).
+      return Cmp.lease(key, op, leaseIdArg(operand));
   }
 }
 

@@ -12,7 +12,7 @@ export function toKv(kv: KeyValue): MKv {
     create: kv.createRevision,
     mod: kv.modRevision,
     version: kv.version,
-    lease: kv.lease,
+    lease: Number(kv.lease),
   };
 }
 

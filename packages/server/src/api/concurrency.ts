@@ -71,8 +71,8 @@ export function createServerFacade(handlers: Handlers, context: () => CallContex
       return { cancel: () => w.cancel() };
     },
     async leaseGrant(ttl: number) {
-      const r = await lease.grant({ ID: 0, TTL: ttl }, context());
-      return { ID: Number(r.ID) };
+      const r = await lease.grant({ ID: 0n, TTL: ttl }, context());
+      return { ID: r.ID ?? 0n };
     },
   };
 }

@@ -30,15 +30,16 @@ export class LeaseApi {
     if (req.TTL > MAX_LEASE_TTL) throw Errors.leaseTTLTooLarge();
     // After the request's own checks, as etcd 3.4.23 orders them (checked against the real etcd).
     await this.etcd.checkQuota({ leaseGrant: req });
-    // The proposer picks the id (like etcd's reqIDGen), so every member grants the same one.
-    const ID = req.ID || this.etcd.idGen.nextId();
+    // The proposer picks the id (like etcd's reqIDGen), so every member grants the same one; one the
+    // lessor already holds is skipped (etcd would answer "lease already exists" for it).
+    const ID = req.ID || this.etcd.idGen.nextLeaseId((id) => this.etcd.lessor.lookup(id) !== undefined);
     const r = await this.etcd.propose(withIdentity({ leaseGrant: { ID, TTL: req.TTL } }, ctx), ctx?.caller);
-    const res = r.response as { ID: number; TTL: number };
+    const res = r.response as { ID: bigint; TTL: number };
     return { header: header(this.etcd, r.revision), ID: res.ID, TTL: res.TTL, error: '' };
   }
 
   /** Revoking deletes the lease's keys: apply checks write permission on each (etcd's checkLeasePuts). */
-  async revoke(req: { ID: number }, ctx: CallContext = ANONYMOUS): Promise<Resp<LeaseRevokeResponse>> {
+  async revoke(req: { ID: bigint }, ctx: CallContext = ANONYMOUS): Promise<Resp<LeaseRevokeResponse>> {
     const r = await this.etcd.propose(withIdentity({ leaseRevoke: { ID: req.ID } }, ctx), ctx?.caller);
     return { header: header(this.etcd, r.revision) };
   }
@@ -47,7 +48,7 @@ export class LeaseApi {
    * One keep-alive; TTL 0 when the lease does not exist (etcd answers so, it is not an error). Only the
    * leader's lessor knows expiries: a follower forwards the renewal to the leader's `/leases`.
    */
-  async keepAliveOnce(id: number): Promise<Resp<LeaseKeepAliveResponse>> {
+  async keepAliveOnce(id: bigint): Promise<Resp<LeaseKeepAliveResponse>> {
     if (this.etcd.leaderId === 0) throw Errors.noLeader();
     const ttl = this.etcd.isLeader ? this.renewLocal(id) : await forwardKeepAlive(this.etcd, id);
     if (ttl > 0) this.etcd.metrics.leaseRenewed.inc();
@@ -55,7 +56,7 @@ export class LeaseApi {
   }
 
   /** Renews on this member, which must be the leader (also serves peers' `/leases`). */
-  renewLocal(id: number): number {
+  renewLocal(id: bigint): number {
     if (!this.etcd.isLeader) throw Errors.notLeader();
     // A keep-alive after a checkpoint clears the checkpointed remaining TTL on every member (etcd).
     if (this.etcd.lessor.needsClear(id)) this.etcd.checkpointLeases([{ ID: id, remainingTTL: 0 }]);
@@ -77,7 +78,7 @@ export class LeaseApi {
   }
 
   /** The local lessor's answer, or undefined when the lease does not exist. */
-  localTimeToLive(id: number, withKeys: boolean): Omit<LeaseTimeToLiveResponse, 'header'> | undefined {
+  localTimeToLive(id: bigint, withKeys: boolean): Omit<LeaseTimeToLiveResponse, 'header'> | undefined {
     const lease = this.etcd.lessor.lookup(id);
     if (!lease) return undefined;
     return {
@@ -93,7 +94,7 @@ export class LeaseApi {
     const leases = this.etcd.lessor
       .all()
       .map((l) => ({ ID: l.id }))
-      .sort((a, b) => a.ID - b.ID);
+      .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0));
     return { header: header(this.etcd), leases };
   }
 }

@@ -22,10 +22,11 @@ export interface WatchStreamIo {
 
 /** One Watch stream's state. */
 export class WatchSession {
-  private readonly watchers = new Map<number, Watcher>();
+  private readonly watchers = new Map<bigint, Watcher>();
   /** Watchers created with `fragment`: their large responses are split by size (watch-fragment.ts). */
-  private readonly fragmenting = new Set<number>();
-  private nextId = 0;
+  private readonly fragmenting = new Set<bigint>();
+  /** Ids are int64 (a client may choose any); the server's own count up from 0, as etcd's do. */
+  private nextId = 0n;
   private closed = false;
 
   constructor(
@@ -44,13 +45,13 @@ export class WatchSession {
     else if (req.cancelRequest) this.cancel(req.cancelRequest.watchId);
     else if (req.progressRequest) {
       // Not tied to one watcher: etcd answers with watch id -1 and the current revision.
-      this.io.write({ header: header(this.etcd), watchId: -1 });
+      this.io.write({ header: header(this.etcd), watchId: -1n });
     }
   }
 
   private create(c: WatchCreateRequest): void {
     let id = c.watchId;
-    if (id === 0 || id === undefined) {
+    if (id === 0n || id === undefined) {
       while (this.watchers.has(this.nextId)) this.nextId++;
       id = this.nextId++;
     } else if (this.watchers.has(id)) {
@@ -58,7 +59,7 @@ export class WatchSession {
       // mvcc's ErrWatcherDuplicateID text (checked against the real etcd).
       this.io.write({
         header: header(this.etcd),
-        watchId: -1,
+        watchId: -1n,
         created: true,
         canceled: true,
         cancelReason: 'mvcc: duplicate watch ID provided on the WatchStream',
@@ -70,7 +71,7 @@ export class WatchSession {
       // error's string (rpctypes.ErrGRPCPermissionDenied.Error()), which etcdctl prints verbatim.
       this.io.write({
         header: header(this.etcd),
-        watchId: c.watchId ?? 0,
+        watchId: c.watchId ?? 0n,
         created: true,
         canceled: true,
         cancelReason: 'rpc error: code = PermissionDenied desc = etcdserver: permission denied',
@@ -109,7 +110,7 @@ export class WatchSession {
     }
   }
 
-  private deliver(watchId: number, batch: WatchBatch): boolean | Promise<void> {
+  private deliver(watchId: bigint, batch: WatchBatch): boolean | Promise<void> {
     if (this.closed) return false;
     const resp: DeepPartial<WatchResponse> = {
       header: header(this.etcd, batch.revision),
@@ -121,7 +122,7 @@ export class WatchSession {
       resp.compactRevision = batch.compactRevision ?? 0;
       if (batch.cancelReason) {
         resp.cancelReason = batch.cancelReason;
-        this.log?.error('watcher canceled', { 'watch-id': watchId, error: batch.cancelReason });
+        this.log?.error('watcher canceled', { 'watch-id': String(watchId), error: batch.cancelReason });
       }
       if (this.watchers.delete(watchId)) this.etcd.metrics.watchers.dec();
     }
@@ -137,7 +138,7 @@ export class WatchSession {
     return new Promise<void>((resolve) => this.io.onDrain(resolve));
   }
 
-  private cancel(watchId: number): void {
+  private cancel(watchId: bigint): void {
     const w = this.watchers.get(watchId);
     if (!w) return;
     w.cancel();

@@ -6,6 +6,7 @@
  * the entry's RequestHeader (username + auth_revision), so every member decides alike; reads (Range,
  * read-only Txn, Watch create) are checked on the serving member before reading.
  */
+import { type IdLike, toId } from '@kv/mvcc';
 import type { AccessKind, AuthInfo, AuthStore } from './store.js';
 
 /** The request fields the checks look at (mvcc's and the generated messages both fit). */
@@ -17,7 +18,7 @@ export interface RangeLike extends KeyRange {}
 export interface PutLike {
   key?: Uint8Array | null;
   prevKv?: boolean | null;
-  lease?: number | null | { toNumber(): number } | string;
+  lease?: IdLike;
 }
 export interface DeleteRangeLike extends KeyRange {
   prevKv?: boolean | null;
@@ -35,19 +36,12 @@ export interface TxnLike {
 }
 
 /** Keys currently attached to a lease (the server's lessor answers). */
-export type LeaseKeys = (leaseId: number) => Iterable<Uint8Array>;
+export type LeaseKeys = (leaseId: bigint) => Iterable<Uint8Array>;
 
 const EMPTY = new Uint8Array(0);
 
 function check(store: AuthStore, info: AuthInfo | undefined, r: KeyRange, kind: AccessKind): void {
   store.checkOp(info, r.key ?? EMPTY, r.rangeEnd, kind);
-}
-
-function leaseId(l: PutLike['lease']): number {
-  if (l === null || l === undefined) return 0;
-  if (typeof l === 'number') return l;
-  if (typeof l === 'string') return Number(l);
-  return l.toNumber();
 }
 
 /** Range: read on [key, range_end). */
@@ -68,8 +62,8 @@ export function checkPut(
   if (!store.isEnabled()) return;
   check(store, info, { key: r.key }, 'write');
   if (r.prevKv) check(store, info, { key: r.key }, 'read');
-  const id = leaseId(r.lease);
-  if (id !== 0 && leaseKeys) checkLeaseKeys(store, info, leaseKeys(id));
+  const id = toId(r.lease);
+  if (id !== 0n && leaseKeys) checkLeaseKeys(store, info, leaseKeys(id));
 }
 
 /** DeleteRange: write on the range; read too with prev_kv. */

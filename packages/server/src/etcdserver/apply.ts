@@ -4,12 +4,13 @@
  * backend commit, so replaying an already-applied entry after a crash is skipped); leases, alarms and
  * compaction are handled here.
  */
-import { ErrStorage } from '@kv/mvcc';
+import { ErrStorage, toId } from '@kv/mvcc';
 import { checkDeleteRange, checkLeaseRevoke, checkPut, checkTxn } from '../auth/permissions.js';
 import { AUTH_REQUEST_FIELDS, type AuthInfo, type AuthRequest, type AuthStore } from '../auth/store.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import type { InternalRequest } from './envelope.js';
 import { Errors, type EtcdError, toEtcdError } from './errors.js';
+import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import { keyBytes, keyString, type Lease, type Lessor, MAX_LEASE_TTL } from './lessor.js';
 import { txnCost } from './quota.js';
 import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest } from './store.js';
@@ -55,20 +56,7 @@ export function formatAlarm(a: AlarmMember): string {
 
 const LEASE_BUCKET = 'lease';
 
-/** A lease as the lease bucket stores it. */
-interface PersistedLease {
-  id: number;
-  ttl: number;
-  remainingTtl?: number;
-}
 const ALARM_BUCKET = 'alarm';
-
-const leaseKey = (id: number): Uint8Array => {
-  const b = Buffer.alloc(8);
-  // Lease ids are int64 on the wire: a negative id is stored as its two's complement, like etcd's.
-  b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(id)));
-  return new Uint8Array(b);
-};
 
 /** The requester an entry carries (RequestHeader.username/auth_revision), as the auth store takes it. */
 function requestAuthInfo(req: InternalRequest): AuthInfo | undefined {
@@ -81,7 +69,7 @@ function requestAuthInfo(req: InternalRequest): AuthInfo | undefined {
 export class Applier {
   readonly alarms: AlarmMember[] = [];
   /** key (latin1) → lease id, to move keys between leases as they are overwritten or deleted. */
-  private readonly keyLease = new Map<string, number>();
+  private readonly keyLease = new Map<string, bigint>();
 
   constructor(
     private readonly store: KvStore,
@@ -91,7 +79,7 @@ export class Applier {
   ) {}
 
   /** Keys attached to a lease, as bytes (the permission checks of lease puts and revokes need them). */
-  private readonly leaseKeys = (id: number): Uint8Array[] =>
+  private readonly leaseKeys = (id: bigint): Uint8Array[] =>
     [...(this.lessor.lookup(id)?.keys ?? [])].map(keyBytes);
 
   /** Rebuilds leases and alarms from the backend, and key→lease links from the key space. */
@@ -101,8 +89,8 @@ export class Applier {
     this.keyLease.clear();
     this.alarms.length = 0;
     for (const [, value] of await this.store.rangeMeta(LEASE_BUCKET)) {
-      const { id, ttl, remainingTtl } = JSON.parse(Buffer.from(value).toString()) as PersistedLease;
-      this.lessor.grant(id, ttl, remainingTtl ?? 0);
+      const { id, ttl, remainingTtl } = decodeLeaseRecord(value);
+      this.lessor.grant(id, ttl, remainingTtl);
     }
     for (const [, value] of await this.store.rangeMeta(ALARM_BUCKET)) {
       this.alarms.push(JSON.parse(Buffer.from(value).toString()) as AlarmMember);
@@ -172,8 +160,8 @@ export class Applier {
       const r = await this.store.compact(req.compaction.revision ?? 0, ctx);
       return { response: { physical: r.physical }, revision: r.revision };
     }
-    if (req.leaseGrant) return this.applyLeaseGrant(req.leaseGrant.ID ?? 0, req.leaseGrant.TTL ?? 0, ctx);
-    if (req.leaseRevoke) return await this.applyLeaseRevoke(req.leaseRevoke.ID ?? 0, ctx);
+    if (req.leaseGrant) return this.applyLeaseGrant(req.leaseGrant.ID ?? 0n, req.leaseGrant.TTL ?? 0, ctx);
+    if (req.leaseRevoke) return await this.applyLeaseRevoke(req.leaseRevoke.ID ?? 0n, ctx);
     if (req.alarm) return this.applyAlarm(req.alarm, ctx);
     if (req.leaseCheckpoint) return this.applyLeaseCheckpoint(req.leaseCheckpoint.checkpoints ?? [], ctx);
     for (const field of AUTH_REQUEST_FIELDS) {
@@ -194,7 +182,7 @@ export class Applier {
       if (req.put) checkPut(this.auth, info, req.put, this.leaseKeys);
       else if (req.deleteRange) checkDeleteRange(this.auth, info, req.deleteRange);
       else if (req.txn) checkTxn(this.auth, info, req.txn, this.leaseKeys);
-      else if (req.leaseRevoke) checkLeaseRevoke(this.auth, info, this.leaseKeys(req.leaseRevoke.ID ?? 0));
+      else if (req.leaseRevoke) checkLeaseRevoke(this.auth, info, this.leaseKeys(req.leaseRevoke.ID ?? 0n));
       return undefined;
     } catch (err) {
       return { err: toEtcdError(err), revision: this.store.rev() };
@@ -203,8 +191,8 @@ export class Applier {
 
   private checkLeases(ops: RequestOp[]): void {
     for (const op of ops) {
-      const lease = Number(op.requestPut?.lease ?? 0);
-      if (op.requestPut && lease !== 0 && !this.lessor.lookup(lease)) throw Errors.leaseNotFound();
+      const lease = toId(op.requestPut?.lease);
+      if (op.requestPut && lease !== 0n && !this.lessor.lookup(lease)) throw Errors.leaseNotFound();
       if (op.requestTxn) this.checkLeasesTxn(op.requestTxn);
     }
   }
@@ -217,15 +205,15 @@ export class Applier {
   /** Moves key→lease links according to the events a write produced. */
   private track(events: readonly KvEvent[]): void {
     for (const ev of events) {
-      const next = ev.type === 0 ? Number(ev.kv.lease ?? 0) : 0;
+      const next = ev.type === 0 ? ev.kv.lease : 0n;
       // No key carries a lease and this one gets none: nothing to move (and no key string to build,
       // the common case of every plain put).
-      if (next === 0 && this.keyLease.size === 0) continue;
+      if (next === 0n && this.keyLease.size === 0) continue;
       const k = keyString(ev.kv.key);
       const old = this.keyLease.get(k);
       if (old === next) continue;
       if (old !== undefined) this.lessor.detach(old, k);
-      if (next !== 0) {
+      if (next !== 0n) {
         this.keyLease.set(k, next);
         this.lessor.attach(next, k);
       } else {
@@ -236,24 +224,23 @@ export class Applier {
 
   /** The lease bucket's record (remainingTtl only once checkpointed). */
   private persistLease(lease: Lease, ctx: { index: number }): void {
-    const rec: PersistedLease = { id: lease.id, ttl: lease.ttl };
-    if (lease.remainingTtl > 0) rec.remainingTtl = lease.remainingTtl;
-    this.store.putMeta(LEASE_BUCKET, leaseKey(lease.id), Buffer.from(JSON.stringify(rec)), ctx);
+    const rec = { id: lease.id, ttl: lease.ttl, remainingTtl: lease.remainingTtl };
+    this.store.putMeta(LEASE_BUCKET, leaseBucketKey(lease.id), encodeLeaseRecord(rec), ctx);
   }
 
   /** etcd's lessor.Checkpoint for each lease: the remaining TTL is kept and persisted. */
   private applyLeaseCheckpoint(
-    checkpoints: ReadonlyArray<{ ID?: number; remainingTTL?: number }>,
+    checkpoints: ReadonlyArray<{ ID?: bigint; remainingTTL?: number }>,
     ctx: { index: number },
   ): ApplyResult {
     for (const c of checkpoints) {
-      const lease = this.lessor.checkpoint(Number(c.ID ?? 0), Number(c.remainingTTL ?? 0));
+      const lease = this.lessor.checkpoint(c.ID ?? 0n, Number(c.remainingTTL ?? 0));
       if (lease) this.persistLease(lease, ctx);
     }
     return { revision: this.store.rev() };
   }
 
-  private applyLeaseGrant(id: number, ttl: number, ctx: { index: number }): ApplyResult {
+  private applyLeaseGrant(id: bigint, ttl: number, ctx: { index: number }): ApplyResult {
     if (ttl > MAX_LEASE_TTL) return { err: Errors.leaseTTLTooLarge(), revision: this.store.rev() };
     const lease = this.lessor.grant(id, ttl);
     if (!lease) return { err: Errors.leaseExist(), revision: this.store.rev() };
@@ -262,7 +249,7 @@ export class Applier {
     return { response: { ID: id, TTL: lease.ttl, error: '' }, revision: this.store.rev() };
   }
 
-  private async applyLeaseRevoke(id: number, ctx: { index: number }): Promise<ApplyResult> {
+  private async applyLeaseRevoke(id: bigint, ctx: { index: number }): Promise<ApplyResult> {
     const keys = this.lessor.revoke(id);
     if (!keys) return { err: Errors.leaseNotFound(), revision: this.store.rev() };
     this.metrics.leaseRevoked.inc();
@@ -283,7 +270,7 @@ export class Applier {
       this.metrics.deleteTotal.inc();
       revision = r.revision;
     }
-    this.store.deleteMeta(LEASE_BUCKET, leaseKey(id), ctx);
+    this.store.deleteMeta(LEASE_BUCKET, leaseBucketKey(id), ctx);
     return { response: {}, revision };
   }
 
@@ -331,7 +318,7 @@ export class Applier {
   }
 
   /** The put's lease must exist (checked again at apply: the lease may be revoked meanwhile). */
-  static leaseOf(put: PutRequest): number {
-    return Number(put.lease ?? 0);
+  static leaseOf(put: PutRequest): bigint {
+    return toId(put.lease);
   }
 }

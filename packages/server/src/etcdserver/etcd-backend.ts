@@ -6,7 +6,7 @@
  * authUsers, authRoles (authpb) — and are copied. The rest differ and are converted:
  * - meta: consistent_index is 8-byte big-endian in both; kv stores scheduledCompactRev and
  *   finishedCompactRev the same way, etcd as a 17-byte revision `main_0` (mvcc/kvstore.go).
- * - lease: kv stores `{"id","ttl","remainingTtl"?}` JSON; etcd stores leasepb.Lease (ID=1, TTL=2, RemainingTTL=3), which
+ * - lease: kv stores `{"id","ttl","remainingTtl"?}` JSON (lease-record.ts); etcd stores leasepb.Lease (ID=1, TTL=2, RemainingTTL=3), which
  *   is wire-identical to kv's generated `kvpb.LeaseRecord` codec, used here.
  * - alarm: kv keys `memberID/alarm` with a JSON value; etcd keys the marshalled etcdserverpb.AlarmMember
  *   with an empty value.
@@ -28,6 +28,7 @@ import {
   revToBytes,
   uint64ToBytes,
 } from '@kv/mvcc';
+import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import type { Member } from './membership.js';
 
 const enc = new TextEncoder();
@@ -80,13 +81,6 @@ export class EtcdBackendError extends Error {
   override name = 'EtcdBackendError';
 }
 
-/** kv's lease bucket value. */
-interface KvLease {
-  id: number;
-  ttl: number;
-  /** Checkpointed remaining TTL (`--experimental-enable-lease-checkpoint`), absent when none. */
-  remainingTtl?: number;
-}
 /** kv's alarm bucket value. */
 interface KvAlarm {
   memberID: number;
@@ -162,8 +156,13 @@ export function etcdBucketsFromKv(view: ReadView, cluster: EtcdClusterInfo): Bbo
       // Same 8-byte big-endian keys in both layouts, so the order carries over.
       entries: () =>
         mapScan(view, ETCD_BUCKETS.lease, (k, v) => {
-          const l = parseJson<KvLease>('lease', v);
-          return [k, LeaseRecord.encode({ ID: l.id, TTL: l.ttl, RemainingTTL: l.remainingTtl ?? 0 })];
+          let l: ReturnType<typeof decodeLeaseRecord>;
+          try {
+            l = decodeLeaseRecord(v);
+          } catch (err) {
+            throw new EtcdBackendError(`lease bucket: ${(err as Error).message}`);
+          }
+          return [k, LeaseRecord.encode({ ID: l.id, TTL: l.ttl, RemainingTTL: l.remainingTtl })];
         }),
     },
     { name: ETCD_BUCKETS.alarm, entries: alarms },
@@ -176,13 +175,6 @@ export function etcdBucketsFromKv(view: ReadView, cluster: EtcdClusterInfo): Bbo
       ],
     },
   ];
-}
-
-/** kv's lease bucket key: the id as 8 bytes big-endian, two's complement (etcdserver/apply.ts). */
-function kvLeaseKey(id: number): Uint8Array {
-  const b = Buffer.alloc(8);
-  b.writeBigUInt64BE(BigInt.asUintN(64, BigInt(id)));
-  return new Uint8Array(b);
 }
 
 /** What {@link loadEtcdBackend} wrote. */
@@ -230,13 +222,11 @@ export async function loadEtcdBackend(db: BboltReader, backend: Backend): Promis
       throw new EtcdBackendError(`lease bucket: bad leasepb.Lease: ${(err as Error).message}`);
     }
     if (k.length !== 8) throw new EtcdBackendError(`lease bucket: key of ${k.length} bytes, want 8`);
-    // kv holds lease ids as JS numbers (the lessor, the apply layer's lease keys): take the id from the
-    // exact 8-byte key, as the nearest double (what kv's KeyValue decoder makes of the same int64), and
-    // key the entry as kv's apply layer would, so a later revoke finds it.
-    const id = Number(Buffer.from(k).readBigInt64BE(0));
-    const json: KvLease = { id, ttl: lease.TTL };
-    if (lease.RemainingTTL > 0) json.remainingTtl = lease.RemainingTTL;
-    await put(ETCD_BUCKETS.lease, kvLeaseKey(id), enc.encode(JSON.stringify(json)));
+    // The key holds the id too (8 bytes big-endian, as in kv's bucket); the record's ID is what etcd's
+    // lessor reads back, so that one is taken.
+    const id = lease.ID;
+    const rec = { id, ttl: lease.TTL, remainingTtl: lease.RemainingTTL };
+    await put(ETCD_BUCKETS.lease, leaseBucketKey(id), encodeLeaseRecord(rec));
   }
   for (const [k] of db.bucket(ETCD_BUCKETS.alarm)?.entries() ?? []) {
     let a: AlarmMember;

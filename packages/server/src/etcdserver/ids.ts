@@ -1,12 +1,12 @@
 /**
  * Identifiers: member id, cluster id, and a generator of unique request/lease ids. etcd uses 64-bit
- * ids; kv keeps every id it hands out below 2^53 so JavaScript numbers (and JSON) carry them exactly,
- * and at least 2^44 so they print with 12+ hex digits like etcd's.
+ * ids. kv keeps member and cluster ids below 2^53 so JavaScript numbers (and JSON) carry them exactly,
+ * and at least 2^44 so they print with 12+ hex digits like etcd's; request and lease ids are exact
+ * 64-bit bigints laid out as etcd's (IdGenerator below).
  */
 import { createHash } from 'node:crypto';
 
 const TWO_44 = 2 ** 44;
-const TWO_53 = 2 ** 53;
 
 /** Folds the first 8 bytes of a SHA-1 digest into [2^44, 2^53). */
 function digestToId(parts: readonly string[]): number {
@@ -32,30 +32,66 @@ export function computeClusterId(memberIds: readonly number[]): number {
   return digestToId([...memberIds].sort((a, b) => a - b).map((id) => id.toString(16)));
 }
 
+// ---- Request and lease ids (etcd's pkg/idutil) -------------------------------------------------
+
+/** Bits of the millisecond timestamp in a generated id. */
+const TS_BITS = 40n;
+/** Bits of the per-millisecond counter below the timestamp. */
+const COUNT_BITS = 8n;
+/** Timestamp and counter together: the part of an id that increments. */
+const SUFFIX_BITS = TS_BITS + COUNT_BITS;
+const SUFFIX_MASK = (1n << SUFFIX_BITS) - 1n;
+/** etcd hands out only positive int64 lease ids. */
+const INT63_MASK = (1n << 63n) - 1n;
+
 /**
- * Unique ids for requests and leases, like etcd's idutil.Generator: a member prefix, a millisecond
- * timestamp at start, and a counter, laid out in 53 bits as 13 bits prefix | 40 bits (time+counter).
+ * Unique 64-bit ids for requests and leases, laid out like etcd's idutil.Generator:
+ * | 16 bits: low bits of the member id | 40 bits: unix ms at start | 8 bits: counter |.
+ * Each call adds one to the lower 48 bits (the counter may carry into the timestamp, as in etcd), so
+ * ids from one process are unique, and ids after a restart start from a later millisecond. Different
+ * members use different prefixes, so their ids do not collide either.
+ *
+ * @example
+ * ```ts
+ * const gen = new IdGenerator(0x8e9e05c52164694dn);
+ * const requestId = gen.next(); // 0x694d...n
+ * const leaseId = gen.nextLeaseId((id) => lessor.lookup(id) !== undefined);
+ * ```
  */
 export class IdGenerator {
-  private next: number;
-  private readonly prefix: number;
+  private readonly prefix: bigint;
+  private suffix: bigint;
 
-  constructor(memberId: number, nowMs = Date.now()) {
-    this.prefix = (memberId % 0x1fff) + 1; // 13 bits, never 0 so ids stay >= 2^40
-    // 40 bits: the low 32 bits of the time in ms shifted by 8, leaving 8 bits of counter headroom.
-    this.next = ((nowMs % 2 ** 32) * 256) % 2 ** 40;
+  /**
+   * @param memberId this member's id; only its low 16 bits are used (etcd's `uint16(id)`)
+   * @param nowMs the start time in unix ms (injectable for tests)
+   */
+  constructor(memberId: number | bigint, nowMs = Date.now()) {
+    this.prefix = (BigInt(memberId) & 0xffffn) << SUFFIX_BITS;
+    this.suffix = (BigInt(Math.floor(nowMs)) & ((1n << TS_BITS) - 1n)) << COUNT_BITS;
   }
 
-  /** Returns a fresh id in [2^40, 2^53). */
-  nextId(): number {
-    this.next = (this.next + 1) % 2 ** 40;
-    const id = this.prefix * 2 ** 40 + this.next;
-    return id < TWO_53 ? id : this.nextId();
+  /** The next request id (uint64, never repeated by this generator). */
+  next(): bigint {
+    this.suffix += 1n;
+    return this.prefix | (this.suffix & SUFFIX_MASK);
+  }
+
+  /**
+   * The next lease id, as etcd's LeaseGrant picks one: a generator id masked to 63 bits (lease ids are
+   * int64 and only positive ones are handed out), never 0 (0 means "no lease"), and here also never
+   * an id `taken` reports as in use, so a grant cannot fail on a client-chosen id that happens to match.
+   */
+  nextLeaseId(taken: (id: bigint) => boolean = () => false): bigint {
+    for (;;) {
+      const id = this.next() & INT63_MASK;
+      if (id !== 0n && !taken(id)) return id;
+    }
   }
 }
 
 /** Lower-case hex like etcd's `%x` / types.ID.String(). */
-export const idHex = (id: number): string => id.toString(16);
+export const idHex = (id: number | bigint): string => id.toString(16);
 
 /** Parses a member id written as hex (etcd's `types.ID` string, v2 store paths). */
 export const parseIdHex = (hex: string): number => Number.parseInt(hex, 16);

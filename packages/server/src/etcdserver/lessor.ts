@@ -10,7 +10,8 @@ export const MAX_LEASE_TTL = 9_000_000_000;
 
 /** One lease. */
 export interface Lease {
-  readonly id: number;
+  /** Lease id: a positive int64, exact. */
+  readonly id: bigint;
   /** TTL in seconds as granted (after the minimum-TTL rule). */
   ttl: number;
   /** Absolute deadline in ms (Date.now() clock); Infinity on a non-primary lessor. */
@@ -43,7 +44,7 @@ export const keyBytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s,
 
 /** Lease bookkeeping; no I/O. */
 export class Lessor {
-  private readonly leases = new Map<number, Lease>();
+  private readonly leases = new Map<bigint, Lease>();
   private primary = false;
 
   /**
@@ -68,7 +69,7 @@ export class Lessor {
   }
 
   /** Applies a grant; returns undefined if the id exists already. */
-  grant(id: number, ttlSec: number, remainingTtl = 0): Lease | undefined {
+  grant(id: bigint, ttlSec: number, remainingTtl = 0): Lease | undefined {
     if (this.leases.has(id)) return undefined;
     const ttl = Math.max(ttlSec, this.minTtlSec);
     const lease: Lease = {
@@ -86,7 +87,7 @@ export class Lessor {
   }
 
   /** Applies a checkpoint: the lease's remaining TTL as the leader saw it (0 clears it). */
-  checkpoint(id: number, remainingTtl: number): Lease | undefined {
+  checkpoint(id: bigint, remainingTtl: number): Lease | undefined {
     const lease = this.leases.get(id);
     if (!lease) return undefined;
     lease.remainingTtl = remainingTtl;
@@ -95,10 +96,10 @@ export class Lessor {
   }
 
   /** On the primary: the checkpoints due now (remaining TTL in whole seconds), each unscheduled until applied. */
-  takeDueCheckpoints(limit = 1000): Array<{ ID: number; remainingTTL: number }> {
+  takeDueCheckpoints(limit = 1000): Array<{ ID: bigint; remainingTTL: number }> {
     if (!this.primary || !this.checkpoints.enabled) return [];
     const now = this.now();
-    const out: Array<{ ID: number; remainingTTL: number }> = [];
+    const out: Array<{ ID: bigint; remainingTTL: number }> = [];
     for (const l of this.leases.values()) {
       if (l.checkpointAt > now || l.revoking) continue;
       l.checkpointAt = Number.POSITIVE_INFINITY;
@@ -119,14 +120,14 @@ export class Lessor {
   }
 
   /** Applies a revoke: forgets the lease and returns the keys that were attached to it. */
-  revoke(id: number): Set<string> | undefined {
+  revoke(id: bigint): Set<string> | undefined {
     const lease = this.leases.get(id);
     if (!lease) return undefined;
     this.leases.delete(id);
     return lease.keys;
   }
 
-  lookup(id: number): Lease | undefined {
+  lookup(id: bigint): Lease | undefined {
     return this.leases.get(id);
   }
 
@@ -139,16 +140,16 @@ export class Lessor {
     return this.leases.size;
   }
 
-  attach(id: number, key: string): void {
+  attach(id: bigint, key: string): void {
     this.leases.get(id)?.keys.add(key);
   }
 
-  detach(id: number, key: string): void {
+  detach(id: bigint, key: string): void {
     this.leases.get(id)?.keys.delete(key);
   }
 
   /** Keep-alive on the primary: pushes the deadline out by the TTL. Returns the TTL, or -1 if unknown. */
-  renew(id: number): number {
+  renew(id: bigint): number {
     const lease = this.leases.get(id);
     if (!lease) return -1;
     if (this.primary) lease.expiry = this.now() + lease.ttl * 1000;
@@ -159,7 +160,7 @@ export class Lessor {
    * Whether a keep-alive must also clear a checkpointed remaining TTL through raft (etcd proposes a
    * checkpoint of 0 then, at most twice per lease and interval).
    */
-  needsClear(id: number): boolean {
+  needsClear(id: bigint): boolean {
     return this.checkpoints.enabled && (this.leases.get(id)?.remainingTtl ?? 0) > 0;
   }
 
@@ -209,7 +210,7 @@ export class Lessor {
   }
 
   /** A revoke proposal failed or timed out: let the expiry loop try again. */
-  unmarkRevoking(id: number): void {
+  unmarkRevoking(id: bigint): void {
     const l = this.leases.get(id);
     if (l) l.revoking = false;
   }

@@ -138,12 +138,12 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   private leaseTimer: NodeJS.Timeout | undefined;
   private stopCompactor: (() => void) | undefined;
   /** Proposals dropped while there was no leader; retried when one appears. */
-  private readonly droppedProposals: Array<{ id: number; data: Uint8Array; caller: Caller | undefined }> = [];
+  private readonly droppedProposals: Array<{ id: bigint; data: Uint8Array; caller: Caller | undefined }> = [];
   /**
    * Proposals made since the loop last ran (ids and entry data, index for index). The loop steps them
    * into raft as one batch: one MsgProp and one log append per turn instead of one per request.
    */
-  private queuedIds: number[] = [];
+  private queuedIds: bigint[] = [];
   private queuedData: Uint8Array[] = [];
   /** The callers of the queued proposals (undefined for internal ones), to abandon a dropped one whose caller left. */
   private queuedCallers: Array<Caller | undefined> = [];
@@ -671,7 +671,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
           this.resolveAppliedWaiters();
           return;
         }
-        const id = req.header?.ID || req.ID || 0;
+        const id = req.header?.ID || req.ID || 0n;
         if (req.clusterMemberAttrSet) {
           this.applyMemberAttributes(req.clusterMemberAttrSet, e.index);
           this.waiters.trigger(id, {});
@@ -717,7 +717,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       });
     }
     if (index > this.store.consistentIndex()) this.store.setConsistentIndex(index);
-    this.waiters.trigger(Number(req.ID), {});
+    this.waiters.trigger(req.ID, {});
   }
 
   /** A member's published name and client URLs (etcd 3.5's ClusterMemberAttrSetRequest; older kv logs). */
@@ -743,14 +743,14 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     if (err) {
       // Like etcd: a rejected change is applied as a no-op so raft's config stays consistent.
       this.confState = this.node.applyConfChange({ ...cc, nodeId: 0 });
-      this.waiters.fail(cc.id ?? 0, err);
+      this.waiters.fail(BigInt(cc.id ?? 0), err);
       return;
     }
     this.confState = this.node.applyConfChange(cc);
     const effect = applyToMembership(this.membership, cc, member);
     if (effect) this.onMembershipEffect(effect, index);
     this.metrics.isLearner.set(this.isLearner ? 1 : 0);
-    this.waiters.trigger(cc.id ?? 0, { response: this.membership.list() });
+    this.waiters.trigger(BigInt(cc.id ?? 0), { response: this.membership.list() });
   }
 
   /** Keeps the peer transport and the logs in step with an applied membership change. */
@@ -796,7 +796,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    */
   async propose(req: InternalRequest, caller?: Caller): Promise<ApplyResult> {
     if (this.stopped) throw Errors.stopped();
-    const id = this.idGen.nextId();
+    const id = this.idGen.next();
     req.header = { ...(req.header ?? {}), ID: id };
     const data = encodeInternalRequest(req);
     if (data.length > this.cfg.maxRequestBytes) throw Errors.requestTooLarge();
@@ -807,7 +807,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     return result;
   }
 
-  private proposeData(id: number, data: Uint8Array, caller: Caller | undefined): void {
+  private proposeData(id: bigint, data: Uint8Array, caller: Caller | undefined): void {
     // Stepped into raft by the loop (flushProposals), together with the other proposals of this turn:
     // they would land in the same Ready anyway.
     this.queuedIds.push(id);
@@ -856,8 +856,15 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   /** Proposes a membership change; resolves with the member list after it is applied. */
   async proposeConfChange(type: ConfChangeType, member: Member): Promise<Member[]> {
     if (this.stopped) throw Errors.stopped();
-    const requestId = this.idGen.nextId();
-    const cc: ConfChange = { type, nodeId: member.id, context: encodeMemberContext(member), id: requestId };
+    // raftpb.ConfChange.id is still a JS number on this branch (the ids-raft work makes it an exact
+    // uint64): keep this request id within 53 bits so it survives the round trip; drop the mask then.
+    const requestId = BigInt.asUintN(53, this.idGen.next());
+    const cc: ConfChange = {
+      type,
+      nodeId: member.id,
+      context: encodeMemberContext(member),
+      id: Number(requestId),
+    };
     const p = this.waiters.register(requestId);
     // Keep proposal order: requests proposed before this change enter the log before it.
     this.flushProposals();
@@ -876,13 +883,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     for (;;) {
       try {
         // As etcd 3.4 publishes (a bare v2 PUT), so etcd 3.4 members of the same cluster apply it too.
-        const id = this.idGen.nextId();
+        const id = this.idGen.next();
         const p = this.waiters.register(id);
-        this.proposeData(
-          id,
-          encodeAttributesRequest(BigInt(id), idHex(this.memberId), name, clientURLs),
-          undefined,
-        );
+        this.proposeData(id, encodeAttributesRequest(id, idHex(this.memberId), name, clientURLs), undefined);
         const result = await p;
         if (result.err) throw result.err;
         return;
@@ -937,7 +940,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   /** Proposes lease checkpoints (a failed one is retried at the next interval, from the next apply). */
-  checkpointLeases(checkpoints: Array<{ ID: number; remainingTTL: number }>): void {
+  checkpointLeases(checkpoints: Array<{ ID: bigint; remainingTTL: number }>): void {
     this.propose({ leaseCheckpoint: { checkpoints } }).catch((err: unknown) =>
       this.log.warn('failed to checkpoint leases', { error: String(err), count: checkpoints.length }),
     );

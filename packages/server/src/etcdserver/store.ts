@@ -19,6 +19,7 @@ import {
   type RangeResponse,
   type TxnRequest,
   type TxnResponse,
+  toId,
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
 import { checkEngineRecord } from './engine-record.js';
@@ -67,7 +68,7 @@ export interface KvStore {
   setConsistentIndex(index: number): void;
   rangeMeta(bucket: string): Promise<Array<[Uint8Array, Uint8Array]>>;
   /** Current keys that carry a lease, by lease id. */
-  keysWithLease(): Promise<Map<number, Uint8Array[]>>;
+  keysWithLease(): Promise<Map<bigint, Uint8Array[]>>;
   flush(): Promise<void>;
   close(): Promise<void>;
   /** The whole backend as one buffer (memory engine snapshots). */
@@ -171,6 +172,11 @@ function cmpBytes(a: Uint8Array, b: Uint8Array): number {
   );
 }
 
+/** -1, 0 or 1 as lease id `a` sorts before, with or after `b`. */
+function compareIds(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** etcd's compareKV for one kv. */
 function compareKv(c: NonNullable<TxnRequest['compare']>[number], kv: KeyValue): boolean {
   let r: number;
@@ -185,7 +191,7 @@ function compareKv(c: NonNullable<TxnRequest['compare']>[number], kv: KeyValue):
       r = Math.sign(kv.modRevision - Number(c.modRevision ?? 0));
       break;
     case 4:
-      r = Math.sign(kv.lease - Number(c.lease ?? 0));
+      r = compareIds(kv.lease, toId(c.lease));
       break;
     default:
       r = Math.sign(kv.version - Number(c.version ?? 0));
@@ -217,7 +223,7 @@ async function readOnlyTxn(
     const pass =
       r.kvs.length === 0
         ? (c.target ?? 0) !== 3 &&
-          compareKv(c, { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0 })
+          compareKv(c, { key: EMPTY, createRevision: 0, modRevision: 0, version: 0, value: EMPTY, lease: 0n })
         : r.kvs.every((kv) => compareKv(c, kv));
     if (!pass) {
       ok = false;

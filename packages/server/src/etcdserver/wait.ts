@@ -1,6 +1,7 @@
 /**
  * Proposal waiters keyed by request id (etcd's wait.Wait): a handler registers before proposing; apply
- * resolves the waiter with the result of the entry that carries that id. Only the member that proposed
+ * resolves the waiter with the result of the entry that carries that id (a uint64 from IdGenerator,
+ * so a bigint). Only the member that proposed
  * an entry has a waiter for it; other members apply the same entry and find none.
  *
  * Every waiter has the same timeout, so insertion order is deadline order: one timer, armed for the
@@ -20,15 +21,15 @@ interface Pending<T> {
  * @example
  * ```ts
  * const w = new Wait<string>(5000, () => new Error('timed out'));
- * const p = w.register(42);
- * w.trigger(42, 'applied'); // p resolves with 'applied'
+ * const p = w.register(42n);
+ * w.trigger(42n, 'applied'); // p resolves with 'applied'
  * ```
  */
 export class Wait<T> {
-  private readonly pending = new Map<number, Pending<T>>();
+  private readonly pending = new Map<bigint, Pending<T>>();
   private timer: NodeJS.Timeout | undefined;
   /** The waiter the timer was armed for: it has waited the full timeout when the timer fires. */
-  private timerFor = 0;
+  private timerFor = 0n;
   private closed = false;
 
   /**
@@ -43,14 +44,14 @@ export class Wait<T> {
   ) {}
 
   /** Registers `id`; the promise settles through trigger/fail or times out. */
-  register(id: number): Promise<T> {
+  register(id: bigint): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadline: Date.now() + this.timeoutMs });
       if (!this.timer) this.arm();
     });
   }
 
-  has(id: number): boolean {
+  has(id: bigint): boolean {
     return this.pending.has(id);
   }
 
@@ -59,7 +60,7 @@ export class Wait<T> {
   }
 
   /** Resolves the waiter of `id`, if this member has one. */
-  trigger(id: number, value: T): boolean {
+  trigger(id: bigint, value: T): boolean {
     const p = this.pending.get(id);
     if (!p) return false;
     this.pending.delete(id);
@@ -68,7 +69,7 @@ export class Wait<T> {
   }
 
   /** Rejects the waiter of `id`, if this member has one. */
-  fail(id: number, err: unknown): boolean {
+  fail(id: bigint, err: unknown): boolean {
     const p = this.pending.get(id);
     if (!p) return false;
     this.pending.delete(id);

@@ -1,7 +1,8 @@
 /**
  * HTTP/1.1 on the client port: the grpc-gateway style JSON API at /v3/... (etcd's JSON mapping from the
  * generated codecs: snake_case names, int64 as strings, bytes as base64), streamed calls as
- * newline-delimited `{"result": ...}` objects, plus /health, /version and /metrics.
+ * newline-delimited `{"result": ...}` objects, plus /health, /version and /metrics. Integers in request
+ * bodies beyond 2^53 are read exactly (exact-json.ts).
  */
 import type * as http from 'node:http';
 import { status as Status } from '@grpc/grpc-js';
@@ -15,6 +16,7 @@ import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/
 import { observe } from '../v3election/election.js';
 import { electionUnaryHandlers } from '../v3election/handlers.js';
 import { lockUnaryHandlers } from '../v3lock/handlers.js';
+import { quoteLargeIntegers } from './exact-json.js';
 
 /** grpc-gateway's mapping of gRPC codes to HTTP statuses. */
 const HTTP_STATUS: Record<number, number> = {
@@ -136,7 +138,7 @@ async function serveRoute(
   let json: unknown = {};
   if (body.length) {
     try {
-      json = JSON.parse(body.toString('utf8'));
+      json = JSON.parse(quoteLargeIntegers(body.toString('utf8')));
     } catch (err) {
       throw new EtcdError(
         Status.INVALID_ARGUMENT,
@@ -176,7 +178,7 @@ async function serveRoute(
       return;
     }
     if (route.key === 'leaseKeepAlive') {
-      line(await handlers.lease.keepAliveOnce((request as { ID: number }).ID));
+      line(await handlers.lease.keepAliveOnce((request as { ID: bigint }).ID));
       res.end();
       return;
     }

@@ -22,9 +22,9 @@ import { membersJson } from './members-json.js';
 export interface PeerRoutesHost {
   etcd: EtcdServer;
   /** Renews a lease on this member (the leader); returns the remaining TTL or throws. */
-  renewLease(id: number): Promise<number>;
+  renewLease(id: bigint): Promise<number>;
   /** The leader's TimeToLive answer for a lease, or undefined when it does not exist. */
-  leaseTimeToLive(id: number, keys: boolean): Promise<LeaseTimeToLiveResponse | undefined>;
+  leaseTimeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLiveResponse | undefined>;
   /** Promotes a learner (leader only); resolves with the member list. */
   promoteMember(id: number): Promise<unknown[]>;
 }
@@ -87,7 +87,7 @@ async function serveLease(
   let out: Uint8Array;
   try {
     if (path === '/leases') {
-      let id: number;
+      let id: bigint;
       try {
         id = LeaseKeepAliveRequest.decode(body).ID;
       } catch {
@@ -98,7 +98,7 @@ async function serveLease(
     } else {
       let req: LeaseTimeToLiveRequest;
       try {
-        req = LeaseInternalRequest.decode(body).LeaseTimeToLiveRequest ?? { ID: 0, keys: false };
+        req = LeaseInternalRequest.decode(body).LeaseTimeToLiveRequest ?? { ID: 0n, keys: false };
       } catch {
         return plainError(res, 400, 'error unmarshalling request');
       }

@@ -36,7 +36,7 @@ async function postToLeader(etcd: EtcdServer, path: string, body: Uint8Array): P
 }
 
 /** Renews a lease on the leader; the remaining TTL, or -1 when the lease does not exist. */
-export async function forwardKeepAlive(etcd: EtcdServer, id: number): Promise<number> {
+export async function forwardKeepAlive(etcd: EtcdServer, id: bigint): Promise<number> {
   const res = await postToLeader(etcd, '/leases', LeaseKeepAliveRequest.encode({ ID: id }));
   if (res.status === 404) return -1;
   if (res.status !== 200) throw new EtcdError(14, `etcdserver: ${res.body.toString().trim()}`);

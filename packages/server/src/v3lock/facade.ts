@@ -51,14 +51,14 @@ export interface KvFacade {
    * Grants a lease of `ttl` seconds. Lock/Campaign with lease 0 get a fresh 60 s lease that nobody keeps
    * alive, as etcd's servers do (concurrency.NewSession without a lease, then Orphan()).
    */
-  leaseGrant(ttl: number): Promise<{ ID: number }>;
+  leaseGrant(ttl: number): Promise<{ ID: bigint }>;
 }
 
 /** TTL of the lease granted for Lock/Campaign requests without one (concurrency's default session TTL). */
 export const DEFAULT_SESSION_TTL = 60;
 
 /** The caller's lease, or a fresh {@link DEFAULT_SESSION_TTL} lease when it passed 0. */
-export async function sessionLease(facade: KvFacade, lease: number | undefined): Promise<number> {
+export async function sessionLease(facade: KvFacade, lease: bigint | undefined): Promise<bigint> {
   if (lease) return lease;
   return (await facade.leaseGrant(DEFAULT_SESSION_TTL)).ID;
 }

@@ -16,8 +16,8 @@ export function keyPrefix(name: Uint8Array): Uint8Array {
 }
 
 /** `prefix + lease id in lowercase hex` (Go's %x of the int64 lease id). */
-export function contenderKey(prefix: Uint8Array, lease: number): Uint8Array {
-  const hex = lease < 0 ? `-${(-lease).toString(16)}` : lease.toString(16);
+export function contenderKey(prefix: Uint8Array, lease: bigint): Uint8Array {
+  const hex = lease < 0n ? `-${(-lease).toString(16)}` : lease.toString(16);
   return concatBytes(prefix, enc.encode(hex));
 }
 

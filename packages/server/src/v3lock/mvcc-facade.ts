@@ -14,22 +14,28 @@ import type {
   ResponseHeader,
   TxnRequest,
 } from '@kv/client/api';
-import type { MvccStore, TxnRequest as MvccTxnRequest, RequestOp, WatchBatch } from '@kv/mvcc';
+import {
+  type MvccStore,
+  type TxnRequest as MvccTxnRequest,
+  type RequestOp,
+  toId,
+  type WatchBatch,
+} from '@kv/mvcc';
 import { ConcurrencyError } from './errors.js';
 import type { FacadeWatch, FacadeWatchRequest, FacadeWatchResponse, KvFacade } from './facade.js';
 
 /** The in-process facade plus its lease table. */
 export interface MvccFacade extends KvFacade {
   /** Registers a lease id as live. */
-  grantLease(id: number): void;
+  grantLease(id: bigint): void;
   /** Deletes every key attached to the lease and forgets it (what the lessor does on expiry/revoke). */
-  revokeLease(id: number): Promise<void>;
+  revokeLease(id: bigint): Promise<void>;
 }
 
-function collectLeases(ops: DeepPartial<RequestOp>[] | undefined, out: number[]): void {
+function collectLeases(ops: DeepPartial<RequestOp>[] | undefined, out: bigint[]): void {
   for (const op of ops ?? []) {
-    const lease = Number(op?.requestPut?.lease ?? 0);
-    if (lease !== 0) out.push(lease);
+    const lease = toId(op?.requestPut?.lease);
+    if (lease !== 0n) out.push(lease);
     if (op?.requestTxn) {
       collectLeases(op.requestTxn.success as DeepPartial<RequestOp>[], out);
       collectLeases(op.requestTxn.failure as DeepPartial<RequestOp>[], out);
@@ -40,11 +46,11 @@ function collectLeases(ops: DeepPartial<RequestOp>[] | undefined, out: number[])
 /** Builds the facade on `mvcc` (consistent-index counter starts above the store's). */
 export function createMvccFacade(mvcc: MvccStore): MvccFacade {
   let index = mvcc.consistentIndex();
-  const leases = new Set<number>();
-  let nextLease = 0x7000_0000;
+  const leases = new Set<bigint>();
+  let nextLease = 0x7000_0000n;
   const header = (revision: number): ResponseHeader => ({ clusterId: 0, memberId: 0, revision, raftTerm: 0 });
   const leaseNotFound = () => new ConcurrencyError(Status.NOT_FOUND, 'etcdserver: requested lease not found');
-  const checkLeases = (ids: number[]) => {
+  const checkLeases = (ids: bigint[]) => {
     for (const id of ids) if (!leases.has(id)) throw leaseNotFound();
   };
 
@@ -63,7 +69,7 @@ export function createMvccFacade(mvcc: MvccStore): MvccFacade {
       return { header: header(r.revision), ...r.response };
     },
     async txn(req: DeepPartial<TxnRequest>) {
-      const ids: number[] = [];
+      const ids: bigint[] = [];
       collectLeases(req.success as DeepPartial<RequestOp>[], ids);
       collectLeases(req.failure as DeepPartial<RequestOp>[], ids);
       checkLeases(ids);
@@ -91,10 +97,10 @@ export function createMvccFacade(mvcc: MvccStore): MvccFacade {
       leases.add(ID);
       return { ID };
     },
-    grantLease(id: number) {
+    grantLease(id: bigint) {
       leases.add(id);
     },
-    async revokeLease(id: number) {
+    async revokeLease(id: bigint) {
       leases.delete(id);
       const keys = (await mvcc.keysWithLease()).get(id) ?? [];
       if (keys.length === 0) return;

@@ -1122,7 +1122,7 @@ export interface KeyValue {
   /** The value. */
   value: Uint8Array;
   /** Lease attached to the key, 0 for none. */
-  lease: number;
+  lease: bigint;
 }
 
 /** Codec for {@link KeyValue} (`mvccpb.KeyValue`). */
@@ -1160,7 +1160,7 @@ function create_KeyValue(i: DeepPartial<KeyValue> | undefined): KeyValue {
       modRevision: 0,
       version: 0,
       value: EMPTY_BYTES,
-      lease: 0,
+      lease: 0n,
     };
   }
   return {
@@ -1169,7 +1169,7 @@ function create_KeyValue(i: DeepPartial<KeyValue> | undefined): KeyValue {
     modRevision: i.modRevision ?? 0,
     version: i.version ?? 0,
     value: i.value ?? EMPTY_BYTES,
-    lease: i.lease ?? 0,
+    lease: i.lease ?? 0n,
   };
 }
 
@@ -1211,9 +1211,9 @@ function write_KeyValue(m: DeepPartial<KeyValue>, w: Writer): void {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(48);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
@@ -1225,7 +1225,7 @@ function read_KeyValue(r: Reader, end: number): KeyValue {
     modRevision: 0,
     version: 0,
     value: EMPTY_BYTES,
-    lease: 0,
+    lease: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
@@ -1251,7 +1251,7 @@ function read_KeyValue(r: Reader, end: number): KeyValue {
         break;
       }
       case 48: {
-        m.lease = r.int64();
+        m.lease = r.int64n();
         break;
       }
       default:
@@ -1285,7 +1285,7 @@ function json_KeyValue(m: DeepPartial<KeyValue>): JsonObject {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) o.lease = String(v);
+    if (v != null && v !== 0n) o.lease = String(v);
   }
   return o;
 }
@@ -1305,7 +1305,7 @@ function fromJson_KeyValue(x: unknown, path: string): KeyValue {
   v = jsonField(o, "value", "value");
   if (v !== undefined) m.value = jsonBytes(v, `${path}.value`);
   v = jsonField(o, "lease", "lease");
-  if (v !== undefined) m.lease = jsonInt64(v, `${path}.lease`);
+  if (v !== undefined) m.lease = jsonBig(v, `${path}.lease`, false);
   return m;
 }
 
@@ -2651,7 +2651,7 @@ export interface PutRequest {
   key: Uint8Array;
   value: Uint8Array;
   /** Lease to attach; 0 for none. */
-  lease: number;
+  lease: bigint;
   /** Return the previous key-value. */
   prevKv: boolean;
   /** Keep the current value (the key must exist). */
@@ -2692,7 +2692,7 @@ function create_PutRequest(i: DeepPartial<PutRequest> | undefined): PutRequest {
     return {
       key: EMPTY_BYTES,
       value: EMPTY_BYTES,
-      lease: 0,
+      lease: 0n,
       prevKv: false,
       ignoreValue: false,
       ignoreLease: false,
@@ -2701,7 +2701,7 @@ function create_PutRequest(i: DeepPartial<PutRequest> | undefined): PutRequest {
   return {
     key: i.key ?? EMPTY_BYTES,
     value: i.value ?? EMPTY_BYTES,
-    lease: i.lease ?? 0,
+    lease: i.lease ?? 0n,
     prevKv: i.prevKv ?? false,
     ignoreValue: i.ignoreValue ?? false,
     ignoreLease: i.ignoreLease ?? false,
@@ -2725,9 +2725,9 @@ function write_PutRequest(m: DeepPartial<PutRequest>, w: Writer): void {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(24);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -2757,7 +2757,7 @@ function read_PutRequest(r: Reader, end: number): PutRequest {
   const m: PutRequest = {
     key: EMPTY_BYTES,
     value: EMPTY_BYTES,
-    lease: 0,
+    lease: 0n,
     prevKv: false,
     ignoreValue: false,
     ignoreLease: false,
@@ -2774,7 +2774,7 @@ function read_PutRequest(r: Reader, end: number): PutRequest {
         break;
       }
       case 24: {
-        m.lease = r.int64();
+        m.lease = r.int64n();
         break;
       }
       case 32: {
@@ -2808,7 +2808,7 @@ function json_PutRequest(m: DeepPartial<PutRequest>): JsonObject {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) o.lease = String(v);
+    if (v != null && v !== 0n) o.lease = String(v);
   }
   {
     const v = m.prevKv;
@@ -2834,7 +2834,7 @@ function fromJson_PutRequest(x: unknown, path: string): PutRequest {
   v = jsonField(o, "value", "value");
   if (v !== undefined) m.value = jsonBytes(v, `${path}.value`);
   v = jsonField(o, "lease", "lease");
-  if (v !== undefined) m.lease = jsonInt64(v, `${path}.lease`);
+  if (v !== undefined) m.lease = jsonBig(v, `${path}.lease`, false);
   v = jsonField(o, "prev_kv", "prevKv");
   if (v !== undefined) m.prevKv = jsonBool(v, `${path}.prev_kv`);
   v = jsonField(o, "ignore_value", "ignoreValue");
@@ -3653,7 +3653,7 @@ export interface Compare {
   /** Member of oneof `target_union`. */
   value?: Uint8Array;
   /** Member of oneof `target_union`. */
-  lease?: number;
+  lease?: bigint;
   /** Compare every key in [key, range_end). */
   rangeEnd: Uint8Array;
 }
@@ -3766,7 +3766,7 @@ function write_Compare(m: DeepPartial<Compare>, w: Writer): void {
     const v = m.lease;
     if (v != null) {
       w.uint32(64);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -3838,7 +3838,7 @@ function read_Compare(r: Reader, end: number): Compare {
         break;
       }
       case 64: {
-        m.lease = r.int64();
+        m.lease = r.int64n();
         m.version = undefined;
         m.createRevision = undefined;
         m.modRevision = undefined;
@@ -3916,7 +3916,7 @@ function fromJson_Compare(x: unknown, path: string): Compare {
   v = jsonField(o, "value", "value");
   if (v !== undefined) m.value = jsonBytes(v, `${path}.value`);
   v = jsonField(o, "lease", "lease");
-  if (v !== undefined) m.lease = jsonInt64(v, `${path}.lease`);
+  if (v !== undefined) m.lease = jsonBig(v, `${path}.lease`, false);
   v = jsonField(o, "range_end", "rangeEnd");
   if (v !== undefined) m.rangeEnd = jsonBytes(v, `${path}.range_end`);
   return m;
@@ -5262,7 +5262,7 @@ export interface WatchCreateRequest {
   filters: WatchCreateRequest_FilterType[];
   prevKv: boolean;
   /** Client-chosen watcher id; 0 lets the server pick. */
-  watchId: number;
+  watchId: bigint;
   /** Allow splitting a large revision across several responses. */
   fragment: boolean;
 }
@@ -5303,7 +5303,7 @@ function create_WatchCreateRequest(i: DeepPartial<WatchCreateRequest> | undefine
       progressNotify: false,
       filters: [],
       prevKv: false,
-      watchId: 0,
+      watchId: 0n,
       fragment: false,
     };
   }
@@ -5314,7 +5314,7 @@ function create_WatchCreateRequest(i: DeepPartial<WatchCreateRequest> | undefine
     progressNotify: i.progressNotify ?? false,
     filters: i.filters == null ? [] : i.filters.slice(),
     prevKv: i.prevKv ?? false,
-    watchId: i.watchId ?? 0,
+    watchId: i.watchId ?? 0n,
     fragment: i.fragment ?? false,
   };
 }
@@ -5366,9 +5366,9 @@ function write_WatchCreateRequest(m: DeepPartial<WatchCreateRequest>, w: Writer)
   }
   {
     const v = m.watchId;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(56);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -5388,7 +5388,7 @@ function read_WatchCreateRequest(r: Reader, end: number): WatchCreateRequest {
     progressNotify: false,
     filters: [],
     prevKv: false,
-    watchId: 0,
+    watchId: 0n,
     fragment: false,
   };
   while (r.pos < end) {
@@ -5424,7 +5424,7 @@ function read_WatchCreateRequest(r: Reader, end: number): WatchCreateRequest {
         break;
       }
       case 56: {
-        m.watchId = r.int64();
+        m.watchId = r.int64n();
         break;
       }
       case 64: {
@@ -5466,7 +5466,7 @@ function json_WatchCreateRequest(m: DeepPartial<WatchCreateRequest>): JsonObject
   }
   {
     const v = m.watchId;
-    if (v != null && v !== 0) o.watch_id = String(v);
+    if (v != null && v !== 0n) o.watch_id = String(v);
   }
   {
     const v = m.fragment;
@@ -5492,7 +5492,7 @@ function fromJson_WatchCreateRequest(x: unknown, path: string): WatchCreateReque
   v = jsonField(o, "prev_kv", "prevKv");
   if (v !== undefined) m.prevKv = jsonBool(v, `${path}.prev_kv`);
   v = jsonField(o, "watch_id", "watchId");
-  if (v !== undefined) m.watchId = jsonInt64(v, `${path}.watch_id`);
+  if (v !== undefined) m.watchId = jsonBig(v, `${path}.watch_id`, false);
   v = jsonField(o, "fragment", "fragment");
   if (v !== undefined) m.fragment = jsonBool(v, `${path}.fragment`);
   return m;
@@ -5500,7 +5500,7 @@ function fromJson_WatchCreateRequest(x: unknown, path: string): WatchCreateReque
 
 /** Proto message `etcdserverpb.WatchCancelRequest`. */
 export interface WatchCancelRequest {
-  watchId: number;
+  watchId: bigint;
 }
 
 /** Codec for {@link WatchCancelRequest} (`etcdserverpb.WatchCancelRequest`). */
@@ -5533,33 +5533,33 @@ export const WatchCancelRequest = {
 function create_WatchCancelRequest(i: DeepPartial<WatchCancelRequest> | undefined): WatchCancelRequest {
   if (i == null) {
     return {
-      watchId: 0,
+      watchId: 0n,
     };
   }
   return {
-    watchId: i.watchId ?? 0,
+    watchId: i.watchId ?? 0n,
   };
 }
 
 function write_WatchCancelRequest(m: DeepPartial<WatchCancelRequest>, w: Writer): void {
   {
     const v = m.watchId;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
 
 function read_WatchCancelRequest(r: Reader, end: number): WatchCancelRequest {
   const m: WatchCancelRequest = {
-    watchId: 0,
+    watchId: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.watchId = r.int64();
+        m.watchId = r.int64n();
         break;
       }
       default:
@@ -5573,7 +5573,7 @@ function json_WatchCancelRequest(m: DeepPartial<WatchCancelRequest>): JsonObject
   const o: JsonObject = {};
   {
     const v = m.watchId;
-    if (v != null && v !== 0) o.watch_id = String(v);
+    if (v != null && v !== 0n) o.watch_id = String(v);
   }
   return o;
 }
@@ -5583,7 +5583,7 @@ function fromJson_WatchCancelRequest(x: unknown, path: string): WatchCancelReque
   const m = create_WatchCancelRequest(undefined);
   let v: unknown;
   v = jsonField(o, "watch_id", "watchId");
-  if (v !== undefined) m.watchId = jsonInt64(v, `${path}.watch_id`);
+  if (v !== undefined) m.watchId = jsonBig(v, `${path}.watch_id`, false);
   return m;
 }
 
@@ -5661,7 +5661,7 @@ function fromJson_WatchProgressRequest(x: unknown, path: string): WatchProgressR
 /** Proto message `etcdserverpb.WatchResponse`. */
 export interface WatchResponse {
   header?: ResponseHeader;
-  watchId: number;
+  watchId: bigint;
   /** Acknowledges a create request. */
   created: boolean;
   /** The watcher is gone (cancel request, compaction, or error). */
@@ -5705,7 +5705,7 @@ function create_WatchResponse(i: DeepPartial<WatchResponse> | undefined): WatchR
   if (i == null) {
     return {
       header: undefined,
-      watchId: 0,
+      watchId: 0n,
       created: false,
       canceled: false,
       compactRevision: 0,
@@ -5716,7 +5716,7 @@ function create_WatchResponse(i: DeepPartial<WatchResponse> | undefined): WatchR
   }
   return {
     header: i.header == null ? undefined : create_ResponseHeader(i.header),
-    watchId: i.watchId ?? 0,
+    watchId: i.watchId ?? 0n,
     created: i.created ?? false,
     canceled: i.canceled ?? false,
     compactRevision: i.compactRevision ?? 0,
@@ -5740,9 +5740,9 @@ function write_WatchResponse(m: DeepPartial<WatchResponse>, w: Writer): void {
   }
   {
     const v = m.watchId;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -5798,7 +5798,7 @@ function write_WatchResponse(m: DeepPartial<WatchResponse>, w: Writer): void {
 function read_WatchResponse(r: Reader, end: number): WatchResponse {
   const m: WatchResponse = {
     header: undefined,
-    watchId: 0,
+    watchId: 0n,
     created: false,
     canceled: false,
     compactRevision: 0,
@@ -5816,7 +5816,7 @@ function read_WatchResponse(r: Reader, end: number): WatchResponse {
         break;
       }
       case 16: {
-        m.watchId = r.int64();
+        m.watchId = r.int64n();
         break;
       }
       case 24: {
@@ -5860,7 +5860,7 @@ function json_WatchResponse(m: DeepPartial<WatchResponse>): JsonObject {
   }
   {
     const v = m.watchId;
-    if (v != null && v !== 0) o.watch_id = String(v);
+    if (v != null && v !== 0n) o.watch_id = String(v);
   }
   {
     const v = m.created;
@@ -5896,7 +5896,7 @@ function fromJson_WatchResponse(x: unknown, path: string): WatchResponse {
   v = jsonField(o, "header", "header");
   if (v !== undefined) m.header = fromJson_ResponseHeader(v, `${path}.header`);
   v = jsonField(o, "watch_id", "watchId");
-  if (v !== undefined) m.watchId = jsonInt64(v, `${path}.watch_id`);
+  if (v !== undefined) m.watchId = jsonBig(v, `${path}.watch_id`, false);
   v = jsonField(o, "created", "created");
   if (v !== undefined) m.created = jsonBool(v, `${path}.created`);
   v = jsonField(o, "canceled", "canceled");
@@ -5917,7 +5917,7 @@ export interface LeaseGrantRequest {
   /** Requested TTL in seconds. */
   TTL: number;
   /** Requested lease id; 0 lets the server choose. */
-  ID: number;
+  ID: bigint;
 }
 
 /** Codec for {@link LeaseGrantRequest} (`etcdserverpb.LeaseGrantRequest`). */
@@ -5951,12 +5951,12 @@ function create_LeaseGrantRequest(i: DeepPartial<LeaseGrantRequest> | undefined)
   if (i == null) {
     return {
       TTL: 0,
-      ID: 0,
+      ID: 0n,
     };
   }
   return {
     TTL: i.TTL ?? 0,
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
   };
 }
 
@@ -5970,9 +5970,9 @@ function write_LeaseGrantRequest(m: DeepPartial<LeaseGrantRequest>, w: Writer): 
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
@@ -5980,7 +5980,7 @@ function write_LeaseGrantRequest(m: DeepPartial<LeaseGrantRequest>, w: Writer): 
 function read_LeaseGrantRequest(r: Reader, end: number): LeaseGrantRequest {
   const m: LeaseGrantRequest = {
     TTL: 0,
-    ID: 0,
+    ID: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
@@ -5990,7 +5990,7 @@ function read_LeaseGrantRequest(r: Reader, end: number): LeaseGrantRequest {
         break;
       }
       case 16: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       default:
@@ -6008,7 +6008,7 @@ function json_LeaseGrantRequest(m: DeepPartial<LeaseGrantRequest>): JsonObject {
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   return o;
 }
@@ -6020,14 +6020,14 @@ function fromJson_LeaseGrantRequest(x: unknown, path: string): LeaseGrantRequest
   v = jsonField(o, "TTL", "TTL");
   if (v !== undefined) m.TTL = jsonInt64(v, `${path}.TTL`);
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   return m;
 }
 
 /** Proto message `etcdserverpb.LeaseGrantResponse`. */
 export interface LeaseGrantResponse {
   header?: ResponseHeader;
-  ID: number;
+  ID: bigint;
   /** TTL chosen by the server. */
   TTL: number;
   error: string;
@@ -6064,14 +6064,14 @@ function create_LeaseGrantResponse(i: DeepPartial<LeaseGrantResponse> | undefine
   if (i == null) {
     return {
       header: undefined,
-      ID: 0,
+      ID: 0n,
       TTL: 0,
       error: '',
     };
   }
   return {
     header: i.header == null ? undefined : create_ResponseHeader(i.header),
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     TTL: i.TTL ?? 0,
     error: i.error ?? '',
   };
@@ -6091,9 +6091,9 @@ function write_LeaseGrantResponse(m: DeepPartial<LeaseGrantResponse>, w: Writer)
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -6115,7 +6115,7 @@ function write_LeaseGrantResponse(m: DeepPartial<LeaseGrantResponse>, w: Writer)
 function read_LeaseGrantResponse(r: Reader, end: number): LeaseGrantResponse {
   const m: LeaseGrantResponse = {
     header: undefined,
-    ID: 0,
+    ID: 0n,
     TTL: 0,
     error: '',
   };
@@ -6129,7 +6129,7 @@ function read_LeaseGrantResponse(r: Reader, end: number): LeaseGrantResponse {
         break;
       }
       case 16: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       case 24: {
@@ -6155,7 +6155,7 @@ function json_LeaseGrantResponse(m: DeepPartial<LeaseGrantResponse>): JsonObject
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.TTL;
@@ -6175,7 +6175,7 @@ function fromJson_LeaseGrantResponse(x: unknown, path: string): LeaseGrantRespon
   v = jsonField(o, "header", "header");
   if (v !== undefined) m.header = fromJson_ResponseHeader(v, `${path}.header`);
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   v = jsonField(o, "TTL", "TTL");
   if (v !== undefined) m.TTL = jsonInt64(v, `${path}.TTL`);
   v = jsonField(o, "error", "error");
@@ -6185,7 +6185,7 @@ function fromJson_LeaseGrantResponse(x: unknown, path: string): LeaseGrantRespon
 
 /** Proto message `etcdserverpb.LeaseRevokeRequest`. */
 export interface LeaseRevokeRequest {
-  ID: number;
+  ID: bigint;
 }
 
 /** Codec for {@link LeaseRevokeRequest} (`etcdserverpb.LeaseRevokeRequest`). */
@@ -6218,33 +6218,33 @@ export const LeaseRevokeRequest = {
 function create_LeaseRevokeRequest(i: DeepPartial<LeaseRevokeRequest> | undefined): LeaseRevokeRequest {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
   };
 }
 
 function write_LeaseRevokeRequest(m: DeepPartial<LeaseRevokeRequest>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
 
 function read_LeaseRevokeRequest(r: Reader, end: number): LeaseRevokeRequest {
   const m: LeaseRevokeRequest = {
-    ID: 0,
+    ID: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       default:
@@ -6258,7 +6258,7 @@ function json_LeaseRevokeRequest(m: DeepPartial<LeaseRevokeRequest>): JsonObject
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   return o;
 }
@@ -6268,7 +6268,7 @@ function fromJson_LeaseRevokeRequest(x: unknown, path: string): LeaseRevokeReque
   const m = create_LeaseRevokeRequest(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   return m;
 }
 
@@ -6373,7 +6373,7 @@ function fromJson_LeaseRevokeResponse(x: unknown, path: string): LeaseRevokeResp
  * Proto message `etcdserverpb.LeaseCheckpoint`.
  */
 export interface LeaseCheckpoint {
-  ID: number;
+  ID: bigint;
   remainingTTL: number;
 }
 
@@ -6407,12 +6407,12 @@ export const LeaseCheckpoint = {
 function create_LeaseCheckpoint(i: DeepPartial<LeaseCheckpoint> | undefined): LeaseCheckpoint {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       remainingTTL: 0,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     remainingTTL: i.remainingTTL ?? 0,
   };
 }
@@ -6420,9 +6420,9 @@ function create_LeaseCheckpoint(i: DeepPartial<LeaseCheckpoint> | undefined): Le
 function write_LeaseCheckpoint(m: DeepPartial<LeaseCheckpoint>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -6436,14 +6436,14 @@ function write_LeaseCheckpoint(m: DeepPartial<LeaseCheckpoint>, w: Writer): void
 
 function read_LeaseCheckpoint(r: Reader, end: number): LeaseCheckpoint {
   const m: LeaseCheckpoint = {
-    ID: 0,
+    ID: 0n,
     remainingTTL: 0,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       case 16: {
@@ -6461,7 +6461,7 @@ function json_LeaseCheckpoint(m: DeepPartial<LeaseCheckpoint>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.remainingTTL;
@@ -6475,7 +6475,7 @@ function fromJson_LeaseCheckpoint(x: unknown, path: string): LeaseCheckpoint {
   const m = create_LeaseCheckpoint(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   v = jsonField(o, "remaining_TTL", "remainingTTL");
   if (v !== undefined) m.remainingTTL = jsonInt64(v, `${path}.remaining_TTL`);
   return m;
@@ -6675,7 +6675,7 @@ function fromJson_LeaseCheckpointResponse(x: unknown, path: string): LeaseCheckp
 
 /** Proto message `etcdserverpb.LeaseKeepAliveRequest`. */
 export interface LeaseKeepAliveRequest {
-  ID: number;
+  ID: bigint;
 }
 
 /** Codec for {@link LeaseKeepAliveRequest} (`etcdserverpb.LeaseKeepAliveRequest`). */
@@ -6708,33 +6708,33 @@ export const LeaseKeepAliveRequest = {
 function create_LeaseKeepAliveRequest(i: DeepPartial<LeaseKeepAliveRequest> | undefined): LeaseKeepAliveRequest {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
   };
 }
 
 function write_LeaseKeepAliveRequest(m: DeepPartial<LeaseKeepAliveRequest>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
 
 function read_LeaseKeepAliveRequest(r: Reader, end: number): LeaseKeepAliveRequest {
   const m: LeaseKeepAliveRequest = {
-    ID: 0,
+    ID: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       default:
@@ -6748,7 +6748,7 @@ function json_LeaseKeepAliveRequest(m: DeepPartial<LeaseKeepAliveRequest>): Json
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   return o;
 }
@@ -6758,14 +6758,14 @@ function fromJson_LeaseKeepAliveRequest(x: unknown, path: string): LeaseKeepAliv
   const m = create_LeaseKeepAliveRequest(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   return m;
 }
 
 /** Proto message `etcdserverpb.LeaseKeepAliveResponse`. */
 export interface LeaseKeepAliveResponse {
   header?: ResponseHeader;
-  ID: number;
+  ID: bigint;
   /** New TTL; 0 or less means the lease is gone. */
   TTL: number;
 }
@@ -6801,13 +6801,13 @@ function create_LeaseKeepAliveResponse(i: DeepPartial<LeaseKeepAliveResponse> | 
   if (i == null) {
     return {
       header: undefined,
-      ID: 0,
+      ID: 0n,
       TTL: 0,
     };
   }
   return {
     header: i.header == null ? undefined : create_ResponseHeader(i.header),
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     TTL: i.TTL ?? 0,
   };
 }
@@ -6826,9 +6826,9 @@ function write_LeaseKeepAliveResponse(m: DeepPartial<LeaseKeepAliveResponse>, w:
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -6843,7 +6843,7 @@ function write_LeaseKeepAliveResponse(m: DeepPartial<LeaseKeepAliveResponse>, w:
 function read_LeaseKeepAliveResponse(r: Reader, end: number): LeaseKeepAliveResponse {
   const m: LeaseKeepAliveResponse = {
     header: undefined,
-    ID: 0,
+    ID: 0n,
     TTL: 0,
   };
   while (r.pos < end) {
@@ -6856,7 +6856,7 @@ function read_LeaseKeepAliveResponse(r: Reader, end: number): LeaseKeepAliveResp
         break;
       }
       case 16: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       case 24: {
@@ -6878,7 +6878,7 @@ function json_LeaseKeepAliveResponse(m: DeepPartial<LeaseKeepAliveResponse>): Js
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.TTL;
@@ -6894,7 +6894,7 @@ function fromJson_LeaseKeepAliveResponse(x: unknown, path: string): LeaseKeepAli
   v = jsonField(o, "header", "header");
   if (v !== undefined) m.header = fromJson_ResponseHeader(v, `${path}.header`);
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   v = jsonField(o, "TTL", "TTL");
   if (v !== undefined) m.TTL = jsonInt64(v, `${path}.TTL`);
   return m;
@@ -6902,7 +6902,7 @@ function fromJson_LeaseKeepAliveResponse(x: unknown, path: string): LeaseKeepAli
 
 /** Proto message `etcdserverpb.LeaseTimeToLiveRequest`. */
 export interface LeaseTimeToLiveRequest {
-  ID: number;
+  ID: bigint;
   /** Also list the keys attached to the lease. */
   keys: boolean;
 }
@@ -6937,12 +6937,12 @@ export const LeaseTimeToLiveRequest = {
 function create_LeaseTimeToLiveRequest(i: DeepPartial<LeaseTimeToLiveRequest> | undefined): LeaseTimeToLiveRequest {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       keys: false,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     keys: i.keys ?? false,
   };
 }
@@ -6950,9 +6950,9 @@ function create_LeaseTimeToLiveRequest(i: DeepPartial<LeaseTimeToLiveRequest> | 
 function write_LeaseTimeToLiveRequest(m: DeepPartial<LeaseTimeToLiveRequest>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -6966,14 +6966,14 @@ function write_LeaseTimeToLiveRequest(m: DeepPartial<LeaseTimeToLiveRequest>, w:
 
 function read_LeaseTimeToLiveRequest(r: Reader, end: number): LeaseTimeToLiveRequest {
   const m: LeaseTimeToLiveRequest = {
-    ID: 0,
+    ID: 0n,
     keys: false,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       case 16: {
@@ -6991,7 +6991,7 @@ function json_LeaseTimeToLiveRequest(m: DeepPartial<LeaseTimeToLiveRequest>): Js
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.keys;
@@ -7005,7 +7005,7 @@ function fromJson_LeaseTimeToLiveRequest(x: unknown, path: string): LeaseTimeToL
   const m = create_LeaseTimeToLiveRequest(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   v = jsonField(o, "keys", "keys");
   if (v !== undefined) m.keys = jsonBool(v, `${path}.keys`);
   return m;
@@ -7014,7 +7014,7 @@ function fromJson_LeaseTimeToLiveRequest(x: unknown, path: string): LeaseTimeToL
 /** Proto message `etcdserverpb.LeaseTimeToLiveResponse`. */
 export interface LeaseTimeToLiveResponse {
   header?: ResponseHeader;
-  ID: number;
+  ID: bigint;
   /** Remaining TTL in seconds; -1 if the lease does not exist. */
   TTL: number;
   grantedTTL: number;
@@ -7052,7 +7052,7 @@ function create_LeaseTimeToLiveResponse(i: DeepPartial<LeaseTimeToLiveResponse> 
   if (i == null) {
     return {
       header: undefined,
-      ID: 0,
+      ID: 0n,
       TTL: 0,
       grantedTTL: 0,
       keys: [],
@@ -7060,7 +7060,7 @@ function create_LeaseTimeToLiveResponse(i: DeepPartial<LeaseTimeToLiveResponse> 
   }
   return {
     header: i.header == null ? undefined : create_ResponseHeader(i.header),
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     TTL: i.TTL ?? 0,
     grantedTTL: i.grantedTTL ?? 0,
     keys: i.keys == null ? [] : i.keys.slice(),
@@ -7081,9 +7081,9 @@ function write_LeaseTimeToLiveResponse(m: DeepPartial<LeaseTimeToLiveResponse>, 
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -7114,7 +7114,7 @@ function write_LeaseTimeToLiveResponse(m: DeepPartial<LeaseTimeToLiveResponse>, 
 function read_LeaseTimeToLiveResponse(r: Reader, end: number): LeaseTimeToLiveResponse {
   const m: LeaseTimeToLiveResponse = {
     header: undefined,
-    ID: 0,
+    ID: 0n,
     TTL: 0,
     grantedTTL: 0,
     keys: [],
@@ -7129,7 +7129,7 @@ function read_LeaseTimeToLiveResponse(r: Reader, end: number): LeaseTimeToLiveRe
         break;
       }
       case 16: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       case 24: {
@@ -7158,7 +7158,7 @@ function json_LeaseTimeToLiveResponse(m: DeepPartial<LeaseTimeToLiveResponse>): 
   }
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.TTL;
@@ -7182,7 +7182,7 @@ function fromJson_LeaseTimeToLiveResponse(x: unknown, path: string): LeaseTimeTo
   v = jsonField(o, "header", "header");
   if (v !== undefined) m.header = fromJson_ResponseHeader(v, `${path}.header`);
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   v = jsonField(o, "TTL", "TTL");
   if (v !== undefined) m.TTL = jsonInt64(v, `${path}.TTL`);
   v = jsonField(o, "grantedTTL", "grantedTTL");
@@ -7261,7 +7261,7 @@ function fromJson_LeaseLeasesRequest(x: unknown, path: string): LeaseLeasesReque
 
 /** Proto message `etcdserverpb.LeaseStatus`. */
 export interface LeaseStatus {
-  ID: number;
+  ID: bigint;
 }
 
 /** Codec for {@link LeaseStatus} (`etcdserverpb.LeaseStatus`). */
@@ -7294,33 +7294,33 @@ export const LeaseStatus = {
 function create_LeaseStatus(i: DeepPartial<LeaseStatus> | undefined): LeaseStatus {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
   };
 }
 
 function write_LeaseStatus(m: DeepPartial<LeaseStatus>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
 
 function read_LeaseStatus(r: Reader, end: number): LeaseStatus {
   const m: LeaseStatus = {
-    ID: 0,
+    ID: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       default:
@@ -7334,7 +7334,7 @@ function json_LeaseStatus(m: DeepPartial<LeaseStatus>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   return o;
 }
@@ -7344,7 +7344,7 @@ function fromJson_LeaseStatus(x: unknown, path: string): LeaseStatus {
   const m = create_LeaseStatus(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   return m;
 }
 
@@ -13690,7 +13690,7 @@ function fromJson_AuthRoleRevokePermissionResponse(x: unknown, path: string): Au
 /** Proto message `etcdserverpb.RequestHeader`. */
 export interface RequestHeader {
   /** Request id; the proposer waits for the entry carrying it to be applied. */
-  ID: number;
+  ID: bigint;
   /** User bound to the request's auth token. */
   username: string;
   /** Auth store revision the permission check was made at. */
@@ -13727,13 +13727,13 @@ export const RequestHeader = {
 function create_RequestHeader(i: DeepPartial<RequestHeader> | undefined): RequestHeader {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       username: '',
       authRevision: 0,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     username: i.username ?? '',
     authRevision: i.authRevision ?? 0,
   };
@@ -13742,9 +13742,9 @@ function create_RequestHeader(i: DeepPartial<RequestHeader> | undefined): Reques
 function write_RequestHeader(m: DeepPartial<RequestHeader>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -13765,7 +13765,7 @@ function write_RequestHeader(m: DeepPartial<RequestHeader>, w: Writer): void {
 
 function read_RequestHeader(r: Reader, end: number): RequestHeader {
   const m: RequestHeader = {
-    ID: 0,
+    ID: 0n,
     username: '',
     authRevision: 0,
   };
@@ -13773,7 +13773,7 @@ function read_RequestHeader(r: Reader, end: number): RequestHeader {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.uint64();
+        m.ID = r.uint64n();
         break;
       }
       case 18: {
@@ -13795,7 +13795,7 @@ function json_RequestHeader(m: DeepPartial<RequestHeader>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.username;
@@ -13813,7 +13813,7 @@ function fromJson_RequestHeader(x: unknown, path: string): RequestHeader {
   const m = create_RequestHeader(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonUint64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, true);
   v = jsonField(o, "username", "username");
   if (v !== undefined) m.username = jsonString(v, `${path}.username`);
   v = jsonField(o, "auth_revision", "authRevision");
@@ -13827,7 +13827,7 @@ function fromJson_RequestHeader(x: unknown, path: string): RequestHeader {
  * Proto message `etcdserverpb.InternalRaftRequest`.
  */
 export interface InternalRaftRequest {
-  ID: number;
+  ID: bigint;
   range?: RangeRequest;
   put?: PutRequest;
   deleteRange?: DeleteRangeRequest;
@@ -13890,7 +13890,7 @@ export const InternalRaftRequest = {
 function create_InternalRaftRequest(i: DeepPartial<InternalRaftRequest> | undefined): InternalRaftRequest {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       range: undefined,
       put: undefined,
       deleteRange: undefined,
@@ -13924,7 +13924,7 @@ function create_InternalRaftRequest(i: DeepPartial<InternalRaftRequest> | undefi
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     range: i.range == null ? undefined : create_RangeRequest(i.range),
     put: i.put == null ? undefined : create_PutRequest(i.put),
     deleteRange: i.deleteRange == null ? undefined : create_DeleteRangeRequest(i.deleteRange),
@@ -13961,9 +13961,9 @@ function create_InternalRaftRequest(i: DeepPartial<InternalRaftRequest> | undefi
 function write_InternalRaftRequest(m: DeepPartial<InternalRaftRequest>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -14300,7 +14300,7 @@ function write_InternalRaftRequest(m: DeepPartial<InternalRaftRequest>, w: Write
 
 function read_InternalRaftRequest(r: Reader, end: number): InternalRaftRequest {
   const m: InternalRaftRequest = {
-    ID: 0,
+    ID: 0n,
     range: undefined,
     put: undefined,
     deleteRange: undefined,
@@ -14336,7 +14336,7 @@ function read_InternalRaftRequest(r: Reader, end: number): InternalRaftRequest {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.uint64();
+        m.ID = r.uint64n();
         break;
       }
       case 26: {
@@ -14530,7 +14530,7 @@ function json_InternalRaftRequest(m: DeepPartial<InternalRaftRequest>): JsonObje
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.range;
@@ -14660,7 +14660,7 @@ function fromJson_InternalRaftRequest(x: unknown, path: string): InternalRaftReq
   const m = create_InternalRaftRequest(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonUint64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, true);
   v = jsonField(o, "range", "range");
   if (v !== undefined) m.range = fromJson_RangeRequest(v, `${path}.range`);
   v = jsonField(o, "put", "put");
@@ -15621,7 +15621,7 @@ export interface LockRequest {
   /** Lock name (a key prefix). */
   name: Uint8Array;
   /** Lease that bounds ownership; locking twice with one lease is a no-op. */
-  lease: number;
+  lease: bigint;
 }
 
 /** Codec for {@link LockRequest} (`v3lockpb.LockRequest`). */
@@ -15655,12 +15655,12 @@ function create_LockRequest(i: DeepPartial<LockRequest> | undefined): LockReques
   if (i == null) {
     return {
       name: EMPTY_BYTES,
-      lease: 0,
+      lease: 0n,
     };
   }
   return {
     name: i.name ?? EMPTY_BYTES,
-    lease: i.lease ?? 0,
+    lease: i.lease ?? 0n,
   };
 }
 
@@ -15674,9 +15674,9 @@ function write_LockRequest(m: DeepPartial<LockRequest>, w: Writer): void {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
@@ -15684,7 +15684,7 @@ function write_LockRequest(m: DeepPartial<LockRequest>, w: Writer): void {
 function read_LockRequest(r: Reader, end: number): LockRequest {
   const m: LockRequest = {
     name: EMPTY_BYTES,
-    lease: 0,
+    lease: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
@@ -15694,7 +15694,7 @@ function read_LockRequest(r: Reader, end: number): LockRequest {
         break;
       }
       case 16: {
-        m.lease = r.int64();
+        m.lease = r.int64n();
         break;
       }
       default:
@@ -15712,7 +15712,7 @@ function json_LockRequest(m: DeepPartial<LockRequest>): JsonObject {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) o.lease = String(v);
+    if (v != null && v !== 0n) o.lease = String(v);
   }
   return o;
 }
@@ -15724,7 +15724,7 @@ function fromJson_LockRequest(x: unknown, path: string): LockRequest {
   v = jsonField(o, "name", "name");
   if (v !== undefined) m.name = jsonBytes(v, `${path}.name`);
   v = jsonField(o, "lease", "lease");
-  if (v !== undefined) m.lease = jsonInt64(v, `${path}.lease`);
+  if (v !== undefined) m.lease = jsonBig(v, `${path}.lease`, false);
   return m;
 }
 
@@ -16035,7 +16035,7 @@ export interface CampaignRequest {
   /** Election name (a key prefix). */
   name: Uint8Array;
   /** Lease bounding the leadership. */
-  lease: number;
+  lease: bigint;
   /** Initial proclaimed value. */
   value: Uint8Array;
 }
@@ -16071,13 +16071,13 @@ function create_CampaignRequest(i: DeepPartial<CampaignRequest> | undefined): Ca
   if (i == null) {
     return {
       name: EMPTY_BYTES,
-      lease: 0,
+      lease: 0n,
       value: EMPTY_BYTES,
     };
   }
   return {
     name: i.name ?? EMPTY_BYTES,
-    lease: i.lease ?? 0,
+    lease: i.lease ?? 0n,
     value: i.value ?? EMPTY_BYTES,
   };
 }
@@ -16092,9 +16092,9 @@ function write_CampaignRequest(m: DeepPartial<CampaignRequest>, w: Writer): void
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -16109,7 +16109,7 @@ function write_CampaignRequest(m: DeepPartial<CampaignRequest>, w: Writer): void
 function read_CampaignRequest(r: Reader, end: number): CampaignRequest {
   const m: CampaignRequest = {
     name: EMPTY_BYTES,
-    lease: 0,
+    lease: 0n,
     value: EMPTY_BYTES,
   };
   while (r.pos < end) {
@@ -16120,7 +16120,7 @@ function read_CampaignRequest(r: Reader, end: number): CampaignRequest {
         break;
       }
       case 16: {
-        m.lease = r.int64();
+        m.lease = r.int64n();
         break;
       }
       case 26: {
@@ -16142,7 +16142,7 @@ function json_CampaignRequest(m: DeepPartial<CampaignRequest>): JsonObject {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) o.lease = String(v);
+    if (v != null && v !== 0n) o.lease = String(v);
   }
   {
     const v = m.value;
@@ -16158,7 +16158,7 @@ function fromJson_CampaignRequest(x: unknown, path: string): CampaignRequest {
   v = jsonField(o, "name", "name");
   if (v !== undefined) m.name = jsonBytes(v, `${path}.name`);
   v = jsonField(o, "lease", "lease");
-  if (v !== undefined) m.lease = jsonInt64(v, `${path}.lease`);
+  if (v !== undefined) m.lease = jsonBig(v, `${path}.lease`, false);
   v = jsonField(o, "value", "value");
   if (v !== undefined) m.value = jsonBytes(v, `${path}.value`);
   return m;
@@ -16296,7 +16296,7 @@ export interface LeaderKey {
   key: Uint8Array;
   /** Create revision of key; usable in txn compares to guard on leadership. */
   rev: number;
-  lease: number;
+  lease: bigint;
 }
 
 /** Codec for {@link LeaderKey} (`v3electionpb.LeaderKey`). */
@@ -16332,14 +16332,14 @@ function create_LeaderKey(i: DeepPartial<LeaderKey> | undefined): LeaderKey {
       name: EMPTY_BYTES,
       key: EMPTY_BYTES,
       rev: 0,
-      lease: 0,
+      lease: 0n,
     };
   }
   return {
     name: i.name ?? EMPTY_BYTES,
     key: i.key ?? EMPTY_BYTES,
     rev: i.rev ?? 0,
-    lease: i.lease ?? 0,
+    lease: i.lease ?? 0n,
   };
 }
 
@@ -16367,9 +16367,9 @@ function write_LeaderKey(m: DeepPartial<LeaderKey>, w: Writer): void {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(32);
-      w.int64(v);
+      w.int64n(v);
     }
   }
 }
@@ -16379,7 +16379,7 @@ function read_LeaderKey(r: Reader, end: number): LeaderKey {
     name: EMPTY_BYTES,
     key: EMPTY_BYTES,
     rev: 0,
-    lease: 0,
+    lease: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
@@ -16397,7 +16397,7 @@ function read_LeaderKey(r: Reader, end: number): LeaderKey {
         break;
       }
       case 32: {
-        m.lease = r.int64();
+        m.lease = r.int64n();
         break;
       }
       default:
@@ -16423,7 +16423,7 @@ function json_LeaderKey(m: DeepPartial<LeaderKey>): JsonObject {
   }
   {
     const v = m.lease;
-    if (v != null && v !== 0) o.lease = String(v);
+    if (v != null && v !== 0n) o.lease = String(v);
   }
   return o;
 }
@@ -16439,7 +16439,7 @@ function fromJson_LeaderKey(x: unknown, path: string): LeaderKey {
   v = jsonField(o, "rev", "rev");
   if (v !== undefined) m.rev = jsonInt64(v, `${path}.rev`);
   v = jsonField(o, "lease", "lease");
-  if (v !== undefined) m.lease = jsonInt64(v, `${path}.lease`);
+  if (v !== undefined) m.lease = jsonBig(v, `${path}.lease`, false);
   return m;
 }
 
@@ -17242,7 +17242,7 @@ function fromJson_MemberContext(x: unknown, path: string): MemberContext {
  * Proto message `kvpb.LeaseRecord`.
  */
 export interface LeaseRecord {
-  ID: number;
+  ID: bigint;
   /** Granted TTL in seconds. */
   TTL: number;
   /** Remaining TTL from the last checkpoint, 0 if never checkpointed. */
@@ -17279,13 +17279,13 @@ export const LeaseRecord = {
 function create_LeaseRecord(i: DeepPartial<LeaseRecord> | undefined): LeaseRecord {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       TTL: 0,
       RemainingTTL: 0,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     TTL: i.TTL ?? 0,
     RemainingTTL: i.RemainingTTL ?? 0,
   };
@@ -17294,9 +17294,9 @@ function create_LeaseRecord(i: DeepPartial<LeaseRecord> | undefined): LeaseRecor
 function write_LeaseRecord(m: DeepPartial<LeaseRecord>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.int64(v);
+      w.int64n(v);
     }
   }
   {
@@ -17317,7 +17317,7 @@ function write_LeaseRecord(m: DeepPartial<LeaseRecord>, w: Writer): void {
 
 function read_LeaseRecord(r: Reader, end: number): LeaseRecord {
   const m: LeaseRecord = {
-    ID: 0,
+    ID: 0n,
     TTL: 0,
     RemainingTTL: 0,
   };
@@ -17325,7 +17325,7 @@ function read_LeaseRecord(r: Reader, end: number): LeaseRecord {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.int64();
+        m.ID = r.int64n();
         break;
       }
       case 16: {
@@ -17347,7 +17347,7 @@ function json_LeaseRecord(m: DeepPartial<LeaseRecord>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.TTL;
@@ -17365,7 +17365,7 @@ function fromJson_LeaseRecord(x: unknown, path: string): LeaseRecord {
   const m = create_LeaseRecord(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonInt64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, false);
   v = jsonField(o, "TTL", "TTL");
   if (v !== undefined) m.TTL = jsonInt64(v, `${path}.TTL`);
   v = jsonField(o, "RemainingTTL", "RemainingTTL");
