@@ -63,7 +63,7 @@ const defined = (...vs: unknown[]): string[] => {
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 const bool = (v: unknown): boolean => v === true;
 
-function kvCommands(y: Argv): Argv {
+function kvCommands(y: Argv, argv: string[]): Argv {
   return y
     .command(
       'put [k] [value] [ignored..]',
@@ -91,7 +91,7 @@ function kvCommands(y: Argv): Argv {
     .command(
       'txn',
       'Txn processes all the requests in one transaction',
-      (c: Argv) => c.boolean('interactive').alias('i', 'interactive'),
+      (c: Argv) => c.boolean('interactive').alias('interactive', 'i'),
       handler((ctx) => txn(ctx)),
     )
     .command(
@@ -107,8 +107,9 @@ function kvCommands(y: Argv): Argv {
         c
           .string('rev')
           .boolean(['prefix', 'prev-kv', 'progress-notify', 'interactive'])
-          .alias('i', 'interactive'),
-      handler((ctx, a) => watch(ctx, withKey(a), restOf(a, 1))),
+          .alias('interactive', 'i'),
+      // Words after `--` land in `_` (yargs) and name the command to run per event.
+      handler((ctx, a) => watch(ctx, withKey(a), argv.includes('--') ? restOf(a, 1) : undefined)),
     );
 }
 
@@ -438,7 +439,7 @@ function miscCommands(y: Argv): Argv {
     .command(
       'elect [election] [proposal]',
       'Observes and participates in leader election',
-      (c: Argv) => c.boolean('listen').alias('l', 'listen'),
+      (c: Argv) => c.boolean('listen').alias('listen', 'l'),
       handler((ctx, a) => conc.elect(ctx, str(a.election), str(a.proposal), bool(a.listen))),
     )
     .command('version', 'Prints the version of kvctl', {}, () => {
@@ -497,7 +498,7 @@ export async function run(argv: string[]): Promise<number> {
     .fail((msg: string | undefined, err: Error | undefined) => {
       throw err ?? new CtlError(msg ?? 'bad arguments', Exit.badArgs);
     });
-  y = kvCommands(y);
+  y = kvCommands(y, argv);
   y = leaseCommands(y);
   y = clusterCommands(y);
   y = authCommands(y);
