@@ -45,6 +45,7 @@ export async function userAdd(
     throw new CtlError('user add command requires user name as its argument', Exit.badArgs);
   const { name, password } = noPassword ? { name: arg, password: '' } : await passwordOf(arg, interactive);
   await ctx.client().userAdd(name, password, { noPassword });
+  if (ctx.printedProtobuf()) return;
   line(`User ${name} created`);
 }
 
@@ -52,6 +53,7 @@ export async function userDelete(ctx: Ctx, name: string | undefined): Promise<vo
   if (name === undefined)
     throw new CtlError('user delete command requires user name as its argument', Exit.badArgs);
   await ctx.client().userDelete(name);
+  if (ctx.printedProtobuf()) return;
   line(`User ${name} deleted`);
 }
 
@@ -60,6 +62,7 @@ export async function userPasswd(ctx: Ctx, name: string | undefined, interactive
     throw new CtlError('user passwd command requires user name as its argument', Exit.badArgs);
   const { password } = await passwordOf(name, interactive);
   await ctx.client().userChangePassword(name, password);
+  if (ctx.printedProtobuf()) return;
   line('Password updated');
 }
 
@@ -67,6 +70,7 @@ export async function userGet(ctx: Ctx, name: string | undefined, detail: boolea
   if (name === undefined)
     throw new CtlError('user get command requires user name as its argument', Exit.badArgs);
   const res = await ctx.client().userGet(name);
+  if (ctx.printedProtobuf()) return;
   line(`User: ${name}`);
   if (!detail) {
     line(`Roles: ${res.roles.join(' ')}`);
@@ -80,7 +84,9 @@ export async function userGet(ctx: Ctx, name: string | undefined, detail: boolea
 }
 
 export async function userList(ctx: Ctx): Promise<void> {
-  for (const u of (await ctx.client().userList()).users) line(u);
+  const res = await ctx.client().userList();
+  if (ctx.printedProtobuf()) return;
+  for (const u of res.users) line(u);
 }
 
 export async function userGrantRole(
@@ -91,6 +97,7 @@ export async function userGrantRole(
   if (user === undefined || role === undefined)
     throw new CtlError('user grant command requires user name and role name as its argument', Exit.badArgs);
   await ctx.client().userGrantRole(user, role);
+  if (ctx.printedProtobuf()) return;
   line(`Role ${role} is granted to user ${user}`);
 }
 
@@ -102,6 +109,7 @@ export async function userRevokeRole(
   if (user === undefined || role === undefined)
     throw new CtlError('user revoke-role requires user name and role name as its argument', Exit.badArgs);
   await ctx.client().userRevokeRole(user, role);
+  if (ctx.printedProtobuf()) return;
   line(`Role ${role} is revoked from user ${user}`);
 }
 
@@ -109,6 +117,7 @@ export async function roleAdd(ctx: Ctx, name: string | undefined): Promise<void>
   if (name === undefined)
     throw new CtlError('role add command requires role name as its argument', Exit.badArgs);
   await ctx.client().roleAdd(name);
+  if (ctx.printedProtobuf()) return;
   line(`Role ${name} created`);
 }
 
@@ -116,6 +125,7 @@ export async function roleDelete(ctx: Ctx, name: string | undefined): Promise<vo
   if (name === undefined)
     throw new CtlError('role delete command requires role name as its argument', Exit.badArgs);
   await ctx.client().roleDelete(name);
+  if (ctx.printedProtobuf()) return;
   line(`Role ${name} deleted`);
 }
 
@@ -146,11 +156,15 @@ function printRole(name: string, perms: Permission[]): void {
 export async function roleGet(ctx: Ctx, name: string | undefined): Promise<void> {
   if (name === undefined)
     throw new CtlError('role get command requires role name as its argument', Exit.badArgs);
-  printRole(name, (await ctx.client().roleGet(name)).perm);
+  const res = await ctx.client().roleGet(name);
+  if (ctx.printedProtobuf()) return;
+  printRole(name, res.perm);
 }
 
 export async function roleList(ctx: Ctx): Promise<void> {
-  for (const r of (await ctx.client().roleList()).roles) line(r);
+  const res = await ctx.client().roleList();
+  if (ctx.printedProtobuf()) return;
+  for (const r of res.roles) line(r);
 }
 
 const PERM_TYPES: Record<string, Permission_Type> = {
@@ -175,6 +189,7 @@ export async function roleGrantPermission(
   const permType = PERM_TYPES[type.toLowerCase()];
   if (permType === undefined) throw new CtlError(`invalid permission type ${type}`, Exit.badArgs);
   await ctx.client().roleGrantPermission(role, permType, key, rangeScope(end, prefix, fromKey));
+  if (ctx.printedProtobuf()) return;
   line(`Role ${role} updated`);
 }
 
@@ -202,6 +217,7 @@ export async function roleRevokePermission(
   }
   const scope = rangeScope(end, prefix, fromKey);
   await ctx.client().roleRevokePermission(role, key, scope);
+  if (ctx.printedProtobuf()) return;
   if (end === undefined && !prefix && !fromKey) line(`Permission of key ${key} is revoked from role ${role}`);
   else {
     const e = prefix ? dec.decode(prefixEnd(toBytes(key))) : fromKey ? '<open ended>' : (end as string);

@@ -27,6 +27,7 @@ const memberJson = (m: MemberLike): Raw =>
 
 export async function memberList(ctx: Ctx): Promise<void> {
   const res = await ctx.client().memberList();
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(
       obj([
@@ -77,6 +78,7 @@ export async function memberAdd(
   if (name === undefined) throw new CtlError('member name not provided', Exit.badArgs);
   const urls = parsePeerUrls(peerUrls);
   const res = await ctx.client().memberAdd(urls, { isLearner: learner });
+  if (ctx.printedProtobuf()) return;
   const newId = res.member?.ID ?? 0;
   if (ctx.format === 'json') {
     line(
@@ -117,6 +119,7 @@ export async function memberChange(
       : verb === 'updated in'
         ? await c.memberUpdate(id, parsePeerUrls(peerUrls))
         : await c.memberPromote(id);
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(
       obj([
@@ -138,6 +141,7 @@ function clientFor(ctx: Ctx, ep: string): KvClient {
 }
 
 export async function endpointHealth(ctx: Ctx): Promise<void> {
+  ctx.requireFormats('simple', 'json', 'fields', 'table');
   const results = await Promise.all(
     ctx.endpoints.map(async (ep) => {
       const c = clientFor(ctx, ep);
@@ -199,6 +203,7 @@ export function humanBytes(n: number): string {
 }
 
 export async function endpointStatus(ctx: Ctx): Promise<void> {
+  ctx.requireFormats('simple', 'json', 'fields', 'table');
   const all = await Promise.all(
     ctx.endpoints.map(async (ep) => {
       const c = clientFor(ctx, ep);
@@ -267,6 +272,7 @@ export async function endpointStatus(ctx: Ctx): Promise<void> {
 }
 
 export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
+  ctx.requireFormats('simple', 'json', 'fields', 'table');
   const all = await Promise.all(
     ctx.endpoints.map(async (ep) => {
       const c = clientFor(ctx, ep);
@@ -308,11 +314,13 @@ export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
 
 export async function alarmList(ctx: Ctx): Promise<void> {
   const alarms = await ctx.client().alarmList();
+  if (ctx.printedProtobuf()) return;
   for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
 }
 
 export async function alarmDisarm(ctx: Ctx): Promise<void> {
   const alarms = await ctx.client().alarmDisarmAll();
+  if (ctx.printedProtobuf()) return;
   for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
 }
 
