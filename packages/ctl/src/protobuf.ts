@@ -55,6 +55,18 @@ export function encodeHeader(h: NonNullable<Header>): Uint8Array {
     .finish();
 }
 
+/**
+ * A response that holds only a header (MoveLeaderResponse): field 1, or nothing without a header.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(encodeHeaderOnlyResponse(res.header));
+ * ```
+ */
+export function encodeHeaderOnlyResponse(h: Header): Uint8Array {
+  return h ? new PbWriter().bytes(1, encodeHeader(h), true).finish() : new Uint8Array();
+}
+
 function encodeKv(kv: KeyValue): Uint8Array {
   return new PbWriter()
     .bytes(1, kv.key)

@@ -135,7 +135,7 @@ export async function memberChange(
 // ---- endpoint ----
 
 /** A client bound to one endpoint (endpoint commands talk to each endpoint separately). */
-function clientFor(ctx: Ctx, ep: string): KvClient {
+export function clientFor(ctx: Ctx, ep: string): KvClient {
   const shared = ctx.client();
   return new KvClient({ ...shared.conn.options, endpoints: [ep] });
 }
