@@ -6,6 +6,7 @@ import type { Ctx } from '../context.js';
 import { ctlErrorOf } from '../context.js';
 import { fieldsHeader, printTable, q } from '../display.js';
 import { arr, bool, header, num, obj, type Raw, str } from '../gojson.js';
+import { ProgressBar } from '../progress.js';
 import { CtlError, Exit, formatDuration, hex, hex16, line, memberIdArg } from '../util.js';
 
 interface MemberLike {
@@ -349,7 +350,16 @@ export async function snapshotSave(ctx: Ctx, path: string | undefined): Promise<
   const part = `${path}.part`;
   const fh = await open(part, 'w', 0o600);
   try {
-    for await (const chunk of await ctx.client().snapshot()) await fh.write(chunk.blob);
+    // The first chunk tells the size (received + remaining), so the bar has a total from then on.
+    const bar = new ProgressBar(undefined, { unit: 'bytes' });
+    let received = 0;
+    for await (const chunk of await ctx.client().snapshot()) {
+      await fh.write(chunk.blob);
+      received += chunk.blob.length;
+      bar.setTotal(received + Number(chunk.remainingBytes));
+      bar.set(received);
+    }
+    bar.finish();
     await fh.sync();
   } finally {
     await fh.close();

@@ -7,8 +7,45 @@
  */
 import type { Ctx } from '../context.js';
 import { printTable } from '../display.js';
+import { ProgressBar } from '../progress.js';
 import { CtlError, Exit, line } from '../util.js';
 import { humanBytes } from './cluster.js';
+
+/** The part of @kv/server the offline snapshot commands use. */
+type ServerSnapshotApi = Pick<typeof import('@kv/server'), 'restoreSnapshot' | 'snapshotStatus'>;
+
+/**
+ * Loads the offline snapshot code from `specifier` (@kv/server). @kv/ctl lists @kv/server as an
+ * optional peer dependency: restore and status need its storage engines (native modules), every
+ * other command is a plain client and installs without them. Absent, the command fails with a
+ * message that says what to install.
+ */
+export async function loadSnapshotApi(specifier = '@kv/server'): Promise<ServerSnapshotApi> {
+  try {
+    return (await import(specifier)) as ServerSnapshotApi;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new CtlError(
+        `snapshot restore and snapshot status need the ${specifier} package (kv's storage engines), which is not installed; install it next to @kv/ctl (npm install ${specifier})`,
+        Exit.badFeature,
+      );
+    }
+    throw e;
+  }
+}
+
+/** Counts seconds on a stderr bar while `work` runs (restore has no finer progress to report). */
+async function withElapsedBar<T>(work: Promise<T>): Promise<T> {
+  const bar = new ProgressBar(undefined, { unit: 's elapsed', intervalMs: 0 });
+  bar.set(0);
+  const tick = setInterval(() => bar.add(1), 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(tick);
+    bar.finish();
+  }
+}
 
 /** Flags of `snapshot restore`, named as etcdctl's. */
 export interface RestoreFlags {
@@ -30,23 +67,25 @@ function logInfo(msg: string, fields: Record<string, unknown>): void {
 
 export async function snapshotRestore(path: string | undefined, flags: RestoreFlags): Promise<void> {
   if (path === undefined) throw new CtlError('snapshot restore requires exactly one argument', Exit.badArgs);
-  const { restoreSnapshot } = await import('@kv/server');
+  const { restoreSnapshot } = await loadSnapshotApi();
   const name = flags.name ?? 'default';
   const dataDir = flags.dataDir || `${name}.etcd`;
   const walDir = flags.walDir || `${dataDir}/member/wal`;
   const where = { path, 'wal-dir': walDir, 'data-dir': dataDir, 'snap-dir': `${dataDir}/member/snap` };
   logInfo('restoring snapshot', where);
-  const r = await restoreSnapshot({
-    path,
-    name,
-    dataDir,
-    walDir: flags.walDir || undefined,
-    initialCluster: flags.initialCluster,
-    initialClusterToken: flags.initialClusterToken,
-    initialAdvertisePeerUrls: flags.initialAdvertisePeerUrls,
-    skipHashCheck: flags.skipHashCheck,
-    backend: flags.backend,
-  });
+  const r = await withElapsedBar(
+    restoreSnapshot({
+      path,
+      name,
+      dataDir,
+      walDir: flags.walDir || undefined,
+      initialCluster: flags.initialCluster,
+      initialClusterToken: flags.initialClusterToken,
+      initialAdvertisePeerUrls: flags.initialAdvertisePeerUrls,
+      skipHashCheck: flags.skipHashCheck,
+      backend: flags.backend,
+    }),
+  );
   for (const m of r.members) {
     logInfo('added member', {
       'cluster-id': r.clusterId.toString(16),
@@ -60,7 +99,7 @@ export async function snapshotRestore(path: string | undefined, flags: RestoreFl
 
 export async function snapshotStatus(ctx: Ctx, path: string | undefined): Promise<void> {
   if (path === undefined) throw new CtlError('snapshot status requires exactly one argument', Exit.badArgs);
-  const { snapshotStatus: status } = await import('@kv/server');
+  const { snapshotStatus: status } = await loadSnapshotApi();
   const st = await status(path);
   const hash = st.hash.toString(16).padStart(8, '0');
   if (ctx.format === 'json') {
