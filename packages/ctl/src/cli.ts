@@ -8,6 +8,7 @@ import * as auth from './commands/auth.js';
 import * as check from './commands/check.js';
 import * as cluster from './commands/cluster.js';
 import * as conc from './commands/concurrency.js';
+import * as inspect from './commands/inspect.js';
 import * as kv from './commands/kv.js';
 import * as lease from './commands/lease.js';
 import * as mirror from './commands/mirror.js';
@@ -482,6 +483,63 @@ const checkArgs = (a: Args): check.CheckFlags => ({
   autoDefrag: a['auto-defrag'] === true,
 });
 
+/** `inspect ...`: kvctl's keyspace inspections (no etcdctl equivalent). */
+function inspectCommands(y: Argv): Argv {
+  const scope = (c: Argv) =>
+    c.option('prefix', { type: 'string', default: '', describe: 'only keys starting with this prefix' });
+  return y.command(
+    'inspect',
+    'kvctl only: inspections of the keyspace (sizes, prefixes, write rates)',
+    (i: Argv) =>
+      i
+        .command(
+          'largest',
+          'Lists the keys with the largest values',
+          (c: Argv) =>
+            scope(c).option('limit', { type: 'string', default: '10', describe: 'how many keys to list' }),
+          handler((ctx, a) => inspect.inspectLargest(ctx, String(a.prefix), intFlag('limit', a.limit))),
+        )
+        .command(
+          'prefixes',
+          'Counts keys and bytes (keys + values) by prefix',
+          (c: Argv) =>
+            scope(c).option('depth', {
+              type: 'string',
+              default: '1',
+              describe: 'how many /-separated segments make a prefix',
+            }),
+          handler((ctx, a) => inspect.inspectPrefixes(ctx, String(a.prefix), intFlag('depth', a.depth))),
+        )
+        .command(
+          'hot',
+          'Ranks prefixes by write rate, from a watch held for --duration',
+          (c: Argv) =>
+            scope(c)
+              .option('duration', {
+                type: 'string',
+                default: '10s',
+                describe: 'how long to watch (Go duration)',
+              })
+              .option('depth', {
+                type: 'string',
+                default: '1',
+                describe: 'how many /-separated segments make a prefix',
+              })
+              .option('limit', { type: 'string', default: '10', describe: 'how many prefixes to list' }),
+          handler((ctx, a) =>
+            inspect.inspectHot(
+              ctx,
+              String(a.prefix),
+              intFlag('depth', a.depth),
+              String(a.duration),
+              intFlag('limit', a.limit),
+            ),
+          ),
+        )
+        .demandCommand(1, 'inspect needs a subcommand'),
+  );
+}
+
 function operatorCommands(y: Argv): Argv {
   return y
     .command(
@@ -557,6 +615,17 @@ function operatorCommands(y: Argv): Argv {
           (p: Argv) => checkFlags(p, '/etcdctl-check-datascale/'),
           handler((ctx, a) => check.checkDatascale(ctx, checkArgs(a))),
         )
+        .command(
+          'consistency',
+          'kvctl only: compares the KV hash of every member at one revision (exit 1 when they differ)',
+          (p: Argv) =>
+            p.option('endpoints-only', {
+              type: 'boolean',
+              default: false,
+              describe: 'hash only the --endpoints given, not every member from the member list',
+            }),
+          handler((ctx, a) => inspect.checkConsistency(ctx, a['endpoints-only'] === true)),
+        )
         .demandCommand(1, 'check needs a subcommand'),
     );
 }
@@ -627,6 +696,7 @@ export async function run(argv: string[]): Promise<number> {
   y = authCommands(y);
   y = miscCommands(y);
   y = operatorCommands(y);
+  y = inspectCommands(y);
   y = completionCommand(y);
   try {
     await y.parseAsync();

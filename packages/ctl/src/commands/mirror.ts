@@ -3,11 +3,12 @@
  * (etcdctl/ctlv3/command/move_leader_command.go, make_mirror_command.go).
  */
 import { readFileSync } from 'node:fs';
-import { KvClient, prefixEnd, type TlsOptions } from '@kv/client';
+import { KvClient, type TlsOptions } from '@kv/client';
 import type { Ctx } from '../context.js';
 import { header, obj } from '../gojson.js';
 import { ProgressBar } from '../progress.js';
 import { encodeHeaderOnlyResponse } from '../protobuf.js';
+import { prefixRange, scanPrefix } from '../scan.js';
 import { CtlError, Exit, hex, line, out, parseDuration } from '../util.js';
 import { clientFor } from './cluster.js';
 
@@ -107,23 +108,16 @@ export async function makeMirror(ctx: Ctx, args: string[], f: MirrorFlags): Prom
   const counter = setInterval(() => line(String(total)), 30_000);
   try {
     // The base copy: all keys at one revision, in pages (clientv3/mirror's SyncBase).
-    const first = f.prefix === '' ? new Uint8Array([0]) : Buffer.from(f.prefix);
-    const rangeEnd = f.prefix === '' ? new Uint8Array([0]) : prefixEnd(Buffer.from(f.prefix));
-    const base = await src.get(first, { rangeEnd, limit: 1, keysOnly: true });
-    const rev = Number(base.header?.revision ?? 0);
-    let from: Uint8Array = first;
-    for (;;) {
-      const page = await src.get(from, { rangeEnd, revision: rev, limit: 1000 });
-      for (const kv of page.kvs) {
+    let rev = 0;
+    for await (const kvs of scanPrefix(src, f.prefix, { onRevision: (r) => (rev = r) })) {
+      for (const kv of kvs) {
         await dst.put(rename(kv.key), kv.value);
         total++;
         bar.set(total);
       }
-      const last = page.kvs.at(-1)?.key;
-      if (!page.more || last === undefined) break;
-      from = Buffer.concat([last, Buffer.from([0])]);
     }
     // Then the updates after that revision, one destination txn per source revision.
+    const { key: first, rangeEnd } = prefixRange(f.prefix);
     const w = await src.watch(first, { rangeEnd, startRevision: rev + 1 });
     for await (const res of w) {
       let ops: { type: number; key: Uint8Array; value: Uint8Array }[] = [];
