@@ -35,7 +35,7 @@ export class Ctx {
   constructor(private readonly args: GlobalArgs) {
     const f = args['write-out'];
     if (!['simple', 'json', 'fields', 'table', 'protobuf'].includes(f)) {
-      throw new CtlError(`unknown output format "${f}"`, Exit.badArgs);
+      throw new CtlError('unsupported output format', Exit.badFeature);
     }
     this.format = f as Format;
     this.hex = args.hex;

@@ -313,16 +313,42 @@ export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
 
 // ---- alarm, defrag, snapshot ----
 
+/** Alarms as etcdctl prints them: `memberID:<id> alarm:<NAME> ` lines, or the response as JSON. */
+function printAlarms(ctx: Ctx, alarms: { memberID: Id; alarm: number }[]): void {
+  if (ctx.format === 'json') {
+    // etcd fills no header into alarm responses, so etcdctl's JSON has only the alarms.
+    line(
+      obj([
+        [
+          'alarms',
+          arr(
+            alarms.map((a) =>
+              obj([
+                ['memberID', num(a.memberID)],
+                ['alarm', num(a.alarm)],
+              ]),
+            ),
+          ),
+        ],
+      ]).raw,
+    );
+    return;
+  }
+  for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
+}
+
 export async function alarmList(ctx: Ctx): Promise<void> {
   const alarms = await ctx.client().alarmList();
   if (ctx.printedProtobuf()) return;
-  for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
+  printAlarms(ctx, alarms);
 }
 
 export async function alarmDisarm(ctx: Ctx): Promise<void> {
   const alarms = await ctx.client().alarmDisarmAll();
+  // With no alarm to disarm clientv3 answers an empty response of its own: no bytes to print.
+  if (ctx.format === 'protobuf' && alarms.length === 0) return;
   if (ctx.printedProtobuf()) return;
-  for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
+  printAlarms(ctx, alarms);
 }
 
 export async function defrag(ctx: Ctx): Promise<void> {

@@ -53,7 +53,10 @@ export async function elect(
   listen: boolean,
 ): Promise<void> {
   if (name === undefined)
-    throw new CtlError('elect takes one election name argument and an optional proposal', Exit.badArgs);
+    throw new CtlError(
+      'elect takes one election name argument and an optional proposal argument',
+      Exit.badArgs,
+    );
   const c = ctx.client();
   if (listen) {
     for await (const res of await c.observe(name)) {

@@ -242,6 +242,5 @@ export async function compaction(ctx: Ctx, rev: string | undefined, physical: bo
   if (!/^-?\d+$/.test(rev))
     throw new CtlError(`strconv.ParseInt: parsing "${rev}": invalid syntax`, Exit.badArgs);
   await ctx.client().compact(Number(rev), { physical });
-  // etcdctl confirms only in the simple format (compaction_command.go).
-  if (ctx.format === 'simple') line(`compacted revision ${rev}`);
+  line(`compacted revision ${rev}`);
 }
