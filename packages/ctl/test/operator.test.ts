@@ -241,6 +241,7 @@ describe('completion', () => {
     writeFileSync(wrapper, `#!/bin/sh\nexec "${process.execPath}" "${MAIN}" "$@"\n`);
     chmodSync(wrapper, 0o755);
     const script =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a bash expansion, not a template
       'source <(kvctl completion bash); COMP_WORDS=(kvctl mem); COMP_CWORD=1; _kvctl_yargs_completions; echo "${COMPREPLY[@]}"';
     const res = await runProcess('bash', ['-c', script], { env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(res).toMatchObject({ code: 0, out: 'member\n' });

@@ -3,6 +3,7 @@
 // (ids masked by normalize.ts) instead of as raw bytes that embed random ids.
 import * as api from '../../client/dist/api/index.js';
 
+// biome-ignore lint/performance/noDynamicNamespaceImportAccess: the message type is the argument
 const codec = api[process.argv[2]];
 if (!codec?.decode) {
   process.stderr.write(`pb-decode: unknown message ${process.argv[2]}\n`);
