@@ -5,6 +5,7 @@
  * against etcd or kv-server) and kv's older backend-dump format; `status` prints what etcdctl prints
  * for an etcd file (e2e/test/etcd-snapshot.test.ts compares the two).
  */
+import { stat } from 'node:fs/promises';
 import type { Ctx } from '../context.js';
 import { printTable } from '../display.js';
 import { ProgressBar } from '../progress.js';
@@ -99,9 +100,23 @@ export async function snapshotRestore(path: string | undefined, flags: RestoreFl
 
 export async function snapshotStatus(ctx: Ctx, path: string | undefined): Promise<void> {
   if (path === undefined) throw new CtlError('snapshot status requires exactly one argument', Exit.badArgs);
+  // etcdctl stats the file first, so a missing file reads "stat <path>: ..." (restore says "open").
+  await stat(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') throw new CtlError(`stat ${path}: no such file or directory`);
+    throw e;
+  });
   const { snapshotStatus: status } = await loadSnapshotApi();
   const st = await status(path);
   const hash = st.hash.toString(16).padStart(8, '0');
+  // etcdctl reads the file first and refuses protobuf at printing time (no message for a status).
+  ctx.requireFormats('simple', 'json', 'table', 'fields');
+  if (ctx.format === 'fields') {
+    line(`"Hash" : ${st.hash}`);
+    line(`"Revision" : ${st.revision}`);
+    line(`"Keys" : ${st.totalKey}`);
+    line(`"Size" : ${st.totalSize}`);
+    return;
+  }
   if (ctx.format === 'json') {
     line(
       JSON.stringify({
