@@ -101,6 +101,21 @@ export function encodeWatchResponse(res: WatchResponse): Uint8Array {
 }
 
 /**
+ * A RangeResponse (header, kvs, more, count): what etcdctl prints for an observed election leader.
+ *
+ * @example
+ * ```ts
+ * process.stdout.write(encodeRangeResponse(res.header, [res.kv], false, 0));
+ * ```
+ */
+export function encodeRangeResponse(h: Header, kvs: KeyValue[], more: boolean, count: number): Uint8Array {
+  const w = new PbWriter();
+  if (h) w.bytes(1, encodeHeader(h), true);
+  for (const kv of kvs) w.bytes(2, encodeKv(kv), true);
+  return w.uint(3, more).uint(4, count).finish();
+}
+
+/**
  * The first length-delimited field 1 of a message: for every etcd response this is its
  * ResponseHeader. etcdctl prints only the header for the lease responses (clientv3 embeds the header,
  * whose Marshal method is what its printer finds).

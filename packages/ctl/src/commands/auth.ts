@@ -19,6 +19,8 @@ function printedAsResponse(
   json: [string, JVal][] = [],
   fields: (() => void) | null = () => {},
 ): boolean {
+  // etcdctl's table printer has none of the auth responses.
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   if (ctx.printedProtobuf()) return true;
   if (ctx.format === 'json') {
     line(obj([['header', header(res.header)], ...json]).raw);

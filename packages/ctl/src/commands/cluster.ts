@@ -79,6 +79,7 @@ export async function memberAdd(
   if (name === undefined) throw new CtlError('member name not provided', Exit.badArgs);
   const urls = parsePeerUrls(peerUrls);
   const res = await ctx.client().memberAdd(urls, { isLearner: learner });
+  ctx.requireFormats('simple', 'json', 'protobuf');
   if (ctx.printedProtobuf()) return;
   const newId = res.member?.ID ?? 0;
   if (ctx.format === 'json') {
@@ -120,6 +121,7 @@ export async function memberChange(
       : verb === 'updated in'
         ? await c.memberUpdate(id, parsePeerUrls(peerUrls))
         : await c.memberPromote(id);
+  ctx.requireFormats('simple', 'json', 'protobuf');
   if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(
@@ -179,6 +181,14 @@ export async function endpointHealth(ctx: Ctx): Promise<void> {
         )
         .join(',')}]`,
     );
+  } else if (ctx.format === 'fields') {
+    for (const r of results) {
+      line(`"Endpoint" : ${q(r.ep)}`);
+      line(`"Health" : ${r.health}`);
+      line(`"Took" : ${r.took}`);
+      line(`"Error" : ${r.error}`);
+      line();
+    }
   } else if (ctx.format === 'table') {
     printTable(
       ['ENDPOINT', 'HEALTH', 'TOOK', 'ERROR'],
@@ -237,6 +247,22 @@ export async function endpointStatus(ctx: Ctx): Promise<void> {
       ]),
     );
     line(`[${items.map((i) => i.raw).join(',')}]`);
+    return;
+  }
+  if (ctx.format === 'fields') {
+    for (const { ep, res } of all) {
+      fieldsHeader(res.header);
+      line(`"Version" : ${q(res.version)}`);
+      line(`"DBSize" : ${res.dbSize}`);
+      line(`"Leader" : ${res.leader}`);
+      line(`"IsLearner" : ${res.isLearner}`);
+      line(`"RaftIndex" : ${res.raftIndex}`);
+      line(`"RaftTerm" : ${res.raftTerm}`);
+      line(`"RaftAppliedIndex" : ${res.raftAppliedIndex}`);
+      line(`"Errors" : [${res.errors.join(' ')}]`);
+      line(`"Endpoint" : ${q(ep)}`);
+      line();
+    }
     return;
   }
   const rows = all.map(({ ep, res }) => [
@@ -301,6 +327,15 @@ export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
     line(`[${items.map((i) => i.raw).join(',')}]`);
     return;
   }
+  if (ctx.format === 'fields') {
+    for (const { ep, res } of all) {
+      fieldsHeader(res.header);
+      line(`"Endpoint" : ${q(ep)}`);
+      line(`"Hash" : ${res.hash}`);
+      line();
+    }
+    return;
+  }
   if (ctx.format === 'table') {
     printTable(
       ['ENDPOINT', 'HASH'],
@@ -315,6 +350,8 @@ export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
 
 /** Alarms as etcdctl prints them: `memberID:<id> alarm:<NAME> ` lines, or the response as JSON. */
 function printAlarms(ctx: Ctx, alarms: { memberID: Id; alarm: number }[]): void {
+  // etcdctl's fields printer dereferences the (absent) header and crashes; kvctl refuses it.
+  ctx.requireFormats('simple', 'json', 'protobuf');
   if (ctx.format === 'json') {
     // etcd fills no header into alarm responses, so etcdctl's JSON has only the alarms.
     line(

@@ -1,7 +1,9 @@
 /** lock and elect on etcd's v3lock / v3election services, each held by a kept-alive 60 s lease. */
 import { spawn } from 'node:child_process';
 import type { Ctx } from '../context.js';
-import { CtlError, Exit, line } from '../util.js';
+import { encodeRangeResponse } from '../protobuf.js';
+import { CtlError, Exit, out } from '../util.js';
+import { printGet } from './kv.js';
 
 const SESSION_TTL = 60;
 
@@ -37,7 +39,10 @@ export async function lock(ctx: Ctx, name: string | undefined, command: string[]
       if (code !== 0) process.exitCode = code;
       return;
     }
-    line(new TextDecoder().decode(held.key));
+    // etcdctl reads the lock key back and prints it as `get` would, in the chosen format.
+    const got = await c.get(held.key);
+    if (got.kvs.length === 0) throw new CtlError('lock lost on init');
+    printGet(ctx, got);
     await untilSignal();
     await c.unlock(held.key);
   } finally {
@@ -59,11 +64,11 @@ export async function elect(
     );
   const c = ctx.client();
   if (listen) {
+    // Each observed leader prints as `get` would print it (etcdctl's display.Get).
     for await (const res of await c.observe(name)) {
-      if (res.kv) {
-        line(new TextDecoder().decode(res.kv.key));
-        line(new TextDecoder().decode(res.kv.value));
-      }
+      if (!res.kv) continue;
+      if (ctx.format === 'protobuf') out(encodeRangeResponse(res.header, [res.kv], false, 0));
+      else printGet(ctx, { header: res.header, kvs: [res.kv], more: false, count: 0 });
     }
     return;
   }
@@ -72,8 +77,8 @@ export async function elect(
   const ka = await c.keepAlive(ID);
   try {
     const won = await c.campaign(name, ID, proposal, { timeoutMs: 2 ** 31 - 1 });
-    line(new TextDecoder().decode(won.leader?.key ?? new Uint8Array()));
-    line(proposal);
+    // etcdctl reads the leader key back and prints it as `get` would.
+    printGet(ctx, await c.get(won.leader?.key ?? new Uint8Array()));
     await untilSignal();
     if (won.leader) await c.resign(won.leader);
   } finally {

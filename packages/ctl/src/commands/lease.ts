@@ -13,13 +13,14 @@ type HeaderOf = Parameters<typeof encodeHeader>[0] | undefined;
  * responses embed the header, and its Marshal method is what etcdctl's printer finds).
  */
 function printedHeaderProtobuf(ctx: Ctx, h: HeaderOf): boolean {
+  // Called right after each lease call: like etcdctl, a format it lacks fails after the call.
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   if (ctx.format !== 'protobuf') return false;
   out(h ? encodeHeader(h) : new Uint8Array());
   return true;
 }
 
 export async function grant(ctx: Ctx, ttlText: string | undefined): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   if (ttlText === undefined) throw new CtlError('lease grant command needs TTL argument', Exit.badArgs);
   if (!/^-?\d+$/.test(ttlText))
     throw new CtlError(`bad TTL (strconv.ParseInt: parsing "${ttlText}": invalid syntax)`, Exit.badArgs);
@@ -49,7 +50,6 @@ export async function grant(ctx: Ctx, ttlText: string | undefined): Promise<void
 }
 
 export async function revoke(ctx: Ctx, idText: string | undefined): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   if (idText === undefined) throw new CtlError('lease revoke command needs 1 argument', Exit.badArgs);
   const id = leaseIdArg(idText);
   let res: Awaited<ReturnType<ReturnType<Ctx['client']>['revoke']>>;
@@ -58,6 +58,7 @@ export async function revoke(ctx: Ctx, idText: string | undefined): Promise<void
   } catch (e) {
     throw new CtlError(`failed to revoke lease (${(e as Error).message})`);
   }
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   if (ctx.format === 'protobuf') {
     // clientv3.LeaseRevokeResponse has no Marshal method: etcdctl refuses it after the call.
     const h = res.header;
@@ -72,7 +73,6 @@ export async function revoke(ctx: Ctx, idText: string | undefined): Promise<void
 }
 
 export async function timeToLive(ctx: Ctx, idText: string | undefined, keys: boolean): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   if (idText === undefined)
     throw new CtlError('lease timetolive command needs lease ID as argument', Exit.badArgs);
   const id = leaseIdArg(idText);
@@ -110,7 +110,6 @@ export async function timeToLive(ctx: Ctx, idText: string | undefined, keys: boo
 }
 
 export async function list(ctx: Ctx): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   const res = await ctx.client().leases();
   if (printedHeaderProtobuf(ctx, res.header)) return;
   if (ctx.format === 'json') {
@@ -152,7 +151,6 @@ function printKeepAlive(
 }
 
 export async function keepAlive(ctx: Ctx, idText: string | undefined, once: boolean): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   if (idText === undefined)
     throw new CtlError('lease keep-alive command needs lease ID as argument', Exit.badArgs);
   const id = leaseIdArg(idText);
