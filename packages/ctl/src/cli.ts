@@ -435,8 +435,9 @@ function miscCommands(y: Argv): Argv {
       'lock [lockname] [command..]',
       'Acquires a named lock (and runs a command while holding it)',
       {},
+      // `lock name -- cmd args` (words after `--` land in `_`) runs the command as `lock name cmd args`.
       handler((ctx, a) =>
-        conc.lock(ctx, str(a.lockname), ((a.command as unknown[] | undefined) ?? []).map(String)),
+        conc.lock(ctx, str(a.lockname), [...((a.command as unknown[] | undefined) ?? []).map(String), ...restOf(a, 1)]),
       ),
     )
     .command(
