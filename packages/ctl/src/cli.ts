@@ -437,7 +437,10 @@ function miscCommands(y: Argv): Argv {
       {},
       // `lock name -- cmd args` (words after `--` land in `_`) runs the command as `lock name cmd args`.
       handler((ctx, a) =>
-        conc.lock(ctx, str(a.lockname), [...((a.command as unknown[] | undefined) ?? []).map(String), ...restOf(a, 1)]),
+        conc.lock(ctx, str(a.lockname), [
+          ...((a.command as unknown[] | undefined) ?? []).map(String),
+          ...restOf(a, 1),
+        ]),
       ),
     )
     .command(

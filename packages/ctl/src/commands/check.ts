@@ -2,7 +2,7 @@
  * check perf | check datascale: etcdctl 3.4's load checks (etcdctl/ctlv3/command/check.go for the
  * load profiles, pass/fail rules and output lines). A progress bar goes to stderr on a terminal.
  */
-import type { KvClient } from '@kv/client';
+import { KvClient } from '@kv/client';
 import type { Ctx } from '../context.js';
 import { ProgressBar } from '../progress.js';
 import { CtlError, Exit, line } from '../util.js';
@@ -169,9 +169,12 @@ async function cleanUp(ctx: Ctx, client: KvClient, f: CheckFlags): Promise<void>
   }
 }
 
-/** Runs `workers` loops that each take the next put from `next` until it returns undefined. */
+/**
+ * Runs `workers` loops, each with a client (connection) of its own as etcdctl's checks have, that
+ * take the next put from `next` until it returns undefined.
+ */
 async function runWorkers(
-  client: KvClient,
+  shared: KvClient,
   workers: number,
   next: () => Promise<Uint8Array | undefined>,
   value: Uint8Array,
@@ -179,7 +182,8 @@ async function runWorkers(
 ): Promise<{ latencies: number[]; errors: Map<string, number> }> {
   const latencies: number[] = [];
   const errors = new Map<string, number>();
-  const loop = async (): Promise<void> => {
+  const clients = Array.from({ length: workers }, () => new KvClient({ ...shared.conn.options }));
+  const loop = async (client: KvClient): Promise<void> => {
     for (let key = await next(); key !== undefined; key = await next()) {
       const started = performance.now();
       try {
@@ -192,7 +196,11 @@ async function runWorkers(
       onDone();
     }
   };
-  await Promise.all(Array.from({ length: workers }, loop));
+  try {
+    await Promise.all(clients.map(loop));
+  } finally {
+    for (const c of clients) c.close();
+  }
   return { latencies, errors };
 }
 
