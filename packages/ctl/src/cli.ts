@@ -5,15 +5,18 @@
  */
 import yargs, { type Argv } from 'yargs';
 import * as auth from './commands/auth.js';
+import * as check from './commands/check.js';
 import * as cluster from './commands/cluster.js';
 import * as conc from './commands/concurrency.js';
+import * as inspect from './commands/inspect.js';
 import * as kv from './commands/kv.js';
 import * as lease from './commands/lease.js';
+import * as mirror from './commands/mirror.js';
 import * as snapshot from './commands/snapshot.js';
 import { txn } from './commands/txn.js';
 import { watch } from './commands/watch.js';
 import { Ctx, ctlErrorOf, type GlobalArgs } from './context.js';
-import { CtlError, Exit, intFlag, line } from './util.js';
+import { CtlError, Exit, intFlag, line, parseDuration } from './util.js';
 
 /** kvctl's version line (it speaks etcd's 3.4 API). */
 export const VERSION = '0.0.0';
@@ -63,7 +66,7 @@ const defined = (...vs: unknown[]): string[] => {
 const str = (v: unknown): string | undefined => (v === undefined ? undefined : String(v));
 const bool = (v: unknown): boolean => v === true;
 
-function kvCommands(y: Argv): Argv {
+function kvCommands(y: Argv, argv: string[]): Argv {
   return y
     .command(
       'put [k] [value] [ignored..]',
@@ -91,7 +94,7 @@ function kvCommands(y: Argv): Argv {
     .command(
       'txn',
       'Txn processes all the requests in one transaction',
-      (c: Argv) => c.boolean('interactive').alias('i', 'interactive'),
+      (c: Argv) => c.boolean('interactive').alias('interactive', 'i'),
       handler((ctx) => txn(ctx)),
     )
     .command(
@@ -107,8 +110,9 @@ function kvCommands(y: Argv): Argv {
         c
           .string('rev')
           .boolean(['prefix', 'prev-kv', 'progress-notify', 'interactive'])
-          .alias('i', 'interactive'),
-      handler((ctx, a) => watch(ctx, withKey(a), restOf(a, 1))),
+          .alias('interactive', 'i'),
+      // Words after `--` land in `_` (yargs) and name the command to run per event.
+      handler((ctx, a) => watch(ctx, withKey(a), argv.includes('--') ? restOf(a, 1) : undefined)),
     );
 }
 
@@ -431,14 +435,18 @@ function miscCommands(y: Argv): Argv {
       'lock [lockname] [command..]',
       'Acquires a named lock (and runs a command while holding it)',
       {},
+      // `lock name -- cmd args` (words after `--` land in `_`) runs the command as `lock name cmd args`.
       handler((ctx, a) =>
-        conc.lock(ctx, str(a.lockname), ((a.command as unknown[] | undefined) ?? []).map(String)),
+        conc.lock(ctx, str(a.lockname), [
+          ...((a.command as unknown[] | undefined) ?? []).map(String),
+          ...restOf(a, 1),
+        ]),
       ),
     )
     .command(
       'elect [election] [proposal]',
       'Observes and participates in leader election',
-      (c: Argv) => c.boolean('listen').alias('l', 'listen'),
+      (c: Argv) => c.boolean('listen').alias('listen', 'l'),
       handler((ctx, a) => conc.elect(ctx, str(a.election), str(a.proposal), bool(a.listen))),
     )
     .command('version', 'Prints the version of kvctl', {}, () => {
@@ -447,12 +455,201 @@ function miscCommands(y: Argv): Argv {
     });
 }
 
+/** Flags shared by `check perf` and `check datascale` (etcdctl's, with their own default prefix). */
+function checkFlags(c: Argv, prefix: string): Argv {
+  return c
+    .option('load', {
+      type: 'string',
+      default: 's',
+      describe: 'The workload model. Accepted workloads: s(small), m(medium), l(large), xl(xLarge)',
+    })
+    .option('prefix', {
+      type: 'string',
+      default: prefix,
+      describe: "The prefix for writing the check's keys.",
+    })
+    .option('auto-compact', {
+      type: 'boolean',
+      default: false,
+      describe: 'Compact storage with last revision after test is finished.',
+    })
+    .option('auto-defrag', {
+      type: 'boolean',
+      default: false,
+      describe: 'Defragment storage after test is finished.',
+    });
+}
+
+const checkArgs = (a: Args): check.CheckFlags => ({
+  load: String(a.load),
+  prefix: String(a.prefix),
+  autoCompact: a['auto-compact'] === true,
+  autoDefrag: a['auto-defrag'] === true,
+});
+
+/** `inspect ...`: kvctl's keyspace inspections (no etcdctl equivalent). */
+function inspectCommands(y: Argv): Argv {
+  const scope = (c: Argv) =>
+    c.option('prefix', { type: 'string', default: '', describe: 'only keys starting with this prefix' });
+  return y.command(
+    'inspect',
+    'kvctl only: inspections of the keyspace (sizes, prefixes, write rates)',
+    (i: Argv) =>
+      i
+        .command(
+          'largest',
+          'Lists the keys with the largest values',
+          (c: Argv) =>
+            scope(c).option('limit', { type: 'string', default: '10', describe: 'how many keys to list' }),
+          handler((ctx, a) => inspect.inspectLargest(ctx, String(a.prefix), intFlag('limit', a.limit))),
+        )
+        .command(
+          'prefixes',
+          'Counts keys and bytes (keys + values) by prefix',
+          (c: Argv) =>
+            scope(c).option('depth', {
+              type: 'string',
+              default: '1',
+              describe: 'how many /-separated segments make a prefix',
+            }),
+          handler((ctx, a) => inspect.inspectPrefixes(ctx, String(a.prefix), intFlag('depth', a.depth))),
+        )
+        .command(
+          'hot',
+          'Ranks prefixes by write rate, from a watch held for --duration',
+          (c: Argv) =>
+            scope(c)
+              .option('duration', {
+                type: 'string',
+                default: '10s',
+                describe: 'how long to watch (Go duration)',
+              })
+              .option('depth', {
+                type: 'string',
+                default: '1',
+                describe: 'how many /-separated segments make a prefix',
+              })
+              .option('limit', { type: 'string', default: '10', describe: 'how many prefixes to list' }),
+          handler((ctx, a) =>
+            inspect.inspectHot(
+              ctx,
+              String(a.prefix),
+              intFlag('depth', a.depth),
+              String(a.duration),
+              intFlag('limit', a.limit),
+            ),
+          ),
+        )
+        .demandCommand(1, 'inspect needs a subcommand'),
+  );
+}
+
+function operatorCommands(y: Argv): Argv {
+  return y
+    .command(
+      'move-leader [args..]',
+      'Transfers leadership to another etcd cluster member.',
+      {},
+      handler((ctx, a) => mirror.moveLeader(ctx, ((a.args as unknown[] | undefined) ?? []).map(String))),
+    )
+    .command(
+      'make-mirror [args..]',
+      'Makes a mirror at the destination etcd cluster',
+      {
+        prefix: { type: 'string', default: '', describe: 'Key-value prefix to mirror' },
+        'dest-prefix': {
+          type: 'string',
+          default: '',
+          describe: 'destination prefix to mirror a prefix to a different prefix in the destination cluster',
+        },
+        'no-dest-prefix': {
+          type: 'boolean',
+          default: false,
+          describe: 'mirror key-values to the root of the destination cluster',
+        },
+        'dest-cacert': {
+          type: 'string',
+          describe: 'Verify certificates of TLS enabled secure servers using this CA bundle',
+        },
+        'dest-cert': {
+          type: 'string',
+          describe: 'Identify secure client using this TLS certificate file for the destination cluster',
+        },
+        'dest-key': { type: 'string', describe: 'Identify secure client using this TLS key file' },
+        'dest-insecure-transport': {
+          type: 'boolean',
+          default: true,
+          describe: 'Disable transport security for client connections',
+        },
+      },
+      handler((ctx, a) =>
+        mirror.makeMirror(ctx, ((a.args as unknown[] | undefined) ?? []).map(String), {
+          prefix: String(a.prefix),
+          destPrefix: String(a['dest-prefix']),
+          noDestPrefix: a['no-dest-prefix'] === true,
+          destCacert: str(a['dest-cacert']),
+          destCert: str(a['dest-cert']),
+          destKey: str(a['dest-key']),
+          destInsecureTransport: a['dest-insecure-transport'] !== false,
+          dialTimeout: a['dial-timeout'],
+        }),
+      ),
+    )
+    .command('check', 'commands for checking properties of the etcd cluster', (c: Argv) =>
+      c
+        .command(
+          'perf',
+          'Check the performance of the etcd cluster',
+          (p: Argv) =>
+            checkFlags(p, '/etcdctl-check-perf/').option('duration', {
+              type: 'string',
+              describe: 'kvctl only: how long to run (Go duration; etcdctl always runs 60s)',
+            }),
+          handler((ctx, a) =>
+            check.checkPerf(ctx, {
+              ...checkArgs(a),
+              durationSeconds:
+                a.duration === undefined ? undefined : parseDuration(String(a.duration)) / 1000,
+            }),
+          ),
+        )
+        .command(
+          'datascale',
+          'Check the memory usage of holding data for different workloads on a given server endpoint.',
+          (p: Argv) => checkFlags(p, '/etcdctl-check-datascale/'),
+          handler((ctx, a) => check.checkDatascale(ctx, checkArgs(a))),
+        )
+        .command(
+          'consistency',
+          'kvctl only: compares the KV hash of every member at one revision (exit 1 when they differ)',
+          (p: Argv) =>
+            p.option('endpoints-only', {
+              type: 'boolean',
+              default: false,
+              describe: 'hash only the --endpoints given, not every member from the member list',
+            }),
+          handler((ctx, a) => inspect.checkConsistency(ctx, a['endpoints-only'] === true)),
+        )
+        .demandCommand(1, 'check needs a subcommand'),
+    );
+}
+
 /** Parses `argv` (without `node main.js`) and runs the command. Resolves with the exit code. */
 export async function run(argv: string[]): Promise<number> {
+  // yargs picks its completion template (bash or zsh) from $SHELL/$ZSH_NAME when it is created.
+  if (argv[0] === 'completion' && (argv[1] === 'bash' || argv[1] === 'zsh')) {
+    process.env.SHELL = `/bin/${argv[1]}`;
+    process.env.ZSH_NAME = argv[1] === 'zsh' ? 'zsh' : '';
+  }
   let y: Argv = yargs(argv)
     .scriptName('kvctl')
     .env('ETCDCTL')
-    .parserConfiguration({ 'parse-numbers': false, 'parse-positional-numbers': false, 'strip-aliased': true })
+    .parserConfiguration({
+      'parse-numbers': false,
+      'parse-positional-numbers': false,
+      'strip-aliased': true,
+      'boolean-negation': false,
+    })
     .option('endpoints', {
       type: 'string',
       default: '127.0.0.1:2379',
@@ -497,11 +694,14 @@ export async function run(argv: string[]): Promise<number> {
     .fail((msg: string | undefined, err: Error | undefined) => {
       throw err ?? new CtlError(msg ?? 'bad arguments', Exit.badArgs);
     });
-  y = kvCommands(y);
+  y = kvCommands(y, argv);
   y = leaseCommands(y);
   y = clusterCommands(y);
   y = authCommands(y);
   y = miscCommands(y);
+  y = operatorCommands(y);
+  y = inspectCommands(y);
+  y = completionCommand(y);
   try {
     await y.parseAsync();
   } catch (e) {
@@ -513,4 +713,29 @@ export async function run(argv: string[]): Promise<number> {
     return err.exitCode;
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+/**
+ * `completion bash|zsh`: prints a shell completion script (yargs' own; it completes commands and
+ * flags by asking kvctl with --get-yargs-completions). etcdctl's fish and powershell are refused.
+ */
+function completionCommand(y: Argv): Argv {
+  return y
+    .completion('__completion', false)
+    .command(
+      'completion [shell]',
+      'Generate the autocompletion script for kvctl for the specified shell (bash or zsh)',
+      {},
+      async (a: unknown) => {
+        const shell = str((a as Args).shell);
+        if (shell !== 'bash' && shell !== 'zsh') {
+          process.stderr.write(
+            `Error: ${shell === undefined ? 'completion needs a shell: bash or zsh' : `kvctl has no ${shell} completion (bash, zsh)`}\n`,
+          );
+          process.exitCode = Exit.badArgs;
+          return;
+        }
+        y.showCompletionScript();
+      },
+    );
 }

@@ -1,6 +1,7 @@
 /** Global flags (and their ETCDCTL_* environment twins) → a connected KvClient and output settings. */
 import { readFileSync } from 'node:fs';
 import { AuthFailedError, DeadlineExceededError, KvClient, KvError, type TlsOptions } from '@kv/client';
+import { captureResponses, headerBytesOf } from './protobuf.js';
 import { CtlError, Exit, parseDuration } from './util.js';
 
 /** Output formats of `-w/--write-out`. */
@@ -29,11 +30,12 @@ export class Ctx {
   readonly commandTimeoutMs: number;
   readonly endpoints: string[];
   private clientInstance: KvClient | undefined;
+  private lastResponse: (() => Uint8Array | undefined) | undefined;
 
   constructor(private readonly args: GlobalArgs) {
     const f = args['write-out'];
     if (!['simple', 'json', 'fields', 'table', 'protobuf'].includes(f)) {
-      throw new CtlError(`unknown output format "${f}"`, Exit.badArgs);
+      throw new CtlError('unsupported output format', Exit.badFeature);
     }
     this.format = f as Format;
     this.hex = args.hex;
@@ -79,6 +81,7 @@ export class Ctx {
         dialTimeoutMs: parseDuration(this.args['dial-timeout']),
         commandTimeoutMs: this.commandTimeoutMs,
       });
+      if (this.format === 'protobuf') this.lastResponse = captureResponses(this.clientInstance);
     }
     return this.clientInstance;
   }
@@ -86,6 +89,18 @@ export class Ctx {
   /** Closes the client if one was created. */
   close(): void {
     this.clientInstance?.close();
+  }
+
+  /**
+   * For `-w protobuf`: writes the last unary response's bytes as the server sent them (or only its
+   * header, where etcdctl's printer finds the header's Marshal method) and returns true; false for
+   * other formats, so a command goes on to print in its own format.
+   */
+  printedProtobuf(headerOnly = false): boolean {
+    if (this.format !== 'protobuf') return false;
+    const bytes = this.lastResponse?.() ?? new Uint8Array();
+    process.stdout.write(headerOnly ? headerBytesOf(bytes) : bytes);
+    return true;
   }
 
   /** Fails for formats a command does not have (etcdctl: `<format> not supported as output format`). */

@@ -117,8 +117,8 @@ export function intFlag(name: string, value: unknown): number {
   return Number(text);
 }
 
-/** Writes text to stdout (no newline added). */
-export function out(text: string): void {
+/** Writes text or bytes to stdout (no newline added). */
+export function out(text: string | Uint8Array): void {
   process.stdout.write(text);
 }
 

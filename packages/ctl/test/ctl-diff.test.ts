@@ -42,6 +42,7 @@ async function runCase(c: Case, tool: string): Promise<string> {
       CTL: `${tool} --endpoints=${etcd.clientUrl}`,
       TOOL: tool,
       PEER2: `http://127.0.0.1:${etcd.ports.peer2}`,
+      PBDEC: `node ${join(here, 'pb-decode.mjs')}`,
     };
     const raw = await new Promise<string>((resolve, reject) => {
       const child = spawn('bash', ['-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });

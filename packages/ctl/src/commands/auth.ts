@@ -2,8 +2,39 @@
 import { prefixEnd, toBytes } from '@kv/client';
 import { type Permission, Permission_Type } from '@kv/client/api';
 import type { Ctx } from '../context.js';
+import { fieldsHeader, q } from '../display.js';
+import { arr, b64, type HeaderLike, header, type JVal, num, obj, str } from '../gojson.js';
 import { CtlError, Exit, line } from '../util.js';
 import { readStdin } from './kv.js';
+
+/**
+ * Prints an auth response in the formats etcdctl prints it as a response (protobuf bytes, Go JSON of
+ * the response, `fields` header lines plus `fields`), or returns false for the simple text, which
+ * etcdctl's table printer prints for the commands that do not refuse it (commands refuse the formats
+ * etcdctl refuses before calling this; `fields: null` means no fields form).
+ */
+function printedAsResponse(
+  ctx: Ctx,
+  res: { header?: HeaderLike },
+  json: [string, JVal][] = [],
+  fields: (() => void) | null = () => {},
+): boolean {
+  // etcdctl's table printer has none of the auth responses.
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
+  if (ctx.printedProtobuf()) return true;
+  if (ctx.format === 'json') {
+    line(obj([['header', header(res.header)], ...json]).raw);
+    return true;
+  }
+  if (ctx.format === 'fields' && fields !== null) {
+    fieldsHeader(res.header);
+    fields();
+    return true;
+  }
+  return false;
+}
+
+const names = (list: string[]): JVal => arr(list.map((n) => str(n, true)));
 
 export async function authEnable(ctx: Ctx): Promise<void> {
   await ctx.client().authEnable();
@@ -44,14 +75,16 @@ export async function userAdd(
   if (arg === undefined)
     throw new CtlError('user add command requires user name as its argument', Exit.badArgs);
   const { name, password } = noPassword ? { name: arg, password: '' } : await passwordOf(arg, interactive);
-  await ctx.client().userAdd(name, password, { noPassword });
+  const res = await ctx.client().userAdd(name, password, { noPassword });
+  if (printedAsResponse(ctx, res)) return;
   line(`User ${name} created`);
 }
 
 export async function userDelete(ctx: Ctx, name: string | undefined): Promise<void> {
   if (name === undefined)
     throw new CtlError('user delete command requires user name as its argument', Exit.badArgs);
-  await ctx.client().userDelete(name);
+  const res = await ctx.client().userDelete(name);
+  if (printedAsResponse(ctx, res)) return;
   line(`User ${name} deleted`);
 }
 
@@ -59,7 +92,8 @@ export async function userPasswd(ctx: Ctx, name: string | undefined, interactive
   if (name === undefined)
     throw new CtlError('user passwd command requires user name as its argument', Exit.badArgs);
   const { password } = await passwordOf(name, interactive);
-  await ctx.client().userChangePassword(name, password);
+  const res = await ctx.client().userChangePassword(name, password);
+  if (printedAsResponse(ctx, res)) return;
   line('Password updated');
 }
 
@@ -67,20 +101,26 @@ export async function userGet(ctx: Ctx, name: string | undefined, detail: boolea
   if (name === undefined)
     throw new CtlError('user get command requires user name as its argument', Exit.badArgs);
   const res = await ctx.client().userGet(name);
-  line(`User: ${name}`);
-  if (!detail) {
-    line(`Roles: ${res.roles.join(' ')}`);
+  if (detail) {
+    // etcdctl prints this line in every format, then each role as `role get` prints it.
+    line(`User: ${name}`);
+    for (const role of res.roles) {
+      line();
+      printRoleGet(ctx, role, await ctx.client().roleGet(role));
+    }
     return;
   }
-  for (const role of res.roles) {
-    line();
-    const r = await ctx.client().roleGet(role);
-    printRole(role, r.perm);
-  }
+  ctx.requireFormats('simple', 'json', 'protobuf');
+  if (printedAsResponse(ctx, res, [['roles', names(res.roles)]], null)) return;
+  line(`User: ${name}`);
+  line(`Roles: ${res.roles.join(' ')}`);
 }
 
 export async function userList(ctx: Ctx): Promise<void> {
-  for (const u of (await ctx.client().userList()).users) line(u);
+  const res = await ctx.client().userList();
+  ctx.requireFormats('simple', 'json', 'protobuf');
+  if (printedAsResponse(ctx, res, [['users', names(res.users)]], null)) return;
+  for (const u of res.users) line(u);
 }
 
 export async function userGrantRole(
@@ -90,7 +130,8 @@ export async function userGrantRole(
 ): Promise<void> {
   if (user === undefined || role === undefined)
     throw new CtlError('user grant command requires user name and role name as its argument', Exit.badArgs);
-  await ctx.client().userGrantRole(user, role);
+  const res = await ctx.client().userGrantRole(user, role);
+  if (printedAsResponse(ctx, res)) return;
   line(`Role ${role} is granted to user ${user}`);
 }
 
@@ -101,25 +142,30 @@ export async function userRevokeRole(
 ): Promise<void> {
   if (user === undefined || role === undefined)
     throw new CtlError('user revoke-role requires user name and role name as its argument', Exit.badArgs);
-  await ctx.client().userRevokeRole(user, role);
+  const res = await ctx.client().userRevokeRole(user, role);
+  if (printedAsResponse(ctx, res)) return;
   line(`Role ${role} is revoked from user ${user}`);
 }
 
 export async function roleAdd(ctx: Ctx, name: string | undefined): Promise<void> {
   if (name === undefined)
     throw new CtlError('role add command requires role name as its argument', Exit.badArgs);
-  await ctx.client().roleAdd(name);
+  const res = await ctx.client().roleAdd(name);
+  if (printedAsResponse(ctx, res)) return;
   line(`Role ${name} created`);
 }
 
 export async function roleDelete(ctx: Ctx, name: string | undefined): Promise<void> {
   if (name === undefined)
     throw new CtlError('role delete command requires role name as its argument', Exit.badArgs);
-  await ctx.client().roleDelete(name);
+  const res = await ctx.client().roleDelete(name);
+  if (printedAsResponse(ctx, res)) return;
   line(`Role ${name} deleted`);
 }
 
 const dec = new TextDecoder();
+
+const PERM_TYPE_NAMES = ['READ', 'WRITE', 'READWRITE'];
 
 /** One permission's key or range as etcdctl prints it. */
 function rangeText(p: Permission): string {
@@ -146,11 +192,41 @@ function printRole(name: string, perms: Permission[]): void {
 export async function roleGet(ctx: Ctx, name: string | undefined): Promise<void> {
   if (name === undefined)
     throw new CtlError('role get command requires role name as its argument', Exit.badArgs);
-  printRole(name, (await ctx.client().roleGet(name)).perm);
+  printRoleGet(ctx, name, await ctx.client().roleGet(name));
+}
+
+type RoleGetResult = Awaited<ReturnType<ReturnType<Ctx['client']>['roleGet']>>;
+
+/** `role get` output (also each role of `user get --detail`). */
+function printRoleGet(ctx: Ctx, name: string, res: RoleGetResult): void {
+  const perms = arr(
+    res.perm.map((p) =>
+      obj([
+        ['permType', num(p.permType)],
+        ['key', b64(p.key)],
+        ['range_end', b64(p.rangeEnd)],
+      ]),
+    ),
+  );
+  const fields = () => {
+    for (const p of res.perm) {
+      // etcdctl's Println puts a second space after the colon here.
+      line(`"PermType" :  ${PERM_TYPE_NAMES[p.permType] ?? p.permType}`);
+      line(`"Key" : ${q(p.key)}`);
+      line(`"RangeEnd" : ${q(p.rangeEnd)}`);
+    }
+  };
+  ctx.requireFormats('simple', 'json', 'protobuf', 'fields');
+  if (printedAsResponse(ctx, res, [['perm', perms]], fields)) return;
+  printRole(name, res.perm);
 }
 
 export async function roleList(ctx: Ctx): Promise<void> {
-  for (const r of (await ctx.client().roleList()).roles) line(r);
+  const res = await ctx.client().roleList();
+  const fields = () => line(`"Roles" :${res.roles.map((r) => ` ${q(r)}`).join('')}`);
+  ctx.requireFormats('simple', 'json', 'protobuf', 'fields');
+  if (printedAsResponse(ctx, res, [['roles', names(res.roles)]], fields)) return;
+  for (const r of res.roles) line(r);
 }
 
 const PERM_TYPES: Record<string, Permission_Type> = {
@@ -174,7 +250,8 @@ export async function roleGrantPermission(
   }
   const permType = PERM_TYPES[type.toLowerCase()];
   if (permType === undefined) throw new CtlError(`invalid permission type ${type}`, Exit.badArgs);
-  await ctx.client().roleGrantPermission(role, permType, key, rangeScope(end, prefix, fromKey));
+  const res = await ctx.client().roleGrantPermission(role, permType, key, rangeScope(end, prefix, fromKey));
+  if (printedAsResponse(ctx, res)) return;
   line(`Role ${role} updated`);
 }
 
@@ -201,7 +278,8 @@ export async function roleRevokePermission(
     );
   }
   const scope = rangeScope(end, prefix, fromKey);
-  await ctx.client().roleRevokePermission(role, key, scope);
+  const res = await ctx.client().roleRevokePermission(role, key, scope);
+  if (printedAsResponse(ctx, res)) return;
   if (end === undefined && !prefix && !fromKey) line(`Permission of key ${key} is revoked from role ${role}`);
   else {
     const e = prefix ? dec.decode(prefixEnd(toBytes(key))) : fromKey ? '<open ended>' : (end as string);

@@ -6,6 +6,7 @@ import type { Ctx } from '../context.js';
 import { ctlErrorOf } from '../context.js';
 import { fieldsHeader, printTable, q } from '../display.js';
 import { arr, bool, header, num, obj, type Raw, str } from '../gojson.js';
+import { ProgressBar } from '../progress.js';
 import { CtlError, Exit, formatDuration, hex, hex16, line, memberIdArg } from '../util.js';
 
 interface MemberLike {
@@ -27,6 +28,7 @@ const memberJson = (m: MemberLike): Raw =>
 
 export async function memberList(ctx: Ctx): Promise<void> {
   const res = await ctx.client().memberList();
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(
       obj([
@@ -77,6 +79,8 @@ export async function memberAdd(
   if (name === undefined) throw new CtlError('member name not provided', Exit.badArgs);
   const urls = parsePeerUrls(peerUrls);
   const res = await ctx.client().memberAdd(urls, { isLearner: learner });
+  ctx.requireFormats('simple', 'json', 'protobuf');
+  if (ctx.printedProtobuf()) return;
   const newId = res.member?.ID ?? 0;
   if (ctx.format === 'json') {
     line(
@@ -117,6 +121,8 @@ export async function memberChange(
       : verb === 'updated in'
         ? await c.memberUpdate(id, parsePeerUrls(peerUrls))
         : await c.memberPromote(id);
+  ctx.requireFormats('simple', 'json', 'protobuf');
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(
       obj([
@@ -132,12 +138,13 @@ export async function memberChange(
 // ---- endpoint ----
 
 /** A client bound to one endpoint (endpoint commands talk to each endpoint separately). */
-function clientFor(ctx: Ctx, ep: string): KvClient {
+export function clientFor(ctx: Ctx, ep: string): KvClient {
   const shared = ctx.client();
   return new KvClient({ ...shared.conn.options, endpoints: [ep] });
 }
 
 export async function endpointHealth(ctx: Ctx): Promise<void> {
+  ctx.requireFormats('simple', 'json', 'fields', 'table');
   const results = await Promise.all(
     ctx.endpoints.map(async (ep) => {
       const c = clientFor(ctx, ep);
@@ -174,6 +181,14 @@ export async function endpointHealth(ctx: Ctx): Promise<void> {
         )
         .join(',')}]`,
     );
+  } else if (ctx.format === 'fields') {
+    for (const r of results) {
+      line(`"Endpoint" : ${q(r.ep)}`);
+      line(`"Health" : ${r.health}`);
+      line(`"Took" : ${r.took}`);
+      line(`"Error" : ${r.error}`);
+      line();
+    }
   } else if (ctx.format === 'table') {
     printTable(
       ['ENDPOINT', 'HEALTH', 'TOOK', 'ERROR'],
@@ -199,6 +214,7 @@ export function humanBytes(n: number): string {
 }
 
 export async function endpointStatus(ctx: Ctx): Promise<void> {
+  ctx.requireFormats('simple', 'json', 'fields', 'table');
   const all = await Promise.all(
     ctx.endpoints.map(async (ep) => {
       const c = clientFor(ctx, ep);
@@ -231,6 +247,22 @@ export async function endpointStatus(ctx: Ctx): Promise<void> {
       ]),
     );
     line(`[${items.map((i) => i.raw).join(',')}]`);
+    return;
+  }
+  if (ctx.format === 'fields') {
+    for (const { ep, res } of all) {
+      fieldsHeader(res.header);
+      line(`"Version" : ${q(res.version)}`);
+      line(`"DBSize" : ${res.dbSize}`);
+      line(`"Leader" : ${res.leader}`);
+      line(`"IsLearner" : ${res.isLearner}`);
+      line(`"RaftIndex" : ${res.raftIndex}`);
+      line(`"RaftTerm" : ${res.raftTerm}`);
+      line(`"RaftAppliedIndex" : ${res.raftAppliedIndex}`);
+      line(`"Errors" : [${res.errors.join(' ')}]`);
+      line(`"Endpoint" : ${q(ep)}`);
+      line();
+    }
     return;
   }
   const rows = all.map(({ ep, res }) => [
@@ -267,6 +299,7 @@ export async function endpointStatus(ctx: Ctx): Promise<void> {
 }
 
 export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
+  ctx.requireFormats('simple', 'json', 'fields', 'table');
   const all = await Promise.all(
     ctx.endpoints.map(async (ep) => {
       const c = clientFor(ctx, ep);
@@ -294,6 +327,15 @@ export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
     line(`[${items.map((i) => i.raw).join(',')}]`);
     return;
   }
+  if (ctx.format === 'fields') {
+    for (const { ep, res } of all) {
+      fieldsHeader(res.header);
+      line(`"Endpoint" : ${q(ep)}`);
+      line(`"Hash" : ${res.hash}`);
+      line();
+    }
+    return;
+  }
   if (ctx.format === 'table') {
     printTable(
       ['ENDPOINT', 'HASH'],
@@ -306,14 +348,44 @@ export async function endpointHashKV(ctx: Ctx, rev: number): Promise<void> {
 
 // ---- alarm, defrag, snapshot ----
 
+/** Alarms as etcdctl prints them: `memberID:<id> alarm:<NAME> ` lines, or the response as JSON. */
+function printAlarms(ctx: Ctx, alarms: { memberID: Id; alarm: number }[]): void {
+  // etcdctl's fields printer dereferences the (absent) header and crashes; kvctl refuses it.
+  ctx.requireFormats('simple', 'json', 'protobuf');
+  if (ctx.format === 'json') {
+    // etcd fills no header into alarm responses, so etcdctl's JSON has only the alarms.
+    line(
+      obj([
+        [
+          'alarms',
+          arr(
+            alarms.map((a) =>
+              obj([
+                ['memberID', num(a.memberID)],
+                ['alarm', num(a.alarm)],
+              ]),
+            ),
+          ),
+        ],
+      ]).raw,
+    );
+    return;
+  }
+  for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
+}
+
 export async function alarmList(ctx: Ctx): Promise<void> {
   const alarms = await ctx.client().alarmList();
-  for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
+  if (ctx.printedProtobuf()) return;
+  printAlarms(ctx, alarms);
 }
 
 export async function alarmDisarm(ctx: Ctx): Promise<void> {
   const alarms = await ctx.client().alarmDisarmAll();
-  for (const a of alarms) line(`memberID:${a.memberID} alarm:${AlarmType_names[a.alarm] ?? a.alarm} `);
+  // With no alarm to disarm clientv3 answers an empty response of its own: no bytes to print.
+  if (ctx.format === 'protobuf' && alarms.length === 0) return;
+  if (ctx.printedProtobuf()) return;
+  printAlarms(ctx, alarms);
 }
 
 export async function defrag(ctx: Ctx): Promise<void> {
@@ -341,7 +413,16 @@ export async function snapshotSave(ctx: Ctx, path: string | undefined): Promise<
   const part = `${path}.part`;
   const fh = await open(part, 'w', 0o600);
   try {
-    for await (const chunk of await ctx.client().snapshot()) await fh.write(chunk.blob);
+    // The first chunk tells the size (received + remaining), so the bar has a total from then on.
+    const bar = new ProgressBar(undefined, { unit: 'bytes' });
+    let received = 0;
+    for await (const chunk of await ctx.client().snapshot()) {
+      await fh.write(chunk.blob);
+      received += chunk.blob.length;
+      bar.setTotal(received + Number(chunk.remainingBytes));
+      bar.set(received);
+    }
+    bar.finish();
     await fh.sync();
   } finally {
     await fh.close();

@@ -1,27 +1,52 @@
 /** lock and elect on etcd's v3lock / v3election services, each held by a kept-alive 60 s lease. */
 import { spawn } from 'node:child_process';
 import type { Ctx } from '../context.js';
-import { CtlError, Exit, line } from '../util.js';
+import { encodeRangeResponse } from '../protobuf.js';
+import { CtlError, Exit, out } from '../util.js';
+import { printGet } from './kv.js';
 
 const SESSION_TTL = 60;
 
-/** Resolves on SIGINT/SIGTERM (how a held lock or leadership is given up). */
-function untilSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+/**
+ * An abort signal raised by SIGINT/SIGTERM, armed when the command starts: an interrupt while still
+ * waiting for the lock or leadership must also give the session lease back (as etcdctl does), not
+ * leave it to expire after 60 s with the waiter's key in the queue.
+ */
+function interruptSignal(): AbortSignal {
+  const ac = new AbortController();
+  const onSignal = () => ac.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return ac.signal;
 }
+
+/** Resolves once `signal` is aborted (how a held lock or leadership is given up). */
+function until(signal: AbortSignal): Promise<void> {
+  return signal.aborted
+    ? Promise.resolve()
+    : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** An interrupted wait fails as etcdctl's does (`context canceled`); other failures pass through. */
+const canceledBy =
+  (signal: AbortSignal) =>
+  (e: unknown): never => {
+    if (signal.aborted) throw new CtlError('context canceled');
+    throw e;
+  };
+
+/** Wait without a deadline (waiting is the point of the command) until interrupted. */
+const waitOpts = (signal: AbortSignal) => ({ timeoutMs: 2 ** 31 - 1, signal });
 
 export async function lock(ctx: Ctx, name: string | undefined, command: string[]): Promise<void> {
   if (name === undefined)
     throw new CtlError('lock takes a lock name argument and an optional command to execute', Exit.badArgs);
+  const interrupted = interruptSignal();
   const c = ctx.client();
   const { ID } = await c.grant(SESSION_TTL);
   const ka = await c.keepAlive(ID);
   try {
-    // No deadline: waiting for the lock is the point of the command.
-    const held = await c.lock(name, ID, { timeoutMs: 2 ** 31 - 1 });
+    const held = await c.lock(name, ID, waitOpts(interrupted)).catch(canceledBy(interrupted));
     if (command.length > 0) {
       const env = {
         ...process.env,
@@ -37,8 +62,11 @@ export async function lock(ctx: Ctx, name: string | undefined, command: string[]
       if (code !== 0) process.exitCode = code;
       return;
     }
-    line(new TextDecoder().decode(held.key));
-    await untilSignal();
+    // etcdctl reads the lock key back and prints it as `get` would, in the chosen format.
+    const got = await c.get(held.key);
+    if (got.kvs.length === 0) throw new CtlError('lock lost on init');
+    printGet(ctx, got);
+    await until(interrupted);
     await c.unlock(held.key);
   } finally {
     ka.close();
@@ -53,25 +81,29 @@ export async function elect(
   listen: boolean,
 ): Promise<void> {
   if (name === undefined)
-    throw new CtlError('elect takes one election name argument and an optional proposal', Exit.badArgs);
+    throw new CtlError(
+      'elect takes one election name argument and an optional proposal argument',
+      Exit.badArgs,
+    );
   const c = ctx.client();
   if (listen) {
+    // Each observed leader prints as `get` would print it (etcdctl's display.Get).
     for await (const res of await c.observe(name)) {
-      if (res.kv) {
-        line(new TextDecoder().decode(res.kv.key));
-        line(new TextDecoder().decode(res.kv.value));
-      }
+      if (!res.kv) continue;
+      if (ctx.format === 'protobuf') out(encodeRangeResponse(res.header, [res.kv], false, 0));
+      else printGet(ctx, { header: res.header, kvs: [res.kv], more: false, count: 0 });
     }
     return;
   }
   if (proposal === undefined) throw new CtlError('no proposal argument but -l not set', Exit.badArgs);
+  const interrupted = interruptSignal();
   const { ID } = await c.grant(SESSION_TTL);
   const ka = await c.keepAlive(ID);
   try {
-    const won = await c.campaign(name, ID, proposal, { timeoutMs: 2 ** 31 - 1 });
-    line(new TextDecoder().decode(won.leader?.key ?? new Uint8Array()));
-    line(proposal);
-    await untilSignal();
+    const won = await c.campaign(name, ID, proposal, waitOpts(interrupted)).catch(canceledBy(interrupted));
+    // etcdctl reads the leader key back and prints it as `get` would.
+    printGet(ctx, await c.get(won.leader?.key ?? new Uint8Array()));
+    await until(interrupted);
     if (won.leader) await c.resign(won.leader);
   } finally {
     ka.close();

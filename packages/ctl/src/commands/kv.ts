@@ -56,7 +56,8 @@ export async function put(ctx: Ctx, a: PutArgs): Promise<void> {
 }
 
 export function printPut(ctx: Ctx, res: PutResult): void {
-  ctx.requireFormats('simple', 'json', 'fields');
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(putJson(res).raw);
     return;
@@ -146,7 +147,8 @@ export async function get(ctx: Ctx, a: GetArgs): Promise<void> {
 }
 
 export function printGet(ctx: Ctx, res: GetResult, valueOnly = false, countOnly = false): void {
-  ctx.requireFormats('simple', 'json', 'fields');
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(getJson(res).raw);
     return;
@@ -210,7 +212,8 @@ export async function del(ctx: Ctx, a: DelArgs, rest: string[]): Promise<void> {
 }
 
 export function printDel(ctx: Ctx, res: DelResult): void {
-  ctx.requireFormats('simple', 'json', 'fields');
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(delJson(res).raw);
     return;

@@ -3,10 +3,24 @@ import type { Id } from '@kv/client';
 import type { Ctx } from '../context.js';
 import { fieldsHeader } from '../display.js';
 import { arr, b64, header, headerEntries, num, obj, str } from '../gojson.js';
-import { CtlError, Exit, leaseHex, leaseIdArg, line } from '../util.js';
+import { encodeHeader } from '../protobuf.js';
+import { CtlError, Exit, leaseHex, leaseIdArg, line, out } from '../util.js';
+
+type HeaderOf = Parameters<typeof encodeHeader>[0] | undefined;
+
+/**
+ * `-w protobuf` of a lease response: etcdctl prints only its header's bytes (clientv3's lease
+ * responses embed the header, and its Marshal method is what etcdctl's printer finds).
+ */
+function printedHeaderProtobuf(ctx: Ctx, h: HeaderOf): boolean {
+  // Called right after each lease call: like etcdctl, a format it lacks fails after the call.
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
+  if (ctx.format !== 'protobuf') return false;
+  out(h ? encodeHeader(h) : new Uint8Array());
+  return true;
+}
 
 export async function grant(ctx: Ctx, ttlText: string | undefined): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields');
   if (ttlText === undefined) throw new CtlError('lease grant command needs TTL argument', Exit.badArgs);
   if (!/^-?\d+$/.test(ttlText))
     throw new CtlError(`bad TTL (strconv.ParseInt: parsing "${ttlText}": invalid syntax)`, Exit.badArgs);
@@ -16,6 +30,7 @@ export async function grant(ctx: Ctx, ttlText: string | undefined): Promise<void
   } catch (e) {
     throw new CtlError(`failed to grant lease (${(e as Error).message})`);
   }
+  if (printedHeaderProtobuf(ctx, res.header)) return;
   if (ctx.format === 'json') {
     line(
       obj([
@@ -35,7 +50,6 @@ export async function grant(ctx: Ctx, ttlText: string | undefined): Promise<void
 }
 
 export async function revoke(ctx: Ctx, idText: string | undefined): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields');
   if (idText === undefined) throw new CtlError('lease revoke command needs 1 argument', Exit.badArgs);
   const id = leaseIdArg(idText);
   let res: Awaited<ReturnType<ReturnType<Ctx['client']>['revoke']>>;
@@ -44,17 +58,26 @@ export async function revoke(ctx: Ctx, idText: string | undefined): Promise<void
   } catch (e) {
     throw new CtlError(`failed to revoke lease (${(e as Error).message})`);
   }
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
+  if (ctx.format === 'protobuf') {
+    // clientv3.LeaseRevokeResponse has no Marshal method: etcdctl refuses it after the call.
+    const h = res.header;
+    throw new CtlError(
+      `marshal unsupported for type clientv3.LeaseRevokeResponse ({cluster_id:${h?.clusterId ?? 0} member_id:${h?.memberId ?? 0} revision:${h?.revision ?? 0} raft_term:${h?.raftTerm ?? 0} })`,
+      Exit.badFeature,
+    );
+  }
   if (ctx.format === 'json') line(obj([['header', header(res.header)]]).raw);
   else if (ctx.format === 'fields') fieldsHeader(res.header);
   else line(`lease ${leaseHex(id)} revoked`);
 }
 
 export async function timeToLive(ctx: Ctx, idText: string | undefined, keys: boolean): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields');
   if (idText === undefined)
     throw new CtlError('lease timetolive command needs lease ID as argument', Exit.badArgs);
   const id = leaseIdArg(idText);
   const res = await ctx.client().timeToLive(id, { keys });
+  if (printedHeaderProtobuf(ctx, res.header)) return;
   if (ctx.format === 'json') {
     line(
       obj([
@@ -87,8 +110,8 @@ export async function timeToLive(ctx: Ctx, idText: string | undefined, keys: boo
 }
 
 export async function list(ctx: Ctx): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields');
   const res = await ctx.client().leases();
+  if (printedHeaderProtobuf(ctx, res.header)) return;
   if (ctx.format === 'json') {
     line(
       obj([
@@ -115,6 +138,7 @@ function printKeepAlive(
   ctx: Ctx,
   res: { header?: Parameters<typeof headerEntries>[0]; ID: Id; TTL: number },
 ): void {
+  if (printedHeaderProtobuf(ctx, res.header as HeaderOf)) return;
   if (ctx.format === 'json') {
     line(obj([...headerEntries(res.header), ['ID', num(res.ID, true)], ['TTL', num(res.TTL, true)]]).raw);
   } else if (ctx.format === 'fields') {
@@ -127,7 +151,6 @@ function printKeepAlive(
 }
 
 export async function keepAlive(ctx: Ctx, idText: string | undefined, once: boolean): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields');
   if (idText === undefined)
     throw new CtlError('lease keep-alive command needs lease ID as argument', Exit.badArgs);
   const id = leaseIdArg(idText);

@@ -172,10 +172,10 @@ export function parseTxnInput(text: string): {
 }
 
 export async function txn(ctx: Ctx): Promise<void> {
-  ctx.requireFormats('simple', 'json', 'fields');
+  ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
   const req = parseTxnInput(await readStdin());
   const res = await ctx.client().txn(req);
-  ctx.requireFormats('simple', 'json', 'fields');
+  if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
     line(txnJson(res).raw);
     return;
