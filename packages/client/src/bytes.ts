@@ -53,7 +53,9 @@ export function prefixEnd(prefix: Uint8Array): Uint8Array {
   for (let i = prefix.length - 1; i >= 0; i--) {
     const b = prefix[i] as number;
     if (b < 0xff) {
-      const end = prefix.slice(0, i + 1);
+      // Uint8Array's slice copies; a Buffer's `slice` would be a view, and the increment below would
+      // then change the caller's prefix.
+      const end = Uint8Array.prototype.slice.call(prefix, 0, i + 1);
       end[i] = b + 1;
       return end;
     }
