@@ -643,7 +643,6 @@ export async function run(argv: string[]): Promise<number> {
   }
   let y: Argv = yargs(argv)
     .scriptName('kvctl')
-    .env('ETCDCTL')
     .parserConfiguration({
       'parse-numbers': false,
       'parse-positional-numbers': false,
@@ -652,39 +651,59 @@ export async function run(argv: string[]): Promise<number> {
     })
     .option('endpoints', {
       type: 'string',
-      default: '127.0.0.1:2379',
+      default: fromEnv('ETCDCTL_ENDPOINTS', '127.0.0.1:2379'),
       describe: 'gRPC endpoints (comma separated)',
     })
     .option('command-timeout', {
       type: 'string',
-      default: '5s',
+      default: fromEnv('ETCDCTL_COMMAND_TIMEOUT', '5s'),
       describe: 'timeout for short running command',
     })
     .option('dial-timeout', {
       type: 'string',
-      default: '2s',
+      default: fromEnv('ETCDCTL_DIAL_TIMEOUT', '2s'),
       describe: 'dial timeout for client connections',
     })
-    .option('user', { type: 'string', describe: 'username[:password] for authentication' })
-    .option('password', { type: 'string', describe: 'password for authentication' })
+    .option('user', {
+      default: fromEnv('ETCDCTL_USER'),
+      type: 'string',
+      describe: 'username[:password] for authentication',
+    })
+    .option('password', {
+      default: fromEnv('ETCDCTL_PASSWORD'),
+      type: 'string',
+      describe: 'password for authentication',
+    })
     .option('write-out', {
       alias: 'w',
       type: 'string',
-      default: 'simple',
+      default: fromEnv('ETCDCTL_WRITE_OUT', 'simple'),
       describe: 'output format (fields, json, simple, table)',
     })
-    .option('hex', { type: 'boolean', default: false, describe: 'print byte strings as hex encoded strings' })
-    .option('cacert', { type: 'string', describe: 'CA bundle for TLS endpoints' })
-    .option('cert', { type: 'string', describe: 'client TLS certificate file' })
-    .option('key', { type: 'string', describe: 'client TLS key file' })
+    .option('hex', {
+      type: 'boolean',
+      default: fromEnv('ETCDCTL_HEX', false),
+      describe: 'print byte strings as hex encoded strings',
+    })
+    .option('cacert', {
+      default: fromEnv('ETCDCTL_CACERT'),
+      type: 'string',
+      describe: 'CA bundle for TLS endpoints',
+    })
+    .option('cert', {
+      default: fromEnv('ETCDCTL_CERT'),
+      type: 'string',
+      describe: 'client TLS certificate file',
+    })
+    .option('key', { default: fromEnv('ETCDCTL_KEY'), type: 'string', describe: 'client TLS key file' })
     .option('insecure-skip-tls-verify', {
       type: 'boolean',
-      default: false,
+      default: fromEnv('ETCDCTL_INSECURE_SKIP_TLS_VERIFY', false),
       describe: 'skip server certificate verification',
     })
     .option('insecure-transport', {
       type: 'boolean',
-      default: true,
+      default: fromEnv('ETCDCTL_INSECURE_TRANSPORT', true),
       describe: 'disable transport security (etcdctl compatibility)',
     })
     .version(false)
@@ -694,6 +713,30 @@ export async function run(argv: string[]): Promise<number> {
     .fail((msg: string | undefined, err: Error | undefined) => {
       throw err ?? new CtlError(msg ?? 'bad arguments', Exit.badArgs);
     });
+  // A flag kvctl does not know is refused like etcdctl refuses it ("unknown flag: --x"), never
+  // silently ignored. Checked against the options declared for the command being run (yargs' own
+  // strict mode also rejects the positionals of kvctl's command strings).
+  y = y.middleware(
+    ((_parsed: unknown, yi: { getOptions(): { key?: object; alias?: object } }) => {
+      const known = new Set<string>();
+      const opts = yi.getOptions();
+      for (const k of opts.key ? Object.keys(opts.key) : []) known.add(k);
+      for (const [k, aliases] of Object.entries(opts.alias ?? {})) {
+        known.add(k);
+        for (const a of aliases as string[]) known.add(a);
+      }
+      for (const tok of argv) {
+        if (tok === '--') break;
+        const m = /^--?([^=]+)/.exec(tok);
+        if (!m || /^-\d/.test(tok)) continue;
+        const names = tok.startsWith('--') ? [m[1]!] : [...m[1]!];
+        for (const n of names)
+          if (!known.has(n) && n !== 'help')
+            throw new UnknownFlagError(tok.startsWith('--') ? `--${n}` : `-${n}`);
+      }
+    }) as unknown as Parameters<Argv['middleware']>[0],
+    true,
+  );
   y = kvCommands(y, argv);
   y = leaseCommands(y);
   y = clusterCommands(y);
@@ -705,14 +748,38 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await y.parseAsync();
   } catch (e) {
-    const err =
+    let err =
       e instanceof CtlError ? e : new CtlError(e instanceof Error ? e.message : String(e), Exit.badArgs);
+    // cobra's "unknown flag" ends etcdctl with status 1, not its bad-arguments status.
+    if (/^unknown flag: /.test(err.message)) err = new CtlError(err.message, 1);
     process.stderr.write(
-      `Error: ${err.message.replace(/^Unknown command: (.*)$/, 'unknown command "$1" for "kvctl"')}\n`,
+      `Error: ${err.message
+        .replace(/^Unknown command: (.*)$/, 'unknown command "$1" for "kvctl"')
+        .replace(/^Unknown arguments?: ([^,\s]+).*$/s, (_, flag: string) => `unknown flag: --${flag}`)}\n`,
     );
     return err.exitCode;
   }
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+/** A command-line flag no command declares (etcdctl: `Error: unknown flag: --x`, status 1). */
+class UnknownFlagError extends Error {
+  constructor(flag: string) {
+    super(`unknown flag: ${flag}`);
+  }
+}
+
+/**
+ * A global flag's value from etcdctl's environment variable (`ETCDCTL_DIAL_TIMEOUT` for
+ * `--dial-timeout`), as etcdctl reads only global flags from the environment. Other `ETCDCTL_*`
+ * variables (e.g. `ETCDCTL_API`) are ignored like etcdctl ignores them, and never become flags.
+ */
+function fromEnv(name: string, fallback?: string): string | undefined;
+function fromEnv(name: string, fallback: boolean): boolean;
+function fromEnv(name: string, fallback?: string | boolean): string | boolean | undefined {
+  const v = process.env[name];
+  if (v === undefined) return fallback;
+  return typeof fallback === 'boolean' ? v === 'true' || v === '1' : v;
 }
 
 /**

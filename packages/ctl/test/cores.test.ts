@@ -228,7 +228,7 @@ describe('protobuf output', () => {
       ],
     } as never);
     const back = WatchResponseCodec.decode(bytes);
-    expect(back.watchId).toBe(0);
+    expect(back.watchId).toBe(0n);
     expect(back.header?.revision).toBe(9);
     expect(back.events[0]?.kv?.modRevision).toBe(9);
     // The generated decoder rounds ids above 2^53; the header bytes carry them exactly.
