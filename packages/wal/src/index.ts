@@ -19,6 +19,7 @@ export {
   type DurableWriteError,
   nodeFileSystem,
   syncFileSystem,
+  threadPoolFileSystem,
   type WalFile,
   type WalFileSystem,
   workerFileSystem,

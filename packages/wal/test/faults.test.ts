@@ -10,6 +10,7 @@ import {
   LOCK_FILE,
   nodeFileSystem,
   Snapshotter,
+  threadPoolFileSystem,
   Wal,
   WalClosedError,
   type WalFileSystem,
@@ -41,7 +42,8 @@ const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 for (const [label, layer] of [
-  ['thread-pool layer', nodeFileSystem],
+  ['default layer (write in place, fdatasync on the pool)', nodeFileSystem],
+  ['thread-pool layer (write, then fdatasync)', threadPoolFileSystem],
   ['worker layer (one-call write+fdatasync)', workerFileSystem],
 ] as const) {
   describe(label, () => {
