@@ -54,8 +54,8 @@ export interface WalFileSystem {
  * loop stays free during fdatasync. Measured at least as fast as `fs.promises` FileHandle calls and
  * as the worker layer for whole WAL saves on this machine (see README), with no extra thread.
  */
-class PoolFile implements WalFile {
-  constructor(protected readonly fd: number) {}
+class NodeFile implements WalFile {
+  constructor(private readonly fd: number) {}
 
   write(buf: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -88,36 +88,7 @@ class PoolFile implements WalFile {
   }
 }
 
-/**
- * The default: a save's bytes are copied into the page cache with a plain `pwrite` on the event loop
- * (microseconds for a batch; the fdatasync is what waits for the disk) and only the fdatasync goes to
- * the thread pool. One pool hop per save instead of two: every hop costs a wake-up of a pool thread,
- * an eventfd completion and a loop turn, and the fdatasync could only start after the loop had run
- * the write's callback — milliseconds when the core is busy (docs/benchmarks.md, "3-member put path").
- * etcd's WAL writes in its raft goroutine the same way.
- */
-class NodeFile extends PoolFile {
-  async writeDurable(buf: Uint8Array, offset: number, length: number, position: number, sync: boolean) {
-    let done = 0;
-    try {
-      while (done < length) {
-        const n = fs.writeSync(this.fd, buf, offset + done, length - done, position + done);
-        if (n <= 0) throw new Error(`short write: ${done} of ${length} bytes`);
-        done += n;
-      }
-    } catch (err) {
-      throw opError('write', err);
-    }
-    if (!sync) return;
-    try {
-      await this.datasync();
-    } catch (err) {
-      throw opError('fdatasync', err);
-    }
-  }
-}
-
-/** The real file system; the default layer (see {@link NodeFile}). */
+/** The real file system; the default layer. */
 export const nodeFileSystem: WalFileSystem = {
   open: (path, flags) =>
     new Promise((resolve, reject) =>
@@ -150,15 +121,6 @@ export const nodeFileSystem: WalFileSystem = {
   },
 };
 
-/** Like {@link nodeFileSystem} but the write also runs on the thread pool (two hops per save). */
-export const threadPoolFileSystem: WalFileSystem = {
-  ...nodeFileSystem,
-  open: (path, flags) =>
-    new Promise((resolve, reject) =>
-      fs.open(path, flags, 0o600, (err, fd) => (err ? reject(err) : resolve(new PoolFile(fd)))),
-    ),
-};
-
 /** Error from a durable write, saying which step failed. */
 export interface DurableWriteError extends NodeJS.ErrnoException {
   op: 'write' | 'fdatasync';
@@ -174,7 +136,7 @@ function opError(op: 'write' | 'fdatasync', err: unknown): DurableWriteError {
  * Synchronous calls: fastest per operation but the event loop waits for every write and
  * fdatasync. Only for tools and measurements (see README).
  */
-class SyncFile extends PoolFile {
+class SyncFile extends NodeFile {
   constructor(private readonly syncFd: number) {
     super(syncFd);
   }
@@ -297,8 +259,8 @@ class AppendWorker {
 
 const appendWorker = new AppendWorker();
 
-/** Appends through the worker in one round trip; everything else as {@link PoolFile}. */
-class WorkerFile extends PoolFile {
+/** Appends through the worker in one round trip; everything else as {@link NodeFile}. */
+class WorkerFile extends NodeFile {
   constructor(private readonly workerFd: number) {
     super(workerFd);
   }

@@ -19,7 +19,6 @@ export {
   type DurableWriteError,
   nodeFileSystem,
   syncFileSystem,
-  threadPoolFileSystem,
   type WalFile,
   type WalFileSystem,
   workerFileSystem,

@@ -1,10 +1,4 @@
-import type {
-  nodeFileSystem,
-  syncFileSystem,
-  threadPoolFileSystem,
-  WalFileSystem,
-  workerFileSystem,
-} from './fs-layer.js';
+import type { nodeFileSystem, syncFileSystem, WalFileSystem, workerFileSystem } from './fs-layer.js';
 
 /** One raft log entry as the WAL stores it. Raft's `Entry` satisfies this shape structurally. */
 export interface WalEntry {
@@ -62,8 +56,7 @@ export interface WalOptions {
   noSync?: boolean;
   /**
    * File-system layer; replace it to inject faults in tests. Defaults to {@link nodeFileSystem}
-   * (the batch's write in place, its fdatasync on libuv's thread pool); {@link threadPoolFileSystem}
-   * (both on the pool), {@link workerFileSystem} (write + fdatasync in one worker round trip) and
+   * (libuv thread pool); {@link workerFileSystem} (write + fdatasync in one worker round trip) and
    * {@link syncFileSystem} (blocking) are the measured alternatives (see README).
    */
   fs?: WalFileSystem;

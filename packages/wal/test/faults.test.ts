@@ -10,7 +10,6 @@ import {
   LOCK_FILE,
   nodeFileSystem,
   Snapshotter,
-  threadPoolFileSystem,
   Wal,
   WalClosedError,
   type WalFileSystem,
@@ -42,8 +41,7 @@ const range = (from: number, to: number): number[] =>
   Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 for (const [label, layer] of [
-  ['default layer (write in place, fdatasync on the pool)', nodeFileSystem],
-  ['thread-pool layer (write, then fdatasync)', threadPoolFileSystem],
+  ['thread-pool layer', nodeFileSystem],
   ['worker layer (one-call write+fdatasync)', workerFileSystem],
 ] as const) {
   describe(label, () => {
