@@ -71,7 +71,7 @@ export function effectiveQuotaBytes(configured: number): number | undefined {
  * admitted since added on top; a refusal is always confirmed with a fresh measurement, so space freed
  * by compaction + defragment is seen at once. While that estimate is below half the quota a measurement
  * is reused for `farAgeMs` instead: the scan (a `readdir` and one `stat` per file, each a thread-pool
- * hop) every 100 ms was 3–4 % of a member's main thread under a put load, and a backend cannot grow
+ * hop) every 100 ms was 2–4 % of a member's main thread under a put load, and a backend cannot grow
  * from under half the quota past it within seconds by writes the estimate does not count.
  */
 export class BackendQuota {
