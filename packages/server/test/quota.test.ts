@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { effectiveQuotaBytes, humanBytes, quotaCost } from '../src/etcdserver/quota.js';
+import { BackendQuota, effectiveQuotaBytes, humanBytes, quotaCost } from '../src/etcdserver/quota.js';
 import { type StartedServer, startServer } from '../src/index.js';
 import { b, call, connect } from './helpers.js';
 
@@ -193,6 +193,58 @@ describe("etcd's cost estimate (etcdserver/quota.go)", () => {
     expect(effectiveQuotaBytes(0)).toBe(2 * 1024 ** 3);
     expect(effectiveQuotaBytes(-1)).toBeUndefined();
     expect(effectiveQuotaBytes(12345)).toBe(12345);
+  });
+});
+
+describe('how often the backend is measured (BackendQuota)', () => {
+  /** A quota of 1000 bytes over a backend whose size the test sets, with a clock the test moves. */
+  function setup(size: number) {
+    const backend = { size, measurements: 0 };
+    const clock = { ms: 1_000_000 };
+    const quota = new BackendQuota(
+      1000,
+      async () => {
+        backend.measurements++;
+        return backend.size;
+      },
+      100,
+      5_000,
+      () => clock.ms,
+    );
+    return { backend, clock, quota };
+  }
+  const settle = () => new Promise((r) => setImmediate(r));
+
+  it('far below the quota, reuses a measurement for seconds and counts admitted writes on top', async () => {
+    const { backend, clock, quota } = setup(100);
+    expect(await quota.available(50)).toBe(true);
+    expect(backend.measurements).toBe(1);
+    clock.ms += 1_000;
+    expect(quota.admitNow(50)).toBe(true);
+    await settle();
+    expect(backend.measurements).toBe(1);
+    clock.ms += 5_000;
+    expect(quota.admitNow(50)).toBe(true);
+    await settle();
+    expect(backend.measurements).toBe(2);
+  });
+
+  it('once the estimate reaches half the quota, re-measures every 100 ms again', async () => {
+    const { backend, clock, quota } = setup(300);
+    expect(await quota.available(250)).toBe(true); // estimate 550 of 1000
+    clock.ms += 150;
+    expect(quota.admitNow(10)).toBe(true);
+    await settle();
+    expect(backend.measurements).toBe(2);
+  });
+
+  it('a write past the estimate is confirmed with a fresh measurement, however recent the last', async () => {
+    const { backend, quota } = setup(100);
+    expect(await quota.available(10)).toBe(true);
+    backend.size = 995; // grown by writes this member did not admit (e.g. proposed on another member)
+    expect(quota.admitNow(900)).toBeUndefined();
+    expect(await quota.available(900)).toBe(false);
+    expect(backend.measurements).toBe(2);
   });
 });
 
