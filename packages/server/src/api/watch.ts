@@ -35,7 +35,9 @@ export class WatchSession {
     private readonly identity: () => CallContext = () => ANONYMOUS,
     /** Where a watcher the hub had to cancel (a failed storage read) is reported. */
     private readonly log?: Logger,
-  ) {}
+  ) {
+    etcd.metrics.watchStreams.inc();
+  }
 
   /** Handles one request of the stream. */
   handle(req: WatchRequest): void {
@@ -111,6 +113,7 @@ export class WatchSession {
 
   private deliver(watchId: number, batch: WatchBatch): boolean | Promise<void> {
     if (this.closed) return false;
+    if (batch.events.length > 0) this.etcd.metrics.eventsTotal.inc(undefined, batch.events.length);
     const resp: DeepPartial<WatchResponse> = {
       header: header(this.etcd, batch.revision),
       watchId,
@@ -151,6 +154,7 @@ export class WatchSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.etcd.metrics.watchStreams.dec();
     for (const w of this.watchers.values()) {
       w.cancel();
       this.etcd.metrics.watchers.dec();
