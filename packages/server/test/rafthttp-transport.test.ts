@@ -599,7 +599,9 @@ describe('PeerTransport between members', () => {
     const text = await a.metrics.registry.render();
     expect(text).toContain('# TYPE etcd_network_peer_round_trip_time_seconds histogram');
     // Label order within a series is not significant in the text format (prom-client writes `le` first).
-    expect(text).toMatch(/etcd_network_peer_round_trip_time_seconds_bucket\{(To="2",le="0.0001"|le="0.0001",To="2")\}/);
+    expect(text).toMatch(
+      /etcd_network_peer_round_trip_time_seconds_bucket\{(To="2",le="0.0001"|le="0.0001",To="2")\}/,
+    );
   });
 
   it('stop() is prompt with streams open and requests in flight, and removePeer closes the streams', async () => {
