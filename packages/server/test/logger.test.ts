@@ -54,14 +54,12 @@ describe('Logger', () => {
   it('prints BigInt ids as decimal strings, errors by message and URLs without the trailing slash', () => {
     const { lines, sink } = capture();
     const id = 0xfedcba9876543210n;
-    new Logger('info', sink)
-      .with({ 'local-member-id': id })
-      .info('added member', {
-        ids: [id, 1n],
-        nested: { id },
-        error: new Error('boom'),
-        url: new URL('http://a:1/'),
-      });
+    new Logger('info', sink).with({ 'local-member-id': id }).info('added member', {
+      ids: [id, 1n],
+      nested: { id },
+      error: new Error('boom'),
+      url: new URL('http://a:1/'),
+    });
     const line = JSON.parse(lines[0]!);
     expect(line['local-member-id']).toBe('18364758544493064720');
     expect(line.ids).toEqual(['18364758544493064720', '1']);
