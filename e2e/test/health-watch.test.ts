@@ -70,7 +70,9 @@ describe('grpc.health.v1.Health/Watch', () => {
 
   it('answers Check with SERVING alongside', async () => {
     const status = await new Promise<number>((resolve, reject) =>
-      health.check(request(''), (err: grpc.ServiceError | null, s: number) => (err ? reject(err) : resolve(s))),
+      health.check(request(''), (err: grpc.ServiceError | null, s: number) =>
+        err ? reject(err) : resolve(s),
+      ),
     );
     expect(status).toBe(SERVING);
   });
