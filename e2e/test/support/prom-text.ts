@@ -56,30 +56,6 @@ export function parsePromText(text: string): Map<string, Family> {
   return out;
 }
 
-/**
- * The metric names a PromQL expression reads: identifiers followed by `{`, `[`, `)`, whitespace or the
- * end, minus PromQL's functions, keywords and the label names inside `by (...)`/`{...}`. Histogram
- * series (`_bucket`, `_sum`, `_count`) are mapped to their family.
- */
-export function promqlMetricNames(expr: string): string[] {
-  const stripped = expr
-    .replace(/"(?:[^"\\]|\\.)*"/g, '""') // label values
-    .replace(/\{[^}]*\}/g, '') // label matchers
-    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '') // grouping labels
-    .replace(/\[[^\]]*\]/g, ''); // range selectors
-  const names = new Set<string>();
-  for (const m of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const id = m[0];
-    const after = stripped.slice(m.index! + id.length).trimStart();
-    if (after.startsWith('(')) continue; // a function call
-    if (PROMQL_WORDS.has(id)) continue;
-    if (/^\d/.test(id)) continue;
-    if (!id.includes('_')) continue; // every metric we export has an underscore; words like "and" do not
-    names.add(id);
-  }
-  return [...names];
-}
-
 /** The family a series name belongs to (`x_bucket` → `x` when `x` is a histogram in `families`). */
 export function familyOf(series: string, families: Map<string, Family>): string | undefined {
   if (families.has(series)) return series;
@@ -87,17 +63,3 @@ export function familyOf(series: string, families: Map<string, Family>): string 
   if (m && families.get(m[1]!)?.type === 'histogram') return m[1];
   return undefined;
 }
-
-const PROMQL_WORDS = new Set([
-  'and',
-  'or',
-  'unless',
-  'by',
-  'without',
-  'on',
-  'ignoring',
-  'group_left',
-  'group_right',
-  'bool',
-  'offset',
-]);
