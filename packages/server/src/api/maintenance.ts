@@ -129,7 +129,9 @@ export class MaintenanceApi {
     let remaining = snap.size;
     const started = performance.now();
     try {
-      for await (const blob of snap.chunks(SNAPSHOT_CHUNK)) {
+      // One chunk buffer for the whole stream: both consumers (the gRPC handler and the gateway) encode
+      // each response before they ask for the next one.
+      for await (const blob of snap.chunks(SNAPSHOT_CHUNK, { reuseBuffer: true })) {
         remaining -= blob.length;
         yield { header: hdr, remainingBytes: remaining, blob, version: SERVER_VERSION };
       }
