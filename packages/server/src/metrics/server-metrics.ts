@@ -50,21 +50,14 @@ export class ServerMetrics {
   readonly registry = new Registry();
   private sources: ScrapeSources | undefined;
 
-  constructor(opts: { processMetrics?: boolean } = {}) {
-    // Process metrics read /proc on every scrape: on by default, off for in-process test harnesses
-    // that only count peer traffic.
-    if (opts.processMetrics !== false) {
-      client.collectDefaultMetrics({ register: this.registry.prom });
-      this.registry.gauge(
-        'process_virtual_memory_max_bytes',
-        'Maximum amount of virtual memory available in bytes.',
-        () => readAddressSpaceLimit(),
-      );
-      this.registry.gauge('os_fd_limit', 'The file descriptor limit.', () => readFdLimit());
-      this.registry.gauge('os_fd_used', 'The number of used file descriptors.', () => countOpenFds());
-    }
-  }
+  /** The process-wide registry (process and Node.js runtime metrics), when this server exports it. */
+  private readonly processRegistry: client.Registry | undefined;
 
+  constructor(opts: { processMetrics?: boolean } = {}) {
+    // Process metrics describe the whole process and read /proc on every scrape: on by default, off for
+    // in-process test harnesses that only count peer traffic.
+    if (opts.processMetrics !== false) this.processRegistry = processMetricsRegistry();
+  }
   /** Connects the scrape-time gauges (revisions, key count, db size) to the running server. */
   bindSources(sources: ScrapeSources): void {
     this.sources = sources;
@@ -72,7 +65,8 @@ export class ServerMetrics {
 
   /** Prometheus text format of every family (gauges that read the server are refreshed first). */
   async scrape(): Promise<string> {
-    return this.registry.render();
+    const own = await this.registry.render();
+    return this.processRegistry ? `${own}\n${await this.processRegistry.metrics()}` : own;
   }
 
   // ---- etcdserver/metrics.go ----------------------------------------------------------------------
@@ -429,6 +423,36 @@ export class ServerMetrics {
     exponentialBuckets(0.0001, 2, 16),
     ['To'],
   );
+}
+
+let processRegistry: client.Registry | undefined;
+
+/**
+ * One registry per process for prom-client's default metrics and etcd's os_fd_* (the process is one,
+ * however many servers it embeds; prom-client's event-loop and GC observers then run once).
+ */
+function processMetricsRegistry(): client.Registry {
+  if (processRegistry) return processRegistry;
+  const reg = new client.Registry();
+  client.collectDefaultMetrics({ register: reg });
+  const gauge = (name: string, help: string, read: () => Promise<number>) =>
+    new client.Gauge({
+      name,
+      help,
+      registers: [reg],
+      async collect() {
+        this.set(await read());
+      },
+    });
+  gauge(
+    'process_virtual_memory_max_bytes',
+    'Maximum amount of virtual memory available in bytes.',
+    readAddressSpaceLimit,
+  );
+  gauge('os_fd_limit', 'The file descriptor limit.', readFdLimit);
+  gauge('os_fd_used', 'The number of used file descriptors.', countOpenFds);
+  processRegistry = reg;
+  return reg;
 }
 
 /** RLIMIT_NOFILE's soft limit, as Go's os_fd_limit reports it (from /proc/self/limits). */
