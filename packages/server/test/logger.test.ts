@@ -85,7 +85,7 @@ describe('openLogOutputs', () => {
   it('writes every line to each file (created, appended to)', () => {
     dir = mkdtempSync(join(tmpdir(), 'kv-log-'));
     const a = join(dir, 'a.log');
-    const b = join(dir, 'sub', 'b.log');
+    const b = join(dir, 'b.log');
     const outputs = openLogOutputs([a, b]);
     const log = new Logger('info', outputs.sink);
     log.info('first', { n: 1 });
@@ -113,5 +113,7 @@ describe('openLogOutputs', () => {
       'multi logoutput for "default" is not supported yet',
     );
     expect(() => openLogOutputs(['journal'])).toThrow(/journal is not supported/);
+    // A file that cannot be opened (here: its directory does not exist) fails at once, as with zap.
+    expect(() => openLogOutputs([join(tmpdir(), 'kv-no-such-dir', 'kv.log')])).toThrow(/ENOENT/);
   });
 });

@@ -7,6 +7,7 @@
  * The class keeps the small API the whole server uses (`info(msg, fields)`, `with(fields)`,
  * `enabled(level)`), so the engine underneath is this file's business only.
  */
+import { openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 
@@ -165,9 +166,10 @@ export interface LogOutputs {
 
 /**
  * Opens etcd 3.4's zap `--log-outputs`: `default` (stderr, and only alone), `stderr`, `stdout` or file
- * paths (appended to, created if missing), several at once. Every line goes to every output.
+ * paths (appended to, created if missing; their directory must exist), several at once. Every line goes to every output.
  *
- * @throws Error for `journal` (kv has no journald writer) or `default` combined with other outputs
+ * @throws Error for `journal` (kv has no journald writer), `default` combined with other outputs, or a
+ *   file that cannot be opened for appending
  *
  * @example
  * const outputs = openLogOutputs(['stderr', '/var/log/kv.log']);
@@ -188,8 +190,12 @@ export function openLogOutputs(outputs: readonly string[]): LogOutputs {
     else if (out === 'stdout') destinations.push(pino.destination({ dest: 1, sync: true }));
     else if (out === '') throw new Error('empty --log-outputs entry');
     else {
-      // Synchronous appends: a line is in the file when the call returns, so nothing is lost at exit.
-      const file = pino.destination({ dest: out, sync: true, append: true, mkdir: true });
+      // Opened here, synchronously, so a path that cannot be written (no such directory, no
+      // permission) fails the start, as zap's open fails etcd's, instead of losing every line. Like
+      // zap, the file is created but its directory is not. Synchronous appends: a line is in the
+      // file when the call returns, so nothing is lost at exit.
+      const fd = openSync(out, 'a', 0o666);
+      const file = pino.destination({ dest: fd, sync: true });
       destinations.push(file);
       files.push(file);
     }
