@@ -3,7 +3,7 @@
 // credentials: KV, watch, lease, lock, election) and curl against the gateway. Runs against etcd too
 // (KV_E2E_TARGET=etcd), which checks that the expectations describe etcd.
 import { spawn } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -274,7 +274,12 @@ describe('--auto-tls', () => {
   // etcdctl 3.4 speaks plaintext unless a TLS flag is given or --insecure-transport=false.
   const skipVerify = ['--insecure-transport=false', '--insecure-skip-tls-verify'];
   beforeAll(async () => {
-    server = await ServerProcess.start({ scheme: 'https', flags: ['--auto-tls'], etcdctlFlags: skipVerify });
+    server = await ServerProcess.start({
+      scheme: 'https',
+      peerScheme: 'https',
+      flags: ['--auto-tls', '--peer-auto-tls'],
+      etcdctlFlags: skipVerify,
+    });
   });
   afterAll(async () => {
     await server?.destroy();
@@ -295,5 +300,26 @@ describe('--auto-tls', () => {
       '--command-timeout=2s',
     ]);
     expect(verified.code).not.toBe(0);
+  });
+
+  it("makes client and peer certificates as etcd's transport.SelfCert does", () => {
+    for (const which of ['client', 'peer']) {
+      const dir = join(server.dataDir, 'fixtures', which);
+      const cert = new X509Certificate(readFileSync(join(dir, 'cert.pem'), 'utf8'));
+      const key = readFileSync(join(dir, 'key.pem'), 'utf8');
+      expect(cert.subject).toBe('O=etcd');
+      expect(cert.issuer).toBe('O=etcd');
+      expect(cert.ca).toBe(false);
+      expect(cert.subjectAltName).toBe('IP Address:127.0.0.1');
+      expect(cert.keyUsage).toEqual(['1.3.6.1.5.5.7.3.1']); // extended key usage serverAuth
+      // One year of validity.
+      const days = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 86_400_000;
+      expect(days).toBe(365);
+      expect(cert.publicKey.asymmetricKeyDetails?.namedCurve).toBe('secp521r1');
+      expect(cert.verify(cert.publicKey)).toBe(true);
+      // Go's x509.MarshalECPrivateKey: SEC 1.
+      expect(key.startsWith('-----BEGIN EC PRIVATE KEY-----')).toBe(true);
+      expect(cert.checkPrivateKey(createPrivateKey(key))).toBe(true);
+    }
   });
 });

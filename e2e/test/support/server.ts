@@ -54,6 +54,8 @@ export interface ServerOptions {
   server?: 'kv' | 'etcd';
   /** Peer port (e.g. the one a `snapshot restore --initial-cluster` named); a free one otherwise. */
   peerPort?: number;
+  /** `https` serves the peer URL with TLS (pass `--peer-auto-tls` or peer certificates). Default `http`. */
+  peerScheme?: 'http' | 'https';
 }
 
 /** One running single-member server process with etcd's standard flags. */
@@ -72,6 +74,7 @@ export class ServerProcess {
     scheme: 'http' | 'https' = 'http',
     private readonly probeFlags: string[] = [],
     private readonly binary: 'kv' | 'etcd' = TARGET,
+    private readonly peerScheme: 'http' | 'https' = 'http',
   ) {
     this.ownsDir = dataDir === undefined;
     this.dataDir = dataDir ?? join(mkdtempSync(join(tmpdir(), 'kv-e2e-')), 'data');
@@ -88,6 +91,7 @@ export class ServerProcess {
       opts.scheme,
       opts.etcdctlFlags,
       opts.server,
+      opts.peerScheme,
     );
     await s.spawn();
     return s;
@@ -99,7 +103,7 @@ export class ServerProcess {
   }
 
   private async spawn(): Promise<void> {
-    const peer = `http://127.0.0.1:${this.peerPort}`;
+    const peer = `${this.peerScheme}://127.0.0.1:${this.peerPort}`;
     const flags = [
       '--name',
       'e2e',

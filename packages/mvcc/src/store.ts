@@ -58,6 +58,11 @@ export interface StoreOptions {
    * recent or hot revisions skip the asynchronous backend read.
    */
   readCacheBytes?: number;
+  /**
+   * Called with the duration in seconds of each backend commit that succeeded (the server feeds it to
+   * etcd_disk_backend_commit_duration_seconds).
+   */
+  onCommit?: (seconds: number) => void;
   /** Watch hub tuning. */
   watch?: {
     maxEventsPerBatch?: number;
@@ -210,6 +215,7 @@ export class MvccStore implements HistorySource {
   private compaction: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly batchInterval: number;
+  private readonly onCommit: ((seconds: number) => void) | undefined;
   private readonly batchLimit: number;
   /** The watch hub fed by this store's writes. */
   readonly hub: WatchHub;
@@ -219,6 +225,7 @@ export class MvccStore implements HistorySource {
     opts: StoreOptions,
   ) {
     this.batchInterval = opts.batchInterval ?? 100;
+    this.onCommit = opts.onCommit;
     this.batchLimit = opts.batchLimit ?? 10_000;
     this.readCache = new RevisionCache(opts.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
     this.buffer = new WriteBuffer(backend.batch());
@@ -937,7 +944,9 @@ export class MvccStore implements HistorySource {
     this.committing.push(sealed);
     this.commitChain = this.commitChain.then(async () => {
       try {
+        const started = performance.now();
         await sealed.batch.commit();
+        this.onCommit?.((performance.now() - started) / 1000);
         // Committed: the buffer's revisions may now be served from the cache once it is dropped below.
         for (const [id, bytes] of sealed.kvs) this.readCache.set(id, bytes);
       } catch (err) {

@@ -82,7 +82,7 @@ export class KvServer {
       'listen-peer-urls': config.listenPeerUrls.map((u) => u.origin),
     });
     // Auto TLS, file checks and etcd's TLS log lines; logs "configuring client listeners" itself.
-    const tls = resolveTls(config, log);
+    const tls = await resolveTls(config, log);
     log.info('starting an etcd server', {
       'etcd-version': SERVER_VERSION,
       'kv-backend': config.backend,

@@ -6,7 +6,7 @@
 import { ConfigError, helpText, parseArgs } from './config/parse.js';
 import { KvServer } from './embed.js';
 import { SERVER_VERSION } from './etcdserver/server.js';
-import { Logger } from './log/logger.js';
+import { Logger, type LogOutputs, openLogOutputs } from './log/logger.js';
 
 async function main(): Promise<void> {
   let outcome: ReturnType<typeof parseArgs>;
@@ -30,8 +30,14 @@ async function main(): Promise<void> {
     return;
   }
   const config = outcome.config;
-  const out = config.logOutputs.includes('stdout') ? process.stdout : process.stderr;
-  const log = new Logger(config.logLevel, out);
+  let outputs: LogOutputs;
+  try {
+    outputs = openLogOutputs(config.logOutputs);
+  } catch (err) {
+    process.stderr.write(`kv-server: cannot open --log-outputs: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const log = new Logger(config.logLevel, outputs.sink);
   // Signal handlers go in first: a SIGTERM during startup still stops cleanly.
   let server: KvServer | undefined;
   let stopping = false;

@@ -83,7 +83,7 @@ describe('proposal timeout', () => {
       // Never before the deadline (a few ms of slack for the clock's granularity).
       expect(r.waited).toBeGreaterThanOrEqual(timeoutMs - 20);
     }
-    const failed = metrics.registry.render().match(/^etcd_server_proposals_failed_total (\d+)/m);
+    const failed = (await metrics.registry.render()).match(/^etcd_server_proposals_failed_total (\d+)/m);
     expect(Number(failed?.[1])).toBe(3);
   }, 20_000);
 });

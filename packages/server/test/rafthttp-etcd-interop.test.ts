@@ -574,7 +574,9 @@ describe('interop with etcd 3.4.23: etcd sends a database snapshot to our transp
     await waitFor(() => cluster.log().includes('"msg":"sent database snapshot"'), 'etcd saw our 204', 20_000);
     // One may already be on its way when c acknowledges the first: every one arrives whole.
     await waitFor(
-      () => c.metrics.snapshotReceiveSuccess.get({ From: idHex(cluster.aId) }) === c.sink.snapshots.length,
+      async () =>
+        (await c.metrics.snapshotReceiveSuccess.get({ From: idHex(cluster.aId) })) ===
+        c.sink.snapshots.length,
       'every snapshot answered',
     );
     expect(new Set(c.sink.snapshots.map((x) => x.head.readUInt32LE(16)))).toEqual(new Set([0xed0cdaed]));

@@ -98,9 +98,9 @@ describe('PeerTransport between members', () => {
     expect(byType(b.sink.messages, MessageType.MsgApp)).toEqual(byType(sent, MessageType.MsgApp));
     // Nothing went by pipeline: a's pipeline requests would have made b add a as a "remote".
     expect(b.logs.has('added new remote peer')).toBe(false);
-    expect(a.metrics.peerSentBytes.get({ To: '2b' })).toBeGreaterThan(0);
-    expect(b.metrics.peerReceivedBytes.get({ From: '1a' })).toBeGreaterThan(0);
-    expect(a.metrics.peerActive.get({ Local: '1a', Remote: '2b' })).toBe(1);
+    expect(await a.metrics.peerSentBytes.get({ To: '2b' })).toBeGreaterThan(0);
+    expect(await b.metrics.peerReceivedBytes.get({ From: '1a' })).toBeGreaterThan(0);
+    expect(await a.metrics.peerActive.get({ Local: '1a', Remote: '2b' })).toBe(1);
     expect(a.transport.activeSince(b.id)).toBeGreaterThan(0);
     expect(a.transport.activeSince(0x999)).toBe(0);
     // And back.
@@ -372,7 +372,7 @@ describe('PeerTransport between members', () => {
       // One batch (<= 1 MiB) beyond the socket's high-water mark at most, whatever was sent.
       expect(stats.bufferedBytes).toBeLessThan(2 * 1024 * 1024);
       expect(a.sink.unreachable.filter((id) => id === peerId).length).toBe(stats.dropped);
-      expect(a.metrics.peerSentFailures.get({ To: 'b' })).toBe(stats.dropped);
+      expect(await a.metrics.peerSentFailures.get({ To: 'b' })).toBe(stats.dropped);
       expect(
         a.logs.has('dropped internal Raft message since sending buffer is full (overloaded network)'),
       ).toBe(true);
@@ -477,9 +477,9 @@ describe('PeerTransport between members', () => {
       'receiveSnapshot',
       'process:MsgSnap',
     ]);
-    expect(a.metrics.snapshotSendSuccess.get({ To: '2' })).toBe(1);
-    expect(b.metrics.snapshotReceiveSuccess.get({ From: '1' })).toBe(1);
-    expect(a.metrics.peerSentBytes.get({ To: '2' })).toBeGreaterThan(chunks * chunk.length);
+    expect(await a.metrics.snapshotSendSuccess.get({ To: '2' })).toBe(1);
+    expect(await b.metrics.snapshotReceiveSuccess.get({ From: '1' })).toBe(1);
+    expect(await a.metrics.peerSentBytes.get({ To: '2' })).toBeGreaterThan(chunks * chunk.length);
   });
 
   it('snapshot data is streamed: a receiver that stops reading stalls the sender instead of buffering it', async () => {
@@ -582,7 +582,7 @@ describe('PeerTransport between members', () => {
     a.transport.sendSnapshot(snap, broken);
     await waitFor(() => a.sink.snapshotReports.length === 2, 'second report');
     expect(a.sink.snapshotReports[1]).toEqual({ id: b.id, ok: false });
-    expect(a.metrics.snapshotSendFailures.get({ To: '2' })).toBe(2);
+    expect(await a.metrics.snapshotSendFailures.get({ To: '2' })).toBe(2);
     // Unknown target.
     a.transport.sendSnapshot({ ...snap, to: 0x99 }, mib);
     expect(a.sink.snapshotReports[2]).toEqual({ id: 0x99, ok: false });
@@ -592,10 +592,16 @@ describe('PeerTransport between members', () => {
     const a = await member(0x1);
     const b = await member(0x2);
     a.transport.addPeer(b.id, [b.url]);
-    await waitFor(() => a.metrics.peerRoundTripTime.count({ To: '2' }) >= 2, 'rtt observations');
-    const text = a.metrics.registry.render();
+    await waitFor(
+      async () => (await a.metrics.peerRoundTripTime.count({ To: '2' })) >= 2,
+      'rtt observations',
+    );
+    const text = await a.metrics.registry.render();
     expect(text).toContain('# TYPE etcd_network_peer_round_trip_time_seconds histogram');
-    expect(text).toMatch(/etcd_network_peer_round_trip_time_seconds_bucket\{To="2",le="0.0001"\}/);
+    // Label order within a series is not significant in the text format (prom-client writes `le` first).
+    expect(text).toMatch(
+      /etcd_network_peer_round_trip_time_seconds_bucket\{(To="2",le="0.0001"|le="0.0001",To="2")\}/,
+    );
   });
 
   it('stop() is prompt with streams open and requests in flight, and removePeer closes the streams', async () => {

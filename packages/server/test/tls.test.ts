@@ -620,7 +620,9 @@ describe('startup errors (etcd messages)', () => {
 
 describe('self-signed certificate builder', () => {
   it('produces a certificate OpenSSL and Node accept for TLS, with IPv6 and DNS names', async () => {
-    const { certPem, keyPem } = createSelfSignedCert({ hosts: ['[::1]:1', 'localhost:2', '127.0.0.1:3'] });
+    const { certPem, keyPem } = await createSelfSignedCert({
+      hosts: ['[::1]:1', 'localhost:2', '127.0.0.1:3'],
+    });
     const cert = new X509Certificate(certPem);
     expect(cert.subjectAltName).toBe('IP Address:0:0:0:0:0:0:0:1, DNS:localhost, IP Address:127.0.0.1');
     const server = tls.createServer({ cert: certPem, key: keyPem }, (s) => s.end('hi'));

@@ -162,6 +162,8 @@ export class ClusterApi {
     this.admin(ctx);
     if (this.etcd.isLeader) await this.promoteOnLeader(req.ID);
     else await forwardPromote(this.etcd, req.ID);
+    // etcd counts on the member that took the request, once the promotion succeeded.
+    this.etcd.metrics.learnerPromoteSucceed.inc();
     return { header: this.hdr(), members: this.list() };
   }
 

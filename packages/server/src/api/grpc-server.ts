@@ -67,25 +67,34 @@ type AnyStreamHandler = StreamHandler<any, any>;
 /** The grpc_server_* counters of one method, with its label sets built once. */
 function methodStats(etcd: EtcdServer, service: string, method: MethodDefinition, key: string): MethodStats {
   const m = etcd.metrics;
-  const labels = {
-    grpc_service: service,
-    grpc_method: method.originalName ?? key,
-    grpc_type: method.requestStream
-      ? method.responseStream
-        ? 'bidi_stream'
-        : 'client_stream'
-      : method.responseStream
-        ? 'server_stream'
-        : 'unary',
-  };
+  const grpcType = method.requestStream
+    ? method.responseStream
+      ? 'bidi_stream'
+      : 'client_stream'
+    : method.responseStream
+      ? 'server_stream'
+      : 'unary';
+  // Label names in Go's exposition order (sorted), so the text matches etcd's line for line.
+  const labels = { grpc_method: method.originalName ?? key, grpc_service: service, grpc_type: grpcType };
   // One labels object per status code, so the registry's per-object key cache hits.
   const handledLabels = new Map<number, Record<string, string>>();
+  // etcd's interceptors count client requests as "unary" or "stream" per client API version.
+  const requestType = labels.grpc_type === 'unary' ? 'unary' : 'stream';
+  const requestLabels = new Map<string, Record<string, string>>();
   return {
-    started: () => m.grpcStarted.inc(labels),
+    started: (version = 'unknown') => {
+      m.grpcStarted.inc(labels);
+      let l = requestLabels.get(version);
+      if (!l) {
+        l = { client_api_version: version, type: requestType };
+        requestLabels.set(version, l);
+      }
+      m.clientRequests.inc(l);
+    },
     handled: (code) => {
       let l = handledLabels.get(code);
       if (!l) {
-        l = { ...labels, grpc_code: CODE_NAMES[code] ?? String(code) };
+        l = { grpc_code: CODE_NAMES[code] ?? String(code), ...labels };
         handledLabels.set(code, l);
       }
       m.grpcHandled.inc(l);

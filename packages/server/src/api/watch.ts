@@ -36,7 +36,9 @@ export class WatchSession {
     private readonly identity: () => CallContext = () => ANONYMOUS,
     /** Where a watcher the hub had to cancel (a failed storage read) is reported. */
     private readonly log?: Logger,
-  ) {}
+  ) {
+    etcd.metrics.watchStreams.inc();
+  }
 
   /** Handles one request of the stream. */
   handle(req: WatchRequest): void {
@@ -112,6 +114,7 @@ export class WatchSession {
 
   private deliver(watchId: bigint, batch: WatchBatch): boolean | Promise<void> {
     if (this.closed) return false;
+    if (batch.events.length > 0) this.etcd.metrics.eventsTotal.inc(undefined, batch.events.length);
     const resp: DeepPartial<WatchResponse> = {
       header: header(this.etcd, batch.revision),
       watchId,
@@ -152,6 +155,7 @@ export class WatchSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.etcd.metrics.watchStreams.dec();
     for (const w of this.watchers.values()) {
       w.cancel();
       this.etcd.metrics.watchers.dec();

@@ -452,14 +452,14 @@ export const FLAGS: readonly FlagDef[] = [
     kind: 'string',
     def: 'zap',
     choices: ['zap', 'capnslog'],
-    help: "Specify 'zap' for structured logging or 'capnslog'. kv-server always writes zap-style JSON.",
+    help: "Specify 'zap' for structured logging. kv-server refuses 'capnslog' (etcd 3.4's default): it writes zap's JSON only.",
   },
   {
     group: L,
     name: 'log-outputs',
     kind: 'list',
     def: 'default',
-    help: "Specify 'stdout' or 'stderr' to skip journald logging even when running under systemd, or list of comma separated output targets.",
+    help: "'default' (stderr), 'stderr', 'stdout' or file paths, comma separated; every line goes to each. 'journal' is refused.",
   },
   {
     group: L,

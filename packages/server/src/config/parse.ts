@@ -406,6 +406,12 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
       throw new ConfigError(`invalid auto-compaction-retention "${retention}" for mode "periodic"`);
     }
   }
+  if (get('logger') === 'capnslog') {
+    throw new ConfigError(
+      "--logger=capnslog is not supported: kv-server writes zap's structured JSON only (use --logger=zap)",
+    );
+  }
+  const logOutputs = parseLogOutputs(get('log-outputs'));
   let logLevel = get('log-level') as ServerConfig['logLevel'];
   if (toBool(get('debug'))) logLevel = 'debug';
   const batchInterval = get('backend-batch-interval');
@@ -451,7 +457,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     autoCompactionMode: mode,
     autoCompactionRetention: retention,
     logLevel,
-    logOutputs: get('log-outputs').split(','),
+    logOutputs,
     backend: get('backend') as BackendEngine,
     watchProgressNotifyIntervalMs: parseGoDuration(get('experimental-watch-progress-notify-interval')),
     enableLeaseCheckpoint: toBool(get('experimental-enable-lease-checkpoint')),
@@ -584,4 +590,20 @@ export function helpText(bin = 'kv-server'): string {
     lines.push(`  --${def.name} '${def.def}'`, `    ${def.help}${note}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * etcd 3.4's zap `--log-outputs`: `default` (stderr; only alone), `stderr`, `stdout` or file paths,
+ * several at once. `journal` needs systemd's journal writer, which kv-server does not have.
+ */
+function parseLogOutputs(value: string): string[] {
+  const list = [...new Set(value.split(',').map((v) => v.trim()))];
+  if (list.some((v) => v === '')) throw new ConfigError(`invalid --log-outputs "${value}": empty entry`);
+  if (list.length > 1 && list.includes('default')) {
+    throw new ConfigError('multi logoutput for "default" is not supported yet');
+  }
+  if (list.includes('journal')) {
+    throw new ConfigError('--log-outputs=journal is not supported: kv-server has no systemd journal writer');
+  }
+  return list;
 }

@@ -157,7 +157,13 @@ export class Applier {
       return { response: r.response, revision: r.revision };
     }
     if (req.compaction) {
+      const started = performance.now();
       const r = await this.store.compact(req.compaction.revision ?? 0, ctx);
+      // etcd's dbCompactionTotalMs: from the compaction's start until the dead revisions are gone.
+      void r.physical.then(
+        () => this.metrics.compactionTotalMs.observe(Math.round(performance.now() - started)),
+        () => {},
+      );
       return { response: { physical: r.physical }, revision: r.revision };
     }
     if (req.leaseGrant) return this.applyLeaseGrant(req.leaseGrant.ID ?? 0n, req.leaseGrant.TTL ?? 0, ctx);
@@ -204,7 +210,10 @@ export class Applier {
 
   /** Moves key→lease links according to the events a write produced. */
   private track(events: readonly KvEvent[]): void {
+    let putSize = 0;
     for (const ev of events) {
+      // etcd's totalPutSizeGauge: key plus value bytes of every put.
+      if (ev.type === 0) putSize += ev.kv.key.length + (ev.kv.value?.length ?? 0);
       const next = ev.type === 0 ? ev.kv.lease : 0n;
       // No key carries a lease and this one gets none: nothing to move (and no key string to build,
       // the common case of every plain put).
@@ -220,6 +229,7 @@ export class Applier {
         this.keyLease.delete(k);
       }
     }
+    if (putSize > 0) this.metrics.totalPutSize.inc(undefined, putSize);
   }
 
   /** The lease bucket's record (remainingTtl only once checkpointed). */
@@ -246,6 +256,7 @@ export class Applier {
     if (!lease) return { err: Errors.leaseExist(), revision: this.store.rev() };
     this.persistLease(lease, ctx);
     this.metrics.leaseGranted.inc();
+    this.metrics.leaseTtl.observe(lease.ttl);
     return { response: { ID: id, TTL: lease.ttl, error: '' }, revision: this.store.rev() };
   }
 

@@ -50,6 +50,8 @@ export interface BootstrapOptions {
   peerDial?: ConnectionOptions;
   /** Aborts a join that is waiting for peers (SIGTERM during startup). */
   signal?: AbortSignal;
+  /** Called with each backend commit's duration in seconds (metrics). */
+  onBackendCommit?: (seconds: number) => void;
 }
 
 /** Opens or creates the data directory and the raft node of one member. */
@@ -69,7 +71,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   mkdirSync(snapDir, { recursive: true });
   const snapshotter = new Snapshotter(snapDir);
   const started = Date.now();
-  const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg);
+  const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg, { onCommit: opts.onBackendCommit });
   log.info('opened backend db', {
     path: join(snapDir, 'db'),
     took: `${Date.now() - started}ms`,

@@ -11,8 +11,12 @@ import { type EtcdClusterInfo, etcdBucketsFromKv } from './etcd-backend.js';
 export interface EtcdSnapshotStream {
   /** Bytes to come: the database plus (unless disabled) the 32-byte digest. */
   readonly size: number;
-  /** The stream in chunks of `chunkSize` bytes (the last may be shorter); closes the view at the end. */
-  chunks(chunkSize: number): AsyncGenerator<Uint8Array>;
+  /**
+   * The stream in chunks of `chunkSize` bytes (the last may be shorter); closes the view at the end.
+   * With `reuseBuffer`, every chunk is the same buffer, overwritten by the next: the consumer must be
+   * done with a chunk (encode or copy it) before asking for the next one.
+   */
+  chunks(chunkSize: number, opts?: { reuseBuffer?: boolean }): AsyncGenerator<Uint8Array>;
   /** Releases the read view (idempotent; chunks() calls it when done). */
   close(): void;
 }
@@ -50,9 +54,12 @@ export async function openEtcdSnapshot(
   return {
     size: plan.size + (digest ? 32 : 0),
     close,
-    async *chunks(chunkSize: number) {
+    async *chunks(chunkSize: number, opts: { reuseBuffer?: boolean } = {}) {
       try {
         const sha = createHash('sha256');
+        // A fresh buffer per chunk is 32 KiB of external memory each time: V8 collects it only when
+        // 64 MB of such memory has piled up, so a 1 GiB stream would hold tens of MiB of dead chunks.
+        const next = () => (opts.reuseBuffer ? buf : Buffer.allocUnsafe(chunkSize));
         let buf = Buffer.allocUnsafe(chunkSize);
         let used = 0;
         // Each page is copied into the chunk before the next is asked for, so one page buffer serves all.
@@ -66,7 +73,7 @@ export async function openEtcdSnapshot(
             at += n;
             if (used === chunkSize) {
               yield buf;
-              buf = Buffer.allocUnsafe(chunkSize);
+              buf = next();
               used = 0;
             }
           }

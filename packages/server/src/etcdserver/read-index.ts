@@ -23,6 +23,10 @@ export interface ReadIndexHost {
   readonly retryAfterMs: number;
   /** A caller gives up after this long (`etcdserver: request timed out`). */
   readonly timeoutMs: number;
+  /** A round went unanswered past `retryAfterMs`, or an answer came for an older round (etcd's slow read index). */
+  onSlow?(): void;
+  /** A caller timed out waiting for its read barrier (etcd's failed read index). */
+  onFailed?(): void;
 }
 
 interface Waiter {
@@ -63,6 +67,7 @@ export class ReadIndexLoop {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.drop(waiter);
+        this.host.onFailed?.();
         reject(Errors.timeout());
       }, this.host.timeoutMs);
       const waiter: Waiter = {
@@ -91,7 +96,10 @@ export class ReadIndexLoop {
   /** A ReadState from raft's Ready. */
   onReadState(index: number, ctxBytes: Uint8Array): void {
     const ctx = new TextDecoder().decode(ctxBytes);
-    if (!this.round || this.round.ctx !== ctx) return;
+    if (!this.round || this.round.ctx !== ctx) {
+      this.host.onSlow?.();
+      return;
+    }
     this.round.index = index;
     this.ready.push(this.round);
     this.round = undefined;
@@ -106,6 +114,7 @@ export class ReadIndexLoop {
       for (const w of this.ready.shift()!.waiters) w.resolve();
     }
     if (this.round && Date.now() - this.round.issuedAt > this.host.retryAfterMs) {
+      this.host.onSlow?.();
       this.queued.unshift(...this.round.waiters);
       this.round = undefined;
       this.flush();

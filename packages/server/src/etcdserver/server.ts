@@ -55,6 +55,7 @@ import {
 import { Errors } from './errors.js';
 import { ETCD_CLUSTER_VERSION } from './etcd-backend.js';
 import { openEtcdSnapshot } from './etcd-snapshot-stream.js';
+import { HeartbeatWatch } from './heartbeat-watch.js';
 import { IdGenerator, idHex } from './ids.js';
 import { mostUpToDateVoter, moveLeader } from './leadership.js';
 import { Lessor } from './lessor.js';
@@ -105,6 +106,8 @@ const requestTimeoutMs = (cfg: ServerConfig) => 5000 + 2 * cfg.electionMs;
 
 /** Applied entries a lone voter keeps in raft's memory before dropping them (see maybeCompactLoneLog). */
 const LONE_LOG_KEEP = 1000;
+/** etcd's warnApplyDuration: applies slower than this are counted and logged as slow. */
+const SLOW_APPLY_MS = 100;
 
 /** A proposal's caller: a gRPC call that may have been cancelled (see CallContext.caller). */
 type Caller = { readonly cancelled: boolean };
@@ -209,6 +212,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       appliedIndex: () => this.appliedIndex,
       retryAfterMs: 2 * cfg.electionMs,
       timeoutMs: timeout,
+      onSlow: () => this.metrics.slowReadIndexes.inc(),
+      onFailed: () => this.metrics.readIndexFailed.inc(),
     });
     this.quota = new QuotaGuard(
       {
@@ -277,6 +282,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       unsafeNoFsync: opts.unsafeNoFsync,
       peerDial: opts.peerDial,
       signal: opts.signal,
+      onBackendCommit: (seconds) => opts.metrics.backendCommit.observe(seconds),
     });
     const server = new EtcdServer(opts.config, opts, b);
     await server.applier.loadState();
@@ -288,6 +294,16 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const m = this.metrics;
     m.serverId.set(1, { server_id: idHex(this.memberId) });
     m.version.set(1, { server_version: SERVER_VERSION });
+    // etcd labels the cluster version major.minor ("3.4").
+    m.clusterVersion.set(1, { cluster_version: CLUSTER_VERSION.split('.').slice(0, 2).join('.') });
+    m.bindSources({
+      currentRevision: () => this.store.mvcc.rev(),
+      compactRevision: () => this.store.mvcc.compactRevision(),
+      keyCount: () => this.store.mvcc.keyCount(),
+      authRevision: () => this.auth.revision(),
+      dbTotalSize: () => this.store.backend.size(),
+      dbSizeInUse: () => this.store.backend.sizeInUse(),
+    });
     m.isLearner.set(this.isLearner ? 1 : 0);
     this.quota.announce();
     this.tickTimer = setInterval(() => {
@@ -428,13 +444,36 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   /** Hands raft's messages to the transport; a MsgSnap goes with the backend after it. */
+  /** Gaps between the leader's heartbeats to each follower (etcd's heartbeat send failures). */
+  private heartbeats: HeartbeatWatch | undefined;
+
   private send(msgs: readonly Message[]): void {
     let plain: Message[] | undefined;
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap) this.sendSnapshot(m);
-      else (plain ??= []).push(m);
+      else {
+        if (m.type === MessageType.MsgHeartbeat) this.noteHeartbeat(m.to);
+        (plain ??= []).push(m);
+      }
     }
     if (plain) this.transport.send(plain);
+  }
+
+  /** Counts and logs a heartbeat that left more than two heartbeat intervals after the previous one. */
+  private noteHeartbeat(to: number): void {
+    this.heartbeats ??= new HeartbeatWatch(2 * this.cfg.heartbeatMs);
+    const exceeded = this.heartbeats.observe(to, Date.now());
+    if (exceeded === 0) return;
+    this.metrics.heartbeatSendFailures.inc();
+    this.log.warn(
+      'leader failed to send out heartbeat on time; took too long, leader is overloaded likely from slow disk',
+      {
+        to: idHex(to),
+        'heartbeat-interval': `${this.cfg.heartbeatMs}ms`,
+        'expected-duration': `${2 * this.cfg.heartbeatMs}ms`,
+        'exceeded-duration': `${exceeded}ms`,
+      },
+    );
   }
 
   /**
@@ -554,9 +593,14 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const dump = this.receivedDump;
     this.receivedDump = undefined;
     if (dump) {
-      await this.store.restoreBackend(dump);
-      await this.auth.reload();
-      await this.applier.loadState();
+      this.metrics.snapshotApplyInProgress.set(1);
+      try {
+        await this.store.restoreBackend(dump);
+        await this.auth.reload();
+        await this.applier.loadState();
+      } finally {
+        this.metrics.snapshotApplyInProgress.set(0);
+      }
     }
     for (const m of this.membership.list()) {
       if (!next.get(m.id) && m.id !== this.memberId) this.transport.removePeer(m.id);
@@ -627,6 +671,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     } else {
       this.log.info(`raft.node: ${idHex(this.memberId)} lost leader at term ${this.term}`);
     }
+    if (state === StateType.Leader) this.heartbeats?.reset();
     if (state === StateType.Leader) this.lessor.promote(this.cfg.electionMs);
     else if (wasLeader) this.lessor.demote();
     if (lead !== 0) this.retryDroppedProposals();
@@ -636,6 +681,19 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       this.reads.flush();
     }
     this.emit('leader', lead);
+  }
+
+  /**
+   * etcd's warnApplyDuration: an apply slower than 100 ms is counted in etcd_server_slow_apply_total
+   * and logged ("apply request took too long"), the usual sign of a slow disk or an overloaded member.
+   */
+  private noteApplyDuration(ms: number): void {
+    if (ms <= SLOW_APPLY_MS) return;
+    this.metrics.slowApply.inc();
+    this.log.warn('apply request took too long', {
+      took: `${ms.toFixed(3)}ms`,
+      'expected-duration': `${SLOW_APPLY_MS}ms`,
+    });
   }
 
   private async applyEntry(e: Entry): Promise<void> {
@@ -676,7 +734,10 @@ export class EtcdServer extends EventEmitter implements RaftSink {
           this.applyMemberAttributes(req.clusterMemberAttrSet, e.index);
           this.waiters.trigger(id, {});
         } else {
-          this.waiters.trigger(id, await this.applier.apply(req, e.index));
+          const t0 = performance.now();
+          const result = await this.applier.apply(req, e.index);
+          this.noteApplyDuration(performance.now() - t0);
+          this.waiters.trigger(id, result);
         }
       }
     } else if (e.type === EntryType.ConfChange) {
@@ -933,7 +994,12 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   private revokeExpiredLeases(): void {
     if (!this.isLeader || !this.leaderCommittedInTerm || this.stopped) return;
     for (const lease of this.lessor.takeExpired()) {
-      this.propose({ leaseRevoke: { ID: lease.id } }).catch(() => this.lessor.unmarkRevoking(lease.id));
+      this.propose({ leaseRevoke: { ID: lease.id } }).then(
+        (r) => {
+          if (!r.err) this.metrics.leaseExpired.inc();
+        },
+        () => this.lessor.unmarkRevoking(lease.id),
+      );
     }
     const due = this.lessor.takeDueCheckpoints();
     if (due.length > 0) this.checkpointLeases(due);

@@ -88,6 +88,7 @@ export async function openKvStore(
     ServerConfig,
     'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs' | 'dataDir' | 'walDir'
   >,
+  hooks: { onCommit?: (seconds: number) => void } = {},
 ): Promise<KvStore> {
   await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
   const open = () => openBackend(engine === 'memory' ? { engine } : { engine, path });
@@ -96,6 +97,7 @@ export async function openKvStore(
     batchInterval: cfg.backendBatchIntervalMs,
     batchLimit: cfg.backendBatchLimit,
     watch: { progressInterval: cfg.watchProgressNotifyIntervalMs },
+    onCommit: hooks.onCommit,
   };
   let mvcc = await MvccStore.open(backend, storeOpts);
   const store: KvStore = {

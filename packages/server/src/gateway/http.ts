@@ -91,15 +91,14 @@ export function createHttpHandler(
   return (req, res) => {
     const url = (req.url ?? '/').split('?')[0]!;
     if (url === '/health' || url === '/health/') {
-      void health(etcd).then((ok) => sendJson(res, ok ? 200 : 503, { health: ok ? 'true' : 'false' }));
+      void health(etcd).then((ok) => {
+        (ok ? etcd.metrics.healthSuccess : etcd.metrics.healthFailures).inc();
+        sendJson(res, ok ? 200 : 503, { health: ok ? 'true' : 'false' });
+      });
       return;
     }
     if (url === '/metrics') {
-      void refreshGauges(etcd).then(() => {
-        const text = etcd.metrics.registry.render();
-        res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
-        res.end(text);
-      });
+      void serveMetrics(etcd, res);
       return;
     }
     if (!opts.serveGateway) {
@@ -242,13 +241,23 @@ async function health(etcd: EtcdServer): Promise<boolean> {
   }
 }
 
-async function refreshGauges(etcd: EtcdServer): Promise<void> {
+/** /metrics, counted in promhttp's own families as Go's promhttp handler counts itself. */
+async function serveMetrics(etcd: EtcdServer, res: http.ServerResponse): Promise<void> {
   const m = etcd.metrics;
+  m.scrapesInFlight.inc();
   try {
-    m.dbTotalSize.set(await etcd.store.backend.size());
-    m.dbInUse.set(await etcd.store.backend.sizeInUse());
-  } catch {
-    // size probes are best effort
+    const text = await m.scrape();
+    res.writeHead(200, { 'Content-Type': m.registry.contentType });
+    res.end(text);
+    // Counted after the response, as promhttp does: a scrape reports the scrapes before it.
+    m.scrapes.inc(SCRAPE_OK);
+  } catch (err) {
+    m.scrapes.inc(SCRAPE_FAILED);
+    sendJson(res, 500, { error: String(err) });
+  } finally {
+    m.scrapesInFlight.dec();
   }
-  m.keysTotal.set(etcd.store.mvcc.keyCount());
 }
+
+const SCRAPE_OK = { code: '200' };
+const SCRAPE_FAILED = { code: '500' };

@@ -1,164 +1,187 @@
 /**
- * A small Prometheus text-format (0.0.4) registry: counters, gauges and histograms with labels.
- * Metric names follow etcd's so existing dashboards work.
+ * The metric types kv-server's call sites use, on prom-client (the Node standard Prometheus client).
+ * The thin wrappers keep one call shape across the server — `inc(labels?, by)`, `set(value, labels?)`,
+ * `observe(value, labels?)` — and cache prom-client's per-label-set child per labels object, because
+ * hot paths (peer bytes, gRPC counters) pass the same label objects every time.
  */
+import client from 'prom-client';
 
-type Labels = Record<string, string>;
+/** A label set: label name to value. */
+export type Labels = Record<string, string>;
 
-const keyCache = new WeakMap<Labels, string>();
-
-/** The rendered label set; cached per labels object (hot paths pass the same objects). */
-const labelKey = (labels: Labels | undefined): string => {
-  if (!labels) return '';
-  const cached = keyCache.get(labels);
-  if (cached !== undefined) return cached;
-  const keys = Object.keys(labels).sort();
-  const key = keys
-    .map(
-      (k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
-    )
-    .join(',');
-  keyCache.set(labels, key);
-  return key;
-};
-
-const fmt = (n: number): string => {
-  if (Number.isNaN(n)) return 'NaN';
-  if (n === Number.POSITIVE_INFINITY) return '+Inf';
-  if (n === Number.NEGATIVE_INFINITY) return '-Inf';
-  return String(n);
-};
-
-/** Something the registry can render. */
-interface Collector {
-  readonly name: string;
-  render(out: string[]): void;
+/** Reads one series' value from a prom-client metric snapshot (0 when the series does not exist yet). */
+function seriesValue(
+  values: readonly client.MetricValue<string>[],
+  labels: Labels | undefined,
+  metricName?: string,
+): number {
+  const want = labels ?? {};
+  const keys = Object.keys(want);
+  for (const v of values) {
+    if (metricName !== undefined && (v as { metricName?: string }).metricName !== metricName) continue;
+    const have = v.labels as Record<string, string | number | undefined>;
+    if (Object.keys(have).filter((k) => k !== 'le').length !== keys.length) continue;
+    if (keys.every((k) => String(have[k]) === want[k])) return v.value;
+  }
+  return 0;
 }
 
-/** A monotonically increasing counter (optionally labelled). */
-export class Counter implements Collector {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
+/**
+ * A monotonically increasing counter (optionally labelled).
+ *
+ * @example
+ * const c = registry.counter('etcd_mvcc_put_total', 'Total number of puts seen by this member.');
+ * c.inc();
+ */
+export class Counter {
+  readonly metric: client.Counter<string>;
+  private readonly children = new WeakMap<Labels, client.Counter.Internal>();
+  constructor(reg: client.Registry, name: string, help: string, labelNames: readonly string[] = []) {
+    this.metric = new client.Counter({ name, help, labelNames, registers: [reg] });
+  }
+  get name(): string {
+    return (this.metric as unknown as { name: string }).name;
+  }
+  /** Adds `by` (default 1) to the series of `labels`. */
   inc(labels?: Labels, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-  get(labels?: Labels): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`);
-    if (this.values.size === 0) out.push(`${this.name} 0`);
-    for (const [k, v] of this.values) out.push(`${this.name}${k ? `{${k}}` : ''} ${fmt(v)}`);
-  }
-}
-
-/** A gauge; either set directly or computed on scrape by a callback. */
-export class Gauge implements Collector {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly collect?: () => number,
-  ) {}
-  set(value: number, labels?: Labels): void {
-    this.values.set(labelKey(labels), value);
-  }
-  inc(labels?: Labels, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-  dec(labels?: Labels, by = 1): void {
-    this.inc(labels, -by);
-  }
-  get(labels?: Labels): number {
-    if (this.collect && !labels) return this.collect();
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
-    if (this.collect) {
-      out.push(`${this.name} ${fmt(this.collect())}`);
+    if (!labels) {
+      this.metric.inc(by);
       return;
     }
-    if (this.values.size === 0) out.push(`${this.name} 0`);
-    for (const [k, v] of this.values) out.push(`${this.name}${k ? `{${k}}` : ''} ${fmt(v)}`);
+    let child = this.children.get(labels);
+    if (!child) {
+      child = this.metric.labels(labels);
+      this.children.set(labels, child);
+    }
+    child.inc(by);
+  }
+  /** The current value of one series (tests, health checks). */
+  async get(labels?: Labels): Promise<number> {
+    return seriesValue((await this.metric.get()).values, labels);
   }
 }
 
-/** A cumulative histogram with fixed upper bounds. */
-export class Histogram implements Collector {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>();
+/**
+ * A gauge: set directly, or computed on scrape by `collect`.
+ *
+ * @example
+ * const g = registry.gauge('etcd_server_has_leader', 'Whether or not a leader exists. 1 is existence, 0 is not.');
+ * g.set(1);
+ */
+export class Gauge {
+  readonly metric: client.Gauge<string>;
   constructor(
-    readonly name: string,
-    readonly help: string,
+    reg: client.Registry,
+    name: string,
+    help: string,
+    labelNames: readonly string[] = [],
+    collect?: () => number | Promise<number>,
+  ) {
+    const collector = collect
+      ? async function (this: client.Gauge<string>) {
+          this.set(await collect());
+        }
+      : undefined;
+    this.metric = new client.Gauge({ name, help, labelNames, registers: [reg], collect: collector });
+  }
+  get name(): string {
+    return (this.metric as unknown as { name: string }).name;
+  }
+  set(value: number, labels?: Labels): void {
+    if (labels) this.metric.set(labels, value);
+    else this.metric.set(value);
+  }
+  inc(labels?: Labels, by = 1): void {
+    if (labels) this.metric.inc(labels, by);
+    else this.metric.inc(by);
+  }
+  dec(labels?: Labels, by = 1): void {
+    if (labels) this.metric.dec(labels, by);
+    else this.metric.dec(by);
+  }
+  /** The current value of one series (runs `collect` first, as a scrape would). */
+  async get(labels?: Labels): Promise<number> {
+    return seriesValue((await this.metric.get()).values, labels);
+  }
+}
+
+/**
+ * A cumulative histogram with fixed upper bounds.
+ *
+ * @example
+ * const h = registry.histogram('etcd_disk_wal_fsync_duration_seconds', 'The latency distributions of fsync called by WAL.', exponentialBuckets(0.001, 2, 14));
+ * h.observe(0.003);
+ */
+export class Histogram {
+  readonly metric: client.Histogram<string>;
+  constructor(
+    reg: client.Registry,
+    name: string,
+    help: string,
     readonly buckets: readonly number[],
-  ) {}
+    labelNames: readonly string[] = [],
+  ) {
+    this.metric = new client.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [reg] });
+  }
+  get name(): string {
+    return (this.metric as unknown as { name: string }).name;
+  }
   observe(value: number, labels?: Labels): void {
-    const k = labelKey(labels);
-    let s = this.series.get(k);
-    if (!s) {
-      s = { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
-      this.series.set(k, s);
-    }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) s.counts[i]!++;
-    s.sum += value;
-    s.count++;
+    if (labels) this.metric.observe(labels, value);
+    else this.metric.observe(value);
   }
-  count(labels?: Labels): number {
-    return this.series.get(labelKey(labels))?.count ?? 0;
-  }
-  render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
-    const series =
-      this.series.size === 0
-        ? new Map([['', { counts: this.buckets.map(() => 0), sum: 0, count: 0 }]])
-        : this.series;
-    for (const [k, s] of series) {
-      const pre = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => {
-        out.push(`${this.name}_bucket{${pre}le="${fmt(b)}"} ${s.counts[i]}`);
-      });
-      out.push(`${this.name}_bucket{${pre}le="+Inf"} ${s.count}`);
-      out.push(`${this.name}_sum${k ? `{${k}}` : ''} ${fmt(s.sum)}`);
-      out.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);
-    }
+  /** The number of observations of one series. */
+  async count(labels?: Labels): Promise<number> {
+    const values = (await this.metric.get()).values;
+    return seriesValue(values, labels, `${this.name}_count`);
   }
 }
 
 /** Exponential bucket bounds like Prometheus' ExponentialBuckets(start, factor, count). */
 export function exponentialBuckets(start: number, factor: number, count: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) out.push(start * factor ** i);
-  return out;
+  return client.exponentialBuckets(start, factor, count);
 }
 
-/** Holds collectors and renders them in the Prometheus text exposition format. */
+/**
+ * One server's metric families (a prom-client Registry of its own, so several servers in one process —
+ * tests, embedded use — do not share series).
+ *
+ * @example
+ * const reg = new Registry();
+ * reg.counter('etcd_server_health_success', 'The total number of successful health checks').inc();
+ * const text = await reg.render();
+ */
 export class Registry {
-  private readonly collectors: Collector[] = [];
+  /** The prom-client registry (for default metrics and custom collectors). */
+  readonly prom = new client.Registry();
 
-  counter(name: string, help: string): Counter {
-    return this.add(new Counter(name, help));
+  counter(name: string, help: string, labelNames?: readonly string[]): Counter {
+    return new Counter(this.prom, name, help, labelNames);
   }
-  gauge(name: string, help: string, collect?: () => number): Gauge {
-    return this.add(new Gauge(name, help, collect));
+  gauge(
+    name: string,
+    help: string,
+    collect?: () => number | Promise<number>,
+    labelNames?: readonly string[],
+  ): Gauge {
+    return new Gauge(this.prom, name, help, labelNames, collect);
   }
-  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
-    return this.add(new Histogram(name, help, buckets));
+  histogram(
+    name: string,
+    help: string,
+    buckets: readonly number[],
+    labelNames?: readonly string[],
+  ): Histogram {
+    return new Histogram(this.prom, name, help, buckets, labelNames);
   }
 
-  /** The exposition text (content type `text/plain; version=0.0.4`). */
-  render(): string {
-    const out: string[] = [];
-    for (const c of [...this.collectors].sort((a, b) => (a.name < b.name ? -1 : 1))) c.render(out);
-    return `${out.join('\n')}\n`;
+  /** The content type of `render()` (Prometheus text format 0.0.4). */
+  get contentType(): string {
+    return this.prom.contentType;
   }
 
-  private add<T extends Collector>(c: T): T {
-    this.collectors.push(c);
-    return c;
+  /** The exposition text (Prometheus text format 0.0.4). */
+  render(): Promise<string> {
+    return this.prom.metrics();
   }
 }

@@ -49,8 +49,8 @@ export interface ResolvedTls {
 const isSecureScheme = (u: URL) => u.protocol === 'https:' || u.protocol === 'unixs:';
 
 /** Resolves auto TLS, logs etcd's lines, loads and checks every file. Throws TlsConfigError. */
-export function resolveTls(input: TlsSetupInput, log: Logger): ResolvedTls {
-  const peer = resolvePeerTls(input, log);
+export async function resolveTls(input: TlsSetupInput, log: Logger): Promise<ResolvedTls> {
+  const peer = await resolvePeerTls(input, log);
   log.info('configuring client listeners', {
     'listen-client-urls': input.listenClientUrls.map((u) => u.origin),
   });
@@ -59,7 +59,7 @@ export function resolveTls(input: TlsSetupInput, log: Logger): ResolvedTls {
     if (!isTlsInfoEmpty(clientInfo)) {
       log.warn('ignoring client auto TLS since certs given');
     } else {
-      const files = ensureSelfCert(
+      const files = await ensureSelfCert(
         join(input.dataDir, 'fixtures', 'client'),
         { hosts: input.listenClientUrls.map((u) => u.host) },
         log,
@@ -84,13 +84,13 @@ export function resolveTls(input: TlsSetupInput, log: Logger): ResolvedTls {
   return { client: needsClientTls ? loadServerTls(clientInfo) : undefined, peer };
 }
 
-function resolvePeerTls(input: TlsSetupInput, log: Logger): PeerTlsConfig {
+async function resolvePeerTls(input: TlsSetupInput, log: Logger): Promise<PeerTlsConfig> {
   let info = input.peerTls;
   if (info.autoTls) {
     if (!isTlsInfoEmpty(info)) {
       log.warn('ignoring peer auto TLS since certs given');
     } else {
-      const files = ensureSelfCert(
+      const files = await ensureSelfCert(
         join(input.dataDir, 'fixtures', 'peer'),
         { hosts: input.listenPeerUrls.map((u) => u.host) },
         log,

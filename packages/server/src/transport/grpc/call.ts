@@ -23,7 +23,8 @@ export interface MethodDefinition<Req = unknown, Res = unknown> {
 
 /** Per-method counters (go-grpc-prometheus style); every hook is optional work for the caller. */
 export interface MethodStats {
-  started(): void;
+  /** A call arrived; `clientApiVersion` is its `client-api-version` header (clientv3 sends it). */
+  started(clientApiVersion?: string): void;
   handled(code: number): void;
   received(bytes: number): void;
   sent(bytes: number): void;

@@ -178,7 +178,8 @@ export class GrpcServer {
       return;
     }
     const call = new ServerCall(stream, m.def, m.stats, this.opts.maxReceiveMessageLength);
-    m.stats.started();
+    const apiVersion = headers['client-api-version'];
+    m.stats.started(typeof apiVersion === 'string' ? apiVersion : undefined);
     if (m.def.requestStream) this.serveRequestStream(call, m);
     else this.serveSingleRequest(call, m);
   }

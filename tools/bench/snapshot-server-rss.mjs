@@ -1,0 +1,164 @@
+// Measures a real kv-server's memory while `etcdctl snapshot save` streams its database: starts
+// bin/kv-server (default engine) on free ports, fills it through the etcd3 client with `--mib` MiB of
+// key/value data (random, incompressible `--value`-byte values), then samples the server's RSS from
+// /proc/<pid>/status every 20 ms before and during the save and reports the growth over the idle
+// baseline. The saved file is checked with `etcdctl snapshot status`. Too slow for CI (a 1 GiB fill
+// takes minutes); the CI test (packages/server/test/snapshot-stream.test.ts) checks the chunking.
+// Usage:
+//   node tools/bench/snapshot-server-rss.mjs [--mib 1024] [--value 4096] [--dir data-dir-to-reuse]
+//     [--concurrency 64]
+// Build first (bin/setup). Needs etcdctl 3.4 on PATH. Prints progress on stderr, one JSON line on stdout.
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Etcd3 } from 'etcd3';
+
+const execFileAsync = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : def;
+};
+const mib = Number(arg('mib', '1024'));
+const valueBytes = Number(arg('value', '4096'));
+const concurrency = Number(arg('concurrency', '64'));
+const reuse = arg('dir', undefined);
+const work = mkdtempSync(join(tmpdir(), 'kv-snap-server-'));
+const dataDir = reuse ?? join(work, 'data');
+const count = Math.ceil((mib * 1024 * 1024) / (valueBytes + 16));
+const log = (msg) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
+const mb = (n) => Math.round((n / 1024 / 1024) * 10) / 10;
+
+/** A free port below the ephemeral range (as the e2e helper picks them). */
+async function freePort() {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const ok = await new Promise((r) => {
+      const s = createServer();
+      s.once('error', () => r(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
+    });
+    if (ok) return port;
+  }
+}
+
+/** VmRSS and RssAnon of `pid` in bytes. */
+function rssOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+}
+
+const etcdctl = (endpoint, args) =>
+  execFileAsync('etcdctl', [`--endpoints=${endpoint}`, ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+    maxBuffer: 16 << 20,
+  });
+
+const clientPort = await freePort();
+const peerPort = await freePort();
+const endpoint = `http://127.0.0.1:${clientPort}`;
+const peer = `http://127.0.0.1:${peerPort}`;
+const server = spawn(
+  join(ROOT, 'bin', 'kv-server'),
+  [
+    '--name',
+    'snap',
+    '--data-dir',
+    dataDir,
+    '--listen-client-urls',
+    endpoint,
+    '--advertise-client-urls',
+    endpoint,
+    '--listen-peer-urls',
+    peer,
+    '--initial-advertise-peer-urls',
+    peer,
+    '--initial-cluster',
+    `snap=${peer}`,
+    '--quota-backend-bytes',
+    String(8 * 1024 ** 3),
+    '--log-level',
+    'warn',
+  ],
+  { stdio: ['ignore', 'ignore', 'inherit'] },
+);
+const stopServer = () => {
+  if (server.exitCode === null) server.kill('SIGKILL');
+};
+process.on('exit', stopServer);
+
+try {
+  for (let i = 0; ; i++) {
+    if (server.exitCode !== null) throw new Error(`kv-server exited with ${server.exitCode}`);
+    const ok = await etcdctl(endpoint, ['endpoint', 'health', '--command-timeout=1s']).then(
+      () => true,
+      () => false,
+    );
+    if (ok) break;
+    if (i > 200) throw new Error('kv-server not healthy');
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  const client = new Etcd3({ hosts: endpoint });
+  const status = async () =>
+    JSON.parse((await etcdctl(endpoint, ['endpoint', 'status', '-w', 'json'])).stdout)[0].Status;
+  const before = await status();
+  const t0 = Date.now();
+  if (Number(before.dbSize) < mib * 1024 * 1024 * 0.9) {
+    log(`filling ${count} keys of ${valueBytes} B (${mib} MiB)`);
+    let next = 0;
+    const worker = async () => {
+      while (next < count) {
+        const i = next++;
+        await client.put(`snap/${String(i).padStart(9, '0')}`).value(randomBytes(valueBytes));
+        if (i % 20_000 === 0) log(`put ${i}/${count}`);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+  }
+  client.close();
+  const fillSeconds = (Date.now() - t0) / 1000;
+  const filled = await status();
+  log(`db size ${mb(Number(filled.dbSize))} MiB after ${fillSeconds}s; settling`);
+  // Idle baseline: let GC and the batch committer settle, then take the highest sample of 2 s.
+  await new Promise((r) => setTimeout(r, 5000));
+  let base = { rss: 0, anon: 0 };
+  for (let i = 0; i < 100; i++) {
+    const s = rssOf(server.pid);
+    base = { rss: Math.max(base.rss, s.rss), anon: Math.max(base.anon, s.anon) };
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  let peak = { ...base };
+  const sampler = setInterval(() => {
+    const s = rssOf(server.pid);
+    peak = { rss: Math.max(peak.rss, s.rss), anon: Math.max(peak.anon, s.anon) };
+  }, 20);
+  const out = join(work, 'snapshot.db');
+  const t1 = Date.now();
+  await etcdctl(endpoint, ['snapshot', 'save', out, '--command-timeout=30m']);
+  const saveSeconds = (Date.now() - t1) / 1000;
+  clearInterval(sampler);
+  const check = JSON.parse((await etcdctl(endpoint, ['snapshot', 'status', out, '-w', 'json'])).stdout);
+  const result = {
+    engine: 'default',
+    keys: check.totalKey,
+    valueBytes,
+    dbSizeMiB: mb(Number(filled.dbSize)),
+    snapshotMiB: mb(statSync(out).size),
+    saveSeconds,
+    baselineRssMiB: mb(base.rss),
+    peakRssMiB: mb(peak.rss),
+    rssGrowthMiB: mb(peak.rss - base.rss),
+    anonGrowthMiB: mb(peak.anon - base.anon),
+    fillSeconds,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+} finally {
+  stopServer();
+  if (!reuse) rmSync(work, { recursive: true, force: true });
+  else if (existsSync(join(work, 'snapshot.db'))) rmSync(work, { recursive: true, force: true });
+}
