@@ -30,7 +30,7 @@ function snappbData(file: Uint8Array): Uint8Array {
   };
   while (i < file.length) {
     const tag = varint();
-    if ((tag === 1 << 3) | 0) varint();
+    if (tag === 1 << 3) varint();
     else if (tag === ((2 << 3) | 2)) {
       const len = varint();
       return file.subarray(i, i + len);
