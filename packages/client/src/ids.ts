@@ -1,5 +1,10 @@
 /**
- * Exact 64-bit ids over the generated (number-based) codecs.
+ * Exact 64-bit ids over the generated codecs.
+ *
+ * Member ids, the cluster id, Status.leader and alarm member ids are generated as exact `bigint`
+ * (proto-gen.json); responses narrow them to {@link Id} (a number when exact) and requests accept
+ * number | bigint for them ({@link bigintRequests}). The fields below that are still generated as
+ * numbers (lease and watch ids) go through the wire re-read that follows.
  *
  * The generated codecs map every 64-bit field to a JavaScript number, which is exact below 2^53.
  * kv-server hands out ids below 2^53, but a real etcd picks random 63/64-bit lease, member and
@@ -40,7 +45,7 @@ export type Exact<T> = T extends Uint8Array
   : T extends (infer U)[]
     ? Exact<U>[]
     : T extends object
-      ? { [K in keyof T]: K extends IdKey ? (T[K] extends number ? Id : Exact<T[K]>) : Exact<T[K]> }
+      ? { [K in keyof T]: K extends IdKey ? (T[K] extends number | bigint ? Id : Exact<T[K]>) : Exact<T[K]> }
       : T;
 
 /**
@@ -161,7 +166,11 @@ function patch(
     const spec = schema[field];
     if (wire === 0) {
       const v = r.varint();
-      if (typeof spec === 'string' && v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      const decoded = typeof spec === 'string' ? obj[spec] : undefined;
+      if (typeof decoded === 'bigint') {
+        // Generated as an exact bigint: no re-read needed, only narrowed to a number when exact.
+        obj[spec as string] = exactId(decoded);
+      } else if (typeof spec === 'string' && v > BigInt(Number.MAX_SAFE_INTEGER)) {
         // int64 ids are signed on the wire; uint64 ids are not. etcd never hands out negative ids,
         // so the unsigned reading is the right one for both.
         obj[spec] = exactId(v);
@@ -242,6 +251,28 @@ export function exactRequests<Req extends object, Res>(
       }
       const base = def.requestSerialize(plain as Req);
       return extra.length === 0 ? base : Buffer.concat([base, Buffer.from(extra)]);
+    },
+  };
+}
+
+/**
+ * Wraps a generated method whose top-level id fields are generated as `bigint`, so callers may pass a
+ * number, a bigint or an {@link Id} for them (`keys` names those fields).
+ */
+export function bigintRequests<Req extends object, Res>(
+  def: MethodDef<Req, Res>,
+  keys: readonly string[],
+): MethodDef<ExactReq<Req>, Res> {
+  return {
+    path: def.path,
+    responseDeserialize: def.responseDeserialize,
+    requestSerialize: (req: ExactReq<Req>) => {
+      let plain = req as Record<string, unknown>;
+      for (const key of keys) {
+        const v = plain[key];
+        if (typeof v === 'number') plain = { ...plain, [key]: BigInt(v) };
+      }
+      return def.requestSerialize(plain as Req);
     },
   };
 }

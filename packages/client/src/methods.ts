@@ -18,7 +18,7 @@ import {
   WatchService,
 } from './api/index.js';
 import type { MethodDef } from './connection.js';
-import { type ExactReq, exactRequests, exactResponses, RESPONSE_IDS as R } from './ids.js';
+import { bigintRequests, type ExactReq, exactRequests, exactResponses, RESPONSE_IDS as R } from './ids.js';
 import { exactTxnRequests } from './txn-encoding.js';
 
 /** A LeaderKey whose lease may be a bigint (as returned by `campaign` against etcd). */
@@ -92,20 +92,20 @@ export const Lease = {
 
 export const Cluster = {
   memberAdd: exactResponses(ClusterService.memberAdd, R.memberAdd),
-  memberRemove: exactResponses(exactRequests(ClusterService.memberRemove, { ID: 1 }), R.members),
-  memberUpdate: exactResponses(exactRequests(ClusterService.memberUpdate, { ID: 1 }), R.members),
+  memberRemove: exactResponses(bigintRequests(ClusterService.memberRemove, ['ID']), R.members),
+  memberUpdate: exactResponses(bigintRequests(ClusterService.memberUpdate, ['ID']), R.members),
   memberList: repeatable(exactResponses(ClusterService.memberList, R.members)),
-  memberPromote: exactResponses(exactRequests(ClusterService.memberPromote, { ID: 1 }), R.members),
+  memberPromote: exactResponses(bigintRequests(ClusterService.memberPromote, ['ID']), R.members),
 };
 
 export const Maintenance = {
-  alarm: repeatable(exactResponses(exactRequests(MaintenanceService.alarm, { memberID: 2 }), R.alarm)),
+  alarm: repeatable(exactResponses(bigintRequests(MaintenanceService.alarm, ['memberID']), R.alarm)),
   status: repeatable(exactResponses(MaintenanceService.status, R.status)),
   defragment: exactResponses(MaintenanceService.defragment, R.headerOnly),
   hash: repeatable(exactResponses(MaintenanceService.hash, R.headerOnly)),
   hashKV: repeatable(exactResponses(MaintenanceService.hashKV, R.headerOnly)),
   moveLeader: repeatable(
-    exactResponses(exactRequests(MaintenanceService.moveLeader, { targetID: 1 }), R.headerOnly),
+    exactResponses(bigintRequests(MaintenanceService.moveLeader, ['targetID']), R.headerOnly),
   ),
   snapshot: exactResponses(MaintenanceService.snapshot, R.headerOnly),
 };

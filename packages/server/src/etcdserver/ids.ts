@@ -8,29 +8,8 @@ import { createHash } from 'node:crypto';
 const TWO_44 = 2 ** 44;
 const TWO_53 = 2 ** 53;
 
-/** Folds the first 8 bytes of a SHA-1 digest into [2^44, 2^53). */
-function digestToId(parts: readonly string[]): number {
-  const h = createHash('sha1');
-  for (const p of parts) h.update(p);
-  const d = h.digest();
-  const hi = d.readUInt32BE(0) & 0x1fffff; // 21 bits
-  const lo = d.readUInt32BE(4); // 32 bits
-  const v = hi * 2 ** 32 + lo;
-  return v < TWO_44 ? v + TWO_44 : v;
-}
-
-/** Member id from its peer URLs and the cluster token (like etcd's computeMemberId). */
-export function computeMemberId(peerUrls: readonly string[], clusterToken: string, now?: number): number {
-  const parts = [...peerUrls].sort();
-  parts.push(clusterToken);
-  if (now !== undefined) parts.push(String(now));
-  return digestToId(parts);
-}
-
-/** Cluster id from the sorted member ids (like etcd's genID). */
-export function computeClusterId(memberIds: readonly number[]): number {
-  return digestToId([...memberIds].sort((a, b) => a - b).map((id) => id.toString(16)));
-}
+// Member and cluster ids are etcd's exact uint64s: see member-id.ts.
+export { computeClusterId, computeMemberId } from './member-id.js';
 
 /**
  * Unique ids for requests and leases, like etcd's idutil.Generator: a member prefix, a millisecond
@@ -55,4 +34,4 @@ export class IdGenerator {
 }
 
 /** Lower-case hex like etcd's `%x` / types.ID.String(). */
-export const idHex = (id: number): string => id.toString(16);
+export const idHex = (id: number | bigint): string => id.toString(16);

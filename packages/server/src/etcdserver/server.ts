@@ -108,7 +108,7 @@ export const REMOVED_MESSAGE = 'the member has been permanently removed from the
 
 /** The kv server core. */
 export class EtcdServer extends EventEmitter implements RaftSink {
-  readonly memberId: number;
+  readonly memberId: bigint;
   readonly membership: Membership;
   readonly lessor: Lessor;
   readonly applier: Applier;
@@ -237,7 +237,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     return this.opts.metrics;
   }
 
-  get clusterId(): number {
+  get clusterId(): bigint {
     return this.membership.clusterId;
   }
 
@@ -251,7 +251,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   /** The raft status used by Maintenance.Status. */
-  raftStatus(): { term: number; commit: number; applied: number; lead: number } {
+  raftStatus(): { term: number; commit: number; applied: number; lead: bigint } {
     return { term: this.term, commit: this.committedIndex, applied: this.appliedIndex, lead: this.leaderId };
   }
 
@@ -320,17 +320,17 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.schedule();
   }
 
-  isIdRemoved(id: number): boolean {
+  isIdRemoved(id: bigint): boolean {
     return this.membership.removed.has(id);
   }
 
-  reportUnreachable(id: number): void {
+  reportUnreachable(id: bigint): void {
     if (this.stopped) return;
     this.node.reportUnreachable(id);
     this.schedule();
   }
 
-  reportSnapshot(id: number, ok: boolean): void {
+  reportSnapshot(id: bigint, ok: boolean): void {
     if (this.stopped) return;
     this.node.reportSnapshot(id, ok);
     this.schedule();
@@ -600,7 +600,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.raftStorage.compact(this.appliedIndex);
   }
 
-  private onSoftState(lead: number, state: StateType): void {
+  private onSoftState(lead: bigint, state: StateType): void {
     const m = this.metrics;
     m.isLeader.set(state === StateType.Leader ? 1 : 0);
     if (lead === this.leaderId) return;
@@ -974,13 +974,13 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   // ---- leadership ---------------------------------------------------------------------------
 
   /** Asks raft to hand leadership to `to` (a voter); see {@link moveLeader} to wait for it. */
-  transferLeadership(to: number): void {
+  transferLeadership(to: bigint): void {
     this.node.transferLeader(to);
     this.schedule();
   }
 
   /** Moves leadership to `to` and waits until it leads (etcd's MoveLeader). */
-  moveLeader(to: number, timeoutMs = requestTimeoutMs(this.cfg)): Promise<void> {
+  moveLeader(to: bigint, timeoutMs = requestTimeoutMs(this.cfg)): Promise<void> {
     return moveLeader(this, to, timeoutMs, this.log);
   }
 
