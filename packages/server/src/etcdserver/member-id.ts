@@ -24,7 +24,11 @@ function sha1Uint64(data: Uint8Array | string): bigint {
  * // member add (no token, current second): computeMemberId(urls, '', Math.floor(Date.now() / 1000))
  * ```
  */
-export function computeMemberId(peerUrls: readonly string[], clusterToken: string, unixSeconds?: number): bigint {
+export function computeMemberId(
+  peerUrls: readonly string[],
+  clusterToken: string,
+  unixSeconds?: number,
+): bigint {
   let text = [...peerUrls].sort().join('') + clusterToken;
   if (unixSeconds !== undefined) text += String(unixSeconds);
   return sha1Uint64(text);

@@ -115,7 +115,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   readonly idGen: IdGenerator;
   readonly transport: PeerTransport;
   /** Leader id (0: none known). */
-  leaderId = 0;
+  leaderId = 0n;
   term = 0;
   appliedIndex = 0;
   committedIndex = 0;
@@ -181,7 +181,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       enabled: cfg.enableLeaseCheckpoint,
       intervalMs: opts.leaseCheckpointIntervalMs ?? 5 * 60_000,
     });
-    this.idGen = new IdGenerator(b.memberId);
+    // IdGenerator (request/lease ids) still takes a number: feed it the member id's low 53 bits.
+    this.idGen = new IdGenerator(Number(BigInt.asUintN(53, b.memberId)));
     this.applier = new Applier(b.store, this.lessor, opts.metrics, b.auth);
     this.appliedIndex = b.snapshotIndex;
     this.snapshotIndex = b.snapshotIndex;
@@ -194,7 +195,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     );
     this.reads = new ReadIndexLoop({
       memberId: b.memberId,
-      canIssue: () => this.leaderId !== 0 && (!this.isLeader || this.leaderCommittedInTerm),
+      canIssue: () => this.leaderId !== 0n && (!this.isLeader || this.leaderCommittedInTerm),
       issue: (ctx) => {
         this.node.readIndex(ctx);
         this.schedule();
@@ -360,7 +361,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    * Waits as long as it takes, as etcd does; rejects only when the server stops or `signal` aborts.
    */
   waitLeader(signal?: AbortSignal): Promise<void> {
-    if (this.leaderId !== 0 && (!this.isLeader || this.leaderCommittedInTerm)) return Promise.resolve();
+    if (this.leaderId !== 0n && (!this.isLeader || this.leaderCommittedInTerm)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = () => {
         signal?.removeEventListener('abort', abort);
@@ -410,7 +411,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   private maybeFastCampaign(): void {
-    if (!this.fastForwardCampaign || this.leaderId !== 0) return;
+    if (!this.fastForwardCampaign || this.leaderId !== 0n) return;
     const voters = this.confState?.voters ?? [];
     if (voters.length === 0) return; // bootstrap conf changes not applied yet
     this.fastForwardCampaign = false;
@@ -605,11 +606,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     m.isLeader.set(state === StateType.Leader ? 1 : 0);
     if (lead === this.leaderId) return;
     const wasLeader = this.isLeader;
-    if (lead !== 0) m.leaderChanges.inc();
+    if (lead !== 0n) m.leaderChanges.inc();
     this.leaderId = lead;
     this.leaderCommittedInTerm = false;
-    m.hasLeader.set(lead !== 0 ? 1 : 0);
-    if (lead !== 0) {
+    m.hasLeader.set(lead !== 0n ? 1 : 0);
+    if (lead !== 0n) {
       this.log.info(
         `raft.node: ${idHex(this.memberId)} elected leader ${idHex(lead)} at term ${this.node.status().hardState.term}`,
       );
@@ -618,9 +619,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     }
     if (state === StateType.Leader) this.lessor.promote(this.cfg.electionMs);
     else if (wasLeader) this.lessor.demote();
-    if (lead !== 0) this.retryDroppedProposals();
+    if (lead !== 0n) this.retryDroppedProposals();
     // A follower serves once it knows a leader (its reads go through the leader's ReadIndex).
-    if (lead !== 0 && state !== StateType.Leader) {
+    if (lead !== 0n && state !== StateType.Leader) {
       this.emit('ready-to-serve');
       this.reads.flush();
     }
@@ -681,7 +682,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     req: NonNullable<InternalRequest['clusterMemberAttrSet']>,
     index: number,
   ): void {
-    const id = req.memberID ?? 0;
+    const id = req.memberID ?? 0n;
     const attrs = req.memberAttributes;
     if (this.membership.get(id) && attrs) {
       this.membership.setAttributes(
@@ -698,15 +699,16 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const err = validateConfChange(this.membership, cc);
     if (err) {
       // Like etcd: a rejected change is applied as a no-op so raft's config stays consistent.
-      this.confState = this.node.applyConfChange({ ...cc, nodeId: 0 });
-      this.waiters.fail(cc.id ?? 0, err);
+      this.confState = this.node.applyConfChange({ ...cc, nodeId: 0n });
+      // ConfChange.id carries the proposal's request id (a number inside kv's waiters).
+      this.waiters.fail(Number(cc.id ?? 0n), err);
       return;
     }
     this.confState = this.node.applyConfChange(cc);
     const effect = applyToMembership(this.membership, cc, member);
     if (effect) this.onMembershipEffect(effect, index);
     this.metrics.isLearner.set(this.isLearner ? 1 : 0);
-    this.waiters.trigger(cc.id ?? 0, { response: this.membership.list() });
+    this.waiters.trigger(Number(cc.id ?? 0n), { response: this.membership.list() });
   }
 
   /** Keeps the peer transport and the logs in step with an applied membership change. */
@@ -813,7 +815,12 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   async proposeConfChange(type: ConfChangeType, member: Member): Promise<Member[]> {
     if (this.stopped) throw Errors.stopped();
     const requestId = this.idGen.nextId();
-    const cc: ConfChange = { type, nodeId: member.id, context: encodeMemberContext(member), id: requestId };
+    const cc: ConfChange = {
+      type,
+      nodeId: member.id,
+      context: encodeMemberContext(member),
+      id: BigInt(requestId),
+    };
     const p = this.waiters.register(requestId);
     // Keep proposal order: requests proposed before this change enter the log before it.
     this.flushProposals();
@@ -990,8 +997,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    */
   private async transferBeforeStop(): Promise<void> {
     const progress = this.isLeader ? this.node.status().progress : undefined;
-    const to = progress ? mostUpToDateVoter(progress, this.memberId) : 0;
-    if (to === 0) return;
+    const to = progress ? mostUpToDateVoter(progress, this.memberId) : 0n;
+    if (to === 0n) return;
     await this.moveLeader(to, Math.min(3000, 3 * this.cfg.electionMs)).catch((err: unknown) =>
       this.log.warn('failed to transfer leadership before stopping', { error: String(err) }),
     );

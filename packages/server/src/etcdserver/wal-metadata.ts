@@ -13,11 +13,12 @@ import { toId } from './member-id.js';
  * ```
  */
 export const walMetadata = (memberId: bigint, clusterId: bigint) =>
-  new TextEncoder().encode(JSON.stringify({ memberId: memberId.toString(), clusterId: clusterId.toString() }));
+  new TextEncoder().encode(
+    JSON.stringify({ memberId: memberId.toString(), clusterId: clusterId.toString() }),
+  );
 
 /** Reads {@link walMetadata}; WALs written by older versions hold the ids as JSON numbers. */
 export function readWalMetadata(bytes: Uint8Array): { memberId: bigint; clusterId: bigint } {
   const j = JSON.parse(new TextDecoder().decode(bytes)) as { memberId: unknown; clusterId: unknown };
   return { memberId: toId(j.memberId), clusterId: toId(j.clusterId) };
 }
-

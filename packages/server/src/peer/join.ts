@@ -7,9 +7,9 @@ import type { ConnectionOptions } from 'node:tls';
 import { ConfigError, type ServerConfig } from '../config/parse.js';
 import type { Member } from '../etcdserver/membership.js';
 import type { Logger } from '../log/logger.js';
+import { parseIdHex } from '../rafthttp/http-util.js';
 import { peerRequest } from './http-client.js';
 import { parseMembersJson } from './members-json.js';
-import { parseIdHex } from '../rafthttp/http-util.js';
 
 /** What the peers said: the cluster id and its members. */
 export interface RemoteCluster {

@@ -16,7 +16,7 @@ import { type PeerResponse, peerRequest } from './http-client.js';
 
 /** Posts `body` to `path` on the leader's first answering peer URL. */
 async function postToLeader(etcd: EtcdServer, path: string, body: Uint8Array): Promise<PeerResponse> {
-  if (etcd.leaderId === 0) throw Errors.noLeader();
+  if (etcd.leaderId === 0n) throw Errors.noLeader();
   const urls = etcd.leaderPeerUrls();
   let last: unknown = Errors.noLeader();
   for (const url of urls) {

@@ -62,11 +62,12 @@ export class PeerTransport {
       if (!parseSemVer(v))
         throw new TypeError(`${name} must be a semantic version (x.y.z), got ${JSON.stringify(v)}`);
     }
-    if (!Number.isSafeInteger(opts.memberId) || opts.memberId <= 0) {
-      throw new TypeError(`memberId must be a positive integer below 2^53, got ${opts.memberId}`);
+    const isUint64 = (v: unknown) => typeof v === 'bigint' && v >= 0n && v < 1n << 64n;
+    if (!isUint64(opts.memberId) || opts.memberId === 0n) {
+      throw new TypeError(`memberId must be a non-zero uint64 bigint, got ${String(opts.memberId)}`);
     }
-    if (!Number.isSafeInteger(opts.clusterId) || opts.clusterId < 0) {
-      throw new TypeError(`clusterId must be an integer in [0, 2^53), got ${opts.clusterId}`);
+    if (!isUint64(opts.clusterId)) {
+      throw new TypeError(`clusterId must be a uint64 bigint, got ${String(opts.clusterId)}`);
     }
     this.ctx = new TransportContext(
       opts.memberId,

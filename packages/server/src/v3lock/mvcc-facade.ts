@@ -42,7 +42,12 @@ export function createMvccFacade(mvcc: MvccStore): MvccFacade {
   let index = mvcc.consistentIndex();
   const leases = new Set<number>();
   let nextLease = 0x7000_0000;
-  const header = (revision: number): ResponseHeader => ({ clusterId: 0, memberId: 0, revision, raftTerm: 0 });
+  const header = (revision: number): ResponseHeader => ({
+    clusterId: 0n,
+    memberId: 0n,
+    revision,
+    raftTerm: 0,
+  });
   const leaseNotFound = () => new ConcurrencyError(Status.NOT_FOUND, 'etcdserver: requested lease not found');
   const checkLeases = (ids: number[]) => {
     for (const id of ids) if (!leases.has(id)) throw leaseNotFound();
