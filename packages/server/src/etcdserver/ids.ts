@@ -1,11 +1,7 @@
 /**
- * Identifiers: member id, cluster id, and a generator of unique request/lease ids. etcd uses 64-bit
- * ids; kv keeps every id it hands out below 2^53 so JavaScript numbers (and JSON) carry them exactly,
- * and at least 2^44 so they print with 12+ hex digits like etcd's.
+ * Identifiers: member id and cluster id (exact uint64s, re-exported from member-id.ts), and a generator
+ * of unique request/lease ids, which kv keeps below 2^53.
  */
-import { createHash } from 'node:crypto';
-
-const TWO_44 = 2 ** 44;
 const TWO_53 = 2 ** 53;
 
 // Member and cluster ids are etcd's exact uint64s: see member-id.ts.

@@ -45,7 +45,7 @@ export function computeMemberId(
 export function computeClusterId(memberIds: readonly bigint[]): bigint {
   const sorted = [...memberIds].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const buf = Buffer.alloc(8 * sorted.length);
-  sorted.forEach((id, i) => buf.writeBigUInt64BE(id, 8 * i));
+  for (let i = 0; i < sorted.length; i++) buf.writeBigUInt64BE(sorted[i]!, 8 * i);
   return sha1Uint64(buf);
 }
 
