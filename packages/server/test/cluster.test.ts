@@ -104,7 +104,7 @@ beforeAll(async () => {
   }
   const ic = clusterString(members);
   await Promise.all(members.map((m) => start(m, ic, 'new')));
-  await until(() => members.every((m) => m.server!.etcd.leaderId !== 0), 'a leader on every member');
+  await until(() => members.every((m) => m.server!.etcd.leaderId !== 0n), 'a leader on every member');
 }, 30_000);
 
 afterAll(async () => {
@@ -275,7 +275,7 @@ describe('a 3-member cluster in one process', () => {
     const f = followers().find((x) => x.name !== 'm3')!;
     await f.server!.close();
     await start(f, clusterString(members), 'new');
-    await until(() => f.server!.etcd.leaderId !== 0, 'restarted member sees a leader');
+    await until(() => f.server!.etcd.leaderId !== 0n, 'restarted member sees a leader');
     const list = f.server!.etcd.membership.list();
     expect(list.map((x) => x.name).sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
     expect(list.every((x) => x.clientURLs.length === 1)).toBe(true);

@@ -166,8 +166,8 @@ describe('kv -> etcd layout -> kv', () => {
     const view = src.view();
     const bytes = await collectBbolt(
       etcdBucketsFromKv(view, {
-        members: [{ id: 0xabc, name: 'm', peerURLs: ['http://a:2380'], clientURLs: [], isLearner: false }],
-        removed: [0xdef],
+        members: [{ id: 0xabcn, name: 'm', peerURLs: ['http://a:2380'], clientURLs: [], isLearner: false }],
+        removed: [0xdefn],
       }),
     );
     view.close();
