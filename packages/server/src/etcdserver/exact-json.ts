@@ -32,7 +32,7 @@ export function parseJsonExact(text: string): unknown {
       while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
       const lit = text.slice(i, j);
       if (/^-?\d+$/.test(lit)) {
-        out += `${text.slice(last, i)}"${MARK}${lit}"`;
+        out += `${text.slice(last, i)}"\\u0000${lit}"`; // the JSON escape of MARK
         last = j;
       }
       i = j;
