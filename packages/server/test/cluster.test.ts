@@ -239,7 +239,7 @@ describe('a 3-member cluster in one process', () => {
       expect(add.member.isLearner).toBe(true);
       members.push(m);
       await start(m, clusterString(members), 'existing');
-      expect(m.server!.etcd.memberId).toBe(Number(add.member.ID));
+      expect(m.server!.etcd.memberId).toBe(BigInt(add.member.ID));
       await until(
         () => m.server!.etcd.appliedIndex >= leaderOf().server!.etcd.appliedIndex,
         'learner caught up',
