@@ -18,6 +18,30 @@ export function targetProtos(): string[] {
   return config.targets.flatMap((t) => t.protos.map((p) => resolve(packageRoot, p)));
 }
 
+/** The target's `bigint` selectors from proto-gen.json, as a field predicate (same matching as the generator). */
+function bigintSelectors(): (f: protobuf.Field) => boolean {
+  const config = JSON.parse(readFileSync(join(packageRoot, 'proto-gen.json'), 'utf8')) as {
+    targets: { bigint?: string[] }[];
+  };
+  const res = config.targets
+    .flatMap((t) => t.bigint ?? [])
+    .map(
+      (sel) =>
+        new RegExp(
+          `^${sel
+            .split('*')
+            .map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+            .join('.*')}$`,
+        ),
+    );
+  return (f) => res.some((re) => re.test(`${f.parent!.fullName.slice(1)}.${f.name}`));
+}
+
+/** True for a 64-bit field the generated codec carries as an exact `bigint`. */
+export const isBigintField = bigintSelectors();
+
+const LONG_TYPES = new Set(['int64', 'sint64', 'sfixed64', 'uint64', 'fixed64']);
+
 /** Parses the target protos with protobufjs, resolving imports under `proto/` like the generator. */
 export function loadReferenceRoot(): protobuf.Root {
   const root = new protobuf.Root();
@@ -146,6 +170,14 @@ export function randomMessage(
         const values = Object.values(rt.values);
         return values[Math.floor(r() * values.length)];
       }
+      if (isBigintField(f)) {
+        // Exact ids: small values and ones no double can hold.
+        const signed = f.type !== 'uint64' && f.type !== 'fixed64';
+        const big = signed
+          ? [2n ** 63n - 1n, -(2n ** 63n), 2n ** 53n + 1n]
+          : [2n ** 64n - 1n, 2n ** 63n, 2n ** 53n + 1n];
+        return r() < 0.4 ? big[Math.floor(r() * big.length)]! : BigInt(randomScalar(f.type, r) as number);
+      }
       return randomScalar(f.type, r);
     };
     if (f.repeated) {
@@ -167,7 +199,11 @@ export function toReferenceObject(t: protobuf.Type, v: Record<string, unknown>):
     if (x === undefined) continue;
     const rt = f.resolvedType;
     const conv = (e: unknown): unknown =>
-      rt instanceof protobuf.Type ? toReferenceObject(rt, e as Record<string, unknown>) : e;
+      rt instanceof protobuf.Type
+        ? toReferenceObject(rt, e as Record<string, unknown>)
+        : typeof e === 'bigint'
+          ? e.toString() // protobufjs reads 64-bit values from decimal strings exactly (Long)
+          : e;
     out[f.name] = f.repeated ? (x as unknown[]).map(conv) : conv(x);
   }
   return out;
@@ -178,7 +214,7 @@ export function toReferenceObject(t: protobuf.Type, v: Record<string, unknown>):
  * so it can be compared with our decoder's output.
  */
 export function fromReferenceMessage(t: protobuf.Type, m: protobuf.Message): Record<string, unknown> {
-  const obj = t.toObject(m, { longs: Number, enums: Number, defaults: true, arrays: true }) as Record<
+  const obj = t.toObject(m, { longs: String, enums: Number, defaults: true, arrays: true }) as Record<
     string,
     unknown
   >;
@@ -189,6 +225,7 @@ export function fromReferenceMessage(t: protobuf.Type, m: protobuf.Message): Rec
     const conv = (e: unknown): unknown => {
       if (rt instanceof protobuf.Type) return fromReferenceMessage(rt, rt.fromObject(e as object));
       if (f.type === 'bytes') return new Uint8Array(e as Uint8Array);
+      if (LONG_TYPES.has(f.type)) return isBigintField(f) ? BigInt(e as string) : Number(e);
       return e;
     };
     if (f.partOf || rt instanceof protobuf.Type) {
