@@ -14,7 +14,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJsonExact, stringifyJsonExact } from '../src/etcdserver/exact-json.js';
 import { computeClusterId, computeMemberId, parseHexId, toId } from '../src/etcdserver/member-id.js';
+import { decodeMemberContext, encodeMemberContext, Membership } from '../src/etcdserver/membership.js';
+import { readWalMetadata, walMetadata } from '../src/etcdserver/wal-metadata.js';
 import { type StartedServer, startServer } from '../src/index.js';
+import { membersJson, parseMembersJson } from '../src/peer/members-json.js';
 
 const run = promisify(execFile);
 
@@ -234,5 +237,59 @@ describe('exact JSON and id parsing helpers', () => {
     const id = computeMemberId(['http://localhost:2380'], 'etcd-cluster');
     expect(id.toString(16)).toBe('8e9e05c52164694d');
     expect(computeClusterId([id]).toString(16)).toBe('cdf818194e3a8c32');
+  });
+
+  it("reads etcd's member JSON (ConfChange context, peer /members) with the id exact, and writes it back bare", () => {
+    // What etcd 3.4 puts in a ConfChange context / answers on /members (json.Marshal of membership.Member).
+    const etcdJson =
+      '{"id":10276657743932975437,"peerURLs":["http://localhost:2380"],"name":"default","clientURLs":["http://localhost:2379"]}';
+    const m = decodeMemberContext(new TextEncoder().encode(etcdJson))!;
+    expect(m).toEqual({
+      id: 10276657743932975437n,
+      name: 'default',
+      peerURLs: ['http://localhost:2380'],
+      clientURLs: ['http://localhost:2379'],
+      isLearner: false,
+    });
+    expect(new TextDecoder().decode(encodeMemberContext(m))).toContain('"id":10276657743932975437,');
+    expect(parseMembersJson(membersJson([m, { ...m, id: 2n ** 64n - 1n, isLearner: true }]))).toEqual([
+      m,
+      { ...m, id: 2n ** 64n - 1n, isLearner: true },
+    ]);
+    // kv versions before exact ids wrote the context as {requestId, member} with a numeric id.
+    const old = decodeMemberContext(
+      new TextEncoder().encode('{"requestId":5,"member":{"id":12345,"peerURLs":[]}}'),
+    );
+    expect(old?.id).toBe(12345n);
+  });
+
+  it('persists ids as decimal strings and still reads the numbers older data dirs hold', () => {
+    const ms = new Membership(0xcdf818194e3a8c32n);
+    ms.add({
+      id: 0x8e9e05c52164694dn,
+      name: 'a',
+      peerURLs: ['http://a:2380'],
+      clientURLs: [],
+      isLearner: false,
+    });
+    ms.remove(0xffffffffffffffffn);
+    const again = Membership.fromJSON(JSON.parse(JSON.stringify(ms.toJSON())));
+    expect(again.clusterId).toBe(0xcdf818194e3a8c32n);
+    expect(again.list().map((m) => m.id)).toEqual([0x8e9e05c52164694dn]);
+    expect([...again.removed]).toEqual([0xffffffffffffffffn]);
+    const old = Membership.fromJSON({
+      clusterId: 4242,
+      members: [{ id: 77, name: 'o', peerURLs: [], clientURLs: [], isLearner: false }],
+      removed: [9],
+    });
+    expect([old.clusterId, old.list()[0]!.id, [...old.removed][0]]).toEqual([4242n, 77n, 9n]);
+    expect(readWalMetadata(walMetadata(2n ** 64n - 1n, 1n))).toEqual({
+      memberId: 2n ** 64n - 1n,
+      clusterId: 1n,
+    });
+    expect(readWalMetadata(new TextEncoder().encode('{"memberId":123,"clusterId":456}'))).toEqual({
+      memberId: 123n,
+      clusterId: 456n,
+    });
   });
 });
