@@ -89,7 +89,7 @@ async function main() {
       lease: 0,
       prevKv: false,
     };
-    const header = { clusterId: 1234567890123, memberId: 987654321, revision: 123456, raftTerm: 7 };
+    const header = { clusterId: 1234567890123n, memberId: 987654321n, revision: 123456, raftTerm: 7 };
     const kvs = Array.from({ length: 100 }, (_, i) => ({
       key: new TextEncoder().encode(`/registry/pods/default/pod-${i}`),
       createRevision: 1000 + i,
@@ -103,8 +103,8 @@ async function main() {
     const pbPut = pb.PutRequest.create(put);
     const pbRange = pb.RangeResponse.fromObject({
       header: {
-        cluster_id: header.clusterId,
-        member_id: header.memberId,
+        cluster_id: String(header.clusterId),
+        member_id: String(header.memberId),
         revision: header.revision,
         raft_term: 7,
       },

@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTestPki, type TestPki } from './support/certs.js';
-import { Cluster } from './support/cluster.js';
+import { Cluster, etcdClusterId, etcdMemberId, parseJsonExact } from './support/cluster.js';
 import { etcdctl } from './support/server.js';
 
 describe('3-member cluster', () => {
@@ -23,6 +23,25 @@ describe('3-member cluster', () => {
         .map((m) => `${m.hexId}, started, ${m.name}, ${m.peerUrl}, ${m.endpoint}, false`)
         .sort((a, b) => (a < b ? -1 : 1)),
     );
+  });
+
+  it("has etcd's member ids and cluster id for its flags, exact in JSON and hex output", async () => {
+    const r = await etcdctl(c.member(1).endpoint, ['member', 'list', '-w', 'json']);
+    expect(r.code).toBe(0);
+    const j = parseJsonExact<{
+      header: { cluster_id: string; member_id: string };
+      members: { ID: string; name: string }[];
+    }>(r.stdout);
+    const want = new Map(c.members.map((m) => [m.name, etcdMemberId([m.peerUrl], c.token)]));
+    expect(new Map(j.members.map((m) => [m.name, BigInt(m.ID)]))).toEqual(want);
+    expect(BigInt(j.header.cluster_id)).toBe(etcdClusterId([...want.values()]));
+    expect(BigInt(j.header.member_id)).toBe(want.get(c.member(1).name));
+    // The simple output's ids are the same values in %x.
+    for (const m of c.members) expect(m.hexId).toBe(want.get(m.name)!.toString(16));
+    const st = await etcdctl(c.member(2).endpoint, ['endpoint', 'status', '-w', 'json']);
+    const [s] = parseJsonExact<{ Status: { leader: string; header: { cluster_id: string } } }[]>(st.stdout);
+    expect([...want.values()]).toContain(BigInt(s!.Status.leader));
+    expect(BigInt(s!.Status.header.cluster_id)).toBe(c.clusterId);
   });
 
   it('serves a put made on one member to a linearizable get on every other', async () => {

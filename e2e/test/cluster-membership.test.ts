@@ -2,7 +2,7 @@
 // what etcd lets no learner serve, and is promoted; a member is removed (and stops itself) and replaced by
 // a new member with a new data dir.
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cluster } from './support/cluster.js';
+import { Cluster, hex16 } from './support/cluster.js';
 import { etcdctl, sleep } from './support/server.js';
 
 let c: Cluster | undefined;
@@ -72,9 +72,12 @@ describe('membership', () => {
     expect(put.stderr).toMatch(/etcdserver: rpc not supported for learner/);
 
     const promoted = await cluster.promote(learner.index);
-    // etcdctl prints ids with %16x: space-padded when shorter than 16 hex digits.
+    // etcdctl prints both ids with %16x (space-padded when shorter than 16 hex digits).
     expect(promoted.stdout).toMatch(
-      new RegExp(`^Member +${learner.hexId} promoted in cluster +[0-9a-f]+$`, 'm'),
+      new RegExp(
+        `^Member ${hex16(BigInt(`0x${learner.hexId}`))} promoted in cluster ${hex16(cluster.clusterId)}$`,
+        'm',
+      ),
     );
     expect(await memberRows(cluster.member(0).endpoint)).toEqual([
       'm0, started, false',
@@ -106,7 +109,10 @@ describe('membership', () => {
     const gone = cluster.member((await cluster.followers())[0]);
     const removed = await cluster.removeMember(gone.index);
     expect(removed.stdout).toMatch(
-      new RegExp(`^Member +${gone.hexId} removed from cluster +[0-9a-f]+$`, 'm'),
+      new RegExp(
+        `^Member ${hex16(BigInt(`0x${gone.hexId}`))} removed from cluster ${hex16(cluster.clusterId)}$`,
+        'm',
+      ),
     );
     expect(gone.running).toBe(false);
     expect(gone.fullLog).toMatch(/the member has been permanently removed from the cluster/);

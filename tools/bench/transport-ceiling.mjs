@@ -23,7 +23,7 @@ if (!['grpcjs', 'raw', 'kv'].includes(mode) || !port) {
   console.error('usage: transport-ceiling.mjs grpcjs|raw|kv PORT');
   process.exit(2);
 }
-const header = { revision: 5, clusterId: 1, memberId: 2, raftTerm: 3 };
+const header = { revision: 5, clusterId: 1n, memberId: 2n, raftTerm: 3 };
 const range = {
   header,
   count: 1,

@@ -3,7 +3,7 @@
 // started with etcd's own clustering flags on free loopback ports and temp data dirs, optionally with
 // their peer traffic through proxies (./proxy.ts) so a test can partition them.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,28 @@ process.once('exit', () => {
 export function parseJsonExact<T>(text: string): T {
   return JSON.parse(text.replace(/([:[,]\s*)(\d{16,})(?=\s*[,}\]])/g, '$1"$2"')) as T;
 }
+
+/**
+ * etcd's member id for a member started with these advertised peer URLs and `--initial-cluster-token`:
+ * the first 8 bytes, big-endian, of sha1(sorted URLs + token) (etcd's membership.NewMember).
+ */
+export function etcdMemberId(peerUrls: readonly string[], token: string): bigint {
+  return createHash('sha1')
+    .update([...peerUrls].sort().join('') + token)
+    .digest()
+    .readBigUInt64BE(0);
+}
+
+/** etcd's cluster id: sha1 of the ascending member ids as 8-byte big-endian words, first 8 bytes. */
+export function etcdClusterId(ids: readonly bigint[]): bigint {
+  const sorted = [...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const buf = Buffer.alloc(8 * sorted.length);
+  for (let i = 0; i < sorted.length; i++) buf.writeBigUInt64BE(sorted[i]!, 8 * i);
+  return createHash('sha1').update(buf).digest().readBigUInt64BE(0);
+}
+
+/** Go's `%16x` of an id, as etcdctl prints member and cluster ids in `member add/remove/promote`. */
+export const hex16 = (id: bigint | string): string => BigInt(id).toString(16).padStart(16, ' ');
 
 /** One member's view from `etcdctl endpoint status -w json` (ids as decimal strings). */
 export interface MemberStatus {
@@ -292,6 +314,8 @@ export class Cluster {
   readonly network: PeerNetwork | undefined;
   readonly token = `e2e-${randomBytes(6).toString('hex')}`;
   readonly target: 'kv' | 'etcd';
+  /** The cluster id etcd derives from the founding members' flags (set by {@link Cluster.start}). */
+  clusterId = 0n;
   private readonly root = mkdtempSync(join(tmpdir(), 'kv-cluster-'));
 
   private constructor(private readonly opts: ClusterOptions) {
@@ -312,6 +336,7 @@ export class Cluster {
       const slots = [];
       for (let i = 0; i < opts.size; i++) slots.push(await c.allocate(`m${i}`));
       const initialCluster = slots.map((s) => `${s.name}=${s.peerUrl}`).join(',');
+      c.clusterId = etcdClusterId(slots.map((s) => etcdMemberId([s.peerUrl], c.token)));
       for (const s of slots) {
         const m = c.create(s, initialCluster, 'new', false);
         if (!opts.deferred?.includes(s.index)) m.spawn();

@@ -92,15 +92,15 @@ describe('RaftDisk', () => {
   it('gives back after reopen exactly the hard state and entries persisted, with raft truncation', async () => {
     const disk = await RaftDisk.open(opts());
     expect(disk.restarted).toBe(false);
-    await disk.persist(ready({ term: 1, vote: 1, commit: 0 }, [entry(1), entry(2), entry(3)]));
+    await disk.persist(ready({ term: 1, vote: 1n, commit: 0 }, [entry(1), entry(2), entry(3)]));
     // A new leader overwrote index 3 at term 2.
-    await disk.persist(ready({ term: 2, vote: 1, commit: 3 }, [entry(3, 2), entry(4, 2)]));
+    await disk.persist(ready({ term: 2, vote: 1n, commit: 3 }, [entry(3, 2), entry(4, 2)]));
     expect(disk.storage.lastIndex()).toBe(4);
     await disk.close();
 
     const again = await RaftDisk.open(opts());
     expect(again.restarted).toBe(true);
-    expect(again.storage.initialState().hardState).toEqual({ term: 2, vote: 1, commit: 3 });
+    expect(again.storage.initialState().hardState).toEqual({ term: 2, vote: 1n, commit: 3 });
     expect(again.storage.entries(1, 5).map((e) => [e.index, e.term])).toEqual([
       [1, 1],
       [2, 1],
@@ -113,7 +113,7 @@ describe('RaftDisk', () => {
   it('snapshots, compacts raft log and WAL, and restarts from the snapshot', async () => {
     const disk = await RaftDisk.open(opts());
     const big = (i: number): Entry => ({ ...entry(i), data: new Uint8Array(4096).fill(i) });
-    for (let i = 1; i <= 60; i++) await disk.persist(ready({ term: 1, vote: 1, commit: i }, [big(i)]));
+    for (let i = 1; i <= 60; i++) await disk.persist(ready({ term: 1, vote: 1n, commit: i }, [big(i)]));
     const segmentsBefore = disk.walSegments().length;
     expect(segmentsBefore).toBeGreaterThan(2);
     await disk.createSnapshot(50, cs, utf8('state@50'));

@@ -1,5 +1,7 @@
 /**
- * Exact 64-bit ids in the public API ({@link Id}: a number when exact, a bigint above 2^53).
+ * Exact 64-bit ids in the public API ({@link Id}: a number when exact, a bigint above 2^53). Every id field
+ * is generated as an exact `bigint` (proto-gen.json); responses narrow them to {@link Id} and requests accept
+ * number | bigint ({@link idRequests}).
  *
  * Lease ids (Lease*.ID, PutRequest/Compare/KeyValue/LeaderKey/Lock/Campaign `lease`) and watch ids
  * are generated as exact `bigint` fields (proto-gen.json): responses turn each bigint into an
@@ -201,7 +203,11 @@ function patch(
     const spec = schema[field];
     if (wire === 0) {
       const v = r.varint();
-      if (typeof spec === 'string' && v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      const decoded = typeof spec === 'string' ? obj[spec] : undefined;
+      if (typeof decoded === 'bigint') {
+        // Generated as an exact bigint: no re-read needed, only narrowed to a number when exact.
+        obj[spec as string] = exactId(decoded);
+      } else if (typeof spec === 'string' && v > BigInt(Number.MAX_SAFE_INTEGER)) {
         // int64 ids are signed on the wire; uint64 ids are not. etcd never hands out negative ids,
         // so the unsigned reading is the right one for both.
         obj[spec] = exactId(v);

@@ -80,20 +80,20 @@ export const Lease = {
 
 export const Cluster = {
   memberAdd: exactResponses(ClusterService.memberAdd, R.memberAdd),
-  memberRemove: exactResponses(exactRequests(ClusterService.memberRemove, { ID: 1 }), R.members),
-  memberUpdate: exactResponses(exactRequests(ClusterService.memberUpdate, { ID: 1 }), R.members),
+  memberRemove: exactResponses(idRequests(ClusterService.memberRemove, ['ID']), R.members),
+  memberUpdate: exactResponses(idRequests(ClusterService.memberUpdate, ['ID']), R.members),
   memberList: repeatable(exactResponses(ClusterService.memberList, R.members)),
-  memberPromote: exactResponses(exactRequests(ClusterService.memberPromote, { ID: 1 }), R.members),
+  memberPromote: exactResponses(idRequests(ClusterService.memberPromote, ['ID']), R.members),
 };
 
 export const Maintenance = {
-  alarm: repeatable(exactResponses(exactRequests(MaintenanceService.alarm, { memberID: 2 }), R.alarm)),
+  alarm: repeatable(exactResponses(idRequests(MaintenanceService.alarm, ['memberID']), R.alarm)),
   status: repeatable(exactResponses(MaintenanceService.status, R.status)),
   defragment: exactResponses(MaintenanceService.defragment, R.headerOnly),
   hash: repeatable(exactResponses(MaintenanceService.hash, R.headerOnly)),
   hashKV: repeatable(exactResponses(MaintenanceService.hashKV, R.headerOnly)),
   moveLeader: repeatable(
-    exactResponses(exactRequests(MaintenanceService.moveLeader, { targetID: 1 }), R.headerOnly),
+    exactResponses(idRequests(MaintenanceService.moveLeader, ['targetID']), R.headerOnly),
   ),
   snapshot: exactResponses(MaintenanceService.snapshot, R.headerOnly),
 };

@@ -21,7 +21,7 @@ interface BenchNode {
   down: boolean;
 }
 
-function config(id: number, storage: MemoryStorage, seed: number): Config {
+function config(id: bigint, storage: MemoryStorage, seed: number): Config {
   return {
     id,
     electionTick: 10,
@@ -33,16 +33,16 @@ function config(id: number, storage: MemoryStorage, seed: number): Config {
     preVote: true,
     readOnlyOption: 'safe',
     disableProposalForwarding: false,
-    seed: seed * 31 + id,
+    seed: seed * 31 + Number(id),
   };
 }
 
 class Cluster {
-  readonly nodes = new Map<number, BenchNode>();
+  readonly nodes = new Map<bigint, BenchNode>();
   private queue: Message[] = [];
 
   constructor(size: number, seed: number) {
-    const peers = Array.from({ length: size }, (_, i) => i + 1);
+    const peers = Array.from({ length: size }, (_, i) => BigInt(i + 1));
     for (const id of peers) {
       const storage = new MemoryStorage();
       const rn = new RawNode(config(id, storage, seed));
@@ -85,7 +85,7 @@ class Cluster {
     this.pump();
   }
 
-  leader(): number | undefined {
+  leader(): bigint | undefined {
     for (const [id, n] of this.nodes) if (!n.down && n.rn.raft.state === StateType.Leader) return id;
     return undefined;
   }

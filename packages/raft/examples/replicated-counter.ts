@@ -25,8 +25,8 @@ class CounterReplica {
   value = 0;
 
   constructor(
-    readonly id: number,
-    peers: number[],
+    readonly id: bigint,
+    peers: bigint[],
     private readonly send: (m: Message) => void,
   ) {
     this.node = new RawNode({
@@ -40,7 +40,7 @@ class CounterReplica {
       preVote: true,
       readOnlyOption: 'safe',
       disableProposalForwarding: false,
-      seed: id,
+      seed: Number(id),
     });
     this.node.bootstrap(peers); // brand-new cluster; on restart you would skip this
   }
@@ -69,7 +69,7 @@ class CounterReplica {
 /** Runs the cluster, adds 1..10 through different replicas, and returns every replica's value. */
 export function runCounterCluster(): number[] {
   const network: Message[] = [];
-  const peers = [1, 2, 3];
+  const peers = [1n, 2n, 3n];
   const replicas = new Map(peers.map((id) => [id, new CounterReplica(id, peers, (m) => network.push(m))]));
 
   // Deliver messages and handle Readys until the cluster is quiet.

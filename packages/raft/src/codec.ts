@@ -121,7 +121,7 @@ export function decodeConfState(b: Uint8Array): ConfState {
 
 export function encodeConfChange(cc: ConfChange): Uint8Array {
   return pb.ConfChange.encode({
-    id: cc.id ?? 0,
+    id: cc.id ?? 0n,
     type: cc.type as number as pb.ConfChangeType,
     nodeId: cc.nodeId,
     context: cc.context,

@@ -11,8 +11,8 @@ export interface Logger {
 
 /** Parameters of one raft node. */
 export interface Config {
-  /** This node's id; must not be 0. */
-  id: number;
+  /** This node's id: a uint64 (etcd's member id), must not be 0. */
+  id: bigint;
   /**
    * Ticks a follower waits without hearing from a leader before it campaigns. The actual timeout is
    * drawn from [electionTick, 2*electionTick) after each term change. Must exceed heartbeatTick
@@ -58,6 +58,9 @@ export interface Config {
   logger?: Logger;
 }
 
+/** Largest node id: ids are uint64 on the wire. */
+const MAX_NODE_ID = (1n << 64n) - 1n;
+
 const silentLogger: Logger = { debug() {}, info() {}, warn() {} };
 
 /** Config with defaults filled in and checked. */
@@ -70,7 +73,8 @@ export interface ValidatedConfig extends Config {
 }
 
 export function validateConfig(c: Config): ValidatedConfig {
-  if (!Number.isSafeInteger(c.id) || c.id <= 0) throw new ConfigError('cannot use none as id');
+  if (typeof c.id !== 'bigint' || c.id <= 0n) throw new ConfigError('cannot use none as id');
+  if (c.id > MAX_NODE_ID) throw new ConfigError(`node id ${c.id} does not fit in 64 bits`);
   if (c.heartbeatTick <= 0) throw new ConfigError('heartbeat tick must be greater than 0');
   if (c.electionTick <= c.heartbeatTick)
     throw new ConfigError('election tick must be greater than heartbeat tick');

@@ -22,6 +22,8 @@ import {
   EMPTY_BYTES,
   type Entry,
   EntryType,
+  fmtConfState,
+  fmtId,
   type HardState,
   isEmptyHardState,
   type Message,
@@ -57,7 +59,7 @@ function isTransferContext(ctx: Uint8Array): boolean {
  * Use {@link RawNode}; this class is internal.
  */
 export class Raft {
-  readonly id: number;
+  readonly id: bigint;
   term = 0;
   vote = NONE;
   readStates: ReadState[] = [];
@@ -111,7 +113,8 @@ export class Raft {
     this.readOnly = new ReadOnly(c.readOnlyOption);
     this.disableProposalForwarding = c.disableProposalForwarding;
     this.stepDownOnRemoval = c.stepDownOnRemoval ?? false;
-    this.random = c.random ?? seededRandom(c.seed ?? c.id * 2654435761);
+    // The default seed depends only on the id's low 32 bits (mulberry32 keeps 32 bits of seed anyway).
+    this.random = c.random ?? seededRandom(c.seed ?? Number(BigInt.asUintN(32, c.id)) * 2654435761);
 
     const { hardState, confState } = c.storage.initialState();
     const restored = restoreConfState(
@@ -124,7 +127,7 @@ export class Raft {
     if (c.applied > 0) this.log.appliedTo(c.applied);
     this.becomeFollower(this.term, NONE);
     c.logger.info(
-      `newRaft ${this.id} [peers: ${this.trk.voterIds().join(',')}, term: ${this.term}, commit: ${this.log.committed}, applied: ${this.log.applied}, lastindex: ${this.log.lastIndex()}, lastterm: ${this.log.lastTerm()}]`,
+      `newRaft ${fmtId(this.id)} [peers: ${this.trk.voterIds().map(fmtId).join(',')}, term: ${this.term}, commit: ${this.log.committed}, applied: ${this.log.applied}, lastindex: ${this.log.lastIndex()}, lastterm: ${this.log.lastTerm()}]`,
     );
   }
 
@@ -165,7 +168,7 @@ export class Raft {
   }
 
   /** Sends a MsgApp (or a snapshot if the entries are compacted) to `to` if flow control allows. */
-  maybeSendAppend(to: number, sendIfEmpty: boolean): boolean {
+  maybeSendAppend(to: bigint, sendIfEmpty: boolean): boolean {
     const pr = this.trk.progress.get(to);
     if (!pr || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
@@ -193,14 +196,14 @@ export class Raft {
     return true;
   }
 
-  private sendAppend(to: number): void {
+  private sendAppend(to: bigint): void {
     this.maybeSendAppend(to, true);
   }
 
-  private maybeSendSnapshot(to: number, pr: Progress): boolean {
+  private maybeSendSnapshot(to: bigint, pr: Progress): boolean {
     // Only send a (possibly large) snapshot to a follower that is known to be alive.
     if (!pr.recentActive) {
-      this.logger.debug(`ignore sending snapshot to ${to} since it is not recently active`);
+      this.logger.debug(`ignore sending snapshot to ${fmtId(to)} since it is not recently active`);
       return false;
     }
     let snap: Snapshot;
@@ -209,7 +212,7 @@ export class Raft {
     } catch (e) {
       if (e instanceof SnapshotTemporarilyUnavailableError) {
         this.logger.debug(
-          `${this.id} failed to send snapshot to ${to} because snapshot is temporarily unavailable`,
+          `${fmtId(this.id)} failed to send snapshot to ${fmtId(to)} because snapshot is temporarily unavailable`,
         );
         return false;
       }
@@ -217,14 +220,14 @@ export class Raft {
     }
     if (snap.metadata.index === 0) throw new RaftInvariantError('need non-empty snapshot');
     this.logger.debug(
-      `${this.id} [firstindex: ${this.log.firstIndex()}, commit: ${this.log.committed}] sent snapshot[index: ${snap.metadata.index}, term: ${snap.metadata.term}] to ${to}`,
+      `${fmtId(this.id)} [firstindex: ${this.log.firstIndex()}, commit: ${this.log.committed}] sent snapshot[index: ${snap.metadata.index}, term: ${snap.metadata.term}] to ${fmtId(to)}`,
     );
     pr.becomeSnapshot(snap.metadata.index);
     this.send(makeMessage({ type: MessageType.MsgSnap, to, snapshot: snap }));
     return true;
   }
 
-  private sendHeartbeat(to: number, ctx: Uint8Array): void {
+  private sendHeartbeat(to: bigint, ctx: Uint8Array): void {
     // Never tell a follower to commit past what it is known to have: it might not have those entries.
     const pr = this.trk.progress.get(to)!;
     const commit = Math.min(pr.match, this.log.committed);
@@ -301,7 +304,7 @@ export class Raft {
     const es = proposed.map((e) => ({ term: this.term, index: ++li, type: e.type, data: e.data }));
     if (!this.increaseUncommittedSize(es)) {
       this.logger.warn(
-        `${this.id} appending new entries to log would exceed uncommitted entry size limit; dropping proposal`,
+        `${fmtId(this.id)} appending new entries to log would exceed uncommitted entry size limit; dropping proposal`,
       );
       return false;
     }
@@ -325,11 +328,11 @@ export class Raft {
     }
   }
 
-  becomeFollower(term: number, lead: number): void {
+  becomeFollower(term: number, lead: bigint): void {
     this.reset(term);
     this.lead = lead;
     this.state = StateType.Follower;
-    this.logger.info(`${this.id} became follower at term ${this.term}`);
+    this.logger.info(`${fmtId(this.id)} became follower at term ${this.term}`);
   }
 
   becomeCandidate(): void {
@@ -338,7 +341,7 @@ export class Raft {
     this.reset(this.term + 1);
     this.vote = this.id;
     this.state = StateType.Candidate;
-    this.logger.info(`${this.id} became candidate at term ${this.term}`);
+    this.logger.info(`${fmtId(this.id)} became candidate at term ${this.term}`);
   }
 
   becomePreCandidate(): void {
@@ -348,7 +351,7 @@ export class Raft {
     this.trk.resetVotes();
     this.lead = NONE;
     this.state = StateType.PreCandidate;
-    this.logger.info(`${this.id} became pre-candidate at term ${this.term}`);
+    this.logger.info(`${fmtId(this.id)} became pre-candidate at term ${this.term}`);
   }
 
   becomeLeader(): void {
@@ -369,21 +372,21 @@ export class Raft {
     if (!this.appendEntry([{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES }])) {
       throw new RaftInvariantError('empty entry was dropped');
     }
-    this.logger.info(`${this.id} became leader at term ${this.term}`);
+    this.logger.info(`${fmtId(this.id)} became leader at term ${this.term}`);
   }
 
   private hup(t: CampaignType): void {
     if (this.state === StateType.Leader) {
-      this.logger.debug(`${this.id} ignoring MsgHup because already leader`);
+      this.logger.debug(`${fmtId(this.id)} ignoring MsgHup because already leader`);
       return;
     }
     if (!this.promotable()) {
-      this.logger.warn(`${this.id} is unpromotable and can not campaign`);
+      this.logger.warn(`${fmtId(this.id)} is unpromotable and can not campaign`);
       return;
     }
     if (this.hasUnappliedConfChanges()) {
       this.logger.warn(
-        `${this.id} cannot campaign at term ${this.term} since there are still pending configuration changes to apply`,
+        `${fmtId(this.id)} cannot campaign at term ${this.term} since there are still pending configuration changes to apply`,
       );
       return;
     }
@@ -405,7 +408,7 @@ export class Raft {
   /** Starts a (pre-)election. */
   campaign(t: CampaignType): void {
     if (!this.promotable()) {
-      this.logger.warn(`${this.id} is unpromotable; campaign() should have been called`);
+      this.logger.warn(`${fmtId(this.id)} is unpromotable; campaign() should have been called`);
       return;
     }
     let term: number;
@@ -436,7 +439,7 @@ export class Raft {
     for (const id of ids) {
       if (id === this.id) continue;
       this.logger.info(
-        `${this.id} [logterm: ${lastTerm}, index: ${lastIndex}] sent ${MessageType[voteType]} request to ${id} at term ${this.term}`,
+        `${fmtId(this.id)} [logterm: ${lastTerm}, index: ${lastIndex}] sent ${MessageType[voteType]} request to ${fmtId(id)} at term ${this.term}`,
       );
       this.send(
         makeMessage({
@@ -451,9 +454,9 @@ export class Raft {
     }
   }
 
-  private poll(id: number, t: MessageType, granted: boolean): VoteResult {
+  private poll(id: bigint, t: MessageType, granted: boolean): VoteResult {
     this.logger.info(
-      `${this.id} received ${MessageType[t]} ${granted ? '' : 'rejection '}from ${id} at term ${this.term}`,
+      `${fmtId(this.id)} received ${MessageType[t]} ${granted ? '' : 'rejection '}from ${fmtId(id)} at term ${this.term}`,
     );
     this.trk.recordVote(id, granted);
     return this.trk.tallyVotes().result;
@@ -477,7 +480,7 @@ export class Raft {
           // We heard from a leader within the minimum election timeout: ignore the disruption (§6 of the
           // thesis, "disruptive servers").
           this.logger.info(
-            `${this.id} [logterm: ${this.log.lastTerm()}, index: ${this.log.lastIndex()}, vote: ${this.vote}] ignored ${MessageType[m.type]} from ${m.from} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}: lease is not expired (remaining ticks: ${this.electionTimeout - this.electionElapsed})`,
+            `${fmtId(this.id)} [logterm: ${this.log.lastTerm()}, index: ${this.log.lastIndex()}, vote: ${fmtId(this.vote)}] ignored ${MessageType[m.type]} from ${fmtId(m.from)} [logterm: ${m.logTerm}, index: ${m.index}] at term ${this.term}: lease is not expired (remaining ticks: ${this.electionTimeout - this.electionElapsed})`,
           );
           return;
         }
@@ -488,7 +491,7 @@ export class Raft {
         // Granted pre-votes carry the future term; we move there only once a quorum granted.
       } else {
         this.logger.info(
-          `${this.id} [term: ${this.term}] received a ${MessageType[m.type]} message with higher term from ${m.from} [term: ${m.term}]`,
+          `${fmtId(this.id)} [term: ${this.term}] received a ${MessageType[m.type]} message with higher term from ${fmtId(m.from)} [term: ${m.term}]`,
         );
         if (
           m.type === MessageType.MsgApp ||
@@ -530,7 +533,9 @@ export class Raft {
           (this.vote === NONE && this.lead === NONE) ||
           (m.type === MessageType.MsgPreVote && m.term > this.term);
         if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
-          this.logger.info(`${this.id} cast ${MessageType[m.type]} for ${m.from} at term ${this.term}`);
+          this.logger.info(
+            `${fmtId(this.id)} cast ${MessageType[m.type]} for ${fmtId(m.from)} at term ${this.term}`,
+          );
           // Respond with the message's term: a pre-vote grant is for the future term.
           this.send(makeMessage({ type: voteResponseType(m.type), to: m.from, term: m.term }));
           if (m.type === MessageType.MsgVote) {
@@ -538,7 +543,9 @@ export class Raft {
             this.vote = m.from;
           }
         } else {
-          this.logger.info(`${this.id} rejected ${MessageType[m.type]} from ${m.from} at term ${this.term}`);
+          this.logger.info(
+            `${fmtId(this.id)} rejected ${MessageType[m.type]} from ${fmtId(m.from)} at term ${this.term}`,
+          );
           this.send(
             makeMessage({ type: voteResponseType(m.type), to: m.from, term: this.term, reject: true }),
           );
@@ -568,7 +575,7 @@ export class Raft {
         return;
       case MessageType.MsgCheckQuorum:
         if (!this.trk.quorumActive()) {
-          this.logger.warn(`${this.id} stepped down to follower since quorum is not active`);
+          this.logger.warn(`${fmtId(this.id)} stepped down to follower since quorum is not active`);
           this.becomeFollower(this.term, NONE);
         }
         // Start the next observation window.
@@ -597,7 +604,7 @@ export class Raft {
 
     const pr = this.trk.progress.get(m.from);
     if (!pr) {
-      this.logger.debug(`${this.id} no progress available for ${m.from}`);
+      this.logger.debug(`${fmtId(this.id)} no progress available for ${fmtId(m.from)}`);
       return;
     }
     switch (m.type) {
@@ -621,7 +628,9 @@ export class Raft {
         if (m.reject) {
           // Retry later from scratch (the next MsgApp will find out what to send).
           pr.pendingSnapshot = 0;
-          this.logger.debug(`${this.id} snapshot failed, resumed sending replication messages to ${m.from}`);
+          this.logger.debug(
+            `${fmtId(this.id)} snapshot failed, resumed sending replication messages to ${fmtId(m.from)}`,
+          );
         }
         pr.becomeProbe();
         // Wait for a heartbeat response (or MsgAppResp) before probing: the snapshot may still be applying.
@@ -630,11 +639,13 @@ export class Raft {
       case MessageType.MsgUnreachable:
         // Optimistic sends were probably lost; go back to probing.
         if (pr.state === ProgressState.Replicate) pr.becomeProbe();
-        this.logger.debug(`${this.id} failed to send message to ${m.from} because it is unreachable`);
+        this.logger.debug(
+          `${fmtId(this.id)} failed to send message to ${fmtId(m.from)} because it is unreachable`,
+        );
         return;
       case MessageType.MsgTransferLeader: {
         if (pr.isLearner) {
-          this.logger.debug(`${this.id} is learner. Ignored transferring leadership`);
+          this.logger.debug(`${fmtId(this.id)} is learner. Ignored transferring leadership`);
           return;
         }
         const transferee = m.from;
@@ -657,13 +668,13 @@ export class Raft {
   }
 
   private handleProposal(m: Message): void {
-    if (m.entries.length === 0) throw new RaftInvariantError(`${this.id} stepped empty MsgProp`);
+    if (m.entries.length === 0) throw new RaftInvariantError(`${fmtId(this.id)} stepped empty MsgProp`);
     if (!this.trk.progress.has(this.id)) {
       // Removed from the configuration (but still leading): a proposal could never commit here.
       throw new ProposalDroppedError('leader was removed from the configuration');
     }
     if (this.leadTransferee !== NONE) {
-      throw new ProposalDroppedError(`leadership transfer to ${this.leadTransferee} in progress`);
+      throw new ProposalDroppedError(`leadership transfer to ${fmtId(this.leadTransferee)} in progress`);
     }
     const entries = m.entries.slice();
     for (let i = 0; i < entries.length; i++) {
@@ -683,7 +694,7 @@ export class Raft {
       if (refused) {
         // Replace with an empty entry rather than failing the whole batch: the log position is kept and
         // the application sees (when applying) that its change did not happen.
-        this.logger.info(`${this.id} ignoring conf change at term ${this.term}: ${refused}`);
+        this.logger.info(`${fmtId(this.id)} ignoring conf change at term ${this.term}: ${refused}`);
         entries[i] = { term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES };
       } else {
         this.pendingConfIndex = this.log.lastIndex() + i + 1;
@@ -697,7 +708,7 @@ export class Raft {
     pr.recentActive = true;
     if (m.reject) {
       this.logger.debug(
-        `${this.id} received MsgAppResp(rejected, hint: (index ${m.rejectHint}, term ${m.logTerm})) from ${m.from} for index ${m.index}`,
+        `${fmtId(this.id)} received MsgAppResp(rejected, hint: (index ${m.rejectHint}, term ${m.logTerm})) from ${fmtId(m.from)} for index ${m.index}`,
       );
       let nextProbeIdx = m.rejectHint;
       if (m.logTerm > 0) {
@@ -735,7 +746,9 @@ export class Raft {
         /* keep sending */
       }
       if (m.from === this.leadTransferee && pr.match === this.log.lastIndex()) {
-        this.logger.info(`${this.id} sent MsgTimeoutNow to ${m.from} after received MsgAppResp`);
+        this.logger.info(
+          `${fmtId(this.id)} sent MsgTimeoutNow to ${fmtId(m.from)} after received MsgAppResp`,
+        );
         this.sendTimeoutNow(m.from);
       }
     }
@@ -776,7 +789,7 @@ export class Raft {
       }
       case MessageType.MsgTimeoutNow:
         this.logger.debug(
-          `${this.id} [term ${this.term} state ${StateType[this.state]}] ignored MsgTimeoutNow from ${m.from}`,
+          `${fmtId(this.id)} [term ${this.term} state ${StateType[this.state]}] ignored MsgTimeoutNow from ${fmtId(m.from)}`,
         );
         return;
       default:
@@ -812,14 +825,14 @@ export class Raft {
         return;
       case MessageType.MsgTimeoutNow:
         this.logger.info(
-          `${this.id} [term ${this.term}] received MsgTimeoutNow from ${m.from} and starts an election to get leadership`,
+          `${fmtId(this.id)} [term ${this.term}] received MsgTimeoutNow from ${fmtId(m.from)} and starts an election to get leadership`,
         );
         // A transfer never uses pre-vote: the leader asked for it, and the lease check is bypassed.
         this.hup(CampaignType.Transfer);
         return;
       case MessageType.MsgReadIndex:
         if (this.lead === NONE) {
-          this.logger.info(`${this.id} no leader at term ${this.term}; dropping index reading msg`);
+          this.logger.info(`${fmtId(this.id)} no leader at term ${this.term}; dropping index reading msg`);
           return;
         }
         this.send({ ...m, to: this.lead, term: 0 });
@@ -849,7 +862,7 @@ export class Raft {
     const hintIndex = Math.min(m.index, this.log.lastIndex());
     const hint = this.log.findConflictByTerm(hintIndex, m.logTerm);
     this.logger.debug(
-      `${this.id} [logterm: ${this.log.termOrZero(m.index)}, index: ${m.index}] rejected MsgApp [logterm: ${m.logTerm}, index: ${m.index}] from ${m.from}`,
+      `${fmtId(this.id)} [logterm: ${this.log.termOrZero(m.index)}, index: ${m.index}] rejected MsgApp [logterm: ${m.logTerm}, index: ${m.index}] from ${fmtId(m.from)}`,
     );
     this.send(
       makeMessage({
@@ -872,12 +885,12 @@ export class Raft {
     const snap = m.snapshot!;
     if (this.restore(snap)) {
       this.logger.info(
-        `${this.id} [commit: ${this.log.committed}] restored snapshot [index: ${snap.metadata.index}, term: ${snap.metadata.term}]`,
+        `${fmtId(this.id)} [commit: ${this.log.committed}] restored snapshot [index: ${snap.metadata.index}, term: ${snap.metadata.term}]`,
       );
       this.send(makeMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.log.lastIndex() }));
     } else {
       this.logger.info(
-        `${this.id} [commit: ${this.log.committed}] ignored snapshot [index: ${snap.metadata.index}, term: ${snap.metadata.term}]`,
+        `${fmtId(this.id)} [commit: ${this.log.committed}] ignored snapshot [index: ${snap.metadata.index}, term: ${snap.metadata.term}]`,
       );
       this.send(makeMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.log.committed }));
     }
@@ -890,7 +903,7 @@ export class Raft {
       // Only a follower may receive a snapshot (a leader would not send one to a non-follower). Defensive:
       // step down to a newer term so the sender re-synchronizes.
       this.logger.warn(
-        `${this.id} attempted to restore snapshot as ${StateType[this.state]}; should never happen`,
+        `${fmtId(this.id)} attempted to restore snapshot as ${StateType[this.state]}; should never happen`,
       );
       this.becomeFollower(this.term + 1, NONE);
       return false;
@@ -900,7 +913,7 @@ export class Raft {
     if (!found) {
       // A snapshot that does not include us: probably a configuration in which we were removed. Ignore it.
       this.logger.warn(
-        `${this.id} attempted to restore snapshot but it is not in the ConfState; should never happen`,
+        `${fmtId(this.id)} attempted to restore snapshot but it is not in the ConfState; should never happen`,
       );
       return false;
     }
@@ -950,7 +963,7 @@ export class Raft {
     for (const m of msgs) this.startReadIndex(m);
   }
 
-  private sendTimeoutNow(to: number): void {
+  private sendTimeoutNow(to: bigint): void {
     this.send(makeMessage({ type: MessageType.MsgTimeoutNow, to }));
   }
 
@@ -1023,7 +1036,7 @@ export class Raft {
     this.trk.config = r.config;
     this.trk.progress = r.progress;
     this.logger.info(
-      `${this.id} switched to configuration voters=(${this.trk.config.voters.incoming.sorted().join(' ')})&&(${this.trk.config.voters.outgoing.sorted().join(' ')}) learners=(${this.trk.learnerIds().join(' ')})`,
+      `${fmtId(this.id)} switched to configuration voters=(${this.trk.config.voters.incoming.sorted().map(fmtId).join(' ')})&&(${this.trk.config.voters.outgoing.sorted().map(fmtId).join(' ')}) learners=(${this.trk.learnerIds().map(fmtId).join(' ')})`,
     );
     const cs = this.trk.confState();
     const pr = this.trk.progress.get(this.id);
@@ -1060,7 +1073,7 @@ export class Raft {
       if (!this.appendEntry([e])) throw new RaftInvariantError('refused to append auto-leave entry');
       this.pendingConfIndex = this.log.lastIndex();
       this.logger.info(
-        `initiating automatic transition out of joint configuration ${JSON.stringify(this.trk.confState())}`,
+        `initiating automatic transition out of joint configuration ${fmtConfState(this.trk.confState())}`,
       );
       this.bcastAppend();
     }
@@ -1083,7 +1096,7 @@ export class Raft {
   loadState(hs: HardState): void {
     if (hs.commit < this.log.committed || hs.commit > this.log.lastIndex()) {
       throw new RaftInvariantError(
-        `${this.id} state.commit ${hs.commit} is out of range [${this.log.committed}, ${this.log.lastIndex()}]`,
+        `${fmtId(this.id)} state.commit ${hs.commit} is out of range [${this.log.committed}, ${this.log.lastIndex()}]`,
       );
     }
     this.log.committed = hs.commit;

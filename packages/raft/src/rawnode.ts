@@ -18,6 +18,7 @@ import {
   EMPTY_BYTES,
   type Entry,
   EntryType,
+  fmtId,
   type HardState,
   hardStateEqual,
   isLocalMessage,
@@ -74,14 +75,14 @@ export interface ProgressStatus {
 
 /** A view of the node for monitoring and tests. */
 export interface Status {
-  id: number;
+  id: bigint;
   hardState: HardState;
   softState: SoftState;
   applied: number;
   config: ConfState;
   /** Per-peer progress; present only on the leader. */
-  progress?: Map<number, ProgressStatus>;
-  leadTransferee: number;
+  progress?: Map<bigint, ProgressStatus>;
+  leadTransferee: bigint;
 }
 
 const PROGRESS_STATE_NAMES = {
@@ -122,16 +123,16 @@ export class RawNode {
    * with the same peers on every founding member. The entries come out in the first Ready like any
    * other (persist them; applying them again via applyConfChange is harmless).
    */
-  bootstrap(peers: ReadonlyArray<Peer | number>): void {
+  bootstrap(peers: ReadonlyArray<Peer | bigint>): void {
     if (peers.length === 0) throw new ConfigError('must provide at least one peer to Bootstrap');
     if (this.raft.log.storage.lastIndex() !== 0 || this.raft.log.lastIndex() !== 0) {
       throw new ConfigError("can't bootstrap a nonempty Storage");
     }
     // Make sure the first Ready reports the hard state (term 1, commit).
-    this.prevHardState = { term: 0, vote: 0, commit: 0 };
+    this.prevHardState = { term: 0, vote: 0n, commit: 0 };
     this.raft.becomeFollower(1, NONE);
     const changes: ConfChange[] = peers.map((p) => {
-      const peer = typeof p === 'number' ? { id: p } : p;
+      const peer: Peer = typeof p === 'bigint' ? { id: p } : p;
       return { type: ConfChangeType.AddNode, nodeId: peer.id, context: peer.context ?? EMPTY_BYTES };
     });
     const ents: Entry[] = changes.map((cc, i) => ({
@@ -213,7 +214,9 @@ export class RawNode {
       this.raft.step(m);
     } catch (e) {
       if (e instanceof ProposalDroppedError && m.type === MessageType.MsgProp && m.from !== this.raft.id) {
-        this.raft.logger.debug(`${this.raft.id} dropped proposal forwarded by ${m.from}: ${e.message}`);
+        this.raft.logger.debug(
+          `${fmtId(this.raft.id)} dropped proposal forwarded by ${fmtId(m.from)}: ${e.message}`,
+        );
         return;
       }
       throw e;
@@ -235,17 +238,17 @@ export class RawNode {
   }
 
   /** Asks the leader to hand leadership to `transferee` (it catches up, then gets MsgTimeoutNow). */
-  transferLeader(transferee: number): void {
+  transferLeader(transferee: bigint): void {
     this.raft.step(makeMessage({ type: MessageType.MsgTransferLeader, from: transferee }));
   }
 
   /** Tells the leader that the last message to `id` could not be delivered. */
-  reportUnreachable(id: number): void {
+  reportUnreachable(id: bigint): void {
     this.raft.step(makeMessage({ type: MessageType.MsgUnreachable, from: id }));
   }
 
   /** Tells the leader whether the snapshot sent to `id` was installed (`ok`) or failed. */
-  reportSnapshot(id: number, ok: boolean): void {
+  reportSnapshot(id: bigint, ok: boolean): void {
     this.raft.step(makeMessage({ type: MessageType.MsgSnapStatus, from: id, reject: !ok }));
   }
 
@@ -341,7 +344,7 @@ export class RawNode {
       leadTransferee: r.leadTransferee,
     };
     if (r.state === StateType.Leader) {
-      const progress = new Map<number, ProgressStatus>();
+      const progress = new Map<bigint, ProgressStatus>();
       r.trk.visit((id, pr) => {
         progress.set(id, {
           match: pr.match,

@@ -8,7 +8,7 @@ interface PendingRead {
   /** Commit index when the request arrived: the read is served once applied reaches it. */
   index: number;
   req: Message;
-  acks: Map<number, boolean>;
+  acks: Map<bigint, boolean>;
 }
 
 /** Key of a request context in the pending map (byte-exact, compact). */
@@ -38,7 +38,7 @@ export class ReadOnly {
   }
 
   /** Records that `id` acknowledged the heartbeat carrying `ctx`; returns the acks so far. */
-  recvAck(id: number, ctx: Uint8Array): ReadonlyMap<number, boolean> | undefined {
+  recvAck(id: bigint, ctx: Uint8Array): ReadonlyMap<bigint, boolean> | undefined {
     const rs = this.pending.get(ctxKey(ctx));
     if (!rs) return undefined;
     rs.acks.set(id, true);

@@ -38,7 +38,7 @@ export interface Storage {
  * etcd does with its WAL): persist a Ready, then mirror it here.
  */
 export class MemoryStorage implements Storage {
-  private hardState: HardState = { term: 0, vote: 0, commit: 0 };
+  private hardState: HardState = { term: 0, vote: 0n, commit: 0 };
   private snap: Snapshot = emptySnapshot();
   /** ents[0] is a dummy standing for the snapshot: its index and term are the snapshot's. */
   private ents: Entry[] = [{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES }];

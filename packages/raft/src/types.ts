@@ -1,6 +1,7 @@
 /**
  * Raft's data types. Names and numbering follow etcd's raftpb so values map 1:1 onto the protobuf codec
- * in `codec.ts`. Every id, term and index is a JavaScript `number` (kv keeps them below 2^53).
+ * in `codec.ts`. Node ids are `bigint` (etcd's ids use all 64 bits); terms and indexes are `number`
+ * (they stay far below 2^53).
  */
 
 /** Kind of a log entry; says how `Entry.data` is to be read. */
@@ -24,7 +25,7 @@ export interface Entry {
 /** What a node must persist before it sends messages or applies entries. */
 export interface HardState {
   term: number;
-  vote: number;
+  vote: bigint;
   commit: number;
 }
 
@@ -38,7 +39,7 @@ export enum StateType {
 
 /** Volatile state, useful to the application (who leads, what role we play); never persisted. */
 export interface SoftState {
-  lead: number;
+  lead: bigint;
   raftState: StateType;
 }
 
@@ -47,10 +48,10 @@ export interface SoftState {
  * voters of the outgoing config that become learners when the joint config is left.
  */
 export interface ConfState {
-  voters: number[];
-  learners: number[];
-  votersOutgoing: number[];
-  learnersNext: number[];
+  voters: bigint[];
+  learners: bigint[];
+  votersOutgoing: bigint[];
+  learnersNext: bigint[];
   autoLeave: boolean;
 }
 
@@ -93,8 +94,8 @@ export enum MessageType {
 /** A message between raft nodes (or from the application into its own node). */
 export interface Message {
   type: MessageType;
-  to: number;
-  from: number;
+  to: bigint;
+  from: bigint;
   term: number;
   /** Term of the entry at `index` (MsgApp), or of the last log entry (votes), or a rejection hint. */
   logTerm: number;
@@ -124,10 +125,10 @@ export enum ConfChangeType {
 /** Classic one-node membership change (etcd's raftpb.ConfChange). */
 export interface ConfChange {
   type: ConfChangeType;
-  nodeId: number;
+  nodeId: bigint;
   context: Uint8Array;
   /** Opaque id carried for the application (etcd's ConfChange.ID); raft ignores it. */
-  id?: number;
+  id?: bigint;
 }
 
 /** How a {@link ConfChangeV2} moves through joint consensus. */
@@ -143,7 +144,7 @@ export enum ConfChangeTransition {
 /** One change inside a {@link ConfChangeV2}. */
 export interface ConfChangeSingle {
   type: ConfChangeType;
-  nodeId: number;
+  nodeId: bigint;
 }
 
 /** Membership change of any number of nodes; an empty one (no changes) leaves a joint configuration. */
@@ -155,12 +156,30 @@ export interface ConfChangeV2 {
 
 /** A node to bootstrap a new cluster with. */
 export interface Peer {
-  id: number;
+  id: bigint;
   context?: Uint8Array;
 }
 
 /** The "no node" id (etcd's raft.None). */
-export const NONE = 0;
+export const NONE = 0n;
+
+/**
+ * A node id as etcd prints it in logs (`%x`, like etcd's `types.ID`): lower-case hex, no padding.
+ *
+ * @example
+ * ```ts
+ * fmtId(0x8e9e05c52164694dn); // '8e9e05c52164694d'
+ * ```
+ */
+export function fmtId(id: bigint): string {
+  return id.toString(16);
+}
+
+/** A ConfState for logs: ids in hex, as etcd's raft prints them. */
+export function fmtConfState(cs: ConfState): string {
+  const list = (ids: bigint[]) => ids.map(fmtId).join(' ');
+  return `voters=(${list(cs.voters)}) votersOutgoing=(${list(cs.votersOutgoing)}) learners=(${list(cs.learners)}) learnersNext=(${list(cs.learnersNext)}) autoLeave=${cs.autoLeave}`;
+}
 
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
 
@@ -180,7 +199,7 @@ export function isEmptySnapshot(s: Snapshot | undefined): boolean {
 }
 
 export function isEmptyHardState(hs: HardState): boolean {
-  return hs.term === 0 && hs.vote === 0 && hs.commit === 0;
+  return hs.term === 0 && hs.vote === 0n && hs.commit === 0;
 }
 
 export function hardStateEqual(a: HardState, b: HardState): boolean {

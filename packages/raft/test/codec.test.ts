@@ -27,8 +27,8 @@ const fromHex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 
 describe('raftpb codec', () => {
   it('HardState uses etcd field numbers (term=1, vote=2, commit=3)', () => {
-    expect(hex(encodeHardState({ term: 1, vote: 2, commit: 3 }))).toBe('080110021803');
-    expect(decodeHardState(fromHex('080110021803'))).toEqual({ term: 1, vote: 2, commit: 3 });
+    expect(hex(encodeHardState({ term: 1, vote: 2n, commit: 3 }))).toBe('080110021803');
+    expect(decodeHardState(fromHex('080110021803'))).toEqual({ term: 1, vote: 2n, commit: 3 });
   });
 
   it('decodes an Entry as etcd (gogoproto) writes it: Type=1, Term=2, Index=3, Data=4', () => {
@@ -47,8 +47,8 @@ describe('raftpb codec', () => {
   it('round-trips a MsgApp with entries and a MsgSnap with a snapshot', () => {
     const app = makeMessage({
       type: MessageType.MsgApp,
-      to: 2,
-      from: 1,
+      to: 2n,
+      from: 1n,
       term: 3,
       logTerm: 2,
       index: 10,
@@ -61,8 +61,8 @@ describe('raftpb codec', () => {
     expect(decodeMessage(encodeMessage(app))).toEqual(app);
     const snap = makeMessage({
       type: MessageType.MsgSnap,
-      to: 3,
-      from: 1,
+      to: 3n,
+      from: 1n,
       term: 4,
       snapshot: {
         data: new Uint8Array([1, 2, 3]),
@@ -70,8 +70,8 @@ describe('raftpb codec', () => {
           index: 100,
           term: 4,
           confState: {
-            voters: [1, 2, 3],
-            learners: [4],
+            voters: [1n, 2n, 3n],
+            learners: [4n],
             votersOutgoing: [],
             learnersNext: [],
             autoLeave: false,
@@ -86,7 +86,7 @@ describe('raftpb codec', () => {
   });
 
   it('message type numbers follow etcd (MsgPreVoteResp = 18 in field 1)', () => {
-    const bytes = encodeMessage(makeMessage({ type: MessageType.MsgPreVoteResp, to: 1, from: 2, term: 3 }));
+    const bytes = encodeMessage(makeMessage({ type: MessageType.MsgPreVoteResp, to: 1n, from: 2n, term: 3 }));
     expect(hex(bytes).startsWith('0812')).toBe(true);
   });
 
@@ -97,23 +97,23 @@ describe('raftpb codec', () => {
         index: 5,
         term: 2,
         confState: {
-          voters: [1, 2],
+          voters: [1n, 2n],
           learners: [],
-          votersOutgoing: [1, 2, 3],
-          learnersNext: [3],
+          votersOutgoing: [1n, 2n, 3n],
+          learnersNext: [3n],
           autoLeave: true,
         },
       },
     };
     expect(decodeSnapshot(encodeSnapshot(s))).toEqual(s);
     expect(decodeConfState(encodeConfState(s.metadata.confState))).toEqual(s.metadata.confState);
-    const cc = { type: ConfChangeType.AddLearnerNode, nodeId: 7, context: new Uint8Array([1]), id: 99 };
+    const cc = { type: ConfChangeType.AddLearnerNode, nodeId: 7n, context: new Uint8Array([1]), id: 99n };
     expect(decodeConfChange(encodeConfChange(cc))).toEqual(cc);
     const cc2 = {
       transition: ConfChangeTransition.JointExplicit,
       changes: [
-        { type: ConfChangeType.AddNode, nodeId: 4 },
-        { type: ConfChangeType.RemoveNode, nodeId: 1 },
+        { type: ConfChangeType.AddNode, nodeId: 4n },
+        { type: ConfChangeType.RemoveNode, nodeId: 1n },
       ],
       context: new Uint8Array(),
     };
@@ -123,23 +123,30 @@ describe('raftpb codec', () => {
   it('ConfChange matches etcd layout (ID=1, Type=2, NodeID=3, Context=4)', () => {
     const b = encodeConfChange({
       type: ConfChangeType.RemoveNode,
-      nodeId: 5,
+      nodeId: 5n,
       context: new Uint8Array(),
-      id: 1,
+      id: 1n,
     });
     // Context (field 4) is written even when empty, as for a non-nil empty []byte in Go.
     expect(hex(b)).toBe('0801100118052200');
     expect(decodeConfChange(fromHex('080110011805'))).toEqual({
       type: ConfChangeType.RemoveNode,
-      nodeId: 5,
+      nodeId: 5n,
       context: new Uint8Array(),
-      id: 1,
+      id: 1n,
     });
   });
 
-  it('64-bit ids up to 2^53 survive', () => {
+  it('node ids are exact over the whole uint64 range; terms and indexes up to 2^53', () => {
     const big = 2 ** 53 - 1;
-    const m = makeMessage({ type: MessageType.MsgHeartbeat, to: big, from: big - 1, term: big, commit: big });
+    const maxId = 2n ** 64n - 1n;
+    const m = makeMessage({
+      type: MessageType.MsgHeartbeat,
+      to: maxId,
+      from: maxId - 1n,
+      term: big,
+      commit: big,
+    });
     expect(decodeMessage(encodeMessage(m))).toEqual(m);
   });
 

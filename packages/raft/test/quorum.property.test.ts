@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { JointConfig, MajorityConfig, NO_LIMIT_INDEX, VoteResult } from '../src/index.js';
 
 /** Reference definition: the largest index i such that a majority has acked >= i (0 if none). */
-function naiveCommitted(ids: number[], acked: Map<number, number>): number {
+function naiveCommitted(ids: bigint[], acked: Map<bigint, number>): number {
   if (ids.length === 0) return NO_LIMIT_INDEX;
   const q = Math.floor(ids.length / 2) + 1;
   let best = 0;
@@ -15,7 +15,7 @@ function naiveCommitted(ids: number[], acked: Map<number, number>): number {
 }
 
 /** Reference vote counting: won if yes >= q, lost if even all missing voting yes cannot reach q. */
-function naiveVote(ids: number[], votes: Map<number, boolean>): VoteResult {
+function naiveVote(ids: bigint[], votes: Map<bigint, boolean>): VoteResult {
   if (ids.length === 0) return VoteResult.Won;
   const q = Math.floor(ids.length / 2) + 1;
   const yes = ids.filter((id) => votes.get(id) === true).length;
@@ -25,12 +25,12 @@ function naiveVote(ids: number[], votes: Map<number, boolean>): VoteResult {
   return VoteResult.Lost;
 }
 
-const idSet = fc.uniqueArray(fc.integer({ min: 1, max: 12 }), { minLength: 0, maxLength: 9 });
+const idSet = fc.uniqueArray(fc.bigInt({ min: 1n, max: 12n }), { minLength: 0, maxLength: 9 });
 const ackMap = fc
-  .array(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 50 })), { maxLength: 12 })
+  .array(fc.tuple(fc.bigInt({ min: 1n, max: 12n }), fc.integer({ min: 0, max: 50 })), { maxLength: 12 })
   .map((xs) => new Map(xs));
 const voteMap = fc
-  .array(fc.tuple(fc.integer({ min: 1, max: 12 }), fc.boolean()), { maxLength: 12 })
+  .array(fc.tuple(fc.bigInt({ min: 1n, max: 12n }), fc.boolean()), { maxLength: 12 })
   .map((xs) => new Map(xs));
 
 describe('quorum arithmetic (property tests)', () => {
@@ -65,7 +65,7 @@ describe('quorum arithmetic (property tests)', () => {
       fc.property(
         idSet,
         ackMap,
-        fc.integer({ min: 1, max: 12 }),
+        fc.bigInt({ min: 1n, max: 12n }),
         fc.integer({ min: 0, max: 20 }),
         (ids, acked, who, bump) => {
           const cfg = new MajorityConfig(ids);
@@ -92,7 +92,7 @@ describe('quorum arithmetic (property tests)', () => {
     fc.assert(
       fc.property(idSet, idSet, ackMap, (inc, out, acked) => {
         const j = new JointConfig(inc, out);
-        const idx = (id: number) => acked.get(id);
+        const idx = (id: bigint) => acked.get(id);
         const want = Math.min(naiveCommitted(inc, acked), naiveCommitted(out, acked));
         expect(j.committedIndex(idx)).toBe(want);
         expect(new JointConfig(inc, inc).committedIndex(idx)).toBe(
@@ -129,8 +129,8 @@ describe('quorum arithmetic (property tests)', () => {
         fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }),
         (inc, out, a, b) => {
           const j = new JointConfig(inc, out);
-          const va = new Map(j.ids().map((id) => [id, a[id - 1]!]));
-          const vb = new Map(j.ids().map((id) => [id, b[id - 1]!]));
+          const va = new Map(j.ids().map((id) => [id, a[Number(id) - 1]!]));
+          const vb = new Map(j.ids().map((id) => [id, b[Number(id) - 1]!]));
           if (j.voteResult(va) === VoteResult.Won && j.voteResult(vb) === VoteResult.Won) {
             for (const half of [inc, out]) {
               if (half.length === 0) continue;

@@ -3,7 +3,7 @@ import { type Message, MessageType, ProgressState } from '../src/index.js';
 import { TestCluster, text } from './helpers/cluster.js';
 
 /** Compacts node `id`'s storage up to its applied index, snapshotting its applied data. */
-function compact(c: TestCluster, id: number): number {
+function compact(c: TestCluster, id: bigint): number {
   const n = c.node(id);
   const applied = n.rn.raft.log.applied;
   const data = new TextEncoder().encode(c.appliedData(id).join(','));
@@ -14,68 +14,68 @@ function compact(c: TestCluster, id: number): number {
 
 describe('log compaction and snapshots', () => {
   it('sends a snapshot to a follower whose next entries were compacted, then resumes replication', () => {
-    const c = new TestCluster([1, 2, 3]);
-    c.campaign(1);
-    c.isolate(3);
-    for (let i = 0; i < 5; i++) c.propose(1, `v${i}`);
-    const snapIndex = compact(c, 1);
-    expect(c.raft(1).log.firstIndex()).toBe(snapIndex + 1);
+    const c = new TestCluster([1n, 2n, 3n]);
+    c.campaign(1n);
+    c.isolate(3n);
+    for (let i = 0; i < 5; i++) c.propose(1n, `v${i}`);
+    const snapIndex = compact(c, 1n);
+    expect(c.raft(1n).log.firstIndex()).toBe(snapIndex + 1);
     c.heal();
-    c.tick(1);
-    const snaps = c.deliveredOf(MessageType.MsgSnap, { to: 3 });
+    c.tick(1n);
+    const snaps = c.deliveredOf(MessageType.MsgSnap, { to: 3n });
     expect(snaps).toHaveLength(1);
     expect(snaps[0]!.snapshot!.metadata.index).toBe(snapIndex);
     expect(text(snaps[0]!.snapshot!.data)).toBe('v0,v1,v2,v3,v4');
-    expect(c.node(3).storage.snapshot().metadata.index).toBe(snapIndex);
+    expect(c.node(3n).storage.snapshot().metadata.index).toBe(snapIndex);
     // The snapshot was reported (by the leader's transport), so replication resumes.
-    c.node(1).rn.reportSnapshot(3, true);
-    c.propose(1, 'after');
-    c.tick(1);
-    expect(c.raft(1).trk.progress.get(3)!.state).toBe(ProgressState.Replicate);
-    expect(c.appliedData(3)).toEqual(['after']);
-    expect(c.raft(3).log.committed).toBe(c.raft(1).log.committed);
+    c.node(1n).rn.reportSnapshot(3n, true);
+    c.propose(1n, 'after');
+    c.tick(1n);
+    expect(c.raft(1n).trk.progress.get(3n)!.state).toBe(ProgressState.Replicate);
+    expect(c.appliedData(3n)).toEqual(['after']);
+    expect(c.raft(3n).log.committed).toBe(c.raft(1n).log.committed);
   });
 
   it('a failed snapshot is retried after reportSnapshot(id, false)', () => {
-    const c = new TestCluster([1, 2, 3]);
-    c.campaign(1);
-    c.isolate(3);
-    for (let i = 0; i < 3; i++) c.propose(1, `v${i}`);
-    compact(c, 1);
+    const c = new TestCluster([1n, 2n, 3n]);
+    c.campaign(1n);
+    c.isolate(3n);
+    for (let i = 0; i < 3; i++) c.propose(1n, `v${i}`);
+    compact(c, 1n);
     c.heal();
     c.filter = (m) => m.type !== MessageType.MsgSnap;
-    c.tick(1);
-    const pr = c.raft(1).trk.progress.get(3)!;
+    c.tick(1n);
+    const pr = c.raft(1n).trk.progress.get(3n)!;
     expect(pr.state).toBe(ProgressState.Snapshot);
-    c.node(1).rn.reportSnapshot(3, false);
+    c.node(1n).rn.reportSnapshot(3n, false);
     expect(pr.state).toBe(ProgressState.Probe);
     c.filter = undefined;
-    c.tick(1);
-    c.tick(1);
-    expect(c.node(3).storage.snapshot().metadata.index).toBeGreaterThan(0);
+    c.tick(1n);
+    c.tick(1n);
+    expect(c.node(3n).storage.snapshot().metadata.index).toBeGreaterThan(0);
   });
 
   it('the snapshot carries the configuration and a restarted node restores it', () => {
-    const c = new TestCluster([1, 2, 3], {}, { learners: [4] });
-    c.campaign(1);
-    c.isolate(2);
-    c.propose(1, 'x');
-    compact(c, 1);
+    const c = new TestCluster([1n, 2n, 3n], {}, { learners: [4n] });
+    c.campaign(1n);
+    c.isolate(2n);
+    c.propose(1n, 'x');
+    compact(c, 1n);
     c.heal();
-    c.tick(1);
-    const cs = c.node(2).storage.snapshot().metadata.confState;
-    expect(cs.voters).toEqual([1, 2, 3]);
-    expect(cs.learners).toEqual([4]);
-    const restarted = c.restart(2, c.node(2).storage.snapshot().metadata.index);
-    expect(restarted.rn.raft.trk.confState().learners).toEqual([4]);
-    expect(restarted.rn.raft.trk.voterIds()).toEqual([1, 2, 3]);
+    c.tick(1n);
+    const cs = c.node(2n).storage.snapshot().metadata.confState;
+    expect(cs.voters).toEqual([1n, 2n, 3n]);
+    expect(cs.learners).toEqual([4n]);
+    const restarted = c.restart(2n, c.node(2n).storage.snapshot().metadata.index);
+    expect(restarted.rn.raft.trk.confState().learners).toEqual([4n]);
+    expect(restarted.rn.raft.trk.voterIds()).toEqual([1n, 2n, 3n]);
   });
 
   it('a follower ignores a snapshot older than its commit index', () => {
-    const c = new TestCluster([1, 2, 3]);
-    c.campaign(1);
-    c.propose(1, 'a');
-    const r2 = c.raft(2);
+    const c = new TestCluster([1n, 2n, 3n]);
+    c.campaign(1n);
+    c.propose(1n, 'a');
+    const r2 = c.raft(2n);
     const committed = r2.log.committed;
     const restored = r2.restore({
       data: new Uint8Array(),
@@ -83,7 +83,7 @@ describe('log compaction and snapshots', () => {
         index: 2,
         term: 1,
         confState: {
-          voters: [1, 2, 3],
+          voters: [1n, 2n, 3n],
           learners: [],
           votersOutgoing: [],
           learnersNext: [],
@@ -96,24 +96,24 @@ describe('log compaction and snapshots', () => {
   });
 
   it('a pending snapshot makes a node unpromotable until it is persisted', () => {
-    const c = new TestCluster([1, 2, 3]);
-    c.campaign(1);
-    c.isolate(3);
-    for (let i = 0; i < 3; i++) c.propose(1, `v${i}`);
-    compact(c, 1);
+    const c = new TestCluster([1n, 2n, 3n]);
+    c.campaign(1n);
+    c.isolate(3n);
+    for (let i = 0; i < 3; i++) c.propose(1n, `v${i}`);
+    compact(c, 1n);
     c.heal();
     let captured: Message | undefined;
     c.filter = (m) => {
       if (m.type === MessageType.MsgSnap) captured = m;
       return m.type !== MessageType.MsgSnap;
     };
-    c.tick(1);
+    c.tick(1n);
     expect(captured).toBeDefined();
-    const n3 = c.node(3);
+    const n3 = c.node(3n);
     n3.rn.step(captured!);
     expect(n3.rn.raft.promotable()).toBe(false);
     expect(n3.rn.hasReady()).toBe(true);
-    c.processReady(3);
+    c.processReady(3n);
     expect(n3.rn.raft.promotable()).toBe(true);
   });
 });

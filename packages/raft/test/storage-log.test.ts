@@ -39,7 +39,7 @@ describe('MemoryStorage', () => {
   it('compacts and snapshots', () => {
     const s = new MemoryStorage();
     s.append([ent(1, 1), ent(2, 1), ent(3, 2), ent(4, 2)]);
-    const cs = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    const cs = { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
     s.createSnapshot(3, cs, new Uint8Array([1]));
     s.compact(3);
     expect([s.firstIndex(), s.lastIndex()]).toEqual([4, 4]);
@@ -59,7 +59,7 @@ describe('MemoryStorage', () => {
       metadata: {
         index: 10,
         term: 3,
-        confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+        confState: { voters: [1n, 2n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
       },
     };
     s.applySnapshot(snap);

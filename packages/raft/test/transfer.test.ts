@@ -4,66 +4,66 @@ import { bytes, TestCluster } from './helpers/cluster.js';
 
 describe('leadership transfer', () => {
   it('hands leadership to an up-to-date follower via MsgTimeoutNow', () => {
-    const c = new TestCluster([1, 2, 3], { checkQuorum: true, preVote: true });
-    c.campaign(1);
-    c.node(1).rn.transferLeader(2);
+    const c = new TestCluster([1n, 2n, 3n], { checkQuorum: true, preVote: true });
+    c.campaign(1n);
+    c.node(1n).rn.transferLeader(2n);
     c.stabilize();
-    expect(c.state(2)).toBe(StateType.Leader);
-    expect(c.state(1)).toBe(StateType.Follower);
-    expect(c.deliveredOf(MessageType.MsgTimeoutNow, { from: 1, to: 2 })).toHaveLength(1);
+    expect(c.state(2n)).toBe(StateType.Leader);
+    expect(c.state(1n)).toBe(StateType.Follower);
+    expect(c.deliveredOf(MessageType.MsgTimeoutNow, { from: 1n, to: 2n })).toHaveLength(1);
   });
 
   it('catches a lagging transferee up first', () => {
-    const c = new TestCluster([1, 2, 3]);
-    c.campaign(1);
-    c.isolate(3);
-    c.propose(1, 'a');
-    c.propose(1, 'b');
+    const c = new TestCluster([1n, 2n, 3n]);
+    c.campaign(1n);
+    c.isolate(3n);
+    c.propose(1n, 'a');
+    c.propose(1n, 'b');
     c.heal();
-    c.node(1).rn.transferLeader(3);
+    c.node(1n).rn.transferLeader(3n);
     c.stabilize();
-    expect(c.state(3)).toBe(StateType.Leader);
-    expect(c.appliedData(3)).toEqual(['a', 'b']);
+    expect(c.state(3n)).toBe(StateType.Leader);
+    expect(c.appliedData(3n)).toEqual(['a', 'b']);
   });
 
   it('drops proposals while a transfer is in progress and aborts after an election timeout', () => {
-    const c = new TestCluster([1, 2, 3]);
-    c.campaign(1);
-    c.isolate(3);
-    c.node(1).rn.transferLeader(3);
+    const c = new TestCluster([1n, 2n, 3n]);
+    c.campaign(1n);
+    c.isolate(3n);
+    c.node(1n).rn.transferLeader(3n);
     c.stabilize();
-    expect(c.raft(1).leadTransferee).toBe(3);
-    expect(() => c.node(1).rn.propose(bytes('x'))).toThrow(ProposalDroppedError);
-    c.tick(1, 10);
-    expect(c.raft(1).leadTransferee).toBe(0);
-    expect(c.state(1)).toBe(StateType.Leader);
-    c.propose(1, 'y');
+    expect(c.raft(1n).leadTransferee).toBe(3n);
+    expect(() => c.node(1n).rn.propose(bytes('x'))).toThrow(ProposalDroppedError);
+    c.tick(1n, 10);
+    expect(c.raft(1n).leadTransferee).toBe(0n);
+    expect(c.state(1n)).toBe(StateType.Leader);
+    c.propose(1n, 'y');
   });
 
   it('a follower forwards the transfer request to the leader', () => {
-    const c = new TestCluster([1, 2, 3]);
-    c.campaign(1);
-    c.node(3).rn.transferLeader(3);
+    const c = new TestCluster([1n, 2n, 3n]);
+    c.campaign(1n);
+    c.node(3n).rn.transferLeader(3n);
     c.stabilize();
-    expect(c.state(3)).toBe(StateType.Leader);
+    expect(c.state(3n)).toBe(StateType.Leader);
   });
 
   it('transfer to self or to a learner is ignored', () => {
-    const c = new TestCluster([1, 2], {}, { learners: [3] });
-    c.campaign(1);
-    c.node(1).rn.transferLeader(1);
-    c.node(1).rn.transferLeader(3);
+    const c = new TestCluster([1n, 2n], {}, { learners: [3n] });
+    c.campaign(1n);
+    c.node(1n).rn.transferLeader(1n);
+    c.node(1n).rn.transferLeader(3n);
     c.stabilize();
-    expect(c.state(1)).toBe(StateType.Leader);
-    expect(c.raft(1).leadTransferee).toBe(0);
+    expect(c.state(1n)).toBe(StateType.Leader);
+    expect(c.raft(1n).leadTransferee).toBe(0n);
   });
 
   it('the transfer campaign ignores the lease of CheckQuorum', () => {
-    const c = new TestCluster([1, 2, 3], { checkQuorum: true });
-    c.campaign(1);
-    c.tick(2);
-    c.node(1).rn.transferLeader(2);
+    const c = new TestCluster([1n, 2n, 3n], { checkQuorum: true });
+    c.campaign(1n);
+    c.tick(2n);
+    c.node(1n).rn.transferLeader(2n);
     c.stabilize();
-    expect(c.state(2)).toBe(StateType.Leader);
+    expect(c.state(2n)).toBe(StateType.Leader);
   });
 });

@@ -236,7 +236,7 @@ export class KvServer {
       leaseTimeToLive: async (id, keys) => {
         if (!this.etcd.isLeader) throw Errors.notLeader();
         const r = lease.localTimeToLive(id, keys);
-        return r ? { header: { clusterId: 0, memberId: 0, revision: 0, raftTerm: 0 }, ...r } : undefined;
+        return r ? { header: { clusterId: 0n, memberId: 0n, revision: 0, raftTerm: 0 }, ...r } : undefined;
       },
       promoteMember: (id) => cluster.promoteOnLeader(id),
     });

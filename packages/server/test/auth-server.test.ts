@@ -288,14 +288,14 @@ describe('auth over gRPC: permission matrix', () => {
   });
 
   it('member changes are root only; MemberList is open to every user', async () => {
-    const bogus = { ID: 0x1234, peerURLs: ['http://127.0.0.1:41999'] };
+    const bogus = { ID: 0x1234n, peerURLs: ['http://127.0.0.1:41999'] };
     expect(await outcome(rpc(c.cluster, 'memberList', {}, tokens.carol))).toBe(OK);
     expect(
       await outcome(rpc(c.cluster, 'memberAdd', { peerURLs: ['http://127.0.0.1:41998'] }, tokens.alice)),
     ).toBe(DENIED);
-    expect(await outcome(rpc(c.cluster, 'memberRemove', { ID: 0x1234 }, tokens.alice))).toBe(DENIED);
+    expect(await outcome(rpc(c.cluster, 'memberRemove', { ID: 0x1234n }, tokens.alice))).toBe(DENIED);
     expect(await outcome(rpc(c.cluster, 'memberUpdate', bogus, tokens.bob))).toBe(DENIED);
-    expect(await outcome(rpc(c.cluster, 'memberPromote', { ID: 0x1234 }))).toBe(NO_USER);
+    expect(await outcome(rpc(c.cluster, 'memberPromote', { ID: 0x1234n }))).toBe(NO_USER);
     // root passes the check and reaches the membership logic.
     expect(await outcome(rpc(c.cluster, 'memberUpdate', bogus, tokens.root))).toBe(
       `${S.NOT_FOUND} etcdserver: member not found`,

@@ -59,7 +59,7 @@ describe('Cluster and Maintenance over gRPC', () => {
     expect((await call(c.maintenance, 'alarm', { action: 0 })).alarms).toEqual([]);
     const st = await call(c.maintenance, 'status', {});
     await call(c.maintenance, 'moveLeader', { targetID: st.leader });
-    const bad = await call(c.maintenance, 'moveLeader', { targetID: 99 }).catch((e) => e);
+    const bad = await call(c.maintenance, 'moveLeader', { targetID: 99n }).catch((e) => e);
     expect(bad.details).toBe('etcdserver: bad leader transferee');
   });
 

@@ -104,7 +104,7 @@ beforeAll(async () => {
   }
   const ic = clusterString(members);
   await Promise.all(members.map((m) => start(m, ic, 'new')));
-  await until(() => members.every((m) => m.server!.etcd.leaderId !== 0), 'a leader on every member');
+  await until(() => members.every((m) => m.server!.etcd.leaderId !== 0n), 'a leader on every member');
 }, 30_000);
 
 afterAll(async () => {
@@ -253,7 +253,7 @@ describe('a 3-member cluster in one process', () => {
       expect(add.member.isLearner).toBe(true);
       members.push(m);
       await start(m, clusterString(members), 'existing');
-      expect(m.server!.etcd.memberId).toBe(Number(add.member.ID));
+      expect(m.server!.etcd.memberId).toBe(BigInt(add.member.ID));
       await until(
         () => m.server!.etcd.appliedIndex >= leaderOf().server!.etcd.appliedIndex,
         'learner caught up',
@@ -289,7 +289,7 @@ describe('a 3-member cluster in one process', () => {
     const f = followers().find((x) => x.name !== 'm3')!;
     await f.server!.close();
     await start(f, clusterString(members), 'new');
-    await until(() => f.server!.etcd.leaderId !== 0, 'restarted member sees a leader');
+    await until(() => f.server!.etcd.leaderId !== 0n, 'restarted member sees a leader');
     const list = f.server!.etcd.membership.list();
     expect(list.map((x) => x.name).sort()).toEqual(['m0', 'm1', 'm2', 'm3']);
     expect(list.every((x) => x.clientURLs.length === 1)).toBe(true);

@@ -30,7 +30,7 @@ function memoryLogger(): { log: Logger; lines: () => Array<Record<string, unknow
 
 interface Member {
   srv: StartedServer;
-  id: number;
+  id: bigint;
   client: ReturnType<typeof connect>;
 }
 
@@ -41,7 +41,7 @@ const tempDirs: string[] = [];
 async function member(token: string, opts: StartServerOptions = {}): Promise<Member> {
   const srv = await startServer({ ...opts, args: ['--initial-cluster-token', token, ...(opts.args ?? [])] });
   const client = connect(srv.address);
-  const id = (await call(client.maintenance, 'status', {})).header.memberId as number;
+  const id = BigInt((await call(client.maintenance, 'status', {})).header.memberId as bigint);
   const m = { srv, id, client };
   started.push(m);
   return m;
@@ -166,10 +166,10 @@ describe('corruption checks', () => {
     const again = await member('initial', {
       dataDir,
       args: ['--experimental-initial-corrupt-check'],
-      corruptCheckPeers: [peerOf(a), { id: 99, clientURLs: ['http://127.0.0.1:1'] }],
+      corruptCheckPeers: [peerOf(a), { id: 99n, clientURLs: ['http://127.0.0.1:1'] }],
     });
     const checker = corruptionCheckerFor(again.srv.server.etcd, log, {
-      extraPeers: [peerOf(a), { id: 99, clientURLs: ['http://127.0.0.1:1'] }],
+      extraPeers: [peerOf(a), { id: 99n, clientURLs: ['http://127.0.0.1:1'] }],
     });
     await checker.initialCheck();
     await checker.stop();

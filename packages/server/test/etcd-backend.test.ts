@@ -4,6 +4,7 @@
  * `snapshotStatus` exactly as `etcdctl snapshot status` reports it, and loaded into a kv store whose
  * hashKV equals etcd's. And kv's own state survives kv -> etcd layout -> kv unchanged.
  */
+
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { LeaseRecord } from '@kv/client/api';
 import { BboltReader, bytesToRev, collectBbolt, MvccStore, openBackend } from '@kv/mvcc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdProcess, startEtcd } from '../../client/test/etcd-process.js';
+import { alarmKey, decodeAlarmRecord, encodeAlarmRecord } from '../src/etcdserver/alarm-record.js';
 import { etcdBucketsFromKv, etcdDbStatus, loadEtcdBackend } from '../src/etcdserver/etcd-backend.js';
 import { openEtcdSnapshot } from '../src/etcdserver/etcd-snapshot-stream.js';
 import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from '../src/etcdserver/lease-record.js';
@@ -170,14 +172,20 @@ describe('kv -> etcd layout -> kv', () => {
       encodeLeaseRecord({ id: bigId, ttl: 90, remainingTtl: 30 }),
       ctx(),
     );
-    store.putMeta('alarm', enc('7/1'), enc(JSON.stringify({ memberID: 7, alarm: 1 })), ctx());
+    // Alarm member ids are uint64s: kept as decimal strings (older records held numbers; both read).
+    const alarm = { memberID: 0xfedcba9876543210n, alarm: 1 };
+    store.putMeta('alarm', enc(alarmKey(alarm)), encodeAlarmRecord(alarm), ctx());
+    expect(decodeAlarmRecord(enc(JSON.stringify({ memberID: 7, alarm: 1 })))).toEqual({
+      memberID: 7n,
+      alarm: 1,
+    });
     store.putMeta('auth', enc('authEnabled'), new Uint8Array([1]), ctx());
     await store.flush();
     const view = src.view();
     const bytes = await collectBbolt(
       etcdBucketsFromKv(view, {
-        members: [{ id: 0xabc, name: 'm', peerURLs: ['http://a:2380'], clientURLs: [], isLearner: false }],
-        removed: [0xdef],
+        members: [{ id: 0xabcn, name: 'm', peerURLs: ['http://a:2380'], clientURLs: [], isLearner: false }],
+        removed: [0xdefn],
       }),
     );
     view.close();

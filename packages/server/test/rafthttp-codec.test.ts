@@ -25,8 +25,8 @@ const entry = (term: number, index: number, data: string): Entry => ({
 
 const msg = (over: Partial<Message>): Message => ({
   type: MessageType.MsgApp,
-  to: 2,
-  from: 1,
+  to: 2n,
+  from: 1n,
   term: 0,
   logTerm: 0,
   index: 0,
@@ -134,7 +134,7 @@ describe('msgappv2', () => {
     ];
     const bytes = Buffer.concat(sent.map((m) => enc.encode(m)));
     expect(bytes[1 + 8 + encodeMessage(sent[0]!).length]).toBe(1); // the second one used the shortcut
-    const dec = new MsgAppV2Decoder(2, 1);
+    const dec = new MsgAppV2Decoder(2n, 1n);
     const got = decodeBytewise(bytes, (q) => dec.next(q)).map((f) => f.msg);
     expect(got).toEqual(sent);
   });
@@ -142,7 +142,7 @@ describe('msgappv2', () => {
   it('refuses an unknown frame type', () => {
     const q = new ByteQueue();
     q.push(Buffer.from([7]));
-    expect(() => new MsgAppV2Decoder(2, 1).next(q)).toThrow(StreamDecodeError);
+    expect(() => new MsgAppV2Decoder(2n, 1n).next(q)).toThrow(StreamDecodeError);
   });
 });
 

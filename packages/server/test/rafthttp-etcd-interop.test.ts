@@ -5,12 +5,10 @@
  * MsgHeartbeat) and get our answers accepted: with b acking like a follower, etcd wins the election and
  * commits a client put, which needs b's MsgVoteResp and MsgAppResp.
  *
- * etcd's member ids are 64-bit SHA-1 prefixes of (peer URLs + token); kv's transport carries ids as JS
- * numbers, so the test picks loopback addresses (127.x.y.z) for a and b whose ids, and the cluster id
- * derived from them, are below 2^53.
+ * etcd's member ids are 64-bit SHA-1 prefixes of (peer URLs + token), mostly above 2^53; kv computes
+ * the same ids (member-id.ts) and carries them exactly, so plain 127.0.0.1 URLs do.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,61 +16,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Message, MessageType } from '@kv/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { idHex } from '../src/etcdserver/ids.js';
+import { computeClusterId, computeMemberId, idHex } from '../src/etcdserver/member-id.js';
 import { Member, message, waitFor } from './rafthttp-harness.js';
 
 const run = promisify(execFile);
 const TOKEN = 'kv-rafthttp-interop';
 
-/** etcd's member id: the first 8 bytes of sha1(sorted peer URLs + token), big-endian. */
-function etcdMemberId(peerUrl: string, token: string): bigint {
-  return createHash('sha1')
-    .update(peerUrl + token)
-    .digest()
-    .readBigUInt64BE(0);
-}
-
-/** etcd's cluster id: sha1 over the sorted member ids as 8-byte big-endian words. */
-function etcdClusterId(ids: bigint[]): bigint {
-  const b = Buffer.alloc(8 * ids.length);
-  const sorted = [...ids].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0));
-  for (const [i, id] of sorted.entries()) b.writeBigUInt64BE(id, 8 * i);
-  return createHash('sha1').update(b).digest().readBigUInt64BE(0);
-}
-
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-
-/**
- * Loopback URLs for `port` whose member id is below 2^53 (about one in 2048 qualifies); member `side`
- * of `sides` draws from its own 127.x range so the members never share an address.
- */
-function* safeAddresses(port: number, side: number, sides: number): Generator<Identity> {
-  const span = Math.floor(256 / sides);
-  for (let k = 0; k < span << 16; k++) {
-    const url = `http://127.${side * span + (k >> 16)}.${(k >> 8) & 0xff}.${k & 0xff}:${port}`;
-    const id = etcdMemberId(url, TOKEN);
-    if (id <= SAFE) yield { url, id };
-  }
-}
-
 interface Identity {
   url: string;
   id: bigint;
-}
-
-/** Every choice of one candidate per side, with `side` fixed to `cand`. */
-function* choices(
-  lists: Identity[][],
-  side: number,
-  cand: Identity,
-  at = 0,
-  acc: Identity[] = [],
-): Generator<Identity[]> {
-  if (at === lists.length) {
-    yield acc;
-    return;
-  }
-  for (const c of at === side ? [cand] : lists[at]!) yield* choices(lists, side, cand, at + 1, [...acc, c]);
 }
 
 async function freePort(): Promise<number> {
@@ -86,35 +38,15 @@ async function freePort(): Promise<number> {
   });
 }
 
-/**
- * Picks one URL per port so that every member id and the cluster id fit in a JS number: grows the
- * candidate lists in turn, trying each new candidate with every combination of the other sides'.
- */
-function pickIdentities(ports: number[]): { members: Identity[]; cid: number } {
-  const gens = ports.map((p, i) => safeAddresses(p, i, ports.length));
-  const lists: Identity[][] = ports.map(() => []);
-  for (let round = 0; round < 400; round++) {
-    for (let side = 0; side < ports.length; side++) {
-      const cand = gens[side]!.next().value!;
-      lists[side]!.push(cand);
-      for (const members of choices(lists, side, cand)) {
-        const cid = etcdClusterId(members.map((m) => m.id));
-        if (cid <= SAFE) return { members, cid: Number(cid) };
-      }
-    }
-  }
-  throw new Error('no loopback addresses with ids below 2^53');
-}
-
 /** A Debian etcd member "a" and transports playing the other members ("b", "c", ...) of its cluster. */
 interface Cluster {
   etcd: ChildProcess;
   log: () => string;
   /** Our transports, in member order after a. */
   fakes: Member[];
-  aId: number;
+  aId: bigint;
   aUrl: string;
-  clusterId: number;
+  clusterId: bigint;
   clientUrl: string;
   stop(): Promise<void>;
 }
@@ -123,13 +55,17 @@ async function startCluster(fakeCount: number, extraEtcdArgs: string[]): Promise
   const ports: number[] = [];
   for (let i = 0; i <= fakeCount + 1; i++) ports.push(await freePort());
   const clientPort = ports.pop()!;
-  const { members, cid } = pickIdentities(ports);
+  const members: Identity[] = ports.map((p) => {
+    const url = `http://127.0.0.1:${p}`;
+    return { url, id: computeMemberId([url], TOKEN) };
+  });
+  const cid = computeClusterId(members.map((m) => m.id));
   const clientUrl = `http://127.0.0.1:${clientPort}`;
   const names = members.map((_, i) => String.fromCharCode(97 + i));
   const fakes: Member[] = [];
   for (let i = 1; i < members.length; i++) {
     const u = new URL(members[i]!.url);
-    const m = await Member.start(Number(members[i]!.id), {
+    const m = await Member.start(members[i]!.id, {
       host: u.hostname,
       port: Number(u.port),
       clusterId: cid,
@@ -175,7 +111,7 @@ async function startCluster(fakeCount: number, extraEtcdArgs: string[]): Promise
     etcd,
     log: () => log,
     fakes,
-    aId: Number(a.id),
+    aId: a.id,
     aUrl: a.url,
     clusterId: cid,
     clientUrl,
@@ -196,8 +132,8 @@ async function startCluster(fakeCount: number, extraEtcdArgs: string[]): Promise
 describe('interop with etcd 3.4.23: etcd leads, our transport is its follower', () => {
   let pair: Cluster;
   let b: Member;
-  let aId = 0;
-  let clusterId = 0;
+  let aId = 0n;
+  let clusterId = 0n;
   let aUrl = '';
   let clientUrl = '';
   const fromEtcd: Message[] = [];
@@ -335,7 +271,7 @@ describe('interop with etcd 3.4.23: etcd leads, our transport is its follower', 
     );
   });
   it("etcd's 412 answers are understood: cluster-id mismatch and X-Raft-To mismatch", async () => {
-    const imposter = await Member.start(b.id, { clusterId: 0x1234 });
+    const imposter = await Member.start(b.id, { clusterId: 0x1234n });
     try {
       imposter.transport.addPeer(aId, [aUrl]);
       await waitFor(

@@ -19,10 +19,10 @@ import {
 /** Records everything the transport hands to raft. */
 export class RecordingSink implements RaftSink {
   messages: Message[] = [];
-  unreachable: number[] = [];
-  snapshotReports: { id: number; ok: boolean }[] = [];
+  unreachable: bigint[] = [];
+  snapshotReports: { id: bigint; ok: boolean }[] = [];
   removedCalls = 0;
-  removedIds = new Set<number>();
+  removedIds = new Set<bigint>();
   snapshots: { msg: Message; bytes: number; sha256: string; head: Buffer }[] = [];
   /** When set, receiveSnapshot fails with it after reading part of the data. */
   failSnapshot: Error | undefined;
@@ -33,13 +33,13 @@ export class RecordingSink implements RaftSink {
     this.calls.push(`process:${MessageType[msg.type]}`);
     this.messages.push(msg);
   }
-  isIdRemoved(id: number): boolean {
+  isIdRemoved(id: bigint): boolean {
     return this.removedIds.has(id);
   }
-  reportUnreachable(id: number): void {
+  reportUnreachable(id: bigint): void {
     this.unreachable.push(id);
   }
-  reportSnapshot(id: number, ok: boolean): void {
+  reportSnapshot(id: bigint, ok: boolean): void {
     this.snapshotReports.push({ id, ok });
   }
   async receiveSnapshot(msg: Message, data: AsyncIterable<Uint8Array>): Promise<void> {
@@ -83,7 +83,7 @@ export const FAST: Partial<PeerTiming> = {
 };
 
 export interface MemberOptions {
-  clusterId?: number;
+  clusterId?: bigint;
   /** Loopback address to listen on (default 127.0.0.1). */
   host?: string;
   port?: number;
@@ -102,7 +102,7 @@ export class Member {
   transport!: PeerTransport;
   listener!: PeerListener;
 
-  private constructor(readonly id: number) {}
+  private constructor(readonly id: bigint) {}
 
   get url(): string {
     return this.listener.urls[0]!;
@@ -115,7 +115,7 @@ export class Member {
   /** Serves paths the transport does not (tests use it for /version). */
   fallback: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
 
-  static async start(id: number, opts: MemberOptions = {}): Promise<Member> {
+  static async start(id: bigint, opts: MemberOptions = {}): Promise<Member> {
     const m = new Member(id);
     const scheme = opts.scheme ?? 'http';
     m.listener = await createPeerListener(
@@ -132,7 +132,7 @@ export class Member {
     );
     m.transport = new PeerTransport({
       memberId: id,
-      clusterId: opts.clusterId ?? 0xc1,
+      clusterId: opts.clusterId ?? 0xc1n,
       peerUrls: m.listener.urls,
       serverVersion: '3.4.23',
       minClusterVersion: '3.0.0',
@@ -181,8 +181,8 @@ export async function streamsUp(a: Member, b: Member): Promise<void> {
 export function message(over: Partial<Message>): Message {
   return {
     type: MessageType.MsgHeartbeat,
-    to: 0,
-    from: 0,
+    to: 0n,
+    from: 0n,
     term: 1,
     logTerm: 0,
     index: 0,

@@ -28,7 +28,7 @@ describe('peer TLS', () => {
     await Promise.all(running.map((m) => m.stop()));
   });
 
-  const start = async (id: number, opts: Parameters<typeof Member.start>[1]) => {
+  const start = async (id: bigint, opts: Parameters<typeof Member.start>[1]) => {
     const m = await Member.start(id, { scheme: 'https', tlsServer: server, ...opts });
     running.push(m);
     return m;
@@ -40,8 +40,8 @@ describe('peer TLS', () => {
   });
 
   it('two members talk over https with client certificates: streams and pipeline', async () => {
-    const a = await start(0xa1, { dialTls: dialAs(pki.server) });
-    const b = await start(0xb1, { dialTls: dialAs(pki.server) });
+    const a = await start(0xa1n, { dialTls: dialAs(pki.server) });
+    const b = await start(0xb1n, { dialTls: dialAs(pki.server) });
     expect(a.url.startsWith('https://127.0.0.1:')).toBe(true);
     mesh([a, b]);
     await streamsUp(a, b);
@@ -55,9 +55,9 @@ describe('peer TLS', () => {
   });
 
   it('--peer-cert-allowed-cn refuses a peer whose certificate has another CN, accepts the right one', async () => {
-    const b = await start(0xb2, { dialTls: dialAs(pki.server), allowedCn: 'alice' });
-    const wrong = await start(0xa2, { dialTls: dialAs(pki.server) }); // CN=kv-server
-    const right = await start(0xc2, { dialTls: dialAs(pki.alice) }); // CN=alice
+    const b = await start(0xb2n, { dialTls: dialAs(pki.server), allowedCn: 'alice' });
+    const wrong = await start(0xa2n, { dialTls: dialAs(pki.server) }); // CN=kv-server
+    const right = await start(0xc2n, { dialTls: dialAs(pki.alice) }); // CN=alice
     wrong.transport.addPeer(b.id, [b.url]);
     right.transport.addPeer(b.id, [b.url]);
     // b does not dial `wrong` (allowed-cn guards incoming connections only): all of `wrong`'s traffic
@@ -80,8 +80,8 @@ describe('peer TLS', () => {
   });
 
   it('a client certificate from an untrusted CA does not get through the handshake', async () => {
-    const b = await start(0xb3, { dialTls: dialAs(pki.server) });
-    const stranger = await start(0xa3, { dialTls: { ...dialAs(pki.wrongCa) } });
+    const b = await start(0xb3n, { dialTls: dialAs(pki.server) });
+    const stranger = await start(0xa3n, { dialTls: { ...dialAs(pki.wrongCa) } });
     stranger.transport.addPeer(b.id, [b.url]);
     // b does not dial the stranger: everything must pass b's listener.
     stranger.transport.send([message({ type: MessageType.MsgVote, from: stranger.id, to: b.id, term: 2 })]);

@@ -10,7 +10,7 @@ import { PeerTransport, STREAM_BUF_SIZE } from '../src/rafthttp/index.js';
 import { Member, mesh, message, streamsUp, waitFor } from './rafthttp-harness.js';
 
 const running: Member[] = [];
-async function member(id: number, opts?: Parameters<typeof Member.start>[1]): Promise<Member> {
+async function member(id: bigint, opts?: Parameters<typeof Member.start>[1]): Promise<Member> {
   const m = await Member.start(id, opts);
   running.push(m);
   return m;
@@ -28,7 +28,7 @@ const entry = (term: number, index: number, data: string) => ({
 });
 
 /** Messages of every kind raft sends between members. */
-function everyKind(from: number, to: number): Message[] {
+function everyKind(from: bigint, to: bigint): Message[] {
   const kinds = [
     MessageType.MsgProp,
     MessageType.MsgAppResp,
@@ -84,8 +84,8 @@ const byType = (msgs: Message[], type: MessageType) => msgs.filter((m) => m.type
 
 describe('PeerTransport between members', () => {
   it('delivers messages of every kind over the two streams, in order per stream', async () => {
-    const a = await member(0x1a);
-    const b = await member(0x2b);
+    const a = await member(0x1an);
+    const b = await member(0x2bn);
     mesh([a, b]);
     await streamsUp(a, b);
     await streamsUp(b, a);
@@ -102,14 +102,14 @@ describe('PeerTransport between members', () => {
     expect(await b.metrics.peerReceivedBytes.get({ From: '1a' })).toBeGreaterThan(0);
     expect(await a.metrics.peerActive.get({ Local: '1a', Remote: '2b' })).toBe(1);
     expect(a.transport.activeSince(b.id)).toBeGreaterThan(0);
-    expect(a.transport.activeSince(0x999)).toBe(0);
+    expect(a.transport.activeSince(0x999n)).toBe(0);
     // And back.
     b.transport.send([message({ type: MessageType.MsgHeartbeatResp, from: b.id, to: a.id, term: 3 })]);
     await waitFor(() => a.sink.messages.length === 1, 'reply at a');
   });
 
   it('three members: everyone reaches everyone', async () => {
-    const ms = [await member(0x11), await member(0x22), await member(0x33)];
+    const ms = [await member(0x11n), await member(0x22n), await member(0x33n)];
     mesh(ms);
     for (const x of ms) for (const y of ms) if (x !== y) await streamsUp(x, y);
     for (const x of ms) {
@@ -128,8 +128,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('uses the pipeline when no stream is up; an unknown sender gets 404 and becomes a remote that can be answered', async () => {
-    const a = await member(0xa1);
-    const b = await member(0xb2);
+    const a = await member(0xa1n);
+    const b = await member(0xb2n);
     a.transport.addPeer(b.id, [b.url]); // b does not know a: it never dials a's streams
     await waitFor(
       () => b.logs.has('failed to find remote peer in cluster'),
@@ -150,8 +150,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('reconnects the streams after the remote restarts on the same port', async () => {
-    const a = await member(0x1);
-    let b = await member(0x2);
+    const a = await member(0x1n);
+    let b = await member(0x2n);
     mesh([a, b]);
     await streamsUp(a, b);
     await streamsUp(b, a);
@@ -160,7 +160,7 @@ describe('PeerTransport between members', () => {
     running.splice(running.indexOf(b), 1);
     await waitFor(() => a.transport.activeSince(b.id) === 0, 'a sees b down');
     expect(a.logs.has('lost TCP streaming connection with remote peer')).toBe(true);
-    b = await member(0x2, { port });
+    b = await member(0x2n, { port });
     b.transport.addPeer(a.id, [a.url]);
     await streamsUp(a, b);
     await streamsUp(b, a);
@@ -180,15 +180,15 @@ describe('PeerTransport between members', () => {
   });
 
   it('moves on from an unreachable URL to the next one, and updatePeer points a peer elsewhere', async () => {
-    const a = await member(0x1);
-    const b = await member(0x2);
+    const a = await member(0x1n);
+    const b = await member(0x2n);
     // b does not know a, so nothing arrives unless a's own requests find b's second URL.
     a.transport.addPeer(b.id, ['http://127.0.0.1:1', b.url]); // the first URL refuses connections
     await waitFor(() => {
       a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: b.id, term: 2 })]);
       return b.sink.messages.length > 0;
     }, 'a reaches b through its second URL');
-    const c = await member(0x3);
+    const c = await member(0x3n);
     c.transport.addPeer(a.id, [a.url]);
     a.transport.addPeer(c.id, ['http://127.0.0.1:1']);
     a.transport.send([message({ type: MessageType.MsgVote, from: a.id, to: c.id, term: 2 })]);
@@ -201,8 +201,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('refuses a member of another cluster: 412 "cluster ID mismatch", logged, nothing delivered, retried', async () => {
-    const a = await member(0x1, { clusterId: 0xaaa });
-    const b = await member(0x2, { clusterId: 0xbbb });
+    const a = await member(0x1n, { clusterId: 0xaaan });
+    const b = await member(0x2n, { clusterId: 0xbbbn });
     mesh([a, b]);
     await waitFor(
       () =>
@@ -237,14 +237,14 @@ describe('PeerTransport between members', () => {
     expect(res.headers.get('x-etcd-cluster-id')).toBe('bbb');
     expect(await res.text()).toBe('cluster ID mismatch\n');
     // setClusterId fixes it: the retries now get through.
-    a.transport.setClusterId(0xbbb);
+    a.transport.setClusterId(0xbbbn);
     b.transport.send([message({ type: MessageType.MsgHeartbeat, from: b.id, to: a.id, term: 1 })]);
     await streamsUp(b, a);
   });
 
   it("answers etcd's statuses to raw requests (X-Raft-To, unknown sender, versions, paths, methods)", async () => {
-    const b = await member(0x2b);
-    b.transport.addPeer(0x1a, ['http://127.0.0.1:1']);
+    const b = await member(0x2bn);
+    b.transport.addPeer(0x1an, ['http://127.0.0.1:1']);
     const h = {
       'X-Etcd-Cluster-ID': 'c1',
       'X-Server-Version': '3.4.23',
@@ -303,8 +303,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('a removed member gets 410 on its streams and 403 on the pipeline; onRemoved is called once', async () => {
-    const a = await member(0x1);
-    const b = await member(0x2);
+    const a = await member(0x1n);
+    const b = await member(0x2n);
     b.sink.removedIds.add(a.id);
     mesh([a, b]);
     await waitFor(() => b.logs.has('rejected stream from remote peer because it was removed'), 'b refuses a');
@@ -336,8 +336,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('drops and reports unreachable against a peer that takes the stream but never reads; memory stays bounded', async () => {
-    const a = await member(0xa, { timing: { connWriteTimeoutMs: 60_000 } });
-    const peerId = 0xb;
+    const a = await member(0xan, { timing: { connWriteTimeoutMs: 60_000 } });
+    const peerId = 0xbn;
     a.transport.addPeer(peerId, ['http://127.0.0.1:1']); // its own URL is dead: only the stream it dials exists
     const sock = net.connect(a.port, '127.0.0.1');
     await new Promise<void>((r) => sock.once('connect', () => r()));
@@ -388,15 +388,15 @@ describe('PeerTransport between members', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     const port = (silent.address() as net.AddressInfo).port;
     try {
-      const a = await member(0xa);
-      a.transport.addPeer(0xb, [`http://127.0.0.1:${port}`]);
-      const snap = message({ type: MessageType.MsgSnap, from: 0xa, to: 0xb, term: 1 });
+      const a = await member(0xan);
+      a.transport.addPeer(0xbn, [`http://127.0.0.1:${port}`]);
+      const snap = message({ type: MessageType.MsgSnap, from: 0xan, to: 0xbn, term: 1 });
       a.transport.send(Array.from({ length: 100 }, () => ({ ...snap })));
-      const stats = a.transport.bufferStats(0xb)!;
+      const stats = a.transport.bufferStats(0xbn)!;
       expect(stats.queuedMessages).toBe(64);
       expect(stats.dropped).toBe(100 - 64 - 4);
-      expect(a.sink.snapshotReports).toEqual(Array.from({ length: 32 }, () => ({ id: 0xb, ok: false })));
-      expect(a.sink.unreachable).toEqual(Array.from({ length: 32 }, () => 0xb));
+      expect(a.sink.snapshotReports).toEqual(Array.from({ length: 32 }, () => ({ id: 0xbn, ok: false })));
+      expect(a.sink.unreachable).toEqual(Array.from({ length: 32 }, () => 0xbn));
     } finally {
       for (const sock of held) sock.destroy();
       await new Promise<void>((r) => silent.close(() => r()));
@@ -404,8 +404,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('a stream that cannot drain within the write timeout is closed and its queue dropped', async () => {
-    const a = await member(0xa, { timing: { connWriteTimeoutMs: 300 } });
-    a.transport.addPeer(0xb, ['http://127.0.0.1:1']);
+    const a = await member(0xan, { timing: { connWriteTimeoutMs: 300 } });
+    a.transport.addPeer(0xbn, ['http://127.0.0.1:1']);
     const sock = net.connect(a.port, '127.0.0.1');
     await new Promise<void>((r) => sock.once('connect', () => r()));
     sock.write(
@@ -413,33 +413,33 @@ describe('PeerTransport between members', () => {
     );
     sock.pause();
     try {
-      await waitFor(() => !!a.transport.bufferStats(0xb)?.streams.message, 'stream attached');
+      await waitFor(() => !!a.transport.bufferStats(0xbn)?.streams.message, 'stream attached');
       const big = 'y'.repeat(64 * 1024);
       for (let i = 0; i < 400; i++)
         a.transport.send([
           message({
             type: MessageType.MsgApp,
-            from: 0xa,
-            to: 0xb,
+            from: 0xan,
+            to: 0xbn,
             index: i,
             entries: [entry(1, i + 1, big)],
           }),
         ]);
       await waitFor(
-        () => !a.transport.bufferStats(0xb)!.streams.message,
+        () => !a.transport.bufferStats(0xbn)!.streams.message,
         'stream closed by the write deadline',
       );
       expect(a.logs.has('lost TCP streaming connection with remote peer')).toBe(true);
-      expect(a.sink.unreachable).toContain(0xb);
-      expect(a.transport.bufferStats(0xb)!.queuedMessages).toBe(0);
+      expect(a.sink.unreachable).toContain(0xbn);
+      expect(a.transport.bufferStats(0xbn)!.queuedMessages).toBe(0);
     } finally {
       sock.destroy();
     }
   });
 
   it('streams a multi-MiB snapshot: receiveSnapshot gets every byte, then process(MsgSnap); reportSnapshot(true)', async () => {
-    const a = await member(0x1);
-    const b = await member(0x2);
+    const a = await member(0x1n);
+    const b = await member(0x2n);
     mesh([a, b]);
     const chunk = Buffer.alloc(64 * 1024);
     const chunks = 96; // 6 MiB
@@ -462,7 +462,13 @@ describe('PeerTransport between members', () => {
         metadata: {
           index: 77,
           term: 4,
-          confState: { voters: [1, 2], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+          confState: {
+            voters: [1n, 2n],
+            learners: [],
+            votersOutgoing: [],
+            learnersNext: [],
+            autoLeave: false,
+          },
         },
       },
     });
@@ -483,8 +489,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('snapshot data is streamed: a receiver that stops reading stalls the sender instead of buffering it', async () => {
-    const a = await member(0x1);
-    const b = await member(0x2);
+    const a = await member(0x1n);
+    const b = await member(0x2n);
     mesh([a, b]);
     let release!: () => void;
     const released = new Promise<void>((r) => {
@@ -520,7 +526,7 @@ describe('PeerTransport between members', () => {
             index: 3,
             term: 1,
             confState: {
-              voters: [1, 2],
+              voters: [1n, 2n],
               learners: [],
               votersOutgoing: [],
               learnersNext: [],
@@ -546,8 +552,8 @@ describe('PeerTransport between members', () => {
   });
 
   it('a snapshot the receiver fails to save, or whose data fails, reports reportSnapshot(false)', async () => {
-    const a = await member(0x1);
-    const b = await member(0x2);
+    const a = await member(0x1n);
+    const b = await member(0x2n);
     mesh([a, b]);
     b.sink.failSnapshot = new Error('disk full');
     const snap = message({
@@ -560,7 +566,7 @@ describe('PeerTransport between members', () => {
         metadata: {
           index: 5,
           term: 4,
-          confState: { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
+          confState: { voters: [1n], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false },
         },
       },
     });
@@ -584,13 +590,13 @@ describe('PeerTransport between members', () => {
     expect(a.sink.snapshotReports[1]).toEqual({ id: b.id, ok: false });
     expect(await a.metrics.snapshotSendFailures.get({ To: '2' })).toBe(2);
     // Unknown target.
-    a.transport.sendSnapshot({ ...snap, to: 0x99 }, mib);
-    expect(a.sink.snapshotReports[2]).toEqual({ id: 0x99, ok: false });
+    a.transport.sendSnapshot({ ...snap, to: 0x99n }, mib);
+    expect(a.sink.snapshotReports[2]).toEqual({ id: 0x99n, ok: false });
   });
 
   it('probes /raft/probing and records the round-trip time histogram', async () => {
-    const a = await member(0x1);
-    const b = await member(0x2);
+    const a = await member(0x1n);
+    const b = await member(0x2n);
     a.transport.addPeer(b.id, [b.url]);
     await waitFor(
       async () => (await a.metrics.peerRoundTripTime.count({ To: '2' })) >= 2,
@@ -605,9 +611,9 @@ describe('PeerTransport between members', () => {
   });
 
   it('stop() is prompt with streams open and requests in flight, and removePeer closes the streams', async () => {
-    const a = await member(0x1);
-    const b = await member(0x2);
-    const c = await member(0x3);
+    const a = await member(0x1n);
+    const b = await member(0x2n);
+    const c = await member(0x3n);
     mesh([a, b, c]);
     await streamsUp(a, b);
     await streamsUp(a, c);
@@ -617,18 +623,18 @@ describe('PeerTransport between members', () => {
       'c loses a',
     );
     expect(a.transport.bufferStats(c.id)).toBeUndefined();
-    a.transport.send([message({ type: MessageType.MsgVote, from: 1, to: 2 })]);
+    a.transport.send([message({ type: MessageType.MsgVote, from: 1n, to: 2n })]);
     await a.transport.stop();
     await waitFor(() => !b.transport.bufferStats(a.id)!.streams.message, 'b sees a gone');
   });
   it('refuses malformed options and peer URLs with TypeError', async () => {
-    const a = await member(0x1);
-    expect(() => a.transport.addPeer(0x2, ['unix:///tmp/x'])).toThrow(TypeError);
-    expect(() => a.transport.addPeer(0x2, ['http://127.0.0.1'])).toThrow(/host:port/);
-    expect(() => a.transport.addPeer(0x2, [])).toThrow(TypeError);
+    const a = await member(0x1n);
+    expect(() => a.transport.addPeer(0x2n, ['unix:///tmp/x'])).toThrow(TypeError);
+    expect(() => a.transport.addPeer(0x2n, ['http://127.0.0.1'])).toThrow(/host:port/);
+    expect(() => a.transport.addPeer(0x2n, [])).toThrow(TypeError);
     const base = {
-      memberId: 1,
-      clusterId: 1,
+      memberId: 1n,
+      clusterId: 1n,
       peerUrls: [],
       serverVersion: '3.4.23',
       minClusterVersion: '3.0.0',
@@ -637,6 +643,7 @@ describe('PeerTransport between members', () => {
       sink: a.sink,
     };
     expect(() => new PeerTransport({ ...base, serverVersion: 'v3.4' })).toThrow(/serverVersion/);
-    expect(() => new PeerTransport({ ...base, memberId: 2 ** 60 })).toThrow(/memberId/);
+    expect(() => new PeerTransport({ ...base, memberId: 2n ** 64n })).toThrow(/memberId/);
+    expect(() => new PeerTransport({ ...base, memberId: 0n })).toThrow(/memberId/);
   });
 });

@@ -39,7 +39,7 @@ export function headerCheck(buf: Uint8Array, pos: number): number {
   return crc32c(0, buf, pos, pos + 6) & 0xffff;
 }
 
-// ---- protobuf wire helpers (numbers are < 2^53, so plain JS numbers suffice) ----
+// ---- protobuf wire helpers (terms, indexes and lengths are < 2^53; the vote is a uint64 id) ----
 
 function putVarint(buf: Uint8Array, pos: number, v: number): number {
   while (v >= 0x80) {
@@ -47,6 +47,17 @@ function putVarint(buf: Uint8Array, pos: number, v: number): number {
     v = Math.floor(v / 128);
   }
   buf[pos++] = v;
+  return pos;
+}
+
+/** Writes a uint64 varint (the vote, a member id); small values take the number path. */
+function putVarintBig(buf: Uint8Array, pos: number, v: bigint): number {
+  if (v <= 0xffffffffn) return putVarint(buf, pos, Number(v));
+  while (v >= 0x80n) {
+    buf[pos++] = Number(v & 0x7fn) | 0x80;
+    v >>= 7n;
+  }
+  buf[pos++] = Number(v);
   return pos;
 }
 
@@ -83,6 +94,23 @@ class PbReader {
         return result;
       }
       mul *= 128;
+    }
+    throw new Error('varint too long');
+  }
+
+  /** A uint64 varint, exact (for the vote). */
+  varintBig(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new Error('truncated varint');
+      const b = this.buf[this.pos++]!;
+      result |= BigInt(b & 0x7f) << shift;
+      if (b < 0x80) {
+        if (result > 0xffffffffffffffffn) throw new Error('varint exceeds 2^64');
+        return result;
+      }
+      shift += 7n;
     }
     throw new Error('varint too long');
   }
@@ -196,7 +224,7 @@ export class BatchEncoder {
     b[p++] = 0x08;
     p = putVarint(b, p, hs.term);
     b[p++] = 0x10;
-    p = putVarint(b, p, hs.vote);
+    p = putVarintBig(b, p, hs.vote);
     b[p++] = 0x18;
     p = putVarint(b, p, hs.commit);
     this.finish(RecordType.state, start, p);
@@ -278,13 +306,13 @@ export function decodeEntry(buf: Uint8Array, start: number, end: number): WalEnt
 
 export function decodeState(buf: Uint8Array, start: number, end: number): WalHardState {
   const r = new PbReader(buf, start, end);
-  const hs: WalHardState = { term: 0, vote: 0, commit: 0 };
+  const hs: WalHardState = { term: 0, vote: 0n, commit: 0 };
   while (r.pos < end) {
     const tag = r.varint();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 1 && wire === 0) hs.term = r.varint();
-    else if (field === 2 && wire === 0) hs.vote = r.varint();
+    else if (field === 2 && wire === 0) hs.vote = r.varintBig();
     else if (field === 3 && wire === 0) hs.commit = r.varint();
     else r.skip(wire);
   }

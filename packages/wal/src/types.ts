@@ -11,7 +11,8 @@ export interface WalEntry {
 /** Raft's persistent state. Raft's `HardState` satisfies this shape structurally. */
 export interface WalHardState {
   term: number;
-  vote: number;
+  /** The node voted for: a uint64 member id (exact, hence bigint). */
+  vote: bigint;
   commit: number;
 }
 

@@ -73,7 +73,7 @@ async function io<T>(op: string, path: string, fn: () => Promise<T>): Promise<T>
   }
 }
 
-const EMPTY_STATE: WalHardState = { term: 0, vote: 0, commit: 0 };
+const EMPTY_STATE: WalHardState = { term: 0, vote: 0n, commit: 0 };
 
 /**
  * A segmented, crash-safe write-ahead log. One instance owns its directory (see {@link DirLock})

@@ -65,11 +65,11 @@ describe('record framing', () => {
   it('hard state and snapshot payloads round-trip', () => {
     const enc = new BatchEncoder();
     enc.reset(0);
-    enc.addState({ term: 5, vote: 2, commit: 2 ** 50 });
+    enc.addState({ term: 5, vote: 2n, commit: 2 ** 50 });
     let len = enc.bytes()[0]!;
     expect(decodeState(enc.bytes(), HEADER_SIZE, HEADER_SIZE + len)).toEqual({
       term: 5,
-      vote: 2,
+      vote: 2n,
       commit: 2 ** 50,
     });
     enc.reset(0);
@@ -105,7 +105,7 @@ describe('hand-written payloads agree with the generated walpb codec (proto/wal/
   it('Entry, HardState, Snapshot, Crc and BatchEnd decode with the generated codec', () => {
     const entry = { term: 7, index: 2 ** 45 + 3, type: 1, data: ascii('payload') };
     expect(pb.Entry.decode(payloadOf((e) => e.addEntry(entry)))).toEqual(entry);
-    const hs = { term: 9, vote: 3, commit: 2 ** 33 };
+    const hs = { term: 9, vote: 3n, commit: 2 ** 33 };
     expect(pb.HardState.decode(payloadOf((e) => e.addState(hs)))).toEqual(hs);
     const snap = { index: 100, term: 4, confState: ascii('voters') };
     expect(pb.Snapshot.decode(payloadOf((e) => e.addSnapshot(snap)))).toEqual(snap);
@@ -116,8 +116,15 @@ describe('hand-written payloads agree with the generated walpb codec (proto/wal/
     const entry = { term: 2, index: 99, type: 0, data: ascii('x') };
     const bytes = pb.Entry.encode(entry);
     expect(decodeEntry(bytes, 0, bytes.length)).toEqual(entry);
-    const hs = pb.HardState.encode({ term: 1, vote: 2, commit: 3 });
-    expect(decodeState(hs, 0, hs.length)).toEqual({ term: 1, vote: 2, commit: 3 });
+    const hs = pb.HardState.encode({ term: 1, vote: 2n, commit: 3 });
+    expect(decodeState(hs, 0, hs.length)).toEqual({ term: 1, vote: 2n, commit: 3 });
+    // The vote is a member id: every uint64 survives both ways (etcd ids are mostly above 2^53).
+    for (const vote of [0xffffffffffffffffn, 0x8e9e05c52164694dn, 2n ** 53n + 1n, 0xffffffffn + 1n]) {
+      const big = { term: 4, vote, commit: 7 };
+      const enc = pb.HardState.encode(big);
+      expect(decodeState(enc, 0, enc.length)).toEqual(big);
+      expect(pb.HardState.decode(payloadOf((e) => e.addState(big)))).toEqual(big);
+    }
     const sn = pb.Snapshot.encode({ index: 5, term: 6 });
     expect(decodeSnapshot(sn, 0, sn.length)).toMatchObject({ index: 5, term: 6 });
   });

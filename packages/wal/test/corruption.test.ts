@@ -21,7 +21,7 @@ const batches: Batch[] = [];
 let next = 1;
 for (let b = 0; b < BATCHES; b++) {
   const n = (b % 3) + 1;
-  batches.push({ entries: entries(next, n, 1, 20 + b * 9), state: { term: 1, vote: 1, commit: next - 1 } });
+  batches.push({ entries: entries(next, n, 1, 20 + b * 9), state: { term: 1, vote: 1n, commit: next - 1 } });
   next += n;
 }
 
@@ -57,7 +57,7 @@ async function openDamaged(bytes: Uint8Array): Promise<{ k: number } | { error: 
 function prefixLength(got: WalEntry[], state: WalHardState): number {
   for (let k = 0; k <= BATCHES; k++) {
     const want = batches.slice(0, k).flatMap((b) => b.entries);
-    const wantState = k === 0 ? { term: 0, vote: 0, commit: 0 } : batches[k - 1]!.state;
+    const wantState = k === 0 ? { term: 0, vote: 0n, commit: 0 } : batches[k - 1]!.state;
     if (got.length === want.length) {
       expect(got).toEqual(want);
       expect(state).toEqual(wantState);

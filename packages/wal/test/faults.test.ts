@@ -26,7 +26,7 @@ async function setup(): Promise<{ dir: string; fs: FaultyFs; wal: Wal }> {
   const fs = new FaultyFs(base);
   const dir = join(tempDir(), 'wal');
   const wal = await Wal.create(dir, meta, { fs, segmentSize });
-  await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3));
+  await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 3));
   return { dir, fs, wal };
 }
 

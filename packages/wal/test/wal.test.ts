@@ -27,17 +27,17 @@ describe('Wal basics', () => {
     expect(Wal.exists(dir)).toBe(true);
     expect(await wal.readAll()).toEqual({
       metadata: meta,
-      hardState: { term: 0, vote: 0, commit: 0 },
+      hardState: { term: 0, vote: 0n, commit: 0 },
       entries: [],
     });
-    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 3));
-    await wal.save({ term: 2, vote: 1, commit: 3 }, entries(4, 2, 2));
+    await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 3));
+    await wal.save({ term: 2, vote: 1n, commit: 3 }, entries(4, 2, 2));
     await wal.close();
 
     const again = await Wal.open(dir, { index: 0, term: 0 }, small);
     const got = await again.readAll();
     expect(got.metadata).toEqual(meta);
-    expect(got.hardState).toEqual({ term: 2, vote: 1, commit: 3 });
+    expect(got.hardState).toEqual({ term: 2, vote: 1n, commit: 3 });
     expect(got.entries).toEqual([...entries(1, 3), ...entries(4, 2, 2)]);
     await again.close();
   });
@@ -47,14 +47,14 @@ describe('Wal basics', () => {
     const wal = await Wal.create(dir, meta, fast);
     const big = 2 ** 53 - 10;
     await wal.saveSnapshot({ index: big, term: 2 ** 40 });
-    await wal.save({ term: 2 ** 40, vote: 2 ** 52, commit: big }, [
+    await wal.save({ term: 2 ** 40, vote: 0xfffffffffffffffen, commit: big }, [
       { term: 2 ** 40, index: big + 1, type: 2, data: payload(1, 3) },
     ]);
     await wal.close();
     const again = await Wal.open(dir, { index: big, term: 2 ** 40 }, fast);
     const got = await again.readAll();
     expect(got.entries).toEqual([{ term: 2 ** 40, index: big + 1, type: 2, data: payload(1, 3) }]);
-    expect(got.hardState).toEqual({ term: 2 ** 40, vote: 2 ** 52, commit: big });
+    expect(got.hardState).toEqual({ term: 2 ** 40, vote: 0xfffffffffffffffen, commit: big });
     await again.close();
   });
 
@@ -72,7 +72,7 @@ describe('Wal basics', () => {
   it('opens from a snapshot marker, returning only later entries; checks the marker', async () => {
     const dir = join(tempDir(), 'wal');
     const wal = await Wal.create(dir, meta, fast);
-    await wal.save({ term: 1, vote: 0, commit: 4 }, entries(1, 6));
+    await wal.save({ term: 1, vote: 0n, commit: 4 }, entries(1, 6));
     await wal.saveSnapshot({ index: 4, term: 1 });
     await wal.close();
     const w2 = await Wal.open(dir, { index: 4, term: 1 }, fast);
@@ -108,7 +108,7 @@ describe('Wal basics', () => {
     const wal = await Wal.create(dir, meta, { fs, segmentSize: 65536 });
     const before = fs.calls.datasync ?? 0;
     const writesBefore = fs.calls.write ?? 0;
-    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 100));
+    await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 100));
     expect(fs.calls.datasync! - before).toBe(1);
     expect(fs.calls.write! - writesBefore).toBe(1);
     await wal.save(undefined, entries(101, 1));
@@ -136,7 +136,7 @@ describe('Wal basics', () => {
       const dir = join(tempDir(), 'wal');
       const wal = await Wal.create(dir, meta, { fs: layer, segmentSize: 4096 });
       for (let i = 0; i < 20; i++)
-        await wal.save({ term: 1, vote: 1, commit: i }, entries(i * 5 + 1, 5, 1, 100));
+        await wal.save({ term: 1, vote: 1n, commit: i }, entries(i * 5 + 1, 5, 1, 100));
       expect(wal.segmentFiles().length).toBeGreaterThan(2);
       await wal.close();
       const again = await Wal.open(dir, { index: 0, term: 0 }, { fs: layer, segmentSize: 4096 });
@@ -157,7 +157,7 @@ describe('segments', () => {
     const dir = join(tempDir(), 'wal');
     const wal = await Wal.create(dir, meta, small);
     for (let i = 0; i < 40; i++)
-      await wal.save({ term: 1, vote: 1, commit: i * 5 }, entries(i * 5 + 1, 5, 1, 100));
+      await wal.save({ term: 1, vote: 1n, commit: i * 5 }, entries(i * 5 + 1, 5, 1, 100));
     const files = wal.segmentFiles();
     expect(files.length).toBeGreaterThan(5);
     expect(files[0]).toBe('0000000000000000-0000000000000000.wal');

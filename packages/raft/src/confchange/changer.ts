@@ -7,7 +7,7 @@ import {
   type ProgressTracker,
   type TrackerConfig,
 } from '../tracker/tracker.js';
-import { type ConfChangeSingle, ConfChangeType, type ConfState } from '../types.js';
+import { type ConfChangeSingle, ConfChangeType, type ConfState, fmtId } from '../types.js';
 
 /** A configuration with its progress map, as a change produces it (not yet installed). */
 export interface ChangeResult {
@@ -83,7 +83,7 @@ export class Changer {
   private apply(config: TrackerConfig, progress: ProgressMap, changes: readonly ConfChangeSingle[]): void {
     for (const cc of changes) {
       // Id 0 means "ignore": etcd's server zeroes changes it decided not to apply.
-      if (cc.nodeId === 0) continue;
+      if (cc.nodeId === 0n) continue;
       switch (cc.type) {
         case ConfChangeType.AddNode:
           this.makeVoter(config, progress, cc.nodeId);
@@ -103,7 +103,7 @@ export class Changer {
     if (config.voters.incoming.size === 0) throw new ConfChangeError('removed all voters');
   }
 
-  private makeVoter(config: TrackerConfig, progress: ProgressMap, id: number): void {
+  private makeVoter(config: TrackerConfig, progress: ProgressMap, id: bigint): void {
     const pr = progress.get(id);
     if (!pr) {
       this.initProgress(config, progress, id, false);
@@ -119,7 +119,7 @@ export class Changer {
    * Makes `id` a learner. A voter of the outgoing config cannot become a learner while that config still
    * counts its vote, so it is parked in learnersNext until the joint config is left.
    */
-  private makeLearner(config: TrackerConfig, progress: ProgressMap, id: number): void {
+  private makeLearner(config: TrackerConfig, progress: ProgressMap, id: bigint): void {
     const pr = progress.get(id);
     if (!pr) {
       this.initProgress(config, progress, id, true);
@@ -136,7 +136,7 @@ export class Changer {
     }
   }
 
-  private remove(config: TrackerConfig, progress: ProgressMap, id: number): void {
+  private remove(config: TrackerConfig, progress: ProgressMap, id: bigint): void {
     if (!progress.has(id)) return;
     config.voters.incoming.ids.delete(id);
     config.learners.delete(id);
@@ -145,7 +145,7 @@ export class Changer {
     if (!config.voters.outgoing.ids.has(id)) progress.delete(id);
   }
 
-  private initProgress(config: TrackerConfig, progress: ProgressMap, id: number, isLearner: boolean): void {
+  private initProgress(config: TrackerConfig, progress: ProgressMap, id: bigint, isLearner: boolean): void {
     if (isLearner) config.learners.add(id);
     else config.voters.incoming.ids.add(id);
     const pr = new Progress(
@@ -175,23 +175,24 @@ export class Changer {
 /** Consistency rules every configuration must satisfy. */
 function checkInvariants(config: TrackerConfig, progress: ProgressMap): void {
   for (const id of config.voters.ids()) {
-    if (!progress.has(id)) throw new ConfChangeError(`no progress for voter ${id}`);
+    if (!progress.has(id)) throw new ConfChangeError(`no progress for voter ${fmtId(id)}`);
   }
   for (const id of config.learners) {
     const pr = progress.get(id);
-    if (!pr) throw new ConfChangeError(`no progress for learner ${id}`);
+    if (!pr) throw new ConfChangeError(`no progress for learner ${fmtId(id)}`);
     if (config.voters.outgoing.ids.has(id))
-      throw new ConfChangeError(`${id} is in learners and outgoing voters`);
+      throw new ConfChangeError(`${fmtId(id)} is in learners and outgoing voters`);
     if (config.voters.incoming.ids.has(id))
-      throw new ConfChangeError(`${id} is in learners and incoming voters`);
-    if (!pr.isLearner) throw new ConfChangeError(`${id} is in learners, but is not marked as learner`);
+      throw new ConfChangeError(`${fmtId(id)} is in learners and incoming voters`);
+    if (!pr.isLearner) throw new ConfChangeError(`${fmtId(id)} is in learners, but is not marked as learner`);
   }
   for (const id of config.learnersNext) {
     const pr = progress.get(id);
-    if (!pr) throw new ConfChangeError(`no progress for learner(next) ${id}`);
+    if (!pr) throw new ConfChangeError(`no progress for learner(next) ${fmtId(id)}`);
     if (!config.voters.outgoing.ids.has(id))
-      throw new ConfChangeError(`${id} is in learnersNext, but not outgoing`);
-    if (pr.isLearner) throw new ConfChangeError(`${id} is in learnersNext, but is already marked as learner`);
+      throw new ConfChangeError(`${fmtId(id)} is in learnersNext, but not outgoing`);
+    if (pr.isLearner)
+      throw new ConfChangeError(`${fmtId(id)} is in learnersNext, but is already marked as learner`);
   }
   if (!config.voters.isJoint()) {
     if (config.learnersNext.size > 0) throw new ConfChangeError('learnersNext must be empty when not joint');

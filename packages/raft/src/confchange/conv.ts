@@ -1,3 +1,4 @@
+import { compareIds } from '../quorum/quorum.js';
 import {
   type ConfChange,
   ConfChangeTransition,
@@ -41,10 +42,10 @@ export function leaveJoint(cc: ConfChangeV2): boolean {
 
 /** Order-insensitive equality of two ConfStates. */
 export function confStateEqual(a: ConfState, b: ConfState): boolean {
-  const same = (x: number[], y: number[]) => {
+  const same = (x: bigint[], y: bigint[]) => {
     if (x.length !== y.length) return false;
-    const xs = [...x].sort((p, q) => p - q);
-    const ys = [...y].sort((p, q) => p - q);
+    const xs = [...x].sort(compareIds);
+    const ys = [...y].sort(compareIds);
     return xs.every((v, i) => v === ys[i]);
   };
   return (

@@ -1393,8 +1393,8 @@ function fromJson_Snapshot(x: unknown, path: string): Snapshot {
 /** Proto message `raftpb.Message`. */
 export interface Message {
   type: MessageType;
-  to: number;
-  from: number;
+  to: bigint;
+  from: bigint;
   term: number;
   /**
    * logTerm is generally used for appending Raft logs to followers. For example, (type=MsgApp,index=100,
@@ -1443,8 +1443,8 @@ function create_Message(i: DeepPartial<Message> | undefined): Message {
   if (i == null) {
     return {
       type: 0 as MessageType,
-      to: 0,
-      from: 0,
+      to: 0n,
+      from: 0n,
       term: 0,
       logTerm: 0,
       index: 0,
@@ -1458,8 +1458,8 @@ function create_Message(i: DeepPartial<Message> | undefined): Message {
   }
   return {
     type: i.type ?? 0 as MessageType,
-    to: i.to ?? 0,
-    from: i.from ?? 0,
+    to: i.to ?? 0n,
+    from: i.from ?? 0n,
     term: i.term ?? 0,
     logTerm: i.logTerm ?? 0,
     index: i.index ?? 0,
@@ -1481,12 +1481,12 @@ function write_Message(m: DeepPartial<Message>, w: Writer): void {
   {
     const v = m.to;
     w.uint32(16);
-    w.uint64(v ?? (0));
+    w.uint64n(v ?? (0n));
   }
   {
     const v = m.from;
     w.uint32(24);
-    w.uint64(v ?? (0));
+    w.uint64n(v ?? (0n));
   }
   {
     const v = m.term;
@@ -1552,8 +1552,8 @@ function write_Message(m: DeepPartial<Message>, w: Writer): void {
 function read_Message(r: Reader, end: number): Message {
   const m: Message = {
     type: 0 as MessageType,
-    to: 0,
-    from: 0,
+    to: 0n,
+    from: 0n,
     term: 0,
     logTerm: 0,
     index: 0,
@@ -1572,11 +1572,11 @@ function read_Message(r: Reader, end: number): Message {
         break;
       }
       case 16: {
-        m.to = r.uint64();
+        m.to = r.uint64n();
         break;
       }
       case 24: {
-        m.from = r.uint64();
+        m.from = r.uint64n();
         break;
       }
       case 32: {
@@ -1634,11 +1634,11 @@ function json_Message(m: DeepPartial<Message>): JsonObject {
   }
   {
     const v = m.to;
-    if (v != null && v !== 0) o.to = String(v);
+    if (v != null && v !== 0n) o.to = String(v);
   }
   {
     const v = m.from;
-    if (v != null && v !== 0) o.from = String(v);
+    if (v != null && v !== 0n) o.from = String(v);
   }
   {
     const v = m.term;
@@ -1686,9 +1686,9 @@ function fromJson_Message(x: unknown, path: string): Message {
   v = jsonField(o, "type", "type");
   if (v !== undefined) m.type = jsonEnum(v, `${path}.type`, MessageType_values) as MessageType;
   v = jsonField(o, "to", "to");
-  if (v !== undefined) m.to = jsonUint64(v, `${path}.to`);
+  if (v !== undefined) m.to = jsonBig(v, `${path}.to`, true);
   v = jsonField(o, "from", "from");
-  if (v !== undefined) m.from = jsonUint64(v, `${path}.from`);
+  if (v !== undefined) m.from = jsonBig(v, `${path}.from`, true);
   v = jsonField(o, "term", "term");
   if (v !== undefined) m.term = jsonUint64(v, `${path}.term`);
   v = jsonField(o, "logTerm", "logTerm");
@@ -1713,7 +1713,7 @@ function fromJson_Message(x: unknown, path: string): Message {
 /** Proto message `raftpb.HardState`. */
 export interface HardState {
   term: number;
-  vote: number;
+  vote: bigint;
   commit: number;
 }
 
@@ -1748,13 +1748,13 @@ function create_HardState(i: DeepPartial<HardState> | undefined): HardState {
   if (i == null) {
     return {
       term: 0,
-      vote: 0,
+      vote: 0n,
       commit: 0,
     };
   }
   return {
     term: i.term ?? 0,
-    vote: i.vote ?? 0,
+    vote: i.vote ?? 0n,
     commit: i.commit ?? 0,
   };
 }
@@ -1768,7 +1768,7 @@ function write_HardState(m: DeepPartial<HardState>, w: Writer): void {
   {
     const v = m.vote;
     w.uint32(16);
-    w.uint64(v ?? (0));
+    w.uint64n(v ?? (0n));
   }
   {
     const v = m.commit;
@@ -1780,7 +1780,7 @@ function write_HardState(m: DeepPartial<HardState>, w: Writer): void {
 function read_HardState(r: Reader, end: number): HardState {
   const m: HardState = {
     term: 0,
-    vote: 0,
+    vote: 0n,
     commit: 0,
   };
   while (r.pos < end) {
@@ -1791,7 +1791,7 @@ function read_HardState(r: Reader, end: number): HardState {
         break;
       }
       case 16: {
-        m.vote = r.uint64();
+        m.vote = r.uint64n();
         break;
       }
       case 24: {
@@ -1813,7 +1813,7 @@ function json_HardState(m: DeepPartial<HardState>): JsonObject {
   }
   {
     const v = m.vote;
-    if (v != null && v !== 0) o.vote = String(v);
+    if (v != null && v !== 0n) o.vote = String(v);
   }
   {
     const v = m.commit;
@@ -1829,7 +1829,7 @@ function fromJson_HardState(x: unknown, path: string): HardState {
   v = jsonField(o, "term", "term");
   if (v !== undefined) m.term = jsonUint64(v, `${path}.term`);
   v = jsonField(o, "vote", "vote");
-  if (v !== undefined) m.vote = jsonUint64(v, `${path}.vote`);
+  if (v !== undefined) m.vote = jsonBig(v, `${path}.vote`, true);
   v = jsonField(o, "commit", "commit");
   if (v !== undefined) m.commit = jsonUint64(v, `${path}.commit`);
   return m;
@@ -1837,10 +1837,10 @@ function fromJson_HardState(x: unknown, path: string): HardState {
 
 /** Proto message `raftpb.ConfState`. */
 export interface ConfState {
-  voters: number[];
-  learners: number[];
-  votersOutgoing: number[];
-  learnersNext: number[];
+  voters: bigint[];
+  learners: bigint[];
+  votersOutgoing: bigint[];
+  learnersNext: bigint[];
   autoLeave: boolean;
 }
 
@@ -1896,7 +1896,7 @@ function write_ConfState(m: DeepPartial<ConfState>, w: Writer): void {
     if (v != null) {
       for (const e of v) {
         w.uint32(8);
-        w.uint64(e);
+        w.uint64n(e);
       }
     }
   }
@@ -1905,7 +1905,7 @@ function write_ConfState(m: DeepPartial<ConfState>, w: Writer): void {
     if (v != null) {
       for (const e of v) {
         w.uint32(16);
-        w.uint64(e);
+        w.uint64n(e);
       }
     }
   }
@@ -1914,7 +1914,7 @@ function write_ConfState(m: DeepPartial<ConfState>, w: Writer): void {
     if (v != null) {
       for (const e of v) {
         w.uint32(24);
-        w.uint64(e);
+        w.uint64n(e);
       }
     }
   }
@@ -1923,7 +1923,7 @@ function write_ConfState(m: DeepPartial<ConfState>, w: Writer): void {
     if (v != null) {
       for (const e of v) {
         w.uint32(32);
-        w.uint64(e);
+        w.uint64n(e);
       }
     }
   }
@@ -1947,39 +1947,39 @@ function read_ConfState(r: Reader, end: number): ConfState {
     switch (t) {
       case 10: {
         const e = r.delimited();
-        while (r.pos < e) m.voters.push(r.uint64());
+        while (r.pos < e) m.voters.push(r.uint64n());
         checkEnd(r, e);
         break;
       }
       case 8:
-        m.voters.push(r.uint64());
+        m.voters.push(r.uint64n());
         break;
       case 18: {
         const e = r.delimited();
-        while (r.pos < e) m.learners.push(r.uint64());
+        while (r.pos < e) m.learners.push(r.uint64n());
         checkEnd(r, e);
         break;
       }
       case 16:
-        m.learners.push(r.uint64());
+        m.learners.push(r.uint64n());
         break;
       case 26: {
         const e = r.delimited();
-        while (r.pos < e) m.votersOutgoing.push(r.uint64());
+        while (r.pos < e) m.votersOutgoing.push(r.uint64n());
         checkEnd(r, e);
         break;
       }
       case 24:
-        m.votersOutgoing.push(r.uint64());
+        m.votersOutgoing.push(r.uint64n());
         break;
       case 34: {
         const e = r.delimited();
-        while (r.pos < e) m.learnersNext.push(r.uint64());
+        while (r.pos < e) m.learnersNext.push(r.uint64n());
         checkEnd(r, e);
         break;
       }
       case 32:
-        m.learnersNext.push(r.uint64());
+        m.learnersNext.push(r.uint64n());
         break;
       case 40: {
         m.autoLeave = r.bool();
@@ -2022,13 +2022,13 @@ function fromJson_ConfState(x: unknown, path: string): ConfState {
   const m = create_ConfState(undefined);
   let v: unknown;
   v = jsonField(o, "voters", "voters");
-  if (v !== undefined) m.voters = jsonArray(v, `${path}.voters`).map((e, n) => jsonUint64(e, `${path}.voters[${n}]`));
+  if (v !== undefined) m.voters = jsonArray(v, `${path}.voters`).map((e, n) => jsonBig(e, `${path}.voters[${n}]`, true));
   v = jsonField(o, "learners", "learners");
-  if (v !== undefined) m.learners = jsonArray(v, `${path}.learners`).map((e, n) => jsonUint64(e, `${path}.learners[${n}]`));
+  if (v !== undefined) m.learners = jsonArray(v, `${path}.learners`).map((e, n) => jsonBig(e, `${path}.learners[${n}]`, true));
   v = jsonField(o, "voters_outgoing", "votersOutgoing");
-  if (v !== undefined) m.votersOutgoing = jsonArray(v, `${path}.voters_outgoing`).map((e, n) => jsonUint64(e, `${path}.voters_outgoing[${n}]`));
+  if (v !== undefined) m.votersOutgoing = jsonArray(v, `${path}.voters_outgoing`).map((e, n) => jsonBig(e, `${path}.voters_outgoing[${n}]`, true));
   v = jsonField(o, "learners_next", "learnersNext");
-  if (v !== undefined) m.learnersNext = jsonArray(v, `${path}.learners_next`).map((e, n) => jsonUint64(e, `${path}.learners_next[${n}]`));
+  if (v !== undefined) m.learnersNext = jsonArray(v, `${path}.learners_next`).map((e, n) => jsonBig(e, `${path}.learners_next[${n}]`, true));
   v = jsonField(o, "auto_leave", "autoLeave");
   if (v !== undefined) m.autoLeave = jsonBool(v, `${path}.auto_leave`);
   return m;
@@ -2036,9 +2036,9 @@ function fromJson_ConfState(x: unknown, path: string): ConfState {
 
 /** Proto message `raftpb.ConfChange`. */
 export interface ConfChange {
-  id: number;
+  id: bigint;
   type: ConfChangeType;
-  nodeId: number;
+  nodeId: bigint;
   context: Uint8Array;
 }
 
@@ -2072,16 +2072,16 @@ export const ConfChange = {
 function create_ConfChange(i: DeepPartial<ConfChange> | undefined): ConfChange {
   if (i == null) {
     return {
-      id: 0,
+      id: 0n,
       type: 0 as ConfChangeType,
-      nodeId: 0,
+      nodeId: 0n,
       context: EMPTY_BYTES,
     };
   }
   return {
-    id: i.id ?? 0,
+    id: i.id ?? 0n,
     type: i.type ?? 0 as ConfChangeType,
-    nodeId: i.nodeId ?? 0,
+    nodeId: i.nodeId ?? 0n,
     context: i.context ?? EMPTY_BYTES,
   };
 }
@@ -2090,7 +2090,7 @@ function write_ConfChange(m: DeepPartial<ConfChange>, w: Writer): void {
   {
     const v = m.id;
     w.uint32(8);
-    w.uint64(v ?? (0));
+    w.uint64n(v ?? (0n));
   }
   {
     const v = m.type;
@@ -2100,7 +2100,7 @@ function write_ConfChange(m: DeepPartial<ConfChange>, w: Writer): void {
   {
     const v = m.nodeId;
     w.uint32(24);
-    w.uint64(v ?? (0));
+    w.uint64n(v ?? (0n));
   }
   {
     const v = m.context;
@@ -2111,16 +2111,16 @@ function write_ConfChange(m: DeepPartial<ConfChange>, w: Writer): void {
 
 function read_ConfChange(r: Reader, end: number): ConfChange {
   const m: ConfChange = {
-    id: 0,
+    id: 0n,
     type: 0 as ConfChangeType,
-    nodeId: 0,
+    nodeId: 0n,
     context: EMPTY_BYTES,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.id = r.uint64();
+        m.id = r.uint64n();
         break;
       }
       case 16: {
@@ -2128,7 +2128,7 @@ function read_ConfChange(r: Reader, end: number): ConfChange {
         break;
       }
       case 24: {
-        m.nodeId = r.uint64();
+        m.nodeId = r.uint64n();
         break;
       }
       case 34: {
@@ -2146,7 +2146,7 @@ function json_ConfChange(m: DeepPartial<ConfChange>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.id;
-    if (v != null && v !== 0) o.id = String(v);
+    if (v != null && v !== 0n) o.id = String(v);
   }
   {
     const v = m.type;
@@ -2154,7 +2154,7 @@ function json_ConfChange(m: DeepPartial<ConfChange>): JsonObject {
   }
   {
     const v = m.nodeId;
-    if (v != null && v !== 0) o.node_id = String(v);
+    if (v != null && v !== 0n) o.node_id = String(v);
   }
   {
     const v = m.context;
@@ -2168,11 +2168,11 @@ function fromJson_ConfChange(x: unknown, path: string): ConfChange {
   const m = create_ConfChange(undefined);
   let v: unknown;
   v = jsonField(o, "id", "id");
-  if (v !== undefined) m.id = jsonUint64(v, `${path}.id`);
+  if (v !== undefined) m.id = jsonBig(v, `${path}.id`, true);
   v = jsonField(o, "type", "type");
   if (v !== undefined) m.type = jsonEnum(v, `${path}.type`, ConfChangeType_values) as ConfChangeType;
   v = jsonField(o, "node_id", "nodeId");
-  if (v !== undefined) m.nodeId = jsonUint64(v, `${path}.node_id`);
+  if (v !== undefined) m.nodeId = jsonBig(v, `${path}.node_id`, true);
   v = jsonField(o, "context", "context");
   if (v !== undefined) m.context = jsonBytes(v, `${path}.context`);
   return m;
@@ -2181,7 +2181,7 @@ function fromJson_ConfChange(x: unknown, path: string): ConfChange {
 /** Proto message `raftpb.ConfChangeSingle`. */
 export interface ConfChangeSingle {
   type: ConfChangeType;
-  nodeId: number;
+  nodeId: bigint;
 }
 
 /** Codec for {@link ConfChangeSingle} (`raftpb.ConfChangeSingle`). */
@@ -2215,12 +2215,12 @@ function create_ConfChangeSingle(i: DeepPartial<ConfChangeSingle> | undefined): 
   if (i == null) {
     return {
       type: 0 as ConfChangeType,
-      nodeId: 0,
+      nodeId: 0n,
     };
   }
   return {
     type: i.type ?? 0 as ConfChangeType,
-    nodeId: i.nodeId ?? 0,
+    nodeId: i.nodeId ?? 0n,
   };
 }
 
@@ -2233,14 +2233,14 @@ function write_ConfChangeSingle(m: DeepPartial<ConfChangeSingle>, w: Writer): vo
   {
     const v = m.nodeId;
     w.uint32(16);
-    w.uint64(v ?? (0));
+    w.uint64n(v ?? (0n));
   }
 }
 
 function read_ConfChangeSingle(r: Reader, end: number): ConfChangeSingle {
   const m: ConfChangeSingle = {
     type: 0 as ConfChangeType,
-    nodeId: 0,
+    nodeId: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
@@ -2250,7 +2250,7 @@ function read_ConfChangeSingle(r: Reader, end: number): ConfChangeSingle {
         break;
       }
       case 16: {
-        m.nodeId = r.uint64();
+        m.nodeId = r.uint64n();
         break;
       }
       default:
@@ -2268,7 +2268,7 @@ function json_ConfChangeSingle(m: DeepPartial<ConfChangeSingle>): JsonObject {
   }
   {
     const v = m.nodeId;
-    if (v != null && v !== 0) o.node_id = String(v);
+    if (v != null && v !== 0n) o.node_id = String(v);
   }
   return o;
 }
@@ -2280,7 +2280,7 @@ function fromJson_ConfChangeSingle(x: unknown, path: string): ConfChangeSingle {
   v = jsonField(o, "type", "type");
   if (v !== undefined) m.type = jsonEnum(v, `${path}.type`, ConfChangeType_values) as ConfChangeType;
   v = jsonField(o, "node_id", "nodeId");
-  if (v !== undefined) m.nodeId = jsonUint64(v, `${path}.node_id`);
+  if (v !== undefined) m.nodeId = jsonBig(v, `${path}.node_id`, true);
   return m;
 }
 

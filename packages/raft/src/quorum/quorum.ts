@@ -3,6 +3,11 @@
  * whether an election is won. Pure functions over sets of ids; no raft state.
  */
 
+/** Orders node ids ascending (for `Array.prototype.sort`; bigint subtraction would not give a number). */
+export function compareIds(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Outcome of counting votes. */
 export enum VoteResult {
   /** Not decided yet: missing votes could still swing it. */
@@ -20,13 +25,13 @@ export enum VoteResult {
 export const NO_LIMIT_INDEX = Number.MAX_SAFE_INTEGER;
 
 /** Looks up how far a voter's log is known to match the leader's; undefined means "not known" (0). */
-export type AckedIndexer = (id: number) => number | undefined;
+export type AckedIndexer = (id: bigint) => number | undefined;
 
 /** A set of voters deciding by simple majority. */
 export class MajorityConfig {
-  readonly ids: Set<number>;
+  readonly ids: Set<bigint>;
 
-  constructor(ids: Iterable<number> = []) {
+  constructor(ids: Iterable<bigint> = []) {
     this.ids = new Set(ids);
   }
 
@@ -35,8 +40,8 @@ export class MajorityConfig {
   }
 
   /** Ids in ascending order. */
-  sorted(): number[] {
-    return [...this.ids].sort((a, b) => a - b);
+  sorted(): bigint[] {
+    return [...this.ids].sort(compareIds);
   }
 
   /**
@@ -54,7 +59,7 @@ export class MajorityConfig {
   }
 
   /** Counts `votes` (id -> granted); ids missing from `votes` have not answered yet. */
-  voteResult(votes: ReadonlyMap<number, boolean>): VoteResult {
+  voteResult(votes: ReadonlyMap<bigint, boolean>): VoteResult {
     if (this.ids.size === 0) return VoteResult.Won; // an empty config accepts anything (joint halves)
     let yes = 0;
     let missing = 0;
@@ -78,7 +83,7 @@ export class JointConfig {
   incoming: MajorityConfig;
   outgoing: MajorityConfig;
 
-  constructor(incoming: Iterable<number> = [], outgoing: Iterable<number> = []) {
+  constructor(incoming: Iterable<bigint> = [], outgoing: Iterable<bigint> = []) {
     this.incoming = new MajorityConfig(incoming);
     this.outgoing = new MajorityConfig(outgoing);
   }
@@ -88,13 +93,13 @@ export class JointConfig {
   }
 
   /** Every voter of either half, ascending. */
-  ids(): number[] {
-    const all = new Set<number>(this.incoming.ids);
+  ids(): bigint[] {
+    const all = new Set<bigint>(this.incoming.ids);
     for (const id of this.outgoing.ids) all.add(id);
-    return [...all].sort((a, b) => a - b);
+    return [...all].sort(compareIds);
   }
 
-  has(id: number): boolean {
+  has(id: bigint): boolean {
     return this.incoming.ids.has(id) || this.outgoing.ids.has(id);
   }
 
@@ -102,7 +107,7 @@ export class JointConfig {
     return Math.min(this.incoming.committedIndex(acked), this.outgoing.committedIndex(acked));
   }
 
-  voteResult(votes: ReadonlyMap<number, boolean>): VoteResult {
+  voteResult(votes: ReadonlyMap<bigint, boolean>): VoteResult {
     const r1 = this.incoming.voteResult(votes);
     const r2 = this.outgoing.voteResult(votes);
     if (r1 === r2) return r1;

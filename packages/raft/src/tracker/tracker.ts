@@ -1,4 +1,4 @@
-import { JointConfig, VoteResult } from '../quorum/quorum.js';
+import { compareIds, JointConfig, VoteResult } from '../quorum/quorum.js';
 import type { ConfState } from '../types.js';
 import type { Progress } from './progress.js';
 
@@ -6,9 +6,9 @@ import type { Progress } from './progress.js';
 export interface TrackerConfig {
   voters: JointConfig;
   /** Learners: receive the log, never vote. Disjoint from both voter halves. */
-  learners: Set<number>;
+  learners: Set<bigint>;
   /** Outgoing voters that turn into learners when the joint configuration is left. */
-  learnersNext: Set<number>;
+  learnersNext: Set<bigint>;
   /** Leave the joint configuration automatically once it is applied. */
   autoLeave: boolean;
 }
@@ -26,19 +26,19 @@ export function cloneTrackerConfig(c: TrackerConfig): TrackerConfig {
   };
 }
 
-export type ProgressMap = Map<number, Progress>;
+export type ProgressMap = Map<bigint, Progress>;
 
-function sortedIds(s: Iterable<number>): number[] {
-  return [...s].sort((a, b) => a - b);
+function sortedIds(s: Iterable<bigint>): bigint[] {
+  return [...s].sort(compareIds);
 }
 
 /** Membership plus the leader's per-peer progress and the votes of the current election. */
 export class ProgressTracker {
   config: TrackerConfig = emptyTrackerConfig();
-  votes = new Map<number, boolean>();
+  votes = new Map<bigint, boolean>();
   private progressMap: ProgressMap = new Map();
   /** Ids of `progress` in ascending order, cached: visit() runs for every broadcast. */
-  private sortedProgressIds: number[] = [];
+  private sortedProgressIds: bigint[] = [];
 
   /** Progress of every voter and learner. Replace the map as a whole (as config changes do). */
   get progress(): ProgressMap {
@@ -76,7 +76,7 @@ export class ProgressTracker {
   }
 
   /** Calls `f` for every peer in ascending id order (deterministic message order). */
-  visit(f: (id: number, pr: Progress) => void): void {
+  visit(f: (id: bigint, pr: Progress) => void): void {
     for (const id of this.sortedProgressIds) {
       const pr = this.progressMap.get(id);
       if (pr) f(id, pr);
@@ -85,18 +85,18 @@ export class ProgressTracker {
 
   /** Whether a quorum of voters was heard from recently (CheckQuorum). */
   quorumActive(): boolean {
-    const votes = new Map<number, boolean>();
+    const votes = new Map<bigint, boolean>();
     this.visit((id, pr) => {
       if (!pr.isLearner) votes.set(id, pr.recentActive);
     });
     return this.config.voters.voteResult(votes) === VoteResult.Won;
   }
 
-  voterIds(): number[] {
+  voterIds(): bigint[] {
     return this.config.voters.ids();
   }
 
-  learnerIds(): number[] {
+  learnerIds(): bigint[] {
     return sortedIds(this.config.learners);
   }
 
@@ -105,7 +105,7 @@ export class ProgressTracker {
   }
 
   /** Records a vote; only the first answer of each voter counts. */
-  recordVote(id: number, granted: boolean): void {
+  recordVote(id: bigint, granted: boolean): void {
     if (!this.votes.has(id)) this.votes.set(id, granted);
   }
 

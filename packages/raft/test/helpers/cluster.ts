@@ -16,7 +16,7 @@ import {
 
 /** One member of a TestCluster: a RawNode, its storage and what it applied. */
 export interface TestNode {
-  id: number;
+  id: bigint;
   rn: RawNode;
   storage: MemoryStorage;
   applied: Entry[];
@@ -25,7 +25,7 @@ export interface TestNode {
 
 export type ConfigOverrides = Partial<Omit<Config, 'id' | 'storage'>>;
 
-export function baseConfig(id: number, storage: MemoryStorage, o: ConfigOverrides = {}): Config {
+export function baseConfig(id: bigint, storage: MemoryStorage, o: ConfigOverrides = {}): Config {
   return {
     id,
     electionTick: 10,
@@ -37,7 +37,7 @@ export function baseConfig(id: number, storage: MemoryStorage, o: ConfigOverride
     preVote: false,
     readOnlyOption: 'safe',
     disableProposalForwarding: false,
-    seed: id,
+    seed: Number(id),
     ...o,
   };
 }
@@ -53,7 +53,7 @@ export const text = (b: Uint8Array): string => dec.decode(b);
  * can drop or inspect traffic.
  */
 export class TestCluster {
-  readonly nodes = new Map<number, TestNode>();
+  readonly nodes = new Map<bigint, TestNode>();
   private readonly cut = new Set<string>();
   /** Return false to drop a message. */
   filter: ((m: Message) => boolean) | undefined;
@@ -62,9 +62,9 @@ export class TestCluster {
   private queue: Message[] = [];
 
   constructor(
-    ids: number[],
+    ids: bigint[],
     readonly overrides: ConfigOverrides = {},
-    opts: { learners?: number[]; bootstrap?: boolean } = {},
+    opts: { learners?: bigint[]; bootstrap?: boolean } = {},
   ) {
     const all = [...ids, ...(opts.learners ?? [])];
     for (const id of all) this.addNode(id, opts.bootstrap === false ? undefined : ids, opts.learners);
@@ -73,7 +73,7 @@ export class TestCluster {
   }
 
   /** A cluster whose nodes start from prepared storages (see storageWith). */
-  static fromStorages(storages: Map<number, MemoryStorage>, overrides: ConfigOverrides = {}): TestCluster {
+  static fromStorages(storages: Map<bigint, MemoryStorage>, overrides: ConfigOverrides = {}): TestCluster {
     const c = new TestCluster([], overrides);
     for (const [id, st] of storages) c.addNode(id, undefined, [], st);
     c.stabilize();
@@ -81,7 +81,7 @@ export class TestCluster {
   }
 
   /** Starts a node; with `peers` it bootstraps a new cluster, otherwise it joins with empty storage. */
-  addNode(id: number, peers?: number[], learners: number[] = [], storage = new MemoryStorage()): TestNode {
+  addNode(id: bigint, peers?: bigint[], learners: bigint[] = [], storage = new MemoryStorage()): TestNode {
     const rn = new RawNode(baseConfig(id, storage, this.overrides));
     if (peers && storage.lastIndex() === 0) {
       rn.bootstrap(peers);
@@ -93,7 +93,7 @@ export class TestCluster {
   }
 
   /** Restarts a node from its storage (what it persisted), as after a crash. */
-  restart(id: number, applied = 0): TestNode {
+  restart(id: bigint, applied = 0): TestNode {
     const old = this.node(id);
     const rn = new RawNode(baseConfig(id, old.storage, { ...this.overrides, applied }));
     const node: TestNode = {
@@ -107,18 +107,18 @@ export class TestCluster {
     return node;
   }
 
-  node(id: number): TestNode {
+  node(id: bigint): TestNode {
     const n = this.nodes.get(id);
     if (!n) throw new Error(`no node ${id}`);
     return n;
   }
 
-  raft(id: number) {
+  raft(id: bigint) {
     return this.node(id).rn.raft;
   }
 
   /** Handles one node's Ready batches until it has none, queueing outgoing messages. */
-  processReady(id: number): void {
+  processReady(id: bigint): void {
     const n = this.node(id);
     while (n.rn.hasReady()) {
       const rd = n.rn.ready();
@@ -170,17 +170,17 @@ export class TestCluster {
     this.stabilize();
   }
 
-  campaign(id: number): void {
+  campaign(id: bigint): void {
     this.node(id).rn.campaign();
     this.stabilize();
   }
 
-  propose(id: number, data: string | Uint8Array): void {
+  propose(id: bigint, data: string | Uint8Array): void {
     this.node(id).rn.propose(typeof data === 'string' ? bytes(data) : data);
     this.stabilize();
   }
 
-  tick(id: number, n = 1): void {
+  tick(id: bigint, n = 1): void {
     for (let i = 0; i < n; i++) this.node(id).rn.tick();
     this.stabilize();
   }
@@ -193,12 +193,12 @@ export class TestCluster {
   }
 
   /** Cuts both directions between a and b. */
-  cutLink(a: number, b: number): void {
+  cutLink(a: bigint, b: bigint): void {
     this.cut.add(`${a}-${b}`);
     this.cut.add(`${b}-${a}`);
   }
 
-  isolate(id: number): void {
+  isolate(id: bigint): void {
     for (const other of this.nodes.keys()) if (other !== id) this.cutLink(id, other);
   }
 
@@ -207,8 +207,8 @@ export class TestCluster {
     this.filter = undefined;
   }
 
-  leader(): number | undefined {
-    let best: { id: number; term: number } | undefined;
+  leader(): bigint | undefined {
+    let best: { id: bigint; term: number } | undefined;
     for (const n of this.nodes.values()) {
       const r = n.rn.raft;
       if (r.state === StateType.Leader && (!best || r.term > best.term)) best = { id: n.id, term: r.term };
@@ -216,19 +216,19 @@ export class TestCluster {
     return best?.id;
   }
 
-  state(id: number): StateType {
+  state(id: bigint): StateType {
     return this.raft(id).state;
   }
 
   /** Applied normal entries with data, as strings. */
-  appliedData(id: number): string[] {
+  appliedData(id: bigint): string[] {
     return this.node(id)
       .applied.filter((e) => e.type === EntryType.Normal && e.data.length > 0)
       .map((e) => text(e.data));
   }
 
   /** Messages of a type that were delivered (optionally only from/to a node). */
-  deliveredOf(type: MessageType, opts: { from?: number; to?: number } = {}): Message[] {
+  deliveredOf(type: MessageType, opts: { from?: bigint; to?: bigint } = {}): Message[] {
     return this.delivered.filter(
       (m) =>
         m.type === type &&
@@ -243,10 +243,10 @@ export class TestCluster {
  * entries whose terms are `terms` (index 2, 3, ...), and the given hard state term.
  */
 export function storageWith(
-  voters: number[],
+  voters: bigint[],
   terms: number[] = [],
   term = 0,
-  learners: number[] = [],
+  learners: bigint[] = [],
 ): MemoryStorage {
   const st = new MemoryStorage();
   st.applySnapshot({
@@ -260,6 +260,6 @@ export function storageWith(
   st.append(
     terms.map((t, i) => ({ term: t, index: i + 2, type: EntryType.Normal, data: bytes(`e${i + 2}`) })),
   );
-  st.setHardState({ term: Math.max(term, terms.at(-1) ?? 1, 1), vote: 0, commit: 1 });
+  st.setHardState({ term: Math.max(term, terms.at(-1) ?? 1, 1), vote: 0n, commit: 1 });
   return st;
 }

@@ -14,6 +14,7 @@ import {
   type Entry,
   EntryType,
   emptyConfState,
+  fmtConfState,
   MemoryStorage,
   type Message,
   MessageType,
@@ -150,7 +151,7 @@ export class Simulation {
     const peers = Array.from({ length: n }, (_, i) => i + 1);
     for (const id of peers) {
       const node = this.makeNode(id, new MemoryStorage());
-      node.rn!.bootstrap(peers);
+      node.rn!.bootstrap(peers.map(BigInt));
     }
     this.stats = {
       seed,
@@ -190,7 +191,7 @@ export class Simulation {
       confState: snap.metadata.confState,
     };
     const rn = new RawNode({
-      id,
+      id: BigInt(id),
       electionTick: 10,
       heartbeatTick: 1,
       storage,
@@ -242,14 +243,14 @@ export class Simulation {
     const due: InFlight[] = [];
     const rest: InFlight[] = [];
     for (const f of this.net)
-      (f.at <= this.now && (onlyTo === undefined || f.m.to === onlyTo) ? due : rest).push(f);
+      (f.at <= this.now && (onlyTo === undefined || f.m.to === BigInt(onlyTo)) ? due : rest).push(f);
     this.net = rest;
     for (const { m } of due) {
-      const to = this.nodes.get(m.to);
+      const to = this.nodes.get(Number(m.to));
       const lost = this.blocked.has(`${m.from}>${m.to}`) || this.rand() < this.dropRate;
       if (m.type === MessageType.MsgSnap) {
         // The sender's transport reports how the snapshot went.
-        const sender = this.nodes.get(m.from)?.rn;
+        const sender = this.nodes.get(Number(m.from))?.rn;
         if (sender) sender.reportSnapshot(m.to, !lost && to?.rn !== undefined);
       }
       if (lost || !to?.rn) continue;
@@ -552,11 +553,16 @@ export class Simulation {
       this.changeMembership();
     } else if (r < 0.35) {
       const l = this.leader();
-      const voters = l ? l.rn!.raft.trk.voterIds().filter((id) => id !== l.id) : [];
+      const voters = l
+        ? l
+            .rn!.raft.trk.voterIds()
+            .map(Number)
+            .filter((id) => id !== l.id)
+        : [];
       const to = this.pick(voters);
       if (l && to) {
         this.log(`transfer leadership ${l.id} -> ${to}`);
-        l.rn!.transferLeader(to);
+        l.rn!.transferLeader(BigInt(to));
       }
     } else if (r < 0.4) {
       this.compact();
@@ -623,7 +629,7 @@ export class Simulation {
       this.makeNode(id, new MemoryStorage()); // joins with an empty log; the leader catches it up
       cc = {
         transition: ConfChangeTransition.Auto,
-        changes: [{ type: ConfChangeType.AddLearnerNode, nodeId: id }],
+        changes: [{ type: ConfChangeType.AddLearnerNode, nodeId: BigInt(id) }],
         context: EMPTY,
       };
     } else if (choice === 1 && learners.length > 0) {
@@ -655,7 +661,7 @@ export class Simulation {
       this.makeNode(id, new MemoryStorage());
       cc = {
         transition: ConfChangeTransition.Auto,
-        changes: [{ type: ConfChangeType.AddNode, nodeId: id }],
+        changes: [{ type: ConfChangeType.AddNode, nodeId: BigInt(id) }],
         context: EMPTY,
       };
     } else if (choice === 4 && learners.length > 0) {
@@ -668,7 +674,9 @@ export class Simulation {
     if (!cc) return;
     try {
       rn.proposeConfChange(cc);
-      this.log(`n${l.id} proposed conf change ${JSON.stringify(cc.changes)} t=${cc.transition}`);
+      this.log(
+        `n${l.id} proposed conf change ${cc.changes.map((c) => `${ConfChangeType[c.type]}:${c.nodeId}`).join(',')} t=${cc.transition}`,
+      );
     } catch (e) {
       if (!(e instanceof ProposalDroppedError)) throw e;
     }
@@ -681,7 +689,9 @@ export class Simulation {
     if (!newest || newest.sm.applied === 0) return;
     const cs = newest.sm.confState;
     if (cs.voters.length === 0) return;
-    const members = new Set([...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext]);
+    const members = new Set(
+      [...cs.voters, ...cs.learners, ...cs.votersOutgoing, ...cs.learnersNext].map(Number),
+    );
     for (const n of this.nodes.values()) {
       if (!members.has(n.id) && !n.retired && n.id < this.nextId) {
         // Only retire nodes the config really dropped (not ones being added right now).
@@ -718,7 +728,7 @@ export class Simulation {
             .join(' ')
         : '';
       lines.push(
-        `  n${n.id}: ${StateType[r.state]} term=${r.term} lead=${r.lead} vote=${r.vote} applied=${n.sm.applied} commit=${r.log.committed} last=${r.log.lastIndex()} first=${r.log.firstIndex()} cfg=${JSON.stringify(st.config)} ${prs}`,
+        `  n${n.id}: ${StateType[r.state]} term=${r.term} lead=${r.lead} vote=${r.vote} applied=${n.sm.applied} commit=${r.log.committed} last=${r.log.lastIndex()} first=${r.log.firstIndex()} cfg=${fmtConfState(st.config)} ${prs}`,
       );
     }
     return lines.join('\n');
@@ -734,7 +744,7 @@ export class Simulation {
     for (const n of this.live()) this.handleReady(n);
     for (const n of this.live()) {
       const cs = n.sm.confState;
-      for (const id of [...cs.voters, ...cs.learners, ...cs.votersOutgoing]) this.everMember.add(id);
+      for (const id of [...cs.voters, ...cs.learners, ...cs.votersOutgoing]) this.everMember.add(Number(id));
     }
     // A leader in a joint config that must be left explicitly proposes the leave.
     const l = this.leader();
@@ -824,7 +834,7 @@ export class Simulation {
       if (outcome !== 'committed') return false;
       // Every live member caught up with the leader's commit index.
       for (const n of this.live()) {
-        const inConfig = lr.trk.progress.has(n.id);
+        const inConfig = lr.trk.progress.has(BigInt(n.id));
         if (inConfig && n.sm.applied < lr.log.committed) return false;
       }
       return true;
@@ -846,7 +856,7 @@ export class Simulation {
     const leader = this.leader()!;
     const want = this.committedAt.get(leader.sm.applied)?.hash;
     for (const n of this.live()) {
-      if (!leader.rn!.raft.trk.progress.has(n.id)) continue;
+      if (!leader.rn!.raft.trk.progress.has(BigInt(n.id))) continue;
       const h = n.sm.applied === leader.sm.applied ? n.sm.hash : undefined;
       if (h !== undefined && h !== want)
         this.fail(`node ${n.id} state differs from leader at ${n.sm.applied}`);

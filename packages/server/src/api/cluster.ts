@@ -17,7 +17,7 @@ import type {
 import { ConfChangeType } from '@kv/raft';
 import { checkAdmin } from '../auth/permissions.js';
 import { Errors } from '../etcdserver/errors.js';
-import { computeMemberId } from '../etcdserver/ids.js';
+import { computeMemberId } from '../etcdserver/member-id.js';
 import { type Member, Membership } from '../etcdserver/membership.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { forwardPromote } from '../peer/leader-forward.js';
@@ -69,7 +69,7 @@ export class ClusterApi {
     return voters.filter((v) => this.isConnected(v.id)).length;
   }
 
-  private isConnected(id: number): boolean {
+  private isConnected(id: bigint): boolean {
     if (id === this.etcd.memberId) return true;
     const since = this.etcd.transport.activeSince(id);
     return since !== 0 && since <= Date.now() - HEALTH_INTERVAL_MS;
@@ -106,7 +106,8 @@ export class ClusterApi {
       if (this.connectedVoters(ms.voters()) < ms.voters().length) throw Errors.unhealthy();
     }
     const member: Member = {
-      id: computeMemberId(urls, String(this.etcd.clusterId), Date.now()),
+      // etcd's member add: no cluster token, the current unix second (v3rpc/member.go NewMember).
+      id: computeMemberId(urls, '', Math.floor(Date.now() / 1000)),
       name: '',
       peerURLs: urls,
       clientURLs: [],
@@ -119,7 +120,7 @@ export class ClusterApi {
     return { header: this.hdr(), member: toPb(member), members: this.list() };
   }
 
-  async memberRemove(req: { ID: number }, ctx: CallContext = ANONYMOUS): Promise<Resp<MemberRemoveResponse>> {
+  async memberRemove(req: { ID: bigint }, ctx: CallContext = ANONYMOUS): Promise<Resp<MemberRemoveResponse>> {
     this.admin(ctx);
     const ms = this.etcd.membership;
     const m = ms.get(req.ID);
@@ -156,7 +157,7 @@ export class ClusterApi {
   }
 
   async memberPromote(
-    req: { ID: number },
+    req: { ID: bigint },
     ctx: CallContext = ANONYMOUS,
   ): Promise<Resp<MemberPromoteResponse>> {
     this.admin(ctx);
@@ -171,7 +172,7 @@ export class ClusterApi {
    * etcd's mayPromoteMember on the leader: only a learner, and only once raft has replicated at least
    * 90 % of the leader's log to it; then an AddNode ConfChange turns it into a voter.
    */
-  async promoteOnLeader(id: number): Promise<Member[]> {
+  async promoteOnLeader(id: bigint): Promise<Member[]> {
     const m = this.etcd.membership.get(id);
     if (!m) throw Errors.memberNotFound();
     if (!m.isLearner) throw Errors.memberNotLearner();

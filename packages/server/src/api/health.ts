@@ -19,7 +19,7 @@ export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_U
 
 /** The status of service "" (the whole server): SERVING while a leader is known. */
 export function servingStatus(etcd: Pick<EtcdServer, 'leaderId'>): number {
-  return etcd.leaderId !== 0 ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  return etcd.leaderId !== 0n ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
 }
 
 /**

@@ -49,7 +49,7 @@ export class LeaseApi {
    * leader's lessor knows expiries: a follower forwards the renewal to the leader's `/leases`.
    */
   async keepAliveOnce(id: bigint): Promise<Resp<LeaseKeepAliveResponse>> {
-    if (this.etcd.leaderId === 0) throw Errors.noLeader();
+    if (this.etcd.leaderId === 0n) throw Errors.noLeader();
     const ttl = this.etcd.isLeader ? this.renewLocal(id) : await forwardKeepAlive(this.etcd, id);
     if (ttl > 0) this.etcd.metrics.leaseRenewed.inc();
     return { header: header(this.etcd), ID: id, TTL: Math.max(ttl, 0) };
@@ -65,7 +65,7 @@ export class LeaseApi {
 
   /** TimeToLive as the leader sees it (a follower asks the leader's `/leases/internal`). */
   async timeToLive(req: LeaseTimeToLiveRequest): Promise<Resp<LeaseTimeToLiveResponse>> {
-    if (!this.etcd.isLeader && this.etcd.leaderId !== 0) {
+    if (!this.etcd.isLeader && this.etcd.leaderId !== 0n) {
       const r = await forwardTimeToLive(this.etcd, req);
       if (!r) return { header: header(this.etcd), ID: req.ID, TTL: -1 };
       return { ...r, header: header(this.etcd) };

@@ -52,7 +52,7 @@ export class MaintenanceApi {
       raftIndex: st.commit,
       raftTerm: st.term,
       raftAppliedIndex: st.applied,
-      errors: this.etcd.leaderId === 0 ? ['etcdserver: no leader', ...errors] : errors,
+      errors: this.etcd.leaderId === 0n ? ['etcdserver: no leader', ...errors] : errors,
       dbSizeInUse,
       isLearner: this.etcd.membership.get(this.etcd.memberId)?.isLearner ?? false,
     };

@@ -8,6 +8,7 @@ import { ErrStorage, toId } from '@kv/mvcc';
 import { checkDeleteRange, checkLeaseRevoke, checkPut, checkTxn } from '../auth/permissions.js';
 import { AUTH_REQUEST_FIELDS, type AuthInfo, type AuthRequest, type AuthStore } from '../auth/store.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
+import { alarmKey, decodeAlarmRecord, encodeAlarmRecord } from './alarm-record.js';
 import type { InternalRequest } from './envelope.js';
 import { Errors, type EtcdError, toEtcdError } from './errors.js';
 import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
@@ -40,7 +41,7 @@ export enum AlarmAction {
 
 /** An active alarm. */
 export interface AlarmMember {
-  memberID: number;
+  memberID: bigint;
   alarm: AlarmType;
 }
 
@@ -49,7 +50,7 @@ export interface AlarmMember {
  * `memberID:7513118786937086536 alarm:NOSPACE ` — what Maintenance.Status lists in `errors`.
  */
 export function formatAlarm(a: AlarmMember): string {
-  const id = a.memberID ? `memberID:${BigInt.asUintN(64, BigInt(a.memberID))} ` : '';
+  const id = a.memberID ? `memberID:${a.memberID} ` : '';
   const kind = a.alarm ? `alarm:${AlarmType[a.alarm] ?? a.alarm} ` : '';
   return id + kind;
 }
@@ -93,7 +94,7 @@ export class Applier {
       this.lessor.grant(id, ttl, remainingTtl);
     }
     for (const [, value] of await this.store.rangeMeta(ALARM_BUCKET)) {
-      this.alarms.push(JSON.parse(Buffer.from(value).toString()) as AlarmMember);
+      this.alarms.push(decodeAlarmRecord(value));
     }
     for (const [lease, keys] of await this.store.keysWithLease()) {
       for (const key of keys) {
@@ -304,17 +305,17 @@ export class Applier {
   }
 
   private applyAlarm(
-    req: { action?: number; memberID?: number; alarm?: number },
+    req: { action?: number; memberID?: bigint; alarm?: number },
     ctx: { index: number },
   ): ApplyResult {
     const action = req.action ?? 0; // GET=0 ACTIVATE=1 DEACTIVATE=2
-    const memberID = req.memberID ?? 0;
+    const memberID = req.memberID ?? 0n;
     const alarm = (req.alarm ?? 0) as AlarmType;
-    const key = Buffer.from(`${memberID}/${alarm}`);
+    const key = Buffer.from(alarmKey({ memberID, alarm }));
     if (action === AlarmAction.ACTIVATE && alarm !== AlarmType.NONE) {
       if (!this.alarms.some((a) => a.memberID === memberID && a.alarm === alarm)) {
         this.alarms.push({ memberID, alarm });
-        this.store.putMeta(ALARM_BUCKET, key, Buffer.from(JSON.stringify({ memberID, alarm })), ctx);
+        this.store.putMeta(ALARM_BUCKET, key, encodeAlarmRecord({ memberID, alarm }), ctx);
       }
       return { response: { alarms: [{ memberID, alarm }] }, revision: this.store.rev() };
     }

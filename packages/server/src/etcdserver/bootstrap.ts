@@ -17,11 +17,12 @@ import { createTokenProvider } from '../auth/tokens/parse.js';
 import { ConfigError, type ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
 import { fetchClusterFromPeers } from '../peer/join.js';
-import { computeClusterId, computeMemberId, idHex } from './ids.js';
+import { computeClusterId, computeMemberId, idHex } from './member-id.js';
 import { encodeMemberContext, type Member, Membership } from './membership.js';
 import { decodeSnapshotFile, type SnapshotPayload } from './snapshot-file.js';
 import { snapshotMetaData } from './snapshots.js';
 import { type KvStore, openKvStore } from './store.js';
+import { readWalMetadata, walMetadata } from './wal-metadata.js';
 
 /** Everything a started member is made of. */
 export interface Bootstrapped {
@@ -31,7 +32,7 @@ export interface Bootstrapped {
   snapshotter: Snapshotter;
   raftStorage: MemoryStorage;
   node: RawNode;
-  memberId: number;
+  memberId: bigint;
   membership: Membership;
   /** Raft index of the snapshot the member restarts from (0 for a new member). */
   snapshotIndex: number;
@@ -178,10 +179,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
     }
   }
   const contents = await wal.readAll();
-  const meta = JSON.parse(new TextDecoder().decode(contents.metadata)) as {
-    memberId: number;
-    clusterId: number;
-  };
+  const meta = readWalMetadata(contents.metadata);
   const membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
   if (raftSnap) raftStorage.applySnapshot(raftSnap);
   raftStorage.setHardState(contents.hardState);
@@ -205,12 +203,9 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   };
 }
 
-const walMetadata = (memberId: number, clusterId: number) =>
-  new TextEncoder().encode(JSON.stringify({ memberId, clusterId }));
-
 function raftConfig(
   cfg: ServerConfig,
-  id: number,
+  id: bigint,
   electionTick: number,
   storage: MemoryStorage,
   applied: number,
@@ -230,7 +225,7 @@ function raftConfig(
     readOnlyOption: 'safe' as const,
     disableProposalForwarding: false,
     // Election timeouts must differ between members: seed raft's PRNG with the member id.
-    seed: (id % 0x7fffffff) + (Date.now() % 1000),
+    seed: Number(id % 0x7fffffffn) + (Date.now() % 1000),
     logger: {
       debug: (msg: string) => log.debug(msg),
       info: (msg: string) => log.info(msg),

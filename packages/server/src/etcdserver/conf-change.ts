@@ -31,9 +31,9 @@ export function validateConfChange(ms: Membership, cc: ConfChange): EtcdError | 
 /** What an applied change did to the member list (so the server can update its peer transport). */
 export type MembershipEffect =
   | { kind: 'added'; member: Member }
-  | { kind: 'promoted'; id: number }
-  | { kind: 'removed'; id: number }
-  | { kind: 'updated'; id: number; peerURLs: string[] };
+  | { kind: 'promoted'; id: bigint }
+  | { kind: 'removed'; id: bigint }
+  | { kind: 'updated'; id: bigint; peerURLs: string[] };
 
 /** Applies a validated change to the member list. `member` is the ConfChange's context. */
 export function applyToMembership(

@@ -24,7 +24,7 @@ import type { EtcdServer } from './server.js';
 /** A member's HashKV answer. */
 export interface MemberHash {
   /** Id of the member that answered (its response header's member_id). */
-  memberId: number;
+  memberId: bigint;
   /** Store revision the member was at (header revision). */
   revision: number;
   hash: number;
@@ -34,7 +34,7 @@ export interface MemberHash {
 
 /** A peer the checks ask. */
 export interface CorruptCheckPeer {
-  id: number;
+  id: bigint;
   /** Client URLs the peer serves gRPC on (tried in order). */
   clientURLs: readonly string[];
 }
@@ -53,7 +53,7 @@ export interface PeerHashFetcher {
 /** The initial check found a peer whose hash differs at the same revision and compact revision. */
 export class DataInconsistencyError extends Error {
   override readonly name = 'DataInconsistencyError';
-  constructor(memberId: number) {
+  constructor(memberId: bigint) {
     // etcd: fmt.Errorf("%s found data inconsistency with peers", s.ID())
     super(`${idHex(memberId)} found data inconsistency with peers`);
   }
@@ -64,14 +64,14 @@ const COMPACTED = 'etcdserver: mvcc: required revision has been compacted';
 
 /** What the checker needs from the server. */
 export interface CorruptionCheckDeps {
-  memberId: number;
+  memberId: bigint;
   /** This member's HashKV at its current revision. */
   localHash(): Promise<MemberHash>;
   /** The other members (never this one). */
   peers(): CorruptCheckPeer[];
   fetcher: PeerHashFetcher;
   /** Proposes an ACTIVATE CORRUPT alarm for `memberId` through raft. */
-  raiseCorruptAlarm(memberId: number): Promise<void>;
+  raiseCorruptAlarm(memberId: bigint): Promise<void>;
   /** Linearizable barrier: everything committed before the call is applied when it resolves. */
   readBarrier(): Promise<void>;
   isLeader(): boolean;
@@ -85,7 +85,7 @@ export interface PeriodicCheckResult {
   /** Peers that answered. */
   checked: number;
   /** Members the CORRUPT alarm was raised for (at most one per pass, like etcd). */
-  alarmed: number[];
+  alarmed: bigint[];
 }
 
 /** Runs the initial and the periodic corruption checks. */
@@ -176,8 +176,8 @@ export class CorruptionChecker {
     const peers = await this.peerHashes(first.revision);
     await this.deps.readBarrier();
     const second = await this.deps.localHash();
-    const alarmed: number[] = [];
-    const mismatch = (id: number) => {
+    const alarmed: bigint[] = [];
+    const mismatch = (id: bigint) => {
       if (alarmed.length > 0) return; // one alarm per pass, like etcd
       alarmed.push(id);
     };
@@ -317,7 +317,7 @@ export class GrpcPeerHashFetcher implements PeerHashFetcher {
           return;
         }
         resolve({
-          memberId: resp.header?.memberId ?? 0,
+          memberId: BigInt(resp.header?.memberId ?? 0),
           revision: resp.header?.revision ?? 0,
           hash: resp.hash,
           compactRevision: resp.compactRevision,

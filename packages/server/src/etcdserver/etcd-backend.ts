@@ -28,6 +28,7 @@ import {
   revToBytes,
   uint64ToBytes,
 } from '@kv/mvcc';
+import { type AlarmRecord, alarmKey, decodeAlarmRecord, encodeAlarmRecord } from './alarm-record.js';
 import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import type { Member } from './membership.js';
 
@@ -72,19 +73,13 @@ export const ETCD_CLUSTER_VERSION = '3.4.0';
 /** Membership written into the members, members_removed and cluster buckets. */
 export interface EtcdClusterInfo {
   members: Member[];
-  removed: Iterable<number>;
+  removed: Iterable<bigint>;
   clusterVersion?: string;
 }
 
 /** A problem converting between the layouts (a value kv or etcd would not have written). */
 export class EtcdBackendError extends Error {
   override name = 'EtcdBackendError';
-}
-
-/** kv's alarm bucket value. */
-interface KvAlarm {
-  memberID: number;
-  alarm: number;
 }
 
 function parseJson<T>(bucket: string, value: Uint8Array): T {
@@ -137,7 +132,12 @@ export function etcdBucketsFromKv(view: ReadView, cluster: EtcdClusterInfo): Bbo
     // Keyed by the protobuf of the member, which does not sort like kv's keys: sort (a handful).
     const out: BboltEntry[] = [];
     for await (const [, v] of scan(view, ETCD_BUCKETS.alarm)) {
-      const a = parseJson<KvAlarm>('alarm', v);
+      let a: AlarmRecord;
+      try {
+        a = decodeAlarmRecord(v);
+      } catch (err) {
+        throw new EtcdBackendError(`alarm bucket: bad value: ${(err as Error).message}`);
+      }
       out.push([AlarmMember.encode({ memberID: a.memberID, alarm: a.alarm }), new Uint8Array(0)]);
     }
     yield* out.sort(byKey);
@@ -235,8 +235,8 @@ export async function loadEtcdBackend(db: BboltReader, backend: Backend): Promis
     } catch (err) {
       throw new EtcdBackendError(`alarm bucket: bad AlarmMember: ${(err as Error).message}`);
     }
-    const json: KvAlarm = { memberID: a.memberID, alarm: a.alarm };
-    await put(ETCD_BUCKETS.alarm, enc.encode(`${a.memberID}/${a.alarm}`), enc.encode(JSON.stringify(json)));
+    const rec: AlarmRecord = { memberID: a.memberID, alarm: a.alarm };
+    await put(ETCD_BUCKETS.alarm, enc.encode(alarmKey(rec)), encodeAlarmRecord(rec));
   }
   await batch.commit();
   return { entries: counts };

@@ -5,7 +5,7 @@
  * Pure: the caller passes the clock.
  */
 export class HeartbeatWatch {
-  private readonly last = new Map<number, number>();
+  private readonly last = new Map<bigint, number>();
 
   /** @param maxGapMs the longest acceptable gap between two heartbeats to one peer (2 × heartbeat). */
   constructor(private readonly maxGapMs: number) {}
@@ -19,7 +19,7 @@ export class HeartbeatWatch {
    * w.observe(2, 0); // 0
    * w.observe(2, 450); // 250
    */
-  observe(to: number, nowMs: number): number {
+  observe(to: bigint, nowMs: number): number {
     const prev = this.last.get(to);
     this.last.set(to, nowMs);
     if (prev === undefined) return 0;

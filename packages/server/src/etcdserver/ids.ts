@@ -1,36 +1,10 @@
 /**
- * Identifiers: member id, cluster id, and a generator of unique request/lease ids. etcd uses 64-bit
- * ids. kv keeps member and cluster ids below 2^53 so JavaScript numbers (and JSON) carry them exactly,
- * and at least 2^44 so they print with 12+ hex digits like etcd's; request and lease ids are exact
- * 64-bit bigints laid out as etcd's (IdGenerator below).
+ * Identifiers: member id and cluster id (etcd's exact uint64s, re-exported from member-id.ts), and a
+ * generator of unique request/lease ids laid out as etcd's (IdGenerator below).
  */
-import { createHash } from 'node:crypto';
 
-const TWO_44 = 2 ** 44;
-
-/** Folds the first 8 bytes of a SHA-1 digest into [2^44, 2^53). */
-function digestToId(parts: readonly string[]): number {
-  const h = createHash('sha1');
-  for (const p of parts) h.update(p);
-  const d = h.digest();
-  const hi = d.readUInt32BE(0) & 0x1fffff; // 21 bits
-  const lo = d.readUInt32BE(4); // 32 bits
-  const v = hi * 2 ** 32 + lo;
-  return v < TWO_44 ? v + TWO_44 : v;
-}
-
-/** Member id from its peer URLs and the cluster token (like etcd's computeMemberId). */
-export function computeMemberId(peerUrls: readonly string[], clusterToken: string, now?: number): number {
-  const parts = [...peerUrls].sort();
-  parts.push(clusterToken);
-  if (now !== undefined) parts.push(String(now));
-  return digestToId(parts);
-}
-
-/** Cluster id from the sorted member ids (like etcd's genID). */
-export function computeClusterId(memberIds: readonly number[]): number {
-  return digestToId([...memberIds].sort((a, b) => a - b).map((id) => id.toString(16)));
-}
+// Member and cluster ids are etcd's exact uint64s: see member-id.ts.
+export { computeClusterId, computeMemberId } from './member-id.js';
 
 // ---- Request and lease ids (etcd's pkg/idutil) -------------------------------------------------
 
@@ -94,4 +68,4 @@ export class IdGenerator {
 export const idHex = (id: number | bigint): string => id.toString(16);
 
 /** Parses a member id written as hex (etcd's `types.ID` string, v2 store paths). */
-export const parseIdHex = (hex: string): number => Number.parseInt(hex, 16);
+export const parseIdHex = (hex: string): bigint => BigInt(`0x${hex}`);

@@ -10,9 +10,9 @@ import { idHex } from './ids.js';
 
 /** What a transfer needs from the server: its ids, raft's transfer, and its `'leader'` events. */
 export interface LeadershipHost extends Pick<EventEmitter, 'on' | 'off'> {
-  readonly memberId: number;
-  readonly leaderId: number;
-  transferLeadership(to: number): void;
+  readonly memberId: bigint;
+  readonly leaderId: bigint;
+  transferLeadership(to: bigint): void;
 }
 
 /**
@@ -26,7 +26,7 @@ export interface LeadershipHost extends Pick<EventEmitter, 'on' | 'off'> {
  */
 export async function moveLeader(
   host: LeadershipHost,
-  to: number,
+  to: bigint,
   timeoutMs: number,
   log: Logger,
 ): Promise<void> {
@@ -41,7 +41,7 @@ export async function moveLeader(
       host.off('leader', onLeader);
       reject(Errors.timeout());
     }, timeoutMs);
-    const onLeader = (lead: number) => {
+    const onLeader = (lead: bigint) => {
       if (lead !== to) return;
       clearTimeout(timer);
       host.off('leader', onLeader);
@@ -57,8 +57,8 @@ export async function moveLeader(
 }
 
 /** The voter (not `self`, not a learner) with the longest replicated log, or 0 when there is none. */
-export function mostUpToDateVoter(progress: ReadonlyMap<number, ProgressStatus>, self: number): number {
-  let best = 0;
+export function mostUpToDateVoter(progress: ReadonlyMap<bigint, ProgressStatus>, self: bigint): bigint {
+  let best = 0n;
   let bestMatch = -1;
   for (const [id, pr] of progress) {
     if (id === self || pr.isLearner) continue;

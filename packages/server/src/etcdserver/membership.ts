@@ -1,12 +1,15 @@
 /**
  * Cluster membership as the apply layer sees it: members with names, peer and client URLs, learner
  * flag. Changes arrive as raft ConfChange entries whose context carries the member as JSON (like
- * etcd's membership.Member in ConfChange.Context).
+ * etcd's membership.Member in ConfChange.Context). Ids are exact uint64s (bigint).
  */
+import { parseJsonExact, stringifyJsonExact } from './exact-json.js';
+import { toId } from './member-id.js';
 
 /** One member (etcd's membership.Member). */
 export interface Member {
-  id: number;
+  /** etcd's member id (uint64). */
+  id: bigint;
   name: string;
   peerURLs: string[];
   clientURLs: string[];
@@ -15,7 +18,8 @@ export interface Member {
 
 /**
  * A member as etcd's JSON writes it (ConfChange contexts, the peer `/members` answer):
- * `{"id":…,"peerURLs":[…],"name":…,"clientURLs":[…],"isLearner":true}`, empty fields left out.
+ * `{"id":…,"peerURLs":[…],"name":…,"clientURLs":[…],"isLearner":true}`, empty fields left out. The id
+ * stays a bigint here: write the object with {@link stringifyJsonExact} (a bare uint64, as Go does).
  */
 export function memberToJson(m: Member): Record<string, unknown> {
   const j: Record<string, unknown> = { id: m.id, peerURLs: m.peerURLs };
@@ -25,10 +29,13 @@ export function memberToJson(m: Member): Record<string, unknown> {
   return j;
 }
 
-/** Reads a member from etcd's JSON shape (missing fields are empty). */
+/**
+ * Reads a member from etcd's JSON shape (missing fields are empty). The id may be a bigint (from
+ * {@link parseJsonExact}), a number, or a decimal/hex string (older kv data dirs wrote numbers).
+ */
 export function memberFromJson(j: Record<string, unknown>): Member {
   return {
-    id: Number(j.id ?? 0),
+    id: toId(j.id ?? 0),
     name: typeof j.name === 'string' ? j.name : '',
     peerURLs: Array.isArray(j.peerURLs) ? (j.peerURLs as string[]) : [],
     clientURLs: Array.isArray(j.clientURLs) ? (j.clientURLs as string[]) : [],
@@ -38,7 +45,7 @@ export function memberFromJson(j: Record<string, unknown>): Member {
 
 /** A ConfChange's context as etcd writes it: the member's JSON. The request id is `ConfChange.id`. */
 export function encodeMemberContext(m: Member): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(memberToJson(m)));
+  return new TextEncoder().encode(stringifyJsonExact(memberToJson(m)));
 }
 
 /**
@@ -48,27 +55,36 @@ export function encodeMemberContext(m: Member): Uint8Array {
 export function decodeMemberContext(bytes: Uint8Array): Member | undefined {
   if (bytes.length === 0) return undefined;
   try {
-    const j = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+    const j = parseJsonExact(new TextDecoder().decode(bytes)) as Record<string, unknown>;
     return memberFromJson((j.member as Record<string, unknown> | undefined) ?? j);
   } catch {
     return undefined;
   }
 }
 
+/** {@link Membership} as persisted: ids as decimal strings (numbers in data dirs of older versions). */
+export interface MembershipJson {
+  clusterId: string | number;
+  members: (Omit<Member, 'id'> & { id: string | number })[];
+  removed?: (string | number)[];
+  clusterVersion?: string;
+}
+
 /** The member list plus the ids of removed members (never reusable, like etcd). */
 export class Membership {
-  readonly members = new Map<number, Member>();
+  readonly members = new Map<bigint, Member>();
   /** The cluster version the leader decided (etcd's `PUT /0/version`), once one was applied. */
   clusterVersion: string | undefined;
-  readonly removed = new Set<number>();
+  readonly removed = new Set<bigint>();
 
-  constructor(public clusterId: number) {}
+  constructor(public clusterId: bigint) {}
 
+  /** Members in ascending id order (etcd's MemberIDs order). */
   list(): Member[] {
-    return [...this.members.values()].sort((a, b) => a.id - b.id);
+    return [...this.members.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  get(id: number): Member | undefined {
+  get(id: bigint): Member | undefined {
     return this.members.get(id);
   }
 
@@ -90,7 +106,7 @@ export class Membership {
     this.members.set(m.id, { ...m, peerURLs: [...m.peerURLs], clientURLs: [...m.clientURLs] });
   }
 
-  remove(id: number): void {
+  remove(id: bigint): void {
     this.members.delete(id);
     this.removed.add(id);
   }
@@ -99,7 +115,7 @@ export class Membership {
    * Replaces a member's raft attributes. Like etcd 3.4 (UpdateRaftAttributes with the request's
    * attributes), this also clears the learner flag in the member record.
    */
-  updatePeerURLs(id: number, peerURLs: string[]): void {
+  updatePeerURLs(id: bigint, peerURLs: string[]): void {
     const m = this.members.get(id);
     if (m) {
       m.peerURLs = [...peerURLs];
@@ -108,7 +124,7 @@ export class Membership {
   }
 
   /** A member's published name and client URLs (etcd's member attributes). */
-  setAttributes(id: number, name: string, clientURLs: string[]): void {
+  setAttributes(id: bigint, name: string, clientURLs: string[]): void {
     const m = this.members.get(id);
     if (m) {
       m.name = name;
@@ -116,13 +132,13 @@ export class Membership {
     }
   }
 
-  promote(id: number): void {
+  promote(id: bigint): void {
     const m = this.members.get(id);
     if (m) m.isLearner = false;
   }
 
   /** The peer URLs used by any member other than `except`. */
-  peerUrlInUse(urls: readonly string[], except?: number): boolean {
+  peerUrlInUse(urls: readonly string[], except?: bigint): boolean {
     for (const m of this.members.values()) {
       if (m.id === except) continue;
       if (m.peerURLs.some((u) => urls.includes(u))) return true;
@@ -139,26 +155,25 @@ export class Membership {
     if (other.clusterVersion) this.clusterVersion = other.clusterVersion;
   }
 
-  toJSON(): { clusterId: number; members: Member[]; removed: number[]; clusterVersion?: string } {
-    const j: ReturnType<Membership['toJSON']> = {
-      clusterId: this.clusterId,
-      members: this.list(),
-      removed: [...this.removed],
+  /**
+   * The persisted shape. Ids are decimal strings, exact in any JSON reader; {@link fromJSON} also reads
+   * the plain numbers older versions wrote.
+   */
+  toJSON(): MembershipJson {
+    const j: MembershipJson = {
+      clusterId: this.clusterId.toString(),
+      members: this.list().map((m) => ({ ...m, id: m.id.toString() })),
+      removed: [...this.removed].map(String),
     };
     if (this.clusterVersion) j.clusterVersion = this.clusterVersion;
     return j;
   }
 
-  static fromJSON(j: {
-    clusterId: number;
-    members: Member[];
-    removed?: number[];
-    clusterVersion?: string;
-  }): Membership {
-    const m = new Membership(j.clusterId);
+  static fromJSON(j: MembershipJson): Membership {
+    const m = new Membership(toId(j.clusterId));
     m.clusterVersion = j.clusterVersion;
-    for (const mem of j.members) m.add(mem);
-    for (const id of j.removed ?? []) m.removed.add(id);
+    for (const mem of j.members) m.add({ ...mem, id: toId(mem.id) });
+    for (const id of j.removed ?? []) m.removed.add(toId(id));
     return m;
   }
 }

@@ -20,7 +20,7 @@ import {
 
 /** What the guard needs from the server. */
 export interface QuotaHost {
-  readonly memberId: number;
+  readonly memberId: bigint;
   /** `--quota-backend-bytes` as configured (0: etcd's default; < 0: disabled). */
   readonly configuredBytes: number;
   /** Flushes pending writes and measures the backend (the size must count them). */

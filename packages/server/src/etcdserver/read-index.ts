@@ -8,7 +8,7 @@ import { Errors } from './errors.js';
 
 /** What the read loop needs from the server. */
 export interface ReadIndexHost {
-  readonly memberId: number;
+  readonly memberId: bigint;
   /** A round can be issued: a leader is known and, on the leader, it has committed in its term. */
   canIssue(): boolean;
   /** Steps a ReadIndex request with this context into raft (and schedules the loop). */

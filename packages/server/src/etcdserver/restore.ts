@@ -19,9 +19,10 @@ import { Snapshotter, Wal } from '@kv/wal';
 import { parseInitialCluster } from '../config/parse.js';
 import { writeEngineRecord } from './engine-record.js';
 import { etcdDbStatus, loadEtcdBackend } from './etcd-backend.js';
-import { computeClusterId, computeMemberId } from './ids.js';
+import { computeClusterId, computeMemberId } from './member-id.js';
 import { type Member, Membership } from './membership.js';
 import { encodeSnapshotFile } from './snapshot-file.js';
+import { walMetadata } from './wal-metadata.js';
 
 /** A restore or status that cannot proceed; `message` is etcd's text where etcd has one. */
 export class SnapshotRestoreError extends Error {
@@ -60,8 +61,8 @@ export interface RestoreResult {
   snapDir: string;
   /** The engine recorded in the data dir. */
   backend: EngineName;
-  clusterId: number;
-  memberId: number;
+  clusterId: bigint;
+  memberId: bigint;
   members: Member[];
   /** Raft index of the written snapshot (the dump's consistent index). */
   index: number;
@@ -299,12 +300,12 @@ export async function restoreSnapshot(opts: RestoreOptions): Promise<RestoreResu
     },
     dump,
   );
-  const meta = new TextEncoder().encode(JSON.stringify({ memberId, clusterId: membership.clusterId }));
+  const meta = walMetadata(memberId, membership.clusterId);
   const wal = await Wal.create(walDir, meta);
   try {
     // Marker first, then the file: the restart path picks the newest snapshot the WAL has a marker for.
     await wal.saveSnapshot({ index, term });
-    await wal.save({ term, vote: 0, commit: index }, []);
+    await wal.save({ term, vote: 0n, commit: index }, []);
   } finally {
     await wal.close();
   }

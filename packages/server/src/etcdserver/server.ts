@@ -56,7 +56,7 @@ import { Errors } from './errors.js';
 import { ETCD_CLUSTER_VERSION } from './etcd-backend.js';
 import { openEtcdSnapshot } from './etcd-snapshot-stream.js';
 import { HeartbeatWatch } from './heartbeat-watch.js';
-import { IdGenerator, idHex } from './ids.js';
+import { IdGenerator, idHex, parseIdHex } from './ids.js';
 import { mostUpToDateVoter, moveLeader } from './leadership.js';
 import { Lessor } from './lessor.js';
 import { decodeMemberContext, encodeMemberContext, type Member, Membership } from './membership.js';
@@ -117,14 +117,14 @@ export const REMOVED_MESSAGE = 'the member has been permanently removed from the
 
 /** The kv server core. */
 export class EtcdServer extends EventEmitter implements RaftSink {
-  readonly memberId: number;
+  readonly memberId: bigint;
   readonly membership: Membership;
   readonly lessor: Lessor;
   readonly applier: Applier;
   readonly idGen: IdGenerator;
   readonly transport: PeerTransport;
   /** Leader id (0: none known). */
-  leaderId = 0;
+  leaderId = 0n;
   term = 0;
   appliedIndex = 0;
   committedIndex = 0;
@@ -190,7 +190,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       enabled: cfg.enableLeaseCheckpoint,
       intervalMs: opts.leaseCheckpointIntervalMs ?? 5 * 60_000,
     });
-    this.idGen = new IdGenerator(b.memberId);
+    // IdGenerator (request/lease ids) still takes a number: feed it the member id's low 53 bits.
+    this.idGen = new IdGenerator(Number(BigInt.asUintN(53, b.memberId)));
     this.applier = new Applier(b.store, this.lessor, opts.metrics, b.auth);
     this.appliedIndex = b.snapshotIndex;
     this.snapshotIndex = b.snapshotIndex;
@@ -203,7 +204,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     );
     this.reads = new ReadIndexLoop({
       memberId: b.memberId,
-      canIssue: () => this.leaderId !== 0 && (!this.isLeader || this.leaderCommittedInTerm),
+      canIssue: () => this.leaderId !== 0n && (!this.isLeader || this.leaderCommittedInTerm),
       issue: (ctx) => {
         this.node.readIndex(ctx);
         this.schedule();
@@ -248,7 +249,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     return this.opts.metrics;
   }
 
-  get clusterId(): number {
+  get clusterId(): bigint {
     return this.membership.clusterId;
   }
 
@@ -262,7 +263,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   /** The raft status used by Maintenance.Status. */
-  raftStatus(): { term: number; commit: number; applied: number; lead: number } {
+  raftStatus(): { term: number; commit: number; applied: number; lead: bigint } {
     return { term: this.term, commit: this.committedIndex, applied: this.appliedIndex, lead: this.leaderId };
   }
 
@@ -342,17 +343,17 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.schedule();
   }
 
-  isIdRemoved(id: number): boolean {
+  isIdRemoved(id: bigint): boolean {
     return this.membership.removed.has(id);
   }
 
-  reportUnreachable(id: number): void {
+  reportUnreachable(id: bigint): void {
     if (this.stopped) return;
     this.node.reportUnreachable(id);
     this.schedule();
   }
 
-  reportSnapshot(id: number, ok: boolean): void {
+  reportSnapshot(id: bigint, ok: boolean): void {
     if (this.stopped) return;
     this.node.reportSnapshot(id, ok);
     this.schedule();
@@ -382,7 +383,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    * Waits as long as it takes, as etcd does; rejects only when the server stops or `signal` aborts.
    */
   waitLeader(signal?: AbortSignal): Promise<void> {
-    if (this.leaderId !== 0 && (!this.isLeader || this.leaderCommittedInTerm)) return Promise.resolve();
+    if (this.leaderId !== 0n && (!this.isLeader || this.leaderCommittedInTerm)) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const done = () => {
         signal?.removeEventListener('abort', abort);
@@ -432,7 +433,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   private maybeFastCampaign(): void {
-    if (!this.fastForwardCampaign || this.leaderId !== 0) return;
+    if (!this.fastForwardCampaign || this.leaderId !== 0n) return;
     const voters = this.confState?.voters ?? [];
     if (voters.length === 0) return; // bootstrap conf changes not applied yet
     this.fastForwardCampaign = false;
@@ -460,7 +461,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   /** Counts and logs a heartbeat that left more than two heartbeat intervals after the previous one. */
-  private noteHeartbeat(to: number): void {
+  private noteHeartbeat(to: bigint): void {
     this.heartbeats ??= new HeartbeatWatch(2 * this.cfg.heartbeatMs);
     const exceeded = this.heartbeats.observe(to, Date.now());
     if (exceeded === 0) return;
@@ -655,16 +656,16 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.raftStorage.compact(this.appliedIndex);
   }
 
-  private onSoftState(lead: number, state: StateType): void {
+  private onSoftState(lead: bigint, state: StateType): void {
     const m = this.metrics;
     m.isLeader.set(state === StateType.Leader ? 1 : 0);
     if (lead === this.leaderId) return;
     const wasLeader = this.isLeader;
-    if (lead !== 0) m.leaderChanges.inc();
+    if (lead !== 0n) m.leaderChanges.inc();
     this.leaderId = lead;
     this.leaderCommittedInTerm = false;
-    m.hasLeader.set(lead !== 0 ? 1 : 0);
-    if (lead !== 0) {
+    m.hasLeader.set(lead !== 0n ? 1 : 0);
+    if (lead !== 0n) {
       this.log.info(
         `raft.node: ${idHex(this.memberId)} elected leader ${idHex(lead)} at term ${this.node.status().hardState.term}`,
       );
@@ -674,9 +675,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     if (state === StateType.Leader) this.heartbeats?.reset();
     if (state === StateType.Leader) this.lessor.promote(this.cfg.electionMs);
     else if (wasLeader) this.lessor.demote();
-    if (lead !== 0) this.retryDroppedProposals();
+    if (lead !== 0n) this.retryDroppedProposals();
     // A follower serves once it knows a leader (its reads go through the leader's ReadIndex).
-    if (lead !== 0 && state !== StateType.Leader) {
+    if (lead !== 0n && state !== StateType.Leader) {
       this.emit('ready-to-serve');
       this.reads.flush();
     }
@@ -766,7 +767,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   private applyV2(req: Request, index: number): void {
     const effect = v2Effect(req);
     if (effect.kind === 'attributes') {
-      const id = Number.parseInt(effect.memberIdHex, 16);
+      const id = parseIdHex(effect.memberIdHex);
       if (this.membership.get(id)) this.membership.setAttributes(id, effect.name, effect.clientURLs);
     } else if (effect.kind === 'version') {
       this.membership.clusterVersion = effect.version;
@@ -786,7 +787,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     req: NonNullable<InternalRequest['clusterMemberAttrSet']>,
     index: number,
   ): void {
-    const id = req.memberID ?? 0;
+    const id = req.memberID ?? 0n;
     const attrs = req.memberAttributes;
     if (this.membership.get(id) && attrs) {
       this.membership.setAttributes(
@@ -803,15 +804,15 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const err = validateConfChange(this.membership, cc);
     if (err) {
       // Like etcd: a rejected change is applied as a no-op so raft's config stays consistent.
-      this.confState = this.node.applyConfChange({ ...cc, nodeId: 0 });
-      this.waiters.fail(BigInt(cc.id ?? 0), err);
+      this.confState = this.node.applyConfChange({ ...cc, nodeId: 0n });
+      this.waiters.fail(cc.id ?? 0n, err);
       return;
     }
     this.confState = this.node.applyConfChange(cc);
     const effect = applyToMembership(this.membership, cc, member);
     if (effect) this.onMembershipEffect(effect, index);
     this.metrics.isLearner.set(this.isLearner ? 1 : 0);
-    this.waiters.trigger(BigInt(cc.id ?? 0), { response: this.membership.list() });
+    this.waiters.trigger(cc.id ?? 0n, { response: this.membership.list() });
   }
 
   /** Keeps the peer transport and the logs in step with an applied membership change. */
@@ -917,14 +918,12 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   /** Proposes a membership change; resolves with the member list after it is applied. */
   async proposeConfChange(type: ConfChangeType, member: Member): Promise<Member[]> {
     if (this.stopped) throw Errors.stopped();
-    // raftpb.ConfChange.id is still a JS number on this branch (the ids-raft work makes it an exact
-    // uint64): keep this request id within 53 bits so it survives the round trip; drop the mask then.
-    const requestId = BigInt.asUintN(53, this.idGen.next());
+    const requestId = this.idGen.next();
     const cc: ConfChange = {
       type,
       nodeId: member.id,
       context: encodeMemberContext(member),
-      id: Number(requestId),
+      id: requestId,
     };
     const p = this.waiters.register(requestId);
     // Keep proposal order: requests proposed before this change enter the log before it.
@@ -1091,13 +1090,13 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   // ---- leadership ---------------------------------------------------------------------------
 
   /** Asks raft to hand leadership to `to` (a voter); see {@link moveLeader} to wait for it. */
-  transferLeadership(to: number): void {
+  transferLeadership(to: bigint): void {
     this.node.transferLeader(to);
     this.schedule();
   }
 
   /** Moves leadership to `to` and waits until it leads (etcd's MoveLeader). */
-  moveLeader(to: number, timeoutMs = requestTimeoutMs(this.cfg)): Promise<void> {
+  moveLeader(to: bigint, timeoutMs = requestTimeoutMs(this.cfg)): Promise<void> {
     return moveLeader(this, to, timeoutMs, this.log);
   }
 
@@ -1107,8 +1106,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    */
   private async transferBeforeStop(): Promise<void> {
     const progress = this.isLeader ? this.node.status().progress : undefined;
-    const to = progress ? mostUpToDateVoter(progress, this.memberId) : 0;
-    if (to === 0) return;
+    const to = progress ? mostUpToDateVoter(progress, this.memberId) : 0n;
+    if (to === 0n) return;
     await this.moveLeader(to, Math.min(3000, 3 * this.cfg.electionMs)).catch((err: unknown) =>
       this.log.warn('failed to transfer leadership before stopping', { error: String(err) }),
     );

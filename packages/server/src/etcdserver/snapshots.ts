@@ -49,7 +49,7 @@ export function snapshotMetaData(membership: Membership): Uint8Array {
  */
 export function decodeSnapshotMeta(
   snap: Snapshot,
-  clusterId: number,
+  clusterId: bigint,
 ): { membership: Membership; confState: ConfState } {
   if (isV2StoreSnapshot(snap.data)) {
     const v2 = decodeV2StoreSnapshot(snap.data, parseIdHex);

@@ -228,7 +228,7 @@ function drained(res: http.ServerResponse): Promise<void> {
 
 /** etcd 3.4's /health: a leader exists, no alarm, and a serializable read... here: leader + no alarm. */
 async function health(etcd: EtcdServer): Promise<boolean> {
-  if (etcd.leaderId === 0) return false;
+  if (etcd.leaderId === 0n) return false;
   if (etcd.applier.alarms.length) return false;
   try {
     await Promise.race([

@@ -15,6 +15,7 @@ import {
 } from '@kv/client/api';
 import { EtcdError } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
+import type { Member } from '../etcdserver/membership.js';
 import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
 import { membersJson } from './members-json.js';
 
@@ -26,7 +27,7 @@ export interface PeerRoutesHost {
   /** The leader's TimeToLive answer for a lease, or undefined when it does not exist. */
   leaseTimeToLive(id: bigint, keys: boolean): Promise<LeaseTimeToLiveResponse | undefined>;
   /** Promotes a learner (leader only); resolves with the member list. */
-  promoteMember(id: number): Promise<unknown[]>;
+  promoteMember(id: bigint): Promise<Member[]>;
 }
 
 /** Builds the peer listener's request handler. */
@@ -44,12 +45,17 @@ export function createPeerHandler(host: PeerRoutesHost): (req: IncomingMessage, 
     }
     if (path.startsWith('/members/promote/')) {
       if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-      const id = Number.parseInt(path.slice('/members/promote/'.length), 16);
+      // etcd puts the id in decimal here (strconv.ParseUint(idStr, 10, 64)), unlike its hex headers.
+      const idStr = path.slice('/members/promote/'.length);
       res.setHeader('X-Etcd-Cluster-ID', idHex(etcd.clusterId));
-      host.promoteMember(id).then(
+      if (!/^\d{1,20}$/.test(idStr) || BigInt(idStr) >= 1n << 64n) {
+        plainError(res, 404, `member ${idStr} not found in cluster`);
+        return;
+      }
+      host.promoteMember(BigInt(idStr)).then(
         (members) => {
           res.setHeader('Content-Type', 'application/json');
-          res.end(JSON.stringify(members));
+          res.end(membersJson(members));
         },
         (err: unknown) => {
           const msg = err instanceof Error ? err.message : String(err);

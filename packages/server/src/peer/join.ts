@@ -7,12 +7,13 @@ import type { ConnectionOptions } from 'node:tls';
 import { ConfigError, type ServerConfig } from '../config/parse.js';
 import type { Member } from '../etcdserver/membership.js';
 import type { Logger } from '../log/logger.js';
+import { parseIdHex } from '../rafthttp/http-util.js';
 import { peerRequest } from './http-client.js';
 import { parseMembersJson } from './members-json.js';
 
 /** What the peers said: the cluster id and its members. */
 export interface RemoteCluster {
-  clusterId: number;
+  clusterId: bigint;
   members: Member[];
 }
 
@@ -36,8 +37,8 @@ export async function fetchClusterFromPeers(
         continue;
       }
       const cid = String(res.headers['x-etcd-cluster-id'] ?? '');
-      const clusterId = Number.parseInt(cid, 16);
-      if (!Number.isFinite(clusterId)) {
+      const clusterId = parseIdHex(cid);
+      if (clusterId === undefined) {
         log.warn('failed to parse cluster ID', { address: `${url}/members`, header: cid });
         continue;
       }

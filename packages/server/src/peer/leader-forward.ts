@@ -11,13 +11,12 @@ import {
   type LeaseTimeToLiveResponse,
 } from '@kv/client/api';
 import { Errors, EtcdError } from '../etcdserver/errors.js';
-import { idHex } from '../etcdserver/ids.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import { type PeerResponse, peerRequest } from './http-client.js';
 
 /** Posts `body` to `path` on the leader's first answering peer URL. */
 async function postToLeader(etcd: EtcdServer, path: string, body: Uint8Array): Promise<PeerResponse> {
-  if (etcd.leaderId === 0) throw Errors.noLeader();
+  if (etcd.leaderId === 0n) throw Errors.noLeader();
   const urls = etcd.leaderPeerUrls();
   let last: unknown = Errors.noLeader();
   for (const url of urls) {
@@ -59,8 +58,9 @@ export async function forwardTimeToLive(
 }
 
 /** Asks the leader to promote a learner; throws etcd's error when it refuses. */
-export async function forwardPromote(etcd: EtcdServer, id: number): Promise<void> {
-  const res = await postToLeader(etcd, `/members/promote/${idHex(id)}`, new Uint8Array(0));
+export async function forwardPromote(etcd: EtcdServer, id: bigint): Promise<void> {
+  // Decimal, as etcd's promoteMemberHTTP writes it (`%d`), so an etcd leader understands it too.
+  const res = await postToLeader(etcd, `/members/promote/${id}`, new Uint8Array(0));
   if (res.status === 200) return;
   const msg = res.body.toString().trim();
   if (res.status === 412 && /in sync/.test(msg)) throw Errors.learnerNotReady();

@@ -18,9 +18,9 @@ export interface RaftSink {
   /** Steps a message into the local raft node. May throw; a {@link PeerHttpError} picks the answer. */
   process(msg: Message): void;
   /** Removed members are refused (410 on streams, 403 on pipeline/snapshot posts). */
-  isIdRemoved(id: number): boolean;
-  reportUnreachable(id: number): void;
-  reportSnapshot(id: number, ok: boolean): void;
+  isIdRemoved(id: bigint): boolean;
+  reportUnreachable(id: bigint): void;
+  reportSnapshot(id: bigint, ok: boolean): void;
   /**
    * Persists an incoming snapshot's data (the bytes after the message) durably; resolves when saved.
    * The transport calls process(msg) only after this resolves.
@@ -92,12 +92,12 @@ export class TransportContext {
   readonly httpAgent = new http.Agent({ keepAlive: true });
   readonly httpsAgent: https.Agent;
   private removedReported = false;
-  private readonly fromLabels = new Map<number, Record<string, string>>();
-  private readonly toLabels = new Map<number, Record<string, string>>();
+  private readonly fromLabels = new Map<bigint, Record<string, string>>();
+  private readonly toLabels = new Map<bigint, Record<string, string>>();
 
   constructor(
-    readonly memberId: number,
-    public clusterId: number,
+    readonly memberId: bigint,
+    public clusterId: bigint,
     readonly peerUrls: readonly string[],
     readonly serverVersion: string,
     readonly minClusterVersion: string,
@@ -171,14 +171,14 @@ export class TransportContext {
    * The `{From: <hex id>}` label set for an id, one object per id: the metrics registry caches a label
    * key per object, so hot paths must not build a new object per message.
    */
-  fromLabel(id: number): Record<string, string> {
+  fromLabel(id: bigint): Record<string, string> {
     let l = this.fromLabels.get(id);
     if (!l) this.fromLabels.set(id, (l = { From: idHex(id) }));
     return l;
   }
 
   /** The `{To: <hex id>}` label set for an id (see {@link fromLabel}). */
-  toLabel(id: number): Record<string, string> {
+  toLabel(id: bigint): Record<string, string> {
     let l = this.toLabels.get(id);
     if (!l) this.toLabels.set(id, (l = { To: idHex(id) }));
     return l;

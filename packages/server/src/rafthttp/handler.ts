@@ -17,9 +17,9 @@ import { checkVersionCompatibility, headerVersion, parseSemVer } from './version
 
 /** What the handler needs from the transport. */
 export interface PeerDirectory {
-  peer(id: number): Peer | undefined;
+  peer(id: bigint): Peer | undefined;
   /** etcd's AddRemote: remember a sender's URLs so raft's answers can reach it. */
-  addRemote(id: number, urls: string[]): void;
+  addRemote(id: bigint, urls: string[]): void;
 }
 
 /** etcd's snapshot limit for the message part of /raft/snapshot (decodeLimit(1 << 63)). */

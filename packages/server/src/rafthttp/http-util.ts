@@ -29,13 +29,11 @@ export function header(req: IncomingMessage, name: string): string {
 }
 
 /**
- * Parses a member id in etcd's hex form (types.IDFromString). Returns undefined when it is not hex or
- * cannot be carried exactly by a JS number (kv's ids stay below 2^53).
+ * Parses a member id in etcd's hex form (types.IDFromString): any uint64, exact. Returns undefined when
+ * it is not 1-16 hex digits.
  */
-export function parseIdHex(s: string): number | undefined {
-  if (!/^[0-9a-fA-F]{1,16}$/.test(s)) return undefined;
-  const v = BigInt(`0x${s}`);
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : undefined;
+export function parseIdHex(s: string): bigint | undefined {
+  return /^[0-9a-fA-F]{1,16}$/.test(s) ? BigInt(`0x${s}`) : undefined;
 }
 
 /** Reads a whole body up to `limit` bytes; rejects past it. */

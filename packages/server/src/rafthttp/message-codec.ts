@@ -13,8 +13,8 @@ export const READ_BYTES_LIMIT = 512 * 1024 * 1024;
 /** The link heartbeat a stream writer sends when idle (etcd's linkHeartbeatMessage). */
 export const LINK_HEARTBEAT: Readonly<Message> = Object.freeze({
   type: MessageType.MsgHeartbeat,
-  to: 0,
-  from: 0,
+  to: 0n,
+  from: 0n,
   term: 0,
   logTerm: 0,
   index: 0,
@@ -33,7 +33,7 @@ export const LINK_HEARTBEAT: Readonly<Message> = Object.freeze({
  * ```
  */
 export function isLinkHeartbeat(m: Message): boolean {
-  return m.type === MessageType.MsgHeartbeat && m.from === 0 && m.to === 0;
+  return m.type === MessageType.MsgHeartbeat && m.from === 0n && m.to === 0n;
 }
 
 /** Writes `n` as an 8-byte big-endian integer at `off`. */

@@ -96,8 +96,8 @@ export class MsgAppV2Decoder {
   private index = 0;
 
   constructor(
-    private readonly local: number,
-    private readonly remote: number,
+    private readonly local: bigint,
+    private readonly remote: bigint,
     private readonly limit = READ_BYTES_LIMIT,
   ) {}
 

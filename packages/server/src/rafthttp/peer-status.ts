@@ -21,8 +21,8 @@ export class PeerStatus {
   constructor(
     private readonly log: Logger,
     private readonly metrics: ServerMetrics,
-    local: number,
-    private readonly id: number,
+    local: bigint,
+    private readonly id: bigint,
   ) {
     this.labels = { Local: idHex(local), Remote: idHex(id) };
   }

@@ -42,7 +42,7 @@ export class Peer {
 
   constructor(
     private readonly ctx: TransportContext,
-    readonly id: number,
+    readonly id: bigint,
     urls: readonly string[],
   ) {
     ctx.log.info('starting remote peer', { 'remote-peer-id': idHex(id) });

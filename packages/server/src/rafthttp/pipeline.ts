@@ -21,7 +21,7 @@ export class Pipeline {
 
   constructor(
     private readonly ctx: TransportContext,
-    private readonly peerId: number,
+    private readonly peerId: bigint,
     private readonly picker: UrlPicker,
     private readonly status: PeerStatus,
   ) {

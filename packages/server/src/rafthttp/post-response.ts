@@ -30,7 +30,7 @@ export function checkPostResponse(
   res: IncomingMessage,
   body: string,
   url: string,
-  to: number,
+  to: bigint,
 ): Error | undefined {
   const status = res.statusCode ?? 0;
   switch (status) {

@@ -37,7 +37,7 @@ export class Prober {
 
   constructor(
     private readonly ctx: TransportContext,
-    private readonly peerId: number,
+    private readonly peerId: bigint,
     urls: readonly string[],
     private readonly name: RoundTripperName,
   ) {

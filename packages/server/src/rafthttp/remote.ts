@@ -16,7 +16,7 @@ export class Remote {
 
   constructor(
     private readonly ctx: TransportContext,
-    readonly id: number,
+    readonly id: bigint,
     urls: readonly string[],
   ) {
     this.status = new PeerStatus(ctx.log, ctx.metrics, ctx.memberId, id);

@@ -18,7 +18,7 @@ export class SnapshotSender {
 
   constructor(
     private readonly ctx: TransportContext,
-    private readonly peerId: number,
+    private readonly peerId: bigint,
     private readonly picker: UrlPicker,
     private readonly status: PeerStatus,
   ) {}

@@ -40,7 +40,7 @@ export class StreamReader {
 
   constructor(
     private readonly ctx: TransportContext,
-    private readonly peerId: number,
+    private readonly peerId: bigint,
     private readonly type: StreamType,
     private readonly picker: UrlPicker,
     private readonly status: PeerStatus,

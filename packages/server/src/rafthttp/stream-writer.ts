@@ -39,7 +39,7 @@ export class StreamWriter {
 
   constructor(
     private readonly ctx: TransportContext,
-    private readonly peerId: number,
+    private readonly peerId: bigint,
     private readonly status: PeerStatus,
   ) {
     this.toLabel = ctx.toLabel(peerId);

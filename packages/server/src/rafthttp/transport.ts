@@ -17,8 +17,8 @@ import { parseSemVer } from './version-check.js';
 
 /** Options of a {@link PeerTransport}. */
 export interface PeerTransportOptions {
-  memberId: number;
-  clusterId: number;
+  memberId: bigint;
+  clusterId: bigint;
   /** Our advertised peer URLs (X-PeerURLs). */
   peerUrls: string[];
   /** Sent as X-Server-Version, e.g. '3.4.23'. */
@@ -49,8 +49,8 @@ export interface PeerTransportOptions {
 export class PeerTransport {
   private readonly ctx: TransportContext;
   private readonly handler: PeerHandler;
-  private peers = new Map<number, Peer>();
-  private remotes = new Map<number, Remote>();
+  private peers = new Map<bigint, Peer>();
+  private remotes = new Map<bigint, Remote>();
   private stopped = false;
 
   /** Throws TypeError when a version is not `x.y.z` or an id is not a positive safe integer. */
@@ -62,11 +62,12 @@ export class PeerTransport {
       if (!parseSemVer(v))
         throw new TypeError(`${name} must be a semantic version (x.y.z), got ${JSON.stringify(v)}`);
     }
-    if (!Number.isSafeInteger(opts.memberId) || opts.memberId <= 0) {
-      throw new TypeError(`memberId must be a positive integer below 2^53, got ${opts.memberId}`);
+    const isUint64 = (v: unknown) => typeof v === 'bigint' && v >= 0n && v < 1n << 64n;
+    if (!isUint64(opts.memberId) || opts.memberId === 0n) {
+      throw new TypeError(`memberId must be a non-zero uint64 bigint, got ${String(opts.memberId)}`);
     }
-    if (!Number.isSafeInteger(opts.clusterId) || opts.clusterId < 0) {
-      throw new TypeError(`clusterId must be an integer in [0, 2^53), got ${opts.clusterId}`);
+    if (!isUint64(opts.clusterId)) {
+      throw new TypeError(`clusterId must be a uint64 bigint, got ${String(opts.clusterId)}`);
     }
     this.ctx = new TransportContext(
       opts.memberId,
@@ -98,7 +99,7 @@ export class PeerTransport {
    * Starts talking to a member (idempotent). Throws TypeError on malformed URLs and
    * TransportStoppedError after stop().
    */
-  addPeer(id: number, urls: string[]): void {
+  addPeer(id: bigint, urls: string[]): void {
     if (this.stopped) throw new TransportStoppedError();
     if (this.peers.has(id)) return;
     parseUrls(urls);
@@ -114,7 +115,7 @@ export class PeerTransport {
    * etcd's AddRemote: a member known only from a request's headers gets a pipeline so raft's answers
    * reach it; ignored when it is a peer already.
    */
-  addRemote(id: number, urls: string[]): void {
+  addRemote(id: bigint, urls: string[]): void {
     if (this.stopped || this.peers.has(id) || this.remotes.has(id) || id === this.ctx.memberId) return;
     try {
       parseUrls(urls);
@@ -134,7 +135,7 @@ export class PeerTransport {
     });
   }
 
-  updatePeer(id: number, urls: string[]): void {
+  updatePeer(id: bigint, urls: string[]): void {
     const p = this.peers.get(id);
     if (!p) return;
     parseUrls(urls);
@@ -147,7 +148,7 @@ export class PeerTransport {
   }
 
   /** Stops talking to a member (its streams close, queued messages are dropped). */
-  removePeer(id: number): void {
+  removePeer(id: bigint): void {
     const p = this.peers.get(id);
     if (!p) return;
     this.peers.delete(id);
@@ -165,7 +166,7 @@ export class PeerTransport {
   /** Sends raft's messages; never blocks. Full buffers drop and report the peer unreachable. */
   send(msgs: readonly Message[]): void {
     for (const m of msgs) {
-      if (m.to === 0) continue;
+      if (m.to === 0n) continue;
       const p = this.peers.get(m.to);
       if (p) {
         p.send(m);
@@ -197,12 +198,12 @@ export class PeerTransport {
   }
 
   /** A joining member learns the cluster id from its peers; later requests carry the new id. */
-  setClusterId(id: number): void {
+  setClusterId(id: bigint): void {
     this.ctx.clusterId = id;
   }
 
   /** ms since epoch the peer has been active, 0 if not connected (etcd's ActiveSince). */
-  activeSince(id: number): number {
+  activeSince(id: bigint): number {
     return this.peers.get(id)?.activeSince() ?? 0;
   }
 
@@ -214,7 +215,7 @@ export class PeerTransport {
   }
 
   /** A peer's outgoing buffer counters (for tests and diagnostics); undefined for unknown ids. */
-  bufferStats(id: number): PeerBufferStats | undefined {
+  bufferStats(id: bigint): PeerBufferStats | undefined {
     return this.peers.get(id)?.stats();
   }
 

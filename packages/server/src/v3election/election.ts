@@ -183,7 +183,7 @@ export async function observe(
           if (put?.kv) {
             kv = put.kv;
             header = {
-              ...(wr.header ?? { clusterId: 0, memberId: 0, raftTerm: 0 }),
+              ...(wr.header ?? { clusterId: 0n, memberId: 0n, raftTerm: 0 }),
               revision: kv.modRevision,
             };
           }

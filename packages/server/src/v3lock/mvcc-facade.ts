@@ -48,7 +48,12 @@ export function createMvccFacade(mvcc: MvccStore): MvccFacade {
   let index = mvcc.consistentIndex();
   const leases = new Set<bigint>();
   let nextLease = 0x7000_0000n;
-  const header = (revision: number): ResponseHeader => ({ clusterId: 0, memberId: 0, revision, raftTerm: 0 });
+  const header = (revision: number): ResponseHeader => ({
+    clusterId: 0n,
+    memberId: 0n,
+    revision,
+    raftTerm: 0,
+  });
   const leaseNotFound = () => new ConcurrencyError(Status.NOT_FOUND, 'etcdserver: requested lease not found');
   const checkLeases = (ids: bigint[]) => {
     for (const id of ids) if (!leases.has(id)) throw leaseNotFound();

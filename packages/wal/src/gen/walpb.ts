@@ -1194,7 +1194,7 @@ function fromJson_Entry(x: unknown, path: string): Entry {
  */
 export interface HardState {
   term: number;
-  vote: number;
+  vote: bigint;
   commit: number;
 }
 
@@ -1229,13 +1229,13 @@ function create_HardState(i: DeepPartial<HardState> | undefined): HardState {
   if (i == null) {
     return {
       term: 0,
-      vote: 0,
+      vote: 0n,
       commit: 0,
     };
   }
   return {
     term: i.term ?? 0,
-    vote: i.vote ?? 0,
+    vote: i.vote ?? 0n,
     commit: i.commit ?? 0,
   };
 }
@@ -1249,7 +1249,7 @@ function write_HardState(m: DeepPartial<HardState>, w: Writer): void {
   {
     const v = m.vote;
     w.uint32(16);
-    w.uint64(v ?? (0));
+    w.uint64n(v ?? (0n));
   }
   {
     const v = m.commit;
@@ -1261,7 +1261,7 @@ function write_HardState(m: DeepPartial<HardState>, w: Writer): void {
 function read_HardState(r: Reader, end: number): HardState {
   const m: HardState = {
     term: 0,
-    vote: 0,
+    vote: 0n,
     commit: 0,
   };
   while (r.pos < end) {
@@ -1272,7 +1272,7 @@ function read_HardState(r: Reader, end: number): HardState {
         break;
       }
       case 16: {
-        m.vote = r.uint64();
+        m.vote = r.uint64n();
         break;
       }
       case 24: {
@@ -1294,7 +1294,7 @@ function json_HardState(m: DeepPartial<HardState>): JsonObject {
   }
   {
     const v = m.vote;
-    if (v != null && v !== 0) o.vote = String(v);
+    if (v != null && v !== 0n) o.vote = String(v);
   }
   {
     const v = m.commit;
@@ -1310,7 +1310,7 @@ function fromJson_HardState(x: unknown, path: string): HardState {
   v = jsonField(o, "term", "term");
   if (v !== undefined) m.term = jsonUint64(v, `${path}.term`);
   v = jsonField(o, "vote", "vote");
-  if (v !== undefined) m.vote = jsonUint64(v, `${path}.vote`);
+  if (v !== undefined) m.vote = jsonBig(v, `${path}.vote`, true);
   v = jsonField(o, "commit", "commit");
   if (v !== undefined) m.commit = jsonUint64(v, `${path}.commit`);
   return m;

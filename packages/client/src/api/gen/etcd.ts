@@ -1981,8 +1981,8 @@ function fromJson_Role(x: unknown, path: string): Role {
  * Proto message `etcdserverpb.ResponseHeader`.
  */
 export interface ResponseHeader {
-  clusterId: number;
-  memberId: number;
+  clusterId: bigint;
+  memberId: bigint;
   /** Store revision when the request was applied (0 for calls that do not touch the key space). */
   revision: number;
   raftTerm: number;
@@ -2018,15 +2018,15 @@ export const ResponseHeader = {
 function create_ResponseHeader(i: DeepPartial<ResponseHeader> | undefined): ResponseHeader {
   if (i == null) {
     return {
-      clusterId: 0,
-      memberId: 0,
+      clusterId: 0n,
+      memberId: 0n,
       revision: 0,
       raftTerm: 0,
     };
   }
   return {
-    clusterId: i.clusterId ?? 0,
-    memberId: i.memberId ?? 0,
+    clusterId: i.clusterId ?? 0n,
+    memberId: i.memberId ?? 0n,
     revision: i.revision ?? 0,
     raftTerm: i.raftTerm ?? 0,
   };
@@ -2035,16 +2035,16 @@ function create_ResponseHeader(i: DeepPartial<ResponseHeader> | undefined): Resp
 function write_ResponseHeader(m: DeepPartial<ResponseHeader>, w: Writer): void {
   {
     const v = m.clusterId;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
     const v = m.memberId;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -2065,8 +2065,8 @@ function write_ResponseHeader(m: DeepPartial<ResponseHeader>, w: Writer): void {
 
 function read_ResponseHeader(r: Reader, end: number): ResponseHeader {
   const m: ResponseHeader = {
-    clusterId: 0,
-    memberId: 0,
+    clusterId: 0n,
+    memberId: 0n,
     revision: 0,
     raftTerm: 0,
   };
@@ -2074,11 +2074,11 @@ function read_ResponseHeader(r: Reader, end: number): ResponseHeader {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.clusterId = r.uint64();
+        m.clusterId = r.uint64n();
         break;
       }
       case 16: {
-        m.memberId = r.uint64();
+        m.memberId = r.uint64n();
         break;
       }
       case 24: {
@@ -2100,11 +2100,11 @@ function json_ResponseHeader(m: DeepPartial<ResponseHeader>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.clusterId;
-    if (v != null && v !== 0) o.cluster_id = String(v);
+    if (v != null && v !== 0n) o.cluster_id = String(v);
   }
   {
     const v = m.memberId;
-    if (v != null && v !== 0) o.member_id = String(v);
+    if (v != null && v !== 0n) o.member_id = String(v);
   }
   {
     const v = m.revision;
@@ -2122,9 +2122,9 @@ function fromJson_ResponseHeader(x: unknown, path: string): ResponseHeader {
   const m = create_ResponseHeader(undefined);
   let v: unknown;
   v = jsonField(o, "cluster_id", "clusterId");
-  if (v !== undefined) m.clusterId = jsonUint64(v, `${path}.cluster_id`);
+  if (v !== undefined) m.clusterId = jsonBig(v, `${path}.cluster_id`, true);
   v = jsonField(o, "member_id", "memberId");
-  if (v !== undefined) m.memberId = jsonUint64(v, `${path}.member_id`);
+  if (v !== undefined) m.memberId = jsonBig(v, `${path}.member_id`, true);
   v = jsonField(o, "revision", "revision");
   if (v !== undefined) m.revision = jsonInt64(v, `${path}.revision`);
   v = jsonField(o, "raft_term", "raftTerm");
@@ -7474,7 +7474,7 @@ function fromJson_LeaseLeasesResponse(x: unknown, path: string): LeaseLeasesResp
 
 /** Proto message `etcdserverpb.Member`. */
 export interface Member {
-  ID: number;
+  ID: bigint;
   /** Empty until the member has started. */
   name: string;
   peerURLs: string[];
@@ -7513,7 +7513,7 @@ export const Member = {
 function create_Member(i: DeepPartial<Member> | undefined): Member {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       name: '',
       peerURLs: [],
       clientURLs: [],
@@ -7521,7 +7521,7 @@ function create_Member(i: DeepPartial<Member> | undefined): Member {
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     name: i.name ?? '',
     peerURLs: i.peerURLs == null ? [] : i.peerURLs.slice(),
     clientURLs: i.clientURLs == null ? [] : i.clientURLs.slice(),
@@ -7532,9 +7532,9 @@ function create_Member(i: DeepPartial<Member> | undefined): Member {
 function write_Member(m: DeepPartial<Member>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -7573,7 +7573,7 @@ function write_Member(m: DeepPartial<Member>, w: Writer): void {
 
 function read_Member(r: Reader, end: number): Member {
   const m: Member = {
-    ID: 0,
+    ID: 0n,
     name: '',
     peerURLs: [],
     clientURLs: [],
@@ -7583,7 +7583,7 @@ function read_Member(r: Reader, end: number): Member {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.uint64();
+        m.ID = r.uint64n();
         break;
       }
       case 18: {
@@ -7611,7 +7611,7 @@ function json_Member(m: DeepPartial<Member>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.name;
@@ -7637,7 +7637,7 @@ function fromJson_Member(x: unknown, path: string): Member {
   const m = create_Member(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonUint64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, true);
   v = jsonField(o, "name", "name");
   if (v !== undefined) m.name = jsonString(v, `${path}.name`);
   v = jsonField(o, "peerURLs", "peerURLs");
@@ -7915,7 +7915,7 @@ function fromJson_MemberAddResponse(x: unknown, path: string): MemberAddResponse
 
 /** Proto message `etcdserverpb.MemberRemoveRequest`. */
 export interface MemberRemoveRequest {
-  ID: number;
+  ID: bigint;
 }
 
 /** Codec for {@link MemberRemoveRequest} (`etcdserverpb.MemberRemoveRequest`). */
@@ -7948,33 +7948,33 @@ export const MemberRemoveRequest = {
 function create_MemberRemoveRequest(i: DeepPartial<MemberRemoveRequest> | undefined): MemberRemoveRequest {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
   };
 }
 
 function write_MemberRemoveRequest(m: DeepPartial<MemberRemoveRequest>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
 }
 
 function read_MemberRemoveRequest(r: Reader, end: number): MemberRemoveRequest {
   const m: MemberRemoveRequest = {
-    ID: 0,
+    ID: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.uint64();
+        m.ID = r.uint64n();
         break;
       }
       default:
@@ -7988,7 +7988,7 @@ function json_MemberRemoveRequest(m: DeepPartial<MemberRemoveRequest>): JsonObje
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   return o;
 }
@@ -7998,7 +7998,7 @@ function fromJson_MemberRemoveRequest(x: unknown, path: string): MemberRemoveReq
   const m = create_MemberRemoveRequest(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonUint64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, true);
   return m;
 }
 
@@ -8128,7 +8128,7 @@ function fromJson_MemberRemoveResponse(x: unknown, path: string): MemberRemoveRe
 
 /** Proto message `etcdserverpb.MemberUpdateRequest`. */
 export interface MemberUpdateRequest {
-  ID: number;
+  ID: bigint;
   peerURLs: string[];
 }
 
@@ -8162,12 +8162,12 @@ export const MemberUpdateRequest = {
 function create_MemberUpdateRequest(i: DeepPartial<MemberUpdateRequest> | undefined): MemberUpdateRequest {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       peerURLs: [],
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     peerURLs: i.peerURLs == null ? [] : i.peerURLs.slice(),
   };
 }
@@ -8175,9 +8175,9 @@ function create_MemberUpdateRequest(i: DeepPartial<MemberUpdateRequest> | undefi
 function write_MemberUpdateRequest(m: DeepPartial<MemberUpdateRequest>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -8193,14 +8193,14 @@ function write_MemberUpdateRequest(m: DeepPartial<MemberUpdateRequest>, w: Write
 
 function read_MemberUpdateRequest(r: Reader, end: number): MemberUpdateRequest {
   const m: MemberUpdateRequest = {
-    ID: 0,
+    ID: 0n,
     peerURLs: [],
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.uint64();
+        m.ID = r.uint64n();
         break;
       }
       case 18:
@@ -8217,7 +8217,7 @@ function json_MemberUpdateRequest(m: DeepPartial<MemberUpdateRequest>): JsonObje
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.peerURLs;
@@ -8231,7 +8231,7 @@ function fromJson_MemberUpdateRequest(x: unknown, path: string): MemberUpdateReq
   const m = create_MemberUpdateRequest(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonUint64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, true);
   v = jsonField(o, "peerURLs", "peerURLs");
   if (v !== undefined) m.peerURLs = jsonArray(v, `${path}.peerURLs`).map((e, n) => jsonString(e, `${path}.peerURLs[${n}]`));
   return m;
@@ -8577,7 +8577,7 @@ function fromJson_MemberListResponse(x: unknown, path: string): MemberListRespon
 
 /** Proto message `etcdserverpb.MemberPromoteRequest`. */
 export interface MemberPromoteRequest {
-  ID: number;
+  ID: bigint;
 }
 
 /** Codec for {@link MemberPromoteRequest} (`etcdserverpb.MemberPromoteRequest`). */
@@ -8610,33 +8610,33 @@ export const MemberPromoteRequest = {
 function create_MemberPromoteRequest(i: DeepPartial<MemberPromoteRequest> | undefined): MemberPromoteRequest {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
   };
 }
 
 function write_MemberPromoteRequest(m: DeepPartial<MemberPromoteRequest>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
 }
 
 function read_MemberPromoteRequest(r: Reader, end: number): MemberPromoteRequest {
   const m: MemberPromoteRequest = {
-    ID: 0,
+    ID: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.uint64();
+        m.ID = r.uint64n();
         break;
       }
       default:
@@ -8650,7 +8650,7 @@ function json_MemberPromoteRequest(m: DeepPartial<MemberPromoteRequest>): JsonOb
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   return o;
 }
@@ -8660,7 +8660,7 @@ function fromJson_MemberPromoteRequest(x: unknown, path: string): MemberPromoteR
   const m = create_MemberPromoteRequest(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonUint64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, true);
   return m;
 }
 
@@ -8953,7 +8953,7 @@ function fromJson_DefragmentResponse(x: unknown, path: string): DefragmentRespon
 /** Proto message `etcdserverpb.MoveLeaderRequest`. */
 export interface MoveLeaderRequest {
   /** Member that should become leader. */
-  targetID: number;
+  targetID: bigint;
 }
 
 /** Codec for {@link MoveLeaderRequest} (`etcdserverpb.MoveLeaderRequest`). */
@@ -8986,33 +8986,33 @@ export const MoveLeaderRequest = {
 function create_MoveLeaderRequest(i: DeepPartial<MoveLeaderRequest> | undefined): MoveLeaderRequest {
   if (i == null) {
     return {
-      targetID: 0,
+      targetID: 0n,
     };
   }
   return {
-    targetID: i.targetID ?? 0,
+    targetID: i.targetID ?? 0n,
   };
 }
 
 function write_MoveLeaderRequest(m: DeepPartial<MoveLeaderRequest>, w: Writer): void {
   {
     const v = m.targetID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
 }
 
 function read_MoveLeaderRequest(r: Reader, end: number): MoveLeaderRequest {
   const m: MoveLeaderRequest = {
-    targetID: 0,
+    targetID: 0n,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.targetID = r.uint64();
+        m.targetID = r.uint64n();
         break;
       }
       default:
@@ -9026,7 +9026,7 @@ function json_MoveLeaderRequest(m: DeepPartial<MoveLeaderRequest>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.targetID;
-    if (v != null && v !== 0) o.targetID = String(v);
+    if (v != null && v !== 0n) o.targetID = String(v);
   }
   return o;
 }
@@ -9036,7 +9036,7 @@ function fromJson_MoveLeaderRequest(x: unknown, path: string): MoveLeaderRequest
   const m = create_MoveLeaderRequest(undefined);
   let v: unknown;
   v = jsonField(o, "targetID", "targetID");
-  if (v !== undefined) m.targetID = jsonUint64(v, `${path}.targetID`);
+  if (v !== undefined) m.targetID = jsonBig(v, `${path}.targetID`, true);
   return m;
 }
 
@@ -9139,7 +9139,7 @@ function fromJson_MoveLeaderResponse(x: unknown, path: string): MoveLeaderRespon
 export interface AlarmRequest {
   action: AlarmRequest_AlarmAction;
   /** Member concerned; 0 means all members. */
-  memberID: number;
+  memberID: bigint;
   alarm: AlarmType;
 }
 
@@ -9174,13 +9174,13 @@ function create_AlarmRequest(i: DeepPartial<AlarmRequest> | undefined): AlarmReq
   if (i == null) {
     return {
       action: 0 as AlarmRequest_AlarmAction,
-      memberID: 0,
+      memberID: 0n,
       alarm: 0 as AlarmType,
     };
   }
   return {
     action: i.action ?? 0 as AlarmRequest_AlarmAction,
-    memberID: i.memberID ?? 0,
+    memberID: i.memberID ?? 0n,
     alarm: i.alarm ?? 0 as AlarmType,
   };
 }
@@ -9195,9 +9195,9 @@ function write_AlarmRequest(m: DeepPartial<AlarmRequest>, w: Writer): void {
   }
   {
     const v = m.memberID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(16);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -9212,7 +9212,7 @@ function write_AlarmRequest(m: DeepPartial<AlarmRequest>, w: Writer): void {
 function read_AlarmRequest(r: Reader, end: number): AlarmRequest {
   const m: AlarmRequest = {
     action: 0 as AlarmRequest_AlarmAction,
-    memberID: 0,
+    memberID: 0n,
     alarm: 0 as AlarmType,
   };
   while (r.pos < end) {
@@ -9223,7 +9223,7 @@ function read_AlarmRequest(r: Reader, end: number): AlarmRequest {
         break;
       }
       case 16: {
-        m.memberID = r.uint64();
+        m.memberID = r.uint64n();
         break;
       }
       case 24: {
@@ -9245,7 +9245,7 @@ function json_AlarmRequest(m: DeepPartial<AlarmRequest>): JsonObject {
   }
   {
     const v = m.memberID;
-    if (v != null && v !== 0) o.memberID = String(v);
+    if (v != null && v !== 0n) o.memberID = String(v);
   }
   {
     const v = m.alarm;
@@ -9261,7 +9261,7 @@ function fromJson_AlarmRequest(x: unknown, path: string): AlarmRequest {
   v = jsonField(o, "action", "action");
   if (v !== undefined) m.action = jsonEnum(v, `${path}.action`, AlarmRequest_AlarmAction_values) as AlarmRequest_AlarmAction;
   v = jsonField(o, "memberID", "memberID");
-  if (v !== undefined) m.memberID = jsonUint64(v, `${path}.memberID`);
+  if (v !== undefined) m.memberID = jsonBig(v, `${path}.memberID`, true);
   v = jsonField(o, "alarm", "alarm");
   if (v !== undefined) m.alarm = jsonEnum(v, `${path}.alarm`, AlarmType_values) as AlarmType;
   return m;
@@ -9269,7 +9269,7 @@ function fromJson_AlarmRequest(x: unknown, path: string): AlarmRequest {
 
 /** Proto message `etcdserverpb.AlarmMember`. */
 export interface AlarmMember {
-  memberID: number;
+  memberID: bigint;
   alarm: AlarmType;
 }
 
@@ -9303,12 +9303,12 @@ export const AlarmMember = {
 function create_AlarmMember(i: DeepPartial<AlarmMember> | undefined): AlarmMember {
   if (i == null) {
     return {
-      memberID: 0,
+      memberID: 0n,
       alarm: 0 as AlarmType,
     };
   }
   return {
-    memberID: i.memberID ?? 0,
+    memberID: i.memberID ?? 0n,
     alarm: i.alarm ?? 0 as AlarmType,
   };
 }
@@ -9316,9 +9316,9 @@ function create_AlarmMember(i: DeepPartial<AlarmMember> | undefined): AlarmMembe
 function write_AlarmMember(m: DeepPartial<AlarmMember>, w: Writer): void {
   {
     const v = m.memberID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -9332,14 +9332,14 @@ function write_AlarmMember(m: DeepPartial<AlarmMember>, w: Writer): void {
 
 function read_AlarmMember(r: Reader, end: number): AlarmMember {
   const m: AlarmMember = {
-    memberID: 0,
+    memberID: 0n,
     alarm: 0 as AlarmType,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.memberID = r.uint64();
+        m.memberID = r.uint64n();
         break;
       }
       case 16: {
@@ -9357,7 +9357,7 @@ function json_AlarmMember(m: DeepPartial<AlarmMember>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.memberID;
-    if (v != null && v !== 0) o.memberID = String(v);
+    if (v != null && v !== 0n) o.memberID = String(v);
   }
   {
     const v = m.alarm;
@@ -9371,7 +9371,7 @@ function fromJson_AlarmMember(x: unknown, path: string): AlarmMember {
   const m = create_AlarmMember(undefined);
   let v: unknown;
   v = jsonField(o, "memberID", "memberID");
-  if (v !== undefined) m.memberID = jsonUint64(v, `${path}.memberID`);
+  if (v !== undefined) m.memberID = jsonBig(v, `${path}.memberID`, true);
   v = jsonField(o, "alarm", "alarm");
   if (v !== undefined) m.alarm = jsonEnum(v, `${path}.alarm`, AlarmType_values) as AlarmType;
   return m;
@@ -9804,7 +9804,7 @@ export interface StatusResponse {
   /** Backend size allocated on disk, in bytes. */
   dbSize: number;
   /** Member id of the leader as this member sees it. */
-  leader: number;
+  leader: bigint;
   /** Raft committed index. */
   raftIndex: number;
   raftTerm: number;
@@ -9853,7 +9853,7 @@ function create_StatusResponse(i: DeepPartial<StatusResponse> | undefined): Stat
       header: undefined,
       version: '',
       dbSize: 0,
-      leader: 0,
+      leader: 0n,
       raftIndex: 0,
       raftTerm: 0,
       raftAppliedIndex: 0,
@@ -9869,7 +9869,7 @@ function create_StatusResponse(i: DeepPartial<StatusResponse> | undefined): Stat
     header: i.header == null ? undefined : create_ResponseHeader(i.header),
     version: i.version ?? '',
     dbSize: i.dbSize ?? 0,
-    leader: i.leader ?? 0,
+    leader: i.leader ?? 0n,
     raftIndex: i.raftIndex ?? 0,
     raftTerm: i.raftTerm ?? 0,
     raftAppliedIndex: i.raftAppliedIndex ?? 0,
@@ -9910,9 +9910,9 @@ function write_StatusResponse(m: DeepPartial<StatusResponse>, w: Writer): void {
   }
   {
     const v = m.leader;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(32);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -9991,7 +9991,7 @@ function read_StatusResponse(r: Reader, end: number): StatusResponse {
     header: undefined,
     version: '',
     dbSize: 0,
-    leader: 0,
+    leader: 0n,
     raftIndex: 0,
     raftTerm: 0,
     raftAppliedIndex: 0,
@@ -10020,7 +10020,7 @@ function read_StatusResponse(r: Reader, end: number): StatusResponse {
         break;
       }
       case 32: {
-        m.leader = r.uint64();
+        m.leader = r.uint64n();
         break;
       }
       case 40: {
@@ -10083,7 +10083,7 @@ function json_StatusResponse(m: DeepPartial<StatusResponse>): JsonObject {
   }
   {
     const v = m.leader;
-    if (v != null && v !== 0) o.leader = String(v);
+    if (v != null && v !== 0n) o.leader = String(v);
   }
   {
     const v = m.raftIndex;
@@ -10135,7 +10135,7 @@ function fromJson_StatusResponse(x: unknown, path: string): StatusResponse {
   v = jsonField(o, "dbSize", "dbSize");
   if (v !== undefined) m.dbSize = jsonInt64(v, `${path}.dbSize`);
   v = jsonField(o, "leader", "leader");
-  if (v !== undefined) m.leader = jsonUint64(v, `${path}.leader`);
+  if (v !== undefined) m.leader = jsonBig(v, `${path}.leader`, true);
   v = jsonField(o, "raftIndex", "raftIndex");
   if (v !== undefined) m.raftIndex = jsonUint64(v, `${path}.raftIndex`);
   v = jsonField(o, "raftTerm", "raftTerm");
@@ -15160,7 +15160,7 @@ function fromJson_Attributes(x: unknown, path: string): Attributes {
 
 /** Proto message `membershippb.Member`. */
 export interface membershippb_Member {
-  ID: number;
+  ID: bigint;
   raftAttributes?: RaftAttributes;
   memberAttributes?: Attributes;
 }
@@ -15195,13 +15195,13 @@ export const membershippb_Member = {
 function create_membershippb_Member(i: DeepPartial<membershippb_Member> | undefined): membershippb_Member {
   if (i == null) {
     return {
-      ID: 0,
+      ID: 0n,
       raftAttributes: undefined,
       memberAttributes: undefined,
     };
   }
   return {
-    ID: i.ID ?? 0,
+    ID: i.ID ?? 0n,
     raftAttributes: i.raftAttributes == null ? undefined : create_RaftAttributes(i.raftAttributes),
     memberAttributes: i.memberAttributes == null ? undefined : create_Attributes(i.memberAttributes),
   };
@@ -15210,9 +15210,9 @@ function create_membershippb_Member(i: DeepPartial<membershippb_Member> | undefi
 function write_membershippb_Member(m: DeepPartial<membershippb_Member>, w: Writer): void {
   {
     const v = m.ID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -15241,7 +15241,7 @@ function write_membershippb_Member(m: DeepPartial<membershippb_Member>, w: Write
 
 function read_membershippb_Member(r: Reader, end: number): membershippb_Member {
   const m: membershippb_Member = {
-    ID: 0,
+    ID: 0n,
     raftAttributes: undefined,
     memberAttributes: undefined,
   };
@@ -15249,7 +15249,7 @@ function read_membershippb_Member(r: Reader, end: number): membershippb_Member {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.ID = r.uint64();
+        m.ID = r.uint64n();
         break;
       }
       case 18: {
@@ -15275,7 +15275,7 @@ function json_membershippb_Member(m: DeepPartial<membershippb_Member>): JsonObje
   const o: JsonObject = {};
   {
     const v = m.ID;
-    if (v != null && v !== 0) o.ID = String(v);
+    if (v != null && v !== 0n) o.ID = String(v);
   }
   {
     const v = m.raftAttributes;
@@ -15293,7 +15293,7 @@ function fromJson_membershippb_Member(x: unknown, path: string): membershippb_Me
   const m = create_membershippb_Member(undefined);
   let v: unknown;
   v = jsonField(o, "ID", "ID");
-  if (v !== undefined) m.ID = jsonUint64(v, `${path}.ID`);
+  if (v !== undefined) m.ID = jsonBig(v, `${path}.ID`, true);
   v = jsonField(o, "raft_attributes", "raftAttributes");
   if (v !== undefined) m.raftAttributes = fromJson_RaftAttributes(v, `${path}.raft_attributes`);
   v = jsonField(o, "member_attributes", "memberAttributes");
@@ -15392,7 +15392,7 @@ function fromJson_ClusterVersionSetRequest(x: unknown, path: string): ClusterVer
 
 /** Proto message `membershippb.ClusterMemberAttrSetRequest`. */
 export interface ClusterMemberAttrSetRequest {
-  memberID: number;
+  memberID: bigint;
   memberAttributes?: Attributes;
 }
 
@@ -15426,12 +15426,12 @@ export const ClusterMemberAttrSetRequest = {
 function create_ClusterMemberAttrSetRequest(i: DeepPartial<ClusterMemberAttrSetRequest> | undefined): ClusterMemberAttrSetRequest {
   if (i == null) {
     return {
-      memberID: 0,
+      memberID: 0n,
       memberAttributes: undefined,
     };
   }
   return {
-    memberID: i.memberID ?? 0,
+    memberID: i.memberID ?? 0n,
     memberAttributes: i.memberAttributes == null ? undefined : create_Attributes(i.memberAttributes),
   };
 }
@@ -15439,9 +15439,9 @@ function create_ClusterMemberAttrSetRequest(i: DeepPartial<ClusterMemberAttrSetR
 function write_ClusterMemberAttrSetRequest(m: DeepPartial<ClusterMemberAttrSetRequest>, w: Writer): void {
   {
     const v = m.memberID;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -15459,14 +15459,14 @@ function write_ClusterMemberAttrSetRequest(m: DeepPartial<ClusterMemberAttrSetRe
 
 function read_ClusterMemberAttrSetRequest(r: Reader, end: number): ClusterMemberAttrSetRequest {
   const m: ClusterMemberAttrSetRequest = {
-    memberID: 0,
+    memberID: 0n,
     memberAttributes: undefined,
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.memberID = r.uint64();
+        m.memberID = r.uint64n();
         break;
       }
       case 18: {
@@ -15486,7 +15486,7 @@ function json_ClusterMemberAttrSetRequest(m: DeepPartial<ClusterMemberAttrSetReq
   const o: JsonObject = {};
   {
     const v = m.memberID;
-    if (v != null && v !== 0) o.member_ID = String(v);
+    if (v != null && v !== 0n) o.member_ID = String(v);
   }
   {
     const v = m.memberAttributes;
@@ -15500,7 +15500,7 @@ function fromJson_ClusterMemberAttrSetRequest(x: unknown, path: string): Cluster
   const m = create_ClusterMemberAttrSetRequest(undefined);
   let v: unknown;
   v = jsonField(o, "member_ID", "memberID");
-  if (v !== undefined) m.memberID = jsonUint64(v, `${path}.member_ID`);
+  if (v !== undefined) m.memberID = jsonBig(v, `${path}.member_ID`, true);
   v = jsonField(o, "member_attributes", "memberAttributes");
   if (v !== undefined) m.memberAttributes = fromJson_Attributes(v, `${path}.member_attributes`);
   return m;
@@ -17063,7 +17063,7 @@ function fromJson_ProclaimResponse(x: unknown, path: string): ProclaimResponse {
  * Proto message `kvpb.MemberContext`.
  */
 export interface MemberContext {
-  id: number;
+  id: bigint;
   name: string;
   peerUrls: string[];
   clientUrls: string[];
@@ -17100,7 +17100,7 @@ export const MemberContext = {
 function create_MemberContext(i: DeepPartial<MemberContext> | undefined): MemberContext {
   if (i == null) {
     return {
-      id: 0,
+      id: 0n,
       name: '',
       peerUrls: [],
       clientUrls: [],
@@ -17108,7 +17108,7 @@ function create_MemberContext(i: DeepPartial<MemberContext> | undefined): Member
     };
   }
   return {
-    id: i.id ?? 0,
+    id: i.id ?? 0n,
     name: i.name ?? '',
     peerUrls: i.peerUrls == null ? [] : i.peerUrls.slice(),
     clientUrls: i.clientUrls == null ? [] : i.clientUrls.slice(),
@@ -17119,9 +17119,9 @@ function create_MemberContext(i: DeepPartial<MemberContext> | undefined): Member
 function write_MemberContext(m: DeepPartial<MemberContext>, w: Writer): void {
   {
     const v = m.id;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -17160,7 +17160,7 @@ function write_MemberContext(m: DeepPartial<MemberContext>, w: Writer): void {
 
 function read_MemberContext(r: Reader, end: number): MemberContext {
   const m: MemberContext = {
-    id: 0,
+    id: 0n,
     name: '',
     peerUrls: [],
     clientUrls: [],
@@ -17170,7 +17170,7 @@ function read_MemberContext(r: Reader, end: number): MemberContext {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.id = r.uint64();
+        m.id = r.uint64n();
         break;
       }
       case 18: {
@@ -17198,7 +17198,7 @@ function json_MemberContext(m: DeepPartial<MemberContext>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.id;
-    if (v != null && v !== 0) o.id = String(v);
+    if (v != null && v !== 0n) o.id = String(v);
   }
   {
     const v = m.name;
@@ -17224,7 +17224,7 @@ function fromJson_MemberContext(x: unknown, path: string): MemberContext {
   const m = create_MemberContext(undefined);
   let v: unknown;
   v = jsonField(o, "id", "id");
-  if (v !== undefined) m.id = jsonUint64(v, `${path}.id`);
+  if (v !== undefined) m.id = jsonBig(v, `${path}.id`, true);
   v = jsonField(o, "name", "name");
   if (v !== undefined) m.name = jsonString(v, `${path}.name`);
   v = jsonField(o, "peer_urls", "peerUrls");
@@ -17379,7 +17379,7 @@ function fromJson_LeaseRecord(x: unknown, path: string): LeaseRecord {
  * Proto message `kvpb.ClusterRecord`.
  */
 export interface ClusterRecord {
-  clusterId: number;
+  clusterId: bigint;
   /** Cluster version agreed by the members, e.g. "3.4.0". */
   version: string;
 }
@@ -17414,12 +17414,12 @@ export const ClusterRecord = {
 function create_ClusterRecord(i: DeepPartial<ClusterRecord> | undefined): ClusterRecord {
   if (i == null) {
     return {
-      clusterId: 0,
+      clusterId: 0n,
       version: '',
     };
   }
   return {
-    clusterId: i.clusterId ?? 0,
+    clusterId: i.clusterId ?? 0n,
     version: i.version ?? '',
   };
 }
@@ -17427,9 +17427,9 @@ function create_ClusterRecord(i: DeepPartial<ClusterRecord> | undefined): Cluste
 function write_ClusterRecord(m: DeepPartial<ClusterRecord>, w: Writer): void {
   {
     const v = m.clusterId;
-    if (v != null && v !== 0) {
+    if (v != null && v !== 0n) {
       w.uint32(8);
-      w.uint64(v);
+      w.uint64n(v);
     }
   }
   {
@@ -17443,14 +17443,14 @@ function write_ClusterRecord(m: DeepPartial<ClusterRecord>, w: Writer): void {
 
 function read_ClusterRecord(r: Reader, end: number): ClusterRecord {
   const m: ClusterRecord = {
-    clusterId: 0,
+    clusterId: 0n,
     version: '',
   };
   while (r.pos < end) {
     const t = r.uint32();
     switch (t) {
       case 8: {
-        m.clusterId = r.uint64();
+        m.clusterId = r.uint64n();
         break;
       }
       case 18: {
@@ -17468,7 +17468,7 @@ function json_ClusterRecord(m: DeepPartial<ClusterRecord>): JsonObject {
   const o: JsonObject = {};
   {
     const v = m.clusterId;
-    if (v != null && v !== 0) o.cluster_id = String(v);
+    if (v != null && v !== 0n) o.cluster_id = String(v);
   }
   {
     const v = m.version;
@@ -17482,7 +17482,7 @@ function fromJson_ClusterRecord(x: unknown, path: string): ClusterRecord {
   const m = create_ClusterRecord(undefined);
   let v: unknown;
   v = jsonField(o, "cluster_id", "clusterId");
-  if (v !== undefined) m.clusterId = jsonUint64(v, `${path}.cluster_id`);
+  if (v !== undefined) m.clusterId = jsonBig(v, `${path}.cluster_id`, true);
   v = jsonField(o, "version", "version");
   if (v !== undefined) m.version = jsonString(v, `${path}.version`);
   return m;
