@@ -252,6 +252,10 @@ describe('exact JSON and id parsing helpers', () => {
       isLearner: false,
     });
     expect(new TextDecoder().decode(encodeMemberContext(m))).toContain('"id":10276657743932975437,');
+    // A promotion carries etcd's ConfigChangeContext flag (etcd 3.4 applies AddNode as a promotion only
+    // with it); a plain add does not.
+    expect(JSON.parse(new TextDecoder().decode(encodeMemberContext(m, true))).isPromote).toBe(true);
+    expect(new TextDecoder().decode(encodeMemberContext(m))).not.toContain('isPromote');
     expect(parseMembersJson(membersJson([m, { ...m, id: 2n ** 64n - 1n, isLearner: true }]))).toEqual([
       m,
       { ...m, id: 2n ** 64n - 1n, isLearner: true },

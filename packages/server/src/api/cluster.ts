@@ -181,7 +181,7 @@ export class ClusterApi {
     const leader = progress?.get(this.etcd.memberId);
     if (!learner || !leader || learner.match < leader.match * LEARNER_READY_PERCENT)
       throw Errors.learnerNotReady();
-    return this.etcd.proposeConfChange(ConfChangeType.AddNode, { ...m, isLearner: false });
+    return this.etcd.proposeConfChange(ConfChangeType.AddNode, { ...m, isLearner: false }, true);
   }
 }
 

@@ -44,8 +44,13 @@ export function memberFromJson(j: Record<string, unknown>): Member {
 }
 
 /** A ConfChange's context as etcd writes it: the member's JSON. The request id is `ConfChange.id`. */
-export function encodeMemberContext(m: Member): Uint8Array {
-  return new TextEncoder().encode(stringifyJsonExact(memberToJson(m)));
+export function encodeMemberContext(m: Member, isPromote = false): Uint8Array {
+  // etcd's ConfigChangeContext: the member's JSON plus `isPromote`, which tells etcd members that an
+  // AddNode of an existing learner promotes it (without it etcd 3.4 refuses the change as a duplicate
+  // add and its raft config would diverge from kv members').
+  const j = memberToJson(m);
+  if (isPromote) j.isPromote = true;
+  return new TextEncoder().encode(stringifyJsonExact(j));
 }
 
 /**

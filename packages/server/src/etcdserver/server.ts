@@ -916,13 +916,13 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   /** Proposes a membership change; resolves with the member list after it is applied. */
-  async proposeConfChange(type: ConfChangeType, member: Member): Promise<Member[]> {
+  async proposeConfChange(type: ConfChangeType, member: Member, isPromote = false): Promise<Member[]> {
     if (this.stopped) throw Errors.stopped();
     const requestId = this.idGen.next();
     const cc: ConfChange = {
       type,
       nodeId: member.id,
-      context: encodeMemberContext(member),
+      context: encodeMemberContext(member, isPromote),
       id: requestId,
     };
     const p = this.waiters.register(requestId);
