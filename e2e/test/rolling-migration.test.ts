@@ -30,6 +30,9 @@ class Writer {
     this.done = this.loop();
   }
 
+  /** The put in flight, if any (a switch or a pause waits for it). */
+  private inFlight: Promise<void> = Promise.resolve();
+
   private async loop(): Promise<void> {
     while (this.running) {
       if (this.paused) {
@@ -37,19 +40,27 @@ class Writer {
         continue;
       }
       const key = `mig/${this.n++}`;
-      try {
-        const res = await this.client.put(key).value(key).exec();
-        this.acked.set(Number(res.header.revision), key);
-      } catch (err) {
-        this.failures.push(`${key}: ${String(err)}`);
-      }
+      const client = this.client;
+      this.inFlight = client
+        .put(key)
+        .value(key)
+        .exec()
+        .then(
+          (res) => {
+            this.acked.set(Number(res.header.revision), key);
+          },
+          (err) => {
+            this.failures.push(`${key}: ${String(err)}`);
+          },
+        );
+      await this.inFlight;
     }
   }
 
   /** Moves to `hosts` between two puts (the old client is closed once its put returned). */
   async switchTo(hosts: string[]): Promise<void> {
     this.paused = true;
-    await sleep(50);
+    await this.inFlight;
     const old = this.client;
     this.client = new Etcd3({ hosts });
     this.paused = false;
@@ -58,7 +69,7 @@ class Writer {
 
   async pause(): Promise<void> {
     this.paused = true;
-    await sleep(100);
+    await this.inFlight;
   }
 
   resume(): void {
