@@ -1,5 +1,6 @@
 // kv-server as a member of a Debian etcd 3.4 cluster (issue #13, section 2): added as a learner through
-// etcdctl, it catches up from etcd's log (v3 requests, etcd's v2 membership requests, conf changes),
+// etcdctl after etcd compacted its log, it catches up from etcd's snapshot (v2 store JSON membership and a
+// bbolt backend) and etcd's log (v3 requests, etcd's v2 membership requests, conf changes),
 // is promoted, serves linearizable reads, publishes its attributes the way etcd members apply them,
 // becomes leader, and brings an etcd member that was down past a snapshot back with a snapshot in
 // etcd's format. Every member ends with the same hash. Always etcd + kv, whatever KV_E2E_TARGET says.
@@ -35,8 +36,14 @@ describe('a kv member in an etcd cluster', () => {
     const cluster = c;
     const etcdLeader = cluster.member(await cluster.waitLeader());
     expect((await etcdctl(etcdLeader.endpoint, ['put', 'from-etcd', 'before-kv'])).stdout.trim()).toBe('OK');
+    // Far more entries than etcd keeps behind its snapshot, and a compaction: the new kv member can only
+    // catch up from a snapshot in etcd's formats (v2 store JSON + bbolt), installed into kv's engine.
+    await putMany(etcdLeader.endpoint, WRITES);
+    const before = await etcdLeader.status();
+    expect((await etcdctl(etcdLeader.endpoint, ['compact', String(before!.revision)])).code).toBe(0);
 
     const kv = await cluster.addMember('kv1', { learner: true, target: 'kv' });
+    expect(kv.log).toMatch(/received and saved database snapshot|saved database snapshot to disk/);
     await cluster.promote(kv.index);
     // Linearizable reads on kv see etcd's writes, and etcd members see kv's.
     const got = await etcdctl(kv.endpoint, ['get', 'from-etcd', '--consistency=l', '--print-value-only']);
