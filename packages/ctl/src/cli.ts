@@ -33,6 +33,7 @@ function handler(body: (ctx: Ctx, a: Args) => Promise<void>, failExit: number = 
     let ctx: Ctx | undefined;
     try {
       ctx = new Ctx(a);
+      await ctx.askPasswordIfNeeded();
       await body(ctx, a);
     } catch (e) {
       const err = ctlErrorOf(e, failExit);
@@ -95,7 +96,7 @@ function kvCommands(y: Argv, argv: string[]): Argv {
       'txn',
       'Txn processes all the requests in one transaction',
       (c: Argv) => c.boolean('interactive').alias('interactive', 'i'),
-      handler((ctx) => txn(ctx)),
+      handler((ctx, a) => txn(ctx, a.interactive === true)),
     )
     .command(
       'compaction [revision]',

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { AuthFailedError, DeadlineExceededError, KvClient, KvError, type TlsOptions } from '@kv/client';
 import { captureResponses, headerBytesOf } from './protobuf.js';
+import { askPassword, closeStdinLines } from './stdin-lines.js';
 import { CtlError, Exit, parseDuration } from './util.js';
 
 /** Output formats of `-w/--write-out`. */
@@ -46,6 +47,20 @@ export class Ctx {
       .filter((e) => e !== '');
   }
 
+  /** The password typed at etcdctl's prompt (`--user name` with no password given). */
+  private promptedPassword: string | undefined;
+
+  /** Asks for the password as etcdctl does when `--user` names no password and `--password` is empty. */
+  async askPasswordIfNeeded(): Promise<void> {
+    const user = this.args.user;
+    if (!user || user.includes(':') || this.args.password) return;
+    try {
+      this.promptedPassword = await askPassword();
+    } finally {
+      closeStdinLines();
+    }
+  }
+
   /** The client, created on first use (so `version` works without a server). */
   client(): KvClient {
     if (!this.clientInstance) {
@@ -60,7 +75,7 @@ export class Ctx {
           password = this.args.user.slice(i + 1);
         } else {
           username = this.args.user;
-          password = this.args.password ?? '';
+          password = this.args.password || this.promptedPassword || '';
         }
       }
       const secure =

@@ -36,8 +36,22 @@ function printedAsResponse(
 
 const names = (list: string[]): JVal => arr(list.map((n) => str(n, true)));
 
+/**
+ * etcdctl's `auth enable`: when the server answers that root lacks the root role, etcdctl itself adds
+ * the role, grants it to root and tries again.
+ */
 export async function authEnable(ctx: Ctx): Promise<void> {
-  await ctx.client().authEnable();
+  const client = ctx.client();
+  for (;;) {
+    try {
+      await client.authEnable();
+      break;
+    } catch (e) {
+      if (!/root user does not have root role/.test((e as Error).message)) throw e;
+      await client.roleAdd('root');
+      await client.userGrantRole('root', 'root');
+    }
+  }
   line('Authentication Enabled');
 }
 

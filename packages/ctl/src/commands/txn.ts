@@ -10,6 +10,7 @@ import type { DeepPartial, RequestOp, Compare as WireCompare } from '@kv/client/
 import type { Ctx } from '../context.js';
 import { fieldsHeader } from '../display.js';
 import { arr, bool, header, obj, raw } from '../gojson.js';
+import { closeStdinLines, nextSection } from '../stdin-lines.js';
 import { CtlError, Exit, leaseIdArg, line } from '../util.js';
 import {
   type DelResult,
@@ -24,7 +25,6 @@ import {
   printPut,
   putJson,
   putOptions,
-  readStdin,
 } from './kv.js';
 
 /** Splits an operation line into words, honouring double and single quotes. */
@@ -171,9 +171,30 @@ export function parseTxnInput(text: string): {
   };
 }
 
-export async function txn(ctx: Ctx): Promise<void> {
+/**
+ * Reads the three sections as etcdctl does: each ends with an empty line, and input that ends before
+ * that fails with `Error: EOF` (exit 3). With `-i` each section's prompt is printed before it is read.
+ */
+async function readSections(interactive: boolean): Promise<ReturnType<typeof parseTxnInput>> {
+  const section = async <T>(prompt: string, parse: (l: string) => T): Promise<T[]> => {
+    if (interactive) line(prompt);
+    const lines = await nextSection();
+    if (lines === undefined) throw new CtlError('EOF', Exit.invalidInput);
+    return lines.map(parse);
+  };
+  try {
+    const compare = await section('compares:', parseCompare);
+    const success = await section('success requests (get, put, del):', parseOp);
+    const failure = await section('failure requests (get, put, del):', parseOp);
+    return { compare, success, failure };
+  } finally {
+    closeStdinLines();
+  }
+}
+
+export async function txn(ctx: Ctx, interactive = false): Promise<void> {
   ctx.requireFormats('simple', 'json', 'fields', 'protobuf');
-  const req = parseTxnInput(await readStdin());
+  const req = await readSections(interactive);
   const res = await ctx.client().txn(req);
   if (ctx.printedProtobuf()) return;
   if (ctx.format === 'json') {
