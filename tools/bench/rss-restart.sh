@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Memory after a 200k-key load and restart-to-serving time of kv-server (issue 15, docs/benchmarks.md
+# "Memory and restart").
+# usage: tools/bench/rss-restart.sh LABEL [PORT_BASE] [ENV=VALUE ...]
+#   Loads 200 000 16-byte keys (tools/bench/load.mjs, 100 clients / 10 connections) into a fresh data dir,
+#   prints RSS and memoryUsage (tools/bench/memdump.cjs), stops the server, starts it again and prints the
+#   milliseconds until `etcdctl endpoint health` succeeds, then RSS after the restart.
+#   ENV assignments are passed to bin/kv-server, e.g. KV_NODE_FLAGS="--max-semi-space-size=16".
+#   KV_BIN=etcd measures real etcd instead (same load, same restart probe).
+set -u
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+label=$1
+shift
+base=41730
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then base=$1; shift; fi
+client=$base peer=$((base + 1))
+dir=/tmp/rss-$label
+log=/tmp/rss-$label.log
+rm -rf "$dir"
+start() {
+  if [ "${KV_BIN:-}" = etcd ]; then
+    env "$@" etcd --data-dir "$dir" --listen-client-urls "http://127.0.0.1:$client" \
+      --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" \
+      --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "default=http://127.0.0.1:$peer" >>"$log" 2>&1 &
+  else
+    env KV_NODE_FLAGS="--expose-gc --require $here/tools/bench/memdump.cjs ${KV_EXTRA_FLAGS:-}" "$@" "$here/bin/kv-server" \
+      --data-dir "$dir" --listen-client-urls "http://127.0.0.1:$client" \
+      --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" >>"$log" 2>&1 &
+  fi
+  pid=$!
+}
+wait_healthy() {
+  for _ in $(seq 1 2000); do
+    etcdctl --endpoints "127.0.0.1:$client" endpoint health >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.02
+  done
+  echo "server did not become healthy; see $log" >&2
+  return 1
+}
+rss() { echo $(($(awk '/VmRSS/{print $2}' "/proc/$pid/status") / 1024)); }
+: >"$log"
+start "$@"
+wait_healthy || exit 1
+node "$here/tools/bench/load.mjs" --endpoint "127.0.0.1:$client" --op put --clients 100 --conns 10 --total 200000 \
+  --key-space 200000 --key-size 16 --max-seconds 600 >/dev/null
+sleep 2
+echo "$label rss_mib=$(rss)"
+if [ "${KV_BIN:-}" != etcd ]; then
+  kill -USR2 "$pid"
+  sleep 3
+  grep MEMDUMP "$log" | tail -2
+fi
+kill "$pid"
+wait "$pid" 2>/dev/null
+sleep 0.5
+t0=$(date +%s%N)
+start "$@"
+wait_healthy || exit 1
+echo "$label restart_ms=$((($(date +%s%N) - t0) / 1000000))"
+sleep 1
+echo "$label rss_after_restart_mib=$(rss)"
+kill "$pid"
+wait "$pid" 2>/dev/null
