@@ -4,7 +4,8 @@
 # usage: tools/bench/rss-restart.sh LABEL [PORT_BASE] [ENV=VALUE ...]
 #   Loads 200 000 16-byte keys (tools/bench/load.mjs, 100 clients / 10 connections) into a fresh data dir,
 #   prints RSS and memoryUsage (tools/bench/memdump.cjs), stops the server, starts it again and prints the
-#   milliseconds until `etcdctl endpoint health` succeeds, then RSS after the restart.
+#   milliseconds until `etcdctl endpoint health` succeeds, then RSS after the restart. RSS is sampled 2 s
+#   and 20 s after the load and 1 s and 20 s after the restart.
 #   ENV assignments are passed to bin/kv-server, e.g. KV_NODE_FLAGS="--max-semi-space-size=16".
 #   KV_BIN=etcd measures real etcd instead (same load, same restart probe).
 set -u
@@ -44,8 +45,12 @@ start "$@"
 wait_healthy || exit 1
 node "$here/tools/bench/load.mjs" --endpoint "127.0.0.1:$client" --op put --clients 100 --conns 10 --total 200000 \
   --key-space 200000 --key-size 16 --max-seconds 600 >/dev/null
+# RSS right after the load and once V8's memory reducer has had time to run (it starts after ~8 s of low
+# allocation and may shrink the young generation).
 sleep 2
-echo "$label rss_mib=$(rss)"
+echo "$label rss_mib=$(rss) (2 s after the load)"
+sleep 18
+echo "$label rss_mib=$(rss) (20 s after the load)"
 if [ "${KV_BIN:-}" != etcd ]; then
   kill -USR2 "$pid"
   sleep 3
@@ -59,6 +64,8 @@ start "$@"
 wait_healthy || exit 1
 echo "$label restart_ms=$((($(date +%s%N) - t0) / 1000000))"
 sleep 1
-echo "$label rss_after_restart_mib=$(rss)"
+echo "$label rss_after_restart_mib=$(rss) (1 s after serving)"
+sleep 19
+echo "$label rss_after_restart_mib=$(rss) (20 s after serving)"
 kill "$pid"
 wait "$pid" 2>/dev/null
