@@ -6,7 +6,8 @@
 #   prints RSS and memoryUsage (tools/bench/memdump.cjs), stops the server, starts it again and prints the
 #   milliseconds until `etcdctl endpoint health` succeeds, then RSS after the restart. RSS is sampled 2 s
 #   and 20 s after the load and 1 s and 20 s after the restart.
-#   ENV assignments are passed to bin/kv-server, e.g. KV_NODE_FLAGS="--max-semi-space-size=16".
+#   ENV assignments are exported to bin/kv-server; KV_EXTRA_FLAGS adds node/V8 flags to the ones the
+#   script sets (it preloads memdump.cjs through KV_NODE_FLAGS), e.g. KV_EXTRA_FLAGS=--max-semi-space-size=16.
 #   KV_BIN=etcd measures real etcd instead (same load, same restart probe).
 set -u
 here="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -15,16 +16,18 @@ shift
 base=41730
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then base=$1; shift; fi
 client=$base peer=$((base + 1))
+# ENV=VALUE arguments apply to this script too (KV_EXTRA_FLAGS, KV_BIN) and to the server it starts.
+for a in "$@"; do export "${a?}"; done
 dir=/tmp/rss-$label
 log=/tmp/rss-$label.log
 rm -rf "$dir"
 start() {
   if [ "${KV_BIN:-}" = etcd ]; then
-    env "$@" etcd --data-dir "$dir" --listen-client-urls "http://127.0.0.1:$client" \
+    etcd --data-dir "$dir" --listen-client-urls "http://127.0.0.1:$client" \
       --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" \
       --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "default=http://127.0.0.1:$peer" >>"$log" 2>&1 &
   else
-    env KV_NODE_FLAGS="--expose-gc --require $here/tools/bench/memdump.cjs ${KV_EXTRA_FLAGS:-}" "$@" "$here/bin/kv-server" \
+    KV_NODE_FLAGS="--expose-gc --require $here/tools/bench/memdump.cjs ${KV_EXTRA_FLAGS:-}" "$here/bin/kv-server" \
       --data-dir "$dir" --listen-client-urls "http://127.0.0.1:$client" \
       --advertise-client-urls "http://127.0.0.1:$client" --listen-peer-urls "http://127.0.0.1:$peer" >>"$log" 2>&1 &
   fi
@@ -41,7 +44,7 @@ wait_healthy() {
 }
 rss() { echo $(($(awk '/VmRSS/{print $2}' "/proc/$pid/status") / 1024)); }
 : >"$log"
-start "$@"
+start
 wait_healthy || exit 1
 node "$here/tools/bench/load.mjs" --endpoint "127.0.0.1:$client" --op put --clients 100 --conns 10 --total 200000 \
   --key-space 200000 --key-size 16 --max-seconds 600 >/dev/null
@@ -60,7 +63,7 @@ kill "$pid"
 wait "$pid" 2>/dev/null
 sleep 0.5
 t0=$(date +%s%N)
-start "$@"
+start
 wait_healthy || exit 1
 echo "$label restart_ms=$((($(date +%s%N) - t0) / 1000000))"
 sleep 1
