@@ -55,9 +55,10 @@ echo "$label rss_mib=$(rss) (2 s after the load)"
 sleep 18
 echo "$label rss_mib=$(rss) (20 s after the load)"
 if [ "${KV_BIN:-}" != etcd ]; then
-  kill -USR2 "$pid"
+  kill -USR2 "$pid" # memdump.cjs: memoryUsage, a full GC, memoryUsage again
   sleep 3
   grep MEMDUMP "$log" | tail -2
+  echo "$label rss_mib=$(rss) (3 s after a full GC)"
 fi
 kill "$pid"
 wait "$pid" 2>/dev/null
