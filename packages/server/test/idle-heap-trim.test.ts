@@ -7,7 +7,7 @@ import { Logger } from '../src/log/logger.js';
 import { fullGcFunction, nextTrimState, startIdleHeapTrim } from '../src/runtime/idle-heap-trim.js';
 
 const MiB = 1024 * 1024;
-const opts = { idleMs: 10_000, maxUtilization: 0.05, minSlackBytes: 32 * MiB };
+const opts = { idleMs: 10_000, maxUtilization: 0.05, minSlackBytes: 64 * MiB, maxTrims: 3 };
 const quiet = (elapsedMs: number, slack = 100 * MiB) => ({
   elapsedMs,
   utilization: 0.01,
@@ -16,32 +16,40 @@ const quiet = (elapsedMs: number, slack = 100 * MiB) => ({
 });
 
 describe('nextTrimState', () => {
-  it('trims once the loop has been idle long enough and there is slack, then not again until busy', () => {
-    let s = { idleForMs: 0, trimmed: false };
+  const run = (s: { idleForMs: number; trims: number }, samples: ReturnType<typeof quiet>[]) => {
     const trims: boolean[] = [];
-    for (let i = 0; i < 12; i++) {
-      const r = nextTrimState(s, quiet(1000), opts);
+    for (const x of samples) {
+      const r = nextTrimState(s, x, opts);
       s = r.state;
       trims.push(r.trim);
     }
-    expect(trims.indexOf(true)).toBe(9); // after 10 s
-    expect(trims.filter(Boolean)).toHaveLength(1);
-    // A busy interval resets; the next idle period trims again.
-    s = nextTrimState(s, { ...quiet(1000), utilization: 0.5 }, opts).state;
-    expect(s).toEqual({ idleForMs: 0, trimmed: false });
-    for (let i = 0; i < 9; i++) s = nextTrimState(s, quiet(1000), opts).state;
-    expect(nextTrimState(s, quiet(1000), opts).trim).toBe(true);
+    return { s, trims };
+  };
+
+  it('trims after the loop has been idle long enough, again every idle period while there is slack', () => {
+    const { s, trims } = run(
+      { idleForMs: 0, trims: 0 },
+      Array.from({ length: 45 }, () => quiet(1000)),
+    );
+    // After 10, 20 and 30 s; then maxTrims (3) stops it.
+    expect(trims.flatMap((t, i) => (t ? [i] : []))).toEqual([9, 19, 29]);
+    // A busy interval starts a new idle period.
+    const busy = nextTrimState(s, { ...quiet(1000), utilization: 0.5 }, opts).state;
+    expect(busy).toEqual({ idleForMs: 0, trims: 0 });
+    expect(
+      run(
+        busy,
+        Array.from({ length: 10 }, () => quiet(1000)),
+      ).trims[9],
+    ).toBe(true);
   });
 
-  it('does not trim a heap without enough unused space', () => {
-    let s = { idleForMs: 0, trimmed: false };
-    let trimmed = false;
-    for (let i = 0; i < 20; i++) {
-      const r = nextTrimState(s, quiet(1000, 8 * MiB), opts);
-      s = r.state;
-      trimmed ||= r.trim;
-    }
-    expect(trimmed).toBe(false);
+  it('stops once the heap has little unused space', () => {
+    const samples = [
+      ...Array.from({ length: 10 }, () => quiet(1000)),
+      ...Array.from({ length: 30 }, () => quiet(1000, 8 * MiB)),
+    ];
+    expect(run({ idleForMs: 0, trims: 0 }, samples).trims.filter(Boolean)).toHaveLength(1);
   });
 });
 

@@ -7,7 +7,8 @@
  * server never triggers: after loading 200 000 keys kv-server stayed at ~340-420 MiB RSS with 40 MiB of
  * live heap (docs/benchmarks.md "Memory and restart"). One full collection once the event loop has been
  * nearly idle for a while releases it; it costs one pause of tens of milliseconds at a moment when
- * there is (almost) nothing to delay, and happens again only after the next busy period.
+ * there is (almost) nothing to delay; a few more follow while much of the heap is still unused (at most
+ * `maxTrims` per idle period), then none until the loop has been busy again.
  *
  * The decision is a pure function ({@link nextTrimState}); {@link startIdleHeapTrim} feeds it event-loop
  * utilization and heap figures once per `checkMs`.
@@ -19,22 +20,27 @@ import type { Logger } from '../log/logger.js';
 
 /** When to trim. */
 export interface IdleTrimOptions {
-  /** How long the loop must stay below `maxUtilization` before a trim (default 10 000 ms). */
+  /** How long the loop must stay below `maxUtilization` before a trim, and between trims (default 10 000 ms). */
   idleMs?: number;
   /** Event-loop utilization (0..1) below which a check interval counts as idle (default 0.05). */
   maxUtilization?: number;
-  /** Committed-but-unused heap bytes worth a full collection (default 32 MiB). */
+  /** Committed-but-unused heap bytes worth a full collection (default 64 MiB). */
   minSlackBytes?: number;
+  /**
+   * Most trims per idle period (default 3). The first collection after a load often leaves the young
+   * generation at full size (V8 still sees the load's allocation rate); the next one shrinks it.
+   */
+  maxTrims?: number;
   /** Sampling interval (default 1 000 ms). */
   checkMs?: number;
 }
 
 /** Where the trimmer stands between two checks. */
 export interface TrimState {
-  /** Milliseconds the loop has been idle without interruption. */
+  /** Milliseconds the loop has been idle since the idle period began or since the last trim in it. */
   idleForMs: number;
-  /** True once trimmed in the current idle period (the next trim waits for a busy period first). */
-  trimmed: boolean;
+  /** Trims in the current idle period. */
+  trims: number;
 }
 
 /** One check's measurements. */
@@ -48,8 +54,8 @@ export interface TrimSample {
 /**
  * The pure decision: the state after a sample, and whether to collect now.
  * @example
- * const opts = { idleMs: 10_000, maxUtilization: 0.05, minSlackBytes: 32 << 20 };
- * nextTrimState({ idleForMs: 9_500, trimmed: false },
+ * const opts = { idleMs: 10_000, maxUtilization: 0.05, minSlackBytes: 64 << 20, maxTrims: 3 };
+ * nextTrimState({ idleForMs: 9_500, trims: 0 },
  *   { elapsedMs: 1_000, utilization: 0.01, heapTotal: 300 << 20, heapUsed: 40 << 20 }, opts).trim; // true
  */
 export function nextTrimState(
@@ -57,12 +63,13 @@ export function nextTrimState(
   sample: TrimSample,
   opts: Required<Omit<IdleTrimOptions, 'checkMs'>>,
 ): { state: TrimState; trim: boolean } {
-  if (sample.utilization >= opts.maxUtilization)
-    return { state: { idleForMs: 0, trimmed: false }, trim: false };
+  if (sample.utilization >= opts.maxUtilization) return { state: { idleForMs: 0, trims: 0 }, trim: false };
   const idleForMs = state.idleForMs + sample.elapsedMs;
   const trim =
-    !state.trimmed && idleForMs >= opts.idleMs && sample.heapTotal - sample.heapUsed >= opts.minSlackBytes;
-  return { state: { idleForMs, trimmed: state.trimmed || trim }, trim };
+    state.trims < opts.maxTrims &&
+    idleForMs >= opts.idleMs &&
+    sample.heapTotal - sample.heapUsed >= opts.minSlackBytes;
+  return { state: trim ? { idleForMs: 0, trims: state.trims + 1 } : { idleForMs, trims: state.trims }, trim };
 }
 
 /** V8's full collection as a function (node exposes it only with --expose-gc; this enables it late). */
@@ -88,9 +95,10 @@ export function startIdleHeapTrim(
   const decide = {
     idleMs: opts.idleMs ?? 10_000,
     maxUtilization: opts.maxUtilization ?? 0.05,
-    minSlackBytes: opts.minSlackBytes ?? 32 * 1024 * 1024,
+    minSlackBytes: opts.minSlackBytes ?? 64 * 1024 * 1024,
+    maxTrims: opts.maxTrims ?? 3,
   };
-  let state: TrimState = { idleForMs: 0, trimmed: false };
+  let state: TrimState = { idleForMs: 0, trims: 0 };
   let last = performance.eventLoopUtilization();
   let lastAt = performance.now();
   const timer = setInterval(() => {
