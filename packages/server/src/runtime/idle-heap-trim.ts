@@ -7,8 +7,8 @@
  * server never triggers: after loading 200 000 keys kv-server stayed at ~340-420 MiB RSS with 40 MiB of
  * live heap (docs/benchmarks.md "Memory and restart"). One full collection once the event loop has been
  * nearly idle for a while releases it; it costs one pause of tens of milliseconds at a moment when
- * there is (almost) nothing to delay; a few more follow while much of the heap is still unused (at most
- * `maxTrims` per idle period), then none until the loop has been busy again.
+ * there is (almost) nothing to delay. One or two more follow a second apart while much of the heap is
+ * still unused (at most `maxTrims` per idle period), then none until the loop has been busy again.
  *
  * The decision is a pure function ({@link nextTrimState}); {@link startIdleHeapTrim} feeds it event-loop
  * utilization and heap figures once per `checkMs`.
@@ -20,16 +20,19 @@ import type { Logger } from '../log/logger.js';
 
 /** When to trim. */
 export interface IdleTrimOptions {
-  /** How long the loop must stay below `maxUtilization` before a trim, and between trims (default 10 000 ms). */
+  /** How long the loop must stay below `maxUtilization` before the first trim (default 10 000 ms). */
   idleMs?: number;
+  /**
+   * Idle time between further trims of the same idle period (default 1 000 ms). Why more than one: V8
+   * shrinks the young generation only when the allocation rate it sampled at recent collections is low,
+   * and the first collection after a quiet spell still sees the load's rate; the next one shrinks it.
+   */
+  repeatMs?: number;
   /** Event-loop utilization (0..1) below which a check interval counts as idle (default 0.05). */
   maxUtilization?: number;
   /** Committed-but-unused heap bytes worth a full collection (default 64 MiB). */
   minSlackBytes?: number;
-  /**
-   * Most trims per idle period (default 3). The first collection after a load often leaves the young
-   * generation at full size (V8 still sees the load's allocation rate); the next one shrinks it.
-   */
+  /** Most trims per idle period (default 3). */
   maxTrims?: number;
   /** Sampling interval (default 1 000 ms). */
   checkMs?: number;
@@ -37,7 +40,7 @@ export interface IdleTrimOptions {
 
 /** Where the trimmer stands between two checks. */
 export interface TrimState {
-  /** Milliseconds the loop has been idle since the idle period began or since the last trim in it. */
+  /** Milliseconds the loop has been idle since the idle period began, or since the last trim in it. */
   idleForMs: number;
   /** Trims in the current idle period. */
   trims: number;
@@ -54,7 +57,7 @@ export interface TrimSample {
 /**
  * The pure decision: the state after a sample, and whether to collect now.
  * @example
- * const opts = { idleMs: 10_000, maxUtilization: 0.05, minSlackBytes: 64 << 20, maxTrims: 3 };
+ * const opts = { idleMs: 10_000, repeatMs: 1_000, maxUtilization: 0.05, minSlackBytes: 64 << 20, maxTrims: 3 };
  * nextTrimState({ idleForMs: 9_500, trims: 0 },
  *   { elapsedMs: 1_000, utilization: 0.01, heapTotal: 300 << 20, heapUsed: 40 << 20 }, opts).trim; // true
  */
@@ -67,7 +70,7 @@ export function nextTrimState(
   const idleForMs = state.idleForMs + sample.elapsedMs;
   const trim =
     state.trims < opts.maxTrims &&
-    idleForMs >= opts.idleMs &&
+    idleForMs >= (state.trims === 0 ? opts.idleMs : opts.repeatMs) &&
     sample.heapTotal - sample.heapUsed >= opts.minSlackBytes;
   return { state: trim ? { idleForMs: 0, trims: state.trims + 1 } : { idleForMs, trims: state.trims }, trim };
 }
@@ -96,6 +99,7 @@ export function startIdleHeapTrim(
     idleMs: opts.idleMs ?? 10_000,
     maxUtilization: opts.maxUtilization ?? 0.05,
     minSlackBytes: opts.minSlackBytes ?? 64 * 1024 * 1024,
+    repeatMs: opts.repeatMs ?? 1000,
     maxTrims: opts.maxTrims ?? 3,
   };
   let state: TrimState = { idleForMs: 0, trims: 0 };
