@@ -75,6 +75,9 @@ export function nextTrimState(
   return { state: trim ? { idleForMs: 0, trims: state.trims + 1 } : { idleForMs, trims: state.trims }, trim };
 }
 
+/** How long after a trim samples are not judged (see startIdleHeapTrim). */
+const SETTLE_MS = 2000;
+
 /** V8's full collection as a function (node exposes it only with --expose-gc; this enables it late). */
 export function fullGcFunction(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
@@ -99,14 +102,22 @@ export function startIdleHeapTrim(
     idleMs: opts.idleMs ?? 10_000,
     maxUtilization: opts.maxUtilization ?? 0.05,
     minSlackBytes: opts.minSlackBytes ?? 64 * 1024 * 1024,
-    repeatMs: opts.repeatMs ?? 1000,
+    repeatMs: opts.repeatMs ?? 6000,
     maxTrims: opts.maxTrims ?? 3,
   };
   let state: TrimState = { idleForMs: 0, trims: 0 };
   let last = performance.eventLoopUtilization();
   let lastAt = performance.now();
+  // V8 finishes a collection's work (sweeping, freeing pages) in tasks on the loop for a while after it:
+  // that is not load, so the first samples after a trim only re-baseline.
+  let settleUntil = 0;
   const timer = setInterval(() => {
     const now = performance.now();
+    if (now < settleUntil) {
+      last = performance.eventLoopUtilization();
+      lastAt = now;
+      return;
+    }
     const elu = performance.eventLoopUtilization(last);
     last = performance.eventLoopUtilization();
     const mem = process.memoryUsage();
@@ -135,6 +146,7 @@ export function startIdleHeapTrim(
     // The collection itself ran on the loop: do not count it as activity.
     last = performance.eventLoopUtilization();
     lastAt = performance.now();
+    settleUntil = lastAt + SETTLE_MS;
   }, opts.checkMs ?? 1000);
   timer.unref();
   return () => clearInterval(timer);
