@@ -1,3 +1,7 @@
+/**
+ * Aggregates a V8 .heapsnapshot by constructor (self sizes): where a process's heap goes.
+ * usage: node tools/bench/heapagg.mjs /tmp/kv.heapsnapshot   (top 25 rows: MiB, count, constructor)
+ */
 import { readFileSync } from 'node:fs';
 
 const snap = JSON.parse(readFileSync(process.argv[2], 'utf8'));

@@ -1,3 +1,10 @@
+/**
+ * Memory probes for a running kv-server; preload with
+ * `KV_NODE_FLAGS="--expose-gc --require tools/bench/memdump.cjs" bin/kv-server ...`.
+ * SIGUSR2: prints memoryUsage and V8 heap spaces (MiB, committed/used) to stderr, then (with
+ * --expose-gc) runs a full GC and prints memoryUsage again. SIGUSR1: full GC and a heap snapshot in
+ * /tmp/kv.heapsnapshot (aggregate it with tools/bench/heapagg.mjs).
+ */
 const v8 = require('node:v8');
 process.on('SIGUSR2', () => {
   const mu = process.memoryUsage();
