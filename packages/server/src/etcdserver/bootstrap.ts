@@ -80,7 +80,8 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   try {
     store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg);
   } catch (err) {
-    void walReading?.then(
+    // A refused start (wrong engine, damaged backend) must leave the WAL unlocked for the next attempt.
+    await walReading?.then(
       (r) => r.wal.close(),
       () => {},
     );
