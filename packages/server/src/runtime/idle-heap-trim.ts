@@ -78,7 +78,10 @@ export function nextTrimState(
 /** How long after a trim samples are not judged (see startIdleHeapTrim). */
 const SETTLE_MS = 2000;
 
-/** V8's full collection as a function (node exposes it only with --expose-gc; this enables it late). */
+/**
+ * V8's full collection as a function: `globalThis.gc` (bin/kv-server passes --expose-gc), else enabled
+ * late for an embedder that did not (node's documented caveat about changing V8 flags at run time applies).
+ */
 export function fullGcFunction(): () => void {
   const existing = (globalThis as { gc?: () => void }).gc;
   if (existing) return existing;
