@@ -1,8 +1,21 @@
 /**
  * The in-memory key index: for each key, its generations of revisions (a generation runs from a create
  * to a delete). Mirrors etcd's keyIndex/treeIndex so lookups at any revision, compaction and "keep" sets
- * behave exactly alike. Revisions are kept as flat `[main, sub, main, sub, ...]` number arrays to keep
- * memory per key small.
+ * behave exactly alike.
+ *
+ * Why the encoding below: with one object graph per key (a KeyIndex, an array of Generation objects, a
+ * revision array each, boxed numbers) the index cost ~300 bytes per key, most of the V8 heap after a
+ * 200k-key load (docs/benchmarks.md "Memory and restart"). A key's whole history is now one value in
+ * the tree's leaf, a {@link KeyHistory}:
+ * - a plain number `m` for the common case "created by a put at revision {m, 0} and never changed
+ *   since" (version 1); V8 stores it inline in the leaf's value array (a small integer), so such a key
+ *   costs only its tree slot and its key string;
+ * - otherwise one flat number array of generation records `[ver, createdMain, n, main0, sub0, ...]`
+ *   (n revision pairs, ascending), oldest generation first. The last record is the current generation;
+ *   n = 0 there means the key is deleted at the head.
+ * Reads work on the encoding directly; the rare whole-history operations (compaction, undo) decode it
+ * to {@link Generation} records, apply etcd's rules and encode the result again (exact-size arrays, so
+ * compaction also returns memory).
  */
 import { BTree, bytesToKey, keyToBytes, type WalkRange } from './btree.js';
 
@@ -11,29 +24,16 @@ export function revId(main: number, sub: number): string {
   return `${main}_${sub}`;
 }
 
-/** A run of revisions from a key's creation to its deletion (or the head). */
-export class Generation {
-  constructor(
-    /** Number of puts (and the closing tombstone) since creation, counting compacted ones. */
-    public ver: number,
-    public createdMain: number,
-    /** Flat [main, sub] pairs, ascending. */
-    public revs: number[],
-  ) {}
+/** One key's history as stored in the tree (see the module comment for the layout). */
+export type KeyHistory = number | number[];
 
-  get empty(): boolean {
-    return this.revs.length === 0;
-  }
-
-  /** Index (in pairs) of the newest revision with main <= atRev, or -1. */
-  newestAtOrBelow(atRev: number): number {
-    for (let i = this.revs.length - 2; i >= 0; i -= 2) if (this.revs[i]! <= atRev) return i / 2;
-    return -1;
-  }
-
-  lastMain(): number {
-    return this.revs[this.revs.length - 2]!;
-  }
+/** A run of revisions from a key's creation to its deletion (or the head), decoded. */
+export interface Generation {
+  /** Number of puts (and the closing tombstone) since creation, counting compacted ones. */
+  ver: number;
+  createdMain: number;
+  /** Flat [main, sub] pairs, ascending. */
+  revs: number[];
 }
 
 /** What a key looked like at a revision. */
@@ -44,174 +44,257 @@ export interface IndexHit {
   version: number;
 }
 
-/** One key's history (the key itself is the tree key, stored once as a latin1 string). */
-export class KeyIndex {
-  generations: Generation[] = [new Generation(0, 0, [])];
-  modMain = 0;
-  modSub = 0;
+const HEADER = 3; // ver, createdMain, n
+/** Arrays up to this length are replaced by an exact-size copy on append; longer ones grow in place. */
+const EXACT_COPY_MAX = 24;
+/** The record of a generation that has not begun (a deleted key's current generation). */
+const EMPTY_GENERATION = [0, 0, 0];
 
-  /** Re-creates the state of a key whose older revisions were compacted away (used when rebuilding). */
-  restore(createdMain: number, main: number, sub: number, ver: number): void {
-    this.generations = [new Generation(ver, createdMain, [main, sub])];
-    this.modMain = main;
-    this.modSub = sub;
+/** Decodes a history into generation records (fresh arrays: the caller may change them). */
+export function decodeHistory(h: KeyHistory): Generation[] {
+  if (typeof h === 'number') return [{ ver: 1, createdMain: h, revs: [h, 0] }];
+  const out: Generation[] = [];
+  for (let p = 0; p < h.length; ) {
+    const n = h[p + 2]!;
+    out.push({ ver: h[p]!, createdMain: h[p + 1]!, revs: h.slice(p + HEADER, p + HEADER + 2 * n) });
+    p += HEADER + 2 * n;
   }
+  return out;
+}
 
-  put(main: number, sub: number): void {
-    const g = this.generations[this.generations.length - 1]!;
-    if (g.empty) {
-      g.createdMain = main;
-      // An exact-size literal: push() on an empty array reserves room for 17 numbers, ~130 bytes per key
-      // that most keys (written once or a few times) never use.
-      g.revs = [main, sub];
-    } else g.revs.push(main, sub);
-    g.ver++;
-    this.modMain = main;
-    this.modSub = sub;
+/** Encodes generation records, choosing the plain-number form when it applies. */
+export function encodeHistory(gens: Generation[]): KeyHistory {
+  if (gens.length === 1) {
+    const g = gens[0]!;
+    if (g.ver === 1 && g.revs.length === 2 && g.revs[1] === 0 && g.createdMain === g.revs[0])
+      return g.revs[0]!;
   }
-
-  /**
-   * put() while rebuilding from disk: when the key has no live generation the stored KeyValue says where
-   * the generation began and its version, since older revisions may have been compacted away.
-   */
-  putRestored(main: number, sub: number, createdMain: number, version: number): void {
-    const g = this.generations[this.generations.length - 1]!;
-    if (g.empty) {
-      g.createdMain = createdMain;
-      g.ver = version - 1;
-      g.revs = [main, sub];
-      g.ver++;
-      this.modMain = main;
-      this.modSub = sub;
-      return;
-    }
-    this.put(main, sub);
+  let len = 0;
+  for (const g of gens) len += HEADER + g.revs.length;
+  const out = new Array<number>(len);
+  let p = 0;
+  for (const g of gens) {
+    out[p++] = g.ver;
+    out[p++] = g.createdMain;
+    out[p++] = g.revs.length / 2;
+    for (const r of g.revs) out[p++] = r;
   }
+  return out;
+}
 
-  tombstone(main: number, sub: number): void {
-    this.put(main, sub);
-    this.generations.push(new Generation(0, 0, []));
-  }
-
-  /** Reverts the newest put() or tombstone() (a write transaction failed halfway). */
-  undo(tombstone: boolean): void {
-    if (tombstone) this.generations.pop();
-    const g = this.generations[this.generations.length - 1]!;
-    g.revs.length -= 2;
-    g.ver--;
-    if (g.empty) {
-      g.ver = 0;
-      g.createdMain = 0;
-    }
-    const last = [...this.generations].reverse().find((x) => !x.empty);
-    this.modMain = last ? last.revs[last.revs.length - 2]! : 0;
-    this.modSub = last ? last.revs[last.revs.length - 1]! : 0;
-  }
-
-  isEmpty(): boolean {
-    return this.generations.length === 1 && this.generations[0]!.empty;
-  }
-
-  /** True if the key exists (is not deleted) at the current head. */
-  isLive(): boolean {
-    return !this.generations[this.generations.length - 1]!.empty;
-  }
-
-  private findGeneration(rev: number): Generation | undefined {
-    const last = this.generations.length - 1;
-    for (let i = last; i >= 0; i--) {
-      const g = this.generations[i]!;
-      if (g.empty) continue;
-      if (i !== last && g.lastMain() <= rev) return undefined;
-      if (g.revs[0]! <= rev) return g;
-    }
-    return undefined;
-  }
-
-  /** The key's live revision at `atRev`, or undefined if it did not exist then. */
-  get(atRev: number): IndexHit | undefined {
-    const g = this.findGeneration(atRev);
-    if (!g) return undefined;
-    const n = g.newestAtOrBelow(atRev);
-    if (n < 0) return undefined;
-    return {
-      modMain: g.revs[n * 2]!,
-      modSub: g.revs[n * 2 + 1]!,
-      createdMain: g.createdMain,
-      version: g.ver - (g.revs.length / 2 - n - 1),
-    };
-  }
-
-  /** etcd's doCompact: the generation and pair index compaction at atRev starts from. */
-  private compactPoint(atRev: number, available: Set<string>): [number, number] {
-    let gi = 0;
-    while (gi < this.generations.length - 1 && this.generations[gi]!.lastMain() <= atRev) gi++;
-    const g = this.generations[gi]!;
-    const n = g.newestAtOrBelow(atRev);
-    if (n >= 0) available.add(revId(g.revs[n * 2]!, g.revs[n * 2 + 1]!));
-    return [gi, n];
-  }
-
-  /** Drops history older than atRev, adding the revisions that must stay on disk to `available`. */
-  compact(atRev: number, available: Set<string>): void {
-    let [gi, n] = this.compactPoint(atRev, available);
-    const g = this.generations[gi]!;
-    if (!g.empty) {
-      if (n > 0) g.revs = g.revs.slice(n * 2);
-      // A generation reduced to its tombstone is gone entirely.
-      if (g.revs.length === 2 && gi !== this.generations.length - 1) {
-        available.delete(revId(g.revs[0]!, g.revs[1]!));
-        gi++;
-      }
-    }
-    if (gi > 0) this.generations = this.generations.slice(gi);
-  }
-
-  /** The revisions compaction at atRev would keep (etcd's keep), without changing anything. */
-  keep(atRev: number, available: Set<string>): void {
-    if (this.isEmpty()) return;
-    const [gi, n] = this.compactPoint(atRev, available);
-    const g = this.generations[gi]!;
-    if (!g.empty && n === g.revs.length / 2 - 1 && gi !== this.generations.length - 1) {
-      available.delete(revId(g.revs[n * 2]!, g.revs[n * 2 + 1]!));
-    }
-  }
-
-  /** Revision pairs with main >= rev, ascending (for history). */
-  since(rev: number): number[] {
-    const out: number[] = [];
-    for (const g of this.generations) {
-      for (let i = 0; i < g.revs.length; i += 2) if (g.revs[i]! >= rev) out.push(g.revs[i]!, g.revs[i + 1]!);
-    }
-    return out;
+/** Offset of the last (current) generation record. */
+function lastGenAt(h: number[]): number {
+  let p = 0;
+  for (;;) {
+    const next = p + HEADER + 2 * h[p + 2]!;
+    if (next >= h.length) return p;
+    p = next;
   }
 }
 
-/** The ordered map key -> KeyIndex. */
+/** Appends a revision to the current generation (starting it if empty); returns the new history. */
+function appendRev(
+  h: KeyHistory | undefined,
+  main: number,
+  sub: number,
+  created: number,
+  ver: number,
+): KeyHistory {
+  if (h === undefined)
+    return ver === 1 && sub === 0 && created === main ? main : [ver, created, 1, main, sub];
+  if (typeof h === 'number') return [2, h, 2, h, 0, main, sub];
+  const p = lastGenAt(h);
+  const empty = h[p + 2] === 0;
+  const out = h.length + 2 <= EXACT_COPY_MAX ? h.slice() : h;
+  out.push(main, sub);
+  out[p] = empty ? ver : out[p]! + 1;
+  if (empty) out[p + 1] = created;
+  out[p + 2]!++;
+  // A re-created key whose older generations were compacted away is a plain number again.
+  if (out.length === HEADER + 2 && out[0] === 1 && out[4] === 0 && out[1] === main) return main;
+  return out;
+}
+
+/** True if the key exists (is not deleted) at the head. */
+export function historyIsLive(h: KeyHistory): boolean {
+  return typeof h === 'number' || h[lastGenAt(h) + 2]! > 0;
+}
+
+/** True if nothing is left (the key can leave the tree). */
+function historyIsEmpty(h: KeyHistory): boolean {
+  return typeof h !== 'number' && h.length === HEADER && h[2] === 0;
+}
+
+/** The key's live revision at `atRev`, or undefined if it did not exist then. */
+export function historyGet(h: KeyHistory, atRev: number): IndexHit | undefined {
+  if (typeof h === 'number') {
+    return h <= atRev ? { modMain: h, modSub: 0, createdMain: h, version: 1 } : undefined;
+  }
+  // The newest non-empty generation that began at or before atRev (etcd's findGeneration).
+  let g = -1;
+  let p = 0;
+  let last = false;
+  while (p < h.length) {
+    const n = h[p + 2]!;
+    const next = p + HEADER + 2 * n;
+    if (n > 0 && h[p + HEADER]! <= atRev) {
+      g = p;
+      last = next >= h.length;
+    } else if (n > 0) break;
+    p = next;
+  }
+  if (g < 0) return undefined;
+  const n = h[g + 2]!;
+  const revs = g + HEADER;
+  // A closed generation whose tombstone is at or below atRev: the key was deleted then.
+  if (!last && h[revs + 2 * (n - 1)]! <= atRev) return undefined;
+  for (let i = n - 1; i >= 0; i--) {
+    if (h[revs + 2 * i]! <= atRev) {
+      return {
+        modMain: h[revs + 2 * i]!,
+        modSub: h[revs + 2 * i + 1]!,
+        createdMain: h[g + 1]!,
+        version: h[g]! - (n - i - 1),
+      };
+    }
+  }
+  return undefined;
+}
+
+/** Index (in pairs) of the newest revision with main <= atRev, or -1. */
+function newestAtOrBelow(g: Generation, atRev: number): number {
+  for (let i = g.revs.length - 2; i >= 0; i -= 2) if (g.revs[i]! <= atRev) return i / 2;
+  return -1;
+}
+
+function lastMain(g: Generation): number {
+  return g.revs[g.revs.length - 2]!;
+}
+
+/** etcd's doCompact: the generation and pair index compaction at atRev starts from. */
+function compactPoint(gens: Generation[], atRev: number, available: Set<string>): [number, number] {
+  let gi = 0;
+  while (gi < gens.length - 1 && lastMain(gens[gi]!) <= atRev) gi++;
+  const g = gens[gi]!;
+  const n = newestAtOrBelow(g, atRev);
+  if (n >= 0) available.add(revId(g.revs[n * 2]!, g.revs[n * 2 + 1]!));
+  return [gi, n];
+}
+
+/** Drops history older than atRev, adding the revisions that must stay on disk to `available`. */
+function historyCompact(h: KeyHistory, atRev: number, available: Set<string>): KeyHistory {
+  if (typeof h === 'number') {
+    // One live generation with one revision: nothing to drop, and it stays on disk if visible at atRev.
+    if (h <= atRev) available.add(revId(h, 0));
+    return h;
+  }
+  let gens = decodeHistory(h);
+  let [gi, n] = compactPoint(gens, atRev, available);
+  const g = gens[gi]!;
+  if (g.revs.length > 0) {
+    if (n > 0) g.revs = g.revs.slice(n * 2);
+    // A generation reduced to its tombstone is gone entirely.
+    if (g.revs.length === 2 && gi !== gens.length - 1) {
+      available.delete(revId(g.revs[0]!, g.revs[1]!));
+      gi++;
+    }
+  }
+  if (gi > 0) gens = gens.slice(gi);
+  return encodeHistory(gens);
+}
+
+/** The revisions compaction at atRev would keep (etcd's keep), without changing anything. */
+function historyKeep(h: KeyHistory, atRev: number, available: Set<string>): void {
+  if (typeof h === 'number') {
+    if (h <= atRev) available.add(revId(h, 0));
+    return;
+  }
+  if (historyIsEmpty(h)) return;
+  const gens = decodeHistory(h);
+  const [gi, n] = compactPoint(gens, atRev, available);
+  const g = gens[gi]!;
+  if (g.revs.length > 0 && n === g.revs.length / 2 - 1 && gi !== gens.length - 1) {
+    available.delete(revId(g.revs[n * 2]!, g.revs[n * 2 + 1]!));
+  }
+}
+
+/** Reverts the newest put (or tombstone) of a key (a write transaction failed halfway). */
+function historyUndo(h: KeyHistory, tombstone: boolean): KeyHistory {
+  const gens = decodeHistory(h);
+  if (tombstone) gens.pop();
+  const g = gens[gens.length - 1]!;
+  g.revs.length -= 2;
+  g.ver--;
+  if (g.revs.length === 0) {
+    g.ver = 0;
+    g.createdMain = 0;
+  }
+  return encodeHistory(gens);
+}
+
+/** The ordered map key -> {@link KeyHistory}; keys are latin1 strings (one char per byte). */
 export class TreeIndex {
-  private readonly tree = new BTree<KeyIndex>();
+  private readonly tree = new BTree<KeyHistory>();
 
   get keyCount(): number {
     return this.tree.size;
   }
 
-  getKeyIndex(key: Uint8Array): KeyIndex | undefined {
-    return this.tree.get(bytesToKey(key));
-  }
-
-  /** Returns the key's index, creating an empty one. */
-  ensure(key: Uint8Array): KeyIndex {
-    const k = bytesToKey(key);
-    let ki = this.tree.get(k);
-    if (!ki) {
-      ki = new KeyIndex();
-      this.tree.set(k, ki);
-    }
-    return ki;
-  }
-
   get(key: Uint8Array, atRev: number): IndexHit | undefined {
-    return this.tree.get(bytesToKey(key))?.get(atRev);
+    const h = this.tree.get(bytesToKey(key));
+    return h === undefined ? undefined : historyGet(h, atRev);
+  }
+
+  /** Records a put of `key` at {main, sub}. */
+  put(key: Uint8Array, main: number, sub: number): void {
+    this.putByTreeKey(bytesToKey(key), main, sub);
+  }
+
+  private putByTreeKey(k: string, main: number, sub: number): void {
+    const h = this.tree.get(k);
+    const next = appendRev(h, main, sub, main, 1);
+    if (next !== h) this.tree.set(k, next);
+  }
+
+  /** Records a delete of a tree key (latin1 string, as handed out by range()) at {main, sub}. */
+  tombstoneByTreeKey(k: string, main: number, sub: number): void {
+    const h = this.tree.get(k);
+    const withRev = appendRev(h, main, sub, main, 1);
+    const arr = typeof withRev === 'number' ? [1, withRev, 1, withRev, 0] : withRev;
+    // Close the generation: a new, empty current one follows the tombstone.
+    let next: number[];
+    if (arr.length + HEADER <= EXACT_COPY_MAX) next = arr.concat(EMPTY_GENERATION);
+    else {
+      arr.push(0, 0, 0);
+      next = arr;
+    }
+    if (next !== h) this.tree.set(k, next);
+  }
+
+  /**
+   * Rebuild from disk: a put found in the key bucket. When the key has no live generation, the stored
+   * KeyValue says where the generation began and its version, since older revisions may be compacted.
+   */
+  restorePut(k: string, main: number, sub: number, createdMain: number, version: number): void {
+    const h = this.tree.get(k);
+    const next = appendRev(h, main, sub, createdMain, version);
+    if (next !== h) this.tree.set(k, next);
+  }
+
+  /** Rebuild from disk: a tombstone found in the key bucket (ignored unless the key is live). */
+  restoreTombstone(k: string, main: number, sub: number): void {
+    const h = this.tree.get(k);
+    if (h !== undefined && historyIsLive(h)) this.tombstoneByTreeKey(k, main, sub);
+  }
+
+  /** Reverts the newest put()/tombstone of a key; drops the key if nothing is left. */
+  undo(key: Uint8Array, tombstone: boolean): void {
+    const k = bytesToKey(key);
+    const h = this.tree.get(k);
+    if (h === undefined) return;
+    const next = historyUndo(h, tombstone);
+    if (historyIsEmpty(next)) this.tree.delete(k);
+    else this.tree.set(k, next);
   }
 
   /**
@@ -227,43 +310,23 @@ export class TreeIndex {
   ): void {
     if (end === undefined) {
       const k = bytesToKey(key);
-      const hit = this.tree.get(k)?.get(atRev);
+      const h = this.tree.get(k);
+      const hit = h === undefined ? undefined : historyGet(h, atRev);
       if (hit) visit(hit, k);
       return;
     }
     const walk: WalkRange = { start: bytesToKey(key), end: end.length === 0 ? undefined : bytesToKey(end) };
-    this.tree.forEach(walk, (k, ki) => {
-      const hit = ki.get(atRev);
+    this.tree.forEach(walk, (k, h) => {
+      const hit = historyGet(h, atRev);
       if (!hit) return true;
       return visit(hit, k) !== false;
     });
   }
 
-  /** The key index for a latin1 tree key. */
-  getByTreeKey(k: string): KeyIndex | undefined {
-    return this.tree.get(k);
-  }
-
-  /** Drops a key whose index became empty (after undo()). */
-  dropIfEmpty(key: Uint8Array): void {
-    const k = bytesToKey(key);
-    if (this.tree.get(k)?.isEmpty()) this.tree.delete(k);
-  }
-
-  /** Like ensure() for a latin1 tree key. */
-  ensureByTreeKey(k: string): KeyIndex {
-    let ki = this.tree.get(k);
-    if (!ki) {
-      ki = new KeyIndex();
-      this.tree.set(k, ki);
-    }
-    return ki;
-  }
-
-  /** Every key index in order (any state). */
-  forEach(visit: (key: Uint8Array, ki: KeyIndex) => void): void {
-    this.tree.forEach({}, (k, ki) => {
-      visit(keyToBytes(k), ki);
+  /** Every key in order with its decoded generations (any state; diagnostics). */
+  forEach(visit: (key: Uint8Array, generations: Generation[]) => void): void {
+    this.tree.forEach({}, (k, h) => {
+      visit(keyToBytes(k), decodeHistory(h));
     });
   }
 
@@ -271,18 +334,21 @@ export class TreeIndex {
   compact(atRev: number): Set<string> {
     const available = new Set<string>();
     const emptied: string[] = [];
-    this.tree.forEach({}, (k, ki) => {
-      ki.compact(atRev, available);
-      if (ki.isEmpty()) emptied.push(k);
+    const changed: [string, KeyHistory][] = [];
+    this.tree.forEach({}, (k, h) => {
+      const next = historyCompact(h, atRev, available);
+      if (historyIsEmpty(next)) emptied.push(k);
+      else if (next !== h) changed.push([k, next]);
     });
+    for (const [k, h] of changed) this.tree.set(k, h);
     for (const k of emptied) this.tree.delete(k);
     return available;
   }
 
   keep(atRev: number): Set<string> {
     const available = new Set<string>();
-    this.tree.forEach({}, (_k, ki) => {
-      ki.keep(atRev, available);
+    this.tree.forEach({}, (_k, h) => {
+      historyKeep(h, atRev, available);
     });
     return available;
   }

@@ -34,6 +34,9 @@ function readUint64(bytes: Uint8Array, offset: number): number {
     hi = hi * 256 + bytes[offset + i]!;
     lo = lo * 256 + bytes[offset + 4 + i]!;
   }
+  // `| 0` for values below 2^31: V8 then keeps the result a small integer instead of a boxed heap number,
+  // which matters for the key index (it stores revisions inline, see key-index.ts).
+  if (hi === 0 && lo <= 0x7fffffff) return lo | 0;
   return hi * 0x100000000 + lo;
 }
 

@@ -267,10 +267,10 @@ export class MvccStore implements HistorySource {
    */
   dumpIndex(): IndexDump[] {
     const out: IndexDump[] = [];
-    this.index.forEach((key, ki) => {
+    this.index.forEach((key, generations) => {
       out.push({
         key,
-        generations: ki.generations.map((g) => ({
+        generations: generations.map((g) => ({
           created: g.createdMain,
           version: g.ver,
           revisions: Array.from({ length: g.revs.length / 2 }, (_, i) => [
@@ -296,13 +296,11 @@ export class MvccStore implements HistorySource {
       for (const [k, v] of chunk) {
         const rev = bytesToRev(k);
         const kv = decodeIndexFields(v);
-        let ki = this.index.getByTreeKey(kv.key);
         if (rev.tombstone) {
-          if (ki?.isLive()) ki.tombstone(rev.main, rev.sub);
+          this.index.restoreTombstone(kv.key, rev.main, rev.sub);
           leases.delete(kv.key);
         } else {
-          ki ??= this.index.ensureByTreeKey(kv.key);
-          ki.putRestored(rev.main, rev.sub, kv.createRevision, kv.version);
+          this.index.restorePut(kv.key, rev.main, rev.sub, kv.createRevision, kv.version);
           if (kv.lease) leases.set(kv.key, kv.lease);
           else leases.delete(kv.key);
         }
@@ -519,8 +517,7 @@ export class MvccStore implements HistorySource {
   private undo(txn: WriteTxn, mark: { ops: number; history: number }): void {
     for (let i = txn.changes.length - 1; i >= 0; i--) {
       const { kv, tombstone } = txn.changes[i]!;
-      this.index.getKeyIndex(kv.key)!.undo(tombstone);
-      this.index.dropIfEmpty(kv.key);
+      this.index.undo(kv.key, tombstone);
     }
     this.buffer.rollback(mark);
   }
@@ -552,7 +549,7 @@ export class MvccStore implements HistorySource {
     };
     const sub = txn.changes.length;
     this.buffer.putRevision(rev, sub, false, encodeKeyValue(kv));
-    this.index.ensure(key).put(rev, sub);
+    this.index.put(key, rev, sub);
     txn.changes.push({ kv, tombstone: false });
     return r.prevKv && prev ? { prevKv: prev } : {};
   }
@@ -598,7 +595,7 @@ export class MvccStore implements HistorySource {
       const sub = txn.changes.length;
       const tomb = emptyKv(keyToBytes(k));
       this.buffer.putRevision(rev, sub, true, encodeKeyValue(tomb));
-      this.index.getByTreeKey(k)!.tombstone(rev, sub);
+      this.index.tombstoneByTreeKey(k, rev, sub);
       txn.changes.push({ kv: { ...tomb, modRevision: rev }, tombstone: true });
     }
     return { deleted: hits.length, prevKvs };

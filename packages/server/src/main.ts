@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env -S node --max-semi-space-size=64 --expose-gc
 /**
  * The `kv-server` binary: etcd's flags and ETCD_* environment variables, zap-style JSON logs,
  * SIGTERM/SIGINT graceful stop (a second signal exits at once).
@@ -7,6 +7,7 @@ import { ConfigError, helpText, parseArgs } from './config/parse.js';
 import { KvServer } from './embed.js';
 import { SERVER_VERSION } from './etcdserver/server.js';
 import { Logger, type LogOutputs, openLogOutputs } from './log/logger.js';
+import { startIdleHeapTrim } from './runtime/idle-heap-trim.js';
 
 async function main(): Promise<void> {
   let outcome: ReturnType<typeof parseArgs>;
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
     server.etcd.on('fatal', () => {
       process.exitCode = 1;
     });
+    // Returns V8's grown heap to the OS after load stops (RSS; docs/benchmarks.md "Memory and restart").
+    startIdleHeapTrim(log);
   } catch (err) {
     if (stopping) process.exit(0);
     log.error('failed to start kv-server', { error: err });

@@ -34,6 +34,7 @@ const SECTOR = 512;
 
 export type DecodedRecord =
   | { type: typeof RecordType.metadata; offset: number; metadata: Uint8Array }
+  /** The entry's data is a view into the segment buffer (copied by collect() for kept entries only). */
   | { type: typeof RecordType.entry; offset: number; entry: WalEntry }
   | { type: typeof RecordType.state; offset: number; state: WalHardState }
   | { type: typeof RecordType.snapshot; offset: number; snapshot: WalSnapshotMarker };
@@ -191,7 +192,7 @@ export function scanSegment(
           pending.push({ type: RecordType.metadata, offset: pos, metadata: copyBytes(buf, start, end) });
           break;
         case RecordType.entry:
-          pending.push({ type: RecordType.entry, offset: pos, entry: decodeEntry(buf, start, end) });
+          pending.push({ type: RecordType.entry, offset: pos, entry: decodeEntry(buf, start, end, false) });
           break;
         case RecordType.state:
           pending.push({ type: RecordType.state, offset: pos, state: decodeState(buf, start, end) });

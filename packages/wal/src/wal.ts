@@ -13,7 +13,7 @@ import {
 } from './errors.js';
 import { type DurableWriteError, nodeFileSystem, type WalFile, type WalFileSystem } from './fs-layer.js';
 import { DirLock } from './lock.js';
-import { BatchEncoder, RecordType } from './record.js';
+import { BatchEncoder, detachEntryData, RecordType } from './record.js';
 import {
   isConsecutive,
   type SegmentName,
@@ -566,6 +566,8 @@ function collect(
   }
   if (!matched)
     throw new SnapshotNotFoundError(`wal: no snapshot marker at index ${marker.index} term ${marker.term}`);
+  // The scan left entry data as views into the segment buffers: copy only what is kept.
+  detachEntryData(entries);
   return {
     contents: { metadata: metadata ?? new Uint8Array(0), hardState: state ?? { ...EMPTY_STATE }, entries },
     lastIndex,

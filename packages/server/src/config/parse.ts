@@ -5,7 +5,7 @@
  * keys (which, as in etcd, makes flags and environment variables ignored).
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { parseAuthTokenSpec } from '../auth/tokens/parse.js';
 import { CipherSuiteError, validateCipherSuites } from '../tls/cipher-suites.js';
 import { isTlsInfoEmpty, type TlsInfo } from '../tls/tls-info.js';
@@ -279,11 +279,19 @@ function flattenTransportSecurity(
   return out;
 }
 
+/**
+ * The YAML parser, loaded on first use: loading it costs 150-700 ms of every start (measured with
+ * --cpu-prof, docs/benchmarks.md "Memory and restart") and only --config-file needs it.
+ */
+function loadYaml(): typeof import('yaml') {
+  return createRequire(import.meta.url)('yaml') as typeof import('yaml');
+}
+
 /** Reads an etcd YAML config file into flag-name → string values. */
 function readConfigFile(path: string, warnings: string[]): Map<string, string> {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    doc = loadYaml().parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ConfigError(`error loading config file "${path}": ${(err as Error).message}`);
   }

@@ -71,8 +71,25 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
       : undefined;
   mkdirSync(snapDir, { recursive: true });
   const snapshotter = new Snapshotter(snapDir);
+  // Restart: read the WAL (and the snapshot file it points at) while the backend opens and rebuilds its
+  // key index. The two are independent until a snapshot has to be restored into the backend, and both
+  // spend much of their time waiting on the disk and libuv's thread pool (docs/benchmarks.md "Memory
+  // and restart").
+  const walReading = haveWal ? openWalForRestart(walDir, snapshotter, noSync) : undefined;
+  // Awaited below; this only keeps a WAL error from counting as unhandled while the backend opens.
+  walReading?.catch(() => {});
   const started = Date.now();
-  const store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg, { onCommit: opts.onBackendCommit });
+  let store: KvStore;
+  try {
+    store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg, { onCommit: opts.onBackendCommit });
+  } catch (err) {
+    // A refused start (wrong engine, damaged backend) must leave the WAL unlocked for the next attempt.
+    await walReading?.then(
+      (r) => r.wal.close(),
+      () => {},
+    );
+    throw err;
+  }
   log.info('opened backend db', {
     path: join(snapDir, 'db'),
     took: `${Date.now() - started}ms`,
@@ -153,16 +170,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
 
   // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a marker
   // without a file, never the reverse: the marker is written first) + WAL replay.
-  let chosen: Awaited<ReturnType<Snapshotter['loadNewest']>>;
-  const wal = await Wal.open(
-    walDir,
-    async (markers) => {
-      chosen = await snapshotter.loadNewestAvailable(markers);
-      return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
-    },
-    { noSync },
-  );
-  const snapshot = chosen;
+  const { wal, snapshot } = await (walReading as ReturnType<typeof openWalForRestart>);
   let payload: SnapshotPayload | undefined;
   let raftSnap: Snapshot | undefined;
   if (snapshot) {
@@ -201,6 +209,23 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
     confState: raftSnap?.metadata.confState,
     remotePeers: membership.list().filter((m) => m.id !== meta.memberId),
   };
+}
+
+/**
+ * Opens an existing WAL at the newest snapshot it has a marker for (a crash between the two writes leaves
+ * a marker without a file, never the reverse: the marker is written first); returns that snapshot too.
+ */
+async function openWalForRestart(walDir: string, snapshotter: Snapshotter, noSync: boolean) {
+  let chosen: Awaited<ReturnType<Snapshotter['loadNewest']>>;
+  const wal = await Wal.open(
+    walDir,
+    async (markers) => {
+      chosen = await snapshotter.loadNewestAvailable(markers);
+      return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
+    },
+    { noSync },
+  );
+  return { wal, snapshot: chosen };
 }
 
 function raftConfig(
