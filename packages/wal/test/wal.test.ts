@@ -286,12 +286,12 @@ describe('entry data after reopen', () => {
     const dir = join(tempDir(), 'wal');
     const opts = { noSync: true, segmentSize: 8 << 20 };
     const wal = await Wal.create(dir, meta, opts);
-    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(1, 100, 1, 600));
+    await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 100, 1, 600));
     await wal.saveSnapshot({ index: 100, term: 1 });
     // 3000 entries of 600 bytes (~1.7 MiB) and one larger than a block.
-    await wal.save({ term: 1, vote: 1, commit: 0 }, entries(101, 3000, 1, 600));
+    await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(101, 3000, 1, 600));
     const big = { term: 1, index: 3101, type: 0, data: payload(3101, (1 << 20) + 5) };
-    await wal.save({ term: 1, vote: 1, commit: 3101 }, [big]);
+    await wal.save({ term: 1, vote: 1n, commit: 3101 }, [big]);
     await wal.close();
 
     const again = await Wal.open(dir, { index: 100, term: 1 }, opts);
