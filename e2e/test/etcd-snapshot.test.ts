@@ -80,7 +80,8 @@ async function observe(endpoint: string, revision?: number): Promise<Observed> {
   )[0].HashKV;
   const all = JSON.parse(await ok(etcdctl(endpoint, ['get', '', '--prefix', `--rev=${rev}`, '-w', 'json'])));
   const old = JSON.parse(await ok(etcdctl(endpoint, ['get', 'k/', '--prefix', '--rev=25', '-w', 'json'])));
-  const leases = (await ok(etcdctl(endpoint, ['lease', 'list']))).split('\n').slice(1).filter(Boolean);
+  // etcd lists leases by expiry, and a restore re-arms every lease at once: compare them as a set.
+  const leases = (await ok(etcdctl(endpoint, ['lease', 'list']))).split('\n').slice(1).filter(Boolean).sort();
   const chosen = (await ok(etcdctl(endpoint, ['lease', 'timetolive', CHOSEN_HEX, '--keys'])))
     .trim()
     .replace(/remaining\(\d+s\)/, 'remaining(N)');
