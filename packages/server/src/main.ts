@@ -6,6 +6,7 @@
 import { ConfigError, helpText, parseArgs } from './config/parse.js';
 import { KvServer } from './embed.js';
 import { SERVER_VERSION } from './etcdserver/server.js';
+import { testFaultsEnabled } from './failpoints.js';
 import { Logger } from './log/logger.js';
 
 async function main(): Promise<void> {
@@ -32,6 +33,9 @@ async function main(): Promise<void> {
   const config = outcome.config;
   const out = config.logOutputs.includes('stdout') ? process.stdout : process.stderr;
   const log = new Logger(config.logLevel, out);
+  if (testFaultsEnabled.failpoints.length > 0 || testFaultsEnabled.faults.length > 0) {
+    log.warn('TEST ONLY: failpoints or fault modes enabled from KV_FAILPOINTS / KV_FAULT', testFaultsEnabled);
+  }
   // Signal handlers go in first: a SIGTERM during startup still stops cleanly.
   let server: KvServer | undefined;
   let stopping = false;

@@ -4,7 +4,11 @@
  * local state. On a follower raft forwards the round to the leader (MsgReadIndex) and the answer comes
  * back as a ReadState, so reads on any member are linearizable.
  */
+import { faultEnabled } from '../failpoints.js';
 import { Errors } from './errors.js';
+
+/** Test-only fault mode (KV_FAULT=stale-follower-read): reads skip ReadIndex and may be stale. */
+const STALE_READS = faultEnabled('stale-follower-read');
 
 /** What the read loop needs from the server. */
 export interface ReadIndexHost {
@@ -58,6 +62,7 @@ export class ReadIndexLoop {
   /** Resolves once this member has applied everything committed before the call. */
   barrier(): Promise<void> {
     if (this.stopped) return Promise.reject(Errors.stopped());
+    if (STALE_READS) return Promise.resolve();
     const sole = this.host.soleLeaderIndex();
     if (sole !== undefined) return this.waitIndex(sole);
     return new Promise((resolve, reject) => {

@@ -38,6 +38,7 @@ import {
 import type { Snapshotter, Wal } from '@kv/wal';
 import type { AuthStore } from '../auth/store.js';
 import type { ServerConfig } from '../config/parse.js';
+import { failpoint, withTestFaults } from '../failpoints.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { PeerTransport, type RaftSink } from '../rafthttp/index.js';
@@ -172,7 +173,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.auth = b.auth;
     this.node = b.node;
     this.raftStorage = b.raftStorage;
-    this.wal = b.wal;
+    this.wal = withTestFaults(b.wal);
     this.snapshotter = b.snapshotter;
     this.snapDir = b.snapDir;
     this.memberId = b.memberId;
@@ -468,7 +469,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       const hs = rd.hardState ?? this.pendingHardState;
       this.pendingHardState = undefined;
       const t0 = process.hrtime.bigint();
+      failpoint('raftBeforeSave');
       await this.wal.save(hs, rd.entries);
+      failpoint('raftAfterSave');
       const took = Number(process.hrtime.bigint() - t0) / 1e9;
       this.metrics.walFsync.observe(took);
       if (this.log.enabled('debug')) {
@@ -517,6 +520,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const { index, term } = snap.metadata;
     const { payload, confState } = decodeSnapshotMeta(snap.data);
     const dump = await takeReceivedDb(this.snapDir, index);
+    failpoint('raftBeforeSaveSnap');
     await this.flushHardState();
     await writeSnapshot(
       this.snapshotWriter(),
@@ -527,6 +531,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       dump,
     );
     await dropReceivedDb(this.snapDir, index);
+    failpoint('raftAfterSaveSnap');
     this.receivedDump = dump;
   }
 
@@ -541,6 +546,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const { payload, confState } = decodeSnapshotMeta(snap.data);
     const dump = this.receivedDump;
     this.receivedDump = undefined;
+    failpoint('raftBeforeApplySnap');
     if (dump) {
       await this.store.restoreBackend(dump);
       await this.auth.reload();
@@ -560,6 +566,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       'consistent-index': this.store.consistentIndex(),
       took: `${Date.now() - t0}ms`,
     });
+    failpoint('raftAfterApplySnap');
     this.reads.onApplied();
     this.resolveAppliedWaiters();
   }
@@ -571,7 +578,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
 
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
     try {
-      for (const e of entries) await this.applyEntry(e);
+      for (const e of entries) {
+        failpoint('beforeApplyOneEntry');
+        await this.applyEntry(e);
+        failpoint('afterApplyOneEntry');
+      }
     } catch (err) {
       this.log.error('apply failed; stopping', { error: err });
       this.emit('fatal', err);
