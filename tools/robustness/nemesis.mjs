@@ -234,6 +234,23 @@ export const NEMESES = {
 };
 
 /**
+ * The nemesis for a `--nemesis` value: one name, or several separated by `,` or `+` (each fault is then
+ * one of them, chosen by the rng). Undefined for an unknown name.
+ * @example nemesisFor('partition+leader-transfer')
+ */
+export function nemesisFor(spec) {
+  const parts = spec.split(/[,+]/).map((n) => NEMESES[n.trim()]);
+  if (parts.length === 0 || parts.some((n) => !n)) return undefined;
+  if (parts.length === 1) return parts[0];
+  return {
+    name: spec,
+    kvOnly: parts.some((n) => n.kvOnly),
+    minMembers: Math.max(...parts.map((n) => n.minMembers ?? 1)),
+    inject: (cluster, rng) => rng.pick(parts).inject(cluster, rng),
+  };
+}
+
+/**
  * Runs `nemesis` in a loop until `stop()` is called: wait 1-3 s, inject, repeat. A fault that throws
  * (a member that does not come back) ends the loop and is reported by stop().
  * @returns {{ stop: () => Promise<string[]> }} stop resolves with the faults injected

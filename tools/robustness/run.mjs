@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { KvClient } from '@kv/client';
 import { checkHistory, HistoryRecorder, stringifyHistory } from '../../packages/checker/dist/index.js';
 import { startCluster } from './cluster.mjs';
-import { NEMESES, runNemesis } from './nemesis.mjs';
+import { NEMESES, nemesisFor, runNemesis } from './nemesis.mjs';
 import { makeRng } from './rng.mjs';
 import { lateWatch, openWatches, PREFIX, runClients, runCompactor } from './traffic.mjs';
 
@@ -56,8 +56,11 @@ const int = (name, min) => {
   return n;
 };
 if (a.target !== 'kv' && a.target !== 'etcd') fail(`--target must be kv or etcd (got ${a.target})`);
-const nemesis = NEMESES[a.nemesis];
-if (!nemesis) fail(`--nemesis must be one of ${Object.keys(NEMESES).join('|')} (got ${a.nemesis})`);
+const nemesis = nemesisFor(a.nemesis);
+if (!nemesis)
+  fail(
+    `--nemesis must be one of ${Object.keys(NEMESES).join('|')} or a comma-separated list (got ${a.nemesis})`,
+  );
 const members = int('members', 1);
 if (members > 7) fail('--members must be at most 7');
 if (nemesis.minMembers && members < nemesis.minMembers)

@@ -223,21 +223,25 @@ interface CommittingBackend {
 }
 
 /**
- * Returns `backend` unchanged, unless `beforeCommit` or `afterCommit` is armed: then every batch's
- * commit passes those failpoints.
+ * Returns `backend` unchanged, unless `beforeCommit` or `afterCommit` is armed or `ack-before-fsync` is
+ * on: then every batch's commit passes those failpoints, and under `ack-before-fsync` waits until the
+ * WAL saves of the entries it holds were written (the delay plus a margin), so that after a crash the
+ * backend is never ahead of the WAL and the writes the WAL lost are really lost.
  *
  * @example
  * ```ts
- * const backend = withCommitFailpoints(await openBackend({ engine: 'level', path }));
+ * const backend = withTestBackend(await openBackend({ engine: 'level', path }));
  * ```
  */
-export function withCommitFailpoints<B extends CommittingBackend>(backend: B): B {
-  if (!ARMED.has('beforeCommit') && !ARMED.has('afterCommit')) return backend;
+export function withTestBackend<B extends CommittingBackend>(backend: B): B {
+  const delayMs = ENABLED_FAULTS.has('ack-before-fsync') ? ACK_BEFORE_FSYNC_DELAY_MS + 200 : 0;
+  if (!ARMED.has('beforeCommit') && !ARMED.has('afterCommit') && delayMs === 0) return backend;
   const batch = backend.batch.bind(backend);
   backend.batch = (() => {
     const b = batch();
     const commit = b.commit.bind(b);
     b.commit = async () => {
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       failpoint('beforeCommit');
       await commit();
       failpoint('afterCommit');

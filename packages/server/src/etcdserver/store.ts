@@ -21,7 +21,7 @@ import {
   type TxnResponse,
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
-import { withCommitFailpoints } from '../failpoints.js';
+import { withTestBackend } from '../failpoints.js';
 import { checkEngineRecord } from './engine-record.js';
 import { EtcdError } from './errors.js';
 
@@ -91,7 +91,7 @@ export async function openKvStore(
 ): Promise<KvStore> {
   await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
   const open = async () =>
-    withCommitFailpoints(await openBackend(engine === 'memory' ? { engine } : { engine, path }));
+    withTestBackend(await openBackend(engine === 'memory' ? { engine } : { engine, path }));
   let backend = await open();
   const storeOpts = {
     batchInterval: cfg.backendBatchIntervalMs,
