@@ -464,7 +464,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const applyEarly = rd.committedEntries.length > 0 && this.committedArePersisted(rd);
     if (applyEarly) this.dispatchApply(rd.committedEntries);
     if (snap) await this.persistReceivedSnapshot(snap);
-    if (rd.entries.length || (rd.hardState && rd.mustSync)) {
+    // A received snapshot's hard state (its commit index) is saved at once, as etcd does: until then
+    // a restart ignores the snapshot's marker.
+    if (rd.entries.length || (rd.hardState && (rd.mustSync || snap))) {
       // The newest hard state goes along (a stashed commit-only one is superseded by rd.hardState).
       const hs = rd.hardState ?? this.pendingHardState;
       this.pendingHardState = undefined;
@@ -489,6 +491,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       this.pendingHardState = rd.hardState;
     }
     if (snap) {
+      // Now the WAL's commit covers the snapshot: segments before it can go (etcd's Release).
+      await this.wal.releaseTo(snap.metadata.index);
       this.raftStorage.applySnapshot(snap);
       this.applying = this.applying.then(() => this.installSnapshot(snap));
     }
@@ -529,6 +533,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       Membership.fromJSON(payload.membership),
       confState,
       dump,
+      false,
     );
     await dropReceivedDb(this.snapDir, index);
     failpoint('raftAfterSaveSnap');
