@@ -32,7 +32,7 @@ async function putMany(endpoint: string, n: number, concurrency: number): Promis
 
 describe('crash while receiving a database snapshot (kv-server failpoints)', () => {
   it('a follower crashed before and after persisting the snapshot recovers with equal hashes', async () => {
-    c = await Cluster.start({ size: 3, server: 'kv', flags: ['--snapshot-count', String(SNAPSHOT_COUNT)] });
+    c = await Cluster.start({ size: 3, target: 'kv', flags: ['--snapshot-count', String(SNAPSHOT_COUNT)] });
     const cluster = c;
     const leader = cluster.member(await cluster.waitLeader());
     const down = cluster.member((await cluster.followers())[0]);
