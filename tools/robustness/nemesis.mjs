@@ -11,14 +11,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * has the snapshot points (raftBeforeSaveSnap, raftAfterSaveSnap, raftBeforeApplySnap,
  * raftAfterApplySnap), but a short run never sends a snapshot, so arming them would inject nothing.
  */
-export const RUN_FAILPOINTS = [
-  'raftBeforeSave',
-  'raftAfterSave',
-  'beforeCommit',
-  'afterCommit',
-  'beforeApplyOneEntry',
-  'afterApplyOneEntry',
-];
+export const RUN_FAILPOINTS = {
+  // The share of hits that panic, so that the crash comes within about a second of traffic: a WAL
+  // save per Ready (tens to hundreds a second), a backend commit per batch interval (10 a second), an
+  // apply per entry (also every entry replayed at startup, so these often crash during the restart).
+  raftBeforeSave: 5,
+  raftAfterSave: 5,
+  beforeCommit: 25,
+  afterCommit: 25,
+  beforeApplyOneEntry: 2,
+  afterApplyOneEntry: 2,
+};
 
 /** Half the time the leader (when one is known), else any member: faults on the leader matter most. */
 async function pickMember(cluster, rng) {
@@ -203,16 +206,16 @@ export const NEMESES = {
   },
   /**
    * kv-server only: restarts a member (the leader or a random one; SIGTERM, a clean stop) with one
-   * failpoint armed (KV_FAILPOINTS="<point>=2%panic"), waits up to 5 s for it to crash there, then
-   * restarts it without failpoints. etcd's failpoints need a gofail build, which Debian's etcd is not.
+   * failpoint armed (KV_FAILPOINTS="<point>=<P>%panic", P from RUN_FAILPOINTS), waits up to 5 s for it
+   * to crash there (else SIGKILL), then restarts it without failpoints. etcd's failpoints need a gofail build, which Debian's etcd is not.
    */
   failpoint: {
     name: 'failpoint',
     kvOnly: true,
     async inject(cluster, rng) {
       const { m, role } = await pickMember(cluster, rng);
-      const point = rng.pick(RUN_FAILPOINTS);
-      const spec = `${point}=2%panic`;
+      const point = rng.pick(Object.keys(RUN_FAILPOINTS));
+      const spec = `${point}=${RUN_FAILPOINTS[point]}%panic`;
       await m.kill('SIGTERM');
       let outcome;
       try {
