@@ -107,26 +107,27 @@ export class Member {
     proc.stderr.pipe(this.log, { end: false });
     this.exited = new Promise((ok) => proc.once('exit', (code, sig) => ok(`exited (${code ?? sig})`)));
     const probe = new KvClient({ endpoints: [this.endpoint], dialTimeoutMs: 500, commandTimeoutMs: 1000 });
+    let lastError = 'none';
     try {
       const deadline = Date.now() + (o.waitMs ?? 30_000);
       while (Date.now() < deadline) {
         const r = await Promise.race([
-          probe.status().then(
-            async (s) => {
-              this.id = String(s.header.memberId);
-              await probe.get('health', { serializable: o.serializable ?? false });
-              return 'ok';
-            },
-            () => 'retry',
-          ),
+          probe.status().then(async (s) => {
+            this.id = String(s.header.memberId);
+            await probe.get('health', { serializable: o.serializable ?? false });
+            return 'ok';
+          }),
           this.exited,
-        ]).catch(() => 'retry');
+        ]).catch((e) => {
+          lastError = String(e?.message ?? e).split('\n')[0];
+          return 'retry';
+        });
         if (r === 'ok') return;
         if (r !== 'retry') throw new Error(`${this.name} ${r} while starting; see ${this.opts.logFile}`);
         await sleep(100);
       }
       throw new Error(
-        `${this.name} not serving within ${(o.waitMs ?? 30_000) / 1000} s; see ${this.opts.logFile}`,
+        `${this.name} not serving within ${(o.waitMs ?? 30_000) / 1000} s (last probe error: ${lastError}); see ${this.opts.logFile}`,
       );
     } finally {
       probe.close();
