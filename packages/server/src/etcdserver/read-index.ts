@@ -91,6 +91,10 @@ export class ReadIndexLoop {
     const ctx = `${this.host.memberId.toString(16)}-${++this.counter}`;
     this.round = { ctx, waiters: this.queued.splice(0), index: -1, issuedAt: Date.now() };
     this.host.issue(new TextEncoder().encode(ctx));
+    // A round can get no answer (its message is lost when the leader changes, when the stream to the
+    // leader is not up yet, or in a partition): re-issue it even if nothing is applied meanwhile, as in
+    // an idle cluster, where waiting for onApplied() left every later read on this member hanging.
+    setTimeout(() => this.onApplied(), this.host.retryAfterMs + 5).unref?.();
   }
 
   /** A ReadState from raft's Ready. */
