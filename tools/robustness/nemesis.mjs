@@ -14,7 +14,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export const RUN_FAILPOINTS = {
   // The share of hits that panic, so that the crash comes within about a second of traffic: a WAL
   // save per Ready (tens to hundreds a second), a backend commit per batch interval (10 a second), an
-  // apply per entry (also every entry replayed at startup, so these often crash during the restart).
+  // apply per entry.
   raftBeforeSave: 5,
   raftAfterSave: 5,
   beforeCommit: 25,
@@ -206,8 +206,9 @@ export const NEMESES = {
   },
   /**
    * kv-server only: restarts a member (the leader or a random one; SIGTERM, a clean stop) with one
-   * failpoint armed (KV_FAILPOINTS="<point>=<P>%panic", P from RUN_FAILPOINTS), waits up to 5 s for it
-   * to crash there (else SIGKILL), then restarts it without failpoints. etcd's failpoints need a gofail build, which Debian's etcd is not.
+   * failpoint armed once it serves (KV_FAILPOINTS="<point>=<P>%panic", P from RUN_FAILPOINTS,
+   * KV_FAILPOINTS_FROM=serving), waits up to 5 s for it to crash there (else SIGKILL), then restarts it
+   * without failpoints. etcd's failpoints need a gofail build, which Debian's etcd is not.
    */
   failpoint: {
     name: 'failpoint',
@@ -219,7 +220,7 @@ export const NEMESES = {
       await m.kill('SIGTERM');
       let outcome;
       try {
-        await m.start({ env: { KV_FAILPOINTS: spec }, waitMs: 5000 });
+        await m.start({ env: { KV_FAILPOINTS: spec, KV_FAILPOINTS_FROM: 'serving' }, waitMs: 5000 });
         outcome = (await m.waitExit(5000)) ? 'crashed while serving' : undefined;
       } catch (e) {
         outcome = m.running ? undefined : 'crashed while starting';

@@ -10,7 +10,8 @@
  * kills the process on the spot (SIGKILL to itself: no exit handler, no flush, like a crash) after
  * writing one JSON line naming the failpoint to stderr; `P%` fires on that share of the hits (Math.random)
  * instead of the first one. The names are etcd's gofail names where etcd has the same point
- * ({@link FAILPOINTS}); an unknown name or term refuses to start the process.
+ * ({@link FAILPOINTS}); an unknown name or term refuses to start the process. With
+ * `KV_FAILPOINTS_FROM=serving` they fire only once the member serves clients (not during a restart).
  *
  * `KV_FAULT` turns on a fault mode that breaks one of etcd's promises ON PURPOSE, so tests can show the
  * checker catches it (comma-separated, {@link FAULTS}):
@@ -133,17 +134,45 @@ function fromEnv<T>(parse: () => T): T {
 }
 
 const ARMED = fromEnv(() => parseFailpoints(process.env.KV_FAILPOINTS ?? ''));
+/**
+ * `KV_FAILPOINTS_FROM=serving` arms the failpoints only once the member serves clients
+ * ({@link failpointsServing}), so a restart's log replay and first saves do not fire them; `start` (the
+ * default) arms them at once.
+ */
+const FROM = fromEnv(() => {
+  const v = process.env.KV_FAILPOINTS_FROM ?? 'start';
+  if (v !== 'start' && v !== 'serving') {
+    throw new FailpointConfigError(`KV_FAILPOINTS_FROM: "${v}" is not start or serving`);
+  }
+  return v;
+});
+let live = FROM === 'start';
+
+/**
+ * Called once the member serves clients: arms the failpoints under `KV_FAILPOINTS_FROM=serving`.
+ *
+ * @example
+ * ```ts
+ * server = await KvServer.start(config);
+ * failpointsServing();
+ * ```
+ */
+export function failpointsServing(): void {
+  live = true;
+}
 const ENABLED_FAULTS = fromEnv(() => parseFaults(process.env.KV_FAULT ?? ''));
 
 /** What the environment turned on, for the startup warning (empty lists in production). */
 export const testFaultsEnabled: { failpoints: string[]; faults: FaultName[] } = {
-  failpoints: [...ARMED].map(([n, a]) => `${n}=${a.probability * 100}%panic`),
+  failpoints: [...ARMED].map(
+    ([n, a]) => `${n}=${a.probability * 100}%panic${FROM === 'serving' ? ' (once serving)' : ''}`,
+  ),
   faults: [...ENABLED_FAULTS],
 };
 
 function hit(name: FailpointName): void {
   const armed = ARMED.get(name);
-  if (!armed || (armed.probability < 1 && Math.random() >= armed.probability)) return;
+  if (!armed || !live || (armed.probability < 1 && Math.random() >= armed.probability)) return;
   writeSync(
     2,
     `${JSON.stringify({ level: 'fatal', ts: new Date().toISOString(), msg: 'failpoint panic', failpoint: name })}\n`,

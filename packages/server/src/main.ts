@@ -6,7 +6,7 @@
 import { ConfigError, helpText, parseArgs } from './config/parse.js';
 import { KvServer } from './embed.js';
 import { SERVER_VERSION } from './etcdserver/server.js';
-import { testFaultsEnabled } from './failpoints.js';
+import { failpointsServing, testFaultsEnabled } from './failpoints.js';
 import { Logger } from './log/logger.js';
 
 async function main(): Promise<void> {
@@ -69,6 +69,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     server = await KvServer.start(config, { logger: log, signal: startup.signal });
+    failpointsServing();
     // A member removed from the cluster stops itself (etcd logs the reason and exits).
     server.onRemoved(() => process.exit(0));
     // A failed raft loop or apply closes the server (embed.ts); the process must not report success.

@@ -73,14 +73,17 @@ describe('KV_FAILPOINTS / KV_FAULT parsing', () => {
   });
 });
 
+/** A free port below the ephemeral range (a port-0 port can be taken by an outgoing dial first). */
 async function freePort(): Promise<number> {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((ok) => {
+      const srv = createServer();
+      srv.once('error', () => ok(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 function startBin(dataDir: string, client: number, peer: number, env: Record<string, string>) {
@@ -138,14 +141,41 @@ describe('kv-server with KV_FAILPOINTS', () => {
     expect((await clean.exited).code).toBe(0);
   }, 60_000);
 
-  it('refuses a malformed KV_FAILPOINTS or KV_FAULT before starting', () => {
-    for (const env of [{ KV_FAILPOINTS: 'raftBeforeSave=sometimes' }, { KV_FAULT: 'bogus' }]) {
+  it('with KV_FAILPOINTS_FROM=serving, fires only once the member serves clients', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kv-failpoint-'));
+    dirs.push(dir);
+    const [client, peer] = [await freePort(), await freePort()];
+    // Startup saves the bootstrap entries to the WAL: not armed yet, so the member comes up.
+    const armed = startBin(dir, client, peer, {
+      KV_FAILPOINTS: 'raftAfterSave=panic',
+      KV_FAILPOINTS_FROM: 'serving',
+    });
+    let status = etcdctl(client, 'endpoint', 'status');
+    for (let i = 0; i < 100 && status.status !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = etcdctl(client, 'endpoint', 'status');
+    }
+    expect(status.status, armed.stderr()).toBe(0);
+    expect(armed.stderr()).toContain('ready to serve client requests');
+    expect(armed.stderr()).not.toContain('failpoint panic');
+    // The first write's WAL save crashes it.
+    etcdctl(client, 'put', 'fp-key', 'v1');
+    expect((await armed.exited).signal, armed.stderr()).toBe('SIGKILL');
+    expect(armed.stderr()).toContain('"msg":"failpoint panic","failpoint":"raftAfterSave"');
+  }, 60_000);
+
+  it('refuses a malformed KV_FAILPOINTS, KV_FAILPOINTS_FROM or KV_FAULT before starting', () => {
+    for (const env of [
+      { KV_FAILPOINTS: 'raftBeforeSave=sometimes' },
+      { KV_FAILPOINTS_FROM: 'later' },
+      { KV_FAULT: 'bogus' },
+    ]) {
       const r = spawnSync(process.execPath, [MAIN, '--data-dir', join(tmpdir(), 'never-created')], {
         encoding: 'utf8',
         env: { ...process.env, ...env },
       });
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/^kv-server: KV_(FAILPOINTS|FAULT): /);
+      expect(r.stderr).toMatch(/^kv-server: KV_(FAILPOINTS|FAILPOINTS_FROM|FAULT): /);
     }
   });
 });
