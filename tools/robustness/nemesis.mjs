@@ -219,11 +219,15 @@ export const NEMESES = {
       const spec = `${point}=${RUN_FAILPOINTS[point]}%panic`;
       await m.kill('SIGTERM');
       let outcome;
+      // Armed once the member serves (KV_FAILPOINTS_FROM=serving), so a crash is always under traffic,
+      // possibly before the harness's own first read on it succeeded.
+      const armedAt = Date.now();
+      const crashed = () => `crashed ${Date.now() - armedAt} ms after the armed restart`;
       try {
         await m.start({ env: { KV_FAILPOINTS: spec, KV_FAILPOINTS_FROM: 'serving' }, waitMs: 5000 });
-        outcome = (await m.waitExit(5000)) ? 'crashed while serving' : undefined;
+        outcome = (await m.waitExit(5000)) ? crashed() : undefined;
       } catch (e) {
-        outcome = m.running ? undefined : 'crashed while starting';
+        outcome = m.running ? undefined : crashed();
         if (m.running && !/not serving/.test(errText(e))) throw e;
       }
       if (!outcome) {
