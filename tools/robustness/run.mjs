@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Robustness run: start a single-member kv-server (or Debian etcd with the same flags) on free loopback
-// ports, drive concurrent clients and watches through @kv/client while a nemesis injects faults, record
-// the history, check it with @kv/checker, and write everything to a run directory:
-//   history.json, verdict.json, server-m0.log, violation.svg (on a violation).
-// Exit code: 0 ok, 1 violation, 2 unknown (checker budget) or harness failure.
+// Robustness run: start a cluster of kv-server members (or Debian etcd with the same flags) on free
+// loopback ports, drive concurrent clients (client i talks to member i mod N) and watches through
+// @kv/client while a nemesis injects faults, record the history, check it with @kv/checker, and write
+// everything to a run directory: history.json, verdict.json, server-m<i>.log, violation.svg (on a
+// violation). Exit code: 0 ok, 1 violation, 2 unknown (checker budget) or harness failure.
 //
-//   node tools/robustness/run.mjs --target kv|etcd --seed N --duration S --clients N --keys N \
-//        --nemesis none|kill|pause --out DIR [--max-ops N] [--timeout-ms N] [--check-ms N]
-//        [--rate OPS_PER_S_PER_CLIENT] [--compact-every S] [--corrupt none|stale-read|drop-watch-event]
+//   node tools/robustness/run.mjs --target kv|etcd --members N --seed N --duration S --clients N \
+//        --keys N --nemesis none|kill|pause|partition|leader-transfer|membership|failpoint --out DIR
+//        [--max-ops N] [--timeout-ms N] [--check-ms N] [--rate OPS_PER_S_PER_CLIENT] [--compact-every S]
+//        [--fault ack-before-fsync|stale-follower-read] [--corrupt none|stale-read|drop-watch-event]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -15,13 +16,14 @@ import { parseArgs } from 'node:util';
 import { KvClient } from '@kv/client';
 import { checkHistory, HistoryRecorder, stringifyHistory } from '../../packages/checker/dist/index.js';
 import { startCluster } from './cluster.mjs';
-import { NEMESES, runNemesis } from './nemesis.mjs';
+import { NEMESES, nemesisFor, runNemesis } from './nemesis.mjs';
 import { makeRng } from './rng.mjs';
 import { lateWatch, openWatches, PREFIX, runClients, runCompactor } from './traffic.mjs';
 
 const { values: a } = parseArgs({
   options: {
     target: { type: 'string', default: 'kv' },
+    members: { type: 'string', default: '1' },
     seed: { type: 'string', default: String(Date.now() % 1e9) },
     duration: { type: 'string', default: '20' },
     clients: { type: 'string', default: '4' },
@@ -36,6 +38,9 @@ const { values: a } = parseArgs({
     // a negative control the checker must catch under --nemesis kill).
     'server-flags': { type: 'string', default: '' },
     'compact-every': { type: 'string', default: '0' },
+    // kv-server only: a test-only fault mode that breaks a promise on purpose (KV_FAULT), so a run can
+    // show the checker catches it.
+    fault: { type: 'string', default: 'none' },
     // Self-test of the whole pipeline: falsify one recorded answer the way a buggy server would.
     corrupt: { type: 'string', default: 'none' },
   },
@@ -51,8 +56,20 @@ const int = (name, min) => {
   return n;
 };
 if (a.target !== 'kv' && a.target !== 'etcd') fail(`--target must be kv or etcd (got ${a.target})`);
-const nemesis = NEMESES[a.nemesis];
-if (!nemesis) fail(`--nemesis must be one of ${Object.keys(NEMESES).join('|')} (got ${a.nemesis})`);
+const nemesis = nemesisFor(a.nemesis);
+if (!nemesis)
+  fail(
+    `--nemesis must be one of ${Object.keys(NEMESES).join('|')} or a comma-separated list (got ${a.nemesis})`,
+  );
+const members = int('members', 1);
+if (members > 7) fail('--members must be at most 7');
+if (nemesis.minMembers && members < nemesis.minMembers)
+  fail(`--nemesis ${a.nemesis} needs --members ${nemesis.minMembers} or more`);
+if (nemesis.kvOnly && a.target !== 'kv')
+  fail(`--nemesis ${a.nemesis} is kv-only (etcd's failpoints need a gofail build of etcd)`);
+const FAULT_MODES = ['none', 'ack-before-fsync', 'stale-follower-read'];
+if (!FAULT_MODES.includes(a.fault)) fail(`--fault must be one of ${FAULT_MODES.join('|')} (got ${a.fault})`);
+if (a.fault !== 'none' && a.target !== 'kv') fail('--fault is kv-only (a KV_FAULT mode of kv-server)');
 const seed = int('seed', 0);
 const duration = int('duration', 1);
 const clients = int('clients', 1);
@@ -79,7 +96,9 @@ async function main() {
     target: a.target,
     dir: dataDir,
     logDir: out,
+    size: members,
     extraFlags: a['server-flags'].split(' ').filter(Boolean),
+    env: a.fault === 'none' ? {} : { KV_FAULT: a.fault },
   });
   const started = Date.now();
   let verdict;
@@ -90,7 +109,16 @@ async function main() {
     const initialRevision = first.header.revision;
     const recorder = new HistoryRecorder();
     const watches = await openWatches(cluster.endpoints, keys, initialRevision + 1);
-    log('traffic', { target: a.target, seed, nemesis: a.nemesis, duration, clients, keys: keyCount });
+    log('traffic', {
+      target: a.target,
+      members,
+      seed,
+      nemesis: a.nemesis,
+      fault: a.fault,
+      duration,
+      clients,
+      keys: keyCount,
+    });
     const deadline = Date.now() + duration * 1000;
     const nem = runNemesis(nemesis, cluster, rng.fork());
     const compactor = runCompactor(cluster.endpoints, compactEvery * 1000);
@@ -107,10 +135,23 @@ async function main() {
     const faults = await nem.stop();
     const compactions = await compactor.stop();
     // A last write inside every watched range, so "delivered everything up to here" is observable.
-    const closing = 1_000_000;
-    recorder.invoke(closing, { type: 'put', key: keys[0], value: 'final' });
-    const fin = await admin.put(PREFIX + keys[0], 'final');
-    recorder.ok(closing, { type: 'put', revision: fin.header.revision });
+    // Right after a fault the cluster may still be electing a leader (a rejoining member disrupts the
+    // term without pre-vote): attempts that time out are recorded as unknown-outcome puts and retried
+    // for up to 30 s.
+    let fin;
+    const finalBy = Date.now() + 30_000;
+    for (let closing = 1_000_000; !fin; closing++) {
+      const value = `final-${closing - 1_000_000}`;
+      recorder.invoke(closing, { type: 'put', key: keys[0], value });
+      try {
+        fin = await admin.put(PREFIX + keys[0], value);
+        recorder.ok(closing, { type: 'put', revision: fin.header.revision });
+      } catch (e) {
+        recorder.info(closing, String(e?.message ?? e));
+        if (Date.now() > finalBy) throw e;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
     const records = await watches.drain(fin.header.revision, 15_000);
     admin.close();
     recorder.watches.push(...records);
@@ -122,6 +163,8 @@ async function main() {
     }
     const meta = {
       target: a.target,
+      members,
+      fault: a.fault,
       seed,
       nemesis: a.nemesis,
       duration,
@@ -140,6 +183,8 @@ async function main() {
     verdict = {
       verdict: report.verdict,
       target: a.target,
+      members,
+      fault: a.fault,
       seed,
       nemesis: a.nemesis,
       durationS: duration,
@@ -154,14 +199,14 @@ async function main() {
       watches: report.watches,
       checkMs: Date.now() - t0,
       runMs: Date.now() - started,
-      command: `node tools/robustness/run.mjs --target ${a.target} --seed ${seed} --duration ${duration} --clients ${clients} --keys ${keyCount} --nemesis ${a.nemesis} --rate ${rate} --compact-every ${compactEvery}`,
+      command: `node tools/robustness/run.mjs --target ${a.target} --members ${members}${a.fault === 'none' ? '' : ` --fault ${a.fault}`} --seed ${seed} --duration ${duration} --clients ${clients} --keys ${keyCount} --nemesis ${a.nemesis} --rate ${rate} --compact-every ${compactEvery}`,
     };
     if (report.violation) {
       writeFileSync(join(out, 'violation.svg'), report.violation.svg);
       verdict.violation = { stuck: report.violation.stuck, subHistory: report.violation.text };
     }
   } finally {
-    for (const m of cluster.members) await m.close();
+    await cluster.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
   writeFileSync(join(out, 'verdict.json'), `${JSON.stringify(verdict, null, 2)}\n`);

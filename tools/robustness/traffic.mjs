@@ -142,7 +142,7 @@ function definitelyFailed(req, err) {
 }
 
 /**
- * Starts `clients` loops; resolves when `until()` says stop.
+ * Starts `clients` loops (client c on endpoint c mod N); resolves when `until()` says stop.
  * @param {{ endpoints: string[], clients: number, keys: string[], rng: any, recorder: any,
  *   until: () => boolean, timeoutMs: number, rate: number }} o  rate: requests/s per client, 0 = no pause
  */
@@ -153,8 +153,10 @@ export async function runClients(o) {
   const loops = [];
   for (let c = 0; c < o.clients; c++) {
     const rng = o.rng.fork();
+    // Client c talks to member c mod N only (as etcd's robustness clients do), so a member that is cut
+    // off, stale or restarting is seen by its own clients instead of being skipped by failover.
     const client = new KvClient({
-      endpoints: o.endpoints,
+      endpoints: [o.endpoints[c % o.endpoints.length]],
       dialTimeoutMs: o.timeoutMs,
       commandTimeoutMs: o.timeoutMs,
     });

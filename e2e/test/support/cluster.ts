@@ -150,12 +150,15 @@ export class Member {
     return this.running && !this.paused;
   }
 
-  /** Starts the process (does not wait for readiness). */
-  spawn(): void {
+  /** Starts the process (does not wait for readiness); `env` adds variables (e.g. KV_FAILPOINTS). */
+  spawn(env: Record<string, string> = {}): void {
     if (this.running) throw new Error(`${this.name} is already running`);
     this.output = '';
     this.paused = false;
-    const proc = spawn(this.bin, this.flags, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(this.bin, this.flags, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     this.proc = proc;
     running.add(proc);
     proc.on('exit', () => running.delete(proc));

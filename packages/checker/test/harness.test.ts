@@ -1,6 +1,7 @@
 // The short CI version of the robustness runs: the harness (tools/robustness/run.mjs) against a real
-// kv-server and a real Debian etcd, each ~20 s under SIGKILL + restart, must produce a checked history
-// with an ok verdict; and a run whose history is falsified on purpose must fail with a violation.
+// kv-server and a real Debian etcd, each ~20 s under SIGKILL + restart (one member) and 15 s under
+// partitions + leader transfers (three members), must produce a checked history with an ok verdict; and
+// a run whose history is falsified on purpose must fail with a violation.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,9 +68,38 @@ describe('robustness harness', () => {
     expect(v.watches.problems.map((p: { kind: string }) => p.kind)).toContain('missing-event');
   }, 120_000);
 
-  it('refuses unknown flags values', async () => {
-    const r = await harness(['--nemesis', 'partition']);
-    expect(r.code).toBe(2);
-    expect(r.out).toContain('--nemesis must be one of none|kill|pause');
+  for (const target of ['kv', 'etcd']) {
+    it(`${target}: 3 members, 15 s under partitions and leader transfers is linearizable, watches complete`, async () => {
+      const r = await harness([
+        ...['--target', target, '--members', '3', '--seed', '21', '--duration', '15'],
+        ...['--nemesis', 'partition+leader-transfer'],
+      ]);
+      expect(r.code, r.out).toBe(0);
+      const v = verdictOf(r.dir);
+      expect(v.verdict).toBe('ok');
+      expect(v.members).toBe(3);
+      expect(v.watches.events).toBeGreaterThan(0);
+      const faults = v.faults.join('\n');
+      expect(faults).toMatch(/isolate|split/);
+      expect(faults).toMatch(/move-leader m\d -> m\d: ok/);
+      for (const m of [0, 1, 2]) expect(existsSync(join(r.dir, `server-m${m}.log`))).toBe(true);
+    }, 180_000);
+  }
+
+  it('refuses unknown or impossible flag values', async () => {
+    const unknown = await harness(['--nemesis', 'bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toContain(
+      '--nemesis must be one of none|kill|pause|partition|leader-transfer|membership|failpoint',
+    );
+    const alone = await harness(['--nemesis', 'partition']);
+    expect(alone.code).toBe(2);
+    expect(alone.out).toContain('--nemesis partition needs --members 3 or more');
+    const gofail = await harness(['--target', 'etcd', '--members', '3', '--nemesis', 'failpoint']);
+    expect(gofail.code).toBe(2);
+    expect(gofail.out).toContain('--nemesis failpoint is kv-only');
+    const fault = await harness(['--target', 'etcd', '--fault', 'ack-before-fsync']);
+    expect(fault.code).toBe(2);
+    expect(fault.out).toContain('--fault is kv-only');
   });
 });

@@ -6,6 +6,7 @@
 import { ConfigError, helpText, parseArgs } from './config/parse.js';
 import { KvServer } from './embed.js';
 import { SERVER_VERSION } from './etcdserver/server.js';
+import { failpointsServing, testFaultsEnabled } from './failpoints.js';
 import { Logger, type LogOutputs, openLogOutputs } from './log/logger.js';
 import { startIdleHeapTrim } from './runtime/idle-heap-trim.js';
 
@@ -39,6 +40,9 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const log = new Logger(config.logLevel, outputs.sink);
+  if (testFaultsEnabled.failpoints.length > 0 || testFaultsEnabled.faults.length > 0) {
+    log.warn('TEST ONLY: failpoints or fault modes enabled from KV_FAILPOINTS / KV_FAULT', testFaultsEnabled);
+  }
   // Signal handlers go in first: a SIGTERM during startup still stops cleanly.
   let server: KvServer | undefined;
   let stopping = false;
@@ -72,6 +76,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
   try {
     server = await KvServer.start(config, { logger: log, signal: startup.signal });
+    failpointsServing();
     // A member removed from the cluster stops itself (etcd logs the reason and exits).
     server.onRemoved(() => process.exit(0));
     // A failed raft loop or apply closes the server (embed.ts); the process must not report success.

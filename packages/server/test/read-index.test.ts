@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ReadIndexLoop } from '../src/etcdserver/read-index.js';
 import { type StartedServer, startServer } from '../src/index.js';
 import { b, call, connect, s } from './helpers.js';
 
@@ -63,5 +64,33 @@ describe.each(['memory', 'level'] as const)('linearizable reads under writes (%s
       expect(t.succeeded).toBe(true);
       expect(t.header.revision).toBe(put.header.revision);
     }
+  });
+});
+
+/**
+ * A ReadIndex round can get no answer: its message is lost when the leader changes, when the stream to
+ * the leader is not up yet, or in a partition. Found by the robustness harness: a follower of a cluster
+ * that had just changed leader at startup had its first round lost, no entry was applied afterwards (an
+ * idle cluster), and every linearizable read on it hung. The loop must re-issue the round by itself.
+ */
+describe('ReadIndexLoop', () => {
+  it('re-issues an unanswered round even when nothing is applied', async () => {
+    const issued: string[] = [];
+    const loop = new ReadIndexLoop({
+      memberId: 1n,
+      canIssue: () => true,
+      issue: (ctx) => issued.push(new TextDecoder().decode(ctx)),
+      soleLeaderIndex: () => undefined,
+      appliedIndex: () => 10,
+      retryAfterMs: 50,
+      timeoutMs: 10_000,
+    });
+    const read = loop.barrier();
+    expect(issued).toHaveLength(1); // this one is "lost": never answered
+    while (issued.length < 2) await new Promise((r) => setTimeout(r, 10));
+    loop.onReadState(10, new TextEncoder().encode(issued[1]!));
+    await read;
+    expect(issued[0]).not.toBe(issued[1]);
+    loop.close();
   });
 });

@@ -177,13 +177,17 @@ export class Wal {
    * @throws WalLockedError if another process or Wal holds the directory
    * `marker` may also be a function that picks the marker from every snapshot marker the WAL holds
    * (e.g. the newest one whose snapshot file exists): the segments are then read once for both, where
-   * {@link snapshotMarkers} followed by `open` would read them twice.
+   * {@link snapshotMarkers} followed by `open` would read them twice. It also gets the commit index of
+   * the newest hard state, so it can skip markers past it as etcd's ValidSnapshotEntries does (a
+   * received snapshot is marked before the hard state that commits it is saved).
    * @throws SnapshotNotFoundError / SnapshotMismatchError if no marker at `marker.index` / a
    *   different term is recorded there
    */
   static async open(
     dir: string,
-    marker: WalSnapshotMarker | ((available: WalSnapshotMarker[]) => Promise<WalSnapshotMarker>),
+    marker:
+      | WalSnapshotMarker
+      | ((available: WalSnapshotMarker[], committed: number) => Promise<WalSnapshotMarker>),
     options?: WalOptions,
   ): Promise<Wal> {
     const opts = resolve(options);
@@ -204,7 +208,7 @@ export class Wal {
       let from: number;
       if (typeof marker === 'function') {
         const all = await readSegments(fs, dir, segments);
-        marker = await marker(markersOf(all.scans));
+        marker = await marker(markersOf(all.scans), lastCommitOf(all.scans));
         from = searchIndex(segments, marker.index);
         if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
         read = { scans: all.scans.slice(from), lastBuffer: all.lastBuffer };
@@ -508,6 +512,15 @@ function markersOf(scans: SegmentScan[]): WalSnapshotMarker[] {
     for (const r of scan.records) if (r.type === RecordType.snapshot) out.push(r.snapshot);
   }
   return out;
+}
+
+/** The commit index of the newest hard state record (0 when there is none). */
+function lastCommitOf(scans: SegmentScan[]): number {
+  let commit = 0;
+  for (const scan of scans) {
+    for (const r of scan.records) if (r.type === RecordType.state) commit = r.state.commit;
+  }
+  return commit;
 }
 
 /** Applies raft's replay rules to decoded records. */

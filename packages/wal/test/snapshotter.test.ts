@@ -90,6 +90,33 @@ describe('Snapshotter', () => {
     }
   });
 
+  it("open's chooser also gets the saved commit index, to skip markers past it (etcd's ValidSnapshotEntries)", async () => {
+    const root = tempDir();
+    const walDir = join(root, 'wal');
+    const s = new Snapshotter(join(root, 'snap'));
+    const wal = await Wal.create(walDir, meta, { noSync: true });
+    await wal.save({ term: 1, vote: 0n, commit: 7 }, entries(1, 7));
+    // A follower persists a snapshot received from the leader, then crashes before saving the hard
+    // state that commits it.
+    await s.save(snapOf(500));
+    await wal.saveSnapshot({ index: 500, term: 1 });
+    await wal.close();
+    let committed = -1;
+    const reopened = await Wal.open(walDir, async (available, commit) => {
+      committed = commit;
+      const chosen = await s.loadNewestAvailable(available.filter((m) => m.index <= commit));
+      return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
+    });
+    try {
+      expect(committed).toBe(7);
+      const contents = await reopened.readAll();
+      expect(contents.hardState.commit).toBe(7);
+      expect(contents.entries.map((e) => e.index)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('purge keeps the newest N and removes leftover temp files', async () => {
     const dir = tempDir();
     const s = new Snapshotter(dir);

@@ -169,7 +169,11 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   }
 
   // Restart: newest snapshot the WAL has a marker for (a crash between the two writes leaves a marker
-  // without a file, never the reverse: the marker is written first) + WAL replay.
+  // without a file, never the reverse: the marker is written first) + WAL replay. Like etcd's
+  // ValidSnapshotEntries, markers past the saved commit index are skipped (openWalForRestart): a snapshot
+  // received from the leader is persisted before the hard state that commits it, and a crash in between
+  // must restart from the older state (the leader sends the snapshot again), not fail raft's commit range
+  // check.
   const { wal, snapshot } = await (walReading as ReturnType<typeof openWalForRestart>);
   let payload: SnapshotPayload | undefined;
   let raftSnap: Snapshot | undefined;
@@ -219,8 +223,8 @@ async function openWalForRestart(walDir: string, snapshotter: Snapshotter, noSyn
   let chosen: Awaited<ReturnType<Snapshotter['loadNewest']>>;
   const wal = await Wal.open(
     walDir,
-    async (markers) => {
-      chosen = await snapshotter.loadNewestAvailable(markers);
+    async (markers, committed) => {
+      chosen = await snapshotter.loadNewestAvailable(markers.filter((m) => m.index <= committed));
       return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
     },
     { noSync },

@@ -4,7 +4,11 @@
  * local state. On a follower raft forwards the round to the leader (MsgReadIndex) and the answer comes
  * back as a ReadState, so reads on any member are linearizable.
  */
+import { faultEnabled } from '../failpoints.js';
 import { Errors } from './errors.js';
+
+/** Test-only fault mode (KV_FAULT=stale-follower-read): reads skip ReadIndex and may be stale. */
+const STALE_READS = faultEnabled('stale-follower-read');
 
 /** What the read loop needs from the server. */
 export interface ReadIndexHost {
@@ -62,6 +66,7 @@ export class ReadIndexLoop {
   /** Resolves once this member has applied everything committed before the call. */
   barrier(): Promise<void> {
     if (this.stopped) return Promise.reject(Errors.stopped());
+    if (STALE_READS) return Promise.resolve();
     const sole = this.host.soleLeaderIndex();
     if (sole !== undefined) return this.waitIndex(sole);
     return new Promise((resolve, reject) => {
@@ -91,6 +96,10 @@ export class ReadIndexLoop {
     const ctx = `${this.host.memberId.toString(16)}-${++this.counter}`;
     this.round = { ctx, waiters: this.queued.splice(0), index: -1, issuedAt: Date.now() };
     this.host.issue(new TextEncoder().encode(ctx));
+    // A round can get no answer (its message is lost when the leader changes, when the stream to the
+    // leader is not up yet, or in a partition): re-issue it even if nothing is applied meanwhile, as in
+    // an idle cluster, where waiting for onApplied() left every later read on this member hanging.
+    setTimeout(() => this.onApplied(), this.host.retryAfterMs + 5).unref?.();
   }
 
   /** A ReadState from raft's Ready. */

@@ -38,6 +38,7 @@ import {
 import type { Snapshotter, Wal } from '@kv/wal';
 import type { AuthStore } from '../auth/store.js';
 import type { ServerConfig } from '../config/parse.js';
+import { failpoint, withTestFaults } from '../failpoints.js';
 import type { Request } from '../gen/etcdv2.js';
 import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
@@ -181,7 +182,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     this.auth = b.auth;
     this.node = b.node;
     this.raftStorage = b.raftStorage;
-    this.wal = b.wal;
+    this.wal = withTestFaults(b.wal);
     this.snapshotter = b.snapshotter;
     this.snapDir = b.snapDir;
     this.memberId = b.memberId;
@@ -522,12 +523,16 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const applyEarly = rd.committedEntries.length > 0 && this.committedArePersisted(rd);
     if (applyEarly) this.dispatchApply(rd.committedEntries);
     if (snap) await this.persistReceivedSnapshot(snap);
-    if (rd.entries.length || (rd.hardState && rd.mustSync)) {
+    // A received snapshot's hard state (its commit index) is saved at once, as etcd does: until then
+    // a restart ignores the snapshot's marker.
+    if (rd.entries.length || (rd.hardState && (rd.mustSync || snap))) {
       // The newest hard state goes along (a stashed commit-only one is superseded by rd.hardState).
       const hs = rd.hardState ?? this.pendingHardState;
       this.pendingHardState = undefined;
       const t0 = process.hrtime.bigint();
+      failpoint('raftBeforeSave');
       await this.wal.save(hs, rd.entries);
+      failpoint('raftAfterSave');
       const took = Number(process.hrtime.bigint() - t0) / 1e9;
       this.metrics.walFsync.observe(took);
       if (this.log.enabled('debug')) {
@@ -545,6 +550,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       this.pendingHardState = rd.hardState;
     }
     if (snap) {
+      // Now the WAL's commit covers the snapshot: segments before it can go (etcd's Release).
+      await this.wal.releaseTo(snap.metadata.index);
       this.raftStorage.applySnapshot(snap);
       this.applying = this.applying.then(() => this.installSnapshot(snap));
     }
@@ -576,9 +583,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const { index, term } = snap.metadata;
     const { membership, confState } = decodeSnapshotMeta(snap, this.clusterId);
     const dump = await receivedDbAsDump(await takeReceivedDb(this.snapDir, index));
+    failpoint('raftBeforeSaveSnap');
     await this.flushHardState();
-    await writeSnapshot(this.snapshotWriter(), index, term, membership, confState, dump);
+    await writeSnapshot(this.snapshotWriter(), index, term, membership, confState, dump, false);
     await dropReceivedDb(this.snapDir, index);
+    failpoint('raftAfterSaveSnap');
     this.receivedDump = dump;
   }
 
@@ -593,6 +602,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     const { membership: next, confState } = decodeSnapshotMeta(snap, this.clusterId);
     const dump = this.receivedDump;
     this.receivedDump = undefined;
+    failpoint('raftBeforeApplySnap');
     if (dump) {
       this.metrics.snapshotApplyInProgress.set(1);
       try {
@@ -616,6 +626,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       'consistent-index': this.store.consistentIndex(),
       took: `${Date.now() - t0}ms`,
     });
+    failpoint('raftAfterApplySnap');
     this.reads.onApplied();
     this.resolveAppliedWaiters();
   }
@@ -627,7 +638,11 @@ export class EtcdServer extends EventEmitter implements RaftSink {
 
   private async applyEntries(entries: readonly Entry[]): Promise<void> {
     try {
-      for (const e of entries) await this.applyEntry(e);
+      for (const e of entries) {
+        failpoint('beforeApplyOneEntry');
+        await this.applyEntry(e);
+        failpoint('afterApplyOneEntry');
+      }
     } catch (err) {
       this.log.error('apply failed; stopping', { error: err });
       this.emit('fatal', err);

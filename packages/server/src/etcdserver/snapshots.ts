@@ -135,7 +135,9 @@ export interface SnapshotWriter {
 /**
  * Writes the snapshot file for `index` and its WAL marker (etcd's order: marker first, then the file;
  * a crash between them leaves a marker without a file, which restart skips), then releases WAL segments
- * the snapshot covers. Raft's in-memory log is the caller's business.
+ * the snapshot covers unless `release` is false (a received snapshot: the caller releases once the hard
+ * state committing it is saved, since restart ignores a marker past the saved commit). Raft's in-memory
+ * log is the caller's business.
  */
 export async function writeSnapshot(
   w: SnapshotWriter,
@@ -144,6 +146,7 @@ export async function writeSnapshot(
   membership: Membership,
   confState: ConfState,
   dump: Uint8Array | undefined,
+  release = true,
 ): Promise<void> {
   const data = encodeSnapshotFile(
     { membership: membership.toJSON(), hasBackendDump: dump !== undefined },
@@ -152,6 +155,6 @@ export async function writeSnapshot(
   );
   await w.wal.saveSnapshot({ index, term });
   await w.snapshotter.save({ index, term, data });
-  await w.wal.releaseTo(index);
+  if (release) await w.wal.releaseTo(index);
   if (w.maxSnapshots > 0) await w.snapshotter.purge(w.maxSnapshots);
 }

@@ -22,6 +22,7 @@ import {
   toId,
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
+import { withTestBackend } from '../failpoints.js';
 import { checkEngineRecord } from './engine-record.js';
 import { EtcdError } from './errors.js';
 
@@ -91,7 +92,8 @@ export async function openKvStore(
   hooks: { onCommit?: (seconds: number) => void } = {},
 ): Promise<KvStore> {
   await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
-  const open = () => openBackend(engine === 'memory' ? { engine } : { engine, path });
+  const open = async () =>
+    withTestBackend(await openBackend(engine === 'memory' ? { engine } : { engine, path }));
   let backend = await open();
   const storeOpts = {
     batchInterval: cfg.backendBatchIntervalMs,
