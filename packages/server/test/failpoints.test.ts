@@ -156,6 +156,9 @@ describe('kv-server with KV_FAILPOINTS', () => {
       status = etcdctl(client, 'endpoint', 'status');
     }
     expect(status.status, armed.stderr()).toBe(0);
+    // etcdctl ran with spawnSync, which blocks this event loop: let the member's log lines arrive.
+    for (let i = 0; i < 50 && !armed.stderr().includes('ready to serve'); i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect(armed.stderr()).toContain('ready to serve client requests');
     expect(armed.stderr()).not.toContain('failpoint panic');
     // The first write's WAL save crashes it.
