@@ -213,7 +213,11 @@ describe.each(SERVER_KINDS)('concurrency recipes against %s', (kind) => {
 
     it('read-committed commits without conflict checks (updates can be lost)', async () => {
       const [a, b] = await transfers(Isolation.ReadCommitted, 8);
-      expect(a + b).toBe(100);
+      // Each get reads the latest committed value on its own, so a transfer may read `a` before and `b`
+      // after another transfer committed: lost updates, and even a + b != 100, are allowed. Every
+      // transfer still wrote a consistent pair from what it read.
+      expect(a).toBeGreaterThanOrEqual(92);
+      expect(a).toBeLessThanOrEqual(99);
       expect(b).toBeGreaterThanOrEqual(1);
       expect(b).toBeLessThanOrEqual(8);
     });
