@@ -2,7 +2,7 @@
  * The RPC methods the client calls: the generated definitions, wrapped where a request or response
  * carries 64-bit ids so callers pass and get {@link Id}s (see ids.ts). Field numbers are etcd's (rpc.proto,
  * v3lock.proto, v3election.proto). Auth calls use the generated definitions directly: their
- * responses hold names, and only the response header's cluster/member ids would be rounded.
+ * responses hold names, and their header ids stay the codec's exact bigints.
  */
 import {
   AuthService,
@@ -17,14 +17,7 @@ import {
   WatchService,
 } from './api/index.js';
 import type { MethodDef } from './connection.js';
-import {
-  type ExactReq,
-  exactRequests,
-  exactResponses,
-  idRequests,
-  RESPONSE_IDS as R,
-  wireId,
-} from './ids.js';
+import { type ExactReq, exactResponses, idRequests, wireId } from './ids.js';
 import { exactTxnRequests } from './txn-encoding.js';
 
 /** A LeaderKey whose lease may be any {@link Id} (as returned by `campaign`). */
@@ -57,58 +50,54 @@ function repeatable<Req, Res>(def: MethodDef<Req, Res>): MethodDef<Req, Res> {
 }
 
 export const KV = {
-  range: repeatable(exactResponses(KVService.range, R.range)),
-  put: exactResponses(idRequests(KVService.put, ['lease']), R.put),
-  deleteRange: exactResponses(KVService.deleteRange, R.deleteRange),
-  txn: exactResponses(exactTxnRequests(KVService.txn), R.txn),
-  compact: exactResponses(KVService.compact, R.headerOnly),
+  range: repeatable(exactResponses(KVService.range)),
+  put: exactResponses(idRequests(KVService.put, ['lease'])),
+  deleteRange: exactResponses(KVService.deleteRange),
+  txn: exactResponses(exactTxnRequests(KVService.txn)),
+  compact: exactResponses(KVService.compact),
 };
 
 export const Watch = {
-  watch: exactResponses(WatchService.watch, R.watch),
+  watch: exactResponses(WatchService.watch),
 };
 
 export const Lease = {
-  leaseGrant: repeatable(exactResponses(idRequests(LeaseService.leaseGrant, ['ID']), R.leaseWithId)),
-  leaseRevoke: repeatable(exactResponses(idRequests(LeaseService.leaseRevoke, ['ID']), R.headerOnly)),
-  leaseKeepAlive: exactResponses(idRequests(LeaseService.leaseKeepAlive, ['ID']), R.leaseWithId),
-  leaseTimeToLive: repeatable(
-    exactResponses(idRequests(LeaseService.leaseTimeToLive, ['ID']), R.leaseWithId),
-  ),
-  leaseLeases: repeatable(exactResponses(LeaseService.leaseLeases, R.leaseLeases)),
+  leaseGrant: repeatable(exactResponses(idRequests(LeaseService.leaseGrant, ['ID']))),
+  leaseRevoke: repeatable(exactResponses(idRequests(LeaseService.leaseRevoke, ['ID']))),
+  leaseKeepAlive: exactResponses(idRequests(LeaseService.leaseKeepAlive, ['ID'])),
+  leaseTimeToLive: repeatable(exactResponses(idRequests(LeaseService.leaseTimeToLive, ['ID']))),
+  leaseLeases: repeatable(exactResponses(LeaseService.leaseLeases)),
 };
 
 export const Cluster = {
-  memberAdd: exactResponses(ClusterService.memberAdd, R.memberAdd),
-  memberRemove: exactResponses(idRequests(ClusterService.memberRemove, ['ID']), R.members),
-  memberUpdate: exactResponses(idRequests(ClusterService.memberUpdate, ['ID']), R.members),
-  memberList: repeatable(exactResponses(ClusterService.memberList, R.members)),
-  memberPromote: exactResponses(idRequests(ClusterService.memberPromote, ['ID']), R.members),
+  memberAdd: exactResponses(ClusterService.memberAdd),
+  memberRemove: exactResponses(idRequests(ClusterService.memberRemove, ['ID'])),
+  memberUpdate: exactResponses(idRequests(ClusterService.memberUpdate, ['ID'])),
+  memberList: repeatable(exactResponses(ClusterService.memberList)),
+  memberPromote: exactResponses(idRequests(ClusterService.memberPromote, ['ID'])),
 };
 
 export const Maintenance = {
-  alarm: repeatable(exactResponses(idRequests(MaintenanceService.alarm, ['memberID']), R.alarm)),
-  status: repeatable(exactResponses(MaintenanceService.status, R.status)),
-  defragment: exactResponses(MaintenanceService.defragment, R.headerOnly),
-  hash: repeatable(exactResponses(MaintenanceService.hash, R.headerOnly)),
-  hashKV: repeatable(exactResponses(MaintenanceService.hashKV, R.headerOnly)),
-  moveLeader: repeatable(
-    exactResponses(idRequests(MaintenanceService.moveLeader, ['targetID']), R.headerOnly),
-  ),
-  snapshot: exactResponses(MaintenanceService.snapshot, R.headerOnly),
+  alarm: repeatable(exactResponses(idRequests(MaintenanceService.alarm, ['memberID']))),
+  status: repeatable(exactResponses(MaintenanceService.status)),
+  defragment: exactResponses(MaintenanceService.defragment),
+  hash: repeatable(exactResponses(MaintenanceService.hash)),
+  hashKV: repeatable(exactResponses(MaintenanceService.hashKV)),
+  moveLeader: repeatable(exactResponses(idRequests(MaintenanceService.moveLeader, ['targetID']))),
+  snapshot: exactResponses(MaintenanceService.snapshot),
 };
 
 export const Lock = {
-  lock: exactResponses(idRequests(LockService.lock, ['lease']), R.headerOnly),
-  unlock: exactResponses(LockService.unlock, R.headerOnly),
+  lock: exactResponses(idRequests(LockService.lock, ['lease'])),
+  unlock: exactResponses(LockService.unlock),
 };
 
 export const Election = {
-  campaign: exactResponses(idRequests(ElectionService.campaign, ['lease']), R.campaign),
-  proclaim: exactResponses(withExactLeader(ElectionService.proclaim), R.headerOnly),
-  leader: exactResponses(ElectionService.leader, R.leader),
-  observe: exactResponses(ElectionService.observe, R.leader),
-  resign: exactResponses(withExactLeader(ElectionService.resign), R.headerOnly),
+  campaign: exactResponses(idRequests(ElectionService.campaign, ['lease'])),
+  proclaim: exactResponses(withExactLeader(ElectionService.proclaim)),
+  leader: exactResponses(ElectionService.leader),
+  observe: exactResponses(ElectionService.observe),
+  resign: exactResponses(withExactLeader(ElectionService.resign)),
 };
 
 /** Auth calls: the generated definitions, with the read-only ones marked repeatable. */
