@@ -36,7 +36,13 @@ async function pickMember(cluster, rng) {
 
 /** A running voter other than the leader, chosen by rng (undefined when there is none). */
 async function pickFollower(cluster, rng) {
-  const l = await leaderIndex(cluster);
+  // Right after a partition heals there may be no leader for an election timeout or two: wait up to 5 s
+  // for one, so a leader transfer is not silently skipped.
+  let l = await leaderIndex(cluster);
+  for (const deadline = Date.now() + 5000; l === undefined && Date.now() < deadline; ) {
+    await sleep(250);
+    l = await leaderIndex(cluster);
+  }
   if (l === undefined) return { leader: undefined, follower: undefined };
   const followers = cluster.members.filter((m) => m.index !== l && m.running);
   return { leader: cluster.members[l], follower: followers.length ? rng.pick(followers) : undefined };
@@ -242,19 +248,21 @@ export const NEMESES = {
 };
 
 /**
- * The nemesis for a `--nemesis` value: one name, or several separated by `,` or `+` (each fault is then
- * one of them, chosen by the rng). Undefined for an unknown name.
+ * The nemesis for a `--nemesis` value: one name, or several separated by `,` or `+` (faults then take
+ * them in turn, so a short run injects every kind; the rng still picks targets and timings). Undefined
+ * for an unknown name.
  * @example nemesisFor('partition+leader-transfer')
  */
 export function nemesisFor(spec) {
   const parts = spec.split(/[,+]/).map((n) => NEMESES[n.trim()]);
   if (parts.length === 0 || parts.some((n) => !n)) return undefined;
   if (parts.length === 1) return parts[0];
+  let next = 0;
   return {
     name: spec,
     kvOnly: parts.some((n) => n.kvOnly),
     minMembers: Math.max(...parts.map((n) => n.minMembers ?? 1)),
-    inject: (cluster, rng) => rng.pick(parts).inject(cluster, rng),
+    inject: (cluster, rng) => parts[next++ % parts.length].inject(cluster, rng),
   };
 }
 
