@@ -534,6 +534,13 @@ export const FLAGS: readonly FlagDef[] = [
     choices: ['memory', 'level', 'lmdb'],
     help: "Storage engine of the MVCC backend: 'memory' (nothing survives a restart), 'level' or 'lmdb'.",
   },
+  {
+    group: K,
+    name: 'backend-max-open-files',
+    kind: 'uint',
+    def: '74',
+    help: "LevelDB table files kept open (and memory-mapped) by the 'level' engine, 74-50000; bounds its file-backed memory to about (N - 10) x 2 MiB.",
+  },
 ];
 
 /** Lookup by flag name. */
