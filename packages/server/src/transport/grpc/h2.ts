@@ -563,6 +563,8 @@ export class H2Connection {
       }
       this.out = [];
       // The callback runs once the socket no longer needs the bytes (written, or failed and dropped).
+      // True of net and TLS sockets (what cmux and the gRPC listener hand us); an in-memory Duplex
+      // that passes chunks on by reference (PassThrough) would break this and must not be used here.
       written = this.socket.write(buf.subarray(0, total), () => releaseOutputBuffer(buf));
     } else {
       const data = Buffer.concat(this.out, total);
