@@ -22,8 +22,3 @@ export function takeOutputBuffer(): Buffer {
 export function releaseOutputBuffer(buf: Buffer): void {
   if (free.length < MAX_FREE) free.push(buf);
 }
-
-/** Free buffers right now (for tests). */
-export function freeOutputBuffers(): number {
-  return free.length;
-}
