@@ -6,7 +6,9 @@
 // takes minutes); the CI test (packages/server/test/snapshot-stream.test.ts) checks the chunking.
 // Usage:
 //   node tools/bench/snapshot-server-rss.mjs [--mib 1024] [--value 4096] [--dir data-dir-to-reuse]
-//     [--concurrency 64]
+//     [--concurrency 64] [--settle 5] [--server kv|etcd] [--flag --some-server-flag=value ...]
+// `--server etcd` runs the installed etcd 3.4 the same way instead (the oracle: etcd streams its bbolt
+// file with a plain read, tx.WriteTo). Each `--flag` is passed to the server as is.
 // Build first (bin/setup). Needs etcdctl 3.4 on PATH. Prints progress on stderr, one JSON line on stdout.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,6 +29,10 @@ const mib = Number(arg('mib', '1024'));
 const valueBytes = Number(arg('value', '4096'));
 const concurrency = Number(arg('concurrency', '64'));
 const reuse = arg('dir', undefined);
+const target = arg('server', 'kv');
+// Idle time before the baseline: kv-server gives unused heap back after 10 s idle (idle-heap-trim).
+const settleSeconds = Number(arg('settle', '5'));
+const extraFlags = process.argv.flatMap((a, i) => (a === '--flag' ? [process.argv[i + 1]] : []));
 const work = mkdtempSync(join(tmpdir(), 'kv-snap-server-'));
 const dataDir = reuse ?? join(work, 'data');
 const count = Math.ceil((mib * 1024 * 1024) / (valueBytes + 16));
@@ -46,11 +52,11 @@ async function freePort() {
   }
 }
 
-/** VmRSS and RssAnon of `pid` in bytes. */
+/** VmRSS, RssAnon and RssFile of `pid` in bytes. */
 function rssOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN) * 1024;
-  return { rss: kb('VmRSS'), anon: kb('RssAnon') };
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
 }
 
 const etcdctl = (endpoint, args) =>
@@ -64,7 +70,7 @@ const peerPort = await freePort();
 const endpoint = `http://127.0.0.1:${clientPort}`;
 const peer = `http://127.0.0.1:${peerPort}`;
 const server = spawn(
-  join(ROOT, 'bin', 'kv-server'),
+  target === 'etcd' ? 'etcd' : join(ROOT, 'bin', 'kv-server'),
   [
     '--name',
     'snap',
@@ -82,8 +88,10 @@ const server = spawn(
     `snap=${peer}`,
     '--quota-backend-bytes',
     String(8 * 1024 ** 3),
+    ...(target === 'etcd' ? ['--logger', 'zap'] : []),
     '--log-level',
     'warn',
+    ...extraFlags,
   ],
   { stdio: ['ignore', 'ignore', 'inherit'] },
 );
@@ -125,17 +133,25 @@ try {
   const filled = await status();
   log(`db size ${mb(Number(filled.dbSize))} MiB after ${fillSeconds}s; settling`);
   // Idle baseline: let GC and the batch committer settle, then take the highest sample of 2 s.
-  await new Promise((r) => setTimeout(r, 5000));
-  let base = { rss: 0, anon: 0 };
+  await new Promise((r) => setTimeout(r, settleSeconds * 1000));
+  let base = { rss: 0, anon: 0, file: 0 };
   for (let i = 0; i < 100; i++) {
     const s = rssOf(server.pid);
-    base = { rss: Math.max(base.rss, s.rss), anon: Math.max(base.anon, s.anon) };
+    base = {
+      rss: Math.max(base.rss, s.rss),
+      anon: Math.max(base.anon, s.anon),
+      file: Math.max(base.file, s.file),
+    };
     await new Promise((r) => setTimeout(r, 20));
   }
   let peak = { ...base };
   const sampler = setInterval(() => {
     const s = rssOf(server.pid);
-    peak = { rss: Math.max(peak.rss, s.rss), anon: Math.max(peak.anon, s.anon) };
+    peak = {
+      rss: Math.max(peak.rss, s.rss),
+      anon: Math.max(peak.anon, s.anon),
+      file: Math.max(peak.file, s.file),
+    };
   }, 20);
   const out = join(work, 'snapshot.db');
   const t1 = Date.now();
@@ -144,7 +160,8 @@ try {
   clearInterval(sampler);
   const check = JSON.parse((await etcdctl(endpoint, ['snapshot', 'status', out, '-w', 'json'])).stdout);
   const result = {
-    engine: 'default',
+    server: target,
+    flags: extraFlags.join(' '),
     keys: check.totalKey,
     valueBytes,
     dbSizeMiB: mb(Number(filled.dbSize)),
@@ -154,6 +171,9 @@ try {
     peakRssMiB: mb(peak.rss),
     rssGrowthMiB: mb(peak.rss - base.rss),
     anonGrowthMiB: mb(peak.anon - base.anon),
+    fileGrowthMiB: mb(peak.file - base.file),
+    baselineAnonMiB: mb(base.anon),
+    baselineFileMiB: mb(base.file),
     fillSeconds,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);

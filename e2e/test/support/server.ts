@@ -97,6 +97,13 @@ export class ServerProcess {
     return s;
   }
 
+  /** The running process's id (undefined while stopped). */
+  get pid(): number | undefined {
+    return this.proc && this.proc.exitCode === null && this.proc.signalCode === null
+      ? this.proc.pid
+      : undefined;
+  }
+
   /** Everything the server printed so far (for failure messages). */
   get log(): string {
     return this.output;

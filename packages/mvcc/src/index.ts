@@ -4,15 +4,16 @@
  */
 export { backendSnapshotLength } from './backend/base.js';
 export { openBackend } from './backend/open.js';
-export type {
-  Backend,
-  BackendOptions,
-  EngineName,
-  Entry,
-  HashOptions,
-  ReadView,
-  ScanOptions,
-  WriteBatch,
+export {
+  type Backend,
+  type BackendOptions,
+  DEFAULT_LEVEL_MAX_OPEN_FILES,
+  type EngineName,
+  type Entry,
+  type HashOptions,
+  type ReadView,
+  type ScanOptions,
+  type WriteBatch,
 } from './backend/types.js';
 export * from './bbolt/index.js';
 export { Crc32c, crc32c } from './crc32.js';

@@ -25,6 +25,7 @@ describe('config: defaults and flags', () => {
     expect(c.maxRequestBytes).toBe(1572864);
     expect(c.maxTxnOps).toBe(128);
     expect(c.backend).toBe('level');
+    expect(c.backendMaxOpenFiles).toBe(74);
     expect(c.initialClusterState).toBe('new');
     expect([...c.initialCluster]).toEqual([['default', ['http://localhost:2380']]]);
   });
@@ -43,6 +44,11 @@ describe('config: defaults and flags', () => {
     expect(c.snapshotCount).toBe(10);
     expect(c.preVote).toBe(true);
     expect(c.strictReconfigCheck).toBe(false);
+  });
+
+  it('--backend-max-open-files sizes the level engine table cache', () => {
+    expect(run(['--backend-max-open-files', '1000']).backendMaxOpenFiles).toBe(1000);
+    expect(run(['--backend', 'level', '--backend-max-open-files=74']).backendMaxOpenFiles).toBe(74);
   });
 
   it('derives data dir and initial cluster from --name like etcd', () => {
@@ -108,6 +114,9 @@ describe('config: errors', () => {
     [['--bogus'], /flag provided but not defined: -bogus/],
     [['--snapshot-count', 'abc'], /invalid value "abc" for flag -snapshot-count/],
     [['--backend', 'rocks'], /invalid value "rocks" for flag -backend/],
+    [['--backend-max-open-files', '32'], /--backend-max-open-files must be between 74 and 50000/],
+    [['--backend-max-open-files', '50001'], /--backend-max-open-files must be between 74 and 50000/],
+    [['--backend', 'lmdb', '--backend-max-open-files', '100'], /applies to --backend level only/],
     [['--initial-cluster-state', 'old'], /invalid value "old"/],
     [['--listen-client-urls', 'http://127.0.0.1:1'], /--advertise-client-urls is required/],
     [['--listen-client-urls', 'ftp://x:1', '--advertise-client-urls', 'http://a:1'], /URL scheme must be/],

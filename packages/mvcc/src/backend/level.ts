@@ -26,8 +26,12 @@ export class LevelBackend extends BaseBackend {
     super();
   }
 
-  static async open(path: string, sync: boolean): Promise<LevelBackend> {
-    const db = new ClassicLevel<Uint8Array, Uint8Array>(path, { keyEncoding: 'view', valueEncoding: 'view' });
+  static async open(path: string, sync: boolean, maxOpenFiles: number): Promise<LevelBackend> {
+    const db = new ClassicLevel<Uint8Array, Uint8Array>(path, {
+      keyEncoding: 'view',
+      valueEncoding: 'view',
+      maxOpenFiles,
+    });
     await db.open();
     return new LevelBackend(db, path, sync);
   }

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { MemoryBackend } from './memory.js';
-import type { Backend, BackendOptions } from './types.js';
+import { type Backend, type BackendOptions, DEFAULT_LEVEL_MAX_OPEN_FILES } from './types.js';
 
 /**
  * Opens a storage engine by name (default `level`). On-disk engines need `path`.
@@ -15,7 +15,11 @@ export async function openBackend(opts: BackendOptions = {}): Promise<Backend> {
   await mkdir(opts.path, { recursive: true });
   if (engine === 'level') {
     const { LevelBackend } = await import('./level.js');
-    return LevelBackend.open(opts.path, opts.sync ?? false);
+    return LevelBackend.open(
+      opts.path,
+      opts.sync ?? false,
+      opts.maxOpenFiles ?? DEFAULT_LEVEL_MAX_OPEN_FILES,
+    );
   }
   if (engine === 'lmdb') {
     const { LmdbBackend } = await import('./lmdb.js');

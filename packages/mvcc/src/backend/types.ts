@@ -13,7 +13,22 @@ export interface BackendOptions {
   sync?: boolean;
   /** LMDB map size in bytes (default 8 GiB, grown automatically by lmdb-js). */
   mapSize?: number;
+  /**
+   * `level` only: LevelDB's `max_open_files`, which sizes its table cache (this minus 10 tables stay
+   * open). Each open table is also memory-mapped, and a full read (snapshot, hash, the key-index
+   * rebuild at start) touches every page, so this bounds the file-backed RSS of the process at about
+   * (maxOpenFiles - 10) x 2 MiB. Default {@link DEFAULT_LEVEL_MAX_OPEN_FILES}; LevelDB raises anything
+   * below 74 to 74.
+   */
+  maxOpenFiles?: number;
 }
+
+/**
+ * The `level` engine's default `maxOpenFiles`: LevelDB's smallest (64 cached tables, ≤ 128 MiB mapped).
+ * LevelDB's own default, 1000, mapped a whole 1 GiB database into the server (1.07 GiB of RSS after a
+ * restart); measured costs of the small cache are in docs/benchmarks.md ("LevelDB table cache").
+ */
+export const DEFAULT_LEVEL_MAX_OPEN_FILES = 74;
 
 /** A key/value pair from a scan. */
 export type Entry = [key: Uint8Array, value: Uint8Array];

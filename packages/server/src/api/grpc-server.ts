@@ -30,6 +30,8 @@ import { createServerFacade } from './concurrency.js';
 import { Handlers } from './handlers.js';
 import { registerHealth } from './health.js';
 import type { CallContext, GrpcCallLike } from './identity.js';
+import { SNAPSHOT_CHUNK } from './maintenance.js';
+import { SnapshotFrameEncoder } from './snapshot-frame.js';
 import { WatchSession } from './watch.js';
 import { GRPC_OVERHEAD_BYTES } from './watch-fragment.js';
 
@@ -252,9 +254,13 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
       void (async () => {
         try {
           const ctx = identity.fromGrpcCall(call);
+          // Each chunk is encoded into the same frame buffer, reused once the transport copied it out
+          // (sent()); with the drain wait, at most a stream window's worth of chunks is ever queued.
+          const frames = new SnapshotFrameEncoder(SNAPSHOT_CHUNK);
           for await (const chunk of handlers.maintenance.snapshot(ctx)) {
             if (call.cancelled) return;
-            if (!call.write(chunk)) await new Promise((r) => call.once('drain', r));
+            if (!call.writeFramed(frames.encode(chunk))) await drainedOrCancelled(call);
+            await call.sent();
           }
           call.end();
         } catch (err) {
@@ -270,6 +276,19 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
   server.addService(ElectionService as unknown as AnyDef, createElectionService(facadeFor));
   registerHealth(server, etcd);
   return server;
+}
+
+/** Resolves when the call's output drains or the call is cancelled (a gone client never drains). */
+function drainedOrCancelled(call: ServerCall): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.on('drain', done);
+    call.on('cancelled', done);
+  });
 }
 
 export { Handlers };

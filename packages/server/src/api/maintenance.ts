@@ -27,7 +27,7 @@ import { ANONYMOUS, type CallContext } from './identity.js';
 type Resp<T> = DeepPartial<T>;
 
 /** Snapshot chunk size (etcd sends 32 KiB chunks). */
-const SNAPSHOT_CHUNK = 32 * 1024;
+export const SNAPSHOT_CHUNK = 32 * 1024;
 
 /** Handlers of etcdserverpb.Maintenance. */
 export class MaintenanceApi {

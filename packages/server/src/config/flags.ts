@@ -4,6 +4,8 @@
  * them), refused with a clear error when set to anything else.
  */
 
+import { DEFAULT_LEVEL_MAX_OPEN_FILES } from '@kv/mvcc';
+
 /** How a flag's value is parsed. */
 export type FlagKind =
   | 'string'
@@ -533,6 +535,13 @@ export const FLAGS: readonly FlagDef[] = [
     def: 'level',
     choices: ['memory', 'level', 'lmdb'],
     help: "Storage engine of the MVCC backend: 'memory' (nothing survives a restart), 'level' or 'lmdb'.",
+  },
+  {
+    group: K,
+    name: 'backend-max-open-files',
+    kind: 'uint',
+    def: String(DEFAULT_LEVEL_MAX_OPEN_FILES),
+    help: "LevelDB table files kept open (and memory-mapped) by the 'level' engine, 74-50000; bounds its file-backed memory to about (N - 10) x 2 MiB.",
   },
 ];
 

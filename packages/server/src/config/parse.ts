@@ -59,6 +59,8 @@ export interface ServerConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'panic' | 'fatal';
   logOutputs: string[];
   backend: BackendEngine;
+  /** `--backend-max-open-files`: LevelDB's table cache of the `level` engine (default @kv/mvcc's). */
+  backendMaxOpenFiles?: number;
   watchProgressNotifyIntervalMs: number;
   enableLeaseCheckpoint: boolean;
   /** `--experimental-initial-corrupt-check`: compare HashKV with peers before serving clients. */
@@ -467,6 +469,11 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}):
     logLevel,
     logOutputs,
     backend: get('backend') as BackendEngine,
+    backendMaxOpenFiles: parseMaxOpenFiles(
+      given.has('backend-max-open-files'),
+      get('backend'),
+      num('backend-max-open-files'),
+    ),
     watchProgressNotifyIntervalMs: parseGoDuration(get('experimental-watch-progress-notify-interval')),
     enableLeaseCheckpoint: toBool(get('experimental-enable-lease-checkpoint')),
     initialCorruptCheck: toBool(get('experimental-initial-corrupt-check')),
@@ -614,4 +621,23 @@ function parseLogOutputs(value: string): string[] {
     throw new ConfigError('--log-outputs=journal is not supported: kv-server has no systemd journal writer');
   }
   return list;
+}
+
+/**
+ * `--backend-max-open-files`: LevelDB silently raises values under 74 and lowers values over 50000
+ * (db_impl.cc SanitizeOptions), so those are refused rather than changed; other engines have no
+ * table cache, so giving the flag with them is refused too.
+ */
+function parseMaxOpenFiles(given: boolean, engine: string, n: number): number {
+  if (given && engine !== 'level') {
+    throw new ConfigError(
+      `--backend-max-open-files applies to --backend level only (got --backend ${engine})`,
+    );
+  }
+  if (!Number.isInteger(n) || n < 74 || n > 50_000) {
+    throw new ConfigError(
+      `--backend-max-open-files must be between 74 and 50000 (LevelDB's limits), got ${n}`,
+    );
+  }
+  return n;
 }

@@ -87,13 +87,22 @@ export async function openKvStore(
   path: string,
   cfg: Pick<
     ServerConfig,
-    'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs' | 'dataDir' | 'walDir'
+    | 'backendBatchIntervalMs'
+    | 'backendBatchLimit'
+    | 'watchProgressNotifyIntervalMs'
+    | 'dataDir'
+    | 'walDir'
+    | 'backendMaxOpenFiles'
   >,
   hooks: { onCommit?: (seconds: number) => void } = {},
 ): Promise<KvStore> {
   await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
   const open = async () =>
-    withTestBackend(await openBackend(engine === 'memory' ? { engine } : { engine, path }));
+    withTestBackend(
+      await openBackend(
+        engine === 'memory' ? { engine } : { engine, path, maxOpenFiles: cfg.backendMaxOpenFiles },
+      ),
+    );
   let backend = await open();
   const storeOpts = {
     batchInterval: cfg.backendBatchIntervalMs,

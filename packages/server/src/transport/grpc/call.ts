@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 import { status as Status } from '@grpc/grpc-js';
-import { frameMessage, type GrpcStatusError, MessageReader, statusFields } from './framing.js';
+import { frameMessage, type GrpcStatusError, MessageReader, PREFIX_BYTES, statusFields } from './framing.js';
 import type { H2Stream } from './h2.js';
 import type { HeaderMap } from './hpack.js';
 
@@ -123,6 +123,22 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     const body = this.method.responseSerialize(msg);
     this.stats.sent(body.length);
     return this.stream.write(frameMessage(body));
+  }
+
+  /**
+   * Sends one response already serialized and framed (the 5-byte gRPC prefix, then the message), as
+   * write() does. `frame` must stay unchanged until {@link sent} resolves; after that the caller may
+   * reuse it for the next message.
+   */
+  writeFramed(frame: Buffer): boolean {
+    if (this.done) return true;
+    this.stats.sent(frame.length - PREFIX_BYTES);
+    return this.stream.write(frame);
+  }
+
+  /** Resolves once everything written so far has been copied into a socket write (see H2Stream.sent). */
+  sent(): Promise<void> {
+    return this.stream.sent();
   }
 
   /** Ends the call with status OK. */

@@ -42,6 +42,7 @@ import {
 } from './h2-frame.js';
 import { GRPC_DEFAULT_MIN_PING_MS, H2_DEFAULTS, type H2Limits, RateBudget } from './h2-limits.js';
 import { encodeFields, type HeaderMap, HpackDecoder, HpackError } from './hpack.js';
+import { OUTPUT_BUFFER_BYTES, releaseOutputBuffer, takeOutputBuffer } from './output-pool.js';
 
 /** A stream's write() reports back-pressure once this much of its data waits for flow control. */
 const STREAM_HIGH_WATER = 64 * 1024;
@@ -103,6 +104,8 @@ export class H2Stream {
   /** Trailers to send once the queue is empty (or an empty block: end with an empty DATA frame). */
   pendingTrailers: Buffer | undefined;
   wantsDrain = false;
+  /** Callers of {@link sent} waiting for the data written so far to leave for the socket. */
+  sentWaiters: Array<() => void> = [];
 
   constructor(
     readonly conn: H2Connection,
@@ -153,6 +156,19 @@ export class H2Stream {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Resolves once every byte written so far has been copied into a socket write, so the caller may
+   * overwrite the buffers it passed to write() (a writer reusing one buffer per message). Resolves at
+   * once when the stream is closed (its unsent data is dropped).
+   */
+  sent(): Promise<void> {
+    if (this.localEnded && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.sentWaiters.push(resolve);
+      this.conn.watchSent(this);
+    });
   }
 
   /**
@@ -250,6 +266,8 @@ export class H2Connection {
   private ourSettingsAcked = false;
   private continuation: PendingBlock | undefined;
   private out: Buffer[] = [];
+  /** Streams whose sent() waits for their queue to be copied out. */
+  private readonly sentWatch = new Set<H2Stream>();
   private flushScheduled = false;
   private goingAway = false;
   private dead = false;
@@ -473,6 +491,8 @@ export class H2Connection {
     this.queuedBytes -= s.queued;
     s.queue = [];
     s.queued = 0;
+    // Its sent() waiters resolve at the next flush (what was pumped is still in `out` until then).
+    if (this.sentWatch.has(s)) this.flushSoon();
     if (s.connDebt > 0) {
       const debt = s.connDebt;
       s.connDebt = 0;
@@ -492,6 +512,23 @@ export class H2Connection {
     for (const b of bufs) this.out.push(b);
   }
 
+  /** Resolves the stream's sent() waiters at the next flush that leaves its queue empty. */
+  watchSent(s: H2Stream): void {
+    if (this.dead) {
+      this.resolveSent(s);
+      return;
+    }
+    this.sentWatch.add(s);
+    this.flushSoon();
+  }
+
+  private resolveSent(s: H2Stream): void {
+    this.sentWatch.delete(s);
+    const waiters = s.sentWaiters;
+    s.sentWaiters = [];
+    for (const w of waiters) w();
+  }
+
   /** One socket write per event-loop turn for everything produced in it. */
   private flushSoon(): void {
     if (this.flushScheduled) return;
@@ -503,10 +540,38 @@ export class H2Connection {
   }
 
   private flush(): void {
-    if (this.out.length === 0 || this.dead) return;
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out);
-    this.out = [];
-    if (!this.socket.write(data) && !this.socketBlocked) {
+    if (this.dead) return;
+    if (this.out.length > 0) this.writeOut();
+    // Everything pumped so far is in a socket write now: streams with an empty queue are sent.
+    for (const s of this.sentWatch) if (s.queue.length === 0) this.resolveSent(s);
+  }
+
+  /**
+   * Copies the turn's frames into one buffer and writes it: a pooled one, given back when the socket
+   * is done with it, if they fit. The copy also frees every buffer a writer passed in (see sent()).
+   */
+  private writeOut(): void {
+    let total = 0;
+    for (const b of this.out) total += b.length;
+    let written: boolean;
+    if (total <= OUTPUT_BUFFER_BYTES) {
+      const buf = takeOutputBuffer();
+      let at = 0;
+      for (const b of this.out) {
+        b.copy(buf, at);
+        at += b.length;
+      }
+      this.out = [];
+      // The callback runs once the socket no longer needs the bytes (written, or failed and dropped).
+      // True of net and TLS sockets (what cmux and the gRPC listener hand us); an in-memory Duplex
+      // that passes chunks on by reference (PassThrough) would break this and must not be used here.
+      written = this.socket.write(buf.subarray(0, total), () => releaseOutputBuffer(buf));
+    } else {
+      const data = Buffer.concat(this.out, total);
+      this.out = [];
+      written = this.socket.write(data);
+    }
+    if (!written && !this.socketBlocked) {
       // Stop reading: a client that does not read cannot make us queue answers (PING and SETTINGS
       // ACKs, resets, responses) without bound. Its frames wait in the kernel until it reads ours.
       this.socketBlocked = true;
@@ -549,6 +614,8 @@ export class H2Connection {
         s.onClose?.();
       }
     }
+    // Nothing more is written: writers waiting in sent() may go on (and will find the call cancelled).
+    for (const s of [...this.sentWatch]) this.resolveSent(s);
     this.opts.onClose?.();
   }
 
