@@ -14,7 +14,6 @@ import {
   decodeEntry,
   decodeMessage,
   EMPTY_BYTES,
-  type Entry,
   encodeEntry,
   encodeMessage,
   type Message,
@@ -27,31 +26,6 @@ import { isLinkHeartbeat, LINK_HEARTBEAT, READ_BYTES_LIMIT, writeUint64BE } from
 export const MSG_TYPE_LINK_HEARTBEAT = 0;
 export const MSG_TYPE_APP_ENTRIES = 1;
 export const MSG_TYPE_APP = 2;
-
-/**
- * The marshaled form of the entries most recently sent, shared by every follower's encoder: the leader
- * sends the same Entry objects to each follower, so each entry is marshaled once, not once per
- * follower. Keyed by index, checked by identity (a new leader's entry at an index is another object),
- * and bounded (kept small: a follower gets an entry within a few loop turns of the first, and what is
- * kept here outlives young-generation collections): the oldest indexes go past {@link ENCODED_KEEP}.
- */
-const encodedEntries = new Map<number, { entry: Entry; bytes: Uint8Array }>();
-const ENCODED_KEEP = 512;
-
-function encodedEntry(e: Entry): Uint8Array {
-  const hit = encodedEntries.get(e.index);
-  if (hit?.entry === e) return hit.bytes;
-  const bytes = encodeEntry(e);
-  if (hit) {
-    hit.entry = e;
-    hit.bytes = bytes;
-  } else {
-    encodedEntries.set(e.index, { entry: e, bytes });
-    // A Map iterates in insertion order: the first key is the one cached longest ago.
-    if (encodedEntries.size > ENCODED_KEEP) encodedEntries.delete(encodedEntries.keys().next().value!);
-  }
-  return bytes;
-}
 
 /**
  * Stateful msgappv2 encoder for one connection (a new connection starts from term = index = 0).
@@ -74,7 +48,7 @@ export class MsgAppV2Encoder {
       return Buffer.from([MSG_TYPE_LINK_HEARTBEAT]);
     }
     if (this.index === m.index && this.term === m.logTerm && m.logTerm === m.term) {
-      const bodies = m.entries.map(encodedEntry);
+      const bodies = m.entries.map((e) => encodeEntry(e));
       let len = 1 + 8 + 8;
       for (const b of bodies) len += 8 + b.length;
       const out = Buffer.allocUnsafe(len);
