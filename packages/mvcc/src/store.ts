@@ -148,10 +148,23 @@ class ReadSources {
   }
 }
 
+/**
+ * Thrown by the synchronous write path when a read it needs (prev_kv, a value or lease compare, a range
+ * inside a txn) is neither in the write buffers nor in the read cache. The write is undone, the
+ * revisions are read from the backend, and the write runs again with them at hand.
+ */
+class NeedsRead {
+  constructor(readonly hits: { modMain: number; modSub: number }[]) {}
+}
+
 /** An in-progress write transaction (one main revision). */
 class WriteTxn {
   readonly changes: { kv: KeyValue; tombstone: boolean }[] = [];
-  constructor(readonly beginRev: number) {}
+  constructor(
+    readonly beginRev: number,
+    /** Revisions read from the backend for this write by an earlier attempt, by revId. */
+    readonly fetched?: Map<string, KeyValue>,
+  ) {}
   /** Revision the txn's changes get. */
   get rev(): number {
     return this.beginRev + 1;
@@ -162,17 +175,29 @@ class WriteTxn {
   }
 }
 
-/** Serialises async critical sections. */
+/**
+ * Serialises critical sections. A caller that finds it idle (nothing running, nothing queued) may run
+ * its section synchronously instead ({@link Mutex.idle}, setting `held` around it): queued sections
+ * always run first, so the order of writes stays the order they were started in.
+ */
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
   held = false;
+  /** Sections queued or running. */
+  private pending = 0;
+  /** True when a section started now would run at once. */
+  get idle(): boolean {
+    return this.pending === 0 && !this.held;
+  }
   run<T>(fn: () => Promise<T>): Promise<T> {
+    this.pending++;
     const result = this.tail.then(async () => {
       this.held = true;
       try {
         return await fn();
       } finally {
         this.held = false;
+        this.pending--;
       }
     });
     this.tail = result.then(
@@ -387,10 +412,9 @@ export class MvccStore implements HistorySource {
     return { hits, count };
   }
 
-  private async finishRange(r: RangeRequest, src: ReadSources, hits: IndexHit[], count: number) {
-    if (r.countOnly) return { kvs: [], more: false, count };
-    let kvs = await this.fetchKvs(src, hits);
-    kvs = sortKvs(r, filterByRevisions(r, kvs));
+  /** A range's response from its fetched KeyValues: filters, sort, limit and keys_only. */
+  private finishRange(r: RangeRequest, fetched: KeyValue[], count: number): RangeResponse {
+    let kvs = sortKvs(r, filterByRevisions(r, fetched));
     const limit = toNum(r.limit);
     let more = false;
     if (limit > 0 && kvs.length > limit) {
@@ -410,7 +434,7 @@ export class MvccStore implements HistorySource {
     if (r.countOnly) return { kvs: [], more: false, count, revision: curRev };
     const src = this.openSources();
     try {
-      return { ...(await this.finishRange(r, src, hits, count)), revision: curRev };
+      return { ...this.finishRange(r, await this.fetchKvs(src, hits), count), revision: curRev };
     } finally {
       src.close();
     }
@@ -481,37 +505,122 @@ export class MvccStore implements HistorySource {
   }
 
   // ---- writes --------------------------------------------------------------------------------------
+  //
+  // A write runs synchronously: everything it touches (the key index, the write buffer, the watch hub)
+  // is in memory. Only a read of a revision that is neither buffered nor cached (prev_kv, a value or
+  // lease compare, a range inside a txn) needs the backend; then the attempt is undone (NeedsRead), the
+  // revisions are read under the write lock and the write runs again. The promise-returning methods
+  // (put, deleteRange, txn) take this path when the lock is idle and resolve with the result at once;
+  // the try* variants return it without a promise, or undefined when the caller must use the former.
 
-  /** Runs one write under the write lock, handling the consistent index and publishing events. */
-  private async write<R>(
+  /**
+   * Runs one write now if the write lock is idle and no backend read is needed; undefined otherwise
+   * (nothing was changed then). Request errors are thrown.
+   */
+  private writeSync<R>(ctx: ApplyContext, empty: R, fn: (txn: WriteTxn) => R): WriteResult<R> | undefined {
+    if (this.closed) throw new ErrClosed();
+    if (!this.writes.idle) return undefined;
+    this.writes.held = true;
+    try {
+      const now = this.writeNow(ctx, empty, fn, undefined);
+      return now instanceof NeedsRead ? undefined : now;
+    } finally {
+      this.writes.held = false;
+    }
+  }
+
+  /** Runs one write: synchronously when it can, else under the write lock, reading what it needs. */
+  private write<R>(ctx: ApplyContext, empty: R, fn: (txn: WriteTxn) => R): Promise<WriteResult<R>> {
+    let now: WriteResult<R> | undefined;
+    try {
+      now = this.writeSync(ctx, empty, fn);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (now) return Promise.resolve(now);
+    return this.writes.run(async () => {
+      let fetched: Map<string, KeyValue> | undefined;
+      for (;;) {
+        const attempt = this.writeNow(ctx, empty, fn, fetched);
+        if (!(attempt instanceof NeedsRead)) return attempt;
+        fetched ??= new Map();
+        await this.readInto(attempt.hits, fetched);
+      }
+    });
+  }
+
+  /**
+   * One attempt at a write (the caller holds the write lock): handles the consistent index, undoes a
+   * failed txn and publishes the events. Returns NeedsRead, with nothing changed, when a revision it
+   * reads is not in memory.
+   */
+  private writeNow<R>(
     ctx: ApplyContext,
     empty: R,
-    fn: (txn: WriteTxn) => Promise<R>,
-  ): Promise<WriteResult<R>> {
-    if (this.closed) throw new ErrClosed();
-    return this.writes.run(async () => {
-      if (this.failure) throw this.failure;
-      if (ctx.index > 0 && ctx.index <= this.consistentIdx) {
-        return { response: empty, revision: this.currentRev, events: [], skipped: true };
+    fn: (txn: WriteTxn) => R,
+    fetched: Map<string, KeyValue> | undefined,
+  ): WriteResult<R> | NeedsRead {
+    if (this.failure) throw this.failure;
+    if (ctx.index > 0 && ctx.index <= this.consistentIdx) {
+      return { response: empty, revision: this.currentRev, events: [], skipped: true };
+    }
+    const txn = new WriteTxn(this.currentRev, fetched);
+    const mark = this.buffer.mark();
+    let retry = false;
+    try {
+      const response = fn(txn);
+      const events = this.end(txn);
+      return { response, revision: this.currentRev, events };
+    } catch (err) {
+      // A txn can fail after some of its changes (etcd would panic there, e.g. an ignore_value put
+      // on a key an earlier "\0"-ranged delete of the same txn removed); undo them so no partial
+      // txn is ever visible or committed.
+      if (txn.changes.length > 0) this.undo(txn, mark);
+      if (err instanceof NeedsRead) {
+        retry = true;
+        return err;
       }
-      const txn = new WriteTxn(this.currentRev);
-      const mark = this.buffer.mark();
-      try {
-        const response = await fn(txn);
-        const events = this.end(txn);
-        return { response, revision: this.currentRev, events };
-      } catch (err) {
-        // A txn can fail after some of its changes (etcd would panic there, e.g. an ignore_value put
-        // on a key an earlier "\0"-ranged delete of the same txn removed); undo them so no partial
-        // txn is ever visible or committed.
-        if (txn.changes.length > 0) this.undo(txn, mark);
-        throw err;
-      } finally {
-        // etcd records the index of every applied entry, including ones that failed validation.
+      throw err;
+    } finally {
+      // etcd records the index of every applied entry, including ones that failed validation. Not
+      // for an attempt that will run again: the index would make it look applied already.
+      if (!retry) {
         if (ctx.index > this.consistentIdx) this.consistentIdx = ctx.index;
         this.afterWrite();
       }
-    });
+    }
+  }
+
+  /** Reads revisions from the backend (buffers and cache first) into a write's `fetched` map. */
+  private async readInto(hits: { modMain: number; modSub: number }[], into: Map<string, KeyValue>) {
+    const src = this.openSources();
+    try {
+      const kvs = await this.fetchKvs(src, hits);
+      for (let i = 0; i < hits.length; i++) into.set(revId(hits[i]!.modMain, hits[i]!.modSub), kvs[i]!);
+    } finally {
+      src.close();
+    }
+  }
+
+  /**
+   * The KeyValues of index hits from memory: the write buffers, the read cache, or what an earlier
+   * attempt of this write fetched. Throws NeedsRead with every hit found in none of them.
+   */
+  private memKvs(txn: WriteTxn, hits: readonly { modMain: number; modSub: number }[]): KeyValue[] {
+    const out = new Array<KeyValue>(hits.length);
+    let missing: { modMain: number; modSub: number }[] | undefined;
+    for (let i = 0; i < hits.length; i++) {
+      const h = hits[i]!;
+      const id = revId(h.modMain, h.modSub);
+      let bytes = this.buffer.kvs.get(id);
+      for (let b = this.committing.length - 1; b >= 0 && !bytes; b--) bytes = this.committing[b]!.kvs.get(id);
+      bytes ??= this.readCache.get(id);
+      const kv = bytes ? decodeKeyValue(bytes) : txn.fetched?.get(id);
+      if (kv) out[i] = kv;
+      else (missing ??= []).push(h);
+    }
+    if (missing) throw new NeedsRead(missing);
+    return out;
   }
 
   private undo(txn: WriteTxn, mark: { ops: number; history: number }): void {
@@ -554,42 +663,24 @@ export class MvccStore implements HistorySource {
     return r.prevKv && prev ? { prevKv: prev } : {};
   }
 
-  private async txnPut(txn: WriteTxn, r: PutRequest): Promise<PutResponse> {
+  private txnPut(txn: WriteTxn, r: PutRequest): PutResponse {
     let prev: KeyValue | undefined;
     if (r.prevKv || r.ignoreValue || r.ignoreLease) {
-      prev = await this.readOne(r.key!, txn.readRev);
+      const hit = this.index.get(r.key!, txn.readRev);
+      prev = hit ? this.memKvs(txn, [hit])[0] : undefined;
       if ((r.ignoreValue || r.ignoreLease) && !prev) throw new ErrKeyNotFound();
     }
     return this.doPut(txn, r, prev);
   }
 
-  private async readOne(key: Uint8Array, rev: number): Promise<KeyValue | undefined> {
-    const hit = this.index.get(key, rev);
-    if (!hit) return undefined;
-    const src = this.openSources();
-    try {
-      return (await this.fetchKvs(src, [hit]))[0];
-    } finally {
-      src.close();
-    }
-  }
-
-  private async txnDelete(txn: WriteTxn, r: DeleteRangeRequest): Promise<DeleteRangeResponse> {
+  private txnDelete(txn: WriteTxn, r: DeleteRangeRequest): DeleteRangeResponse {
     const hits: IndexHit[] = [];
     const keys: string[] = [];
     this.index.range(r.key!, normaliseRangeEnd(r.rangeEnd), txn.readRev, (hit, k) => {
       hits.push(hit);
       keys.push(k);
     });
-    let prevKvs: KeyValue[] = [];
-    if (r.prevKv && hits.length > 0) {
-      const src = this.openSources();
-      try {
-        prevKvs = await this.fetchKvs(src, hits);
-      } finally {
-        src.close();
-      }
-    }
+    const prevKvs = r.prevKv && hits.length > 0 ? this.memKvs(txn, hits) : [];
     const rev = txn.rev;
     for (const k of keys) {
       const sub = txn.changes.length;
@@ -601,21 +692,30 @@ export class MvccStore implements HistorySource {
     return { deleted: hits.length, prevKvs };
   }
 
-  private async txnRange(txn: WriteTxn, r: RangeRequest): Promise<RangeResponse> {
+  private txnRange(txn: WriteTxn, r: RangeRequest): RangeResponse {
     const curRev = txn.readRev;
     const rev = this.checkReadRev(toNum(r.revision), curRev);
     const { hits, count } = this.collect(r, rev);
-    const src = this.openSources();
-    try {
-      return await this.finishRange(r, src, hits, count);
-    } finally {
-      src.close();
-    }
+    if (r.countOnly) return { kvs: [], more: false, count };
+    return this.finishRange(r, this.memKvs(txn, hits), count);
   }
 
   /** etcd Put. */
   put(r: PutRequest, ctx: ApplyContext): Promise<WriteResult<PutResponse>> {
     return this.write(ctx, {}, (txn) => {
+      checkPutRequest(r);
+      return this.txnPut(txn, r);
+    });
+  }
+
+  /**
+   * {@link put} without a promise: the result, or undefined (nothing written) when the write lock is
+   * busy or the put reads a previous value that is not in memory; then call put().
+   * @example
+   * const done = store.tryPut(req, ctx) ?? (await store.put(req, ctx));
+   */
+  tryPut(r: PutRequest, ctx: ApplyContext): WriteResult<PutResponse> | undefined {
+    return this.writeSync(ctx, {}, (txn) => {
       checkPutRequest(r);
       return this.txnPut(txn, r);
     });
@@ -629,17 +729,41 @@ export class MvccStore implements HistorySource {
     });
   }
 
+  /**
+   * {@link deleteRange} without a promise, or undefined as {@link tryPut}.
+   * @example
+   * const done = store.tryDeleteRange(req, ctx) ?? (await store.deleteRange(req, ctx));
+   */
+  tryDeleteRange(r: DeleteRangeRequest, ctx: ApplyContext): WriteResult<DeleteRangeResponse> | undefined {
+    return this.writeSync(ctx, { deleted: 0, prevKvs: [] }, (txn) => {
+      checkDeleteRequest(r);
+      return this.txnDelete(txn, r);
+    });
+  }
+
+  /** The body of a write txn: compares decide the branch, then the branch's operations run. */
+  private txnBody(txn: WriteTxn, r: TxnRequest): TxnResponse {
+    // Validated inside the write so a refused entry still advances the consistent index.
+    checkTxnRequest(r);
+    const path: boolean[] = [];
+    this.comparePath(txn, r, txn.beginRev, path);
+    this.precheck(r, path, 0, txn.beginRev);
+    return this.runTxn(txn, r, path, { i: 0 });
+  }
+
   /** etcd Txn: compares decide the branch (nested txns too) against the state before the txn. */
   txn(r: TxnRequest, ctx: ApplyContext): Promise<WriteResult<TxnResponse>> {
-    return this.write(ctx, { succeeded: false, responses: [] }, async (txn) => {
-      // Validated inside the write so a refused entry still advances the consistent index.
-      checkTxnRequest(r);
-      const path: boolean[] = [];
-      await this.comparePath(r, txn.beginRev, path);
-      await this.precheck(r, path, 0, txn.beginRev);
-      const cursor = { i: 0 };
-      return this.runTxn(txn, r, path, cursor);
-    });
+    return this.write(ctx, { succeeded: false, responses: [] }, (txn) => this.txnBody(txn, r));
+  }
+
+  /**
+   * {@link txn} without a promise, or undefined as {@link tryPut} (a compare, range or prev_kv read
+   * that is not in memory).
+   * @example
+   * const done = store.tryTxn(req, ctx) ?? (await store.txn(req, ctx));
+   */
+  tryTxn(r: TxnRequest, ctx: ApplyContext): WriteResult<TxnResponse> | undefined {
+    return this.writeSync(ctx, { succeeded: false, responses: [] }, (txn) => this.txnBody(txn, r));
   }
 
   /**
@@ -650,51 +774,53 @@ export class MvccStore implements HistorySource {
     if (this.closed) throw new ErrClosed();
     checkTxnRequest(r);
     if (!isTxnReadOnly(r)) throw new MvccError('mvcc: readTxn given a txn that writes');
-    const txn = new WriteTxn(this.currentRev);
-    const path: boolean[] = [];
-    await this.comparePath(r, txn.beginRev, path);
-    await this.precheck(r, path, 0, txn.beginRev);
-    const response = await this.runTxn(txn, r, path, { i: 0 });
-    return { response, revision: txn.beginRev };
+    const beginRev = this.currentRev;
+    let fetched: Map<string, KeyValue> | undefined;
+    for (;;) {
+      const txn = new WriteTxn(beginRev, fetched);
+      try {
+        const path: boolean[] = [];
+        this.comparePath(txn, r, beginRev, path);
+        this.precheck(r, path, 0, beginRev);
+        return { response: this.runTxn(txn, r, path, { i: 0 }), revision: beginRev };
+      } catch (err) {
+        if (!(err instanceof NeedsRead)) throw err;
+        // Revisions are immutable: what is read now stays valid for the next attempt.
+        fetched ??= new Map();
+        await this.readInto(err.hits, fetched);
+      }
+    }
   }
 
-  private async evalCompares(r: TxnRequest, rev: number): Promise<boolean> {
+  private evalCompares(txn: WriteTxn, r: TxnRequest, rev: number): boolean {
     for (const c of r.compare ?? []) {
       const { hits } = this.collect({ key: c.key, rangeEnd: c.rangeEnd }, rev);
       const target = c.target ?? CompareTarget.VERSION;
       if (target !== CompareTarget.VALUE && target !== CompareTarget.LEASE) {
-        // Version and revisions live in the key index: no backend read (and no await under the write
-        // lock, which would serialise every conditional write behind a disk lookup).
+        // Version and revisions live in the key index: no backend read.
         if (!compareRange(c, hits.map(hitAsKeyValue))) return false;
         continue;
       }
-      const src = this.openSources();
-      let kvs: KeyValue[];
-      try {
-        kvs = await this.fetchKvs(src, hits);
-      } finally {
-        src.close();
-      }
-      if (!compareRange(c, kvs)) return false;
+      if (!compareRange(c, this.memKvs(txn, hits))) return false;
     }
     return true;
   }
 
   /** etcd's compareToPath: branch decisions in pre-order, evaluated before anything is written. */
-  private async comparePath(r: TxnRequest, rev: number, path: boolean[]): Promise<void> {
-    const ok = await this.evalCompares(r, rev);
+  private comparePath(txn: WriteTxn, r: TxnRequest, rev: number, path: boolean[]): void {
+    const ok = this.evalCompares(txn, r, rev);
     path.push(ok);
     for (const op of (ok ? r.success : r.failure) ?? []) {
-      if (op.requestTxn) await this.comparePath(op.requestTxn, rev, path);
+      if (op.requestTxn) this.comparePath(txn, op.requestTxn, rev, path);
     }
   }
 
   /** etcd's checkRequests: ignore_value/lease keys must exist; range revisions must be servable. */
-  private async precheck(r: TxnRequest, path: boolean[], at: number, rev: number): Promise<number> {
+  private precheck(r: TxnRequest, path: boolean[], at: number, rev: number): number {
     const ops = (path[at] ? r.success : r.failure) ?? [];
     let next = at + 1;
     for (const op of ops) {
-      if (op.requestTxn) next = await this.precheck(op.requestTxn, path, next, rev);
+      if (op.requestTxn) next = this.precheck(op.requestTxn, path, next, rev);
       else if (op.requestPut && (op.requestPut.ignoreValue || op.requestPut.ignoreLease)) {
         if (!this.index.get(op.requestPut.key!, rev)) throw new ErrKeyNotFound();
       } else if (op.requestRange) {
@@ -706,33 +832,27 @@ export class MvccStore implements HistorySource {
     return next;
   }
 
-  private async runTxn(
-    txn: WriteTxn,
-    r: TxnRequest,
-    path: boolean[],
-    cursor: { i: number },
-  ): Promise<TxnResponse> {
+  private runTxn(txn: WriteTxn, r: TxnRequest, path: boolean[], cursor: { i: number }): TxnResponse {
     const succeeded = path[cursor.i++]!;
     const ops: RequestOp[] = (succeeded ? r.success : r.failure) ?? [];
     const responses: ResponseOp[] = [];
     for (const op of ops) {
-      if (op.requestRange) responses.push({ responseRange: await this.txnRange(txn, op.requestRange) });
-      else if (op.requestPut) responses.push({ responsePut: await this.txnPut(txn, op.requestPut) });
+      if (op.requestRange) responses.push({ responseRange: this.txnRange(txn, op.requestRange) });
+      else if (op.requestPut) responses.push({ responsePut: this.txnPut(txn, op.requestPut) });
       else if (op.requestDeleteRange) {
-        responses.push({ responseDeleteRange: await this.txnDelete(txn, op.requestDeleteRange) });
+        responses.push({ responseDeleteRange: this.txnDelete(txn, op.requestDeleteRange) });
       } else if (op.requestTxn)
-        responses.push({ responseTxn: await this.runTxn(txn, op.requestTxn, path, cursor) });
+        responses.push({ responseTxn: this.runTxn(txn, op.requestTxn, path, cursor) });
     }
     return { succeeded, responses };
   }
-
   /**
    * etcd Compact: drops history below `rev` from the index now (reads below it fail from here on) and
    * removes the dead revisions from the backend in the background.
    */
   compact(rev: number, ctx: ApplyContext): Promise<WriteResult<CompactResult>> {
     const done: CompactResult = { revision: this.currentRev, physical: Promise.resolve() };
-    return this.write(ctx, done, async () => {
+    return this.write(ctx, done, () => {
       if (rev <= this.compactRev) throw new ErrCompacted(this.compactRev);
       if (rev > this.currentRev) throw new ErrFutureRev(this.currentRev);
       this.compactRev = rev;

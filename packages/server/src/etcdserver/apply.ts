@@ -14,7 +14,7 @@ import { Errors, type EtcdError, toEtcdError } from './errors.js';
 import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
 import { keyBytes, keyString, type Lease, type Lessor, MAX_LEASE_TTL } from './lessor.js';
 import { txnCost } from './quota.js';
-import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest } from './store.js';
+import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest, WriteResult } from './store.js';
 
 /** Outcome of applying one request. */
 export interface ApplyResult {
@@ -113,11 +113,23 @@ export class Applier {
    * included) before a restart, so they are skipped.
    */
   async apply(req: InternalRequest, index: number): Promise<ApplyResult> {
+    return this.applySync(req, index) ?? (await this.applyAsync(req, index));
+  }
+
+  /**
+   * {@link apply} in the calling turn, for a request that needs no I/O (a put, delete or txn whose
+   * reads are in memory while the store's write lock is idle; lease grants, alarms, auth). Returns
+   * undefined, having applied nothing, when the request needs the asynchronous path: call
+   * {@link applyAsync} then, before applying anything else.
+   * @example
+   * const result = applier.applySync(req, index) ?? (await applier.applyAsync(req, index));
+   */
+  applySync(req: InternalRequest, index: number): ApplyResult | undefined {
     if (index <= this.store.consistentIndex()) return { revision: this.store.rev() };
-    const ctx = { index };
-    let result: ApplyResult;
+    let result: ApplyResult | undefined;
     try {
-      result = await this.applyOne(req, ctx);
+      result = this.applyNow(req, { index });
+      if (result === undefined) return undefined;
     } catch (err) {
       if (err instanceof ErrStorage) throw err;
       result = { err: toEtcdError(err), revision: this.store.rev() };
@@ -127,35 +139,67 @@ export class Applier {
     return result;
   }
 
-  private async applyOne(req: InternalRequest, ctx: { index: number }): Promise<ApplyResult> {
+  /** {@link apply} through the asynchronous store path (after {@link applySync} returned undefined). */
+  async applyAsync(req: InternalRequest, index: number): Promise<ApplyResult> {
+    if (index <= this.store.consistentIndex()) return { revision: this.store.rev() };
+    const ctx = { index };
+    let result: ApplyResult;
+    try {
+      result = await this.applyOne(req, ctx);
+    } catch (err) {
+      if (err instanceof ErrStorage) throw err;
+      result = { err: toEtcdError(err), revision: this.store.rev() };
+    }
+    if (index > this.store.consistentIndex()) this.store.setConsistentIndex(index);
+    return result;
+  }
+
+  /** What refuses any write before it is looked at: active alarms, then auth. Undefined: go ahead. */
+  private refusal(req: InternalRequest): ApplyResult | undefined {
     // Active alarms refuse writes before anything else, like etcd's outermost applier wrappers.
     const refused = this.alarms.length > 0 ? this.refusedByAlarm(req) : undefined;
     if (refused) return { err: refused, revision: this.store.rev() };
     // Writes are checked here, against the auth state at this entry, so every member decides alike
     // (etcd's applierV3Auth). While auth is disabled this is the only cost.
-    if (this.auth.isEnabled()) {
-      const denied = this.checkWrite(req, requestAuthInfo(req));
-      if (denied) return denied;
-    }
+    if (this.auth.isEnabled()) return this.checkWrite(req, requestAuthInfo(req));
+    return undefined;
+  }
+
+  /** The synchronous half of {@link applyOne}: a result, or undefined when the request needs I/O. */
+  private applyNow(req: InternalRequest, ctx: { index: number }): ApplyResult | undefined {
+    const refused = this.refusal(req);
+    if (refused) return refused;
     if (req.put) {
-      this.checkLeases([{ requestPut: req.put }]);
-      const r = await this.store.put(req.put, ctx);
-      this.metrics.putTotal.inc();
-      this.track(r.events);
-      return { response: r.response, revision: r.revision };
+      this.checkPutLease(req.put);
+      const r = this.store.tryPut(req.put, ctx);
+      return r && this.wrote(r, this.metrics.putTotal);
     }
     if (req.deleteRange) {
-      const r = await this.store.deleteRange(req.deleteRange, ctx);
-      this.metrics.deleteTotal.inc();
-      this.track(r.events);
-      return { response: r.response, revision: r.revision };
+      const r = this.store.tryDeleteRange(req.deleteRange, ctx);
+      return r && this.wrote(r, this.metrics.deleteTotal);
     }
     if (req.txn) {
       this.checkLeasesTxn(req.txn);
-      const r = await this.store.txn(req.txn, ctx);
-      this.metrics.txnTotal.inc();
-      this.track(r.events);
-      return { response: r.response, revision: r.revision };
+      const r = this.store.tryTxn(req.txn, ctx);
+      return r && this.wrote(r, this.metrics.txnTotal);
+    }
+    if (req.compaction || req.leaseRevoke) return undefined;
+    return this.applyOther(req, ctx);
+  }
+
+  private async applyOne(req: InternalRequest, ctx: { index: number }): Promise<ApplyResult> {
+    const refused = this.refusal(req);
+    if (refused) return refused;
+    if (req.put) {
+      this.checkPutLease(req.put);
+      return this.wrote(await this.store.put(req.put, ctx), this.metrics.putTotal);
+    }
+    if (req.deleteRange) {
+      return this.wrote(await this.store.deleteRange(req.deleteRange, ctx), this.metrics.deleteTotal);
+    }
+    if (req.txn) {
+      this.checkLeasesTxn(req.txn);
+      return this.wrote(await this.store.txn(req.txn, ctx), this.metrics.txnTotal);
     }
     if (req.compaction) {
       const started = performance.now();
@@ -167,8 +211,20 @@ export class Applier {
       );
       return { response: { physical: r.physical }, revision: r.revision };
     }
-    if (req.leaseGrant) return this.applyLeaseGrant(req.leaseGrant.ID ?? 0n, req.leaseGrant.TTL ?? 0, ctx);
     if (req.leaseRevoke) return await this.applyLeaseRevoke(req.leaseRevoke.ID ?? 0n, ctx);
+    return this.applyOther(req, ctx);
+  }
+
+  /** Counts a KV write and moves its keys between leases. */
+  private wrote(r: WriteResult<unknown>, counter: { inc(): void }): ApplyResult {
+    counter.inc();
+    this.track(r.events);
+    return { response: r.response, revision: r.revision };
+  }
+
+  /** Requests that touch only memory and the store's batched meta buckets: leases, alarms, auth. */
+  private applyOther(req: InternalRequest, ctx: { index: number }): ApplyResult {
+    if (req.leaseGrant) return this.applyLeaseGrant(req.leaseGrant.ID ?? 0n, req.leaseGrant.TTL ?? 0, ctx);
     if (req.alarm) return this.applyAlarm(req.alarm, ctx);
     if (req.leaseCheckpoint) return this.applyLeaseCheckpoint(req.leaseCheckpoint.checkpoints ?? [], ctx);
     for (const field of AUTH_REQUEST_FIELDS) {
@@ -196,10 +252,15 @@ export class Applier {
     }
   }
 
+  /** A put's lease must exist (checked again at apply: the lease may be revoked meanwhile). */
+  private checkPutLease(put: PutRequest): void {
+    const lease = toId(put.lease);
+    if (lease !== 0n && !this.lessor.lookup(lease)) throw Errors.leaseNotFound();
+  }
+
   private checkLeases(ops: RequestOp[]): void {
     for (const op of ops) {
-      const lease = toId(op.requestPut?.lease);
-      if (op.requestPut && lease !== 0n && !this.lessor.lookup(lease)) throw Errors.leaseNotFound();
+      if (op.requestPut) this.checkPutLease(op.requestPut);
       if (op.requestTxn) this.checkLeasesTxn(op.requestTxn);
     }
   }

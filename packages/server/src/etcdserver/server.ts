@@ -640,7 +640,9 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     try {
       for (const e of entries) {
         failpoint('beforeApplyOneEntry');
-        await this.applyEntry(e);
+        // Most entries apply in this turn; only one that needs I/O is awaited (see applyEntry).
+        const pending = this.applyEntry(e);
+        if (pending) await pending;
         failpoint('afterApplyOneEntry');
       }
     } catch (err) {
@@ -712,8 +714,12 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     });
   }
 
-  private async applyEntry(e: Entry): Promise<void> {
-    if (e.index <= this.appliedIndex) return;
+  /**
+   * Applies one committed entry. Returns undefined when it was applied in this turn (every entry that
+   * needs no I/O: no promise, no microtask hop per entry), or a promise when the store must read first.
+   */
+  private applyEntry(e: Entry): Promise<void> | undefined {
+    if (e.index <= this.appliedIndex) return undefined;
     if (e.type === EntryType.Normal) {
       if (e.data.length === 0) {
         // The empty entry a new leader appends: the leader has committed in its term.
@@ -738,12 +744,12 @@ export class EtcdServer extends EventEmitter implements RaftSink {
           } catch {
             this.log.error('cannot decode raft entry; skipped', { index: e.index, error: err });
             this.appliedIndex = e.index;
-            return;
+            return undefined;
           }
           this.applyV2(v2, e.index);
           this.appliedIndex = e.index;
           this.resolveAppliedWaiters();
-          return;
+          return undefined;
         }
         const id = req.header?.ID || req.ID || 0n;
         if (req.clusterMemberAttrSet) {
@@ -751,7 +757,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
           this.waiters.trigger(id, {});
         } else {
           const t0 = performance.now();
-          const result = await this.applier.apply(req, e.index);
+          const result = this.applier.applySync(req, e.index);
+          if (result === undefined) return this.applyEntryLater(e, req, id, t0);
           this.noteApplyDuration(performance.now() - t0);
           this.waiters.trigger(id, result);
         }
@@ -761,6 +768,20 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     } else {
       this.log.warn('ConfChangeV2 entries are not used by kv-server; skipped', { index: e.index });
     }
+    this.entryApplied(e);
+    return undefined;
+  }
+
+  /** The rest of {@link applyEntry} for a request the store applies only after reading the backend. */
+  private async applyEntryLater(e: Entry, req: InternalRequest, id: bigint, t0: number): Promise<void> {
+    const result = await this.applier.applyAsync(req, e.index);
+    this.noteApplyDuration(performance.now() - t0);
+    this.waiters.trigger(id, result);
+    this.entryApplied(e);
+  }
+
+  /** Moves the applied index past `e` and wakes what waited for it. */
+  private entryApplied(e: Entry): void {
     this.appliedIndex = e.index;
     if (this.isLeader && e.term === this.term && !this.leaderCommittedInTerm) this.markLeaderReady();
     this.resolveAppliedWaiters();

@@ -58,6 +58,16 @@ export interface KvStore {
   put(req: PutRequest, ctx: { index: number }): Promise<WriteResult<PutResponse>>;
   deleteRange(req: DeleteRangeRequest, ctx: { index: number }): Promise<WriteResult<DeleteRangeResponse>>;
   txn(req: TxnRequest, ctx: { index: number }): Promise<WriteResult<TxnResponse>>;
+  /**
+   * The same writes without a promise: the result, or undefined (nothing written) when the store's
+   * write lock is busy or the write reads a revision that is not in memory; then use the async form.
+   */
+  tryPut(req: PutRequest, ctx: { index: number }): WriteResult<PutResponse> | undefined;
+  tryDeleteRange(
+    req: DeleteRangeRequest,
+    ctx: { index: number },
+  ): WriteResult<DeleteRangeResponse> | undefined;
+  tryTxn(req: TxnRequest, ctx: { index: number }): WriteResult<TxnResponse> | undefined;
   /** Evaluates a txn without writes locally (no revision, no raft). */
   readTxn(req: TxnRequest): Promise<{ response: TxnResponse; revision: number }>;
   /** Compacts (logically at once); `physical` resolves once dead revisions are removed. */
@@ -134,6 +144,9 @@ export async function openKvStore(
     put: (req, ctx) => mvcc.put(req, ctx),
     deleteRange: (req, ctx) => mvcc.deleteRange(req, ctx),
     txn: (req, ctx) => mvcc.txn(req, ctx),
+    tryPut: (req, ctx) => mvcc.tryPut(req, ctx),
+    tryDeleteRange: (req, ctx) => mvcc.tryDeleteRange(req, ctx),
+    tryTxn: (req, ctx) => mvcc.tryTxn(req, ctx),
     async compact(rev, ctx) {
       const r = await mvcc.compact(rev, ctx);
       return { revision: r.revision, physical: r.response.physical };

@@ -92,6 +92,9 @@ const CONNECTION_SPECIFIC = new Set([
 /** The pseudo-header fields a request may carry (RFC 9113 8.3.1). */
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
 
+const EMPTY_BLOCK = Buffer.alloc(0);
+const EMPTY_HEADERS: HeaderMap = Object.create(null);
+
 /** One connection's decoder: the dynamic table the client's encoder mirrors. */
 export class HpackDecoder {
   /**
@@ -127,83 +130,110 @@ export class HpackDecoder {
     this.max = maxAllowed;
   }
 
+  // The block being decoded (fields rather than closures over locals: no four closures and a context
+  // object allocated per request).
+  private buf: Buffer = EMPTY_BLOCK;
+  private pos = 0;
+  private end = 0;
+  private out: HeaderMap = EMPTY_HEADERS;
+  private listSize = 0;
+  private regularSeen = false;
+
   /** Decodes one complete header block. Every block must pass through here to keep the table in sync. */
   decode(buf: Buffer): HeaderMap {
     const out: HeaderMap = Object.create(null);
-    const end = buf.length;
-    let pos = 0;
-    let first = true;
-    let regularSeen = false;
-    let listSize = 0;
+    this.buf = buf;
+    this.pos = 0;
+    this.end = buf.length;
+    this.out = out;
+    this.listSize = 0;
+    this.regularSeen = false;
     this.malformed = undefined;
     this.sawPseudo = false;
     this.tooLarge = false;
-    const int = (prefixBits: number): number => {
-      const mask = (1 << prefixBits) - 1;
-      let v = buf[pos++]! & mask;
-      if (v < mask) return v;
-      for (let m = 0; ; m += 7) {
-        if (pos >= end) throw new HpackError('hpack: truncated integer');
-        const b = buf[pos++]!;
-        v += (b & 0x7f) * 2 ** m;
-        if ((b & 0x80) === 0) return v;
-        if (m > 21) throw new HpackError('hpack: integer overflow');
+    let first = true;
+    try {
+      while (this.pos < this.end) {
+        const b = buf[this.pos]!;
+        if (b & 0x80) {
+          const i = this.int(7);
+          const [n, v] = this.entry(i);
+          this.field(n, v, i >= STATIC.length);
+        } else if ((b & 0xe0) === 0x20) {
+          // Table size updates are legal only at the start of a block, up to what we advertised.
+          if (!first) throw new HpackError('hpack: table size update after a field');
+          const size = this.int(5);
+          if (size > this.maxAllowed)
+            throw new HpackError('hpack: table size above SETTINGS_HEADER_TABLE_SIZE');
+          this.max = size;
+          this.evict(0);
+          continue;
+        } else {
+          const indexing = (b & 0xc0) === 0x40;
+          const idx = this.int(indexing ? 6 : 4);
+          const name = idx === 0 ? this.str() : this.entry(idx)[0];
+          const value = this.str();
+          if (indexing) this.insert(name, value);
+          this.field(name, value, idx === 0 || idx >= STATIC.length);
+        }
+        first = false;
       }
-    };
-    const str = (): string => {
-      if (pos >= end) throw new HpackError('hpack: truncated string');
-      const huffman = (buf[pos]! & 0x80) !== 0;
-      const len = int(7);
-      if (pos + len > end) throw new HpackError('hpack: truncated string');
-      const s = huffman ? huffmanDecode(buf, pos, pos + len) : buf.toString('latin1', pos, pos + len);
-      pos += len;
-      return s;
-    };
-    const entry = (i: number): readonly [string, string] => {
-      if (i === 0) throw new HpackError('hpack: index 0');
-      if (i < STATIC.length) return STATIC[i]!;
-      const e = this.table[i - STATIC.length];
-      if (!e) throw new HpackError('hpack: index out of range');
-      return e;
-    };
-    const field = (name: string, value: string, literalName: boolean): void => {
-      listSize += name.length + value.length + 32;
-      if (listSize > this.maxListSize) {
-        this.tooLarge = true;
-        return;
-      }
-      if (this.malformed === undefined)
-        this.malformed = this.check(name, value, literalName, out, regularSeen);
-      if (name.charCodeAt(0) === 58 /* ':' */) this.sawPseudo = true;
-      else regularSeen = true;
-      out[name] = value;
-    };
-    while (pos < end) {
-      const b = buf[pos]!;
-      if (b & 0x80) {
-        const i = int(7);
-        const [n, v] = entry(i);
-        field(n, v, i >= STATIC.length);
-      } else if ((b & 0xe0) === 0x20) {
-        // Table size updates are legal only at the start of a block, up to what we advertised.
-        if (!first) throw new HpackError('hpack: table size update after a field');
-        const size = int(5);
-        if (size > this.maxAllowed)
-          throw new HpackError('hpack: table size above SETTINGS_HEADER_TABLE_SIZE');
-        this.max = size;
-        this.evict(0);
-        continue;
-      } else {
-        const indexing = (b & 0xc0) === 0x40;
-        const idx = int(indexing ? 6 : 4);
-        const name = idx === 0 ? str() : entry(idx)[0];
-        const value = str();
-        if (indexing) this.insert(name, value);
-        field(name, value, idx === 0 || idx >= STATIC.length);
-      }
-      first = false;
+    } finally {
+      // Do not keep the connection's last block (and its headers) alive until the next one.
+      this.buf = EMPTY_BLOCK;
+      this.out = EMPTY_HEADERS;
     }
     return out;
+  }
+
+  /** An HPACK integer with an N-bit prefix at the current position. */
+  private int(prefixBits: number): number {
+    const buf = this.buf;
+    const mask = (1 << prefixBits) - 1;
+    let v = buf[this.pos++]! & mask;
+    if (v < mask) return v;
+    for (let m = 0; ; m += 7) {
+      if (this.pos >= this.end) throw new HpackError('hpack: truncated integer');
+      const b = buf[this.pos++]!;
+      v += (b & 0x7f) * 2 ** m;
+      if ((b & 0x80) === 0) return v;
+      if (m > 21) throw new HpackError('hpack: integer overflow');
+    }
+  }
+
+  /** A string literal (Huffman-coded or raw) at the current position. */
+  private str(): string {
+    if (this.pos >= this.end) throw new HpackError('hpack: truncated string');
+    const huffman = (this.buf[this.pos]! & 0x80) !== 0;
+    const len = this.int(7);
+    const pos = this.pos;
+    if (pos + len > this.end) throw new HpackError('hpack: truncated string');
+    const s = huffman ? huffmanDecode(this.buf, pos, pos + len) : this.buf.toString('latin1', pos, pos + len);
+    this.pos = pos + len;
+    return s;
+  }
+
+  /** The static or dynamic table entry at HPACK index `i`. */
+  private entry(i: number): readonly [string, string] {
+    if (i === 0) throw new HpackError('hpack: index 0');
+    if (i < STATIC.length) return STATIC[i]!;
+    const e = this.table[i - STATIC.length];
+    if (!e) throw new HpackError('hpack: index out of range');
+    return e;
+  }
+
+  /** Adds one decoded field to the block's headers (within the list size limit), checking it. */
+  private field(name: string, value: string, literalName: boolean): void {
+    this.listSize += name.length + value.length + 32;
+    if (this.listSize > this.maxListSize) {
+      this.tooLarge = true;
+      return;
+    }
+    if (this.malformed === undefined)
+      this.malformed = this.check(name, value, literalName, this.out, this.regularSeen);
+    if (name.charCodeAt(0) === 58 /* ':' */) this.sawPseudo = true;
+    else this.regularSeen = true;
+    this.out[name] = value;
   }
 
   /** Why one field makes a request's field section malformed (RFC 9113 8.2 and 8.3), or undefined. */
