@@ -82,14 +82,6 @@ export class EtcdBackendError extends Error {
   override name = 'EtcdBackendError';
 }
 
-function parseJson<T>(bucket: string, value: Uint8Array): T {
-  try {
-    return JSON.parse(dec.decode(value)) as T;
-  } catch {
-    throw new EtcdBackendError(`${bucket} bucket: value is not JSON`);
-  }
-}
-
 /** etcd's json.Marshal of membership.Member: id as a JSON number, omitempty fields left out. */
 function memberJson(m: Member): string {
   const parts = [`"id":${BigInt(m.id).toString()}`, `"peerURLs":${JSON.stringify(m.peerURLs)}`];
