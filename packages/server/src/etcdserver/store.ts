@@ -3,7 +3,7 @@
  * maintenance API need) over MvccStore + Backend, so the rest of the server does not depend on the
  * store's exact shapes.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js';
+
 import {
   type Backend,
   type DeleteRangeRequest,
@@ -23,6 +23,7 @@ import {
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
 import { withTestBackend } from '../failpoints.js';
+import { Status as GrpcStatus } from '../transport/grpc/status.js';
 import { checkEngineRecord } from './engine-record.js';
 import { EtcdError } from './errors.js';
 
