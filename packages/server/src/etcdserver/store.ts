@@ -4,12 +4,14 @@
  * store's exact shapes.
  */
 
+import { join } from 'node:path';
 import {
   type Backend,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
   ErrStorage,
   type Event,
+  type IndexEvent,
   type KeyValue,
   MvccStore,
   openBackend,
@@ -90,7 +92,7 @@ export async function openKvStore(
     ServerConfig,
     'backendBatchIntervalMs' | 'backendBatchLimit' | 'watchProgressNotifyIntervalMs' | 'dataDir' | 'walDir'
   >,
-  hooks: { onCommit?: (seconds: number) => void } = {},
+  hooks: { onCommit?: (seconds: number) => void; onIndexEvent?: (event: IndexEvent) => void } = {},
 ): Promise<KvStore> {
   await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
   const open = async () =>
@@ -101,6 +103,10 @@ export async function openKvStore(
     batchLimit: cfg.backendBatchLimit,
     watch: { progressInterval: cfg.watchProgressNotifyIntervalMs },
     onCommit: hooks.onCommit,
+    // A clean stop saves the key index next to the backend's files and the next start loads it instead
+    // of reading every revision (MvccStore's indexFile; docs/benchmarks.md "Restart and RSS (session 6)").
+    indexFile: engine === 'memory' ? undefined : join(path, KEY_INDEX_FILE),
+    onIndexEvent: hooks.onIndexEvent,
   };
   let mvcc = await MvccStore.open(backend, storeOpts);
   const store: KvStore = {
@@ -151,7 +157,8 @@ export async function openKvStore(
       return Buffer.concat(parts);
     },
     async restoreBackend(dump) {
-      await mvcc.close(); // closes the backend too
+      // Closes the backend too; no saved index: the backend's contents are about to be replaced.
+      await mvcc.close({ saveIndex: false });
       backend = await open();
       await backend.restore([dump]);
       mvcc = await MvccStore.open(backend, storeOpts);
@@ -161,6 +168,9 @@ export async function openKvStore(
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The saved key index's file name inside the backend's directory. */
+export const KEY_INDEX_FILE = 'kv-key-index';
 
 /**
  * A failed storage read answers the request with gRPC INTERNAL and the engine's error (etcd panics
