@@ -3,7 +3,7 @@
 # "Memory and restart").
 # usage: tools/bench/rss-restart.sh LABEL [PORT_BASE] [ENV=VALUE ...]
 #   Loads 200 000 16-byte keys (tools/bench/load.mjs, 100 clients / 10 connections) into a fresh data dir,
-#   prints RSS and memoryUsage (tools/bench/memdump.cjs), stops the server, starts it again and prints the
+#   prints the load's throughput and latency percentiles (one JSON line), RSS and memoryUsage (tools/bench/memdump.cjs), stops the server, starts it again and prints the
 #   milliseconds until `etcdctl endpoint health` succeeds, then RSS after the restart. RSS is sampled 2, 5,
 #   10 and 30 s after the load and 1 s and 20 s after the restart.
 #   ENV assignments are exported to bin/kv-server; KV_EXTRA_FLAGS adds node/V8 flags to the ones the
@@ -50,7 +50,7 @@ rss() { echo $(($(awk '/VmRSS/{print $2}' "/proc/$pid/status") / 1024)); }
 start
 wait_healthy || exit 1
 node "$here/tools/bench/load.mjs" --endpoint "127.0.0.1:$client" --op put --clients 100 --conns 10 --total 200000 \
-  --key-space 200000 --key-size 16 --max-seconds 600 >/dev/null
+  --key-space 200000 --key-size 16 --max-seconds 600 | sed "s/^/$label load: /"
 # RSS right after the load and while the server idles (kv-server's idle heap trim: src/runtime/idle-heap-trim.ts).
 loaded=$(date +%s%N)
 for at in 2 5 10 30; do
