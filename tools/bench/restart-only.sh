@@ -64,8 +64,8 @@ for r in $(seq 1 "$rounds"); do
     cp -a "$src" "$dir"
     sync
     sleep 1
-    echo "== $label round $r" >>"$log"
     t0=$(date +%s%N)
+    echo "== $label round $r start $(date -u -d "@$((t0 / 1000000000)).$(printf %09d $((t0 % 1000000000)))" +%H:%M:%S.%3N)" >>"$log"
     start "$label" "$dir" "$root"
     wait_healthy || exit 1
     ms=$((($(date +%s%N) - t0) / 1000000))
