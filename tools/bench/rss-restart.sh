@@ -3,9 +3,11 @@
 # "Memory and restart").
 # usage: tools/bench/rss-restart.sh LABEL [PORT_BASE] [ENV=VALUE ...]
 #   Loads 200 000 16-byte keys (tools/bench/load.mjs, 100 clients / 10 connections) into a fresh data dir,
-#   prints the load's throughput and latency percentiles (one JSON line), RSS and memoryUsage (tools/bench/memdump.cjs), stops the server, starts it again and prints the
-#   milliseconds until `etcdctl endpoint health` succeeds, then RSS after the restart. RSS is sampled 2, 5,
-#   10 and 30 s after the load and 1 s and 20 s after the restart.
+#   prints the load's throughput and latency percentiles (one JSON line), RSS and memoryUsage
+#   (tools/bench/memdump.cjs), stops the server, starts it again and prints the milliseconds until
+#   `etcdctl endpoint health` succeeds, then RSS after the restart. RSS is sampled 2, 5, 10 and 30 s after
+#   the load and 1 s and 20 s after the restart. The restart figure can be rounded up by up to 1 s (the
+#   probe's command timeout); tools/bench/restart-only.sh measures restarts alone, more precisely.
 #   ENV assignments are exported to bin/kv-server; KV_EXTRA_FLAGS adds node/V8 flags to the ones the
 #   script sets (it preloads memdump.cjs through KV_NODE_FLAGS), e.g. KV_EXTRA_FLAGS=--max-semi-space-size=16.
 #   KV_BIN=etcd measures real etcd instead (same load, same restart probe).
