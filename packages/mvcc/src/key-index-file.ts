@@ -39,7 +39,11 @@ const MAGIC = 'KVX1';
 const HEAD = 8; // magic + body length
 const TAIL = 4; // checksum
 
-/** Why a saved image was not used. */
+/**
+ * Why a saved image was not used.
+ * @example
+ * try { decodeKeyIndexImage(bytes); } catch (err) { if (err instanceof KeyIndexFileError) scanInstead(); }
+ */
 export class KeyIndexFileError extends Error {
   constructor(message: string) {
     super(`key index file: ${message}`);

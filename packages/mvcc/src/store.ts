@@ -84,7 +84,11 @@ export interface StoreOptions {
   };
 }
 
-/** What happened to the key index at an open or a close (see StoreOptions.indexFile). */
+/**
+ * What happened to the key index at an open or a close (see StoreOptions.indexFile).
+ * @example
+ * MvccStore.open(backend, { indexFile, onIndexEvent: (e) => e.op === 'load' && console.log(e.source) });
+ */
 export type IndexEvent =
   | { op: 'load'; source: 'file' | 'scan'; reason?: string; keys: number; ms: number }
   | { op: 'save'; keys: number; ms: number; error?: Error };

@@ -219,7 +219,12 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   };
 }
 
-/** How the key index was loaded at open, or saved at a stop (a failed save only costs the next start a scan). */
+/**
+ * Logs how the key index was loaded at open, or saved at a stop (a failed save only costs the next start
+ * a scan).
+ * @example
+ * openKvStore(engine, path, cfg, { onIndexEvent: (e) => logIndexEvent(log, e) });
+ */
 export function logIndexEvent(log: Logger, e: IndexEvent): void {
   if (e.op === 'load') {
     log.info('loaded key index', {
