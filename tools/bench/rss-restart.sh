@@ -3,9 +3,11 @@
 # "Memory and restart").
 # usage: tools/bench/rss-restart.sh LABEL [PORT_BASE] [ENV=VALUE ...]
 #   Loads 200 000 16-byte keys (tools/bench/load.mjs, 100 clients / 10 connections) into a fresh data dir,
-#   prints RSS and memoryUsage (tools/bench/memdump.cjs), stops the server, starts it again and prints the
-#   milliseconds until `etcdctl endpoint health` succeeds, then RSS after the restart. RSS is sampled 2 s
-#   and 30 s after the load and 1 s and 20 s after the restart.
+#   prints the load's throughput and latency percentiles (one JSON line), RSS and memoryUsage
+#   (tools/bench/memdump.cjs), stops the server, starts it again and prints the milliseconds until
+#   `etcdctl endpoint health` succeeds, then RSS after the restart. RSS is sampled 2, 5, 10 and 30 s after
+#   the load and 1 s and 20 s after the restart. The restart figure can be rounded up by up to 1 s (the
+#   probe's command timeout); tools/bench/restart-only.sh measures restarts alone, more precisely.
 #   ENV assignments are exported to bin/kv-server; KV_EXTRA_FLAGS adds node/V8 flags to the ones the
 #   script sets (it preloads memdump.cjs through KV_NODE_FLAGS), e.g. KV_EXTRA_FLAGS=--max-semi-space-size=16.
 #   KV_BIN=etcd measures real etcd instead (same load, same restart probe).
@@ -50,12 +52,13 @@ rss() { echo $(($(awk '/VmRSS/{print $2}' "/proc/$pid/status") / 1024)); }
 start
 wait_healthy || exit 1
 node "$here/tools/bench/load.mjs" --endpoint "127.0.0.1:$client" --op put --clients 100 --conns 10 --total 200000 \
-  --key-space 200000 --key-size 16 --max-seconds 600 >/dev/null
-# RSS right after the load and after 30 s idle (kv-server's idle heap trim runs after 10 s and 16 s idle).
-sleep 2
-echo "$label rss_mib=$(rss) (2 s after the load)"
-sleep 28
-echo "$label rss_mib=$(rss) (30 s after the load)"
+  --key-space 200000 --key-size 16 --max-seconds 600 | sed "s/^/$label load: /"
+# RSS right after the load and while the server idles (kv-server's idle heap trim: src/runtime/idle-heap-trim.ts).
+loaded=$(date +%s%N)
+for at in 2 5 10 30; do
+  sleep "$(awk -v at="$at" -v t0="$loaded" -v now="$(date +%s%N)" 'BEGIN { d = at - (now - t0) / 1e9; print (d > 0 ? d : 0) }')"
+  echo "$label rss_mib=$(rss) ($at s after the load)"
+done
 if [ "${KV_BIN:-}" != etcd ]; then
   kill -USR2 "$pid" # memdump.cjs: memoryUsage, a full GC, memoryUsage again
   sleep 3

@@ -86,6 +86,37 @@ export class BTree<V> {
     this.frozen = frozen;
   }
 
+  /**
+   * A tree holding `keys[i] -> vals[i]`, built bottom-up in O(n) from keys that are strictly ascending
+   * (the caller guarantees the order; it is not checked here). Used to load a saved key index, where
+   * inserting one key at a time would redo the order the saved file already has.
+   * @example
+   * const t = BTree.fromSorted(['a', 'b'], [1, 2]);
+   * t.get('b'); // 2
+   */
+  static fromSorted<V>(keys: string[], vals: V[]): BTree<V> {
+    if (keys.length === 0) return new BTree<V>();
+    // Full leaves (the next insert into one splits it in half, as a grown tree's leaves would be).
+    let level: Node<V>[] = [];
+    for (let i = 0; i < keys.length; i += MAX_ENTRIES) {
+      level.push({
+        leaf: true,
+        gen: 1,
+        keys: keys.slice(i, i + MAX_ENTRIES),
+        vals: vals.slice(i, i + MAX_ENTRIES),
+      });
+    }
+    while (level.length > 1) {
+      const up: Node<V>[] = [];
+      for (let i = 0; i < level.length; i += MAX_ENTRIES) {
+        const children = level.slice(i, i + MAX_ENTRIES);
+        up.push({ leaf: false, gen: 1, keys: children.map((c) => c.keys[0]!), children });
+      }
+      level = up;
+    }
+    return new BTree<V>(level[0], keys.length);
+  }
+
   /** Number of entries. */
   get size(): number {
     return this.count;

@@ -18,6 +18,7 @@ export {
 export * from './bbolt/index.js';
 export { Crc32c, crc32c } from './crc32.js';
 export * from './errors.js';
+export { KeyIndexFileError } from './key-index-file.js';
 export { decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 export { bytesToRev, bytesToUint64, type Revision, revToBytes, uint64ToBytes } from './revision.js';
 export {
@@ -25,6 +26,7 @@ export {
   type CompactResult,
   type HashKVResult,
   type IndexDump,
+  type IndexEvent,
   isTxnReadOnly,
   MvccStore,
   type RangeOptions,

@@ -234,7 +234,26 @@ function historyUndo(h: KeyHistory, tombstone: boolean): KeyHistory {
 
 /** The ordered map key -> {@link KeyHistory}; keys are latin1 strings (one char per byte). */
 export class TreeIndex {
-  private readonly tree = new BTree<KeyHistory>();
+  private readonly tree: BTree<KeyHistory>;
+
+  constructor(tree: BTree<KeyHistory> = new BTree<KeyHistory>()) {
+    this.tree = tree;
+  }
+
+  /**
+   * An index holding exactly these keys (latin1 tree keys, strictly ascending) and histories, as
+   * {@link TreeIndex.entries} listed them (a saved index being loaded).
+   */
+  static fromSorted(keys: string[], histories: KeyHistory[]): TreeIndex {
+    return new TreeIndex(BTree.fromSorted(keys, histories));
+  }
+
+  /** Every key (latin1 tree key) in ascending order with its history as stored (saving the index). */
+  entries(visit: (k: string, h: KeyHistory) => void): void {
+    this.tree.forEach({}, (k, h) => {
+      visit(k, h);
+    });
+  }
 
   get keyCount(): number {
     return this.tree.size;

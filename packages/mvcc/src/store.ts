@@ -14,7 +14,9 @@ import type { Backend, ReadView } from './backend/types.js';
 import { bytesToKey, keyToBytes } from './btree.js';
 import { Crc32c } from './crc32.js';
 import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound, ErrStorage, MvccError } from './errors.js';
-import { type IndexHit, revId, TreeIndex } from './key-index.js';
+import { type IndexHit, type KeyHistory, revId, TreeIndex } from './key-index.js';
+import { decodeKeyIndexImage, encodeKeyIndexImage, type KeyIndexImage } from './key-index-file.js';
+import { saveKeyIndexFile, takeKeyIndexFile } from './key-index-io.js';
 import { decodeIndexFields, decodeKeyValue, encodeKeyValue } from './kv-codec.js';
 import { compareRange, filterByRevisions, needsFullFetch, normaliseRangeEnd, sortKvs } from './range-ops.js';
 import { bytesToRev, bytesToUint64, revLowerBound, revToBytes, uint64ToBytes } from './revision.js';
@@ -63,6 +65,16 @@ export interface StoreOptions {
    * etcd_disk_backend_commit_duration_seconds).
    */
   onCommit?: (seconds: number) => void;
+  /**
+   * Where a clean close saves the key index and the next open loads it instead of reading every
+   * revision in the key bucket (a file inside the backend's directory; undefined: never saved). The
+   * file is removed as it is loaded, and is only used when its consistent index, compacted revision and
+   * last revision match the backend's (key-index-io.ts, docs/benchmarks.md "Restart and RSS (session
+   * 6)"). `onIndexEvent` hears how it went.
+   */
+  indexFile?: string;
+  /** Told how each open got its index and how each close's save went (for the server's log). */
+  onIndexEvent?: (event: IndexEvent) => void;
   /** Watch hub tuning. */
   watch?: {
     maxEventsPerBatch?: number;
@@ -71,6 +83,15 @@ export interface StoreOptions {
     progressInterval?: number;
   };
 }
+
+/**
+ * What happened to the key index at an open or a close (see StoreOptions.indexFile).
+ * @example
+ * MvccStore.open(backend, { indexFile, onIndexEvent: (e) => e.op === 'load' && console.log(e.source) });
+ */
+export type IndexEvent =
+  | { op: 'load'; source: 'file' | 'scan'; reason?: string; keys: number; ms: number }
+  | { op: 'save'; keys: number; ms: number; error?: Error };
 
 /** Default size of the committed-revision read cache. */
 const DEFAULT_READ_CACHE_BYTES = 16 * 1024 * 1024;
@@ -221,7 +242,7 @@ function emptyKv(key: Uint8Array): KeyValue {
 }
 
 export class MvccStore implements HistorySource {
-  private readonly index = new TreeIndex();
+  private index = new TreeIndex();
   private currentRev = 1;
   private compactRev = 0;
   private consistentIdx = 0;
@@ -229,8 +250,12 @@ export class MvccStore implements HistorySource {
   /** Buffers sealed and being committed, oldest first. */
   private committing: WriteBuffer[] = [];
   private commitChain: Promise<void> = Promise.resolve();
-  /** Each live key's lease as found by the index rebuild at open, until keysWithLease() takes it. */
-  private restoredLeases: { rev: number; leases: Map<string, bigint> } | undefined;
+  /**
+   * Each live key that carries a lease, and the lease (tree keys): found at open, then kept current by
+   * every write (end()), so keysWithLease() and a saved index never read values. Empty in a store
+   * without leases, where writes skip it at the cost of one size check.
+   */
+  private leasedKeys = new Map<string, bigint>();
   /** Committed revisions kept in memory (see RevisionCache). */
   private readonly readCache: RevisionCache;
   private commitTimer: NodeJS.Timeout | undefined;
@@ -242,6 +267,8 @@ export class MvccStore implements HistorySource {
   private readonly batchInterval: number;
   private readonly onCommit: ((seconds: number) => void) | undefined;
   private readonly batchLimit: number;
+  private readonly indexFile: string | undefined;
+  private readonly onIndexEvent: StoreOptions['onIndexEvent'];
   /** The watch hub fed by this store's writes. */
   readonly hub: WatchHub;
 
@@ -252,6 +279,8 @@ export class MvccStore implements HistorySource {
     this.batchInterval = opts.batchInterval ?? 100;
     this.onCommit = opts.onCommit;
     this.batchLimit = opts.batchLimit ?? 10_000;
+    this.indexFile = opts.indexFile;
+    this.onIndexEvent = opts.onIndexEvent;
     this.readCache = new RevisionCache(opts.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
     this.buffer = new WriteBuffer(backend.batch());
     this.hub = new WatchHub(this, opts.watch ?? {});
@@ -315,8 +344,71 @@ export class MvccStore implements HistorySource {
     const finishedBytes = await this.backend.get(META_BUCKET, META_FINISHED_COMPACT);
     const scheduled = scheduledBytes ? bytesToUint64(scheduledBytes) : 0;
     const finished = finishedBytes ? bytesToUint64(finishedBytes) : 0;
+    const started = performance.now();
+    const reason = this.indexFile
+      ? await this.loadSavedIndex(scheduled, finished)
+      : 'no index file configured';
+    if (reason === undefined) {
+      this.onIndexEvent?.({
+        op: 'load',
+        source: 'file',
+        keys: this.index.keyCount,
+        ms: performance.now() - started,
+      });
+      return;
+    }
+    await this.rebuildIndex(scheduled, finished);
+    this.onIndexEvent?.({
+      op: 'load',
+      source: 'scan',
+      reason,
+      keys: this.index.keyCount,
+      ms: performance.now() - started,
+    });
+  }
+
+  /**
+   * Loads the index a clean close saved, if it describes this backend; returns why not otherwise (the
+   * caller then scans). The file is removed either way before any write can happen (key-index-io.ts).
+   */
+  private async loadSavedIndex(scheduled: number, finished: number): Promise<string | undefined> {
+    const bytes = await takeKeyIndexFile(this.indexFile!);
+    if (!bytes) return 'no saved index';
+    let img: KeyIndexImage;
+    try {
+      img = decodeKeyIndexImage(bytes);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    // The backend's newest revision: one entry from the top of the key bucket.
+    const lastKeyRev = await this.lastKeyRevision();
+    if (img.consistentIndex !== this.consistentIdx)
+      return `stale saved index (consistent index ${img.consistentIndex}, backend ${this.consistentIdx})`;
+    if (img.lastKeyRev !== lastKeyRev)
+      return `stale saved index (last revision ${img.lastKeyRev}, backend ${lastKeyRev})`;
+    if (scheduled !== finished || img.compactRev !== finished)
+      return `stale saved index (compacted at ${img.compactRev}, backend ${finished}/${scheduled})`;
+    this.index = TreeIndex.fromSorted(img.keys, img.histories);
+    this.leasedKeys = img.leases;
+    this.compactRev = finished;
+    this.currentRev = Math.max(1, lastKeyRev, finished);
+    return undefined;
+  }
+
+  /** The highest main revision in the key bucket (0 if empty): one entry read from its top. */
+  private async lastKeyRevision(): Promise<number> {
+    let last = 0;
+    for await (const chunk of this.backend.scanChunks(KEY_BUCKET, { reverse: true, limit: 1 })) {
+      for (const [k] of chunk) last = bytesToRev(k).main;
+    }
+    return last;
+  }
+
+  /** Rebuilds the key index from every revision in the key bucket. */
+  private async rebuildIndex(scheduled: number, finished: number): Promise<void> {
     // Revisions arrive in order, so the last put of each live key leaves its current lease here.
-    const leases = new Map<string, bigint>();
+    const leases = this.leasedKeys;
+    let lastKeyRev = 0;
     for await (const chunk of this.backend.scanChunks(KEY_BUCKET)) {
       for (const [k, v] of chunk) {
         const rev = bytesToRev(k);
@@ -329,9 +421,10 @@ export class MvccStore implements HistorySource {
           if (kv.lease) leases.set(kv.key, kv.lease);
           else leases.delete(kv.key);
         }
-        if (rev.main > this.currentRev) this.currentRev = rev.main;
+        if (rev.main > lastKeyRev) lastKeyRev = rev.main;
       }
     }
+    if (lastKeyRev > this.currentRev) this.currentRev = lastKeyRev;
     this.compactRev = finished;
     if (scheduled > finished) {
       // A compaction was recorded but its physical cleanup did not finish; redo it.
@@ -342,7 +435,6 @@ export class MvccStore implements HistorySource {
       this.index.compact(finished);
     }
     if (this.currentRev < this.compactRev) this.currentRev = this.compactRev;
-    this.restoredLeases = { rev: this.currentRev, leases };
   }
 
   // ---- reads ---------------------------------------------------------------------------------------
@@ -635,6 +727,13 @@ export class MvccStore implements HistorySource {
   private end(txn: WriteTxn): Event[] {
     if (txn.changes.length === 0) return [];
     this.currentRev = txn.rev;
+    for (const { kv, tombstone } of txn.changes) {
+      // Most stores never see a lease: then there is nothing to add or remove.
+      if (kv.lease === 0n && this.leasedKeys.size === 0) continue;
+      const k = bytesToKey(kv.key);
+      if (!tombstone && kv.lease !== 0n) this.leasedKeys.set(k, kv.lease);
+      else this.leasedKeys.delete(k);
+    }
     const events: Event[] = txn.changes.map(({ kv, tombstone }) =>
       tombstone ? { type: EventType.DELETE, kv } : { type: EventType.PUT, kv },
     );
@@ -974,44 +1073,15 @@ export class MvccStore implements HistorySource {
 
   /** Live keys carrying a lease, grouped by lease id (the server rebuilds lease -> keys with this). */
   async keysWithLease(): Promise<Map<bigint, Uint8Array[]>> {
-    const rev = this.currentRev;
-    const restored = this.restoredLeases;
-    this.restoredLeases = undefined;
-    if (restored && restored.rev === rev) {
-      // Nothing was written since open: answer from what the index rebuild saw, without reading
-      // every key's value again (the server asks exactly once, right after opening).
-      const byLease = new Map<bigint, string[]>();
-      for (const [key, lease] of restored.leases) {
-        const list = byLease.get(lease) ?? [];
-        list.push(key);
-        byLease.set(lease, list);
-      }
-      // Key order within each lease, as the key-space walk below returns them (latin1 strings compare
-      // like their bytes).
-      const out = new Map<bigint, Uint8Array[]>();
-      for (const [lease, keys] of byLease) out.set(lease, keys.sort().map(keyToBytes));
-      return out;
+    const byLease = new Map<bigint, string[]>();
+    for (const [key, lease] of this.leasedKeys) {
+      const list = byLease.get(lease) ?? [];
+      list.push(key);
+      byLease.set(lease, list);
     }
-    const hits: IndexHit[] = [];
-    this.index.range(new Uint8Array([0]), EMPTY_BYTES, rev, (hit) => {
-      hits.push(hit);
-    });
+    // Keys in order within each lease (latin1 strings compare like their bytes).
     const out = new Map<bigint, Uint8Array[]>();
-    const CHUNK = 4096;
-    for (let i = 0; i < hits.length; i += CHUNK) {
-      const src = this.openSources();
-      try {
-        const kvs = await this.fetchKvs(src, hits.slice(i, i + CHUNK));
-        for (const kv of kvs) {
-          if (!kv.lease) continue;
-          const list = out.get(kv.lease) ?? [];
-          list.push(kv.key.slice());
-          out.set(kv.lease, list);
-        }
-      } finally {
-        src.close();
-      }
-    }
+    for (const [lease, keys] of byLease) out.set(lease, keys.sort().map(keyToBytes));
     return out;
   }
 
@@ -1132,15 +1202,61 @@ export class MvccStore implements HistorySource {
 
   // ---- lifecycle ----------------------------------------------------------------------------------
 
-  /** Flushes, cancels watchers and closes the backend. */
-  async close(): Promise<void> {
+  /**
+   * Flushes, cancels watchers and closes the backend. With `indexFile` set, a close after which the
+   * backend holds every write (no commit failed) saves the key index there for the next open; `saveIndex:
+   * false` skips that (the backend is about to be replaced).
+   */
+  async close(opts: { saveIndex?: boolean } = {}): Promise<void> {
     if (this.closed) return;
     await this.compactionDone();
     await this.flush().catch(() => undefined);
     this.closed = true;
     this.hub.close();
     if (this.commitTimer) clearTimeout(this.commitTimer);
+    const save = this.indexFile !== undefined && opts.saveIndex !== false && !this.failure;
+    const started = performance.now();
+    let image: KeyIndexImage | undefined;
+    let error: Error | undefined;
+    try {
+      if (save) image = await this.indexImage();
+    } catch (err) {
+      error = err as Error;
+    }
     await this.backend.close();
+    if (!image) {
+      if (error) this.onIndexEvent?.({ op: 'save', keys: 0, ms: performance.now() - started, error });
+      return;
+    }
+    // A failed save only costs the next open a scan; the close itself succeeded.
+    try {
+      await saveKeyIndexFile(this.indexFile!, encodeKeyIndexImage(image));
+    } catch (err) {
+      error = err as Error;
+    }
+    this.onIndexEvent?.({ op: 'save', keys: image.keys.length, ms: performance.now() - started, error });
+  }
+
+  /** The key index as a saved image, or undefined if the state does not add up (then nothing is saved). */
+  private async indexImage(): Promise<KeyIndexImage | undefined> {
+    const lastKeyRev = await this.lastKeyRevision();
+    if (Math.max(1, lastKeyRev, this.compactRev) !== this.currentRev) return undefined;
+    const finished = await this.backend.get(META_BUCKET, META_FINISHED_COMPACT);
+    if ((finished ? bytesToUint64(finished) : 0) !== this.compactRev) return undefined;
+    const keys: string[] = [];
+    const histories: KeyHistory[] = [];
+    this.index.entries((k, h) => {
+      keys.push(k);
+      histories.push(h);
+    });
+    return {
+      consistentIndex: this.consistentIdx,
+      compactRev: this.compactRev,
+      lastKeyRev,
+      keys,
+      histories,
+      leases: this.leasedKeys,
+    };
   }
 }
 

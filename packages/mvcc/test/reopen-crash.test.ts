@@ -17,6 +17,7 @@ import { type EngineName, MvccStore, openBackend } from '../src/index.js';
 import { applyEntry, entryAt } from './fixtures/workload.mjs';
 import { stepArb } from './helpers/arbitraries.js';
 import { DISK_ENGINES, freshBackend, removeTempDirs, tempDir } from './helpers/engines.js';
+import { fingerprint } from './helpers/fingerprint.js';
 import { txnReq } from './helpers/requests.js';
 
 const pkgDir = fileURLToPath(new URL('..', import.meta.url));
@@ -29,27 +30,6 @@ beforeAll(() => {
   const r = spawnSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: pkgDir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
 }, 120_000);
-
-/** Everything observable about a store's history, for equality checks. */
-async function fingerprint(store: MvccStore) {
-  const revs: unknown[] = [];
-  const first = Math.max(store.compactRevision(), 1);
-  const step = Math.max(1, Math.floor((store.rev() - first) / 40));
-  for (let rev = first; rev <= store.rev(); rev += step) {
-    const r = await store.range({ key: new Uint8Array([0]), rangeEnd: new Uint8Array([0]), revision: rev });
-    revs.push([rev, r.count, r.kvs]);
-  }
-  return {
-    rev: store.rev(),
-    compactRevision: store.compactRevision(),
-    index: store.dumpIndex(),
-    hashKV: await store.hashKV(0),
-    revs,
-    leases: [...(await store.keysWithLease()).entries()].sort((a, b) =>
-      a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0,
-    ),
-  };
-}
 
 describe.each(DISK_ENGINES)('reopen: %s', (engine) => {
   test('key index, revisions and hashes come back identical', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { MvccStore, openBackend } from '@kv/mvcc';
 import { afterEach, describe, expect, it } from 'vitest';
 import { leaseBucketKey } from '../src/etcdserver/lease-record.js';
+import { KEY_INDEX_FILE } from '../src/etcdserver/store.js';
 import { startServer } from '../src/index.js';
 import { b, call, connect, s, sleep } from './helpers.js';
 
@@ -33,8 +34,13 @@ describe.each(['level', 'lmdb', 'memory'] as const)('restart (%s engine)', (back
     await srv.close();
     const snaps = readdirSync(join(dataDir, 'member', 'snap')).filter((f) => f.endsWith('.snap'));
     expect(snaps.length).toBeGreaterThan(0);
+    // A clean stop saved the key index (disk engines), and the next start consumes it (it is loaded
+    // instead of a scan of the key bucket, and removed before the first write).
+    const savedIndex = join(dataDir, 'member', 'snap', 'db', KEY_INDEX_FILE);
+    expect(existsSync(savedIndex)).toBe(backend !== 'memory');
 
     srv = await startServer({ backend, dataDir, args, unsafeNoFsync: false });
+    expect(existsSync(savedIndex)).toBe(false);
     c = connect(srv.address);
     const again = await call(c.kv, 'range', { key: b('k/'), rangeEnd: b('k0') });
     expect(again.count).toBe(50); // 50 puts - k/7 + k/last

@@ -19,23 +19,33 @@ import {
   copyBytes,
   decodeBatchEnd,
   decodeCrc,
-  decodeEntry,
   decodeSnapshot,
   decodeState,
+  entryIndex,
   frameSize,
   HEADER_SIZE,
   headerCheck,
   MAX_RECORD_TYPE,
   RecordType,
 } from './record.js';
-import type { WalEntry, WalHardState, WalSnapshotMarker } from './types.js';
+import type { WalHardState, WalSnapshotMarker } from './types.js';
 
 const SECTOR = 512;
 
 export type DecodedRecord =
   | { type: typeof RecordType.metadata; offset: number; metadata: Uint8Array }
-  /** The entry's data is a view into the segment buffer (copied by collect() for kept entries only). */
-  | { type: typeof RecordType.entry; offset: number; entry: WalEntry }
+  /**
+   * An entry, not yet decoded: its index, and where its payload is in the segment buffer `buf`
+   * (collect() decodes only the entries it keeps: those after the snapshot).
+   */
+  | {
+      type: typeof RecordType.entry;
+      offset: number;
+      index: number;
+      buf: Uint8Array;
+      start: number;
+      end: number;
+    }
   | { type: typeof RecordType.state; offset: number; state: WalHardState }
   | { type: typeof RecordType.snapshot; offset: number; snapshot: WalSnapshotMarker };
 
@@ -192,7 +202,14 @@ export function scanSegment(
           pending.push({ type: RecordType.metadata, offset: pos, metadata: copyBytes(buf, start, end) });
           break;
         case RecordType.entry:
-          pending.push({ type: RecordType.entry, offset: pos, entry: decodeEntry(buf, start, end, false) });
+          pending.push({
+            type: RecordType.entry,
+            offset: pos,
+            index: entryIndex(buf, start, end),
+            buf,
+            start,
+            end,
+          });
           break;
         case RecordType.state:
           pending.push({ type: RecordType.state, offset: pos, state: decodeState(buf, start, end) });

@@ -13,7 +13,7 @@ import {
 } from './errors.js';
 import { type DurableWriteError, nodeFileSystem, type WalFile, type WalFileSystem } from './fs-layer.js';
 import { DirLock } from './lock.js';
-import { BatchEncoder, detachEntryData, RecordType } from './record.js';
+import { BatchEncoder, decodeEntry, detachEntryData, RecordType } from './record.js';
 import {
   isConsecutive,
   type SegmentName,
@@ -545,20 +545,21 @@ function collect(
           metadata = r.metadata;
           break;
         case RecordType.entry: {
-          const e = r.entry;
-          if (e.index > marker.index) {
-            const up = e.index - marker.index - 1;
+          const index = r.index;
+          if (index > marker.index) {
+            const up = index - marker.index - 1;
             if (up > entries.length) {
               throw new WalCorruptionError(
                 file,
                 r.offset,
-                `entry ${e.index} leaves a gap after ${entries.length + marker.index}`,
+                `entry ${index} leaves a gap after ${entries.length + marker.index}`,
               );
             }
             entries.length = up;
-            entries.push(e);
+            // Data as a view into the segment buffer; detachEntryData below copies the kept ones.
+            entries.push(decodeEntry(r.buf, r.start, r.end, false));
           }
-          lastIndex = e.index;
+          lastIndex = index;
           break;
         }
         case RecordType.state:

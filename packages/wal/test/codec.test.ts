@@ -6,6 +6,7 @@ import {
   decodeEntry,
   decodeSnapshot,
   decodeState,
+  entryIndex,
   frameSize,
   HEADER_SIZE,
 } from '../src/record.js';
@@ -88,6 +89,66 @@ describe('record framing', () => {
     enc.addEntry({ term: 1, index: 1, type: 0, data: ascii('abcdef') });
     const len = enc.bytes()[0]!;
     expect(() => decodeEntry(enc.bytes(), HEADER_SIZE, HEADER_SIZE + len - 2)).toThrow();
+  });
+});
+
+describe('entry payloads with fields kv does not know', () => {
+  // raftpb.Entry (Type=1, Term=2, Index=3, Data=4) preceded by an unknown length-delimited field 9 and an
+  // unknown fixed64 field 10: decoders skip them (a newer writer's fields must not shift the parse).
+  const payload = Uint8Array.from([
+    0x4a,
+    0x03,
+    0x01,
+    0x02,
+    0x03, // field 9, 3 bytes
+    0x51,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8, // field 10, fixed64
+    0x08,
+    0x00, // type 0
+    0x10,
+    0x07, // term 7
+    0x18,
+    0xac,
+    0x02, // index 300
+    0x22,
+    0x02,
+    0x68,
+    0x69, // data "hi"
+  ]);
+
+  it('decodeEntry and entryIndex skip them', () => {
+    expect(decodeEntry(payload, 0, payload.length)).toEqual({
+      type: 0,
+      term: 7,
+      index: 300,
+      data: ascii('hi'),
+    });
+    expect(entryIndex(payload, 0, payload.length)).toBe(300);
+  });
+
+  it('entryIndex rejects what decodeEntry rejects', () => {
+    for (let len = 1; len < payload.length; len++) {
+      let full: unknown;
+      let index: unknown;
+      try {
+        decodeEntry(payload, 0, len);
+      } catch (err) {
+        full = err;
+      }
+      try {
+        entryIndex(payload, 0, len);
+      } catch (err) {
+        index = err;
+      }
+      expect(index === undefined).toBe(full === undefined);
+    }
   });
 });
 

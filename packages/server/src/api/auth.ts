@@ -6,7 +6,6 @@
  * user), like etcd 3.5.
  */
 
-import { status as Status } from '@grpc/grpc-js';
 import type {
   AuthDisableResponse,
   AuthEnableResponse,
@@ -35,6 +34,7 @@ import { hashPassword } from '../auth/password.js';
 import type { AuthRequest, AuthResponseBody } from '../auth/store.js';
 import { EtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
+import { Status } from '../transport/grpc/status.js';
 import { header } from './context.js';
 import type { CallContext } from './identity.js';
 import { withIdentity } from './propose.js';

@@ -4,7 +4,6 @@
  * etcd) and go-grpc-prometheus style counters. The transport is kv's own HTTP/2 gRPC server
  * (transport/grpc/server.ts).
  */
-import * as grpc from '@grpc/grpc-js';
 import {
   AuthService,
   ClusterService,
@@ -24,6 +23,7 @@ import type { Logger } from '../log/logger.js';
 import type { MethodDefinition, MethodStats, ServerCall } from '../transport/grpc/call.js';
 import { H2_DEFAULTS, type H2Limits } from '../transport/grpc/h2-limits.js';
 import { GrpcServer, type ServiceImplementation, type StreamHandler } from '../transport/grpc/server.js';
+import { Status } from '../transport/grpc/status.js';
 import { createElectionService } from '../v3election/service.js';
 import { createLockService } from '../v3lock/service.js';
 import { createServerFacade } from './concurrency.js';
@@ -36,7 +36,7 @@ import { WatchSession } from './watch.js';
 import { GRPC_OVERHEAD_BYTES } from './watch-fragment.js';
 
 const CODE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(grpc.status)
+  Object.entries(Status)
     .filter(([, v]) => typeof v === 'number')
     .map(([k, v]) => [
       v as number,
@@ -190,7 +190,7 @@ export function createGrpcServer(etcd: EtcdServer, cfg: ServerConfig, log: Logge
             if (!(err instanceof EtcdError))
               log.warn('request failed', { method: `${serviceName}/${key}`, error: err });
             // A failed storage read (store.ts): the server's fault, logged like etcd's panic would be.
-            else if (err.code === grpc.status.INTERNAL)
+            else if (err.code === Status.INTERNAL)
               log.error('request failed', { method: `${serviceName}/${key}`, error: err });
             callback(toGrpcError(err));
           },

@@ -9,10 +9,11 @@
  * The two tiny messages are hand-encoded: HealthCheckRequest {string service = 1},
  * HealthCheckResponse {ServingStatus status = 1}.
  */
-import { status as GrpcCode } from '@grpc/grpc-js';
+
 import type { EtcdServer } from '../etcdserver/server.js';
 import type { ServerCall } from '../transport/grpc/call.js';
 import type { GrpcServer } from '../transport/grpc/server.js';
+import { Status as GrpcCode } from '../transport/grpc/status.js';
 
 /** grpc.health.v1.HealthCheckResponse.ServingStatus. */
 export const ServingStatus = { UNKNOWN: 0, SERVING: 1, NOT_SERVING: 2, SERVICE_UNKNOWN: 3 } as const;

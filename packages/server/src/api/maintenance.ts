@@ -2,7 +2,7 @@
  * The Maintenance service: Status, Defragment, Hash, HashKV, Snapshot (the backend as an etcd-layout
  * bbolt file with a trailing SHA-256 like etcd's), Alarm, MoveLeader.
  */
-import { status as Status } from '@grpc/grpc-js';
+
 import type {
   AlarmRequest,
   AlarmResponse,
@@ -21,6 +21,7 @@ import { formatAlarm } from '../etcdserver/apply.js';
 import { Errors, EtcdError, toEtcdError } from '../etcdserver/errors.js';
 import { openEtcdSnapshot } from '../etcdserver/etcd-snapshot-stream.js';
 import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
+import { Status } from '../transport/grpc/status.js';
 import { header } from './context.js';
 import { ANONYMOUS, type CallContext } from './identity.js';
 

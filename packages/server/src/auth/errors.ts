@@ -2,7 +2,7 @@
  * Typed errors of the auth store, with etcd's exact client-visible messages and gRPC status codes
  * (etcdserver/api/v3rpc/rpctypes): etcdctl, clientv3 and the npm etcd3 client match on the text.
  */
-import { status as Status } from '@grpc/grpc-js';
+import { Status } from '../transport/grpc/status.js';
 
 /** Base class of every auth failure; `code` is the gRPC status the server must answer with. */
 export class AuthError extends Error {

@@ -10,6 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
+import type { IndexEvent } from '@kv/mvcc';
 import { type ConfState, type Entry, MemoryStorage, RawNode, type Snapshot } from '@kv/raft';
 import { Snapshotter, Wal } from '@kv/wal';
 import { AuthStore } from '../auth/store.js';
@@ -81,7 +82,10 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   const started = Date.now();
   let store: KvStore;
   try {
-    store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg, { onCommit: opts.onBackendCommit });
+    store = await openKvStore(cfg.backend, join(snapDir, 'db'), cfg, {
+      onCommit: opts.onBackendCommit,
+      onIndexEvent: (e) => logIndexEvent(log, e),
+    });
   } catch (err) {
     // A refused start (wrong engine, damaged backend) must leave the WAL unlocked for the next attempt.
     await walReading?.then(
@@ -213,6 +217,27 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
     confState: raftSnap?.metadata.confState,
     remotePeers: membership.list().filter((m) => m.id !== meta.memberId),
   };
+}
+
+/**
+ * Logs how the key index was loaded at open, or saved at a stop (a failed save only costs the next start
+ * a scan).
+ * @example
+ * openKvStore(engine, path, cfg, { onIndexEvent: (e) => logIndexEvent(log, e) });
+ */
+export function logIndexEvent(log: Logger, e: IndexEvent): void {
+  if (e.op === 'load') {
+    log.info('loaded key index', {
+      source: e.source === 'file' ? 'saved index' : 'backend scan',
+      ...(e.reason ? { reason: e.reason } : {}),
+      keys: e.keys,
+      took: `${Math.round(e.ms)}ms`,
+    });
+  } else if (e.error) {
+    log.warn('could not save key index; the next start reads the backend instead', { error: e.error });
+  } else {
+    log.info('saved key index', { keys: e.keys, took: `${Math.round(e.ms)}ms` });
+  }
 }
 
 /**

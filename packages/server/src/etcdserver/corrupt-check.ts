@@ -13,11 +13,12 @@
  * is an interface so a peer transport can replace it.
  */
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 import { AlarmRequest_AlarmAction, AlarmType, type HashKVResponse, MaintenanceService } from '@kv/client/api';
 import { Wal } from '@kv/wal';
 import type { ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
+import { Status } from '../transport/grpc/status.js';
 import { idHex } from './ids.js';
 import type { EtcdServer } from './server.js';
 
@@ -272,15 +273,28 @@ export class CorruptionChecker {
  */
 export class GrpcPeerHashFetcher implements PeerHashFetcher {
   private readonly clients = new Map<string, grpc.Client>();
-  private readonly Ctor = grpc.makeGenericClientConstructor(
-    MaintenanceService as unknown as grpc.ServiceDefinition,
-    'Maintenance',
-  );
+  /**
+   * grpc-js and the client constructor, loaded at the first fetch: only members with a corruption check
+   * configured need them, and importing grpc-js cost ~110 ms of every start (docs/benchmarks.md "Restart
+   * and RSS (session 6)").
+   */
+  private loaded: Promise<{ grpc: typeof grpc; Ctor: grpc.ServiceClientConstructor }> | undefined;
 
   constructor(
-    private readonly credentials: (url: URL) => grpc.ChannelCredentials = (url) =>
-      url.protocol === 'https:' ? grpc.credentials.createSsl() : grpc.credentials.createInsecure(),
+    private readonly credentials: (url: URL, lib: typeof grpc) => grpc.ChannelCredentials = (url, lib) =>
+      url.protocol === 'https:' ? lib.credentials.createSsl() : lib.credentials.createInsecure(),
   ) {}
+
+  private load() {
+    this.loaded ??= import('@grpc/grpc-js').then((lib) => ({
+      grpc: lib,
+      Ctor: lib.makeGenericClientConstructor(
+        MaintenanceService as unknown as grpc.ServiceDefinition,
+        'Maintenance',
+      ),
+    }));
+    return this.loaded;
+  }
 
   async fetch(peer: CorruptCheckPeer, revision: number, timeoutMs: number): Promise<MemberHash> {
     let lastErr: Error = new Error(`member ${idHex(peer.id)} has no client URLs`);
@@ -290,17 +304,18 @@ export class GrpcPeerHashFetcher implements PeerHashFetcher {
       } catch (err) {
         lastErr = err instanceof Error ? err : new Error(String(err));
         // An etcd error is the peer's answer; only transport failures make the next URL worth trying.
-        if ((err as { code?: number }).code !== grpc.status.UNAVAILABLE) break;
+        if ((err as { code?: number }).code !== Status.UNAVAILABLE) break;
       }
     }
     throw lastErr;
   }
 
-  private ask(url: string, revision: number, timeoutMs: number): Promise<MemberHash> {
+  private async ask(url: string, revision: number, timeoutMs: number): Promise<MemberHash> {
+    const { grpc: lib, Ctor } = await this.load();
     let client = this.clients.get(url);
     if (!client) {
       const u = new URL(url);
-      client = new this.Ctor(u.host, this.credentials(u));
+      client = new Ctor(u.host, this.credentials(u, lib));
       this.clients.set(url, client);
     }
     const c = client as unknown as {

@@ -2,8 +2,9 @@
  * etcd's client-visible errors (etcdserver/api/v3rpc/rpctypes) with their gRPC status codes and exact
  * messages: clients (etcdctl, clientv3, etcd3) match on the message text.
  */
-import { status as Status } from '@grpc/grpc-js';
+
 import { AuthError } from '../auth/errors.js';
+import { Status } from '../transport/grpc/status.js';
 
 /** An error that goes to the client as a gRPC status with etcd's message. */
 export class EtcdError extends Error {

@@ -3,13 +3,15 @@
  * maintenance API need) over MvccStore + Backend, so the rest of the server does not depend on the
  * store's exact shapes.
  */
-import { status as GrpcStatus } from '@grpc/grpc-js';
+
+import { join } from 'node:path';
 import {
   type Backend,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
   ErrStorage,
   type Event,
+  type IndexEvent,
   type KeyValue,
   MvccStore,
   openBackend,
@@ -23,6 +25,7 @@ import {
 } from '@kv/mvcc';
 import type { ServerConfig } from '../config/parse.js';
 import { withTestBackend } from '../failpoints.js';
+import { Status as GrpcStatus } from '../transport/grpc/status.js';
 import { checkEngineRecord } from './engine-record.js';
 import { EtcdError } from './errors.js';
 
@@ -104,7 +107,7 @@ export async function openKvStore(
     | 'walDir'
     | 'backendMaxOpenFiles'
   >,
-  hooks: { onCommit?: (seconds: number) => void } = {},
+  hooks: { onCommit?: (seconds: number) => void; onIndexEvent?: (event: IndexEvent) => void } = {},
 ): Promise<KvStore> {
   await checkEngineRecord({ dataDir: cfg.dataDir, walDir: cfg.walDir, dbPath: path }, engine);
   const open = async () =>
@@ -119,6 +122,10 @@ export async function openKvStore(
     batchLimit: cfg.backendBatchLimit,
     watch: { progressInterval: cfg.watchProgressNotifyIntervalMs },
     onCommit: hooks.onCommit,
+    // A clean stop saves the key index next to the backend's files and the next start loads it instead
+    // of reading every revision (MvccStore's indexFile; docs/benchmarks.md "Restart and RSS (session 6)").
+    indexFile: engine === 'memory' ? undefined : join(path, KEY_INDEX_FILE),
+    onIndexEvent: hooks.onIndexEvent,
   };
   let mvcc = await MvccStore.open(backend, storeOpts);
   const store: KvStore = {
@@ -172,7 +179,8 @@ export async function openKvStore(
       return Buffer.concat(parts);
     },
     async restoreBackend(dump) {
-      await mvcc.close(); // closes the backend too
+      // Closes the backend too; no saved index: the backend's contents are about to be replaced.
+      await mvcc.close({ saveIndex: false });
       backend = await open();
       await backend.restore([dump]);
       mvcc = await MvccStore.open(backend, storeOpts);
@@ -182,6 +190,9 @@ export async function openKvStore(
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The saved key index's file name inside the backend's directory. */
+export const KEY_INDEX_FILE = 'kv-key-index';
 
 /**
  * A failed storage read answers the request with gRPC INTERNAL and the engine's error (etcd panics

@@ -5,7 +5,6 @@
  * bodies beyond 2^53 are read exactly (exact-json.ts).
  */
 import type * as http from 'node:http';
-import { status as Status } from '@grpc/grpc-js';
 import { GATEWAY_ROUTES, type GatewayRoute, type WatchRequest } from '@kv/client/api';
 import { createServerFacade } from '../api/concurrency.js';
 import { Handlers } from '../api/handlers.js';
@@ -13,6 +12,7 @@ import type { CallContext } from '../api/identity.js';
 import { WatchSession } from '../api/watch.js';
 import { EtcdError, toEtcdError } from '../etcdserver/errors.js';
 import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
+import { Status } from '../transport/grpc/status.js';
 import { observe } from '../v3election/election.js';
 import { electionUnaryHandlers } from '../v3election/handlers.js';
 import { lockUnaryHandlers } from '../v3lock/handlers.js';

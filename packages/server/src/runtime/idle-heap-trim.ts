@@ -6,9 +6,13 @@
  * grew into. It shrinks them only after a full collection in a phase of low allocation, which an idle
  * server never triggers: after loading 200 000 keys kv-server stayed at ~340-420 MiB RSS with 40 MiB of
  * live heap (docs/benchmarks.md "Memory and restart"). One full collection once the event loop has been
- * nearly idle for a while releases it; it costs one pause of tens of milliseconds at a moment when
- * there is (almost) nothing to delay. One or two more follow a second apart while much of the heap is
- * still unused (at most `maxTrims` per idle period), then none until the loop has been busy again.
+ * nearly idle for a while (2 s) releases the old generation's garbage; it costs one pause of tens of
+ * milliseconds at a moment when there is (almost) nothing to delay. One or two more follow 4 s of idle
+ * time apart while much of the heap is still unused (at most `maxTrims` per idle period), then none until
+ * the loop has been busy again. Why 2 s and 4 s (were 10 s and 6 s): RSS right after a load is what issue
+ * 15 compares with etcd; V8 shrinks the young generation only once its allocation rate over the last
+ * 5 s is low, which the second trim (~8 s after the load) meets (docs/benchmarks.md "Restart and RSS
+ * (session 6)").
  *
  * The decision is a pure function ({@link nextTrimState}); {@link startIdleHeapTrim} feeds it event-loop
  * utilization and heap figures once per `checkMs`.
@@ -20,10 +24,10 @@ import type { Logger } from '../log/logger.js';
 
 /** When to trim. */
 export interface IdleTrimOptions {
-  /** How long the loop must stay below `maxUtilization` before the first trim (default 10 000 ms). */
+  /** How long the loop must stay below `maxUtilization` before the first trim (default 2 000 ms). */
   idleMs?: number;
   /**
-   * Idle time between further trims of the same idle period (default 1 000 ms). Why more than one: V8
+   * Idle time between further trims of the same idle period (default 4 000 ms). Why more than one: V8
    * shrinks the young generation only when the allocation rate it sampled at recent collections is low,
    * and the first collection after a quiet spell still sees the load's rate; the next one shrinks it.
    */
@@ -102,10 +106,10 @@ export function startIdleHeapTrim(
   gc: () => void = fullGcFunction(),
 ): () => void {
   const decide = {
-    idleMs: opts.idleMs ?? 10_000,
+    idleMs: opts.idleMs ?? 2000,
     maxUtilization: opts.maxUtilization ?? 0.05,
     minSlackBytes: opts.minSlackBytes ?? 64 * 1024 * 1024,
-    repeatMs: opts.repeatMs ?? 6000,
+    repeatMs: opts.repeatMs ?? 4000,
     maxTrims: opts.maxTrims ?? 3,
   };
   let state: TrimState = { idleForMs: 0, trims: 0 };

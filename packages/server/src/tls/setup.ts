@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import type * as tls from 'node:tls';
 import type { Logger } from '../log/logger.js';
-import { ensureSelfCert } from './self-cert.js';
 import { describeTlsInfo, isTlsInfoEmpty, type LoadedTls, loadServerTls, type TlsInfo } from './tls-info.js';
 
 /** The URLs and TLS flags the setup needs (a subset of ServerConfig). */
@@ -55,11 +54,13 @@ export async function resolveTls(input: TlsSetupInput, log: Logger): Promise<Res
     'listen-client-urls': input.listenClientUrls.map((u) => u.origin),
   });
   let clientInfo = input.clientTls;
+  // self-cert.js (X.509 encoding, reflect-metadata) is imported only for --auto-tls: loading it cost
+  // ~50 ms of every start (docs/benchmarks.md "Restart and RSS (session 6)").
   if (clientInfo.autoTls) {
     if (!isTlsInfoEmpty(clientInfo)) {
       log.warn('ignoring client auto TLS since certs given');
     } else {
-      const files = await ensureSelfCert(
+      const files = await (await import('./self-cert.js')).ensureSelfCert(
         join(input.dataDir, 'fixtures', 'client'),
         { hosts: input.listenClientUrls.map((u) => u.host) },
         log,
@@ -90,7 +91,7 @@ async function resolvePeerTls(input: TlsSetupInput, log: Logger): Promise<PeerTl
     if (!isTlsInfoEmpty(info)) {
       log.warn('ignoring peer auto TLS since certs given');
     } else {
-      const files = await ensureSelfCert(
+      const files = await (await import('./self-cert.js')).ensureSelfCert(
         join(input.dataDir, 'fixtures', 'peer'),
         { hosts: input.listenPeerUrls.map((u) => u.host) },
         log,

@@ -2,7 +2,7 @@
  * Errors of the concurrency services. etcd's v3lock/v3election servers return the concurrency
  * package's plain Go errors, which gRPC sends as status UNKNOWN with the error text; clients match on it.
  */
-import { status as Status } from '@grpc/grpc-js';
+import { Status } from '../transport/grpc/status.js';
 
 /** A v3lock/v3election failure with the gRPC status to answer with. */
 export class ConcurrencyError extends Error {

@@ -5,7 +5,7 @@
  * checks (writes with an unknown lease fail with "etcdserver: requested lease not found"; revoking a
  * lease deletes its keys).
  */
-import { status as Status } from '@grpc/grpc-js';
+
 import type {
   DeepPartial,
   DeleteRangeRequest,
@@ -21,6 +21,7 @@ import {
   toId,
   type WatchBatch,
 } from '@kv/mvcc';
+import { Status } from '../transport/grpc/status.js';
 import { ConcurrencyError } from './errors.js';
 import type { FacadeWatch, FacadeWatchRequest, FacadeWatchResponse, KvFacade } from './facade.js';
 

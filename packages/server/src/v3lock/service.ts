@@ -1,10 +1,11 @@
 /**
  * Handlers for v3lockpb.Lock: `server.addService(LockService, createLockService(facade))`.
  */
-import { status as Status } from '@grpc/grpc-js';
+
 import type { LockRequest, LockResponse, UnlockRequest, UnlockResponse } from '@kv/client/api';
 import type { GrpcCallLike } from '../api/identity.js';
 import type { ServerCall, StatusLike } from '../transport/grpc/call.js';
+import { Status } from '../transport/grpc/status.js';
 import type { KvFacade } from './facade.js';
 import { lock, unlock } from './lock.js';
 

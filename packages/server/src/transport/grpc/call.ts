@@ -6,10 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
-import { status as Status } from '@grpc/grpc-js';
 import { frameMessage, type GrpcStatusError, MessageReader, PREFIX_BYTES, statusFields } from './framing.js';
 import type { H2Stream } from './h2.js';
 import type { HeaderMap } from './hpack.js';
+import { Status } from './status.js';
 
 /** A method as the generated service definitions describe it. */
 export interface MethodDefinition<Req = unknown, Res = unknown> {

@@ -4,7 +4,7 @@
  * See https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md.
  */
 import * as zlib from 'node:zlib';
-import { status as Status } from '@grpc/grpc-js';
+import { Status } from './status.js';
 
 /** Bytes before each message: 1 flag byte (1 = compressed) and a 4-byte big-endian length. */
 export const PREFIX_BYTES = 5;

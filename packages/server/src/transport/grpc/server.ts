@@ -17,11 +17,11 @@
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { status as Status } from '@grpc/grpc-js';
 import { type MethodDefinition, type MethodStats, ServerCall, type StatusLike } from './call.js';
 import { statusFields } from './framing.js';
 import { H2Connection, type H2Stream } from './h2.js';
 import type { H2Limits } from './h2-limits.js';
+import { Status } from './status.js';
 
 /** A unary handler in grpc-js's shape: answer through the callback. */
 export type UnaryHandler<Req = unknown, Res = unknown> = (
