@@ -15,8 +15,12 @@ const SESSION_TTL = 60;
 function interruptSignal(): AbortSignal {
   const ac = new AbortController();
   const onSignal = () => ac.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: coreutils' `timeout` sends SIGTERM to the command and then to its whole process
+  // group, so the command can get it twice. With `once`, a second signal that arrived after the first
+  // was handled found no listener and killed the process before it gave the lock back (its key and
+  // lease then held the lock for 60 s). Later signals are ignored, as etcdctl's signal.Notify does.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return ac.signal;
 }
 
