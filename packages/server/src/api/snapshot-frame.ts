@@ -7,25 +7,7 @@
  */
 import { ResponseHeader } from '@kv/client/api';
 import { PREFIX_BYTES } from '../transport/grpc/framing.js';
-
-/** Bytes of `n` as a protobuf varint (n < 2^53). */
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
-
-function writeVarint(buf: Buffer, at: number, n: number): number {
-  while (n >= 0x80) {
-    buf[at++] = (n % 128) | 0x80;
-    n = Math.floor(n / 128);
-  }
-  buf[at++] = n;
-  return at;
-}
+import { varintLength, writeVarint } from './varint.js';
 
 /** A SnapshotResponse as the handlers produce it (fields may be left out, as with the codec). */
 export interface SnapshotChunk {

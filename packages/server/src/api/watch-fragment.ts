@@ -11,21 +11,13 @@
  * length-delimited field (tag, length varint, bytes).
  */
 import { type DeepPartial, Event, WatchResponse } from '@kv/client/api';
+import { varintLength } from './varint.js';
 
 /** etcd's gRPC overhead allowance on top of --max-request-bytes (v3rpc grpcOverheadBytes). */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
 /** Bytes of the `fragment = true` field (tag byte + bool byte). */
 const FRAGMENT_FIELD_BYTES = 2;
-
-function varintLength(n: number): number {
-  let len = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 128);
-    len++;
-  }
-  return len;
-}
 
 /** Encoded size of one event as a repeated field of WatchResponse (field 11: one tag byte). */
 export function eventFieldSize(eventBytes: number): number {
