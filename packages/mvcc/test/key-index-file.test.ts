@@ -8,29 +8,23 @@
  *   and a crash (kill -9) after an open that loaded it, all fall back to the scan with the right state.
  * - The codec alone: images round-trip, every truncation and a flipped byte are refused.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { copyFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { BTree } from '../src/btree.js';
 import { type EngineName, type IndexEvent, KeyIndexFileError, MvccStore, openBackend } from '../src/index.js';
 import { decodeKeyIndexImage, encodeKeyIndexImage, type KeyIndexImage } from '../src/key-index-file.js';
 import { applyEntry, entryAt } from './fixtures/workload.mjs';
+import { buildPackage, pkgDir } from './helpers/compiled.js';
 import { DISK_ENGINES, removeTempDirs, tempDir } from './helpers/engines.js';
 import { fingerprint } from './helpers/fingerprint.js';
 
-const pkgDir = fileURLToPath(new URL('..', import.meta.url));
-
 afterAll(removeTempDirs);
 
-beforeAll(() => {
-  // The crash child runs the compiled package; build it from the current sources.
-  const tsc = join(pkgDir, '../../node_modules/.bin/tsc');
-  const r = spawnSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: pkgDir, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
+beforeAll(buildPackage, 120_000);
 
 const exists = (p: string) =>
   stat(p).then(

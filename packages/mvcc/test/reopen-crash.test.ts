@@ -8,28 +8,22 @@
  *   index and the data are committed atomically), and replaying the whole log afterwards must skip the
  *   applied entries and converge on the reference state.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type EngineName, MvccStore, openBackend } from '../src/index.js';
 import { applyEntry, entryAt } from './fixtures/workload.mjs';
 import { stepArb } from './helpers/arbitraries.js';
+import { buildPackage, pkgDir } from './helpers/compiled.js';
 import { DISK_ENGINES, freshBackend, removeTempDirs, tempDir } from './helpers/engines.js';
 import { fingerprint } from './helpers/fingerprint.js';
 import { txnReq } from './helpers/requests.js';
 
-const pkgDir = fileURLToPath(new URL('..', import.meta.url));
-
 afterAll(removeTempDirs);
 
-beforeAll(() => {
-  // The child process runs the compiled package; build it from the current sources.
-  const tsc = join(pkgDir, '../../node_modules/.bin/tsc');
-  const r = spawnSync(tsc, ['-p', 'tsconfig.build.json'], { cwd: pkgDir, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`build failed: ${r.stdout}${r.stderr}`);
-}, 120_000);
+beforeAll(buildPackage, 120_000);
 
 describe.each(DISK_ENGINES)('reopen: %s', (engine) => {
   test('key index, revisions and hashes come back identical', async () => {
