@@ -196,6 +196,8 @@ export class WatchHub {
    * a map lookup per event; only range watchers are scanned.
    */
   notify(rev: number, events: Event[]): void {
+    // Every write calls this; with no synced watcher there is nothing to match (and nothing to allocate).
+    if (this.byKey.size === 0 && this.rangeWatchers.size === 0) return;
     const matched = new Map<WatcherState, Event[]>();
     if (this.byKey.size > 0) {
       for (const ev of events) {

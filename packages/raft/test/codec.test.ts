@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ConfChangeTransition,
@@ -14,9 +15,11 @@ import {
   encodeConfChangeV2,
   encodeConfState,
   encodeEntry,
+  encodeEntryInto,
   encodeHardState,
   encodeMessage,
   encodeSnapshot,
+  entryEncodedSize,
   MessageType,
   makeMessage,
   ProtoDecodeError,
@@ -42,6 +45,32 @@ describe('raftpb codec', () => {
     });
     const e = { term: 9, index: 300, type: EntryType.ConfChangeV2, data: new Uint8Array([1, 2]) };
     expect(decodeEntry(encodeEntry(e))).toEqual(e);
+  });
+
+  it("encodeEntryInto writes exactly encodeEntry's bytes, at an offset, in entryEncodedSize bytes", () => {
+    // The msgappv2 stream encoder writes entries in place with these; peers must see the same bytes.
+    const entry = fc.record({
+      term: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER })),
+      index: fc.oneof(
+        fc.integer({ min: 0, max: 20_000 }),
+        fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }),
+      ),
+      type: fc.constantFrom(EntryType.Normal, EntryType.ConfChange, EntryType.ConfChangeV2),
+      data: fc.uint8Array({ maxLength: 300 }),
+    });
+    fc.assert(
+      fc.property(entry, fc.integer({ min: 0, max: 16 }), (e, pad) => {
+        const want = encodeEntry(e);
+        const size = entryEncodedSize(e);
+        expect(size).toBe(want.length);
+        const out = new Uint8Array(pad + size + 3).fill(0xee);
+        expect(encodeEntryInto(e, out, pad)).toBe(pad + size);
+        expect(hex(out.subarray(pad, pad + size))).toBe(hex(want));
+        expect([...out.subarray(0, pad), ...out.subarray(pad + size)].every((b) => b === 0xee)).toBe(true);
+        expect(decodeEntry(out.subarray(pad, pad + size))).toEqual(e);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('round-trips a MsgApp with entries and a MsgSnap with a snapshot', () => {

@@ -30,6 +30,8 @@ export type AckedIndexer = (id: bigint) => number | undefined;
 /** A set of voters deciding by simple majority. */
 export class MajorityConfig {
   readonly ids: Set<bigint>;
+  /** Reused by {@link committedIndex}; holds nothing between calls. */
+  private readonly scratch: number[] = [];
 
   constructor(ids: Iterable<bigint> = []) {
     this.ids = new Set(ids);
@@ -50,9 +52,20 @@ export class MajorityConfig {
   committedIndex(acked: AckedIndexer): number {
     const n = this.ids.size;
     if (n === 0) return NO_LIMIT_INDEX;
-    const idx: number[] = [];
-    for (const id of this.ids) idx.push(acked(id) ?? 0);
-    idx.sort((a, b) => a - b);
+    // The leader asks after every append response: reuse one scratch array and insertion-sort it
+    // (voter sets are a handful of ids) instead of allocating and calling sort with a comparator.
+    const idx = this.scratch;
+    idx.length = n;
+    let filled = 0;
+    for (const id of this.ids) {
+      const v = acked(id) ?? 0;
+      let j = filled++;
+      while (j > 0 && idx[j - 1]! > v) {
+        idx[j] = idx[j - 1]!;
+        j--;
+      }
+      idx[j] = v;
+    }
     // With the acks sorted ascending, the entry at n - quorum is held by at least `quorum` voters.
     const quorum = Math.floor(n / 2) + 1;
     return idx[n - quorum]!;

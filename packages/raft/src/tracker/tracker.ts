@@ -1,4 +1,4 @@
-import { compareIds, JointConfig, VoteResult } from '../quorum/quorum.js';
+import { type AckedIndexer, compareIds, JointConfig, VoteResult } from '../quorum/quorum.js';
 import type { ConfState } from '../types.js';
 import type { Progress } from './progress.js';
 
@@ -70,9 +70,12 @@ export class ProgressTracker {
     return this.config.voters.incoming.size === 1 && this.config.voters.outgoing.size === 0;
   }
 
+  /** One bound lookup for committed(), which runs after every append response. */
+  private readonly ackedIndex: AckedIndexer = (id) => this.progressMap.get(id)?.match;
+
   /** Highest index acknowledged by a quorum of voters. */
   committed(): number {
-    return this.config.voters.committedIndex((id) => this.progress.get(id)?.match);
+    return this.config.voters.committedIndex(this.ackedIndex);
   }
 
   /** Calls `f` for every peer in ascending id order (deterministic message order). */

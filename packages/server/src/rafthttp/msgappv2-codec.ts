@@ -14,8 +14,9 @@ import {
   decodeEntry,
   decodeMessage,
   EMPTY_BYTES,
-  encodeEntry,
+  encodeEntryInto,
   encodeMessage,
+  entryEncodedSize,
   type Message,
   MessageType,
 } from '@kv/raft';
@@ -48,21 +49,22 @@ export class MsgAppV2Encoder {
       return Buffer.from([MSG_TYPE_LINK_HEARTBEAT]);
     }
     if (this.index === m.index && this.term === m.logTerm && m.logTerm === m.term) {
-      const bodies = m.entries.map((e) => encodeEntry(e));
+      // Entries are sized first and encoded in place: no per-entry buffer, no second copy.
+      const entries = m.entries;
       let len = 1 + 8 + 8;
-      for (const b of bodies) len += 8 + b.length;
+      for (const e of entries) len += 8 + entryEncodedSize(e);
       const out = Buffer.allocUnsafe(len);
       out[0] = MSG_TYPE_APP_ENTRIES;
-      writeUint64BE(out, bodies.length, 1);
+      writeUint64BE(out, entries.length, 1);
       let off = 9;
-      for (const b of bodies) {
-        writeUint64BE(out, b.length, off);
-        out.set(b, off + 8);
-        off += 8 + b.length;
+      for (const e of entries) {
+        const end = encodeEntryInto(e, out, off + 8);
+        writeUint64BE(out, end - off - 8, off);
+        off = end;
         this.index++;
       }
       writeUint64BE(out, m.commit, off);
-      this.lastPayloadBytes = len - 17 - 8 * bodies.length;
+      this.lastPayloadBytes = len - 17 - 8 * entries.length;
       return out;
     }
     const body = encodeMessage(m);
