@@ -159,3 +159,35 @@ describe('ByteQueue', () => {
     expect(hex(q.take(6))).toBe('00010203ff'.padStart(12, '0'));
   });
 });
+
+describe('stream writer chunks', () => {
+  it('chunkOf frames a batch as one HTTP/1.1 chunk (hex size, CRLF, bytes, CRLF) that the HTTP parser reads back', async () => {
+    const { chunkOf } = await import('../src/rafthttp/stream-writer.js');
+    const frames = [Buffer.from([0]), encodeMessageFrame(LINK_HEARTBEAT), Buffer.alloc(300, 7)];
+    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    const chunk = chunkOf(frames, bytes);
+    expect(chunk.toString('latin1', 0, chunk.indexOf('\r\n'))).toBe(bytes.toString(16));
+    expect(chunk.subarray(chunk.indexOf('\r\n') + 2, chunk.length - 2)).toEqual(Buffer.concat(frames));
+    expect(chunk.subarray(chunk.length - 2).toString('latin1')).toBe('\r\n');
+    // Node's own client parses a response made of such chunks into the same bytes.
+    const { createServer, get } = await import('node:http');
+    const server = createServer((_req, res) => {
+      res.writeHead(200);
+      res.flushHeaders();
+      res.socket!.write(chunk);
+      res.socket!.write(chunkOf([Buffer.from('tail')], 4));
+      res.end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      get(`http://127.0.0.1:${port}/`, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve(Buffer.concat(parts)));
+      }).on('error', reject);
+    });
+    server.close();
+    expect(body).toEqual(Buffer.concat([...frames, Buffer.from('tail')]));
+  });
+});

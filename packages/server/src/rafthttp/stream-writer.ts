@@ -10,6 +10,7 @@
  * deadline), dropping the queue.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Message } from '@kv/raft';
 import { idHex } from '../etcdserver/ids.js';
 import { STREAM_BUF_SIZE, STREAM_NAME, type StreamType, type TransportContext } from './context.js';
@@ -23,8 +24,40 @@ const MAX_BATCH_BYTES = 1024 * 1024;
 interface Conn {
   type: StreamType;
   res: ServerResponse;
+  /**
+   * The response's socket when frames are written to it directly as HTTP/1.1 chunks (headers already
+   * sent, chunked encoding on, nothing buffered in the response); undefined: through `res.write`.
+   * Why: `res.write` corks the socket, defers the uncork to the next tick and writes the chunk size,
+   * the data and the CRLF as a three-buffer writev, for every batch on every stream. One buffer holding
+   * the whole chunk is one plain write with the same bytes on the wire.
+   */
+  socket: Socket | undefined;
   /** Encodes one message, returning the frame and the payload size counted in sent-bytes metrics. */
   encode(m: Message): { frame: Buffer; size: number };
+}
+
+/** Whether frames may bypass `res` (see {@link Conn.socket}). */
+function directSocket(res: ServerResponse): Socket | undefined {
+  const socket = res.socket;
+  if (!socket || !res.headersSent || res.writableLength > 0) return undefined;
+  // An HTTP/1.0 peer gets no chunked encoding; then the bytes must stay Node's.
+  return (res as ServerResponse & { chunkedEncoding?: boolean }).chunkedEncoding === true
+    ? socket
+    : undefined;
+}
+
+/** `frames` as one HTTP/1.1 chunk: hex size, CRLF, the bytes, CRLF, in a single buffer. */
+export function chunkOf(frames: readonly Buffer[], bytes: number): Buffer {
+  const head = `${bytes.toString(16)}\r\n`;
+  const out = Buffer.allocUnsafe(head.length + bytes + 2);
+  let off = out.write(head, 0, 'latin1');
+  for (const f of frames) {
+    out.set(f, off);
+    off += f.length;
+  }
+  out[off] = 0x0d;
+  out[off + 1] = 0x0a;
+  return out;
 }
 
 export class StreamWriter {
@@ -85,6 +118,7 @@ export class StreamWriter {
     const conn: Conn = {
       type,
       res,
+      socket: directSocket(res),
       encode: enc
         ? (m) => {
             const frame = enc.encode(m);
@@ -164,8 +198,7 @@ export class StreamWriter {
         bytes += frame.length;
         payload += size;
       }
-      const ok = this.write(conn, frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes), payload);
-      if (!ok) return;
+      if (!this.write(conn, frames, bytes, payload)) return;
     }
   }
 
@@ -174,18 +207,20 @@ export class StreamWriter {
     // A stream that is waiting for the peer to read needs no keep-alive: the write deadline decides.
     if (!conn || this.waitingDrain) return;
     const { frame, size } = conn.encode(LINK_HEARTBEAT);
-    this.write(conn, frame, size);
+    this.write(conn, [frame], frame.length, size);
   }
 
-  /** One write; false (and a drain wait with a deadline) when the socket pushes back. */
-  private write(conn: Conn, data: Buffer, payload: number): boolean {
-    const ok = conn.res.write(data);
+  /** One write of `frames` (`bytes` long); false (and a drain wait with a deadline) when the socket pushes back. */
+  private write(conn: Conn, frames: Buffer[], bytes: number, payload: number): boolean {
+    const ok = conn.socket
+      ? conn.socket.write(chunkOf(frames, bytes))
+      : conn.res.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
     this.ctx.metrics.peerSentBytes.inc(this.toLabel, payload);
     if (ok) return true;
     this.waitingDrain = true;
     this.drainDeadline = setTimeout(() => this.writeTimedOut(conn), this.ctx.timing.connWriteTimeoutMs);
     this.drainDeadline.unref();
-    conn.res.once('drain', () => {
+    (conn.socket ?? conn.res).once('drain', () => {
       if (this.conn !== conn) return;
       clearTimeout(this.drainDeadline);
       this.waitingDrain = false;
@@ -219,7 +254,8 @@ export class StreamWriter {
     clearTimeout(this.drainDeadline);
     this.waitingDrain = false;
     // A peer that stopped reading cannot take the chunked terminator; cut it instead of waiting.
-    if (conn.res.writableNeedDrain || conn.res.destroyed) conn.res.destroy();
+    if (conn.res.writableNeedDrain || conn.socket?.writableNeedDrain || conn.res.destroyed)
+      conn.res.destroy();
     else conn.res.end();
     if (this.queue.length > 0) this.ctx.sink.reportUnreachable(this.peerId);
     this.queue = [];
