@@ -79,7 +79,7 @@ function checkLayout(bytes: Uint8Array): Shape {
     const v = viewOf(page.body);
     if (page.flags === LEAF_PAGE) {
       if (page.overflow > 0) shape.overflowLeaves++;
-      let first = new Uint8Array(0);
+      let first: Uint8Array = new Uint8Array(0);
       for (let i = 0; i < page.count; i++) {
         const at = PAGE_HEADER_SIZE + i * LEAF_ELEMENT_SIZE;
         const flags = v.getUint32(at, true);
@@ -99,7 +99,7 @@ function checkLayout(bytes: Uint8Array): Shape {
     expect(page.flags, `${path}: page ${id} type`).toBe(BRANCH_PAGE);
     if (page.overflow > 0) shape.overflowBranches++;
     expect(page.count).toBeGreaterThan(0);
-    let first = new Uint8Array(0);
+    let first: Uint8Array = new Uint8Array(0);
     let depth = -1;
     for (let i = 0; i < page.count; i++) {
       const at = PAGE_HEADER_SIZE + i * BRANCH_ELEMENT_SIZE;
