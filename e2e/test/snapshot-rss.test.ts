@@ -10,8 +10,10 @@
 // memory grew most: LevelDB's compaction leaves the flushed tables it moves down a level as they are,
 // and with its default 4 MiB write buffer those were 4 MiB tables among 2 MiB ones, so the 64 cached
 // (memory-mapped) tables grew from ~170 to ~250 MiB as the save read through them: 84-115 MiB of growth.
-// With a 2 MiB write buffer (packages/mvcc/src/backend/level.ts) every table is ~2 MiB: growth 14-16
-// MiB in the tool's runs. The other states: 6-35 MiB (1 M keys: 25-52 MiB) with the tool.
+// With a 2 MiB write buffer (packages/mvcc/src/backend/level.ts) every table is ~2 MiB: file-backed
+// growth ~6 MiB, total 13.6-15.9 MiB in the tool's runs and 39.8 and 41.3 MiB in this test's (its
+// baseline caught V8's young generation smaller; the save grows it back). The other states: 8.7-52.2
+// MiB with the tool (1 M keys of 1 KiB: 47.2-52.2).
 // Also checked: the file-backed part of RSS stays bounded by the LevelDB table cache
 // (--backend-max-open-files, 64 tables of ~2 MiB) instead of mapping the database (1 GiB with LevelDB's
 // default of 1000 tables), and the saved file passes `etcdctl snapshot status`. kv only: the fill
