@@ -21,8 +21,8 @@ const mib = Number(arg('mib', '1024'));
 const valueBytes = Number(arg('value', '65536'));
 const prefix = arg('prefix', 'big/');
 const count = Math.ceil((mib * 1024 * 1024) / valueBytes);
-// One LevelDB batch per 4 MiB: the engine's write buffer size, so each batch is about one table.
-const perBatch = Math.max(1, Math.floor((4 << 20) / valueBytes));
+// One LevelDB batch per 2 MiB: the engine's write buffer size (level.ts), so each batch is about one table.
+const perBatch = Math.max(1, Math.floor((2 << 20) / valueBytes));
 const enc = new TextEncoder();
 
 const started = Date.now();

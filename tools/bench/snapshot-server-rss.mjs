@@ -9,6 +9,12 @@
 //     [--concurrency 64] [--settle 5] [--server kv|etcd] [--flag --some-server-flag=value ...]
 // `--server etcd` runs the installed etcd 3.4 the same way instead (the oracle: etcd streams its bbolt
 // file with a plain read, tx.WriteTo). Each `--flag` is passed to the server as is.
+// `--state` makes a fresh 1 GiB data dir in one of the states of docs/operations.md "Snapshot memory"
+// (one start makes the member, tools/bench/fill-backend.mjs fills its stopped backend, then the
+// measured start): `restarted` (16 384 × 64 KiB, measured right after the start, as the e2e test does),
+// `compacted` (same, `fill-backend.mjs --compact` first), `idle` (same as restarted, then 30 s idle;
+// `--settle` overrides) and `small` (1 M × 1 KiB values). Also reports the LevelDB table mappings
+// (`.ldb` lines of /proc/PID/smaps) at the baseline and at the end of the save.
 // Build first (bin/setup). Needs etcdctl 3.4 on PATH. Prints progress on stderr, one JSON line on stdout.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,13 +31,23 @@ const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : def;
 };
+const STATES = {
+  restarted: { value: 65536, compact: false, settle: 0 },
+  compacted: { value: 65536, compact: true, settle: 0 },
+  idle: { value: 65536, compact: false, settle: 30 },
+  small: { value: 1024, compact: false, settle: 0 },
+};
+const stateName = arg('state', undefined);
+const state = stateName === undefined ? undefined : STATES[stateName];
+if (stateName !== undefined && !state) throw new Error(`--state: one of ${Object.keys(STATES).join(', ')}`);
 const mib = Number(arg('mib', '1024'));
-const valueBytes = Number(arg('value', '4096'));
+const valueBytes = Number(arg('value', String(state?.value ?? 4096)));
 const concurrency = Number(arg('concurrency', '64'));
 const reuse = arg('dir', undefined);
 const target = arg('server', 'kv');
-// Idle time before the baseline: kv-server gives unused heap back after 10 s idle (idle-heap-trim).
-const settleSeconds = Number(arg('settle', '5'));
+if (state && (reuse || target !== 'kv')) throw new Error('--state makes its own kv data dir');
+// Idle time before the baseline: kv-server gives unused heap back after 2 s idle (idle-heap-trim).
+const settleSeconds = Number(arg('settle', String(state?.settle ?? 5)));
 const extraFlags = process.argv.flatMap((a, i) => (a === '--flag' ? [process.argv[i + 1]] : []));
 const work = mkdtempSync(join(tmpdir(), 'kv-snap-server-'));
 const dataDir = reuse ?? join(work, 'data');
@@ -65,52 +81,90 @@ const etcdctl = (endpoint, args) =>
     maxBuffer: 16 << 20,
   });
 
+/** LevelDB table files mapped into `pid`: how many, and their resident bytes. */
+function ldbMappings(pid) {
+  let count = 0;
+  let rss = 0;
+  let inLdb = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) {
+      inLdb = line.endsWith('.ldb');
+      if (inLdb) count++;
+    } else if (inLdb && line.startsWith('Rss:')) rss += Number(/(\d+)/.exec(line)[1]) * 1024;
+  }
+  return { count, rss };
+}
+
 const clientPort = await freePort();
 const peerPort = await freePort();
 const endpoint = `http://127.0.0.1:${clientPort}`;
 const peer = `http://127.0.0.1:${peerPort}`;
-const server = spawn(
-  target === 'etcd' ? 'etcd' : join(ROOT, 'bin', 'kv-server'),
-  [
-    '--name',
-    'snap',
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    endpoint,
-    '--advertise-client-urls',
-    endpoint,
-    '--listen-peer-urls',
-    peer,
-    '--initial-advertise-peer-urls',
-    peer,
-    '--initial-cluster',
-    `snap=${peer}`,
-    '--quota-backend-bytes',
-    String(8 * 1024 ** 3),
-    ...(target === 'etcd' ? ['--logger', 'zap'] : []),
-    '--log-level',
-    'warn',
-    ...extraFlags,
-  ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
-);
-const stopServer = () => {
-  if (server.exitCode === null) server.kill('SIGKILL');
-};
-process.on('exit', stopServer);
-
-try {
+const serverArgs = () => [
+  '--name',
+  'snap',
+  '--data-dir',
+  dataDir,
+  '--listen-client-urls',
+  endpoint,
+  '--advertise-client-urls',
+  endpoint,
+  '--listen-peer-urls',
+  peer,
+  '--initial-advertise-peer-urls',
+  peer,
+  '--initial-cluster',
+  `snap=${peer}`,
+  '--quota-backend-bytes',
+  String(8 * 1024 ** 3),
+  ...(target === 'etcd' ? ['--logger', 'zap'] : []),
+  '--log-level',
+  'warn',
+  ...extraFlags,
+];
+let server;
+const startServer = async () => {
+  server = spawn(target === 'etcd' ? 'etcd' : join(ROOT, 'bin', 'kv-server'), serverArgs(), {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   for (let i = 0; ; i++) {
     if (server.exitCode !== null) throw new Error(`kv-server exited with ${server.exitCode}`);
     const ok = await etcdctl(endpoint, ['endpoint', 'health', '--command-timeout=1s']).then(
       () => true,
       () => false,
     );
-    if (ok) break;
-    if (i > 200) throw new Error('kv-server not healthy');
+    if (ok) return;
+    if (i > 400) throw new Error('kv-server not healthy');
     await new Promise((r) => setTimeout(r, 150));
   }
+};
+const stopServer = () => {
+  if (server && server.exitCode === null) server.kill('SIGKILL');
+};
+process.on('exit', stopServer);
+
+try {
+  if (state) {
+    // One start makes the member; the fill writes its stopped backend; the measured start follows.
+    await startServer();
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await exited;
+    log(`filling ${mib} MiB of ${valueBytes}-byte values${state.compact ? ', compacted' : ''}`);
+    const fill = await execFileAsync(process.execPath, [
+      join(ROOT, 'tools', 'bench', 'fill-backend.mjs'),
+      '--data-dir',
+      dataDir,
+      '--mib',
+      String(mib),
+      '--value',
+      String(valueBytes),
+      ...(state.compact ? ['--compact'] : []),
+    ]);
+    log(`filled: ${fill.stdout.trim()}`);
+  }
+  const tStart = Date.now();
+  await startServer();
+  const startSeconds = (Date.now() - tStart) / 1000;
   const client = new Etcd3({ hosts: endpoint });
   const status = async () =>
     JSON.parse((await etcdctl(endpoint, ['endpoint', 'status', '-w', 'json'])).stdout)[0].Status;
@@ -144,7 +198,11 @@ try {
     };
     await new Promise((r) => setTimeout(r, 20));
   }
+  const baseLdb = target === 'kv' ? ldbMappings(server.pid) : undefined;
   let peak = { ...base };
+  // The table mappings at the highest RssFile seen in a 100 ms smaps sample (reading smaps is slower).
+  let ldbAtFilePeak = { ...baseLdb, file: 0 };
+  let ticks = 0;
   const sampler = setInterval(() => {
     const s = rssOf(server.pid);
     peak = {
@@ -152,12 +210,16 @@ try {
       anon: Math.max(peak.anon, s.anon),
       file: Math.max(peak.file, s.file),
     };
+    if (baseLdb && ++ticks % 5 === 0 && s.file > ldbAtFilePeak.file) {
+      ldbAtFilePeak = { ...ldbMappings(server.pid), file: s.file };
+    }
   }, 20);
   const out = join(work, 'snapshot.db');
   const t1 = Date.now();
   await etcdctl(endpoint, ['snapshot', 'save', out, '--command-timeout=30m']);
   const saveSeconds = (Date.now() - t1) / 1000;
   clearInterval(sampler);
+  const endLdb = target === 'kv' ? ldbMappings(server.pid) : undefined;
   const check = JSON.parse((await etcdctl(endpoint, ['snapshot', 'status', out, '-w', 'json'])).stdout);
   const result = {
     server: target,
@@ -175,6 +237,15 @@ try {
     baselineAnonMiB: mb(base.anon),
     baselineFileMiB: mb(base.file),
     fillSeconds,
+    state: stateName,
+    settleSeconds,
+    startSeconds,
+    ldbBase: baseLdb && `${baseLdb.count} maps, ${mb(baseLdb.rss)} MiB`,
+    ldbEnd: endLdb && `${endLdb.count} maps, ${mb(endLdb.rss)} MiB`,
+    ldbAtFilePeak:
+      baseLdb &&
+      `${ldbAtFilePeak.count} maps, ${mb(ldbAtFilePeak.rss)} MiB of RssFile ${mb(ldbAtFilePeak.file)} MiB`,
+    load: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

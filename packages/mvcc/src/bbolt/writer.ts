@@ -2,13 +2,17 @@
  * Writes a fresh, compact bbolt database bottom-up (what etcd's Maintenance.Snapshot streams and
  * `etcdctl snapshot restore` opens). kv never edits bbolt files in place, so the layout is the simplest
  * valid one: meta pages 0 and 1, an empty freelist on page 2, then each bucket's pages in post-order
- * (nested buckets first, then the bucket's leaves, then its branch levels), the top-level bucket last.
- * Leaves are filled to the page size; an item bigger than a page gets overflow pages; a bucket without
- * nested buckets whose single leaf fits in a quarter page is stored inline, as bbolt does.
+ * (nested buckets first, then the bucket's own pages), the top-level bucket last. A bucket's own pages
+ * are its leaves, each run of leaves followed by the branch page that points at them, then the higher
+ * branch levels bottom-up. Leaves and branch pages are filled greedily to the page size; an item bigger
+ * than a page gets overflow pages; a bucket without nested buckets whose single leaf fits in a quarter
+ * page is stored inline, as bbolt does. bbolt finds pages by id, so their order in the file is free.
  *
  * Two passes over the sources keep memory bounded: the first only measures keys and values and plans
- * every page (keeping one first key per page), the second reads them again and emits pages one by one.
- * Sources must yield the same items both times (e.g. read from one consistent view).
+ * the pages, the second reads them again and emits pages one by one. Both apply the same split rules
+ * ({@link Layout}) to the same items, so the plan keeps nothing per leaf: only the first key and counts
+ * of each lowest branch page (one per ~100 leaves with etcd's 17-byte keys), which the higher levels
+ * need. Sources must yield the same items both times (e.g. read from one consistent view).
  */
 import { BboltWriteError } from './errors.js';
 import {
@@ -75,6 +79,15 @@ interface Item {
   child?: BucketPlan;
 }
 
+/** Numbers kept per lowest branch page (BucketPlan.groups). */
+const G_ID = 0;
+const G_LEAVES = 1;
+const G_ITEMS = 2;
+const G_BYTES = 3;
+/** Numbers kept per higher branch page (BucketPlan.levels); the page id is number 0 in both. */
+const B_ID = 0;
+const B_CHILDREN = 1;
+
 /** The planned pages of one bucket. */
 interface BucketPlan {
   src: BboltBucketSource;
@@ -84,12 +97,119 @@ interface BucketPlan {
   children: BucketPlan[];
   /** The whole bucket value (header + page) when inline. */
   inline?: Uint8Array;
-  /** Leaves: first key, page id, item count; leafPages[i] is the leaf's length in pages. */
-  leaves: PackedKeys;
-  leafBytes: number[];
-  /** Branch levels bottom-up: first key, page id, child count. */
+  /**
+   * The lowest branch pages in file order (each right after its leaves): first key; numbers: page id,
+   * leaves, items in them, bytes of them. Empty when the bucket has a single leaf (its root).
+   */
+  groups: PackedKeys;
+  /** Branch levels above `groups`, bottom-up: first key; numbers: page id, children. */
   levels: PackedKeys[];
   root: number;
+  /** Leaves, items and leaf bytes in the bucket, to check the write pass against. */
+  leaves: number;
+  items: number;
+  bytes: number;
+}
+
+/**
+ * Whether a branch page holding `children` in `bytes` is full for one more child key of `keyLength`
+ * bytes. It takes children while they fit, and always two (bbolt's minKeysPerPage, with overflow pages
+ * for huge keys): with one, keys longer than a page would give every level as many pages as the one
+ * below, and the tree would never reach a single root.
+ */
+function branchFull(children: number, bytes: number, keyLength: number, pageSize: number): boolean {
+  return children >= 2 && bytes + BRANCH_ELEMENT_SIZE + keyLength > pageSize;
+}
+
+/**
+ * Where leaves and lowest branch pages end, decided item by item: a leaf takes items while they fit,
+ * and always one; a branch page takes leaves' first keys by {@link branchFull}. Pure arithmetic; both passes feed it the
+ * same items in the same order, so they agree on every page.
+ */
+class Layout {
+  /** The open leaf. */
+  leafItems = 0;
+  leafBytes = PAGE_HEADER_SIZE;
+  /** The open lowest branch page: leaves, its size, and the items and bytes of its closed leaves. */
+  groupLeaves = 0;
+  groupBytes = PAGE_HEADER_SIZE;
+  groupItems = 0;
+  groupLeafBytes = 0;
+  /** Closed leaves, their items and bytes, in the whole bucket. */
+  leaves = 0;
+  items = 0;
+  bytes = 0;
+
+  constructor(private readonly ps: number) {}
+
+  /** Whether an item of `size` bytes belongs in a new leaf (the open one, if any, is then complete). */
+  leafFullFor(size: number): boolean {
+    return this.leafItems > 0 && this.leafBytes + size > this.ps;
+  }
+
+  /** Whether a leaf whose first key has `keyLength` bytes belongs under a new branch page. */
+  groupFullFor(keyLength: number): boolean {
+    return branchFull(this.groupLeaves, this.groupBytes, keyLength, this.ps);
+  }
+
+  openLeaf(keyLength: number): void {
+    this.groupLeaves++;
+    this.groupBytes += BRANCH_ELEMENT_SIZE + keyLength;
+  }
+
+  addItem(size: number): void {
+    this.leafItems++;
+    this.leafBytes += size;
+  }
+
+  /** Closes the open leaf; returns its length in pages. */
+  closeLeaf(): number {
+    const pages = Math.ceil(this.leafBytes / this.ps);
+    this.groupItems += this.leafItems;
+    this.groupLeafBytes += this.leafBytes;
+    this.leaves++;
+    this.items += this.leafItems;
+    this.bytes += this.leafBytes;
+    this.leafItems = 0;
+    this.leafBytes = PAGE_HEADER_SIZE;
+    return pages;
+  }
+
+  /** Closes the open branch page; returns its length in pages (overflow for huge keys, as a leaf). */
+  closeGroup(): number {
+    const pages = Math.ceil(this.groupBytes / this.ps);
+    this.groupLeaves = 0;
+    this.groupBytes = PAGE_HEADER_SIZE;
+    this.groupItems = 0;
+    this.groupLeafBytes = 0;
+    return pages;
+  }
+}
+
+/** Writes a branch page `id` of `pages` pages pointing at `children` [from, from + n) (key, page id). */
+function branchPage(
+  id: number,
+  children: PackedKeys,
+  from: number,
+  n: number,
+  pages: number,
+  pageSize: number,
+  alloc: Alloc,
+): Uint8Array {
+  const page = alloc(pages * pageSize);
+  writePageHeader(page, { id, flags: BRANCH_PAGE, count: n, overflow: pages - 1 });
+  const v = viewOf(page);
+  let data = PAGE_HEADER_SIZE + n * BRANCH_ELEMENT_SIZE;
+  for (let k = 0; k < n; k++) {
+    const at = PAGE_HEADER_SIZE + k * BRANCH_ELEMENT_SIZE;
+    const key = children.key(from + k);
+    v.setUint32(at, data - at, true);
+    v.setUint32(at + 4, key.length, true);
+    writeU64(v, at + 8, children.num(from + k, B_ID));
+    page.set(key, data);
+    data += key.length;
+  }
+  return page;
 }
 
 /** Bytes of a nested bucket's value in its parent's leaf. */
@@ -194,20 +314,39 @@ class Planner {
       name,
       sequence: src.sequence ?? 0,
       children,
-      leaves: new PackedKeys(),
-      leafBytes: [],
+      groups: new PackedKeys(4),
       levels: [],
       root: 0,
+      leaves: 0,
+      items: 0,
+      bytes: 0,
     };
     const ps = this.pageSize;
     const inlineMax = ps / 4;
     // Items kept while the bucket may still turn out inline-able (never more than a quarter page).
     let small: { items: Item[]; values: Uint8Array[] } | undefined =
       isRoot || children.length > 0 ? undefined : { items: [], values: [] };
-    let bytes = PAGE_HEADER_SIZE;
-    let count = 0;
-    let first: Uint8Array = new Uint8Array(0);
     let total = PAGE_HEADER_SIZE;
+    const layout = new Layout(ps);
+    const groups = plan.groups;
+    // Page ids are handed out as pages close, in the order the write pass emits them. A leaf closes
+    // when the next item does not fit, by then the bucket is over a page and so not inline.
+    let lastLeaf = 0;
+    const closeLeaf = () => {
+      lastLeaf = this.alloc(layout.closeLeaf());
+    };
+    const closeGroup = () => {
+      const g = groups.length - 1;
+      groups.setNum(g, layout.groupLeaves, G_LEAVES);
+      groups.setNum(g, layout.groupItems, G_ITEMS);
+      groups.setNum(g, layout.groupLeafBytes, G_BYTES);
+      groups.setNum(g, this.alloc(layout.closeGroup()), G_ID);
+    };
+    const openLeaf = (key: Uint8Array) => {
+      if (layout.groupFullFor(key.length)) closeGroup();
+      if (layout.groupLeaves === 0) groups.push(key);
+      layout.openLeaf(key.length);
+    };
     for await (const it of itemsOf(plan)) {
       const size = LEAF_ELEMENT_SIZE + it.key.length + itemValueSize(it);
       total += size;
@@ -217,15 +356,9 @@ class Planner {
           small.values.push(it.value?.slice() ?? new Uint8Array(0));
         } else small = undefined;
       }
-      if (count > 0 && bytes + size > ps) {
-        plan.leaves.push(first, 0, count);
-        plan.leafBytes.push(bytes);
-        bytes = PAGE_HEADER_SIZE;
-        count = 0;
-      }
-      if (count === 0) first = it.key.slice();
-      bytes += size;
-      count++;
+      if (layout.leafFullFor(size)) closeLeaf();
+      if (layout.leafItems === 0) openLeaf(it.key);
+      layout.addItem(size);
     }
     if (small) {
       // bbolt's inlineable(): one leaf, no nested buckets, at most a quarter page.
@@ -234,44 +367,47 @@ class Planner {
       writeU64(viewOf(value), 8, plan.sequence);
       value.set(page, BUCKET_HEADER_SIZE);
       plan.inline = value;
+      groups.clear();
       return plan;
     }
-    if (count > 0 || plan.leaves.length === 0) {
-      plan.leaves.push(first, 0, count);
-      plan.leafBytes.push(bytes);
+    // A bucket with no items still has its (empty) root leaf.
+    if (layout.leaves === 0 && layout.leafItems === 0) openLeaf(new Uint8Array(0));
+    closeLeaf();
+    plan.leaves = layout.leaves;
+    plan.items = layout.items;
+    plan.bytes = layout.bytes;
+    if (layout.leaves === 1) {
+      // The single leaf is the root: no branch page above it.
+      groups.clear();
+      plan.root = lastLeaf;
+      return plan;
     }
-    for (let i = 0; i < plan.leaves.length; i++) {
-      plan.leaves.setNum(i, this.alloc(Math.ceil(plan.leafBytes[i]! / ps)));
-    }
-    let level = plan.leaves;
+    closeGroup();
+    let level = groups;
     while (level.length > 1) {
-      const up = new PackedKeys();
-      let size = PAGE_HEADER_SIZE;
-      let n = 0;
-      let start = 0;
+      const up = new PackedKeys(2);
+      let size = 0;
       for (let i = 0; i < level.length; i++) {
-        const elem = BRANCH_ELEMENT_SIZE + level.key(i).length;
-        if (n > 0 && size + elem > ps) {
-          up.push(level.key(start), 0, n);
-          start = i;
+        const key = level.key(i);
+        if (up.length === 0 || branchFull(up.num(up.length - 1, B_CHILDREN), size, key.length, ps)) {
+          up.push(key);
           size = PAGE_HEADER_SIZE;
-          n = 0;
         }
-        size += elem;
-        n++;
+        size += BRANCH_ELEMENT_SIZE + key.length;
+        up.setNum(up.length - 1, up.num(up.length - 1, B_CHILDREN) + 1, B_CHILDREN);
       }
-      up.push(level.key(start), 0, n);
       // A branch page may hold huge keys; give it overflow pages like a leaf.
       for (let j = 0, c = 0; j < up.length; j++) {
-        let bytesJ = PAGE_HEADER_SIZE;
-        for (let k = 0; k < up.second(j); k++) bytesJ += BRANCH_ELEMENT_SIZE + level.key(c + k).length;
-        c += up.second(j);
-        up.setNum(j, this.alloc(Math.ceil(bytesJ / ps)));
+        const n = up.num(j, B_CHILDREN);
+        let bytes = PAGE_HEADER_SIZE;
+        for (let k = 0; k < n; k++) bytes += BRANCH_ELEMENT_SIZE + level.key(c + k).length;
+        c += n;
+        up.setNum(j, this.alloc(Math.ceil(bytes / ps)), B_ID);
       }
       plan.levels.push(up);
       level = up;
     }
-    plan.root = level.num(0);
+    plan.root = level.num(0, B_ID);
     return plan;
   }
 }
@@ -341,57 +477,78 @@ export class BboltPlan {
     const ps = this.pageSize;
     const changed = () =>
       new BboltWriteError(`bucket ${label(plan.name)} changed between planning and writing`);
-    let leaf = 0;
-    let items: Item[] = [];
-    let values: Uint8Array[] = [];
-    let bytes = PAGE_HEADER_SIZE;
-    const flush = (): Uint8Array => {
-      const id = plan.leaves.num(leaf);
-      if (id !== state.next || bytes !== plan.leafBytes[leaf]) throw changed();
-      const page = leafPage(id, items, values, bytes, ps, alloc);
-      state.next += Math.ceil(bytes / ps);
-      leaf++;
-      items = [];
-      values = [];
-      bytes = PAGE_HEADER_SIZE;
+    const layout = new Layout(ps);
+    const planned = plan.groups;
+    // The open lowest branch page's children: each leaf's first key and page id.
+    const group = new PackedKeys(1);
+    let g = 0;
+    // The open leaf's items (consumed by leafPage before the next item is read).
+    const items: Item[] = [];
+    const values: Uint8Array[] = [];
+    const flushLeaf = (): Uint8Array => {
+      const page = leafPage(state.next, items, values, layout.leafBytes, ps, alloc);
+      state.next += layout.closeLeaf();
+      items.length = 0;
+      values.length = 0;
       return page;
     };
+    const flushGroup = (): Uint8Array => {
+      if (
+        g >= planned.length ||
+        planned.num(g, G_ID) !== state.next ||
+        planned.num(g, G_LEAVES) !== layout.groupLeaves ||
+        planned.num(g, G_ITEMS) !== layout.groupItems ||
+        planned.num(g, G_BYTES) !== layout.groupLeafBytes ||
+        compareBytes(planned.key(g), group.key(0)) !== 0
+      ) {
+        throw changed();
+      }
+      const id = state.next;
+      const pages = layout.closeGroup();
+      const page = branchPage(id, group, 0, group.length, pages, ps, alloc);
+      state.next += pages;
+      group.clear();
+      g++;
+      return page;
+    };
+    const openLeaf = function* (key: Uint8Array): Generator<Uint8Array> {
+      if (layout.groupFullFor(key.length)) yield flushGroup();
+      group.setNum(group.push(key), state.next, B_ID);
+      layout.openLeaf(key.length);
+    };
     for await (const it of itemsOf(plan)) {
-      if (leaf >= plan.leaves.length) throw changed();
-      if (items.length === 0 && compareBytes(it.key, plan.leaves.key(leaf)) !== 0) throw changed();
       const value = it.child ? childValue(it.child) : it.value!;
+      const size = LEAF_ELEMENT_SIZE + it.key.length + value.length;
+      if (layout.leafFullFor(size)) yield flushLeaf();
+      if (layout.leafItems === 0) yield* openLeaf(it.key);
       items.push(it);
       values.push(value);
-      bytes += LEAF_ELEMENT_SIZE + it.key.length + value.length;
-      if (items.length === plan.leaves.second(leaf)) yield flush();
+      layout.addItem(size);
     }
-    if (leaf === plan.leaves.length - 1 && plan.leaves.second(leaf) === 0) yield flush();
-    if (leaf !== plan.leaves.length) throw changed();
-    let below = plan.leaves;
+    if (layout.leaves === 0 && layout.leafItems === 0) yield* openLeaf(new Uint8Array(0));
+    yield flushLeaf();
+    if (layout.leaves > 1) yield flushGroup();
+    else if (plan.root !== group.num(0, B_ID)) throw changed();
+    if (
+      g !== planned.length ||
+      layout.leaves !== plan.leaves ||
+      layout.items !== plan.items ||
+      layout.bytes !== plan.bytes
+    ) {
+      throw changed();
+    }
+    let below = planned;
     for (const level of plan.levels) {
       for (let j = 0, c = 0; j < level.length; j++) {
-        const n = level.second(j);
+        const n = level.num(j, B_CHILDREN);
         let size = PAGE_HEADER_SIZE + n * BRANCH_ELEMENT_SIZE;
         for (let k = 0; k < n; k++) size += below.key(c + k).length;
-        const id = level.num(j);
+        const id = level.num(j, B_ID);
         if (id !== state.next) throw changed();
         const pages = Math.ceil(size / ps);
-        const page = alloc(pages * ps);
-        writePageHeader(page, { id, flags: BRANCH_PAGE, count: n, overflow: pages - 1 });
-        const v = viewOf(page);
-        let data = PAGE_HEADER_SIZE + n * BRANCH_ELEMENT_SIZE;
-        for (let k = 0; k < n; k++) {
-          const at = PAGE_HEADER_SIZE + k * BRANCH_ELEMENT_SIZE;
-          const key = below.key(c + k);
-          v.setUint32(at, data - at, true);
-          v.setUint32(at + 4, key.length, true);
-          writeU64(v, at + 8, below.num(c + k));
-          page.set(key, data);
-          data += key.length;
-        }
+        yield branchPage(id, below, c, n, pages, ps, alloc);
         c += n;
         state.next += pages;
-        yield page;
       }
       below = level;
     }
