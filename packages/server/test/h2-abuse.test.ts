@@ -258,6 +258,28 @@ describe('HTTP/2 abuse', () => {
     expect(await c.waitClosed()).toBe(true);
   });
 
+  it('cancelling streams after their answer is not a rapid reset (clientv3 KeepAliveOnce at load)', async () => {
+    const t = await serve();
+    const c = await open(t.port);
+    const block = grpcRequestBlock('/t.S/Chat');
+    const burst: Buffer[] = [];
+    // Three times the reset burst: each stream sends a message, Chat answers it at once, then the
+    // client cancels the stream, as KeepAliveOnce does after reading its one response.
+    for (let i = 0; i < 3_000; i++) {
+      const id = 2 * i + 1;
+      burst.push(
+        headersFrame(id, block),
+        grpcDataFrame(id, Buffer.from('x'), false),
+        encodeFrame(FrameType.RST_STREAM, 0, id, u32(ErrorCode.CANCEL)),
+      );
+    }
+    c.send(Buffer.concat(burst));
+    await sync(c, 'answered');
+    expect(t.runs).toBe(3_000);
+    expect(c.frames.some((f) => f.type === FrameType.GOAWAY)).toBe(false);
+    expect(t.goAways).toEqual([]);
+  });
+
   it('PING flood without streams: GOAWAY too_many_pings on the third early ping, as grpc-go', async () => {
     const t = await serve();
     const c = await open(t.port);
