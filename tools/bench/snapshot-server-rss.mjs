@@ -13,7 +13,8 @@
 // (one start makes the member, tools/bench/fill-backend.mjs fills its stopped backend, then the
 // measured start): `restarted` (16 384 × 64 KiB, measured right after the start, as the e2e test does),
 // `compacted` (same, `fill-backend.mjs --compact` first), `idle` (same as restarted, then 30 s idle;
-// `--settle` overrides) and `small` (1 M × 1 KiB values). Also reports the LevelDB table mappings
+// `--settle` overrides), `small` (1 M × 1 KiB values) and `reads` (compacted, then 20 s of random
+// single-key gets, 32 in flight, before the baseline: the table cache holds partly read tables). Also reports the LevelDB table mappings
 // (`.ldb` lines of /proc/PID/smaps) at the baseline and at the end of the save.
 // Build first (bin/setup). Needs etcdctl 3.4 on PATH. Prints progress on stderr, one JSON line on stdout.
 import { execFile, spawn } from 'node:child_process';
@@ -36,6 +37,7 @@ const STATES = {
   compacted: { value: 65536, compact: true, settle: 0 },
   idle: { value: 65536, compact: false, settle: 30 },
   small: { value: 1024, compact: false, settle: 0 },
+  reads: { value: 65536, compact: true, settle: 0, readSeconds: 20 },
 };
 const stateName = arg('state', undefined);
 const state = stateName === undefined ? undefined : STATES[stateName];
@@ -142,6 +144,7 @@ const stopServer = () => {
 };
 process.on('exit', stopServer);
 
+let fillOut = '{}';
 try {
   if (state) {
     // One start makes the member; the fill writes its stopped backend; the measured start follows.
@@ -161,6 +164,7 @@ try {
       ...(state.compact ? ['--compact'] : []),
     ]);
     log(`filled: ${fill.stdout.trim()}`);
+    fillOut = fill.stdout;
   }
   const tStart = Date.now();
   await startServer();
@@ -183,6 +187,24 @@ try {
     await Promise.all(Array.from({ length: concurrency }, worker));
   }
   client.close();
+  if (state?.readSeconds) {
+    // Random single-key gets over the filled keys (fill-backend.mjs names them big/NNNNNNNNN).
+    const keys = Number(JSON.parse(fillOut).keys);
+    const reader = new Etcd3({ hosts: endpoint });
+    const until = Date.now() + state.readSeconds * 1000;
+    let reads = 0;
+    const worker = async () => {
+      while (Date.now() < until) {
+        await reader.get(`big/${String(Math.floor(Math.random() * keys)).padStart(9, '0')}`).buffer();
+        reads++;
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    reader.close();
+    log(
+      `${reads} random gets in ${state.readSeconds}s; table mappings now ${JSON.stringify(ldbMappings(server.pid))}`,
+    );
+  }
   const fillSeconds = (Date.now() - t0) / 1000;
   const filled = await status();
   log(`db size ${mb(Number(filled.dbSize))} MiB after ${fillSeconds}s; settling`);
