@@ -14,8 +14,9 @@
 // measured start): `restarted` (16 384 × 64 KiB, measured right after the start, as the e2e test does),
 // `compacted` (same, `fill-backend.mjs --compact` first), `idle` (same as restarted, then 30 s idle;
 // `--settle` overrides), `small` (1 M × 1 KiB values) and `reads` (compacted, then 20 s of random
-// single-key gets, 32 in flight, before the baseline: the table cache holds partly read tables). Also reports the LevelDB table mappings
-// (`.ldb` lines of /proc/PID/smaps) at the baseline and at the end of the save.
+// single-key gets, 32 in flight, before the baseline: the table cache holds partly read tables).
+// Also reports the LevelDB table mappings (`.ldb` lines of /proc/PID/smaps) at the baseline and at
+// the end of the save.
 // Build first (bin/setup). Needs etcdctl 3.4 on PATH. Prints progress on stderr, one JSON line on stdout.
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -54,24 +54,32 @@ export function encodeEntry(e: Entry): Uint8Array {
   return pb.Entry.encode(entryToPb(e));
 }
 
-/** Bytes a non-negative integer below 2^53 takes as a protobuf varint. */
-function varintSize(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
+/**
+ * Bytes of `n` (a non-negative integer below 2^53) as a protobuf varint; for encoders that write part
+ * of a message by hand (msgappv2 frames here, kv-server's snapshot frames and watch fragment sizes).
+ * @example varintLength(300); // 2
+ */
+export function varintLength(n: number): number {
+  let len = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    len++;
   }
-  return n;
+  return len;
 }
 
-/** Writes `v` (a non-negative integer below 2^53) as a varint at `out[off]`; returns the end offset. */
-function putVarint(out: Uint8Array, off: number, v: number): number {
-  while (v >= 0x80) {
-    out[off++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
+/**
+ * Writes `n` (a non-negative integer below 2^53) as a protobuf varint into `buf` at `at`; returns the
+ * offset after it.
+ * @example writeVarint(buf, 0, 300); // 2 (bytes 0xac 0x02)
+ */
+export function writeVarint(buf: Uint8Array, at: number, n: number): number {
+  while (n >= 0x80) {
+    buf[at++] = (n % 128) | 0x80;
+    n = Math.floor(n / 128);
   }
-  out[off++] = v;
-  return off;
+  buf[at++] = n;
+  return at;
 }
 
 /**
@@ -80,7 +88,7 @@ function putVarint(out: Uint8Array, off: number, v: number): number {
  */
 export function entryEncodedSize(e: Entry): number {
   const n = e.data.length;
-  return 4 + varintSize(e.type) + varintSize(e.term) + varintSize(e.index) + varintSize(n) + n;
+  return 4 + varintLength(e.type) + varintLength(e.term) + varintLength(e.index) + varintLength(n) + n;
 }
 
 /**
@@ -95,13 +103,13 @@ export function entryEncodedSize(e: Entry): number {
  */
 export function encodeEntryInto(e: Entry, out: Uint8Array, off: number): number {
   out[off++] = 0x08;
-  off = putVarint(out, off, e.type);
+  off = writeVarint(out, off, e.type);
   out[off++] = 0x10;
-  off = putVarint(out, off, e.term);
+  off = writeVarint(out, off, e.term);
   out[off++] = 0x18;
-  off = putVarint(out, off, e.index);
+  off = writeVarint(out, off, e.index);
   out[off++] = 0x22;
-  off = putVarint(out, off, e.data.length);
+  off = writeVarint(out, off, e.data.length);
   out.set(e.data, off);
   return off + e.data.length;
 }

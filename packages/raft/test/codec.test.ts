@@ -23,6 +23,8 @@ import {
   MessageType,
   makeMessage,
   ProtoDecodeError,
+  varintLength,
+  writeVarint,
 } from '../src/index.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -45,6 +47,25 @@ describe('raftpb codec', () => {
     });
     const e = { term: 9, index: 300, type: EntryType.ConfChangeV2, data: new Uint8Array([1, 2]) };
     expect(decodeEntry(encodeEntry(e))).toEqual(e);
+  });
+
+  it('varintLength and writeVarint agree with protobuf varints at every length boundary up to 2^53', () => {
+    const cases: Array<[number, string]> = [
+      [0, '00'],
+      [127, '7f'],
+      [128, '8001'],
+      [300, 'ac02'],
+      [16_383, 'ff7f'],
+      [16_384, '808001'],
+      [2 ** 35, '808080808001'],
+      [Number.MAX_SAFE_INTEGER, 'ffffffffffffff0f'],
+    ];
+    for (const [n, want] of cases) {
+      const out = new Uint8Array(12);
+      expect(writeVarint(out, 2, n)).toBe(2 + want.length / 2);
+      expect(hex(out.subarray(2, 2 + want.length / 2))).toBe(want);
+      expect(varintLength(n)).toBe(want.length / 2);
+    }
   });
 
   it("encodeEntryInto writes exactly encodeEntry's bytes, at an offset, in entryEncodedSize bytes", () => {

@@ -99,6 +99,21 @@ function partialMessage(declared: number, have: number): Buffer {
   return b;
 }
 
+/** `n` streams to `path`, each opened, sent one message and cancelled (RST_STREAM CANCEL), back to back. */
+function openSendCancel(path: string, n: number): Buffer {
+  const block = grpcRequestBlock(path);
+  const burst: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    const id = 2 * i + 1;
+    burst.push(
+      headersFrame(id, block),
+      grpcDataFrame(id, Buffer.from('x'), false),
+      encodeFrame(FrameType.RST_STREAM, 0, id, u32(ErrorCode.CANCEL)),
+    );
+  }
+  return Buffer.concat(burst);
+}
+
 /** Sends a PING and waits for its ACK: every frame sent before it has been processed by then. */
 async function sync(c: RawH2, tag: string): Promise<void> {
   c.send(ping(tag));
@@ -241,17 +256,7 @@ describe('HTTP/2 abuse', () => {
   it('rapid reset (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM long before 20,000 handlers run', async () => {
     const t = await serve();
     const c = await open(t.port);
-    const block = grpcRequestBlock('/t.S/Echo');
-    const burst: Buffer[] = [];
-    for (let i = 0; i < 20_000; i++) {
-      const id = 2 * i + 1;
-      burst.push(
-        headersFrame(id, block),
-        grpcDataFrame(id, Buffer.from('x'), false),
-        encodeFrame(FrameType.RST_STREAM, 0, id, u32(ErrorCode.CANCEL)),
-      );
-    }
-    c.send(Buffer.concat(burst));
+    c.send(openSendCancel('/t.S/Echo', 20_000));
     const g = await c.goAway();
     expect(g).toEqual({ code: ErrorCode.ENHANCE_YOUR_CALM, reason: 'too many stream resets' });
     expect(t.runs).toBeLessThanOrEqual(1100);
@@ -261,19 +266,9 @@ describe('HTTP/2 abuse', () => {
   it('cancelling streams after their answer is not a rapid reset (clientv3 KeepAliveOnce at load)', async () => {
     const t = await serve();
     const c = await open(t.port);
-    const block = grpcRequestBlock('/t.S/Chat');
-    const burst: Buffer[] = [];
     // Three times the reset burst: each stream sends a message, Chat answers it at once, then the
     // client cancels the stream, as KeepAliveOnce does after reading its one response.
-    for (let i = 0; i < 3_000; i++) {
-      const id = 2 * i + 1;
-      burst.push(
-        headersFrame(id, block),
-        grpcDataFrame(id, Buffer.from('x'), false),
-        encodeFrame(FrameType.RST_STREAM, 0, id, u32(ErrorCode.CANCEL)),
-      );
-    }
-    c.send(Buffer.concat(burst));
+    c.send(openSendCancel('/t.S/Chat', 3_000));
     await sync(c, 'answered');
     expect(t.runs).toBe(3_000);
     expect(c.frames.some((f) => f.type === FrameType.GOAWAY)).toBe(false);

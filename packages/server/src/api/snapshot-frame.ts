@@ -6,8 +6,8 @@
  * one copy of its blob into a buffer allocated once.
  */
 import { ResponseHeader } from '@kv/client/api';
+import { varintLength, writeVarint } from '@kv/raft';
 import { PREFIX_BYTES } from '../transport/grpc/framing.js';
-import { varintLength, writeVarint } from './varint.js';
 
 /** A SnapshotResponse as the handlers produce it (fields may be left out, as with the codec). */
 export interface SnapshotChunk {

@@ -11,7 +11,7 @@
  * length-delimited field (tag, length varint, bytes).
  */
 import { type DeepPartial, Event, WatchResponse } from '@kv/client/api';
-import { varintLength } from './varint.js';
+import { varintLength } from '@kv/raft';
 
 /** etcd's gRPC overhead allowance on top of --max-request-bytes (v3rpc grpcOverheadBytes). */
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
