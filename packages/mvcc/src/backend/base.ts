@@ -90,7 +90,16 @@ export abstract class BaseBackend implements Backend {
 
   view(): ReadView {
     this.checkOpen();
-    const raw = this.openRawView();
+    return this.wrapView(this.openRawView());
+  }
+
+  /** The engine's normal view: only the `level` engine has a separate bulk read path. */
+  async bulkView(): Promise<ReadView> {
+    return this.view();
+  }
+
+  /** The bucket-level view over an engine's raw view. */
+  protected wrapView(raw: RawView): ReadView {
     return {
       get: async (bucket, key) => plain(await raw.get(physicalKey(bucket, key))),
       getMany: async (bucket, keys) =>

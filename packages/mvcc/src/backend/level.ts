@@ -1,9 +1,17 @@
 /** The `level` engine (default): LevelDB through classic-level, read views are LevelDB snapshots. */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { BaseBackend, type RawOp, type RawView } from './base.js';
-import type { Entry } from './types.js';
+import {
+  BULK_DIR_PREFIX,
+  LevelDbFileError,
+  linkLiveTables,
+  mergeTables,
+  removeBulkDirs,
+} from './leveldb-files/index.js';
+import type { Entry, ReadView } from './types.js';
+import { WriteHold } from './write-hold.js';
 
 const SCAN_CHUNK = 4096;
 /**
@@ -17,6 +25,14 @@ const SCAN_CHUNK = 4096;
  * memory"). With one table size, the 64 cached tables map at most ~128 MiB, whatever is read.
  */
 const WRITE_BUFFER_BYTES = 2 << 20;
+/**
+ * The range bulkView() "compacts" to flush the memtable: LevelDB's CompactRange flushes the memtable
+ * first, whatever the range, then compacts only files overlapping it. No physical key starts with NUL
+ * (bucket names are not empty), so no file does.
+ */
+const FLUSH_RANGE: [Uint8Array, Uint8Array] = [new Uint8Array([0]), new Uint8Array([0, 0])];
+
+type LevelSnapshot = ReturnType<ClassicLevel<Uint8Array, Uint8Array>['snapshot']>;
 
 /** classic-level's implementation of abstract-level's private batch API (abstract-level 3). */
 interface EngineBatch {
@@ -28,6 +44,9 @@ interface EngineBatch {
 
 export class LevelBackend extends BaseBackend {
   readonly engine = 'level' as const;
+  /** Every write of this backend goes through it, so bulkView() can hold them off. */
+  private readonly writes = new WriteHold();
+  private bulkViews = 0;
 
   private constructor(
     private readonly db: ClassicLevel<Uint8Array, Uint8Array>,
@@ -45,16 +64,77 @@ export class LevelBackend extends BaseBackend {
       writeBufferSize: WRITE_BUFFER_BYTES,
     });
     await db.open();
+    // Link directories of bulk views that a crash left behind (LevelDB itself ignores them). After
+    // open: LevelDB's LOCK now keeps any other process off this directory.
+    await removeBulkDirs(path);
     return new LevelBackend(db, path, sync);
   }
 
   protected openRawView(): RawView {
-    const snapshot = this.db.snapshot();
+    return this.snapshotView(this.db.snapshot());
+  }
+
+  /**
+   * A view whose forward scans read LevelDB's table files directly (plain reads into one window per
+   * open table) instead of through LevelDB, which memory-maps up to 64 tables and so makes a full read
+   * grow the RSS by up to ~128 MiB (docs/operations.md "Snapshot memory"). Opening it, with this
+   * backend's writes held: flush the memtable into a table, take a LevelDB snapshot, read the MANIFEST
+   * and hard-link the live tables into a private directory. With no write after the flush, every entry
+   * in those tables is older than the snapshot and the memtable and log hold nothing, so the tables
+   * alone are the snapshot's state: the merge needs no sequence filtering. Point reads and reverse
+   * scans use the LevelDB snapshot taken in the same hold, so they see the same state.
+   */
+  override async bulkView(): Promise<ReadView> {
+    this.checkOpen();
+    const dir = join(this.path, `${BULK_DIR_PREFIX}${process.pid}-${++this.bulkViews}`);
+    const { snapshot, levels } = await this.writes.exclusive(async () => {
+      await this.db.compactRange(...FLUSH_RANGE);
+      const snapshot = this.db.snapshot();
+      try {
+        const live = await linkLiveTables(this.path, dir);
+        await this.checkLogEmpty(live.logNumber);
+        return { snapshot, levels: live.levels };
+      } catch (err) {
+        void snapshot.close();
+        await rm(dir, { recursive: true, force: true });
+        throw err;
+      }
+    });
+    const raw = this.snapshotView(snapshot, (lo, hi) => mergeTables(dir, levels, lo, hi));
+    return this.wrapView({
+      ...raw,
+      close: () => {
+        raw.close();
+        void rm(dir, { recursive: true, force: true }).catch(() => {});
+      },
+    });
+  }
+
+  /**
+   * After the flush, the log LevelDB now writes must be empty: anything in it is a write the tables
+   * lack, and a bulk view without it would silently miss data.
+   */
+  private async checkLogEmpty(logNumber: number): Promise<void> {
+    const log = join(this.path, `${String(logNumber).padStart(6, '0')}.log`);
+    const size = await fileSize(log);
+    if (size > 0)
+      throw new LevelDbFileError(log, 'format', `${size} bytes of writes after the memtable flush`);
+  }
+
+  /** A raw view over a LevelDB snapshot; `forward` replaces LevelDB for ascending scans. */
+  private snapshotView(
+    snapshot: LevelSnapshot,
+    forward?: (lo: Uint8Array, hi: Uint8Array) => AsyncIterable<Entry[]>,
+  ): RawView {
     const db = this.db;
     return {
       get: (key) => db.get(key, { snapshot }),
       getMany: (keys) => db.getMany(keys, { snapshot }),
       async *scan(lo, hi, reverse): AsyncIterable<Entry[]> {
+        if (forward && !reverse) {
+          yield* forward(lo, hi);
+          return;
+        }
         const it = db.iterator({ gte: lo, lt: hi, reverse, snapshot });
         try {
           for (let size = 64; ; size = Math.min(size * 4, SCAN_CHUNK)) {
@@ -73,7 +153,11 @@ export class LevelBackend extends BaseBackend {
     };
   }
 
-  protected async writeRaw(ops: RawOp[]): Promise<void> {
+  protected writeRaw(ops: RawOp[]): Promise<void> {
+    return this.writes.write(() => this.writeNow(ops));
+  }
+
+  private async writeNow(ops: RawOp[]): Promise<void> {
     const batch = ops.map((op) =>
       op.value
         ? { type: 'put' as const, key: op.key, value: op.value }
@@ -89,14 +173,17 @@ export class LevelBackend extends BaseBackend {
     else await this.db.batch(batch, { sync: this.sync });
   }
 
-  protected async clearAll(): Promise<void> {
-    await this.db.clear();
+  protected clearAll(): Promise<void> {
+    return this.writes.write(() => this.db.clear());
   }
 
   /** Bytes of every file in the database directory. */
   async size(): Promise<number> {
     let total = 0;
-    for (const name of await readdir(this.path)) total += await fileSize(join(this.path, name));
+    // Link directories of open bulk views are left out: their tables are LevelDB's, counted once.
+    for (const name of await readdir(this.path)) {
+      if (!name.startsWith(BULK_DIR_PREFIX)) total += await fileSize(join(this.path, name));
+    }
     return total;
   }
 

@@ -79,6 +79,24 @@ export interface Backend {
   batch(): WriteBatch;
   /** Opens a consistent read view. */
   view(): ReadView;
+  /**
+   * Opens a consistent read view for reading most of the database once (a snapshot stream). Same
+   * contents and contract as {@link Backend.view}. The `level` engine serves its forward scans from
+   * LevelDB's table files with plain reads, so they grow the page cache, not the process's RSS (LevelDB
+   * memory-maps the tables it caches); opening it flushes LevelDB's memtable and holds this backend's
+   * writes meanwhile (they queue; none fail). `memory` and `lmdb` return their normal view.
+   *
+   * @example
+   * ```ts
+   * const view = await backend.bulkView();
+   * try {
+   *   for await (const chunk of view.scanChunks('key')) out.write(chunk);
+   * } finally {
+   *   view.close();
+   * }
+   * ```
+   */
+  bulkView(): Promise<ReadView>;
   /** Reads one key from the latest committed state. */
   get(bucket: string, key: Uint8Array): Promise<Uint8Array | undefined>;
   /** Scans the latest committed state (a view held for the duration of the scan). */
