@@ -1,7 +1,8 @@
 /**
  * The byte stream of etcd's Maintenance.Snapshot: the backend as a bbolt file in etcd 3.4's layout,
  * then the SHA-256 of those bytes (etcdctl checks that `size % 512 == 32` and the digest). Built page
- * by page from one consistent read view, so memory stays at one chunk plus the writer's plan.
+ * by page from one consistent read view (the backend's bulk view), so memory stays at one chunk plus
+ * the writer's plan.
  */
 import { createHash } from 'node:crypto';
 import { type Backend, planBbolt } from '@kv/mvcc';
@@ -38,7 +39,10 @@ export async function openEtcdSnapshot(
   // Maintenance.Snapshot appends the SHA-256 of the file; a raft snapshot (POST /raft/snapshot) is the
   // bare database, as bbolt's tx.WriteTo writes it in etcd.
   const digest = opts.digest ?? true;
-  const view = backend.view();
+  // The bulk view: on the level engine its scans read LevelDB's table files with plain reads, so a
+  // snapshot of a large database grows the page cache, not this process's RSS (docs/operations.md
+  // "Snapshot memory").
+  const view = await backend.bulkView();
   let closed = false;
   const close = () => {
     if (!closed) view.close();
