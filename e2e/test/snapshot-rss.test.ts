@@ -1,22 +1,20 @@
 // Issue 18's Must-show: "Snapshot of a 1 GiB database with RSS growth under 64 MiB". A real kv-server
 // process serves a 1 GiB database to the real `etcdctl snapshot save`; its memory is read from
 // /proc/<pid>/status every 20 ms. Growth is the peak VmRSS during the save minus the highest sample
-// of the 2 s before it (the server idle on the same data, just after its start). The data dir is made in
-// seconds, not minutes: one start makes the member, then tools/bench/fill-backend.mjs writes 16 384
-// revisions of 64 KiB random values straight into its stopped backend and compacts it (`--compact`),
-// and the restart's index rebuild loads them.
-// Why compacted: of the states measured (docs/operations.md "Snapshot memory": just restarted after a
-// bulk load, compacted, restarted then idle 30 s, 1 M keys of 1 KiB) it is the one where file-backed
-// memory grew most: LevelDB's compaction leaves the flushed tables it moves down a level as they are,
-// and with its default 4 MiB write buffer those were 4 MiB tables among 2 MiB ones, so the 64 cached
-// (memory-mapped) tables grew from ~170 to ~250 MiB as the save read through them: 84-115 MiB of growth.
-// With a 2 MiB write buffer (packages/mvcc/src/backend/level.ts) every table is ~2 MiB: file-backed
-// growth ~6 MiB, total 13.6-15.9 MiB in the tool's runs and 39.8 and 41.3 MiB in this test's (its
-// baseline caught V8's young generation smaller; the save grows it back). The other states: 8.7-52.2
-// MiB with the tool (1 M keys of 1 KiB: 47.2-52.2).
+// of the 2 s before it. The data dir is made in seconds, not minutes: one start makes the member, then
+// tools/bench/fill-backend.mjs writes 16 384 revisions of 64 KiB random values straight into its
+// stopped backend and compacts it (`--compact`), and the restart's index rebuild loads them.
+// Two states, one after the other on the same server (docs/operations.md "Snapshot memory"):
+// - `compacted`, right after the start: where the old 4 MiB write buffer's tables made file-backed
+//   memory grow most (84-115 MiB).
+// - `reads`: after 6 s of random single-key gets (the tool's `--state reads` runs 20 s), which leave
+//   LevelDB's 64 cached tables memory-mapped but sparsely resident. A save that read through LevelDB
+//   then mapped them whole: 120.1 MiB of growth in this test before the bulk read path, 119-130 MiB
+//   with the tool. Now Maintenance.Snapshot reads LevelDB's table files itself with plain reads
+//   (Backend.bulkView, packages/mvcc/src/backend/leveldb-files/), which grow the page cache, not RSS.
 // Also checked: the file-backed part of RSS stays bounded by the LevelDB table cache
 // (--backend-max-open-files, 64 tables of ~2 MiB) instead of mapping the database (1 GiB with LevelDB's
-// default of 1000 tables), and the saved file passes `etcdctl snapshot status`. kv only: the fill
+// default of 1000 tables), and the saved files pass `etcdctl snapshot status`. kv only: the fill
 // writes kv's backend format (the same tool measures etcd: tools/bench/snapshot-server-rss.mjs
 // --server etcd).
 import { execFile } from 'node:child_process';

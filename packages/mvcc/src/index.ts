@@ -3,6 +3,7 @@
  * the pluggable storage engines (memory, LevelDB, LMDB) behind one Backend interface.
  */
 export { backendSnapshotLength } from './backend/base.js';
+export { LevelDbFileError, type LevelDbFileProblem } from './backend/leveldb-files/errors.js';
 export { openBackend } from './backend/open.js';
 export {
   type Backend,
