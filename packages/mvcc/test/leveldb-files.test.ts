@@ -5,7 +5,7 @@
  * queued while it opens; the MANIFEST's torn tail; checksums; uncompressed and snappy tables; and the
  * link directories' lifetime.
  */
-import { copyFile, mkdir, readdir, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -174,6 +174,34 @@ describe('LevelBackend.bulkView', () => {
         await new Promise((ok) => setTimeout(ok, 10));
       }
       expect((await readdir(path)).filter((n) => n.startsWith('bulk-read-'))).toEqual([]);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('links tables with the legacy .sst name too', async () => {
+    const path = await tempDir('bulk-sst');
+    const model: Model = new Map();
+    const first = await openBackend({ engine: 'level', path });
+    await randomWrites(first, model, rng(12), 1500);
+    (await first.bulkView()).close(); // flushes the memtable into a table
+    await first.close();
+    // LevelDB before 1.14 named tables .sst, and still opens them by that name.
+    const ldb = (await readdir(path)).filter((n) => n.endsWith('.ldb'));
+    expect(ldb.length).toBeGreaterThan(0);
+    for (const name of ldb) await rename(join(path, name), join(path, name.replace('.ldb', '.sst')));
+    const backend = await openBackend({ engine: 'level', path });
+    try {
+      const bulk = await backend.bulkView();
+      try {
+        // The view's links came from the .sst names (no compaction rewrote them meanwhile).
+        expect((await readdir(path)).filter((n) => n.endsWith('.sst')).length).toBe(ldb.length);
+        for (const bucket of BUCKETS) {
+          expect(asHex(await collect(bulk.scan(bucket)))).toEqual(modelEntries(model, bucket));
+        }
+      } finally {
+        bulk.close();
+      }
     } finally {
       await backend.close();
     }

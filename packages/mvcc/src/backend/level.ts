@@ -7,6 +7,7 @@ import {
   BULK_DIR_PREFIX,
   LevelDbFileError,
   linkLiveTables,
+  logFileName,
   mergeTables,
   removeBulkDirs,
 } from './leveldb-files/index.js';
@@ -115,7 +116,7 @@ export class LevelBackend extends BaseBackend {
    * lack, and a bulk view without it would silently miss data.
    */
   private async checkLogEmpty(logNumber: number): Promise<void> {
-    const log = join(this.path, `${String(logNumber).padStart(6, '0')}.log`);
+    const log = join(this.path, logFileName(logNumber));
     const size = await fileSize(log);
     if (size > 0)
       throw new LevelDbFileError(log, 'format', `${size} bytes of writes after the memtable flush`);

@@ -5,6 +5,7 @@ export { readLogRecords } from './log.js';
 export {
   decodeVersionEdit,
   type LiveFiles,
+  logFileName,
   readLiveFiles,
   type TableFile,
   tableFileName,

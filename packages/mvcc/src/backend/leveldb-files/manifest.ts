@@ -167,3 +167,8 @@ export async function readLiveFiles(dir: string): Promise<LiveFiles> {
 export function tableFileName(number: number, legacy = false): string {
   return `${String(number).padStart(6, '0')}.${legacy ? 'sst' : 'ldb'}`;
 }
+
+/** The file name of LevelDB's write-ahead log `number` (db/filename.cc). */
+export function logFileName(number: number): string {
+  return `${String(number).padStart(6, '0')}.log`;
+}
