@@ -15,8 +15,9 @@ export interface BackendOptions {
   mapSize?: number;
   /**
    * `level` only: LevelDB's `max_open_files`, which sizes its table cache (this minus 10 tables stay
-   * open). Each open table is also memory-mapped, and a full read (snapshot, hash, the key-index
-   * rebuild at start) touches every page, so this bounds the file-backed RSS of the process at about
+   * open). Each open table is also memory-mapped, and a full read through LevelDB (hash, the key-index
+   * rebuild at start; snapshots use {@link Backend.bulkView}, which does not) touches every page, so
+   * this bounds the file-backed RSS of the process at about
    * (maxOpenFiles - 10) x 2 MiB (tables are ~2 MiB: level.ts sets a 2 MiB write buffer). Default
    * {@link DEFAULT_LEVEL_MAX_OPEN_FILES}; LevelDB raises anything below 74 to 74.
    */
