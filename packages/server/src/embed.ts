@@ -4,7 +4,6 @@
  * `startServer()` is the embedded entry point for JavaScript tests.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClusterApi } from './api/cluster.js';
@@ -24,11 +23,8 @@ import { createHttpHandler } from './gateway/http.js';
 import { Logger, type LogLevel } from './log/logger.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { createPeerHandler } from './peer/handler.js';
-import { createPeerListener, type PeerListener } from './rafthttp/index.js';
-import { rejectGatewayCommonName } from './tls/gateway-cn-guard.js';
+import { StartupPorts } from './startup-ports.js';
 import { type PeerTlsConfig, type ResolvedTls, resolveTls } from './tls/setup.js';
-import { describeTlsInfo, tlsReloader } from './tls/tls-info.js';
-import { ClientListener, type TlsListenerOptions } from './transport/cmux.js';
 import type { GrpcServer } from './transport/grpc/server.js';
 
 /** Options of {@link KvServer.start}. */
@@ -51,14 +47,6 @@ export interface KvServerOptions {
 
 /** A running kv server: core + listeners. */
 export class KvServer {
-  /** Client URLs actually bound (ports resolved when 0 was requested). */
-  readonly clientUrls: string[] = [];
-  readonly metricsUrls: string[] = [];
-  /** Peer URLs actually bound. */
-  readonly peerUrls: string[] = [];
-  private peerListener: PeerListener | undefined;
-  private readonly listeners: ClientListener[] = [];
-  private readonly httpServers: http.Server[] = [];
   private closing: Promise<void> | undefined;
   private corruptChecker: CorruptionChecker | undefined;
 
@@ -67,7 +55,22 @@ export class KvServer {
     private readonly grpcServer: GrpcServer,
     private readonly log: Logger,
     private readonly tls: ResolvedTls,
+    private readonly ports: StartupPorts,
   ) {}
+
+  /** Client URLs actually bound (ports resolved when 0 was requested). */
+  get clientUrls(): string[] {
+    return this.ports.clientUrls;
+  }
+
+  get metricsUrls(): string[] {
+    return this.ports.metricsUrls;
+  }
+
+  /** Peer URLs actually bound. */
+  get peerUrls(): string[] {
+    return this.ports.peerUrls;
+  }
 
   /** Peer TLS settings, resolved and checked at startup, for the peer transport. */
   get peerTls(): PeerTlsConfig {
@@ -109,28 +112,36 @@ export class KvServer {
     const metrics = new ServerMetrics();
     // etcd skips the initial corruption check for a member starting for the first time.
     const initialized = memberInitialized(config);
-    const etcd = await EtcdServer.start({
-      config,
-      logger: log,
-      metrics,
-      unsafeNoFsync: opts.unsafeNoFsync ?? false,
-      revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
-      leaseCheckpointIntervalMs: opts.leaseCheckpointIntervalMs,
-      peerDial: tls.peer.dial,
-      signal: opts.signal,
-    });
+    const ports = new StartupPorts(log);
+    let etcd: EtcdServer;
+    try {
+      await ports.bindPeers(config, tls);
+      await ports.bindClients(config, tls);
+      etcd = await EtcdServer.start({
+        config,
+        logger: log,
+        metrics,
+        unsafeNoFsync: opts.unsafeNoFsync ?? false,
+        revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+        leaseCheckpointIntervalMs: opts.leaseCheckpointIntervalMs,
+        peerDial: tls.peer.dial,
+        signal: opts.signal,
+      });
+    } catch (err) {
+      await ports.close();
+      throw err;
+    }
     log.info('starting etcd server', {
       'local-member-id': idHex(etcd.memberId),
       'local-server-version': SERVER_VERSION,
       'cluster-version': 'to_be_decided',
     });
     const grpcServer = createGrpcServer(etcd, config, log);
-    const kv = new KvServer(etcd, grpcServer, log, tls);
+    const kv = new KvServer(etcd, grpcServer, log, tls, ports);
     etcd.on('fatal', () => void kv.close());
     etcd.on('removed', () => void kv.close().then(() => kv.emitRemoved()));
     try {
-      // Peers must reach this member before any leader can be elected.
-      await kv.listenPeers(config);
+      kv.attachServices(config);
       // Like etcd, a member waits for its peers and a leader as long as it takes (until stopped).
       await etcd.waitLeader(opts.signal);
       log.info('setting up initial cluster version', { 'cluster-version': '3.4' });
@@ -139,13 +150,10 @@ export class KvServer {
       kv.corruptChecker = corruptionCheckerFor(etcd, log, { extraPeers: opts.corruptCheckPeers });
       // etcd refuses to serve a member whose data disagrees with its peers'.
       if (config.initialCorruptCheck && initialized) await kv.corruptChecker.initialCheck();
-      // etcd publishes before it serves clients; only client URLs still to be bound (port 0, tests)
-      // must be bound first so the published URLs are real.
-      const portsKnown = !config.advertiseClientUrls.some((u) => u.port === '0');
-      if (portsKnown) await kv.publishSelf(config, opts.signal);
-      await kv.listen(config);
-      if (!portsKnown) await kv.publishSelf(config, opts.signal);
-      for (const f of kv.readyLogs.splice(0)) f();
+      // etcd publishes before it serves clients (the client ports are bound already, so the published
+      // URLs are real even where port 0 was asked for).
+      await kv.publishSelf(config, opts.signal);
+      ports.serveClients();
       kv.corruptChecker.start(config.corruptCheckTimeMs);
     } catch (err) {
       await kv.close();
@@ -154,79 +162,11 @@ export class KvServer {
     return kv;
   }
 
-  private async listen(config: ServerConfig): Promise<void> {
-    const handler = createHttpHandler(this.etcd, { serveGateway: true });
-    const injector = this.grpcServer;
-    const clientTls = this.tls.client;
-    const isSecure = (url: URL) => url.protocol === 'https:' || url.protocol === 'unixs:';
-    // Each TLS listener gets its own reloader: it swaps that listener's context when files change.
-    const tlsFor = (url: URL): TlsListenerOptions | undefined =>
-      clientTls && isSecure(url)
-        ? {
-            options: clientTls.serverOptions,
-            allowedHostname: clientTls.info.allowedHostname,
-            log: this.log,
-            refresh: tlsReloader(clientTls.info, (err) =>
-              this.log.warn('failed to reload client TLS files; keeping the previous ones', {
-                error: err.message,
-              }),
-            ),
-          }
-        : undefined;
-    if (clientTls && config.listenClientUrls.some(isSecure)) {
-      this.log.info('starting with client TLS', {
-        'tls-info': describeTlsInfo(clientTls.info),
-        'cipher-suites': clientTls.info.cipherSuites,
-      });
-    }
-    for (const url of config.listenClientUrls) {
-      const secure = tlsFor(url);
-      // Under --client-cert-auth etcd's gateway refuses callers whose certificate has a CN (see guard).
-      const guarded =
-        secure && clientTls?.info.clientCertAuth
-          ? rejectGatewayCommonName(handler, () => this.etcd.auth.isEnabled())
-          : handler;
-      const httpServer = http.createServer(guarded);
-      httpServer.keepAliveTimeout = 30_000;
-      this.httpServers.push(httpServer);
-      const listener = new ClientListener({ grpc: injector, http: httpServer, tls: secure });
-      this.listeners.push(listener);
-      const host = url.hostname.replace(/^\[|\]$/g, '');
-      const port = await listener.listen(Number(url.port), host === 'localhost' ? '127.0.0.1' : host);
-      const bound = `${url.protocol}//${url.hostname}:${port}`;
-      this.clientUrls.push(bound);
-      // Logged once the member has published itself (etcd serves clients only after that).
-      this.readyLogs.push(() => {
-        this.log.info('ready to serve client requests');
-        if (secure) {
-          this.log.info('serving client traffic securely', { address: `${url.hostname}:${port}` });
-        } else {
-          this.log.info('serving client traffic insecurely; this is strongly discouraged!', {
-            address: `${url.hostname}:${port}`,
-          });
-        }
-      });
-    }
-    for (const url of config.listenMetricsUrls) {
-      const httpServer = http.createServer(createHttpHandler(this.etcd, { serveGateway: false }));
-      this.httpServers.push(httpServer);
-      // etcd serves https:// metrics URLs with the client TLS settings.
-      const listener = new ClientListener({ http: httpServer, tls: tlsFor(url) });
-      this.listeners.push(listener);
-      const port = await listener.listen(
-        Number(url.port),
-        url.hostname === 'localhost' ? '127.0.0.1' : url.hostname,
-      );
-      this.metricsUrls.push(`${url.protocol}//${url.hostname}:${port}`);
-      this.log.info('serving metrics', { address: `${url.protocol}//${url.hostname}:${port}/metrics` });
-    }
-  }
-
-  /** Serves the peer URLs: raft's transport plus etcd's other peer routes (members, leases, version). */
-  private async listenPeers(config: ServerConfig): Promise<void> {
+  /** What the bound ports serve: the gateway, gRPC, metrics and etcd's peer routes. */
+  private attachServices(config: ServerConfig): void {
     const lease = new LeaseApi(this.etcd);
     const cluster = new ClusterApi(this.etcd, config.strictReconfigCheck);
-    const handler = createPeerHandler({
+    const peer = createPeerHandler({
       etcd: this.etcd,
       renewLease: async (id) => {
         const ttl = lease.renewLocal(id);
@@ -240,16 +180,14 @@ export class KvServer {
       },
       promoteMember: (id) => cluster.promoteOnLeader(id),
     });
-    const peerTls = this.tls.peer;
-    this.peerListener = await createPeerListener(config.listenPeerUrls, peerTls.server, handler, {
-      allowedCn: peerTls.allowedCn,
-      allowedHostname: peerTls.allowedHostname,
-      logger: this.log,
+    this.ports.attach({
+      http: createHttpHandler(this.etcd, { serveGateway: true }),
+      metricsHttp: createHttpHandler(this.etcd, { serveGateway: false }),
+      grpc: this.grpcServer,
+      peer,
+      authEnabled: () => this.etcd.auth.isEnabled(),
     });
-    this.peerUrls.push(...this.peerListener.urls);
-    for (const url of this.peerListener.urls) {
-      this.log.info('serving peer traffic', { address: url, secure: url.startsWith('https:') });
-    }
+    this.ports.logPeers();
   }
 
   /** Client URLs this member advertises (ports resolved when 0 was asked for). */
@@ -269,7 +207,6 @@ export class KvServer {
   }
 
   private removedHandlers: Array<() => void> = [];
-  private readonly readyLogs: Array<() => void> = [];
 
   /** Called once this member has stopped because it was removed from the cluster. */
   onRemoved(f: () => void): void {
@@ -285,7 +222,7 @@ export class KvServer {
     this.closing ??= (async () => {
       this.log.info('closing etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
       // Stop accepting; connections get a short grace period (in-flight unary calls finish).
-      const listenersClosed = Promise.all(this.listeners.map((l) => l.close(1500)));
+      const listenersClosed = Promise.all(this.ports.listeners.map((l) => l.close(1500)));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
           this.grpcServer.forceShutdown();
@@ -296,11 +233,11 @@ export class KvServer {
           resolve();
         });
       });
-      for (const l of this.listeners) l.destroyAll();
+      for (const l of this.ports.listeners) l.destroyAll();
       await listenersClosed;
       await this.corruptChecker?.stop();
       await this.etcd.stop();
-      await this.peerListener?.close();
+      await this.ports.peerListener?.close();
       this.log.info('closed etcd server', { name: this.etcd.cfg.name, 'data-dir': this.etcd.cfg.dataDir });
     })();
     return this.closing;

@@ -2,11 +2,12 @@
  * Three (then four) in-process members over real loopback sockets: the server core's cluster paths that
  * the e2e suite drives through etcdctl, checked here call by call — forwarded proposals, ReadIndex on a
  * follower, lease keep-alive and TimeToLive forwarded to the leader, MoveLeader, a member that joins
- * with `--initial-cluster-state existing`, learner refusal and promotion, and member attributes that
- * survive a restart.
+ * with `--initial-cluster-state existing`, learner refusal and promotion, member attributes that
+ * survive a restart, and ports bound before a member has a leader (a connection made meanwhile is
+ * served once it is ready).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,9 +104,48 @@ beforeAll(async () => {
     });
   }
   const ic = clusterString(members);
-  await Promise.all(members.map((m) => start(m, ic, 'new')));
+  // m0 alone first: it cannot have a leader, yet its ports are bound (before it dials its peers, as
+  // etcd binds them), and a client connection made now is served once the cluster is up.
+  const first = start(members[0]!, ic, 'new');
+  const m0 = members[0]!;
+  await until(async () => (await canConnect(m0.client)) && (await canConnect(m0.peer)), 'ports of m0 bound');
+  early.bound = true;
+  early.answer = heldRequest(m0.client, '/version');
+  await new Promise((r) => setTimeout(r, 300));
+  early.answeredBeforePeers = early.answered;
+  await Promise.all([first, ...members.slice(1).map((m) => start(m, ic, 'new'))]);
   await until(() => members.every((m) => m.server!.etcd.leaderId !== 0n), 'a leader on every member');
 }, 30_000);
+
+/** What m0's ports did before its peers started (see beforeAll). */
+const early = { bound: false, answered: false, answeredBeforePeers: true, answer: Promise.resolve('') };
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const sock = netConnect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      ok(true);
+    });
+    sock.once('error', () => ok(false));
+  });
+}
+
+/** An HTTP/1.1 GET over a raw socket; resolves with the whole response once the server answers. */
+function heldRequest(port: number, path: string): Promise<string> {
+  return new Promise((ok, fail) => {
+    const sock = netConnect(port, '127.0.0.1');
+    let text = '';
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => {
+      early.answered = true;
+      text += d;
+    });
+    sock.once('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    sock.once('end', () => ok(text));
+    sock.once('error', fail);
+  });
+}
 
 afterAll(async () => {
   await Promise.all(members.map((m) => m.server?.close()));
@@ -113,6 +153,14 @@ afterAll(async () => {
 }, 30_000);
 
 describe('a 3-member cluster in one process', () => {
+  it("binds a member's ports before it has a leader and serves a connection made meanwhile once ready", async () => {
+    expect(early.bound).toBe(true);
+    expect(early.answeredBeforePeers).toBe(false);
+    const answer = await early.answer;
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('"etcdserver":"3.4');
+  });
+
   it('agrees on one leader and lists every member with its name and client URL', async () => {
     const leads = new Set(members.map((m) => m.server!.etcd.leaderId));
     expect(leads.size).toBe(1);

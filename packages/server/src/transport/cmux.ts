@@ -74,13 +74,15 @@ export class ClientListener {
   readonly server: net.Server;
   /** Every open connection (an http.Server that never listen()ed does not track them itself). */
   private readonly sockets = new Set<net.Socket>();
+  /** While held (see {@link ClientListener.hold}): the routing of each connection accepted meanwhile. */
+  private held: Array<() => void> | undefined;
 
   constructor(private readonly opts: ClientListenerOptions) {
     const secure = opts.tls;
     if (secure) {
       const server = tls.createServer(
         { ...secure.options, ALPNProtocols: opts.grpc ? ALPN_WITH_GRPC : ALPN_HTTP_ONLY, noDelay: true },
-        (socket) => this.routeTls(socket, secure),
+        (socket) => this.dispatch(socket, () => this.routeTls(socket, secure)),
       );
       // Track the raw TCP sockets: destroying one also ends a TLS session (or handshake) riding on it.
       // Prepended, so it runs before tls.Server wraps the socket: changed files apply to this connection.
@@ -100,7 +102,7 @@ export class ClientListener {
     } else {
       this.server = net.createServer({ noDelay: true }, (socket) => {
         this.track(socket);
-        this.route(socket);
+        this.dispatch(socket, () => this.route(socket));
       });
     }
   }
@@ -114,6 +116,43 @@ export class ClientListener {
         this.server.off('error', onError);
         resolve((this.server.address() as net.AddressInfo).port);
       });
+    });
+  }
+
+  /**
+   * Accepts connections from now on but leaves them unserved (their bytes wait in the socket) until
+   * {@link ClientListener.serve}. A member binds its ports at startup, as etcd does, and serves clients
+   * once it has a leader and has published itself; connections made meanwhile are served then.
+   *
+   * @example
+   * ```ts
+   * listener.hold();
+   * await listener.listen(2379, '127.0.0.1');
+   * // ... later, once ready:
+   * listener.serve();
+   * ```
+   */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Routes the connections accepted while held, and every later one at once. */
+  serve(): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const route of held) route();
+  }
+
+  /** Routes `socket` now, or when {@link ClientListener.serve} is called if the listener is held. */
+  private dispatch(socket: net.Socket, route: () => void): void {
+    if (!this.held) {
+      route();
+      return;
+    }
+    // Nothing reads a held socket, but a reset must not become an unhandled 'error'.
+    socket.on('error', () => socket.destroy());
+    this.held.push(() => {
+      if (!socket.destroyed) route();
     });
   }
 
