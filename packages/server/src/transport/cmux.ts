@@ -27,6 +27,10 @@ const DECIDE_BYTES = 4;
 const HTTP1_REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/\d\.\d\r?\n/;
 /** The longest first line we wait for before deciding (Node's own HTTP header limit is 16 KiB). */
 const MAX_FIRST_LINE = 16 * 1024;
+/** Connections a held listener keeps at most (Node's default listen backlog); more are closed. */
+const MAX_HELD = 511;
+/** Bytes read from one held connection before it is paused. */
+const MAX_HELD_BYTES = 64 * 1024;
 /** A connection that has not sent enough to be routed within this is closed (etcd: no limit). */
 export const ROUTE_TIMEOUT_MS = 10_000;
 
@@ -75,7 +79,7 @@ export class ClientListener {
   /** Every open connection (an http.Server that never listen()ed does not track them itself). */
   private readonly sockets = new Set<net.Socket>();
   /** While held (see {@link ClientListener.hold}): the routing of each connection accepted meanwhile. */
-  private held: Array<() => void> | undefined;
+  private held: Set<() => void> | undefined;
 
   constructor(private readonly opts: ClientListenerOptions) {
     const secure = opts.tls;
@@ -133,12 +137,12 @@ export class ClientListener {
    * ```
    */
   hold(): void {
-    this.held ??= [];
+    this.held ??= new Set();
   }
 
   /** Routes the connections accepted while held, and every later one at once. */
   serve(): void {
-    const held = this.held ?? [];
+    const held = [...(this.held ?? [])];
     this.held = undefined;
     for (const route of held) route();
   }
@@ -149,11 +153,41 @@ export class ClientListener {
       route();
       return;
     }
-    // Nothing reads a held socket, but a reset must not become an unhandled 'error'.
-    socket.on('error', () => socket.destroy());
-    this.held.push(() => {
-      if (!socket.destroyed) route();
-    });
+    if (this.held.size >= MAX_HELD) {
+      // Like a full listen backlog: a member that waits long for its peers does not pile up sockets.
+      socket.destroy();
+      return;
+    }
+    // Read while held, so a client that gives up is seen (its socket closed, not left in CLOSE_WAIT
+    // until the member is ready); what it sent is put back for the route. Past MAX_HELD_BYTES the
+    // socket is paused, and TCP flow control holds the client.
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      bytes += chunk.length;
+      if (bytes >= MAX_HELD_BYTES) socket.pause();
+    };
+    const onEnd = () => socket.destroy();
+    socket.on('data', onData);
+    socket.on('end', onEnd);
+    socket.on('error', onEnd);
+    const held = this.held;
+    const release = () => {
+      held.delete(release);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('error', onEnd);
+      socket.off('close', forget);
+      if (socket.destroyed) return;
+      // Synchronously up to the route's own listeners: nothing is emitted in between.
+      if (chunks.length > 0) socket.unshift(Buffer.concat(chunks));
+      if (socket.isPaused()) socket.resume();
+      route();
+    };
+    const forget = () => held.delete(release);
+    socket.on('close', forget);
+    held.add(release);
   }
 
   /**
