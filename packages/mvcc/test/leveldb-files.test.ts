@@ -281,44 +281,36 @@ async function tableBytes(path: string): Promise<number> {
 describe('table reader', () => {
   it('reads uncompressed tables entry for entry as LevelDB does', async () => {
     const { path, db, expected, liveBytes } = await classicDb(false, true);
-    try {
-      const live = await readLiveFiles(path);
-      expect(live.levels.flat().length).toBeGreaterThan(1);
-      // Compressible values, stored as they are: compression is off.
-      expect(await tableBytes(path)).toBeGreaterThan(liveBytes);
-      const got = (
-        await collect(mergeTables(path, live.levels, new Uint8Array(0), new Uint8Array([0xff])))
-      ).flat();
-      expect(asHex(got)).toEqual(expected);
-    } finally {
-      await db.close();
-    }
+    // Closed first: LevelDB's background compaction would otherwise delete tables while they are read.
+    await db.close();
+    const live = await readLiveFiles(path);
+    expect(live.levels.flat().length).toBeGreaterThan(1);
+    // Compressible values, stored as they are: compression is off.
+    expect(await tableBytes(path)).toBeGreaterThan(liveBytes);
+    const got = (
+      await collect(mergeTables(path, live.levels, new Uint8Array(0), new Uint8Array([0xff])))
+    ).flat();
+    expect(asHex(got)).toEqual(expected);
   });
 
   it('reads snappy-compressed tables entry for entry as LevelDB does', async () => {
     const { path, db, expected, liveBytes } = await classicDb(true, true);
-    try {
-      const live = await readLiveFiles(path);
-      // The blocks are compressed: the tables hold far less than the values.
-      expect(await tableBytes(path)).toBeLessThan(liveBytes / 4);
-      const got = (
-        await collect(mergeTables(path, live.levels, new Uint8Array(0), new Uint8Array([0xff])))
-      ).flat();
-      expect(asHex(got)).toEqual(expected);
-    } finally {
-      await db.close();
-    }
+    // Closed first: LevelDB's background compaction would otherwise delete tables while they are read.
+    await db.close();
+    const live = await readLiveFiles(path);
+    // The blocks are compressed: the tables hold far less than the values.
+    expect(await tableBytes(path)).toBeLessThan(liveBytes / 4);
+    const got = (
+      await collect(mergeTables(path, live.levels, new Uint8Array(0), new Uint8Array([0xff])))
+    ).flat();
+    expect(asHex(got)).toEqual(expected);
   });
 
   it('raises a typed checksum error for a corrupted block byte, and a format error for a bad footer', async () => {
     const { path, db } = await classicDb(false, false);
-    let table: string;
-    try {
-      const live = await readLiveFiles(path);
-      table = join(path, tableFileName(live.levels.flat()[0]!.number));
-    } finally {
-      await db.close();
-    }
+    await db.close(); // no background compaction deletes the table while it is copied
+    const live = await readLiveFiles(path);
+    const table = join(path, tableFileName(live.levels.flat()[0]!.number));
     const dir = await tempDir('corrupt');
     const copy = join(dir, '000001.ldb');
     await copyFile(table, copy);
