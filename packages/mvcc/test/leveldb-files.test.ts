@@ -7,6 +7,7 @@
  */
 import { copyFile, mkdir, readdir, readFile, rename, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { seededRandom } from '@kv/raft';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
 import { maskedCrc32c } from '../src/backend/leveldb-files/coding.js';
@@ -25,17 +26,8 @@ import { collect, enc, removeTempDirs, tempDir } from './helpers/engines.js';
 
 afterAll(removeTempDirs);
 
-/** Small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (mulberry32, @kv/raft's), so a failing seed can be replayed. */
+const rng = seededRandom;
 
 const BUCKETS = ['a', 'key', 'meta'];
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');

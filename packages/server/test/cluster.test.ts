@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/config/parse.js';
 import { KvServer } from '../src/embed.js';
 import { Logger } from '../src/log/logger.js';
-import { b, call, connect, s } from './helpers.js';
+import { b, call, connect, rawGet, s, sleep } from './helpers.js';
 
 const freePort = (): Promise<number> =>
   new Promise((ok, fail) => {
@@ -110,15 +110,18 @@ beforeAll(async () => {
   const m0 = members[0]!;
   await until(async () => (await canConnect(m0.client)) && (await canConnect(m0.peer)), 'ports of m0 bound');
   early.bound = true;
-  early.answer = heldRequest(m0.client, '/version');
-  await new Promise((r) => setTimeout(r, 300));
-  early.answeredBeforePeers = early.answered;
+  early.request = rawGet(m0.client, '/version');
+  await sleep(300);
+  early.answeredBeforePeers = early.request.text() !== '';
   await Promise.all([first, ...members.slice(1).map((m) => start(m, ic, 'new'))]);
   await until(() => members.every((m) => m.server!.etcd.leaderId !== 0n), 'a leader on every member');
 }, 30_000);
 
 /** What m0's ports did before its peers started (see beforeAll). */
-const early = { bound: false, answered: false, answeredBeforePeers: true, answer: Promise.resolve('') };
+const early: { bound: boolean; answeredBeforePeers: boolean; request?: ReturnType<typeof rawGet> } = {
+  bound: false,
+  answeredBeforePeers: true,
+};
 
 function canConnect(port: number): Promise<boolean> {
   return new Promise((ok) => {
@@ -131,22 +134,6 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-/** An HTTP/1.1 GET over a raw socket; resolves with the whole response once the server answers. */
-function heldRequest(port: number, path: string): Promise<string> {
-  return new Promise((ok, fail) => {
-    const sock = netConnect(port, '127.0.0.1');
-    let text = '';
-    sock.setEncoding('latin1');
-    sock.on('data', (d: string) => {
-      early.answered = true;
-      text += d;
-    });
-    sock.once('connect', () => sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
-    sock.once('end', () => ok(text));
-    sock.once('error', fail);
-  });
-}
-
 afterAll(async () => {
   await Promise.all(members.map((m) => m.server?.close()));
   rmSync(root, { recursive: true, force: true });
@@ -156,7 +143,8 @@ describe('a 3-member cluster in one process', () => {
   it("binds a member's ports before it has a leader and serves a connection made meanwhile once ready", async () => {
     expect(early.bound).toBe(true);
     expect(early.answeredBeforePeers).toBe(false);
-    const answer = await early.answer;
+    await early.request!.closed;
+    const answer = early.request!.text();
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(answer).toContain('"etcdserver":"3.4');
   });

@@ -8,6 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientListener } from '../src/transport/cmux.js';
+import { rawGet, sleep } from './helpers.js';
 
 const listeners: ClientListener[] = [];
 afterEach(async () => {
@@ -25,24 +26,10 @@ async function heldListener(): Promise<{ listener: ClientListener; port: number 
   return { listener, port: await listener.listen(0, '127.0.0.1') };
 }
 
-/** Opens a socket, writes `request`, collects everything until the server closes. */
-function exchange(port: number, request: string): { text: () => string; closed: Promise<void> } {
-  let text = '';
-  const sock = net.connect(port, '127.0.0.1', () => sock.write(request));
-  sock.setEncoding('latin1');
-  sock.on('data', (d: string) => {
-    text += d;
-  });
-  sock.on('error', () => undefined);
-  return { text: () => text, closed: new Promise((ok) => sock.on('close', () => ok())) };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 describe('a held client listener', () => {
   it('serves a request sent while held, once serve() is called', async () => {
     const { listener, port } = await heldListener();
-    const c = exchange(port, 'GET /early HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const c = rawGet(port, '/early');
     await sleep(200);
     expect(c.text()).toBe('');
     listener.serve();
@@ -50,7 +37,7 @@ describe('a held client listener', () => {
     expect(c.text()).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(c.text()).toContain('served /early');
     // Later connections are served at once.
-    const late = exchange(port, 'GET /late HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const late = rawGet(port, '/late');
     await late.closed;
     expect(late.text()).toContain('served /late');
   });

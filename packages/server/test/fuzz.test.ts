@@ -27,6 +27,7 @@ import {
   MaintenanceService,
   WatchService,
 } from '@kv/client/api';
+import { seededRandom } from '@kv/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StartedServer, startServer } from '../src/index.js';
 import { frame, RawGrpcClient, type RawOutcome } from './raw-grpc.js';
@@ -126,20 +127,9 @@ const TEMPLATES: Record<string, unknown> = {
   '/v3electionpb.Election/Resign': { leader: { name: B('fz-el'), key: B('fz-el/1'), rev: 1, lease: 7777n } },
 };
 
-/** mulberry32: a small deterministic PRNG, so a failure replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+// mulberry32 (@kv/raft's seeded PRNG), so a failure replays exactly.
 const SEED = 0x6b76_2026;
-const rand = prng(SEED);
+const rand = seededRandom(SEED);
 const int = (n: number) => Math.floor(rand() * n);
 const randomBytes = (n: number) => Buffer.from(Array.from({ length: n }, () => int(256)));
 

@@ -1,4 +1,5 @@
 /** Test helpers: promisified grpc-js clients built from the generated service definitions. */
+import * as net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import {
   ClusterService,
@@ -83,4 +84,21 @@ export function readSnapshot(maintenance: Any): Promise<Buffer> {
     stream.on('end', () => resolve(Buffer.concat(chunks)));
     stream.on('error', reject);
   });
+}
+
+/**
+ * An HTTP/1.1 `GET path` with `Connection: close` over a raw loopback socket: `text()` is what has
+ * arrived so far, `closed` resolves when the socket closes (the whole answer is in by then).
+ */
+export function rawGet(port: number, path: string): { text: () => string; closed: Promise<void> } {
+  let text = '';
+  const sock = net.connect(port, '127.0.0.1', () =>
+    sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+  );
+  sock.setEncoding('latin1');
+  sock.on('data', (d: string) => {
+    text += d;
+  });
+  sock.on('error', () => undefined);
+  return { text: () => text, closed: new Promise((ok) => sock.on('close', () => ok())) };
 }
