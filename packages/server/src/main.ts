@@ -83,8 +83,9 @@ async function main(): Promise<void> {
     server.etcd.on('fatal', () => {
       process.exitCode = 1;
     });
-    // Returns V8's grown heap to the OS after load stops (RSS; docs/benchmarks.md "Memory and restart").
-    startIdleHeapTrim(log);
+    // Returns V8's grown heap to the OS after load stops (RSS; docs/benchmarks.md "Memory and restart"),
+    // and after the start itself (replaying the WAL and loading the key index grow the heap too).
+    startIdleHeapTrim(log, { trimSoon: true });
   } catch (err) {
     if (stopping) process.exit(0);
     log.error('failed to start kv-server', { error: err });

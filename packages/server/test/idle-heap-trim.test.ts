@@ -2,9 +2,12 @@
  * The idle heap trimmer (src/runtime/idle-heap-trim.ts): the pure decision, and a real trimmer on this
  * process's event loop running V8's real full collection once per idle period.
  */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { Logger } from '../src/log/logger.js';
-import { fullGcFunction, nextTrimState, startIdleHeapTrim } from '../src/runtime/idle-heap-trim.js';
+import { gcFunctions, nextTrimState, startIdleHeapTrim } from '../src/runtime/idle-heap-trim.js';
 
 const MiB = 1024 * 1024;
 const opts = { idleMs: 10_000, repeatMs: 1000, maxUtilization: 0.05, minSlackBytes: 64 * MiB, maxTrims: 3 };
@@ -57,12 +60,19 @@ describe('startIdleHeapTrim', () => {
   it('runs a real full collection on an idle loop and logs it', async () => {
     const lines: string[] = [];
     const log = new Logger('info', { write: (l: string) => lines.push(l) });
-    const realGc = fullGcFunction();
+    const realGc = gcFunctions();
     let calls = 0;
-    const stop = startIdleHeapTrim(log, { idleMs: 100, checkMs: 20, minSlackBytes: 0 }, () => {
-      calls++;
-      realGc();
-    });
+    const stop = startIdleHeapTrim(
+      log,
+      { idleMs: 100, checkMs: 20, minSlackBytes: 0 },
+      {
+        full: () => {
+          calls++;
+          realGc.full();
+        },
+        young: realGc.young,
+      },
+    );
     try {
       // (Once per idle period is the pure decision's job, tested above: here the test runner's own
       // activity may end an idle period, so only the first collection is awaited.)
@@ -74,5 +84,53 @@ describe('startIdleHeapTrim', () => {
     const line = JSON.parse(lines.find((l) => l.includes('released unused heap'))!);
     expect(line.level).toBe('info');
     expect(line['heap-total-after']).toBeGreaterThan(0);
+  });
+  it('with trimSoon, trims on the first quiet check after the start (the start was the load)', async () => {
+    let calls = 0;
+    const log = new Logger('info', { write: () => undefined });
+    const stop = startIdleHeapTrim(
+      log,
+      { idleMs: 60_000, checkMs: 20, minSlackBytes: 0, maxYoungCollections: 0, trimSoon: true },
+      { full: () => calls++, young: () => undefined },
+    );
+    try {
+      for (let i = 0; i < 250 && calls === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      // Without trimSoon the first trim would come after 60 s of quiet.
+      expect(calls).toBe(1);
+    } finally {
+      stop();
+    }
+  });
+});
+
+describe('young generation release', () => {
+  it("shrinks a grown young generation on the first trim after a load (real V8, kv-server's flags)", () => {
+    // A child with bin/kv-server's young-generation flag: a second of allocation grows the young
+    // generation to its maximum (2 x 64 MiB), then the loop goes quiet and the trimmer runs once.
+    const dist = join(import.meta.dirname, '..', 'dist', 'runtime');
+    const script = `
+      import { startIdleHeapTrim } from ${JSON.stringify(pathToFileURL(join(dist, 'idle-heap-trim.js')).href)};
+      import { Logger } from ${JSON.stringify(pathToFileURL(join(dist, '..', 'log', 'logger.js')).href)};
+      let keep = [];
+      const until = Date.now() + 1000;
+      while (Date.now() < until) for (let i = 0; i < 1e5; i++) { keep.push({ i, s: 'k' + i }); if (keep.length > 2e5) keep = []; }
+      keep = [];
+      const stop = startIdleHeapTrim(new Logger('info', { write: (line) => {
+        if (!line.includes('released unused heap')) return;
+        stop();
+        process.stdout.write(line, () => process.exit(0));
+      } }), { idleMs: 300, checkMs: 50, minSlackBytes: 0 });
+      setTimeout(() => {}, 10_000);
+    `;
+    const r = spawnSync(
+      process.execPath,
+      ['--max-semi-space-size=64', '--expose-gc', '--input-type=module', '-e', script],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(r.stderr).toBe('');
+    const line = JSON.parse(r.stdout.trim());
+    expect(line['young-before']).toBeGreaterThanOrEqual(64 * MiB);
+    expect(line['young-after']).toBeLessThan(line['young-before'] / 2);
+    expect(line['young-collections']).toBeGreaterThan(0);
   });
 });
