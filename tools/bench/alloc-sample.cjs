@@ -5,6 +5,8 @@
  * First SIGUSR2: starts V8's sampling heap profiler (every 4 KiB on average, objects later collected by
  * minor and major GCs kept). Second SIGUSR2: stops it and writes the profile to
  * $KV_ALLOC_PROFILE (default /tmp/kv-alloc.heapprofile). Read it with tools/bench/alloc-report.mjs.
+ * KV_ALLOC_LIVE=1 leaves out objects young-generation collections freed: what is left is what scavenges
+ * copied and promoted (retention), whether a later full collection freed it or not.
  */
 const inspector = require('node:inspector');
 const { writeFileSync } = require('node:fs');
@@ -18,7 +20,7 @@ process.on('SIGUSR2', () => {
     sampling = true;
     session.post('HeapProfiler.startSampling', {
       samplingInterval: 4096,
-      includeObjectsCollectedByMinorGC: true,
+      includeObjectsCollectedByMinorGC: !process.env.KV_ALLOC_LIVE,
       includeObjectsCollectedByMajorGC: true,
     });
     process.stderr.write('ALLOC sampling started\n');
