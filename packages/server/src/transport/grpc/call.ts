@@ -65,6 +65,8 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
   private done = false;
   private isCancelled = false;
   private readonly reader: MessageReader;
+  /** The request headers, kept by the call: its stream lets go of them when it closes. */
+  private readonly requestHeaders: HeaderMap;
 
   constructor(
     readonly stream: H2Stream,
@@ -73,6 +75,7 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
     maxReceiveLength: number,
   ) {
     super();
+    this.requestHeaders = stream.headers;
     this.reader = new MessageReader(maxReceiveLength, stream.headers['grpc-encoding']);
     stream.onClose = () => {
       if (this.done) return;
@@ -92,7 +95,7 @@ export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {
 
   /** The request metadata (HTTP/2 headers). */
   get metadata(): CallMetadata {
-    this.metadataView ??= new CallMetadata(this.stream.headers);
+    this.metadataView ??= new CallMetadata(this.requestHeaders);
     return this.metadataView;
   }
 

@@ -41,7 +41,7 @@ import {
   u32,
 } from './h2-frame.js';
 import { GRPC_DEFAULT_MIN_PING_MS, H2_DEFAULTS, type H2Limits, RateBudget } from './h2-limits.js';
-import { encodeFields, type HeaderMap, HpackDecoder, HpackError } from './hpack.js';
+import { EMPTY_HEADERS, encodeFields, type HeaderMap, HpackDecoder, HpackError } from './hpack.js';
 import { OUTPUT_BUFFER_BYTES, releaseOutputBuffer, takeOutputBuffer } from './output-pool.js';
 
 /** A stream's write() reports back-pressure once this much of its data waits for flow control. */
@@ -110,7 +110,8 @@ export class H2Stream {
   constructor(
     readonly conn: H2Connection,
     readonly id: number,
-    readonly headers: HeaderMap,
+    /** The request headers; empty once the stream is closed (see H2Connection's `forget`). */
+    public headers: HeaderMap,
     recvWindow: number,
   ) {
     this.window = conn.peerInitialWindow;
@@ -484,9 +485,22 @@ export class H2Connection {
     this.maybeEnd();
   }
 
-  /** The stream is closed: drop it, and give the connection window it still held back. */
+  /**
+   * The stream is closed: drop it, and give the connection window it still held back. A caller that
+   * still has to tell the handler (`onClose`) takes the callback first.
+   */
   private forget(s: H2Stream): void {
     this.streams.delete(s.id);
+    // Let go of the handler's callbacks (and through them its call, request and response), the
+    // request headers and the trailers. Why: a closed stream can still be pointed at from garbage
+    // that a young-generation collection treats as live (old-generation objects that died since the
+    // last full collection, such as a hash table's dropped backing store), and then everything the
+    // stream points to is copied and promoted too. Under 100 clients answered asynchronously, 20 % of
+    // all allocation survived each scavenge and scavenges paused the loop for 20-38 ms; with this,
+    // 4 % and ~4 ms (docs/benchmarks.md "Session 9").
+    s.onData = s.onEnd = s.onClose = s.onDrain = undefined;
+    s.headers = EMPTY_HEADERS;
+    s.pendingTrailers = undefined;
     // A reset stream's unsent data goes with it.
     this.queuedBytes -= s.queued;
     s.queue = [];
@@ -1061,10 +1075,11 @@ export class H2Connection {
       this.cheap('RST_STREAM');
       return;
     }
+    const onClose = s.onClose; // forget() lets go of the stream's callbacks
     this.forget(s);
     if (!s.localEnded) {
       s.localEnded = true;
-      s.onClose?.();
+      onClose?.();
       // Rapid reset (CVE-2023-44487): streams opened and reset before we answered cost handler work
       // with nothing to show. A stream we already answered is an ordinary cancel: clientv3's
       // KeepAliveOnce opens a LeaseKeepAlive stream, reads one response and cancels it, thousands of
@@ -1083,10 +1098,11 @@ export class H2Connection {
     this.sendReset(id, code);
     const s = this.streams.get(id);
     if (s) {
+      const onClose = s.onClose; // forget() lets go of the stream's callbacks
       this.forget(s);
       if (!s.localEnded) {
         s.localEnded = true;
-        s.onClose?.();
+        onClose?.();
       }
       this.maybeEnd();
     }

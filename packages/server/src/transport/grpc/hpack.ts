@@ -93,7 +93,8 @@ const CONNECTION_SPECIFIC = new Set([
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
 
 const EMPTY_BLOCK = Buffer.alloc(0);
-const EMPTY_HEADERS: HeaderMap = Object.create(null);
+/** An empty header map that nothing may add to (the decoder's idle state, a closed stream's headers). */
+export const EMPTY_HEADERS: HeaderMap = Object.freeze(Object.create(null)) as HeaderMap;
 
 /** One connection's decoder: the dynamic table the client's encoder mirrors. */
 export class HpackDecoder {
