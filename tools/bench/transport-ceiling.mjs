@@ -42,8 +42,23 @@ if (mode === 'grpcjs') {
     join(root, 'packages', 'server', 'dist', 'transport', 'grpc', 'server.js')
   );
   const server = new GrpcServer({ maxReceiveMessageLength: 4 << 20 });
+  // KV_TC_ANSWER: answer Range in the read callback (sync, the default) or later, as real handlers do
+  // (tools/bench/gc-survival.sh compares what survives the young-generation collections).
+  const how = process.env.KV_TC_ANSWER ?? 'sync';
+  const answer =
+    how === 'micro'
+      ? (cb) => Promise.resolve().then(() => cb(null, range))
+      : how === 'async'
+        ? (cb) =>
+            (async () => {
+              await null;
+              return range;
+            })().then((r) => cb(null, r))
+        : how === 'immediate'
+          ? (cb) => setImmediate(() => cb(null, range))
+          : (cb) => cb(null, range);
   server.addService(api.KVService, {
-    range: (_call, cb) => cb(null, range),
+    range: (_call, cb) => answer(cb),
     put: (_call, cb) => cb(null, { header }),
   });
   await server.listen(port, '127.0.0.1');
