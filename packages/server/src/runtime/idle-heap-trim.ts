@@ -52,7 +52,8 @@ export interface IdleTrimOptions {
   /**
    * Count the time before the start as idle, so the first quiet check may trim (default false). For a
    * start right after a burst of allocation that is over, such as a server's own startup (WAL replay,
-   * key index load): RSS 1 s after a restart with 200 000 keys was 1.7x etcd's without it.
+   * key index load): 1 s after a restart with 200 000 keys, RSS was 128 MiB when the first check found
+   * the loop quiet, against 262-273 MiB without it (docs/benchmarks.md "Session 9").
    */
   trimSoon?: boolean;
 }
