@@ -7,9 +7,9 @@
  * server never triggers: after loading 200 000 keys kv-server stayed at ~340-420 MiB RSS with 40 MiB of
  * live heap (docs/benchmarks.md "Memory and restart"). One full collection once the event loop has been
  * nearly idle for a while (1 s) releases the old generation's garbage; it costs one pause of tens of
- * milliseconds at a moment when there is (almost) nothing to delay. One or two more follow 4 s of idle
- * time apart while much of the heap is still unused (at most `maxTrims` per idle period), then none until
- * the loop has been busy again.
+ * milliseconds at a moment when there is (almost) nothing to delay. One or two more follow after 4 s more
+ * of idle time each (~6 s apart: the 2 s after a trim are not judged) while much of the heap is still
+ * unused (at most `maxTrims` per idle period), then none until the loop has been busy again.
  *
  * The young generation: V8 shrinks it only at a collection whose sampled allocation rate is low (below
  * ~1 KB/ms, and not zero). It keeps the rates of the last ~10 collections and looks back over 5 s, so a
