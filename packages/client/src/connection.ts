@@ -200,6 +200,8 @@ interface Endpoint {
 
 /** How long an endpoint that failed to connect is moved to the back of the rotation. */
 const DOWN_PENALTY_MS = 5000;
+/** gRPC-go's text for an expired context, which etcd and the client both use for a passed deadline. */
+const DEADLINE_TEXT = 'context deadline exceeded';
 
 const textOf = (v: Buffer | string | undefined): Buffer | null =>
   v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v;
@@ -337,8 +339,7 @@ export class Connection {
       const deadline = Math.min(dialDeadline, budget?.deadline ?? dialDeadline);
       ep.ready = new Promise<void>((resolve, reject) => {
         client.waitForReady(deadline, (err) => {
-          if (err)
-            reject(new DeadlineExceededError('context deadline exceeded', GrpcStatus.DEADLINE_EXCEEDED));
+          if (err) reject(new DeadlineExceededError(DEADLINE_TEXT, GrpcStatus.DEADLINE_EXCEEDED));
           else resolve();
         });
       });
@@ -448,6 +449,14 @@ export class Connection {
         return await this.sendUnary(client, def, req, md, budget);
       } catch (e) {
         last = toKvError(e);
+        // The server saw the deadline we sent (grpc-timeout) pass first: etcd answers with its context's
+        // error, UNKNOWN "context deadline exceeded", a moment before our own timer would fire.
+        if (
+          budget.deadline !== undefined &&
+          last.code === GrpcStatus.UNKNOWN &&
+          last.message === DEADLINE_TEXT
+        )
+          throw new DeadlineExceededError(DEADLINE_TEXT, GrpcStatus.DEADLINE_EXCEEDED);
         if (!(last instanceof UnavailableError)) throw last;
         ep.ready = undefined;
         ep.downUntil = Date.now() + DOWN_PENALTY_MS;
@@ -459,7 +468,7 @@ export class Connection {
     if (last === undefined || (budget.deadline !== undefined && Date.now() >= budget.deadline)) {
       throw last instanceof DeadlineExceededError
         ? last
-        : new DeadlineExceededError('context deadline exceeded', GrpcStatus.DEADLINE_EXCEEDED);
+        : new DeadlineExceededError(DEADLINE_TEXT, GrpcStatus.DEADLINE_EXCEEDED);
     }
     throw last;
   }
