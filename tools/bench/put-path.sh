@@ -83,6 +83,10 @@ print("per request, summed over members: user %.0f us, sys %.0f us, total %.0f u
       % (us(tu), us(ts), us(tu + ts), switches / n))
 for g, (u, s) in sorted(groups.items(), key=lambda kv: -sum(kv[1])):
     if u + s: print("  %-18s user %6.0f us  sys %6.0f us" % (g, us(u), us(s)))
+members = collections.defaultdict(int)  # process id -> ticks, in start order (m1 first)
+for k, (u, s, x) in a.items():
+    u0, s0, x0 = b.get(k, (0, 0, 0)); members[k[0]] += u - u0 + s - s0
+print("  per member (start order): " + ", ".join("%.0f us" % us(v) for _, v in sorted(members.items(), key=lambda kv: int(kv[0]))))
 PY
 if [ -n "$STRACE" ]; then for f in $TMP/strace.*; do echo "== syscalls of member session ${f##*.}"; sed -n '1,20p' $f; done; fi
 for p in "${PIDS[@]}"; do kill -TERM -- -$p 2>/dev/null; done

@@ -2,6 +2,7 @@
  * Protobuf encoding of mvccpb.KeyValue (fields 1..6, proto3: zero values omitted), written by hand so the
  * package needs no codec dependency. Byte-identical to etcd's marshalling, which keeps hashKV comparable.
  */
+import type { ByteSlab } from './byte-slab.js';
 import type { KeyValue } from './types.js';
 
 function varintLen(n: number): number {
@@ -62,8 +63,8 @@ function readIdVarint(buf: Uint8Array, pos: number): [bigint, number] {
   }
 }
 
-/** Serialises a KeyValue. */
-export function encodeKeyValue(kv: KeyValue): Uint8Array {
+/** Serialises a KeyValue, into bytes of `slab` when given (else a buffer of its own). */
+export function encodeKeyValue(kv: KeyValue, slab?: ByteSlab): Uint8Array {
   let len = 0;
   if (kv.key.length) len += 1 + varintLen(kv.key.length) + kv.key.length;
   if (kv.createRevision) len += 1 + varintLen(kv.createRevision);
@@ -71,7 +72,7 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   if (kv.version) len += 1 + varintLen(kv.version);
   if (kv.value.length) len += 1 + varintLen(kv.value.length) + kv.value.length;
   if (kv.lease) len += 1 + bigVarintLen(kv.lease);
-  const out = new Uint8Array(len);
+  const out = slab ? slab.alloc(len) : new Uint8Array(len);
   let p = 0;
   if (kv.key.length) {
     out[p++] = 0x0a;
@@ -100,6 +101,24 @@ export function encodeKeyValue(kv: KeyValue): Uint8Array {
   if (kv.lease) {
     out[p++] = 0x30;
     p = writeBigVarint(out, p, kv.lease);
+  }
+  return out;
+}
+
+/**
+ * Serialises a KeyValue being written into `slab` and points `kv.key` and `kv.value` at their bytes
+ * inside the encoding: the revision then holds one copy of its key and value (the caller's are
+ * usually views into a request that must not be kept alive) and no buffer of its own.
+ */
+export function encodeOwnedKeyValue(kv: KeyValue, slab: ByteSlab): Uint8Array {
+  const out = encodeKeyValue(kv, slab);
+  if (kv.key.length) {
+    const start = 1 + varintLen(kv.key.length);
+    kv.key = out.subarray(start, start + kv.key.length);
+  }
+  if (kv.value.length) {
+    const end = out.length - (kv.lease ? 1 + bigVarintLen(kv.lease) : 0);
+    kv.value = out.subarray(end - kv.value.length, end);
   }
   return out;
 }

@@ -12,12 +12,13 @@
  */
 import type { Backend, ReadView } from './backend/types.js';
 import { bytesToKey, keyToBytes } from './btree.js';
+import { revisionSlab } from './byte-slab.js';
 import { Crc32c } from './crc32.js';
 import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound, ErrStorage, MvccError } from './errors.js';
 import { type IndexHit, type KeyHistory, revId, TreeIndex } from './key-index.js';
 import { decodeKeyIndexImage, encodeKeyIndexImage, type KeyIndexImage } from './key-index-file.js';
 import { saveKeyIndexFile, takeKeyIndexFile } from './key-index-io.js';
-import { decodeIndexFields, decodeKeyValue, encodeKeyValue } from './kv-codec.js';
+import { decodeIndexFields, decodeKeyValue, encodeOwnedKeyValue } from './kv-codec.js';
 import { compareRange, filterByRevisions, needsFullFetch, normaliseRangeEnd, sortKvs } from './range-ops.js';
 import { bytesToRev, bytesToUint64, revLowerBound, revToBytes, uint64ToBytes } from './revision.js';
 import { RevisionCache } from './revision-cache.js';
@@ -748,15 +749,16 @@ export class MvccStore implements HistorySource {
     const lease = r.ignoreLease ? prev!.lease : toId(r.lease);
     const existing = this.index.get(key, rev);
     const kv: KeyValue = {
-      key: key.slice(),
-      value: value.slice(),
+      key,
+      value,
       createRevision: existing ? existing.createdMain : rev,
       modRevision: rev,
       version: existing ? existing.version + 1 : 1,
       lease,
     };
     const sub = txn.changes.length;
-    this.buffer.putRevision(rev, sub, false, encodeKeyValue(kv));
+    // From here kv's key and value are views into its encoding, not into the request.
+    this.buffer.putRevision(rev, sub, false, encodeOwnedKeyValue(kv, revisionSlab));
     this.index.put(key, rev, sub);
     txn.changes.push({ kv, tombstone: false });
     return r.prevKv && prev ? { prevKv: prev } : {};
@@ -784,7 +786,7 @@ export class MvccStore implements HistorySource {
     for (const k of keys) {
       const sub = txn.changes.length;
       const tomb = emptyKv(keyToBytes(k));
-      this.buffer.putRevision(rev, sub, true, encodeKeyValue(tomb));
+      this.buffer.putRevision(rev, sub, true, encodeOwnedKeyValue(tomb, revisionSlab));
       this.index.tombstoneByTreeKey(k, rev, sub);
       txn.changes.push({ kv: { ...tomb, modRevision: rev }, tombstone: true });
     }

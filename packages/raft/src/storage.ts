@@ -1,12 +1,11 @@
 import { CompactedError, RaftInvariantError, SnapOutOfDateError, UnavailableError } from './errors.js';
+import { PackedEntries } from './log/packed-entries.js';
 import {
   type ConfState,
-  EMPTY_BYTES,
   type Entry,
-  EntryType,
   emptySnapshot,
+  entrySizeOfData,
   type HardState,
-  limitSize,
   type Snapshot,
 } from './types.js';
 
@@ -40,8 +39,11 @@ export interface Storage {
 export class MemoryStorage implements Storage {
   private hardState: HardState = { term: 0, vote: 0n, commit: 0 };
   private snap: Snapshot = emptySnapshot();
-  /** ents[0] is a dummy standing for the snapshot: its index and term are the snapshot's. */
-  private ents: Entry[] = [{ term: 0, index: 0, type: EntryType.Normal, data: EMPTY_BYTES }];
+  /** Index and term of the entry before the first kept one (the snapshot's, or the last compacted). */
+  private offset = 0;
+  private offsetTerm = 0;
+  /** Entries offset+1 .. lastIndex(), packed (see PackedEntries: why they are not kept as objects). */
+  private readonly log = new PackedEntries();
 
   initialState(): { hardState: HardState; confState: ConfState } {
     return { hardState: { ...this.hardState }, confState: this.snap.metadata.confState };
@@ -53,28 +55,36 @@ export class MemoryStorage implements Storage {
   }
 
   entries(lo: number, hi: number, maxSize?: number): Entry[] {
-    const offset = this.ents[0]!.index;
-    if (lo <= offset) throw new CompactedError();
+    if (lo <= this.offset) throw new CompactedError();
     if (hi > this.lastIndex() + 1) {
       throw new RaftInvariantError(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     }
-    if (this.ents.length === 1) throw new UnavailableError();
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxSize);
+    if (this.log.length === 0) throw new UnavailableError();
+    // limitSize's rule, applied while building: at least one entry, then while the total fits.
+    const out: Entry[] = [];
+    let size = 0;
+    for (let i = lo; i < hi; i++) {
+      const k = i - this.offset - 1;
+      size += entrySizeOfData(this.log.dataLength(k));
+      if (out.length > 0 && maxSize !== undefined && size > maxSize) break;
+      out.push(this.log.entry(k, i));
+    }
+    return out;
   }
 
   term(i: number): number {
-    const offset = this.ents[0]!.index;
-    if (i < offset) throw new CompactedError();
-    if (i - offset >= this.ents.length) throw new UnavailableError();
-    return this.ents[i - offset]!.term;
+    if (i < this.offset) throw new CompactedError();
+    if (i === this.offset) return this.offsetTerm;
+    if (i - this.offset > this.log.length) throw new UnavailableError();
+    return this.log.term(i - this.offset - 1);
   }
 
   lastIndex(): number {
-    return this.ents[0]!.index + this.ents.length - 1;
+    return this.offset + this.log.length;
   }
 
   firstIndex(): number {
-    return this.ents[0]!.index + 1;
+    return this.offset + 1;
   }
 
   snapshot(): Snapshot {
@@ -85,9 +95,9 @@ export class MemoryStorage implements Storage {
   applySnapshot(snap: Snapshot): void {
     if (this.snap.metadata.index >= snap.metadata.index) throw new SnapOutOfDateError();
     this.snap = snap;
-    this.ents = [
-      { term: snap.metadata.term, index: snap.metadata.index, type: EntryType.Normal, data: EMPTY_BYTES },
-    ];
+    this.offset = snap.metadata.index;
+    this.offsetTerm = snap.metadata.term;
+    this.log.clear();
   }
 
   /**
@@ -96,33 +106,26 @@ export class MemoryStorage implements Storage {
    */
   createSnapshot(i: number, cs: ConfState | undefined, data: Uint8Array): Snapshot {
     if (i <= this.snap.metadata.index) throw new SnapOutOfDateError();
-    const offset = this.ents[0]!.index;
     if (i > this.lastIndex()) {
       throw new RaftInvariantError(`snapshot ${i} is out of bound lastindex(${this.lastIndex()})`);
     }
     this.snap = {
       data,
-      metadata: {
-        index: i,
-        term: this.ents[i - offset]!.term,
-        confState: cs ?? this.snap.metadata.confState,
-      },
+      metadata: { index: i, term: this.term(i), confState: cs ?? this.snap.metadata.confState },
     };
     return this.snap;
   }
 
   /** Drops entries before `compactIndex`; `compactIndex` must not exceed the applied index. */
   compact(compactIndex: number): void {
-    const offset = this.ents[0]!.index;
-    if (compactIndex <= offset) throw new CompactedError();
+    if (compactIndex <= this.offset) throw new CompactedError();
     if (compactIndex > this.lastIndex()) {
       throw new RaftInvariantError(`compact ${compactIndex} is out of bound lastindex(${this.lastIndex()})`);
     }
-    const i = compactIndex - offset;
-    const kept = this.ents[i]!;
-    this.ents = [{ term: kept.term, index: kept.index, type: EntryType.Normal, data: EMPTY_BYTES }].concat(
-      this.ents.slice(i + 1),
-    );
+    const term = this.term(compactIndex);
+    this.log.dropFront(compactIndex - this.offset);
+    this.offset = compactIndex;
+    this.offsetTerm = term;
   }
 
   /**
@@ -136,15 +139,13 @@ export class MemoryStorage implements Storage {
     if (last < first) return;
     let ents = entries;
     if (first > ents[0]!.index) ents = ents.slice(first - ents[0]!.index);
-    const offset = ents[0]!.index - this.ents[0]!.index;
-    if (this.ents.length > offset) {
-      this.ents = this.ents.slice(0, offset).concat(ents);
-    } else if (this.ents.length === offset) {
-      for (const e of ents) this.ents.push(e);
-    } else {
+    const at = ents[0]!.index - this.offset - 1;
+    if (at > this.log.length) {
       throw new RaftInvariantError(
         `missing log entry [last: ${this.lastIndex()}, append at: ${ents[0]!.index}]`,
       );
     }
+    this.log.truncate(at);
+    for (const e of ents) this.log.push(e);
   }
 }

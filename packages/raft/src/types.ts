@@ -262,7 +262,12 @@ export function voteResponseType(t: MessageType): MessageType {
 
 /** Size used for byte limits (maxSizePerMsg, uncommitted size): payload plus a small fixed overhead. */
 export function entrySize(e: Entry): number {
-  return e.data.length + 24;
+  return entrySizeOfData(e.data.length);
+}
+
+/** {@link entrySize} of an entry with `dataLength` bytes of payload. */
+export function entrySizeOfData(dataLength: number): number {
+  return dataLength + 24;
 }
 
 /** Bytes of payload in `ents` (what the uncommitted-size limit counts). */

@@ -3,6 +3,7 @@
  * restore and hashing. An engine supplies raw point reads, raw ordered scans over its single key space,
  * atomic batch writes and a few maintenance hooks.
  */
+import { revisionSlab } from '../byte-slab.js';
 import { Crc32c } from '../crc32.js';
 import { ErrClosed, ErrCorruptSnapshot } from '../errors.js';
 import { bucketPrefix, physicalKey, scanBounds, splitKey } from './keys.js';
@@ -69,11 +70,12 @@ export abstract class BaseBackend implements Backend {
     this.checkOpen();
     const ops: RawOp[] = [];
     return {
+      // Keys live as long as the batch, like the encoded revisions that are most of its values.
       put: (bucket, key, value) => {
-        ops.push({ key: physicalKey(bucket, key), value });
+        ops.push({ key: physicalKey(bucket, key, revisionSlab), value });
       },
       delete: (bucket, key) => {
-        ops.push({ key: physicalKey(bucket, key), value: undefined });
+        ops.push({ key: physicalKey(bucket, key, revisionSlab), value: undefined });
       },
       get length() {
         return ops.length;

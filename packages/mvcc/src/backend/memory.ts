@@ -3,6 +3,7 @@
  * WAL and snapshots; read views are O(1) tree snapshots, so readers never block writers.
  */
 import { BTree, bytesToKey, keyToBytes } from '../btree.js';
+import { isPartialView } from '../byte-slab.js';
 import { BaseBackend, type RawOp, type RawView } from './base.js';
 import type { Entry } from './types.js';
 
@@ -26,10 +27,12 @@ export class MemoryBackend extends BaseBackend {
   protected async writeRaw(ops: RawOp[]): Promise<void> {
     for (const op of ops) {
       const k = bytesToKey(op.key);
-      // The batch owns the value from put() on (WriteBatch contract), so no defensive copy.
-      const prev = op.value ? this.tree.set(k, op.value) : this.tree.delete(k);
+      // The batch owns the value from put() on (WriteBatch contract), so no defensive copy, except of
+      // a view into a shared slab chunk: kept for as long as the key, it would keep the whole chunk.
+      const value = op.value && isPartialView(op.value) ? op.value.slice() : op.value;
+      const prev = value ? this.tree.set(k, value) : this.tree.delete(k);
       if (prev) this.bytes -= k.length + prev.length;
-      if (op.value) this.bytes += k.length + op.value.length;
+      if (value) this.bytes += k.length + value.length;
     }
   }
 
