@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { FsyncPlacement, type FsyncPlacementOptions } from './fsync-placement.js';
 
 /**
  * An open file as the WAL uses it. Only positional writes: the WAL always knows where its tail is,
@@ -174,6 +175,70 @@ export const syncFileSystem: WalFileSystem = {
   ...nodeFileSystem,
   open: async (path, flags) => new SyncFile(fs.openSync(path, flags, 0o600)),
 };
+
+// ---- adaptive: write on the loop, fdatasync on the loop while the device is fast ----
+
+/**
+ * Appends with `writeSync` (a copy into the page cache) and makes them durable with `fdatasyncSync`
+ * on the event loop or `fdatasync` on the thread pool, as its {@link FsyncPlacement} decides.
+ */
+class AdaptiveFile extends NodeFile {
+  constructor(
+    private readonly appendFd: number,
+    private readonly placement: FsyncPlacement,
+  ) {
+    super(appendFd);
+  }
+
+  async writeDurable(buf: Uint8Array, offset: number, length: number, position: number, sync: boolean) {
+    let done = 0;
+    try {
+      while (done < length) {
+        const n = fs.writeSync(this.appendFd, buf, offset + done, length - done, position + done);
+        if (n <= 0) throw new Error(`short write: ${done} of ${length} bytes`);
+        done += n;
+      }
+    } catch (err) {
+      throw opError('write', err);
+    }
+    if (!sync) return;
+    try {
+      if (this.placement.onLoop()) {
+        const t0 = performance.now();
+        fs.fdatasyncSync(this.appendFd);
+        this.placement.record(performance.now() - t0);
+      } else {
+        await this.datasync();
+      }
+    } catch (err) {
+      throw opError('fdatasync', err);
+    }
+  }
+}
+
+/**
+ * Like {@link nodeFileSystem}, but a save's write runs on the event loop and its fdatasync too while
+ * the device syncs fast (see {@link FsyncPlacement}); the WAL's default layer. One placement is
+ * shared by every file the layer opens (it measures the device, not a file).
+ */
+export function adaptiveFileSystem(
+  opts?: FsyncPlacementOptions,
+): WalFileSystem & { placement: FsyncPlacement } {
+  const placement = new FsyncPlacement(opts);
+  return {
+    ...nodeFileSystem,
+    placement,
+    open: (path, flags) =>
+      new Promise((resolve, reject) =>
+        fs.open(path, flags, 0o600, (err, fd) =>
+          err ? reject(err) : resolve(new AdaptiveFile(fd, placement)),
+        ),
+      ),
+  };
+}
+
+/** The default layer of {@link Wal} (one placement per process). */
+export const defaultFileSystem = adaptiveFileSystem();
 
 // ---- worker thread: write + fdatasync in one round trip, off the event loop ----
 

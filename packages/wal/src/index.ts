@@ -16,13 +16,16 @@ export {
   WalNotFoundError,
 } from './errors.js';
 export {
+  adaptiveFileSystem,
   type DurableWriteError,
+  defaultFileSystem,
   nodeFileSystem,
   syncFileSystem,
   type WalFile,
   type WalFileSystem,
   workerFileSystem,
 } from './fs-layer.js';
+export { FsyncPlacement, type FsyncPlacementOptions } from './fsync-placement.js';
 export { LOCK_FILE } from './lock.js';
 export { segmentFileName } from './segment-name.js';
 export { type SnapshotFile, Snapshotter, type SnapshotterOptions } from './snapshotter.js';

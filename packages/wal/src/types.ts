@@ -1,4 +1,10 @@
-import type { nodeFileSystem, syncFileSystem, WalFileSystem, workerFileSystem } from './fs-layer.js';
+import type {
+  defaultFileSystem,
+  nodeFileSystem,
+  syncFileSystem,
+  WalFileSystem,
+  workerFileSystem,
+} from './fs-layer.js';
 
 /** One raft log entry as the WAL stores it. Raft's `Entry` satisfies this shape structurally. */
 export interface WalEntry {
@@ -56,9 +62,11 @@ export interface WalOptions {
   /** Skip every fsync/fdatasync. Data is NOT durable; for tests only. */
   noSync?: boolean;
   /**
-   * File-system layer; replace it to inject faults in tests. Defaults to {@link nodeFileSystem}
-   * (libuv thread pool); {@link workerFileSystem} (write + fdatasync in one worker round trip) and
-   * {@link syncFileSystem} (blocking) are the measured alternatives (see README).
+   * File-system layer; replace it to inject faults in tests. Defaults to {@link defaultFileSystem}
+   * (`adaptiveFileSystem()`: the write on the event loop, fdatasync on it too while the device syncs
+   * fast, else on libuv's thread pool); {@link nodeFileSystem} (both on the thread pool),
+   * {@link workerFileSystem} (write + fdatasync in one worker round trip) and {@link syncFileSystem}
+   * (always blocking) are the measured alternatives (see README).
    */
   fs?: WalFileSystem;
   /** Receives structured events (repairs, segment cuts, releases). */

@@ -11,7 +11,7 @@ import {
   WalIOError,
   WalNotFoundError,
 } from './errors.js';
-import { type DurableWriteError, nodeFileSystem, type WalFile, type WalFileSystem } from './fs-layer.js';
+import { type DurableWriteError, defaultFileSystem, type WalFile, type WalFileSystem } from './fs-layer.js';
 import { DirLock } from './lock.js';
 import { BatchEncoder, decodeEntry, detachEntryData, RecordType } from './record.js';
 import {
@@ -59,7 +59,7 @@ function resolve(opts: WalOptions | undefined): ResolvedOptions {
     segmentSize,
     preallocate: opts?.preallocate ?? 'zero',
     noSync: opts?.noSync ?? false,
-    fs: opts?.fs ?? nodeFileSystem,
+    fs: opts?.fs ?? defaultFileSystem,
     logger: opts?.logger ?? noopLogger,
   };
 }

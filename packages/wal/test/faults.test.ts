@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
+  adaptiveFileSystem,
   LOCK_FILE,
   nodeFileSystem,
   Snapshotter,
@@ -43,6 +44,11 @@ const range = (from: number, to: number): number[] =>
 for (const [label, layer] of [
   ['thread-pool layer', nodeFileSystem],
   ['worker layer (one-call write+fdatasync)', workerFileSystem],
+  [
+    'adaptive layer, fdatasync on the loop',
+    adaptiveFileSystem({ slowMs: Number.POSITIVE_INFINITY, stallMs: Number.POSITIVE_INFINITY }),
+  ],
+  ['adaptive layer, fdatasync on the pool', adaptiveFileSystem({ slowMs: -1 })],
 ] as const) {
   describe(label, () => {
     beforeEach(() => {

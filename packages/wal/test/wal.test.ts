@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  adaptiveFileSystem,
   LOCK_FILE,
   SnapshotMismatchError,
   SnapshotNotFoundError,
@@ -131,6 +132,7 @@ describe('Wal basics', () => {
   for (const [name, layer] of [
     ['worker', workerFileSystem],
     ['sync', syncFileSystem],
+    ['adaptive (pool after the first fdatasync)', adaptiveFileSystem({ slowMs: -1 })],
   ] as const) {
     it(`round-trips through the ${name} file-system layer, across segment cuts`, async () => {
       const dir = join(tempDir(), 'wal');
