@@ -17,7 +17,7 @@
  * the image describes the backend it is opening (see MvccStore.restore).
  */
 import { Crc32c } from './crc32.js';
-import type { KeyHistory } from './key-index.js';
+import { allocHistory, type KeyHistory } from './key-index.js';
 
 /** A key index as saved: enough to resume without reading the key bucket. */
 export interface KeyIndexImage {
@@ -173,7 +173,7 @@ export function decodeKeyIndexImage(bytes: Uint8Array): KeyIndexImage {
     if (n === 0) histories[i] = varint();
     else {
       if (n < 3 || n > end - pos) throw new KeyIndexFileError('malformed history');
-      const h = new Array<number>(n);
+      const h = allocHistory(n);
       for (let j = 0; j < n; j++) h[j] = varint();
       // Generation records [ver, createdMain, pairs, main, sub, ...] must tile the array exactly.
       let p = 0;

@@ -14,8 +14,8 @@
  *   (n revision pairs, ascending), oldest generation first. The last record is the current generation;
  *   n = 0 there means the key is deleted at the head.
  * Reads work on the encoding directly; the rare whole-history operations (compaction, undo) decode it
- * to {@link Generation} records, apply etcd's rules and encode the result again (exact-size arrays, so
- * compaction also returns memory).
+ * to {@link Generation} records, apply etcd's rules and encode the result again (arrays sized to their
+ * length rounded up to {@link ROOM_STEP} numbers, so compaction also returns memory).
  */
 import { BTree, bytesToKey, keyToBytes, type WalkRange } from './btree.js';
 
@@ -45,10 +45,46 @@ export interface IndexHit {
 }
 
 const HEADER = 3; // ver, createdMain, n
-/** Arrays up to this length are replaced by an exact-size copy on append; longer ones grow in place. */
-const EXACT_COPY_MAX = 24;
-/** The record of a generation that has not begun (a deleted key's current generation). */
-const EMPTY_GENERATION = [0, 0, 0];
+
+/**
+ * History arrays are allocated with room for their length rounded up to a multiple of this, and
+ * appends (2 numbers per revision, 3 per tombstone) fill that room in place: a key gets a new array
+ * only every few revisions, not at every put. Readers are unaffected: an append only adds revisions
+ * above every revision a reader can ask for (and raises the version count with the revision count).
+ * Why: the "exact-size" copy per put that this replaced was not exact (`slice()` then `push()` let V8
+ * reserve half the length again plus 16 numbers), and the new array of every put lived until the
+ * key's next put, so young-generation collections copied and promoted one per put. Measured with
+ * 100 000 keys (heap per key including the key string and tree slot): 3 revisions 352 -> 248 bytes,
+ * 5 revisions 400 -> 248, 9 revisions 496 -> 312 (docs/benchmarks.md "Session 10").
+ */
+const ROOM_STEP = 8;
+
+function roomFor(len: number): number {
+  return Math.ceil(len / ROOM_STEP) * ROOM_STEP;
+}
+
+/** A history array of `len` numbers (to be filled by the caller) with room for `room` in place. */
+export function allocHistory(len: number, room = roomFor(len)): number[] {
+  const out = new Array<number>(room);
+  // Shortening keeps the allocation (V8 trims only below half of it).
+  out.length = len;
+  return out;
+}
+
+/** `h` itself when `extra` more numbers fit its room, else a copy with enough room. */
+function withRoom(h: number[], extra: number): number[] {
+  if (h.length + extra <= roomFor(h.length)) return h;
+  const out = allocHistory(h.length, roomFor(h.length + extra));
+  for (let i = 0; i < h.length; i++) out[i] = h[i]!;
+  return out;
+}
+
+/** A fresh history array holding `nums`. */
+function historyOf(...nums: number[]): number[] {
+  const out = allocHistory(nums.length);
+  for (let i = 0; i < nums.length; i++) out[i] = nums[i]!;
+  return out;
+}
 
 /** Decodes a history into generation records (fresh arrays: the caller may change them). */
 export function decodeHistory(h: KeyHistory): Generation[] {
@@ -71,7 +107,7 @@ export function encodeHistory(gens: Generation[]): KeyHistory {
   }
   let len = 0;
   for (const g of gens) len += HEADER + g.revs.length;
-  const out = new Array<number>(len);
+  const out = allocHistory(len);
   let p = 0;
   for (const g of gens) {
     out[p++] = g.ver;
@@ -101,11 +137,11 @@ function appendRev(
   ver: number,
 ): KeyHistory {
   if (h === undefined)
-    return ver === 1 && sub === 0 && created === main ? main : [ver, created, 1, main, sub];
-  if (typeof h === 'number') return [2, h, 2, h, 0, main, sub];
+    return ver === 1 && sub === 0 && created === main ? main : historyOf(ver, created, 1, main, sub);
+  if (typeof h === 'number') return historyOf(2, h, 2, h, 0, main, sub);
   const p = lastGenAt(h);
   const empty = h[p + 2] === 0;
-  const out = h.length + 2 <= EXACT_COPY_MAX ? h.slice() : h;
+  const out = withRoom(h, 2);
   out.push(main, sub);
   out[p] = empty ? ver : out[p]! + 1;
   if (empty) out[p + 1] = created;
@@ -279,14 +315,10 @@ export class TreeIndex {
   tombstoneByTreeKey(k: string, main: number, sub: number): void {
     const h = this.tree.get(k);
     const withRev = appendRev(h, main, sub, main, 1);
-    const arr = typeof withRev === 'number' ? [1, withRev, 1, withRev, 0] : withRev;
+    const arr = typeof withRev === 'number' ? historyOf(1, withRev, 1, withRev, 0) : withRev;
     // Close the generation: a new, empty current one follows the tombstone.
-    let next: number[];
-    if (arr.length + HEADER <= EXACT_COPY_MAX) next = arr.concat(EMPTY_GENERATION);
-    else {
-      arr.push(0, 0, 0);
-      next = arr;
-    }
+    const next = withRoom(arr, HEADER);
+    next.push(0, 0, 0);
     if (next !== h) this.tree.set(k, next);
   }
 

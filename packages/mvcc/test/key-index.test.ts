@@ -73,6 +73,25 @@ describe('key index encoding', () => {
     expect(hit(idx, 'hot', 35)).toEqual({ modMain: 35, modSub: 0, createdMain: 2, version: 34 });
   });
 
+  it('appends that fill a history array in place keep every older revision answering the same', () => {
+    // Puts (2 numbers) and deletes (3) cross the array's room boundaries at every offset; after each
+    // step every earlier revision must still read as it did when it was the head.
+    const idx = new TreeIndex();
+    const seen: { rev: number; want: ReturnType<TreeIndex['get']> }[] = [];
+    let rev = 1;
+    for (let step = 0; step < 60; step++) {
+      rev++;
+      const live = hit(idx, 'k', rev - 1) !== undefined;
+      if (live && step % 4 === 3) idx.tombstoneByTreeKey('k', rev, 0);
+      else idx.put(key('k'), rev, step % 3 === 0 ? 0 : 1);
+      seen.push({ rev, want: hit(idx, 'k', rev) });
+      for (const s of seen) expect(hit(idx, 'k', s.rev)).toEqual(s.want);
+    }
+    // The walk deleted and re-created the key many times (generations with 1-3 puts each).
+    expect(seen.filter((s) => s.want === undefined).length).toBeGreaterThan(10);
+    expect((dump(idx).k as unknown[]).length).toBeGreaterThan(10);
+  });
+
   it('undo reverts puts and tombstones and drops keys left empty', () => {
     const idx = new TreeIndex();
     idx.put(key('a'), 2, 0);
