@@ -54,7 +54,9 @@ async function runCase(c: Case, tool: string): Promise<string> {
         out += d.toString();
       });
       child.once('error', reject);
-      child.once('exit', () => resolve(out));
+      // 'close', not 'exit': the process can exit before its last output is read from the pipes
+      // (that lost etcdctl's last line of a case once in CI, session 10).
+      child.once('close', () => resolve(out));
     });
     return normalize(raw, etcd.ports, etcd.dir);
   } finally {
