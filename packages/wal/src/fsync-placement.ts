@@ -2,10 +2,10 @@
  * Where the WAL's next fdatasync runs: on the event loop or on libuv's thread pool.
  *
  * Why: a thread-pool call costs two thread hops (futex wake-ups, an eventfd write, an extra loop turn)
- * on top of the syscall. Measured on this project's 2-core VM, where fdatasync of a preallocated
- * segment takes ~0.1 ms, running it on the loop saves 30-50 µs of CPU per save and 2-4 context
- * switches, which a single sequential client sees directly in its latency (docs/benchmarks.md,
- * session 10). But a call on the loop stops everything else for as long as the device takes, so it is
+ * on top of the syscall. Measured in kv-server on this project's 2-core VM, where fdatasync of a
+ * preallocated segment takes ~0.1 ms, with one sequential client: running fdatasync on the loop (after
+ * the write, which runs there anyway) saved another ~25 µs of CPU and 2 context switches per put, which
+ * the client sees directly in its latency (packages/wal/README.md, "Session 10"). But a call on the loop stops everything else for as long as the device takes, so it is
  * only worth doing while the device is fast: each on-loop call is timed, and once their average
  * (smoothed over ~32 calls, so the odd 2-4 ms call of a fast device does not count) passes `slowMs`,
  * or one call stalls for `stallMs`, the calls move to the pool for `backoffMs`; then one call on the
