@@ -134,6 +134,23 @@ function opError(op: 'write' | 'fdatasync', err: unknown): DurableWriteError {
 }
 
 /**
+ * Writes all of `buf[offset, offset+length)` at `position` with blocking calls, continuing short
+ * writes; a failure is thrown tagged `op: 'write'`.
+ */
+function writeAllSync(fd: number, buf: Uint8Array, offset: number, length: number, position: number): void {
+  let done = 0;
+  try {
+    while (done < length) {
+      const n = fs.writeSync(fd, buf, offset + done, length - done, position + done);
+      if (n <= 0) throw new Error(`short write: ${done} of ${length} bytes`);
+      done += n;
+    }
+  } catch (err) {
+    throw opError('write', err);
+  }
+}
+
+/**
  * Synchronous calls: fastest per operation but the event loop waits for every write and
  * fdatasync. Only for tools and measurements (see README).
  */
@@ -151,16 +168,7 @@ class SyncFile extends NodeFile {
   }
 
   async writeDurable(buf: Uint8Array, offset: number, length: number, position: number, sync: boolean) {
-    let done = 0;
-    try {
-      while (done < length) {
-        const n = fs.writeSync(this.syncFd, buf, offset + done, length - done, position + done);
-        if (n <= 0) throw new Error(`short write: ${done} of ${length} bytes`);
-        done += n;
-      }
-    } catch (err) {
-      throw opError('write', err);
-    }
+    writeAllSync(this.syncFd, buf, offset, length, position);
     if (!sync) return;
     try {
       fs.fdatasyncSync(this.syncFd);
@@ -191,16 +199,7 @@ class AdaptiveFile extends NodeFile {
   }
 
   async writeDurable(buf: Uint8Array, offset: number, length: number, position: number, sync: boolean) {
-    let done = 0;
-    try {
-      while (done < length) {
-        const n = fs.writeSync(this.appendFd, buf, offset + done, length - done, position + done);
-        if (n <= 0) throw new Error(`short write: ${done} of ${length} bytes`);
-        done += n;
-      }
-    } catch (err) {
-      throw opError('write', err);
-    }
+    writeAllSync(this.appendFd, buf, offset, length, position);
     if (!sync) return;
     try {
       if (this.placement.onLoop()) {
