@@ -5,8 +5,9 @@
  * on top of the syscall. Measured in kv-server on this project's 2-core VM, where fdatasync of a
  * preallocated segment takes ~0.1 ms, with one sequential client: running fdatasync on the loop (after
  * the write, which runs there anyway) saved another ~25 µs of CPU and 2 context switches per put, which
- * the client sees directly in its latency (packages/wal/README.md, "Session 10"). But a call on the loop stops everything else for as long as the device takes, so it is
- * only worth doing while the device is fast: each on-loop call is timed, and once their average
+ * the client sees directly in its latency (packages/wal/README.md, "Session 10"). But a call on the
+ * loop stops everything else for as long as the device takes, so it is only worth doing while the
+ * device is fast: each on-loop call is timed, and once their average
  * (smoothed over ~32 calls, so the odd 2-4 ms call of a fast device does not count) passes `slowMs`,
  * or one call stalls for `stallMs`, the calls move to the pool for `backoffMs`; then one call on the
  * loop measures again (a slow device costs one blocked call per backoff, which doubles up to
