@@ -3,7 +3,7 @@
  * checked against the given CA, and with --client-cert-auth the client's certificate is required.
  * Certificates come from the server package's openssl-based test PKI.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTestPki, type TestPki } from '../../server/test/tls-certs.js';
 import { KvError } from '../src/index.js';
@@ -13,6 +13,7 @@ let pki: TestPki;
 beforeAll(() => {
   pki = generateTestPki();
 });
+afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 
 describe.each(SERVER_KINDS)('TLS against %s', (kind) => {
   let server: TestServer;

@@ -9,7 +9,7 @@
  * - The codec alone: images round-trip, every truncation and a flipped byte are refused.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
@@ -197,6 +197,7 @@ describe.each(DISK_ENGINES)('saved key index: %s', (engine) => {
     expect(r.load.source).toBe('file');
     expect(await fingerprint(r.store)).toEqual(truth);
     await r.store.close();
+    await rm(stale, { force: true });
   });
 
   test('kill -9 after an open that loaded the file: the next open scans and matches the reference', async () => {

@@ -291,35 +291,42 @@ export interface StartedServer {
 export async function startServer(opts: StartServerOptions = {}): Promise<StartedServer> {
   const temp = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'kv-server-'));
-  const scheme = opts.scheme ?? 'http';
-  const parsed = parseArgs([
-    '--name',
-    'default',
-    '--data-dir',
-    dataDir,
-    '--listen-client-urls',
-    `${scheme}://127.0.0.1:0`,
-    '--advertise-client-urls',
-    `${scheme}://127.0.0.1:0`,
-    '--listen-peer-urls',
-    'http://127.0.0.1:0',
-    '--initial-advertise-peer-urls',
-    'http://127.0.0.1:2380',
-    '--initial-cluster',
-    'default=http://127.0.0.1:2380',
-    '--backend',
-    opts.backend ?? 'memory',
-    ...(opts.args ?? []),
-  ]);
-  if (parsed.action !== 'run') throw new Error('startServer: unexpected help/version request');
-  const logger = opts.logLevel ? new Logger(opts.logLevel) : Logger.silent();
-  const server = await KvServer.start(parsed.config, {
-    logger,
-    unsafeNoFsync: opts.unsafeNoFsync ?? temp,
-    revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
-    leaseCheckpointIntervalMs: opts.leaseCheckpointIntervalMs,
-    corruptCheckPeers: opts.corruptCheckPeers,
-  });
+  let server: KvServer;
+  try {
+    const scheme = opts.scheme ?? 'http';
+    const parsed = parseArgs([
+      '--name',
+      'default',
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      `${scheme}://127.0.0.1:0`,
+      '--advertise-client-urls',
+      `${scheme}://127.0.0.1:0`,
+      '--listen-peer-urls',
+      'http://127.0.0.1:0',
+      '--initial-advertise-peer-urls',
+      'http://127.0.0.1:2380',
+      '--initial-cluster',
+      'default=http://127.0.0.1:2380',
+      '--backend',
+      opts.backend ?? 'memory',
+      ...(opts.args ?? []),
+    ]);
+    if (parsed.action !== 'run') throw new Error('startServer: unexpected help/version request');
+    const logger = opts.logLevel ? new Logger(opts.logLevel) : Logger.silent();
+    server = await KvServer.start(parsed.config, {
+      logger,
+      unsafeNoFsync: opts.unsafeNoFsync ?? temp,
+      revisionCompactionCheckMs: opts.revisionCompactionCheckMs,
+      leaseCheckpointIntervalMs: opts.leaseCheckpointIntervalMs,
+      corruptCheckPeers: opts.corruptCheckPeers,
+    });
+  } catch (err) {
+    // A start that fails (bad flags, a port in use) leaves nobody to remove the directory made for it.
+    if (temp) rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   const endpoint = server.clientUrls[0]!;
   return {
     endpoint,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -99,6 +99,7 @@ describe('config: defaults and flags', () => {
     expect(c.listenClientUrls[0]!.port).toBe('3379');
     expect(c.autoCompactionMode).toBe('revision');
     expect(c.backend).toBe('memory');
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('parses Go durations', () => {

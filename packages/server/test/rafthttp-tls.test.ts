@@ -2,7 +2,7 @@
  * Peer TLS: members on https:// peer URLs with mutual TLS (a generated CA), and the listener's
  * --peer-cert-allowed-cn check refusing a peer whose client certificate carries another CN.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { MessageType } from '@kv/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Member, mesh, message, streamsUp, waitFor } from './rafthttp-harness.js';
@@ -26,6 +26,7 @@ describe('peer TLS', () => {
 
   afterAll(async () => {
     await Promise.all(running.map((m) => m.stop()));
+    rmSync(pki.dir, { recursive: true, force: true });
   });
 
   const start = async (id: bigint, opts: Parameters<typeof Member.start>[1]) => {
