@@ -21,11 +21,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
+import { freePort } from '../test-ports.mjs';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -57,19 +57,6 @@ const dataDir = reuse ?? join(work, 'data');
 const count = Math.ceil((mib * 1024 * 1024) / (valueBytes + 16));
 const log = (msg) => process.stderr.write(`${new Date().toISOString()} ${msg}\n`);
 const mb = (n) => Math.round((n / 1024 / 1024) * 10) / 10;
-
-/** A free port below the ephemeral range (as the e2e helper picks them). */
-async function freePort() {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const ok = await new Promise((r) => {
-      const s = createServer();
-      s.once('error', () => r(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => r(true)));
-    });
-    if (ok) return port;
-  }
-}
 
 /** VmRSS, RssAnon and RssFile of `pid` in bytes. */
 function rssOf(pid) {

@@ -5,36 +5,12 @@
 // across restarts and membership changes (a removed member comes back with a fresh data dir and id).
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { KvClient } from '@kv/client';
+import { freePort } from '../test-ports.mjs';
 import { PeerNetwork } from './proxy.mjs';
 
 const REPO = resolve(import.meta.dirname, '..', '..');
-
-function canBind(port) {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.once('error', () => ok(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
-  });
-}
-
-const taken = new Set();
-/**
- * A free loopback port from below the ephemeral range (as e2e/test/support/server.ts does): a port-0
- * port can be taken by an outgoing dial (peers, proxies, clients) before the member binds it.
- */
-export async function freePort() {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (!taken.has(port) && (await canBind(port))) {
-      taken.add(port);
-      return port;
-    }
-  }
-  throw new Error('no free port in 20000-31999');
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -2,10 +2,13 @@
 // KV_E2E_TARGET=etcd (used to check that the tests themselves describe etcd's behaviour).
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+// Free loopback ports: one helper for every suite (claims that hold across vitest's parallel workers).
+import { freePort } from '../../../tools/test-ports.mjs';
+
+export { freePort };
 
 const execFileAsync = promisify(execFile);
 
@@ -18,27 +21,6 @@ export const TARGET = process.env.KV_E2E_TARGET === 'etcd' ? 'etcd' : 'kv';
 /** The server executable for `target`: the one place that maps the etcd-vs-kv switch to a binary. */
 export function serverBinary(target: 'kv' | 'etcd' = TARGET): string {
   return target === 'etcd' ? 'etcd' : join(REPO_ROOT, 'bin', 'kv-server');
-}
-
-/**
- * A free TCP port on 127.0.0.1, found by binding it and releasing it. Ports come from below the kernel's
- * ephemeral range (32768+ here), so the outgoing connections of the processes under test (peer dials,
- * clients) cannot take a port between its release here and the server's own bind.
- */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    if (await canBind(port)) return port;
-  }
-  throw new Error('no free port in 20000-31999');
-}
-
-function canBind(port: number): Promise<boolean> {
-  return new Promise((ok) => {
-    const srv = createServer();
-    srv.once('error', () => ok(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
-  });
 }
 
 export interface ServerOptions {

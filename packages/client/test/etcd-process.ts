@@ -4,10 +4,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../../tools/test-ports.mjs';
 import { KvClient } from '../src/index.js';
+
+export { freePort };
 
 /** A running etcd member. */
 export interface EtcdProcess {
@@ -31,19 +33,6 @@ export interface StartEtcdOptions {
   token?: string;
   /** More flags, e.g. `['--max-request-bytes=10000']`. */
   args?: string[];
-}
-
-/** A loopback port free right now (another process may still take it before it is bound). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**

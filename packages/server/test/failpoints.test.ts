@@ -2,10 +2,10 @@
 // binary crashing at an armed failpoint and recovering on restart without it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../tools/test-ports.mjs';
 import {
   FAILPOINTS,
   FailpointConfigError,
@@ -74,18 +74,6 @@ describe('KV_FAILPOINTS / KV_FAULT parsing', () => {
 });
 
 /** A free port below the ephemeral range (a port-0 port can be taken by an outgoing dial first). */
-async function freePort(): Promise<number> {
-  for (;;) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const free = await new Promise<boolean>((ok) => {
-      const srv = createServer();
-      srv.once('error', () => ok(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => ok(true)));
-    });
-    if (free) return port;
-  }
-}
-
 function startBin(dataDir: string, client: number, peer: number, env: Record<string, string>) {
   const child = spawn(
     process.execPath,

@@ -7,11 +7,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../tools/test-ports.mjs';
 import { parseJsonExact, stringifyJsonExact } from '../src/etcdserver/exact-json.js';
 import { computeClusterId, computeMemberId, parseHexId, toId } from '../src/etcdserver/member-id.js';
 import { decodeMemberContext, encodeMemberContext, Membership } from '../src/etcdserver/membership.js';
@@ -20,17 +20,6 @@ import { type StartedServer, startServer } from '../src/index.js';
 import { membersJson, parseMembersJson } from '../src/peer/members-json.js';
 
 const run = promisify(execFile);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** `etcdctl <args> -w json` against `endpoint`, parsed with exact integers. */
 async function etcdctlJson(endpoint: string, ...args: string[]): Promise<Record<string, unknown>> {

@@ -10,12 +10,12 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Message, MessageType } from '@kv/raft';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../tools/test-ports.mjs';
 import { computeClusterId, computeMemberId, idHex } from '../src/etcdserver/member-id.js';
 import { Member, message, waitFor } from './rafthttp-harness.js';
 
@@ -25,17 +25,6 @@ const TOKEN = 'kv-rafthttp-interop';
 interface Identity {
   url: string;
   id: bigint;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** A Debian etcd member "a" and transports playing the other members ("b", "c", ...) of its cluster. */

@@ -1,27 +1,12 @@
 // Real metcd member processes for the end-to-end tests, and the HTTP calls the tests make to them.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { freePort } from '../../../../tools/test-ports.mjs';
+
+export { freePort };
 
 const MAIN = resolve(import.meta.dirname, '..', '..', 'dist', 'main.js');
-
-/**
- * A free TCP port on 127.0.0.1 from below the kernel's ephemeral range (as e2e/test/support/server.ts
- * does), so the members' outgoing connections cannot take it between this check and the member's bind.
- */
-export async function freePort(): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const ok = await new Promise<boolean>((done) => {
-      const srv = createServer();
-      srv.once('error', () => done(false));
-      srv.listen(port, '127.0.0.1', () => srv.close(() => done(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port in 20000-31999');
-}
 
 /** One metcd process: it can be killed and started again on the same data directory. */
 export class Member {
