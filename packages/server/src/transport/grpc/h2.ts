@@ -267,6 +267,10 @@ export class H2Connection {
   private ourSettingsAcked = false;
   private continuation: PendingBlock | undefined;
   private out: Buffer[] = [];
+  /** `out` holds PING ACKs and nothing else (see flushTask). */
+  private outOnlyAcks = false;
+  /** The pending flush already waited a turn for an answer to join the ACKs. */
+  private ackWaited = false;
   /** Streams whose sent() waits for their queue to be copied out. */
   private readonly sentWatch = new Set<H2Stream>();
   private flushScheduled = false;
@@ -523,6 +527,7 @@ export class H2Connection {
   }
 
   private push(...bufs: Buffer[]): void {
+    this.outOnlyAcks = false;
     for (const b of bufs) this.out.push(b);
   }
 
@@ -547,11 +552,26 @@ export class H2Connection {
   private flushSoon(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => {
-      this.flushScheduled = false;
-      this.flush();
-    });
+    setImmediate(this.flushTask);
   }
+
+  /**
+   * grpc-go clients send a PING (bandwidth estimation) with nearly every request, in the same read as
+   * the request. Written at once, its ACK costs a socket write and a client wake-up of its own, just
+   * before the answer: a queue of nothing but ACKs, while requests are open, waits one more event-loop
+   * turn, and an answer produced meanwhile (a write applied in the same turn) goes out in the same
+   * write, ACKs first. The ACK is late by one turn at most.
+   */
+  private readonly flushTask = (): void => {
+    if (this.outOnlyAcks && !this.ackWaited && this.streams.size > 0) {
+      this.ackWaited = true;
+      setImmediate(this.flushTask);
+      return;
+    }
+    this.ackWaited = false;
+    this.flushScheduled = false;
+    this.flush();
+  };
 
   private flush(): void {
     if (this.dead) return;
@@ -576,6 +596,7 @@ export class H2Connection {
         at += b.length;
       }
       this.out = [];
+      this.outOnlyAcks = false;
       // The callback runs once the socket no longer needs the bytes (written, or failed and dropped).
       // True of net and TLS sockets (what cmux and the gRPC listener hand us); an in-memory Duplex
       // that passes chunks on by reference (PassThrough) would break this and must not be used here.
@@ -583,6 +604,7 @@ export class H2Connection {
     } else {
       const data = Buffer.concat(this.out, total);
       this.out = [];
+      this.outOnlyAcks = false;
       written = this.socket.write(data);
     }
     if (!written && !this.socketBlocked) {
@@ -1005,7 +1027,9 @@ export class H2Connection {
     if (p.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'PING payload must be 8 bytes');
     if (flags & Flag.ACK) return;
     this.cheap('PING');
+    const onlyAcks = this.out.length === 0 || this.outOnlyAcks;
     this.push(frameHeader(8, FrameType.PING, Flag.ACK, 0), Buffer.from(p));
+    this.outOnlyAcks = onlyAcks;
     this.flushSoon();
     this.enforcePingPolicy();
   }
