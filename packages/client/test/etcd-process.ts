@@ -37,7 +37,8 @@ export interface StartEtcdOptions {
 
 /**
  * Spawns etcd and resolves once its JSON gateway answers /health. Retries with new ports when one was
- * taken between probing and binding (tests start members concurrently).
+ * bound between probing and binding by a process outside the tests (test processes hold their ports'
+ * claims: tools/test-ports.mjs).
  */
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdProcess> {
   for (let attempt = 1; ; attempt++) {

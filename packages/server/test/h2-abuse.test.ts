@@ -8,7 +8,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientListener } from '../src/transport/cmux.js';
-import type { MethodDefinition, ServerCall } from '../src/transport/grpc/call.js';
+import type { ServerCall } from '../src/transport/grpc/call.js';
 import {
   ErrorCode,
   encodeFrame,
@@ -19,16 +19,7 @@ import {
 } from '../src/transport/grpc/h2-frame.js';
 import type { H2Limits } from '../src/transport/grpc/h2-limits.js';
 import { GrpcServer } from '../src/transport/grpc/server.js';
-import { grpcDataFrame, grpcRequestBlock, headersFrame, RawH2 } from './h2-raw.js';
-
-const method = (name: string, stream = false): MethodDefinition<Buffer, Buffer> => ({
-  path: `/t.S/${name}`,
-  requestStream: stream,
-  responseStream: stream,
-  requestDeserialize: (b) => Buffer.from(b),
-  responseSerialize: (v) => v,
-  originalName: name,
-});
+import { bytesMethod, grpcDataFrame, grpcRequestBlock, headersFrame, pingFrame, RawH2 } from './h2-raw.js';
 
 interface TestServer {
   port: number;
@@ -60,7 +51,7 @@ async function serve(limits: Partial<H2Limits> = {}, reply = 100): Promise<TestS
     onGoAway: (g) => t.goAways.push({ code: g.code, reason: g.reason }),
   });
   server.addService(
-    { echo: method('Echo'), chat: method('Chat', true) },
+    { echo: bytesMethod('Echo'), chat: bytesMethod('Chat', true) },
     {
       echo: (call: ServerCall<Buffer, Buffer>, cb: (e: null, r: Buffer) => void) => {
         t.runs++;
@@ -87,10 +78,6 @@ async function open(port: number, opts: Parameters<typeof RawH2.open>[1] = {}): 
   return c;
 }
 
-/** A PING with an 8-byte payload made from `tag`. */
-const ping = (tag = 'abcdefgh', ack = false) =>
-  encodeFrame(FrameType.PING, ack ? Flag.ACK : 0, 0, Buffer.from(tag.padEnd(8, '.').slice(0, 8)));
-
 /** The start of a gRPC message declaring `declared` bytes, with `have` of them: no message completes. */
 function partialMessage(declared: number, have: number): Buffer {
   const b = Buffer.alloc(5 + have, 7);
@@ -116,7 +103,7 @@ function openSendCancel(path: string, n: number): Buffer {
 
 /** Sends a PING and waits for its ACK: every frame sent before it has been processed by then. */
 async function sync(c: RawH2, tag: string): Promise<void> {
-  c.send(ping(tag));
+  c.send(pingFrame(tag));
   const want = tag.padEnd(8, '.').slice(0, 8);
   await c.waitFor(
     (f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0 && f.payload.toString() === want,
@@ -279,7 +266,7 @@ describe('HTTP/2 abuse', () => {
     const t = await serve();
     const c = await open(t.port);
     const pings: Buffer[] = [];
-    for (let i = 0; i < 100_000; i++) pings.push(ping(String(i).padStart(8, '0')));
+    for (let i = 0; i < 100_000; i++) pings.push(pingFrame(String(i).padStart(8, '0')));
     c.send(Buffer.concat(pings));
     expect(await c.goAway()).toEqual({ code: ErrorCode.ENHANCE_YOUR_CALM, reason: 'too_many_pings' });
     expect(c.frames.filter((f) => f.type === FrameType.PING).length).toBeLessThanOrEqual(4);
@@ -302,7 +289,7 @@ describe('HTTP/2 abuse', () => {
       await sync(c, `bdp-${i}`);
     }
     expect(t.goAways).toEqual([]);
-    for (let i = 0; i < 4; i++) c.send(ping(`early-${i}`.padEnd(8, '.')));
+    for (let i = 0; i < 4; i++) c.send(pingFrame(`early-${i}`.padEnd(8, '.')));
     expect(await c.goAway()).toEqual({ code: ErrorCode.ENHANCE_YOUR_CALM, reason: 'too_many_pings' });
   });
 

@@ -6,22 +6,10 @@
  */
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MethodDefinition, ServerCall } from '../src/transport/grpc/call.js';
-import { encodeFrame, Flag, FrameType } from '../src/transport/grpc/h2-frame.js';
+import type { ServerCall } from '../src/transport/grpc/call.js';
+import { Flag, FrameType } from '../src/transport/grpc/h2-frame.js';
 import { GrpcServer } from '../src/transport/grpc/server.js';
-import { grpcDataFrame, grpcRequestBlock, headersFrame, RawH2 } from './h2-raw.js';
-
-const method = (name: string, stream = false): MethodDefinition<Buffer, Buffer> => ({
-  path: `/t.S/${name}`,
-  requestStream: stream,
-  responseStream: stream,
-  requestDeserialize: (b) => Buffer.from(b),
-  responseSerialize: (v) => v,
-  originalName: name,
-});
-
-const ping = (tag: string, ack = false) =>
-  encodeFrame(FrameType.PING, ack ? Flag.ACK : 0, 0, Buffer.from(tag));
+import { bytesMethod, grpcDataFrame, grpcRequestBlock, headersFrame, pingFrame, RawH2 } from './h2-raw.js';
 
 /** The frame types in one chunk of bytes the server wrote (frames never straddle our writes). */
 function frameTypes(chunk: Buffer): Array<{ type: number; flags: number }> {
@@ -51,7 +39,7 @@ afterEach(() => {
 async function setUp(): Promise<{ c: RawH2; writes: Buffer[] }> {
   server = new GrpcServer({ maxReceiveMessageLength: 1 << 20 });
   server.addService(
-    { echo: method('Echo'), silent: method('Silent', true) },
+    { echo: bytesMethod('Echo'), silent: bytesMethod('Silent', true) },
     {
       echo: (call: ServerCall<Buffer, Buffer>, cb: (e: null, r: Buffer) => void) => {
         setImmediate(() => cb(null, call.request));
@@ -73,7 +61,7 @@ async function setUp(): Promise<{ c: RawH2; writes: Buffer[] }> {
     net.Socket.prototype.write = original;
   };
   // Handshake done (SETTINGS both ways) before counting.
-  c.send(ping('sync....'));
+  c.send(pingFrame('sync....'));
   await c.waitFor((f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0);
   writes.length = 0;
   return { c, writes };
@@ -86,7 +74,7 @@ describe('PING ACKs', () => {
       const id = 2 * i + 1;
       const before = writes.length;
       c.send(
-        ping(`bdp....${i}`),
+        pingFrame(`bdp....${i}`),
         headersFrame(id, grpcRequestBlock('/t.S/Echo')),
         grpcDataFrame(id, Buffer.from(`hello ${i}`), true),
       );
@@ -109,7 +97,7 @@ describe('PING ACKs', () => {
   it('a PING while a stream waits for an answer that does not come is still acknowledged, alone', async () => {
     const { c, writes } = await setUp();
     c.send(headersFrame(1, grpcRequestBlock('/t.S/Silent')));
-    c.send(ping('waiting.'));
+    c.send(pingFrame('waiting.'));
     const ack = await c.waitFor(
       (f) => f.type === FrameType.PING && (f.flags & Flag.ACK) !== 0 && f.payload.toString() === 'waiting.',
       2000,

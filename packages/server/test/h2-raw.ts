@@ -4,6 +4,7 @@
  * within the default SETTINGS_MAX_FRAME_SIZE, the fixed sizes of fixed-size frames).
  */
 import * as net from 'node:net';
+import type { MethodDefinition } from '../src/transport/grpc/call.js';
 import { encodeFrame, Flag, FrameType, PREFACE, settingsPayload } from '../src/transport/grpc/h2-frame.js';
 import { encodeFields } from '../src/transport/grpc/hpack.js';
 
@@ -44,6 +45,23 @@ export function headersFrame(
 ): Buffer {
   const flags = (opts.end ? Flag.END_STREAM : 0) | (opts.more ? 0 : Flag.END_HEADERS);
   return encodeFrame(FrameType.HEADERS, flags, id, block);
+}
+
+/** A method at `/t.S/NAME` carrying raw bytes both ways; `stream` makes it bidirectional. */
+export function bytesMethod(name: string, stream = false): MethodDefinition<Buffer, Buffer> {
+  return {
+    path: `/t.S/${name}`,
+    requestStream: stream,
+    responseStream: stream,
+    requestDeserialize: (b) => Buffer.from(b),
+    responseSerialize: (v) => v,
+    originalName: name,
+  };
+}
+
+/** A PING (an ACK if `ack`) whose 8-byte payload is `tag`, padded with dots or cut. */
+export function pingFrame(tag: string, ack = false): Buffer {
+  return encodeFrame(FrameType.PING, ack ? Flag.ACK : 0, 0, Buffer.from(tag.padEnd(8, '.').slice(0, 8)));
 }
 
 /** A gRPC message (uncompressed) as DATA frames of at most 16384 bytes; END_STREAM on the last if `end`. */
