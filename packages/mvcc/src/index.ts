@@ -17,6 +17,7 @@ export {
   type WriteBatch,
 } from './backend/types.js';
 export * from './bbolt/index.js';
+export { bytesToKey } from './btree.js';
 export { Crc32c, crc32c } from './crc32.js';
 export * from './errors.js';
 export { KeyIndexFileError } from './key-index-file.js';

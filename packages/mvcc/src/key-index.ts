@@ -44,6 +44,17 @@ export interface IndexHit {
   version: number;
 }
 
+/**
+ * A key looked up for the put that follows ({@link TreeIndex.lookupForPut}): what a put needs to know
+ * (the key's current revision) and where to record it, so the put searches the tree once, not twice.
+ */
+export interface PutLookup {
+  /** The key's live revision at the revision asked about, or undefined. */
+  readonly hit: IndexHit | undefined;
+  readonly treeKey: string;
+  readonly history: KeyHistory | undefined;
+}
+
 const HEADER = 3; // ver, createdMain, n
 
 /**
@@ -303,6 +314,28 @@ export class TreeIndex {
   /** Records a put of `key` at {main, sub}. */
   put(key: Uint8Array, main: number, sub: number): void {
     this.putByTreeKey(bytesToKey(key), main, sub);
+  }
+
+  /**
+   * `get(key, atRev)` for a put of the same key that {@link putLooked} records next, with nothing else
+   * changing the index in between. Why: a put reads the key's revision (for version and
+   * create_revision) and then records its own; the B-tree search was ~2 % of a member's CPU under
+   * kvbench's put load, done twice per put (docs/benchmarks.md "Session 13").
+   * @example
+   * const l = index.lookupForPut(key, rev);
+   * const version = l.hit ? l.hit.version + 1 : 1;
+   * index.putLooked(l, rev, 0);
+   */
+  lookupForPut(key: Uint8Array, atRev: number): PutLookup {
+    const treeKey = bytesToKey(key);
+    const history = this.tree.get(treeKey);
+    return { hit: history === undefined ? undefined : historyGet(history, atRev), treeKey, history };
+  }
+
+  /** Records a put at {main, sub} of the key `l` looked up (see {@link lookupForPut}). */
+  putLooked(l: PutLookup, main: number, sub: number): void {
+    const next = appendRev(l.history, main, sub, main, 1);
+    if (next !== l.history) this.tree.set(l.treeKey, next);
   }
 
   private putByTreeKey(k: string, main: number, sub: number): void {

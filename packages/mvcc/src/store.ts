@@ -747,7 +747,8 @@ export class MvccStore implements HistorySource {
     const rev = txn.rev;
     const value = r.ignoreValue ? prev!.value : (r.value ?? EMPTY_BYTES);
     const lease = r.ignoreLease ? prev!.lease : toId(r.lease);
-    const existing = this.index.get(key, rev);
+    const look = this.index.lookupForPut(key, rev);
+    const existing = look.hit;
     const kv: KeyValue = {
       key,
       value,
@@ -759,7 +760,7 @@ export class MvccStore implements HistorySource {
     const sub = txn.changes.length;
     // From here kv's key and value are views into its encoding, not into the request.
     this.buffer.putRevision(rev, sub, false, encodeOwnedKeyValue(kv, revisionSlab));
-    this.index.put(key, rev, sub);
+    this.index.putLooked(look, rev, sub);
     txn.changes.push({ kv, tombstone: false });
     return r.prevKv && prev ? { prevKv: prev } : {};
   }

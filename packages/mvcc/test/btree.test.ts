@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { BTree } from '../src/btree.js';
+import { BTree, bytesToKey, keyToBytes } from '../src/btree.js';
 
 function modelRange(model: Map<string, number>, start?: string, end?: string, reverse = false): string[] {
   const keys = [...model.keys()]
@@ -90,5 +90,32 @@ describe('BTree', () => {
     for (let i = 0; i < 1000; i++) tree.delete(String(i).padStart(4, '0'));
     expect(tree.size).toBe(0);
     expect(walk(tree)).toEqual([]);
+  });
+});
+
+describe('bytesToKey', () => {
+  test('one latin1 char per byte, on both sides of the short-key path, and back with keyToBytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 80 }), fc.nat(8), (bytes, off) => {
+        // A view at an offset into a larger buffer, as decoded requests hand keys over.
+        const backing = new Uint8Array(off + bytes.length + 3);
+        backing.set(bytes, off);
+        const view = backing.subarray(off, off + bytes.length);
+        const k = bytesToKey(view);
+        expect(k).toBe(Buffer.from(bytes).toString('latin1'));
+        expect([...keyToBytes(k)]).toEqual([...bytes]);
+      }),
+    );
+  });
+
+  test("string order is the bytes' order", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), (a, b) => {
+        const byBytes = Buffer.compare(Buffer.from(a), Buffer.from(b));
+        const ka = bytesToKey(a);
+        const kb = bytesToKey(b);
+        expect(ka < kb ? -1 : ka > kb ? 1 : 0).toBe(byBytes);
+      }),
+    );
   });
 });

@@ -239,6 +239,20 @@ describe('HpackDecoder', () => {
     });
   });
 
+  it("a field's name never finds an inherited property, and a __proto__ field is a plain field", () => {
+    const d = new HpackDecoder();
+    // Literal fields without indexing (0x00), raw (not Huffman) name and value.
+    const lit = (n: string, v: string) =>
+      Buffer.concat([Buffer.from([0x00, n.length]), Buffer.from(n), Buffer.from([v.length]), Buffer.from(v)]);
+    const h = d.decode(Buffer.concat([Buffer.from([0x83]), lit('__proto__', 'x'), lit('te', 'trailers')]));
+    expect(h[':method']).toBe('POST');
+    expect(Object.getOwnPropertyDescriptor(h, '__proto__')?.value).toBe('x');
+    expect(Object.keys(h)).toEqual([':method', '__proto__', 'te']);
+    expect(h.constructor).toBeUndefined();
+    expect(h.toString).toBeUndefined();
+    expect(h.hasOwnProperty).toBeUndefined();
+  });
+
   it('refuses malformed blocks', () => {
     const d = new HpackDecoder();
     expect(() => d.decode(Buffer.from([0x80]))).toThrow(/index 0/);

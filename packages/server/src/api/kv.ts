@@ -17,6 +17,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from '@kv/client/api';
+import { bytesToKey } from '@kv/mvcc';
 import { checkRange, checkTxn as checkTxnAuth } from '../auth/permissions.js';
 import { Errors, toEtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
@@ -153,7 +154,7 @@ interface Writes {
   dels: Array<[string, string | undefined]>; // [start, end) in latin1; end undefined = single key, '\0' = to infinity
 }
 
-const str = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+const str = bytesToKey;
 
 function inDel(key: string, dels: Writes['dels']): boolean {
   return dels.some(([s, e]) => (e === undefined ? key === s : e === '\0' ? key >= s : key >= s && key < e));

@@ -7,6 +7,7 @@
  * "\0" means "every key >= key" (end = +infinity); a request is permitted when the whole requested
  * interval lies inside the union, as etcd's IntervalTree.Contains decides.
  */
+import { bytesToKey } from '@kv/mvcc';
 
 /** One half-open interval [start, end); `end === null` is +infinity. */
 export interface KeyInterval {
@@ -14,10 +15,8 @@ export interface KeyInterval {
   end: string | null;
 }
 
-/** Bytes to the latin1 string form used for comparisons. */
-export function keyString(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
+/** Bytes to the latin1 string form used for comparisons (@kv/mvcc's key form). */
+export const keyString = bytesToKey;
 
 /**
  * The interval a (key, range_end) pair covers, with etcd's rules: empty range_end = the single key,

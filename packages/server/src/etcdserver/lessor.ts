@@ -4,6 +4,7 @@
  * only the primary lessor (the leader) has finite deadlines, and it revokes expired leases by
  * proposing LeaseRevoke through raft, like etcd's lessor.
  */
+import { bytesToKey } from '@kv/mvcc';
 
 /** etcd's MaxLeaseTTL (9,000,000,000 s). */
 export const MAX_LEASE_TTL = 9_000_000_000;
@@ -36,9 +37,8 @@ export interface CheckpointPolicy {
   intervalMs: number;
 }
 
-/** Encodes key bytes as a Map/Set-friendly string (one char per byte). */
-export const keyString = (key: Uint8Array): string =>
-  Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+/** Key bytes as a Map/Set-friendly string (one char per byte): @kv/mvcc's key form. */
+export const keyString = bytesToKey;
 /** Inverse of {@link keyString}. */
 export const keyBytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
