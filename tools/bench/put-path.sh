@@ -15,6 +15,7 @@
 #   tools/bench/put-path.sh -w 6000 -W '-mode put -clients 100 -conns 10' -- -mode put -clients 100 -conns 10 -total 20000
 #   tools/bench/put-path.sh --strace etcd -- -mode put -clients 1 -conns 1 -total 1000  # syscalls per member
 #   tools/bench/put-path.sh --perf 'node --max-semi-space-size=64 --perf-basic-prof packages/server/dist/main.js' -- ...
+#   PERF_EVENT='-e page-faults -c 1' KV_NODE_FLAGS=--perf-basic-prof tools/bench/put-path.sh --perf -- ...  # where page faults come from
 # Thread groups of a node member: t0 = main (JS), t2-t5 = V8 platform workers (GC helpers and
 # concurrent compilation), t7+ = libuv's pool (fs calls, LevelDB). For etcd they are just Go threads.
 set -u
