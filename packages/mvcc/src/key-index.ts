@@ -313,7 +313,7 @@ export class TreeIndex {
 
   /** Records a put of `key` at {main, sub}. */
   put(key: Uint8Array, main: number, sub: number): void {
-    this.putByTreeKey(bytesToKey(key), main, sub);
+    this.putLooked(this.lookupForPut(key, main), main, sub);
   }
 
   /**
@@ -336,12 +336,6 @@ export class TreeIndex {
   putLooked(l: PutLookup, main: number, sub: number): void {
     const next = appendRev(l.history, main, sub, main, 1);
     if (next !== l.history) this.tree.set(l.treeKey, next);
-  }
-
-  private putByTreeKey(k: string, main: number, sub: number): void {
-    const h = this.tree.get(k);
-    const next = appendRev(h, main, sub, main, 1);
-    if (next !== h) this.tree.set(k, next);
   }
 
   /** Records a delete of a tree key (latin1 string, as handed out by range()) at {main, sub}. */

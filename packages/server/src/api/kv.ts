@@ -154,8 +154,6 @@ interface Writes {
   dels: Array<[string, string | undefined]>; // [start, end) in latin1; end undefined = single key, '\0' = to infinity
 }
 
-const str = bytesToKey;
-
 function inDel(key: string, dels: Writes['dels']): boolean {
   return dels.some(([s, e]) => (e === undefined ? key === s : e === '\0' ? key >= s : key >= s && key < e));
 }
@@ -166,12 +164,12 @@ function branchWrites(ops: RequestOp[]): Writes {
   for (const op of ops) {
     if (op.requestDeleteRange) {
       const end = op.requestDeleteRange.rangeEnd;
-      w.dels.push([str(op.requestDeleteRange.key), isEmpty(end) ? undefined : str(end)]);
+      w.dels.push([bytesToKey(op.requestDeleteRange.key), isEmpty(end) ? undefined : bytesToKey(end)]);
     }
   }
   for (const op of ops) {
     if (op.requestPut) {
-      const k = str(op.requestPut.key);
+      const k = bytesToKey(op.requestPut.key);
       if (w.puts.has(k) || inDel(k, w.dels)) throw Errors.duplicateKey();
       w.puts.add(k);
     } else if (op.requestTxn) {

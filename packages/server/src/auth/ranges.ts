@@ -15,9 +15,6 @@ export interface KeyInterval {
   end: string | null;
 }
 
-/** Bytes to the latin1 string form used for comparisons (@kv/mvcc's key form). */
-export const keyString = bytesToKey;
-
 /**
  * The interval a (key, range_end) pair covers, with etcd's rules: empty range_end = the single key,
  * "\0" = from key to the end of the key space, otherwise [key, range_end). Returns undefined for an
@@ -27,10 +24,10 @@ export function toInterval(
   key: Uint8Array,
   rangeEnd: Uint8Array | undefined | null,
 ): KeyInterval | undefined {
-  const start = keyString(key);
+  const start = bytesToKey(key);
   if (!rangeEnd || rangeEnd.length === 0) return { start, end: `${start}\0` };
   if (rangeEnd.length === 1 && rangeEnd[0] === 0) return { start, end: null };
-  const end = keyString(rangeEnd);
+  const end = bytesToKey(rangeEnd);
   return end > start ? { start, end } : undefined;
 }
 

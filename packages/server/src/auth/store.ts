@@ -30,6 +30,7 @@ import type {
   DeepPartial,
   InternalAuthenticateRequest,
 } from '@kv/client/api';
+import { bytesToKey } from '@kv/mvcc';
 import {
   AuthFailedError,
   AuthNotEnabledError,
@@ -70,7 +71,7 @@ import {
   USERS_BUCKET,
   type UserRecord,
 } from './persistence.js';
-import { IntervalSet, keyString, toInterval } from './ranges.js';
+import { IntervalSet, toInterval } from './ranges.js';
 import { AuthRateLimiter, type RateLimiterOptions } from './rate-limit.js';
 import type { TokenProvider } from './tokens/provider.js';
 import { SimpleTokenProvider } from './tokens/simple.js';
@@ -555,8 +556,8 @@ export class AuthStore {
       perms.push(perm);
       // Stable sort by key only: equal keys keep grant order, as etcd lists them.
       perms.sort((a, b) => {
-        const ka = keyString(a.key);
-        const kb = keyString(b.key);
+        const ka = bytesToKey(a.key);
+        const kb = bytesToKey(b.key);
         return ka < kb ? -1 : ka > kb ? 1 : 0;
       });
     }

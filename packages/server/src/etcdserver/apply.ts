@@ -4,7 +4,7 @@
  * backend commit, so replaying an already-applied entry after a crash is skipped); leases, alarms and
  * compaction are handled here.
  */
-import { ErrStorage, toId } from '@kv/mvcc';
+import { bytesToKey, ErrStorage, toId } from '@kv/mvcc';
 import { checkDeleteRange, checkLeaseRevoke, checkPut, checkTxn } from '../auth/permissions.js';
 import { AUTH_REQUEST_FIELDS, type AuthInfo, type AuthRequest, type AuthStore } from '../auth/store.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
@@ -12,7 +12,7 @@ import { alarmKey, decodeAlarmRecord, encodeAlarmRecord } from './alarm-record.j
 import type { InternalRequest } from './envelope.js';
 import { Errors, type EtcdError, toEtcdError } from './errors.js';
 import { decodeLeaseRecord, encodeLeaseRecord, leaseBucketKey } from './lease-record.js';
-import { keyBytes, keyString, type Lease, type Lessor, MAX_LEASE_TTL } from './lessor.js';
+import { keyBytes, type Lease, type Lessor, MAX_LEASE_TTL } from './lessor.js';
 import { txnCost } from './quota.js';
 import type { KvEvent, KvStore, PutRequest, RequestOp, TxnRequest, WriteResult } from './store.js';
 
@@ -98,7 +98,7 @@ export class Applier {
     }
     for (const [lease, keys] of await this.store.keysWithLease()) {
       for (const key of keys) {
-        const k = keyString(key);
+        const k = bytesToKey(key);
         this.keyLease.set(k, lease);
         this.lessor.attach(lease, k);
       }
@@ -280,7 +280,7 @@ export class Applier {
       // No key carries a lease and this one gets none: nothing to move (and no key string to build,
       // the common case of every plain put).
       if (next === 0n && this.keyLease.size === 0) continue;
-      const k = keyString(ev.kv.key);
+      const k = bytesToKey(ev.kv.key);
       const old = this.keyLease.get(k);
       if (old === next) continue;
       if (old !== undefined) this.lessor.detach(old, k);

@@ -4,7 +4,6 @@
  * only the primary lessor (the leader) has finite deadlines, and it revokes expired leases by
  * proposing LeaseRevoke through raft, like etcd's lessor.
  */
-import { bytesToKey } from '@kv/mvcc';
 
 /** etcd's MaxLeaseTTL (9,000,000,000 s). */
 export const MAX_LEASE_TTL = 9_000_000_000;
@@ -37,9 +36,7 @@ export interface CheckpointPolicy {
   intervalMs: number;
 }
 
-/** Key bytes as a Map/Set-friendly string (one char per byte): @kv/mvcc's key form. */
-export const keyString = bytesToKey;
-/** Inverse of {@link keyString}. */
+/** Inverse of @kv/mvcc's `bytesToKey` (the lessor's key strings). */
 export const keyBytes = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
 /** Lease bookkeeping; no I/O. */
