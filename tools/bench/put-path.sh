@@ -16,13 +16,14 @@
 #   tools/bench/put-path.sh --strace etcd -- -mode put -clients 1 -conns 1 -total 1000  # syscalls per member
 #   tools/bench/put-path.sh --perf 'node --max-semi-space-size=64 --perf-basic-prof packages/server/dist/main.js' -- ...
 #   PERF_EVENT='-e page-faults -c 1' KV_NODE_FLAGS=--perf-basic-prof tools/bench/put-path.sh --perf -- ...  # where page faults come from
+#   tools/bench/put-path.sh --metrics 'wal_fsync_duration_seconds_count|proposals_committed' etcd -- ...  # /metrics lines after the load
 # Thread groups of a node member: t0 = main (JS), t2-t5 = V8 platform workers (GC helpers and
 # concurrent compilation), t7+ = libuv's pool (fs calls, LevelDB). For etcd they are just Go threads.
 set -u
-MEMBERS=3; WARM=0; WARMARGS="-mode put -clients 1 -conns 1"; STRACE=; PERF=; KEEP=; CMD="bin/kv-server"
+MEMBERS=3; WARM=0; WARMARGS="-mode put -clients 1 -conns 1"; STRACE=; PERF=; KEEP=; METRICS=; CMD="bin/kv-server"
 while [ $# -gt 0 ]; do case $1 in
   -n) MEMBERS=$2; shift 2;; -w) WARM=$2; shift 2;; -W) WARMARGS=$2; shift 2;;
-  --strace) STRACE=1; shift;; --perf) PERF=1; shift;; --keep) KEEP=1; shift;;
+  --strace) STRACE=1; shift;; --perf) PERF=1; shift;; --keep) KEEP=1; shift;; --metrics) METRICS=$2; shift 2;;
   --) shift; break;; *) CMD=$1; shift;; esac; done
 ARGS="$*"
 BENCH=${KVBENCH:-/tmp/kvbench}
@@ -89,6 +90,8 @@ for k, (u, s, x) in a.items():
     u0, s0, x0 = b.get(k, (0, 0, 0)); members[k[0]] += u - u0 + s - s0
 print("  per member (start order): " + ", ".join("%.0f us" % us(v) for _, v in sorted(members.items(), key=lambda kv: int(kv[0]))))
 PY
+if [ -n "$METRICS" ]; then for e in ${eps//,/ }; do echo "== /metrics of $e"
+  curl -s "http://$e/metrics" | grep -v '^#' | grep -E "$METRICS"; done; fi
 if [ -n "$STRACE" ]; then for f in $TMP/strace.*; do echo "== syscalls of member session ${f##*.}"; sed -n '1,20p' $f; done; fi
 for p in "${PIDS[@]}"; do kill -TERM -- -$p 2>/dev/null; done
 for p in "${PIDS[@]}"; do wait $p 2>/dev/null; done

@@ -20,6 +20,7 @@ import type { ServerConfig } from '../config/parse.js';
 import { Errors, EtcdError, toEtcdError } from '../etcdserver/errors.js';
 import type { EtcdServer } from '../etcdserver/server.js';
 import type { Logger } from '../log/logger.js';
+import type { CounterSeries } from '../metrics/registry.js';
 import type { MethodDefinition, MethodStats, ServerCall } from '../transport/grpc/call.js';
 import { H2_DEFAULTS, type H2Limits } from '../transport/grpc/h2-limits.js';
 import { GrpcServer, type ServiceImplementation, type StreamHandler } from '../transport/grpc/server.js';
@@ -78,36 +79,49 @@ function methodStats(etcd: EtcdServer, service: string, method: MethodDefinition
       : 'unary';
   // Label names in Go's exposition order (sorted), so the text matches etcd's line for line.
   const labels = { grpc_method: method.originalName ?? key, grpc_service: service, grpc_type: grpcType };
-  // One labels object per status code, so the registry's per-object key cache hits.
-  const handledLabels = new Map<number, Record<string, string>>();
+  // Each label set's series is bound once (a plain addition per call); the common case (one client API
+  // version, status OK) is kept in a field, so a request does no map lookup at all.
+  const startedSeries = m.grpcStarted.series(labels);
+  const msgReceived = m.grpcMsgReceived.series(labels);
+  const msgSent = m.grpcMsgSent.series(labels);
+  const handledSeries = new Map<number, CounterSeries>();
+  const handledOk = m.grpcHandled.series({ grpc_code: CODE_NAMES[0]!, ...labels });
   // etcd's interceptors count client requests as "unary" or "stream" per client API version.
   const requestType = labels.grpc_type === 'unary' ? 'unary' : 'stream';
-  const requestLabels = new Map<string, Record<string, string>>();
+  const requestSeries = new Map<string, CounterSeries>();
+  let lastVersion: string | undefined;
+  let lastRequests: CounterSeries | undefined;
   return {
     started: (version = 'unknown') => {
-      m.grpcStarted.inc(labels);
-      let l = requestLabels.get(version);
-      if (!l) {
-        l = { client_api_version: version, type: requestType };
-        requestLabels.set(version, l);
+      startedSeries.inc();
+      if (version !== lastVersion) {
+        let c = requestSeries.get(version);
+        if (!c)
+          requestSeries.set(
+            version,
+            (c = m.clientRequests.series({ client_api_version: version, type: requestType })),
+          );
+        lastVersion = version;
+        lastRequests = c;
       }
-      m.clientRequests.inc(l);
+      lastRequests!.inc();
     },
     handled: (code) => {
-      let l = handledLabels.get(code);
-      if (!l) {
-        l = { grpc_code: CODE_NAMES[code] ?? String(code), ...labels };
-        handledLabels.set(code, l);
-      }
-      m.grpcHandled.inc(l);
+      let c = code === 0 ? handledOk : handledSeries.get(code);
+      if (!c)
+        handledSeries.set(
+          code,
+          (c = m.grpcHandled.series({ grpc_code: CODE_NAMES[code] ?? String(code), ...labels })),
+        );
+      c.inc();
     },
     received: (bytes) => {
       m.grpcReceivedBytes.inc(undefined, bytes);
-      m.grpcMsgReceived.inc(labels);
+      msgReceived.inc();
     },
     sent: (bytes) => {
       m.grpcSentBytes.inc(undefined, bytes);
-      m.grpcMsgSent.inc(labels);
+      msgSent.inc();
     },
   };
 }

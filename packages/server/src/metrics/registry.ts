@@ -10,17 +10,12 @@ import client from 'prom-client';
 export type Labels = Record<string, string>;
 
 /** Reads one series' value from a prom-client metric snapshot (0 when the series does not exist yet). */
-function seriesValue(
-  values: readonly client.MetricValue<string>[],
-  labels: Labels | undefined,
-  metricName?: string,
-): number {
+function seriesValue(values: readonly client.MetricValue<string>[], labels: Labels | undefined): number {
   const want = labels ?? {};
   const keys = Object.keys(want);
   for (const v of values) {
-    if (metricName !== undefined && (v as { metricName?: string }).metricName !== metricName) continue;
     const have = v.labels as Record<string, string | number | undefined>;
-    if (Object.keys(have).filter((k) => k !== 'le').length !== keys.length) continue;
+    if (Object.keys(have).length !== keys.length) continue;
     if (keys.every((k) => String(have[k]) === want[k])) return v.value;
   }
   return 0;
@@ -32,6 +27,16 @@ interface PendingSeries {
   by: number;
   /** inc was called since the last hand-over (an inc by 0 still creates the series). */
   touched: boolean;
+}
+
+/** One counter series bound to its labels (see {@link Counter.series}). */
+export interface CounterSeries {
+  /** Adds `by` (default 1). */
+  inc(by?: number): void;
+}
+
+function checkIncrement(name: string, by: number): void {
+  if (!Number.isFinite(by) || by < 0) throw new Error(`counter ${name}: cannot add ${by}`);
 }
 
 /** Label sets a counter buffers before it hands them over without waiting for a scrape. */
@@ -54,6 +59,8 @@ export class Counter {
   /** The pending series of each label object passed to inc (hot paths reuse their objects). */
   private slots = new WeakMap<Labels, PendingSeries>();
   private pending: PendingSeries[] = [];
+  /** The series handed out by {@link Counter.series}, kept for the counter's life. */
+  private readonly bound: PendingSeries[] = [];
   private readonly unlabelled: PendingSeries = { labels: undefined, by: 0, touched: false };
   constructor(
     reg: client.Registry,
@@ -74,7 +81,7 @@ export class Counter {
   }
   /** Adds `by` (default 1) to the series of `labels`. */
   inc(labels?: Labels, by = 1): void {
-    if (!Number.isFinite(by) || by < 0) throw new Error(`counter ${this.name}: cannot add ${by}`);
+    checkIncrement(this.name, by);
     if (!labels) {
       this.unlabelled.by += by;
       this.unlabelled.touched = true;
@@ -82,11 +89,7 @@ export class Counter {
     }
     let slot = this.slots.get(labels);
     if (!slot) {
-      // Checked here, as prom-client's inc would, so a bad label fails at its call site.
-      for (const name in labels) {
-        if (!this.labelNames.includes(name))
-          throw new Error(`counter ${this.name}: label "${name}" is not one of its labels`);
-      }
+      this.checkLabels(labels);
       if (this.pending.length >= MAX_PENDING_SERIES) this.handOver();
       slot = { labels, by: 0, touched: false };
       this.slots.set(labels, slot);
@@ -95,12 +98,45 @@ export class Counter {
     slot.by += by;
     slot.touched = true;
   }
+  /**
+   * The series of one label set as a handle whose `inc` is a plain addition: for hot paths that
+   * know their labels up front (no per-call lookup of the label object). The handle stays valid
+   * for the counter's life.
+   *
+   * @example
+   * const sent = registry.counter('etcd_network_peer_sent_bytes_total', 'h', ['To']).series({ To: '2' });
+   * sent.inc(512);
+   */
+  series(labels: Labels): CounterSeries {
+    this.checkLabels(labels);
+    const slot: PendingSeries = { labels, by: 0, touched: false };
+    this.bound.push(slot);
+    return {
+      inc: (by = 1) => {
+        checkIncrement(this.name, by);
+        slot.by += by;
+        slot.touched = true;
+      },
+    };
+  }
+  /** Checked as prom-client's inc would, so a bad label fails at its call site. */
+  private checkLabels(labels: Labels): void {
+    for (const name in labels) {
+      if (!this.labelNames.includes(name))
+        throw new Error(`counter ${this.name}: label "${name}" is not one of its labels`);
+    }
+  }
   /** Adds the buffered increments to prom-client's series. */
   private handOver(): void {
     const u = this.unlabelled;
     if (u.touched) this.metric.inc(u.by);
     u.by = 0;
     u.touched = false;
+    for (const slot of this.bound) {
+      if (slot.touched) this.metric.inc(slot.labels!, slot.by);
+      slot.by = 0;
+      slot.touched = false;
+    }
     for (const slot of this.pending) {
       if (slot.touched) this.metric.inc(slot.labels!, slot.by);
       slot.by = 0;
@@ -138,23 +174,42 @@ export class Gauge {
       ? async function (this: client.Gauge<string>) {
           this.set(await collect());
         }
-      : undefined;
+      : () => this.handOver();
     this.metric = new client.Gauge({ name, help, labelNames, registers: [reg], collect: collector });
   }
   get name(): string {
     return (this.metric as unknown as { name: string }).name;
   }
+  /**
+   * Sets the series of `labels`. The unlabelled series keeps its newest value in a plain field until
+   * the metric is read: the raft loop sets three gauges per Ready, and prom-client's `set` hashes the
+   * (empty) label set and allocates a record each time.
+   */
   set(value: number, labels?: Labels): void {
+    if (typeof value !== 'number') throw new TypeError(`gauge ${this.name}: value is not a number: ${value}`);
     if (labels) this.metric.set(labels, value);
-    else this.metric.set(value);
+    else this.unset = value;
   }
   inc(labels?: Labels, by = 1): void {
     if (labels) this.metric.inc(labels, by);
-    else this.metric.inc(by);
+    else {
+      this.handOver();
+      this.metric.inc(by);
+    }
   }
   dec(labels?: Labels, by = 1): void {
     if (labels) this.metric.dec(labels, by);
-    else this.metric.dec(by);
+    else {
+      this.handOver();
+      this.metric.dec(by);
+    }
+  }
+  /** The unlabelled value set since the last hand-over, if any. */
+  private unset: number | undefined;
+  private handOver(): void {
+    if (this.unset === undefined) return;
+    this.metric.set(this.unset);
+    this.unset = undefined;
   }
   /** The current value of one series (runs `collect` first, as a scrape would). */
   async get(labels?: Labels): Promise<number> {
@@ -162,35 +217,148 @@ export class Gauge {
   }
 }
 
+/** The observations of one label set: a count per bucket (not cumulative), their sum and number. */
+interface HistogramSeries {
+  readonly labels: Labels;
+  readonly counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/** What prom-client's Registry reads from a histogram (the shape of its own Histogram's export). */
+interface HistogramExport {
+  name: string;
+  help: string;
+  type: 'histogram';
+  aggregator: 'sum';
+  /** Bucket lines carry `le` in labels and the series' labels in sharedLabels, as prom-client's do. */
+  values: { labels: Labels | { le: number }; value: number; metricName: string; sharedLabels: Labels }[];
+}
+
+/** One line of {@link Histogram.get}: bucket bound and series labels in one label set. */
+type JsonValue = { value: number; metricName: string; labels: Labels | { le: number | string } };
+
 /**
  * A cumulative histogram with fixed upper bounds.
+ *
+ * Observations go into a Float64Array per label set; the metric is registered with prom-client as a
+ * collector object that renders the same exposition as prom-client's own Histogram. prom-client's
+ * `observe` stores bucket counts in an object keyed by the bounds, so every observation turned a float
+ * such as 0.001 into a property name (a double-to-string conversion and a string-table lookup), which made
+ * the WAL's fsync histogram, observed once per raft Ready, about 1 % of a busy member's main thread
+ * (docs/benchmarks.md, "Session 14").
  *
  * @example
  * const h = registry.histogram('etcd_disk_wal_fsync_duration_seconds', 'The latency distributions of fsync called by WAL.', exponentialBuckets(0.001, 2, 14));
  * h.observe(0.003);
  */
 export class Histogram {
-  readonly metric: client.Histogram<string>;
+  readonly buckets: readonly number[];
+  /** The unlabelled series (a histogram without label names always exports one, even when empty). */
+  private readonly plain: HistogramSeries | undefined;
+  /** Labelled series by their label values joined in label-name order. */
+  private readonly byKey = new Map<string, HistogramSeries>();
+  /** The series of each label object passed to observe (hot paths reuse their objects). */
+  private bySlot = new WeakMap<Labels, HistogramSeries>();
   constructor(
     reg: client.Registry,
-    name: string,
-    help: string,
-    readonly buckets: readonly number[],
-    labelNames: readonly string[] = [],
+    readonly name: string,
+    readonly help: string,
+    buckets: readonly number[],
+    private readonly labelNames: readonly string[] = [],
   ) {
-    this.metric = new client.Histogram({ name, help, labelNames, buckets: [...buckets], registers: [reg] });
+    if (labelNames.includes('le')) throw new Error('le is a reserved label keyword');
+    this.buckets = [...buckets].sort((a, b) => a - b);
+    if (labelNames.length === 0) this.plain = this.newSeries({});
+    reg.registerMetric(this as unknown as client.Metric<string>);
   }
-  get name(): string {
-    return (this.metric as unknown as { name: string }).name;
-  }
+
+  /** Records one observation of `value` in the series of `labels`. */
   observe(value: number, labels?: Labels): void {
-    if (labels) this.metric.observe(labels, value);
-    else this.metric.observe(value);
+    if (!Number.isFinite(value))
+      throw new TypeError(`histogram ${this.name}: value is not a valid number: ${value}`);
+    const series = labels ? this.seriesOf(labels) : this.plain;
+    if (!series)
+      throw new Error(`histogram ${this.name}: observe needs labels ${this.labelNames.join(', ')}`);
+    const bounds = this.buckets;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    if (i < bounds.length) series.counts[i]! += 1;
+    series.sum += value;
+    series.count += 1;
   }
+
   /** The number of observations of one series. */
   async count(labels?: Labels): Promise<number> {
-    const values = (await this.metric.get()).values;
-    return seriesValue(values, labels, `${this.name}_count`);
+    if (!labels || this.labelNames.length === 0) return this.plain?.count ?? 0;
+    return this.byKey.get(this.keyOf(labels))?.count ?? 0;
+  }
+
+  /** prom-client's collector interface: the series in the shape its Registry renders. */
+  async getForPromString(): Promise<HistogramExport> {
+    const values: HistogramExport['values'] = [];
+    const push = (labels: Labels | { le: number }, value: number, metricName: string, sharedLabels: Labels) =>
+      values.push({ labels, value, metricName, sharedLabels });
+    const all = this.plain ? [this.plain, ...this.byKey.values()] : this.byKey.values();
+    for (const s of all) {
+      let acc = 0;
+      for (let i = 0; i < this.buckets.length; i++) {
+        acc += s.counts[i]!;
+        push({ le: this.buckets[i]! }, acc, `${this.name}_bucket`, s.labels);
+      }
+      push({ le: '+Inf' }, s.count, `${this.name}_bucket`, s.labels);
+      push({}, s.sum, `${this.name}_sum`, s.labels);
+      push({}, s.count, `${this.name}_count`, s.labels);
+    }
+    return { name: this.name, help: this.help, type: 'histogram', values, aggregator: 'sum' };
+  }
+
+  /** prom-client's collector interface (JSON form): labels and series labels merged. */
+  async get(): Promise<Omit<HistogramExport, 'values'> & { values: JsonValue[] }> {
+    const m = await this.getForPromString();
+    const values = m.values.map(({ value, metricName, labels, sharedLabels }) => ({
+      value,
+      metricName,
+      labels: { ...labels, ...sharedLabels },
+    }));
+    return { ...m, values };
+  }
+
+  /** prom-client's collector interface: forgets every observation. */
+  reset(): void {
+    for (const s of [this.plain, ...this.byKey.values()]) {
+      if (!s) continue;
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+    this.byKey.clear();
+    this.bySlot = new WeakMap();
+  }
+
+  private newSeries(labels: Labels): HistogramSeries {
+    return { labels, counts: new Float64Array(this.buckets.length), sum: 0, count: 0 };
+  }
+
+  private keyOf(labels: Labels): string {
+    return this.labelNames.map((n) => labels[n] ?? '').join('\u0000');
+  }
+
+  private seriesOf(labels: Labels): HistogramSeries {
+    let s = this.bySlot.get(labels);
+    if (s) return s;
+    for (const n in labels) {
+      if (!this.labelNames.includes(n))
+        throw new Error(`histogram ${this.name}: label "${n}" is not one of its labels`);
+    }
+    const key = this.keyOf(labels);
+    s = this.byKey.get(key);
+    if (!s) {
+      s = this.newSeries({ ...labels });
+      this.byKey.set(key, s);
+    }
+    this.bySlot.set(labels, s);
+    return s;
   }
 }
 

@@ -8,6 +8,7 @@ import type * as tls from 'node:tls';
 import type { Message } from '@kv/raft';
 import { idHex } from '../etcdserver/ids.js';
 import type { Logger } from '../log/logger.js';
+import type { CounterSeries } from '../metrics/registry.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 
 /**
@@ -94,6 +95,8 @@ export class TransportContext {
   private removedReported = false;
   private readonly fromLabels = new Map<bigint, Record<string, string>>();
   private readonly toLabels = new Map<bigint, Record<string, string>>();
+  private readonly receivedBytes = new Map<bigint, CounterSeries>();
+  private readonly sentBytes = new Map<bigint, CounterSeries>();
 
   constructor(
     readonly memberId: bigint,
@@ -175,6 +178,20 @@ export class TransportContext {
     let l = this.fromLabels.get(id);
     if (!l) this.fromLabels.set(id, (l = { From: idHex(id) }));
     return l;
+  }
+
+  /** `etcd_network_peer_received_bytes_total` of one peer, bound once per id (hot path: every frame). */
+  receivedBytesFrom(id: bigint): CounterSeries {
+    let c = this.receivedBytes.get(id);
+    if (!c) this.receivedBytes.set(id, (c = this.metrics.peerReceivedBytes.series(this.fromLabel(id))));
+    return c;
+  }
+
+  /** `etcd_network_peer_sent_bytes_total` of one peer, bound once per id (hot path: every write). */
+  sentBytesTo(id: bigint): CounterSeries {
+    let c = this.sentBytes.get(id);
+    if (!c) this.sentBytes.set(id, (c = this.metrics.peerSentBytes.series(this.toLabel(id))));
+    return c;
   }
 
   /** The `{To: <hex id>}` label set for an id (see {@link fromLabel}). */

@@ -7,6 +7,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { idHex } from '../etcdserver/ids.js';
+import type { CounterSeries } from '../metrics/registry.js';
 import { ByteQueue } from './byte-queue.js';
 import { STREAM_ENDPOINT, STREAM_NAME, type StreamType, type TransportContext } from './context.js';
 import {
@@ -231,13 +232,17 @@ export class StreamReader {
       };
       const onTimeout = () => finish(new Error('read tcp: i/o timeout'));
       socket.on('timeout', onTimeout);
+      // Frames on one stream come from its peer: the byte counter is looked up when the sender changes.
+      let from: bigint | undefined;
+      let received: CounterSeries | undefined;
       res.on('data', (chunk: Buffer) => {
         if (settled) return;
         q.push(chunk);
         try {
           for (let f = next(); f; f = next()) {
             if (this.stopped) return;
-            this.ctx.metrics.peerReceivedBytes.inc(this.ctx.fromLabel(f.msg.from), f.size);
+            if (f.msg.from !== from) received = this.ctx.receivedBytesFrom((from = f.msg.from));
+            received!.inc(f.size);
             if (isLinkHeartbeat(f.msg)) continue;
             if (this.ctx.sink.isIdRemoved(f.msg.from)) {
               // etcd's EtcdServer.Process refuses these for every path, streams included.

@@ -13,6 +13,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Message } from '@kv/raft';
 import { idHex } from '../etcdserver/ids.js';
+import type { CounterSeries } from '../metrics/registry.js';
 import { STREAM_BUF_SIZE, STREAM_NAME, type StreamType, type TransportContext } from './context.js';
 import { encodeMessageFrame, LINK_HEARTBEAT } from './message-codec.js';
 import { MsgAppV2Encoder } from './msgappv2-codec.js';
@@ -69,6 +70,7 @@ export class StreamWriter {
   private drainDeadline: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly toLabel: Record<string, string>;
+  private readonly sentBytes: CounterSeries;
 
   constructor(
     private readonly ctx: TransportContext,
@@ -76,6 +78,7 @@ export class StreamWriter {
     private readonly status: PeerStatus,
   ) {
     this.toLabel = ctx.toLabel(peerId);
+    this.sentBytes = ctx.sentBytesTo(peerId);
     ctx.log.info('started stream writer with remote peer', {
       'local-member-id': ctx.idHex,
       'remote-peer-id': idHex(peerId),
@@ -215,7 +218,7 @@ export class StreamWriter {
     const ok = conn.socket
       ? conn.socket.write(chunkOf(frames, bytes))
       : conn.res.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes));
-    this.ctx.metrics.peerSentBytes.inc(this.toLabel, payload);
+    this.sentBytes.inc(payload);
     if (ok) return true;
     this.waitingDrain = true;
     this.drainDeadline = setTimeout(() => this.writeTimedOut(conn), this.ctx.timing.connWriteTimeoutMs);
