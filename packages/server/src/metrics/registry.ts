@@ -163,6 +163,8 @@ export class Counter {
  */
 export class Gauge {
   readonly metric: client.Gauge<string>;
+  /** The unlabelled value set since the last hand-over to prom-client, if any. */
+  private pendingValue: number | undefined;
   constructor(
     reg: client.Registry,
     name: string,
@@ -188,7 +190,7 @@ export class Gauge {
   set(value: number, labels?: Labels): void {
     if (typeof value !== 'number') throw new TypeError(`gauge ${this.name}: value is not a number: ${value}`);
     if (labels) this.metric.set(labels, value);
-    else this.unset = value;
+    else this.pendingValue = value;
   }
   inc(labels?: Labels, by = 1): void {
     if (labels) this.metric.inc(labels, by);
@@ -204,12 +206,10 @@ export class Gauge {
       this.metric.dec(by);
     }
   }
-  /** The unlabelled value set since the last hand-over, if any. */
-  private unset: number | undefined;
   private handOver(): void {
-    if (this.unset === undefined) return;
-    this.metric.set(this.unset);
-    this.unset = undefined;
+    if (this.pendingValue === undefined) return;
+    this.metric.set(this.pendingValue);
+    this.pendingValue = undefined;
   }
   /** The current value of one series (runs `collect` first, as a scrape would). */
   async get(labels?: Labels): Promise<number> {
@@ -326,11 +326,10 @@ export class Histogram {
 
   /** prom-client's collector interface: forgets every observation. */
   reset(): void {
-    for (const s of [this.plain, ...this.byKey.values()]) {
-      if (!s) continue;
-      s.counts.fill(0);
-      s.sum = 0;
-      s.count = 0;
+    if (this.plain) {
+      this.plain.counts.fill(0);
+      this.plain.sum = 0;
+      this.plain.count = 0;
     }
     this.byKey.clear();
     this.bySlot = new WeakMap();
