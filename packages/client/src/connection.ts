@@ -25,6 +25,7 @@ import {
   toKvError,
   UnavailableError,
 } from './errors.js';
+import { tlsChannelCredentials } from './tls-credentials.js';
 
 /**
  * TLS settings for `https://` endpoints.
@@ -203,9 +204,6 @@ const DOWN_PENALTY_MS = 5000;
 /** gRPC-go's text for an expired context, which etcd and the client both use for a passed deadline. */
 const DEADLINE_TEXT = 'context deadline exceeded';
 
-const textOf = (v: Buffer | string | undefined): Buffer | null =>
-  v === undefined ? null : typeof v === 'string' ? Buffer.from(v) : v;
-
 /**
  * Parses an endpoint URL into the `host:port` grpc-js wants and whether it uses TLS.
  *
@@ -309,13 +307,7 @@ export class Connection {
 
   private credentialsFor(ep: Endpoint): ChannelCredentials {
     if (!ep.secure) return credentials.createInsecure();
-    const tls = this.options.tls ?? {};
-    return credentials.createSsl(
-      textOf(tls.ca),
-      textOf(tls.key),
-      textOf(tls.cert),
-      tls.insecureSkipVerify ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : {},
-    );
+    return tlsChannelCredentials(this.options.tls);
   }
 
   private clientFor(ep: Endpoint): GrpcClient {

@@ -41,6 +41,7 @@ export {
   TxnBuilder,
 } from './kv.js';
 export { LeaseKeepAlive } from './lease.js';
+export { tlsChannelCredentials } from './tls-credentials.js';
 export { type WatchEvent, Watcher, type WatchOptions, type WatchResponse } from './watch.js';
 
 /**

@@ -14,6 +14,7 @@
  */
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
+import type { tlsChannelCredentials } from '@kv/client';
 import { AlarmRequest_AlarmAction, AlarmType, type HashKVResponse, MaintenanceService } from '@kv/client/api';
 import { Wal } from '@kv/wal';
 import type { ServerConfig } from '../config/parse.js';
@@ -269,29 +270,29 @@ export class CorruptionChecker {
 
 /**
  * Fetches peer hashes with gRPC Maintenance.HashKV over the peers' client URLs (one cached channel per
- * URL). `https` URLs use TLS with the system's trusted roots unless `credentials` says otherwise.
+ * URL). `https` URLs use TLS with the system's trusted roots.
  */
 export class GrpcPeerHashFetcher implements PeerHashFetcher {
   private readonly clients = new Map<string, grpc.Client>();
   /**
-   * grpc-js and the client constructor, loaded at the first fetch: only members with a corruption check
+   * grpc-js, the client constructor and @kv/client's TLS credentials, loaded at the first fetch: only members with a corruption check
    * configured need them, and importing grpc-js cost ~110 ms of every start (docs/benchmarks.md "Restart
    * and RSS (session 6)").
    */
-  private loaded: Promise<{ grpc: typeof grpc; Ctor: grpc.ServiceClientConstructor }> | undefined;
-
-  constructor(
-    private readonly credentials: (url: URL, lib: typeof grpc) => grpc.ChannelCredentials = (url, lib) =>
-      url.protocol === 'https:' ? lib.credentials.createSsl() : lib.credentials.createInsecure(),
-  ) {}
+  private loaded:
+    | Promise<{ grpc: typeof grpc; Ctor: grpc.ServiceClientConstructor; tls: typeof tlsChannelCredentials }>
+    | undefined;
 
   private load() {
-    this.loaded ??= import('@grpc/grpc-js').then((lib) => ({
+    this.loaded ??= Promise.all([import('@grpc/grpc-js'), import('@kv/client')]).then(([lib, client]) => ({
       grpc: lib,
       Ctor: lib.makeGenericClientConstructor(
         MaintenanceService as unknown as grpc.ServiceDefinition,
         'Maintenance',
       ),
+      // @kv/client's TLS credentials: grpc-js's own send an IP address as the TLS server name, which
+      // Node 26 refuses, and peers are usually addressed by IP.
+      tls: client.tlsChannelCredentials,
     }));
     return this.loaded;
   }
@@ -311,11 +312,11 @@ export class GrpcPeerHashFetcher implements PeerHashFetcher {
   }
 
   private async ask(url: string, revision: number, timeoutMs: number): Promise<MemberHash> {
-    const { grpc: lib, Ctor } = await this.load();
+    const { grpc: lib, Ctor, tls } = await this.load();
     let client = this.clients.get(url);
     if (!client) {
       const u = new URL(url);
-      client = new Ctor(u.host, this.credentials(u, lib));
+      client = new Ctor(u.host, u.protocol === 'https:' ? tls() : lib.credentials.createInsecure());
       this.clients.set(url, client);
     }
     const c = client as unknown as {
