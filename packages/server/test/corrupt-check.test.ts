@@ -1,7 +1,7 @@
 /**
- * Corruption checks between real embedded servers over real gRPC. kv-server has no peer transport yet,
- * so each server is its own single-member cluster and the test-only `corruptCheckPeers` option makes the
- * checks treat the others as peers (their HashKV is fetched over their client URLs, as in production).
+ * Corruption checks between real embedded servers. Each server is its own single-member cluster and the
+ * test-only `corruptCheckPeers` option makes the checks treat the others as peers (their HashKV is
+ * fetched with `GET /members/hashkv` on their peer URLs, as in production).
  * The CORRUPT alarm's effect (writes fail with DATA_LOSS `etcdserver: corrupt cluster`, reads work) is
  * what etcd 3.4.23 does when the alarm is activated (checked against the real etcd; docs/operations.md).
  */
@@ -61,7 +61,7 @@ async function load(m: Member, variant = ''): Promise<void> {
   await call(m.client.kv, 'deleteRange', { key: b('k/3') });
 }
 
-const peerOf = (m: Member) => ({ id: m.id, clientURLs: [m.srv.endpoint] });
+const peerOf = (m: Member) => ({ id: m.id, peerURLs: m.srv.server.peerUrls });
 
 describe('corruption checks', () => {
   let a: Member;
@@ -166,10 +166,10 @@ describe('corruption checks', () => {
     const again = await member('initial', {
       dataDir,
       args: ['--experimental-initial-corrupt-check'],
-      corruptCheckPeers: [peerOf(a), { id: 99n, clientURLs: ['http://127.0.0.1:1'] }],
+      corruptCheckPeers: [peerOf(a), { id: 99n, peerURLs: ['http://127.0.0.1:1'] }],
     });
     const checker = corruptionCheckerFor(again.srv.server.etcd, log, {
-      extraPeers: [peerOf(a), { id: 99n, clientURLs: ['http://127.0.0.1:1'] }],
+      extraPeers: [peerOf(a), { id: 99n, peerURLs: ['http://127.0.0.1:1'] }],
     });
     await checker.initialCheck();
     await checker.stop();

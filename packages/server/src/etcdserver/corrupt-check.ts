@@ -8,18 +8,20 @@
  *   its hash with the peers' and raises the CORRUPT alarm through raft for a member that disagrees
  *   (including itself, when its own hash changed under an unchanged revision).
  *
- * etcd fetches peer hashes over its peer transport. kv-server has none yet, so peers are asked over
- * their advertised client URLs with gRPC Maintenance.HashKV ({@link GrpcPeerHashFetcher}); the fetcher
- * is an interface so a peer transport can replace it.
+ * Peers are asked as etcd asks them: `GET /members/hashkv` on their peer URLs, with peer TLS
+ * ({@link PeerUrlHashFetcher} in ../peer/hashkv.ts, which also holds the route's wire format), so etcd
+ * and kv members can check each other.
  */
 import { join } from 'node:path';
-import type * as grpc from '@grpc/grpc-js';
-import type { tlsChannelCredentials } from '@kv/client';
-import { AlarmRequest_AlarmAction, AlarmType, type HashKVResponse, MaintenanceService } from '@kv/client/api';
+import { AlarmRequest_AlarmAction, AlarmType } from '@kv/client/api';
 import { Wal } from '@kv/wal';
 import type { ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
-import { Status } from '../transport/grpc/status.js';
+import {
+  ERR_COMPACTED as COMPACTED,
+  ERR_FUTURE_REV as FUTURE_REV,
+  PeerUrlHashFetcher,
+} from '../peer/hashkv.js';
 import { idHex } from './ids.js';
 import type { EtcdServer } from './server.js';
 
@@ -37,8 +39,8 @@ export interface MemberHash {
 /** A peer the checks ask. */
 export interface CorruptCheckPeer {
   id: bigint;
-  /** Client URLs the peer serves gRPC on (tried in order). */
-  clientURLs: readonly string[];
+  /** The peer's peer URLs (tried in order). */
+  peerURLs: readonly string[];
 }
 
 /** Fetches a peer's HashKV at a revision. */
@@ -60,9 +62,6 @@ export class DataInconsistencyError extends Error {
     super(`${idHex(memberId)} found data inconsistency with peers`);
   }
 }
-
-const FUTURE_REV = 'etcdserver: mvcc: required revision is a future revision';
-const COMPACTED = 'etcdserver: mvcc: required revision has been compacted';
 
 /** What the checker needs from the server. */
 export interface CorruptionCheckDeps {
@@ -132,7 +131,7 @@ export class CorruptionChecker {
         'local-member-compact-revision': local.compactRevision,
         'local-member-hash': local.hash,
         'remote-peer-id': idHex(peer.id),
-        'remote-peer-endpoints': peer.clientURLs,
+        'remote-peer-endpoints': peer.peerURLs,
       };
       if (resp) {
         if (resp.hash === local.hash) continue;
@@ -269,86 +268,6 @@ export class CorruptionChecker {
 }
 
 /**
- * Fetches peer hashes with gRPC Maintenance.HashKV over the peers' client URLs (one cached channel per
- * URL). `https` URLs use TLS with the system's trusted roots.
- */
-export class GrpcPeerHashFetcher implements PeerHashFetcher {
-  private readonly clients = new Map<string, grpc.Client>();
-  /**
-   * grpc-js, the client constructor and @kv/client's TLS credentials, loaded at the first fetch: only members with a corruption check
-   * configured need them, and importing grpc-js cost ~110 ms of every start (docs/benchmarks.md "Restart
-   * and RSS (session 6)").
-   */
-  private loaded:
-    | Promise<{ grpc: typeof grpc; Ctor: grpc.ServiceClientConstructor; tls: typeof tlsChannelCredentials }>
-    | undefined;
-
-  private load() {
-    this.loaded ??= Promise.all([import('@grpc/grpc-js'), import('@kv/client')]).then(([lib, client]) => ({
-      grpc: lib,
-      Ctor: lib.makeGenericClientConstructor(
-        MaintenanceService as unknown as grpc.ServiceDefinition,
-        'Maintenance',
-      ),
-      // @kv/client's TLS credentials: grpc-js's own send an IP address as the TLS server name, which
-      // Node 26 refuses, and peers are usually addressed by IP.
-      tls: client.tlsChannelCredentials,
-    }));
-    return this.loaded;
-  }
-
-  async fetch(peer: CorruptCheckPeer, revision: number, timeoutMs: number): Promise<MemberHash> {
-    let lastErr: Error = new Error(`member ${idHex(peer.id)} has no client URLs`);
-    for (const url of peer.clientURLs) {
-      try {
-        return await this.ask(url, revision, timeoutMs);
-      } catch (err) {
-        lastErr = err instanceof Error ? err : new Error(String(err));
-        // An etcd error is the peer's answer; only transport failures make the next URL worth trying.
-        if ((err as { code?: number }).code !== Status.UNAVAILABLE) break;
-      }
-    }
-    throw lastErr;
-  }
-
-  private async ask(url: string, revision: number, timeoutMs: number): Promise<MemberHash> {
-    const { grpc: lib, Ctor, tls } = await this.load();
-    let client = this.clients.get(url);
-    if (!client) {
-      const u = new URL(url);
-      client = new Ctor(u.host, u.protocol === 'https:' ? tls() : lib.credentials.createInsecure());
-      this.clients.set(url, client);
-    }
-    const c = client as unknown as {
-      hashKV(
-        req: { revision: number },
-        opts: grpc.CallOptions,
-        cb: (err: grpc.ServiceError | null, resp: HashKVResponse) => void,
-      ): void;
-    };
-    return new Promise((resolve, reject) => {
-      c.hashKV({ revision }, { deadline: Date.now() + timeoutMs }, (err, resp) => {
-        if (err) {
-          reject(Object.assign(new Error(err.details || err.message), { code: err.code }));
-          return;
-        }
-        resolve({
-          memberId: BigInt(resp.header?.memberId ?? 0),
-          revision: resp.header?.revision ?? 0,
-          hash: resp.hash,
-          compactRevision: resp.compactRevision,
-        });
-      });
-    });
-  }
-
-  close(): void {
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
-  }
-}
-
-/**
  * Whether this member has data from an earlier run (its WAL exists). etcd runs the initial check only
  * then: a member that is starting for the first time has nothing to compare. Call before starting it.
  */
@@ -368,11 +287,11 @@ export function goDuration(ms: number): string {
 /** Options of {@link corruptionCheckerFor}. */
 export interface CorruptionCheckerOptions {
   /**
-   * Test only: members to treat as peers in addition to the cluster's. Lets single-member servers
-   * (kv-server has no peer transport yet) be checked against each other.
+   * Test only: members to treat as peers in addition to the cluster's. Lets single-member servers be
+   * checked against each other.
    */
   extraPeers?: readonly CorruptCheckPeer[];
-  /** Default: {@link GrpcPeerHashFetcher}. */
+  /** Default: {@link PeerUrlHashFetcher} with the member's peer TLS. */
   fetcher?: PeerHashFetcher;
 }
 
@@ -396,11 +315,11 @@ export function corruptionCheckerFor(
     peers: () => [
       ...etcd.membership
         .list()
-        .filter((m) => m.id !== etcd.memberId && m.clientURLs.length > 0)
-        .map((m) => ({ id: m.id, clientURLs: m.clientURLs })),
+        .filter((m) => m.id !== etcd.memberId && m.peerURLs.length > 0)
+        .map((m) => ({ id: m.id, peerURLs: m.peerURLs })),
       ...(opts.extraPeers ?? []),
     ],
-    fetcher: opts.fetcher ?? new GrpcPeerHashFetcher(),
+    fetcher: opts.fetcher ?? new PeerUrlHashFetcher(etcd.opts.peerDial),
     async raiseCorruptAlarm(memberId) {
       await etcd.propose({
         alarm: { action: AlarmRequest_AlarmAction.ACTIVATE, memberID: memberId, alarm: AlarmType.CORRUPT },

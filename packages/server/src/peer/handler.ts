@@ -1,6 +1,7 @@
 /**
  * The peer listener's HTTP routes besides raft's own (etcd's newPeerHandler): `/members` (the cluster a
  * joining member fetches), `/members/promote/<id>` (a follower forwards MemberPromote to the leader),
+ * `/members/hashkv` (a peer's corruption check asks for this member's HashKV, see hashkv.ts),
  * `/version`, and `/leases` + `/leases/internal` (lease keep-alive and TimeToLive, which only the leader
  * can answer, forwarded by followers). Raft's routes are served by the transport.
  */
@@ -17,6 +18,7 @@ import { EtcdError } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
 import type { Member } from '../etcdserver/membership.js';
 import { CLUSTER_VERSION, type EtcdServer, SERVER_VERSION } from '../etcdserver/server.js';
+import { hashKVResponseJson, PEER_HASHKV_PATH, parseHashKVRequest } from './hashkv.js';
 import { membersJson } from './members-json.js';
 
 /** What the peer routes need from the server (the member's lease and membership logic). */
@@ -41,6 +43,14 @@ export function createPeerHandler(host: PeerRoutesHost): (req: IncomingMessage, 
       res.setHeader('X-Etcd-Cluster-ID', idHex(etcd.clusterId));
       res.setHeader('Content-Type', 'application/json');
       res.end(membersJson(etcd.membership.list()));
+      return;
+    }
+    if (path === PEER_HASHKV_PATH) {
+      if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+      readBody(req).then(
+        (body) => serveHashKV(etcd, body, res),
+        () => plainError(res, 400, 'error reading body'),
+      );
       return;
     }
     if (path.startsWith('/members/promote/')) {
@@ -82,6 +92,22 @@ export function createPeerHandler(host: PeerRoutesHost): (req: IncomingMessage, 
     }
     plainError(res, 404, '404 page not found');
   };
+}
+
+/** etcd's hashKVHandler: the store's HashKV at the requested revision, or the mvcc error as a 400. */
+async function serveHashKV(etcd: EtcdServer, body: Buffer, res: ServerResponse): Promise<void> {
+  const revision = parseHashKVRequest(body.toString('utf8'));
+  if (revision === undefined) return plainError(res, 400, 'error unmarshalling request');
+  let h: { revision: number; hash: number; compactRevision: number };
+  try {
+    h = await etcd.store.mvcc.hashKV(revision);
+  } catch (err) {
+    return plainError(res, 400, err instanceof Error ? err.message : String(err));
+  }
+  res.setHeader('X-Etcd-Cluster-ID', idHex(etcd.clusterId));
+  res.setHeader('Content-Type', 'application/json');
+  // etcd reports -1 when nothing was ever compacted.
+  res.end(hashKVResponseJson({ ...h, compactRevision: h.compactRevision || -1 }));
 }
 
 async function serveLease(
