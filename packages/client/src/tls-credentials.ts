@@ -7,7 +7,9 @@
  * usual way to address an etcd member, could not connect at all there. These credentials make the TLS
  * connection themselves, as grpc-js would otherwise: ALPN `h2`, SNI for a DNS name only, and the
  * server certificate checked against the host the client dialled (an IP address against the
- * certificate's IP SANs), or not checked with `insecureSkipVerify`.
+ * certificate's IP SANs), or not checked with `insecureSkipVerify`. As with grpc-js's own
+ * `createFromSecureContext`, its environment variables GRPC_DEFAULT_SSL_ROOTS_FILE_PATH and
+ * GRPC_SSL_CIPHER_SUITES do not apply: the CA is `ca` or Node's root store, the ciphers Node's.
  */
 import { isIP, type Socket } from 'node:net';
 import { connect, createSecureContext, type SecureContext } from 'node:tls';
