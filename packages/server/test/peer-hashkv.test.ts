@@ -12,8 +12,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EtcdProcess, startEtcd } from '../../client/test/etcd-process.js';
+import { Errors } from '../src/etcdserver/errors.js';
 import { type StartedServer, startServer } from '../src/index.js';
-import { ERR_COMPACTED, ERR_FUTURE_REV, PeerUrlHashFetcher } from '../src/peer/hashkv.js';
+import { PeerUrlHashFetcher } from '../src/peer/hashkv.js';
 import { peerRequest } from '../src/peer/http-client.js';
 
 const run = promisify(execFile);
@@ -119,14 +120,14 @@ describe.each(['etcd', 'kv'] as const)('GET /members/hashkv on %s', (kind) => {
     const got = await fetcher.fetch(peer, 5, 5000);
     const want = await etcdctlHashKV(t, 5);
     expect(got).toEqual({ memberId: 0x42n, revision: 6, hash: want.hash, compactRevision: -1 });
-    await expect(fetcher.fetch(peer, 1000, 5000)).rejects.toThrow(ERR_FUTURE_REV);
+    await expect(fetcher.fetch(peer, 1000, 5000)).rejects.toThrow(Errors.futureRev().message);
     await gateway(t, '/v3/kv/compaction', { revision: 4, physical: true });
     const compacted = await hashkv(t, '{"revision":3}');
     expect([compacted.status, compacted.body.toString()]).toEqual([
       400,
       'mvcc: required revision has been compacted\n',
     ]);
-    await expect(fetcher.fetch(peer, 3, 5000)).rejects.toThrow(ERR_COMPACTED);
+    await expect(fetcher.fetch(peer, 3, 5000)).rejects.toThrow(Errors.compacted().message);
     const after = await fetcher.fetch(peer, 6, 5000);
     expect(after.compactRevision).toBe(4);
     expect(after.hash).toBe((await etcdctlHashKV(t, 6)).hash);

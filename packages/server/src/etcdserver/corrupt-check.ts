@@ -17,11 +17,8 @@ import { AlarmRequest_AlarmAction, AlarmType } from '@kv/client/api';
 import { Wal } from '@kv/wal';
 import type { ServerConfig } from '../config/parse.js';
 import type { Logger } from '../log/logger.js';
-import {
-  ERR_COMPACTED as COMPACTED,
-  ERR_FUTURE_REV as FUTURE_REV,
-  PeerUrlHashFetcher,
-} from '../peer/hashkv.js';
+import { PeerUrlHashFetcher } from '../peer/hashkv.js';
+import { Errors } from './errors.js';
 import { idHex } from './ids.js';
 import type { EtcdServer } from './server.js';
 
@@ -150,9 +147,9 @@ export class CorruptionChecker {
         }
         continue;
       }
-      if (err?.message === FUTURE_REV) {
+      if (err?.message === Errors.futureRev().message) {
         log.warn('cannot fetch hash from slow remote peer', { ...fields, error: err.message });
-      } else if (err?.message === COMPACTED) {
+      } else if (err?.message === Errors.compacted().message) {
         log.warn('cannot fetch hash from remote peer; local member is behind', {
           ...fields,
           error: err.message,

@@ -14,6 +14,7 @@ import {
   type LeaseTimeToLiveRequest,
   type LeaseTimeToLiveResponse,
 } from '@kv/client/api';
+import type { HashKVResult } from '@kv/mvcc';
 import { EtcdError } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
 import type { Member } from '../etcdserver/membership.js';
@@ -98,7 +99,7 @@ export function createPeerHandler(host: PeerRoutesHost): (req: IncomingMessage, 
 async function serveHashKV(etcd: EtcdServer, body: Buffer, res: ServerResponse): Promise<void> {
   const revision = parseHashKVRequest(body.toString('utf8'));
   if (revision === undefined) return plainError(res, 400, 'error unmarshalling request');
-  let h: { revision: number; hash: number; compactRevision: number };
+  let h: HashKVResult;
   try {
     h = await etcd.store.mvcc.hashKV(revision);
   } catch (err) {

@@ -14,25 +14,14 @@
  * Over the peer URL and peer TLS, an etcd member and a kv member can check each other.
  */
 import type { ConnectionOptions } from 'node:tls';
+import type { HashKVResult } from '@kv/mvcc';
 import type { CorruptCheckPeer, MemberHash, PeerHashFetcher } from '../etcdserver/corrupt-check.js';
+import { Errors } from '../etcdserver/errors.js';
 import { idHex } from '../etcdserver/ids.js';
 import { peerRequest } from './http-client.js';
 
 /** The route's path (etcd's PeerHashKVPath). */
 export const PEER_HASHKV_PATH = '/members/hashkv';
-
-/** etcd's rpctypes texts for the two errors a peer answers with a 400. */
-export const ERR_COMPACTED = 'etcdserver: mvcc: required revision has been compacted';
-export const ERR_FUTURE_REV = 'etcdserver: mvcc: required revision is a future revision';
-
-/** A member's hash at a revision, as the route reports it. */
-export interface HashAtRevision {
-  /** The member's current revision (the response header's). */
-  revision: number;
-  hash: number;
-  /** -1 when the member never compacted. */
-  compactRevision: number;
-}
 
 /**
  * The revision of a JSON HashKVRequest as Go's json.Unmarshal reads it into an int64 field: a
@@ -68,7 +57,7 @@ export function parseHashKVRequest(body: string): number | undefined {
  * hashKVResponseJson({ revision: 9, hash: 123, compactRevision: -1 });
  * // '{"header":{"revision":9},"hash":123,"compact_revision":-1}'
  */
-export function hashKVResponseJson(h: HashAtRevision): string {
+export function hashKVResponseJson(h: HashKVResult): string {
   // The header is always there (a non-nil pointer); its zero fields are not.
   const out: Record<string, unknown> = { header: h.revision !== 0 ? { revision: h.revision } : {} };
   if (h.hash !== 0) out.hash = h.hash;
@@ -113,10 +102,10 @@ export class PeerUrlHashFetcher implements PeerHashFetcher {
 /** A peer's answer as a MemberHash, or etcd's error for it (thrown). */
 export function hashFromAnswer(peerId: bigint, status: number, body: string): MemberHash {
   if (status === 400 && body.includes('mvcc: required revision has been compacted')) {
-    throw new Error(ERR_COMPACTED);
+    throw Errors.compacted();
   }
   if (status === 400 && body.includes('mvcc: required revision is a future revision')) {
-    throw new Error(ERR_FUTURE_REV);
+    throw Errors.futureRev();
   }
   if (status !== 200) throw new Error(`unknown error: ${body}`);
   const v = JSON.parse(body) as { header?: { revision?: number }; hash?: number; compact_revision?: number };
