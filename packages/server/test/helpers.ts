@@ -46,31 +46,72 @@ export function connect(address: string) {
 export const b = (s: string): Buffer => Buffer.from(s);
 export const s = (u: Uint8Array): string => Buffer.from(u).toString();
 
-/** Collects watch responses from a bidi stream until `until` says stop (or timeout). */
+/**
+ * Collects watch responses from a bidi stream until `until` says stop (or timeout). On a timeout the
+ * error names `label` (which server and step) and what arrived per watch id (events, fragments, how
+ * long ago the last response came), so an intermittent stall says where it happened.
+ */
 export function collectWatch(
   stream: grpc.ClientDuplexStream<unknown, WatchResponse>,
   until: (all: WatchResponse[]) => boolean,
   timeoutMs = 5000,
+  label = '',
 ): Promise<WatchResponse[]> {
   const all: WatchResponse[] = [];
+  const started = Date.now();
+  let lastAt = started;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`watch timed out with ${JSON.stringify(all.length)} responses`)),
-      timeoutMs,
-    );
-    stream.on('data', (r: WatchResponse) => {
+    // The error listener stays: a stream cancelled after this resolves emits 'error' (CANCELLED), and
+    // without a listener that would throw.
+    const stop = () => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(
+        new Error(
+          `watch${label ? ` (${label})` : ''} timed out with ${all.length} responses, the last ` +
+            `${Date.now() - lastAt} ms ago; per watch id: ${summarizeWatch(all)}`,
+        ),
+      );
+    }, timeoutMs);
+    const onData = (r: WatchResponse) => {
       all.push(r);
+      lastAt = Date.now();
       if (until(all)) {
-        clearTimeout(timer);
-        stream.off('data', () => {});
+        stop();
         resolve(all);
       }
-    });
-    stream.on('error', (e) => {
-      clearTimeout(timer);
+    };
+    const onError = (e: Error) => {
+      stop();
       reject(e);
-    });
+    };
+    stream.on('data', onData);
+    stream.on('error', onError);
   });
+}
+
+/** `id: responses/events (fragments f, created, canceled)` per watch id, for failure messages. */
+function summarizeWatch(all: WatchResponse[]): string {
+  const by = new Map<string, { responses: number; events: number; fragments: number; flags: Set<string> }>();
+  for (const r of all) {
+    const id = String(r.watchId);
+    let e = by.get(id);
+    if (!e) by.set(id, (e = { responses: 0, events: 0, fragments: 0, flags: new Set() }));
+    e.responses++;
+    e.events += r.events.length;
+    if (r.fragment) e.fragments++;
+    if (r.created) e.flags.add('created');
+    if (r.canceled) e.flags.add(`canceled ${r.cancelReason}`);
+  }
+  return [...by]
+    .map(
+      ([id, e]) =>
+        `${id}: ${e.responses}/${e.events} (fragments ${e.fragments}${[...e.flags].map((f) => `, ${f}`).join('')})`,
+    )
+    .join('; ');
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -92,6 +92,7 @@ function etcdctlWatch(endpoint: string, n: number): { child: ChildProcess; outpu
 /** Writes N keys, watches them four ways and through etcdctl, deletes them all in one revision. */
 async function framesOfBigDelete(
   address: string,
+  server: string,
 ): Promise<{ frames: [number, boolean][][]; catchUp: [number, boolean][][]; ctl: string }> {
   const c = connect(address);
   try {
@@ -106,7 +107,12 @@ async function framesOfBigDelete(
     }
     const ctl = etcdctlWatch(`http://${address}`, N);
     const stream = c.watch.watch() as grpc.ClientDuplexStream<unknown, WatchResponse>;
-    const created = collectWatch(stream, (all) => all.filter((r) => r.created).length === WATCHERS.length);
+    const created = collectWatch(
+      stream,
+      (all) => all.filter((r) => r.created).length === WATCHERS.length,
+      5000,
+      `${server}: created`,
+    );
     for (const w of WATCHERS) stream.write({ createRequest: { key: b('f/'), rangeEnd: b('f0'), ...w } });
     const ids = (await created).map((r) => Number(r.watchId));
     // etcdctl has no "watching" line: give it time to open its stream (not a timing assertion).
@@ -118,6 +124,7 @@ async function framesOfBigDelete(
           (id) => all.filter((r) => Number(r.watchId) === id).reduce((n, r) => n + r.events.length, 0) === N,
         ),
       60_000,
+      `${server}: the delete's events`,
     );
     await call(c.kv, 'deleteRange', { key: b('f/'), rangeEnd: b('f0') });
     const got = await events;
@@ -134,7 +141,12 @@ async function framesOfBigDelete(
     const history = c.watch.watch() as grpc.ClientDuplexStream<unknown, WatchResponse>;
     const catchUpIds = (
       await (async () => {
-        const made = collectWatch(history, (all) => all.filter((r) => r.created).length === 2);
+        const made = collectWatch(
+          history,
+          (all) => all.filter((r) => r.created).length === 2,
+          5000,
+          `${server}: catch-up watchers created`,
+        );
         for (const fragment of [false, true]) {
           history.write({
             createRequest: { key: b('f/'), rangeEnd: b('f0'), startRevision: firstRev, fragment },
@@ -151,6 +163,7 @@ async function framesOfBigDelete(
             all.filter((r) => Number(r.watchId) === id).reduce((n, r) => n + r.events.length, 0) === 2 * N,
         ),
       60_000,
+      `${server}: catch-up`,
     );
     history.cancel();
     const catchUp = catchUpIds.map((id) =>
@@ -197,14 +210,14 @@ describe('a 1,500-key delete, watched on kv and on Debian etcd (--max-request-by
     const kv = await startServer({ backend: 'level', args });
     let ours: Awaited<ReturnType<typeof framesOfBigDelete>>;
     try {
-      ours = await framesOfBigDelete(kv.address);
+      ours = await framesOfBigDelete(kv.address, 'kv');
     } finally {
       await kv.close();
     }
     const etcd = await startEtcd({ args: ['--max-request-bytes=10000'] });
     let theirs: Awaited<ReturnType<typeof framesOfBigDelete>>;
     try {
-      theirs = await framesOfBigDelete(etcd.grpcAddress);
+      theirs = await framesOfBigDelete(etcd.grpcAddress, 'etcd');
     } finally {
       await etcd.stop();
     }
