@@ -75,6 +75,10 @@ function etcdctlWatch(endpoint: string, n: number): { child: ChildProcess; outpu
       60_000,
     );
     let settle: NodeJS.Timeout | undefined;
+    child.on('exit', () => {
+      clearTimeout(timer);
+      reject(new Error(`etcdctl watch exited after ${out.length} bytes`));
+    });
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
       // The last event's lines may arrive in a later chunk than its DELETE line: once all n are
@@ -95,6 +99,7 @@ async function framesOfBigDelete(
   server: string,
 ): Promise<{ frames: [number, boolean][][]; catchUp: [number, boolean][][]; ctl: string }> {
   const c = connect(address);
+  let ctl: ReturnType<typeof etcdctlWatch> | undefined;
   try {
     let firstRev = 0;
     for (let i = 0; i < N; i += 100) {
@@ -105,7 +110,7 @@ async function framesOfBigDelete(
       );
       if (i === 0) firstRev = Math.min(...puts.map((p) => Number(p.header.revision)));
     }
-    const ctl = etcdctlWatch(`http://${address}`, N);
+    ctl = etcdctlWatch(`http://${address}`, N);
     const stream = c.watch.watch() as grpc.ClientDuplexStream<unknown, WatchResponse>;
     const created = collectWatch(
       stream,
@@ -173,6 +178,9 @@ async function framesOfBigDelete(
     );
     return { frames, catchUp, ctl: text };
   } finally {
+    // Also when a step failed: no etcdctl left running, and its output no longer awaited.
+    ctl?.child.kill();
+    ctl?.output.catch(() => {});
     c.close();
   }
 }
@@ -204,6 +212,27 @@ function expectSameFraming(ours: [number, boolean][][], theirs: [number, boolean
   });
 }
 
+/**
+ * The reference run on a fresh Debian etcd, once more on another fresh etcd if a watch of the first
+ * stalls. Why: once in CI (session 15) a run stopped receiving with 5 responses for 60 s, and the
+ * test's timing placed the stall in etcd's run (67 s in all: kv's run ends about 4 s in, etcd's about
+ * 8 s in); etcd 3.4 has known watch stalls on a stream that multiplexes prev_kv watchers
+ * (etcd-io/etcd#17529). Only the oracle is retried: a stall in kv's run fails the test.
+ */
+async function etcdFramesOfBigDelete(): Promise<Awaited<ReturnType<typeof framesOfBigDelete>>> {
+  for (let attempt = 1; ; attempt++) {
+    const etcd = await startEtcd({ args: ['--max-request-bytes=10000'] });
+    try {
+      return await framesOfBigDelete(etcd.grpcAddress, 'etcd');
+    } catch (err) {
+      if (attempt === 2 || !String(err).includes('watch (etcd: ')) throw err;
+      console.warn(`reference etcd stalled, running it again on a fresh etcd: ${String(err)}`);
+    } finally {
+      await etcd.stop();
+    }
+  }
+}
+
 describe('a 1,500-key delete, watched on kv and on Debian etcd (--max-request-bytes 10000)', () => {
   it('arrives in the same frames, and etcdctl prints the same events', async () => {
     const args = ['--max-request-bytes', '10000'];
@@ -214,13 +243,7 @@ describe('a 1,500-key delete, watched on kv and on Debian etcd (--max-request-by
     } finally {
       await kv.close();
     }
-    const etcd = await startEtcd({ args: ['--max-request-bytes=10000'] });
-    let theirs: Awaited<ReturnType<typeof framesOfBigDelete>>;
-    try {
-      theirs = await framesOfBigDelete(etcd.grpcAddress, 'etcd');
-    } finally {
-      await etcd.stop();
-    }
+    const theirs = await etcdFramesOfBigDelete();
     expectSameFraming(ours.frames, theirs.frames);
     // Without fragment: one message of 1,500 events, whatever its size (1.5 MB with prev_kv).
     expect(ours.frames[0]).toEqual([[N, false]]);
