@@ -216,8 +216,8 @@ function expectSameFraming(ours: [number, boolean][][], theirs: [number, boolean
  * The reference run on a fresh Debian etcd, once more on another fresh etcd if a watch of the first
  * stalls. Why: once in CI (session 15) a run stopped receiving with 5 responses for 60 s, and the
  * test's timing placed the stall in etcd's run (67 s in all: kv's run ends about 4 s in, etcd's about
- * 8 s in); etcd 3.4 has known watch stalls on a stream that multiplexes prev_kv watchers
- * (etcd-io/etcd#17529). Only the oracle is retried: a stall in kv's run fails the test.
+ * 8 s in); etcd has had watch responses delayed or lost on a stream that multiplexes prev_kv
+ * watchers (etcd-io/etcd#17529). Only the oracle is retried: a stall in kv's run fails the test.
  */
 async function etcdFramesOfBigDelete(): Promise<Awaited<ReturnType<typeof framesOfBigDelete>>> {
   for (let attempt = 1; ; attempt++) {
