@@ -58,7 +58,7 @@ async function etcdctlHashKV(t: Target, revision: number) {
 }
 
 function hashkv(t: Target, body: string, method: 'GET' | 'POST' = 'GET') {
-  return peerRequest(`${t.peerUrl}/members/hashkv`, {
+  return peerRequest(t.peerUrl, '/members/hashkv', {
     method,
     body: Buffer.from(body),
     contentType: 'application/json',

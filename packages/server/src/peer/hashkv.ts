@@ -80,7 +80,7 @@ export class PeerUrlHashFetcher implements PeerHashFetcher {
     for (const url of peer.peerURLs) {
       let res: Awaited<ReturnType<typeof peerRequest>>;
       try {
-        res = await peerRequest(`${url.replace(/\/+$/, '')}${PEER_HASHKV_PATH}`, {
+        res = await peerRequest(url, PEER_HASHKV_PATH, {
           method: 'GET',
           body: Buffer.from(JSON.stringify({ revision })),
           contentType: 'application/json',

@@ -23,10 +23,13 @@ export interface PeerRequestOptions {
   signal?: AbortSignal;
 }
 
-/** Sends one request to `url` and reads the whole answer; rejects on network errors and timeouts. */
-export function peerRequest(url: string, opts: PeerRequestOptions): Promise<PeerResponse> {
+/**
+ * Sends one request for `path` to a member's peer URL and reads the whole answer; rejects on network
+ * errors and timeouts. The path replaces whatever path the URL has (a trailing slash included).
+ */
+export function peerRequest(peerUrl: string, path: string, opts: PeerRequestOptions): Promise<PeerResponse> {
   return new Promise((resolve, reject) => {
-    const u = new URL(url);
+    const u = new URL(path, peerUrl);
     const secure = u.protocol === 'https:';
     const headers: http.OutgoingHttpHeaders = {};
     if (opts.body) {

@@ -31,7 +31,7 @@ export async function fetchClusterFromPeers(
     .filter((u) => !own.has(u));
   for (const url of urls) {
     try {
-      const res = await peerRequest(`${url}/members`, { timeoutMs: 2000, tls, signal });
+      const res = await peerRequest(url, '/members', { timeoutMs: 2000, tls, signal });
       if (res.status !== 200) {
         log.warn('failed to get cluster response', { address: `${url}/members`, status: res.status });
         continue;

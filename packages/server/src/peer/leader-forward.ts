@@ -21,7 +21,7 @@ async function postToLeader(etcd: EtcdServer, path: string, body: Uint8Array): P
   let last: unknown = Errors.noLeader();
   for (const url of urls) {
     try {
-      return await peerRequest(`${url}${path}`, {
+      return await peerRequest(url, path, {
         method: 'POST',
         body,
         timeoutMs: 5000 + 2 * etcd.cfg.electionMs,
