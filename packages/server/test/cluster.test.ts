@@ -7,24 +7,14 @@
  * served once it is ready).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseArgs } from '../src/config/parse.js';
 import { KvServer } from '../src/embed.js';
 import { Logger } from '../src/log/logger.js';
-import { b, call, connect, rawGet, s, sleep } from './helpers.js';
-
-const freePort = (): Promise<number> =>
-  new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (typeof a === 'object' && a ? ok(a.port) : fail(new Error('no port'))));
-    });
-  });
+import { b, call, connect, freePort, rawGet, s, sleep } from './helpers.js';
 
 interface Member {
   name: string;

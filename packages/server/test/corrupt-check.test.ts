@@ -13,21 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { corruptionCheckerFor, goDuration } from '../src/etcdserver/corrupt-check.js';
 import { idHex } from '../src/etcdserver/ids.js';
 import { parseArgs, type StartedServer, type StartServerOptions, startServer } from '../src/index.js';
-import { Logger } from '../src/log/logger.js';
-import { b, call, connect, sleep } from './helpers.js';
+import { b, call, connect, memoryLogger, sleep } from './helpers.js';
 
 const CORRUPT = 2;
 const CORRUPT_MSG = 'etcdserver: corrupt cluster';
 
 /** A logger that keeps its lines (the checks report through logs, like etcd's). */
-function memoryLogger(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
-  const out: string[] = [];
-  return {
-    log: new Logger('info', { write: (l: string) => out.push(l) }),
-    lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
-
 interface Member {
   srv: StartedServer;
   id: bigint;

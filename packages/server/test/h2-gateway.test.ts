@@ -8,7 +8,6 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { emptyTlsInfo, loadServerTls } from '../src/tls/tls-info.js';
 import { ClientListener } from '../src/transport/cmux.js';
 import type { ServerCall } from '../src/transport/grpc/call.js';
 import { GrpcServer } from '../src/transport/grpc/server.js';
+import { freePort } from './helpers.js';
 import { generateTestPki, type TestPki } from './tls-certs.js';
 
 /** The listener under test: echoes method, URL and body; /lines streams 2,000 lines with back-pressure. */
@@ -196,14 +196,6 @@ describe('kv-server binary: gateway over HTTP/2 and --max-concurrent-streams', (
   let dir: string;
   let port: number;
   const lines: string[] = [];
-
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const s = net.createServer().listen(0, '127.0.0.1', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kv-h2gw-'));

@@ -9,6 +9,7 @@ import {
   type WatchResponse,
   WatchService,
 } from '@kv/client/api';
+import { Logger } from '../src/log/logger.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: test helper over generic clients
 type Any = any;
@@ -142,4 +143,25 @@ export function rawGet(port: number, path: string): { text: () => string; closed
   });
   sock.on('error', () => undefined);
   return { text: () => text, closed: new Promise((ok) => sock.on('close', () => ok())) };
+}
+
+/** A loopback TCP port that was free a moment ago (the OS picked it; bind it soon). */
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = net.createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (typeof a === 'object' && a ? ok(a.port) : fail(new Error('no port'))));
+    });
+  });
+}
+
+/** An info-level logger that keeps its JSON lines, for tests that check what a server logged. */
+export function memoryLogger(): { log: Logger; lines: () => Array<Record<string, unknown>> } {
+  const out: string[] = [];
+  return {
+    log: new Logger('info', { write: (l: string) => out.push(l) }),
+    lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }

@@ -103,7 +103,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   const auth = await AuthStore.open(store, {
     tokenProvider: createTokenProvider(cfg.authToken, { simpleTtlSeconds: cfg.authTokenTtl }),
   });
-  const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
+  const electionTick = electionTicks(cfg);
   const raftStorage = new MemoryStorage();
   const base = { store, auth, snapshotter, raftStorage, snapDir };
 
@@ -286,4 +286,9 @@ function raftConfig(
       warn: (msg: string) => log.warn(msg),
     },
   };
+}
+
+/** The election timeout in raft ticks (one tick per heartbeat interval), as etcd's ElectionTicks. */
+export function electionTicks(cfg: Pick<ServerConfig, 'electionMs' | 'heartbeatMs'>): number {
+  return Math.max(2, Math.round(cfg.electionMs / cfg.heartbeatMs));
 }

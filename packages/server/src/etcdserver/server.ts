@@ -44,7 +44,7 @@ import type { Logger } from '../log/logger.js';
 import type { ServerMetrics } from '../metrics/server-metrics.js';
 import { PeerTransport, type RaftSink } from '../rafthttp/index.js';
 import { AlarmType, Applier, type ApplyResult } from './apply.js';
-import { bootstrap } from './bootstrap.js';
+import { bootstrap, electionTicks } from './bootstrap.js';
 import { startCompactor } from './compactor.js';
 import { applyToMembership, type MembershipEffect, validateConfChange } from './conf-change.js';
 import {
@@ -76,6 +76,7 @@ import {
   writeSnapshot,
 } from './snapshots.js';
 import type { KvStore } from './store.js';
+import { advanceInitialElectionTicks } from './tick-advance.js';
 import { decodeV2Request, encodeAttributesRequest, mayBeV2Request, v2Effect } from './v2-requests.js';
 import { Wait } from './wait.js';
 
@@ -160,6 +161,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   /** A commit-only hard state not yet written (see handleReady). */
   private pendingHardState: HardState | undefined;
   private snapshotRunning: Promise<void> = Promise.resolve();
+  /** Remote members known when this member started (etcd's cluster size check in adjustTicks). */
+  private readonly remotePeersAtStart: number;
   /** Campaign at once when this member is the only voter (etcd fast-forwards its election ticks). */
   private fastForwardCampaign = false;
   private readonly log: Logger;
@@ -244,6 +247,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       sink: this,
     });
     for (const p of b.remotePeers) this.transport.addPeer(p.id, p.peerURLs);
+    this.remotePeersAtStart = b.remotePeers.length;
   }
 
   get metrics(): ServerMetrics {
@@ -314,6 +318,7 @@ export class EtcdServer extends EventEmitter implements RaftSink {
     }, this.cfg.heartbeatMs);
     this.tickTimer.unref?.();
     this.fastForwardCampaign = true;
+    if (this.remotePeersAtStart > 0) this.startInitialTickAdvance();
     this.leaseTimer = setInterval(() => {
       this.revokeExpiredLeases();
     }, 500);
@@ -431,6 +436,27 @@ export class EtcdServer extends EventEmitter implements RaftSink {
       for (const f of this.loopIdle.splice(0)) f();
     }
     if (!this.stopped && (this.queuedIds.length > 0 || this.node.hasReady())) this.schedule();
+  }
+
+  /** etcd's initial election tick advance for a member of a multi-member cluster (tick-advance.ts). */
+  private startInitialTickAdvance(): void {
+    const ticks = electionTicks(this.cfg);
+    if (!this.cfg.initialElectionTickAdvance) {
+      this.log.info('skipping initial election tick advance', { 'election-ticks': ticks });
+      return;
+    }
+    advanceInitialElectionTicks({
+      electionTicks: ticks,
+      tickMs: this.cfg.heartbeatMs,
+      localMemberId: idHex(this.memberId),
+      activePeers: () => this.transport.activePeers(),
+      advance: (n) => {
+        for (let i = 0; i < n; i++) this.node.tick();
+        this.schedule();
+      },
+      stopped: () => this.stopped,
+      log: this.log,
+    }).catch((err: unknown) => this.log.warn('initial election tick advance failed', { error: err }));
   }
 
   private maybeFastCampaign(): void {
@@ -1174,6 +1200,5 @@ export class EtcdServer extends EventEmitter implements RaftSink {
 
 /** etcd's minimum lease TTL: ceil(1.5 × election ticks × heartbeat) in seconds. */
 function minLeaseTtl(cfg: ServerConfig): number {
-  const electionTicks = Math.round(cfg.electionMs / cfg.heartbeatMs);
-  return Math.ceil((Math.floor((3 * electionTicks) / 2) * cfg.heartbeatMs) / 1000);
+  return Math.ceil((Math.floor((3 * electionTicks(cfg)) / 2) * cfg.heartbeatMs) / 1000);
 }
