@@ -7,7 +7,7 @@
  * moves the clock forward by `electionTicks - 2` ticks as soon as the transport reports more than one
  * remote peer active: the election then fires within a few heartbeats, and the two ticks left are the
  * margin for a leader's message that is already on its way (a restarted member of a running cluster
- * hears the leader's heartbeat first and never campaigns). It polls every 50 ms for at most rafthttp's
+ * normally hears the leader's heartbeat within one heartbeat interval, which resets its clock). It polls every 50 ms for at most rafthttp's
  * ConnReadTimeout (5 s) and does nothing when no peers connect in that time (all peers down, or a
  * two-member cluster, whose single remote peer never makes "more than one").
  *
