@@ -1,6 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { dirtyEnd, type SegmentScan, scanSegment } from './decoder.js';
+import { dirtyEnd, type SegmentScan, scanSegment, ZERO_CHUNK } from './decoder.js';
 import {
   SnapshotMismatchError,
   SnapshotNotFoundError,
@@ -31,7 +31,6 @@ import {
   type WalSnapshotMarker,
 } from './types.js';
 
-const ZERO_CHUNK = new Uint8Array(1024 * 1024);
 const noopLogger: WalLogger = () => {};
 
 interface Tail {

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { allZero, dirtyEnd } from '../src/decoder.js';
 import { Wal, WalCorruptionError, type WalEntry, type WalHardState } from '../src/index.js';
 import { entries, meta, tempDir } from './helpers.js';
 
@@ -173,5 +174,62 @@ describe('corruption sweep', () => {
     // Swap in another segment's bytes under this name: the crc chain no longer links up.
     writeFileSync(mid, readFileSync(join(dir, files[2]!)));
     await expect(Wal.open(dir, { index: 0, term: 0 }, opts)).rejects.toBeInstanceOf(WalCorruptionError);
+  });
+});
+
+describe('the zero tail of a large segment (native chunked compare)', () => {
+  const MiB = 1024 * 1024;
+  // Offsets around the compare's 1 MiB chunks, measured from an unaligned start.
+  const start = 3;
+  const spots = [0, 1, 63, 64, 65, MiB - 1, MiB, MiB + 1, 2 * MiB - 1, 2 * MiB, 3 * MiB - 5];
+
+  it('allZero notices one non-zero byte anywhere in the range and nothing outside it', () => {
+    const buf = new Uint8Array(3 * MiB);
+    expect(allZero(buf, start, buf.length)).toBe(true);
+    expect(allZero(buf, start, start)).toBe(true);
+    for (const s of spots) {
+      buf[start + s] = 0x40;
+      expect(allZero(buf, start, buf.length), `byte at ${start + s}`).toBe(false);
+      expect(allZero(buf, start + s + 1, buf.length)).toBe(true);
+      expect(allZero(buf, start, start + s)).toBe(true);
+      buf[start + s] = 0;
+    }
+  });
+
+  it('dirtyEnd finds the last non-zero byte across chunks, or `from` when the rest is zero', () => {
+    const buf = new Uint8Array(3 * MiB);
+    expect(dirtyEnd(buf, start)).toBe(start);
+    for (const s of spots) {
+      buf[start + s] = 1;
+      expect(dirtyEnd(buf, start), `byte at ${start + s}`).toBe(start + s + 1);
+      expect(dirtyEnd(buf, start + s + 1)).toBe(start + s + 1);
+    }
+  });
+
+  it('a stray byte deep in a preallocated 4 MiB tail is noticed on open and cleared', async () => {
+    const big = { noSync: true, segmentSize: 4 * MiB };
+    for (const at of [MiB + 17, 4 * MiB - 1]) {
+      const dir = join(tempDir(), 'wal');
+      const wal = await Wal.create(dir, meta, big);
+      for (const b of batches) await wal.save(b.state, b.entries);
+      await wal.close();
+      const path = join(dir, wal.segmentFiles()[0]!);
+      const bytes = new Uint8Array(readFileSync(path));
+      expect(bytes.length).toBe(4 * MiB);
+      bytes[at] = 0x5a;
+      writeFileSync(path, bytes);
+      const logged: Array<Record<string, unknown>> = [];
+      const w = await Wal.open(
+        dir,
+        { index: 0, term: 0 },
+        { ...big, logger: (_l, _m, f) => logged.push(f ?? {}) },
+      );
+      expect((await w.readAll()).entries).toEqual(batches.flatMap((b) => b.entries));
+      await w.close();
+      expect(logged).toEqual([expect.objectContaining({ reason: 'data after an empty header' })]);
+      const { offset, clearedBytes } = logged[0] as { offset: number; clearedBytes: number };
+      expect(offset + clearedBytes).toBe(at + 1);
+      expect(new Uint8Array(readFileSync(path))[at]).toBe(0);
+    }
   });
 });
