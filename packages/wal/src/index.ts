@@ -28,6 +28,7 @@ export {
 export { FsyncPlacement, type FsyncPlacementOptions } from './fsync-placement.js';
 export { LOCK_FILE } from './lock.js';
 export { segmentFileName } from './segment-name.js';
+export { PREPARED_SEGMENT_NAME } from './segment-pipeline.js';
 export { type SnapshotFile, Snapshotter, type SnapshotterOptions } from './snapshotter.js';
 export {
   DEFAULT_SEGMENT_SIZE,

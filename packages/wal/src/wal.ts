@@ -14,6 +14,7 @@ import {
 import { type DurableWriteError, defaultFileSystem, type WalFile, type WalFileSystem } from './fs-layer.js';
 import { DirLock } from './lock.js';
 import { BatchEncoder, decodeEntry, detachEntryData, RecordType } from './record.js';
+import { io, preallocate, type ResolvedOptions, writeFully } from './segment-io.js';
 import {
   isConsecutive,
   type SegmentName,
@@ -21,6 +22,7 @@ import {
   segmentFileName,
   segmentNames,
 } from './segment-name.js';
+import { SegmentPipeline } from './segment-pipeline.js';
 import {
   DEFAULT_SEGMENT_SIZE,
   type WalContents,
@@ -43,14 +45,6 @@ interface Tail {
   size: number;
 }
 
-interface ResolvedOptions {
-  segmentSize: number;
-  preallocate: 'zero' | 'truncate';
-  noSync: boolean;
-  fs: WalFileSystem;
-  logger: WalLogger;
-}
-
 function resolve(opts: WalOptions | undefined): ResolvedOptions {
   const segmentSize = opts?.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   if (!Number.isInteger(segmentSize) || segmentSize < 4096) throw new WalError('segmentSize must be >= 4096');
@@ -61,15 +55,6 @@ function resolve(opts: WalOptions | undefined): ResolvedOptions {
     fs: opts?.fs ?? defaultFileSystem,
     logger: opts?.logger ?? noopLogger,
   };
-}
-
-async function io<T>(op: string, path: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof WalError) throw err;
-    throw new WalIOError(op, path, err);
-  }
 }
 
 const EMPTY_STATE: WalHardState = { term: 0, vote: 0n, commit: 0 };
@@ -85,6 +70,8 @@ export class Wal {
   private closed = false;
   /** Set when an fsync failed: what reached disk is unknowable, so no more writes (reopen to read). */
   private failure: WalIOError | undefined;
+  /** Prepares the next segment file in the background once the tail is half full. */
+  private readonly pipeline: SegmentPipeline;
 
   private constructor(
     readonly dir: string,
@@ -97,7 +84,9 @@ export class Wal {
     private readonly metadata: Uint8Array,
     private hardState: WalHardState | undefined,
     private contents: WalContents,
-  ) {}
+  ) {
+    this.pipeline = new SegmentPipeline(dir, opts);
+  }
 
   /** True if `dir` holds at least one WAL segment. */
   static exists(dir: string): boolean {
@@ -296,6 +285,7 @@ export class Wal {
       if (hardState) enc.addState(hardState);
       enc.addBatchEnd(this.tail.offset);
       await this.writeBatch();
+      this.prepareNextIfHalfFull();
       if (entries.length > 0) this.lastIndex = entries[entries.length - 1]!.index;
       if (hardState)
         this.hardState = { term: hardState.term, vote: hardState.vote, commit: hardState.commit };
@@ -314,6 +304,7 @@ export class Wal {
       enc.addSnapshot(marker);
       enc.addBatchEnd(this.tail.offset);
       await this.writeBatch();
+      this.prepareNextIfHalfFull();
       if (marker.index > this.lastIndex) this.lastIndex = marker.index;
     });
   }
@@ -355,6 +346,7 @@ export class Wal {
     await this.queue.catch(() => {});
     this.closed = true;
     try {
+      await this.pipeline.close();
       await io('close', this.tail.path, () => this.tail.file.close());
     } finally {
       await this.lock.release();
@@ -406,10 +398,16 @@ export class Wal {
     this.crc = this.encoder.crc;
   }
 
+  /** Has the pipeline prepare the next segment once the tail is half full (see SegmentPipeline). */
+  private prepareNextIfHalfFull(): void {
+    if (this.tail.offset >= this.opts.segmentSize / 2) this.pipeline.prepare();
+  }
+
   /**
-   * Starts a new segment once the tail reached the segment size. The new file is built as
-   * `NAME.wal.tmp` (preallocated, header batch written and synced), then renamed and the directory
-   * fsynced, so a crash leaves either no new segment or a complete one.
+   * Starts a new segment once the tail reached the segment size. The new file is the pipeline's
+   * prepared one (or, if none is ready, `NAME.wal.tmp` preallocated here); its header batch is
+   * written and synced, then it is renamed into place and the directory fsynced, so a crash leaves
+   * either no new segment or a complete one.
    */
   private async cutIfFull(): Promise<void> {
     if (this.tail.offset < this.opts.segmentSize) return;
@@ -417,19 +415,29 @@ export class Wal {
     const seq = this.tail.seq + 1;
     const name = segmentFileName(seq, this.lastIndex + 1);
     const path = join(this.dir, name);
-    const tmpPath = `${path}.tmp`;
     const enc = this.encoder;
     enc.reset(this.crc);
     enc.addCrc(this.crc);
     enc.addMetadata(this.metadata);
     if (this.hardState) enc.addState(this.hardState);
     enc.addBatchEnd(0);
+    const prepared = await this.pipeline.take();
+    let tmpPath = `${path}.tmp`;
     let file: WalFile | undefined;
     let renamed = false;
     try {
-      if (await fs.exists(tmpPath)) await io('unlink', tmpPath, () => fs.unlink(tmpPath));
-      file = await io('create', tmpPath, () => fs.open(tmpPath, 'wx+'));
-      const size = await preallocate(file, tmpPath, this.opts, enc.length);
+      let size: number;
+      if (prepared) {
+        ({ file, path: tmpPath, size } = prepared);
+        if (size < enc.length) {
+          await io('truncate', tmpPath, () => file!.truncate(enc.length));
+          size = enc.length;
+        }
+      } else {
+        if (await fs.exists(tmpPath)) await io('unlink', tmpPath, () => fs.unlink(tmpPath));
+        file = await io('create', tmpPath, () => fs.open(tmpPath, 'wx+'));
+        size = await preallocate(file, tmpPath, this.opts, enc.length);
+      }
       await writeFully(file, tmpPath, enc.bytes(), 0);
       if (!this.opts.noSync) await io('fdatasync', tmpPath, () => file!.datasync());
       await io('rename', tmpPath, () => fs.rename(tmpPath, path));
@@ -439,7 +447,7 @@ export class Wal {
       this.tail = { file, path, seq, offset: enc.length, size };
       this.crc = enc.crc;
       this.segments.push({ name, seq, firstIndex: this.lastIndex + 1 });
-      this.opts.logger('info', 'wal: cut segment', { file: path });
+      this.opts.logger('info', 'wal: cut segment', { file: path, prepared: prepared !== undefined });
       // The old segment is complete and synced; dropping its unused preallocation only saves space.
       await old.file.truncate(old.offset).catch(() => {});
       await old.file.close().catch(() => {});
@@ -454,36 +462,6 @@ export class Wal {
       throw err;
     }
   }
-}
-
-/** Writes all of `bytes` at `position`, continuing after short writes; no progress is an error. */
-async function writeFully(file: WalFile, path: string, bytes: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) {
-    const n = await io('write', path, () => file.write(bytes, done, bytes.length - done, position + done));
-    if (n <= 0) {
-      throw new WalIOError('write', path, new Error(`short write: ${done} of ${bytes.length} bytes`));
-    }
-    done += n;
-  }
-}
-
-/** Reserves the segment's space; returns the file size afterwards. */
-async function preallocate(
-  file: WalFile,
-  path: string,
-  opts: ResolvedOptions,
-  minimum: number,
-): Promise<number> {
-  const size = Math.max(opts.segmentSize, minimum);
-  if (opts.preallocate === 'truncate') {
-    await io('truncate', path, () => file.truncate(size));
-    return size;
-  }
-  for (let p = 0; p < size; p += ZERO_CHUNK.length) {
-    await writeFully(file, path, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, size - p)), p);
-  }
-  return size;
 }
 
 async function readSegments(

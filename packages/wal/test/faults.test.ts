@@ -10,6 +10,7 @@ import {
   adaptiveFileSystem,
   LOCK_FILE,
   nodeFileSystem,
+  PREPARED_SEGMENT_NAME,
   Snapshotter,
   Wal,
   WalClosedError,
@@ -137,11 +138,68 @@ for (const [label, layer] of [
 }
 
 describe('segment cut faults', () => {
-  /** Fills the tail segment past its size, so the next save has to cut a new one first. */
+  /**
+   * Fills the tail segment past its size, so the next save has to cut a new one first. Past half the
+   * size the WAL starts preparing the next segment file (one write and one fdatasync at 8 KiB).
+   */
   async function fill(wal: Wal, from: number): Promise<number> {
     await wal.save(undefined, entries(from, 1, 1, segmentSize));
     expect(wal.segmentFiles().length).toBe(1);
     return from + 1;
+  }
+
+  /** The save that cuts fails; nothing is left behind; a retry cuts (inline) and nothing is lost. */
+  async function failThenRetry(dir: string, wal: Wal, next: number, files: string[]): Promise<void> {
+    await expect(wal.save(undefined, entries(next, 1))).rejects.toBeInstanceOf(WalIOError);
+    expect(wal.segmentFiles()).toEqual(files);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await wal.save(undefined, entries(next, 1));
+    expect(wal.segmentFiles().length).toBe(files.length + 1);
+    await wal.close();
+    expect(await reopen(dir)).toEqual(range(1, next));
+  }
+
+  for (const [op, kind] of [
+    ['write', 'ENOSPC'],
+    ['datasync', 'EIO'],
+    ['rename', 'EIO'],
+  ] as const) {
+    it(`${kind} on ${op} while cutting into the prepared segment fails the save, cleans up, and a retry succeeds`, async () => {
+      const { dir, fs, wal } = await setup();
+      // Skip the preparation's own write / fdatasync: the fault hits the cut's header batch.
+      fs.fail(op, kind, { match: PREPARED_SEGMENT_NAME, skip: op === 'rename' ? 0 : 1 });
+      const next = await fill(wal, 4);
+      await failThenRetry(dir, wal, next, wal.segmentFiles());
+    });
+  }
+
+  for (const [op, kind] of [
+    ['open', 'EIO'],
+    ['write', 'ENOSPC'],
+    ['datasync', 'EIO'],
+  ] as const) {
+    it(`${kind} on ${op} while preparing the next segment is logged; the cut creates the segment itself`, async () => {
+      const fs = new FaultyFs(base);
+      const dir = join(tempDir(), 'wal');
+      const logged: string[] = [];
+      const wal = await Wal.create(dir, meta, {
+        fs,
+        segmentSize,
+        logger: (_level, message, fields) => logged.push(`${message} ${JSON.stringify(fields)}`),
+      });
+      await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 3));
+      fs.fail(op, kind, { match: PREPARED_SEGMENT_NAME });
+      const next = await fill(wal, 4);
+      await wal.save(undefined, entries(next, 1));
+      expect(wal.segmentFiles().length).toBe(2);
+      expect(logged.some((l) => l.startsWith('wal: preparing the next segment failed'))).toBe(true);
+      expect(logged.filter((l) => l.startsWith('wal: cut segment'))).toEqual([
+        expect.stringContaining('"prepared":false'),
+      ]);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      await wal.close();
+      expect(await reopen(dir)).toEqual(range(1, next));
+    });
   }
 
   for (const [op, kind] of [
@@ -150,18 +208,12 @@ describe('segment cut faults', () => {
     ['datasync', 'EIO'],
     ['rename', 'EIO'],
   ] as const) {
-    it(`${kind} on ${op} while cutting a segment fails the save, cleans up, and a retry succeeds`, async () => {
+    it(`${kind} on ${op} while cutting without a prepared segment fails the save, cleans up, and a retry succeeds`, async () => {
       const { dir, fs, wal } = await setup();
+      fs.fail('open', 'EIO', { match: PREPARED_SEGMENT_NAME });
       const next = await fill(wal, 4);
-      const files = wal.segmentFiles();
       fs.fail(op, kind, { match: '.wal.tmp' });
-      await expect(wal.save(undefined, entries(next, 1))).rejects.toBeInstanceOf(WalIOError);
-      expect(wal.segmentFiles()).toEqual(files);
-      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
-      await wal.save(undefined, entries(next, 1));
-      expect(wal.segmentFiles().length).toBe(files.length + 1);
-      await wal.close();
-      expect(await reopen(dir)).toEqual(range(1, next));
+      await failThenRetry(dir, wal, next, wal.segmentFiles());
     });
   }
 

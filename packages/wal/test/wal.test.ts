@@ -1,16 +1,19 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
 import {
   adaptiveFileSystem,
   LOCK_FILE,
+  nodeFileSystem,
+  PREPARED_SEGMENT_NAME,
   SnapshotMismatchError,
   SnapshotNotFoundError,
   syncFileSystem,
   Wal,
   WalClosedError,
   WalExistsError,
+  type WalFileSystem,
   WalLockedError,
   WalNotFoundError,
   workerFileSystem,
@@ -232,6 +235,85 @@ describe('segments', () => {
     await wal.close();
     const again = await Wal.open(dir, { index: 0, term: 0 }, opts);
     expect((await again.readAll()).entries).toEqual(entries(1, 100, 1, 100));
+    await again.close();
+  });
+});
+
+describe('segment pipeline', () => {
+  /** nodeFileSystem, counting the bytes written per file name. */
+  function countingFs(): { fs: WalFileSystem; written: Map<string, number> } {
+    const written = new Map<string, number>();
+    const fs: WalFileSystem = {
+      ...nodeFileSystem,
+      async open(path, flags) {
+        const file = await nodeFileSystem.open(path, flags);
+        const name = basename(path);
+        return {
+          ...file,
+          write: (buf, offset, length, position) => {
+            written.set(name, (written.get(name) ?? 0) + length);
+            return file.write(buf, offset, length, position);
+          },
+          datasync: () => file.datasync(),
+          sync: () => file.sync(),
+          truncate: (n) => file.truncate(n),
+          size: () => file.size(),
+          close: () => file.close(),
+        };
+      },
+    };
+    return { fs, written };
+  }
+
+  it('prepares the next segment once the tail is half full; the cut writes only its header into it', async () => {
+    const { fs, written } = countingFs();
+    const dir = join(tempDir(), 'wal');
+    const logged: string[] = [];
+    const segmentSize = 64 * 1024;
+    const wal = await Wal.create(dir, meta, {
+      fs,
+      segmentSize,
+      logger: (_l, message, fields) => logged.push(`${message} ${JSON.stringify(fields)}`),
+    });
+    await wal.save(undefined, entries(1, 10, 1, 1000)); // ~10 KiB: below half, nothing prepared
+    await new Promise((r) => setTimeout(r, 50));
+    expect(readdirSync(dir)).not.toContain(PREPARED_SEGMENT_NAME);
+    await wal.save(undefined, entries(11, 30, 1, 1000)); // past half
+    await vi.waitFor(() => expect(written.get(PREPARED_SEGMENT_NAME)).toBe(segmentSize));
+    await wal.save(undefined, entries(41, 30, 1, 1000)); // past the size
+    written.clear();
+    await wal.save(undefined, entries(71, 1, 1, 1000)); // cuts
+    const files = wal.segmentFiles();
+    expect(files).toHaveLength(2);
+    // The cutting save wrote the new segment's header batch and its own batch through the prepared
+    // file's handle (the file renamed to files[1]), and no zero fill.
+    expect([...written.keys()]).toEqual([PREPARED_SEGMENT_NAME]);
+    expect(written.get(PREPARED_SEGMENT_NAME)).toBeLessThan(2000);
+    expect(statSync(join(dir, files[1]!)).size).toBe(segmentSize);
+    expect(readdirSync(dir)).not.toContain(PREPARED_SEGMENT_NAME);
+    expect(logged.filter((l) => l.startsWith('wal: cut segment'))).toEqual([
+      expect.stringContaining('"prepared":true'),
+    ]);
+    await wal.close();
+    const again = await Wal.open(dir, { index: 0, term: 0 }, { segmentSize });
+    expect((await again.readAll()).entries.map((e) => e.index)).toEqual(entries(1, 71).map((e) => e.index));
+    await again.close();
+  });
+
+  it('close removes a prepared segment; open removes one that a crash left behind', async () => {
+    const dir = join(tempDir(), 'wal');
+    const opts = { segmentSize: 8192 };
+    const wal = await Wal.create(dir, meta, opts);
+    await wal.save(undefined, entries(1, 1, 1, 6000));
+    await vi.waitFor(() => expect(readdirSync(dir)).toContain(PREPARED_SEGMENT_NAME));
+    await wal.close();
+    expect(readdirSync(dir)).not.toContain(PREPARED_SEGMENT_NAME);
+    // A crash can leave a prepared file with or without a header written into it.
+    writeFileSync(join(dir, PREPARED_SEGMENT_NAME), new Uint8Array(8192).fill(0x5a));
+    const again = await Wal.open(dir, { index: 0, term: 0 }, opts);
+    expect(readdirSync(dir)).not.toContain(PREPARED_SEGMENT_NAME);
+    expect((await again.readAll()).entries).toEqual(entries(1, 1, 1, 6000));
+    await again.save(undefined, entries(2, 1));
     await again.close();
   });
 });
