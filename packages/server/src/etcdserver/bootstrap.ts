@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
 import type { IndexEvent } from '@kv/mvcc';
 import { type ConfState, type Entry, MemoryStorage, RawNode, type Snapshot } from '@kv/raft';
-import { Snapshotter, Wal } from '@kv/wal';
+import { Snapshotter, Wal, type WalOptions } from '@kv/wal';
 import { AuthStore } from '../auth/store.js';
 import { createTokenProvider } from '../auth/tokens/parse.js';
 import { ConfigError, type ServerConfig } from '../config/parse.js';
@@ -76,7 +76,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
   // key index. The two are independent until a snapshot has to be restored into the backend, and both
   // spend much of their time waiting on the disk and libuv's thread pool (docs/benchmarks.md "Memory
   // and restart").
-  const walReading = haveWal ? openWalForRestart(walDir, snapshotter, noSync) : undefined;
+  const walReading = haveWal ? openWalForRestart(walDir, snapshotter, walOptions(noSync, log)) : undefined;
   // Awaited below; this only keeps a WAL error from counting as unhandled while the backend opens.
   walReading?.catch(() => {});
   const started = Date.now();
@@ -118,7 +118,7 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
         `error validating peerURLs {ClusterID:${idHex(joined.clusterId)} Members:[${joined.members.map((m) => idHex(m.id)).join(' ')}]}: member count is unequal`,
       );
     }
-    const wal = await Wal.create(walDir, walMetadata(self.id, joined.clusterId), { noSync });
+    const wal = await Wal.create(walDir, walMetadata(self.id, joined.clusterId), walOptions(noSync, log));
     log.info('starting local member', {
       'local-member-id': idHex(self.id),
       'cluster-id': idHex(joined.clusterId),
@@ -152,7 +152,11 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
     const selfUrls = cfg.initialCluster.get(cfg.name) ?? cfg.initialAdvertisePeerUrls.map((u) => u.origin);
     const memberId = computeMemberId(selfUrls, cfg.initialClusterToken);
     const membership = new Membership(computeClusterId(members.map((m) => m.id)));
-    const wal = await Wal.create(walDir, walMetadata(memberId, membership.clusterId), { noSync });
+    const wal = await Wal.create(
+      walDir,
+      walMetadata(memberId, membership.clusterId),
+      walOptions(noSync, log),
+    );
     log.info('starting local member', {
       'local-member-id': idHex(memberId),
       'cluster-id': idHex(membership.clusterId),
@@ -244,7 +248,7 @@ export function logIndexEvent(log: Logger, e: IndexEvent): void {
  * Opens an existing WAL at the newest snapshot it has a marker for (a crash between the two writes leaves
  * a marker without a file, never the reverse: the marker is written first); returns that snapshot too.
  */
-async function openWalForRestart(walDir: string, snapshotter: Snapshotter, noSync: boolean) {
+async function openWalForRestart(walDir: string, snapshotter: Snapshotter, opts: WalOptions) {
   let chosen: Awaited<ReturnType<Snapshotter['loadNewest']>>;
   const wal = await Wal.open(
     walDir,
@@ -252,9 +256,14 @@ async function openWalForRestart(walDir: string, snapshotter: Snapshotter, noSyn
       chosen = await snapshotter.loadNewestAvailable(markers.filter((m) => m.index <= committed));
       return { index: chosen?.index ?? 0, term: chosen?.term ?? 0 };
     },
-    { noSync },
+    opts,
   );
   return { wal, snapshot: chosen };
+}
+
+/** The member's WAL options: its events (torn-tail repairs, segment cuts, releases) go to the member's log. */
+function walOptions(noSync: boolean, log: Logger): WalOptions {
+  return { noSync, logger: (level, message, fields) => log[level](message, fields) };
 }
 
 function raftConfig(
