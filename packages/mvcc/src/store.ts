@@ -15,7 +15,7 @@ import { bytesToKey, keyToBytes } from './btree.js';
 import { revisionSlab } from './byte-slab.js';
 import { Crc32c } from './crc32.js';
 import { ErrClosed, ErrCompacted, ErrFutureRev, ErrKeyNotFound, ErrStorage, MvccError } from './errors.js';
-import { type IndexHit, type KeyHistory, revId, TreeIndex } from './key-index.js';
+import { type IndexHit, type KeyHistory, revId, TreeIndex, TreeIndexBuilder } from './key-index.js';
 import { decodeKeyIndexImage, encodeKeyIndexImage, type KeyIndexImage } from './key-index-file.js';
 import { saveKeyIndexFile, takeKeyIndexFile } from './key-index-io.js';
 import { decodeIndexFields, decodeKeyValue, encodeOwnedKeyValue } from './kv-codec.js';
@@ -409,22 +409,24 @@ export class MvccStore implements HistorySource {
   private async rebuildIndex(scheduled: number, finished: number): Promise<void> {
     // Revisions arrive in order, so the last put of each live key leaves its current lease here.
     const leases = this.leasedKeys;
+    const builder = new TreeIndexBuilder();
     let lastKeyRev = 0;
     for await (const chunk of this.backend.scanChunks(KEY_BUCKET)) {
       for (const [k, v] of chunk) {
         const rev = bytesToRev(k);
         const kv = decodeIndexFields(v);
         if (rev.tombstone) {
-          this.index.restoreTombstone(kv.key, rev.main, rev.sub);
+          builder.tombstone(kv.key, rev.main, rev.sub);
           leases.delete(kv.key);
         } else {
-          this.index.restorePut(kv.key, rev.main, rev.sub, kv.createRevision, kv.version);
+          builder.put(kv.key, rev.main, rev.sub, kv.createRevision, kv.version);
           if (kv.lease) leases.set(kv.key, kv.lease);
           else leases.delete(kv.key);
         }
         if (rev.main > lastKeyRev) lastKeyRev = rev.main;
       }
     }
+    this.index = builder.build();
     if (lastKeyRev > this.currentRev) this.currentRev = lastKeyRev;
     this.compactRev = finished;
     if (scheduled > finished) {

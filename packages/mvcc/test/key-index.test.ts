@@ -5,7 +5,8 @@
  * the encoding's edge cases directly.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeHistory, encodeHistory, TreeIndex } from '../src/key-index.js';
+import { bytesToKey } from '../src/btree.js';
+import { decodeHistory, encodeHistory, TreeIndex, TreeIndexBuilder } from '../src/key-index.js';
 
 const key = (s: string) => new Uint8Array(Buffer.from(s));
 const hit = (idx: TreeIndex, k: string, rev: number) => idx.get(key(k), rev);
@@ -106,16 +107,63 @@ describe('key index encoding', () => {
   });
 
   it('rebuild takes creation and version from the stored value when older revisions are compacted', () => {
-    const idx = new TreeIndex();
-    idx.restorePut('k', 10, 0, 3, 4);
-    idx.restoreTombstone('k', 11, 0);
-    idx.restoreTombstone('k', 12, 0); // not live: ignored, as etcd's rebuild does
-    idx.restorePut('k', 13, 0, 13, 1);
+    const b = new TreeIndexBuilder();
+    b.put('k', 10, 0, 3, 4);
+    b.tombstone('k', 11, 0);
+    b.tombstone('k', 12, 0); // not live: ignored, as etcd's rebuild does
+    b.put('k', 13, 0, 13, 1);
+    const idx = b.build();
     expect(dump(idx).k).toEqual([
       { ver: 5, createdMain: 3, revs: [10, 0, 11, 0] },
       { ver: 1, createdMain: 13, revs: [13, 0] },
     ]);
     expect(hit(idx, 'k', 10)).toEqual({ modMain: 10, modSub: 0, createdMain: 3, version: 4 });
+  });
+
+  it('a rebuilt index equals the one grown by the same puts and tombstones (keys of any bytes)', () => {
+    // Keys mix bytes below and above 0x80: the builder sorts latin1 strings with the default order,
+    // which must be the tree's byte order.
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed % n;
+    };
+    const keys = Array.from({ length: 300 }, (_, i) =>
+      Uint8Array.from(
+        { length: 1 + (i % 5) },
+        (_, j) => [0, 0x41, 0x7f, 0x80, 0xc3, 0xff][rand(6)]! ^ (j === 0 ? 0 : i & 0x0f),
+      ),
+    );
+    const grown = new TreeIndex();
+    const b = new TreeIndexBuilder();
+    for (let rev = 2; rev < 4000; rev++) {
+      const k = keys[rand(keys.length)]!;
+      const live = grown.get(k, rev - 1);
+      const subs = 1 + rand(2); // a txn writes several revisions under one main revision
+      for (let sub = 0; sub < subs; sub++) {
+        if (live && sub === 0 && rand(5) === 0) {
+          grown.tombstoneByTreeKey(bytesToKey(k), rev, sub);
+          b.tombstone(bytesToKey(k), rev, sub);
+          break;
+        }
+        grown.put(k, rev, sub);
+        const h = grown.get(k, rev)!;
+        b.put(bytesToKey(k), rev, sub, h.createdMain, h.version);
+      }
+    }
+    const built = b.build();
+    expect(built.keyCount).toBe(grown.keyCount);
+    // Every key with its generations, in the tree's order.
+    const listed = (idx: TreeIndex) => {
+      const out: Array<[string, unknown]> = [];
+      idx.forEach((k, gens) => {
+        out.push([Buffer.from(k).toString('hex'), gens]);
+      });
+      return out;
+    };
+    expect(listed(built)).toEqual(listed(grown));
+    for (const k of keys)
+      for (const rev of [100, 2000, 4000]) expect(built.get(k, rev)).toEqual(grown.get(k, rev));
   });
 
   it('ranges see only keys live at the revision', () => {
