@@ -16,6 +16,9 @@ import { io, preallocate, type ResolvedOptions, writeFully } from './segment-io.
 /** The prepared segment's file name (ends in `.wal.tmp`, so an open after a crash removes it). */
 export const PREPARED_SEGMENT_NAME = 'prepared.wal.tmp';
 
+/** Thrown inside a preparation that close() stopped (not a failure worth logging). */
+const CLOSING = new Error('wal: closing');
+
 /** A preallocated, synced, still unnamed segment file. */
 export interface PreparedSegment {
   file: WalFile;
@@ -36,6 +39,8 @@ export interface PreparedSegment {
  */
 export class SegmentPipeline {
   private pending: Promise<PreparedSegment | undefined> | undefined;
+  /** Set by close: a preparation under way stops at its next chunk instead of finishing. */
+  private closing = false;
 
   constructor(
     private readonly dir: string,
@@ -48,7 +53,12 @@ export class SegmentPipeline {
     const path = join(this.dir, PREPARED_SEGMENT_NAME);
     this.pending = this.build(path).catch((err: unknown) => {
       // Not fatal: the cut then creates the file itself and reports a lasting failure there.
-      this.opts.logger('warn', 'wal: preparing the next segment failed', { file: path, error: String(err) });
+      if (err !== CLOSING) {
+        this.opts.logger('warn', 'wal: preparing the next segment failed', {
+          file: path,
+          error: String(err),
+        });
+      }
       return undefined;
     });
   }
@@ -63,8 +73,9 @@ export class SegmentPipeline {
     return pending ?? Promise.resolve(undefined);
   }
 
-  /** Waits for a preparation under way, then closes and deletes the prepared file. */
+  /** Stops a preparation under way (or waits for its current chunk), then deletes the prepared file. */
   async close(): Promise<void> {
+    this.closing = true;
     const prepared = await this.take();
     if (!prepared) return;
     await prepared.file.close().catch(() => {});
@@ -84,6 +95,7 @@ export class SegmentPipeline {
       // a whole segment of dirty zeros (ext4 flushes other files' pending data in a journal commit).
       const size = this.opts.segmentSize;
       for (let p = 0; p < size; p += ZERO_CHUNK.length) {
+        if (this.closing) throw CLOSING;
         await writeFully(file, path, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, size - p)), p);
         await io('fdatasync', path, () => file.datasync());
       }

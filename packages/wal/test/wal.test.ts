@@ -240,8 +240,8 @@ describe('segments', () => {
 });
 
 describe('segment pipeline', () => {
-  /** nodeFileSystem, counting the bytes written per file name. */
-  function countingFs(): { fs: WalFileSystem; written: Map<string, number> } {
+  /** nodeFileSystem, counting the bytes written per file name; each fdatasync waits `syncMs` more. */
+  function countingFs(syncMs = 0): { fs: WalFileSystem; written: Map<string, number> } {
     const written = new Map<string, number>();
     const fs: WalFileSystem = {
       ...nodeFileSystem,
@@ -254,7 +254,10 @@ describe('segment pipeline', () => {
             written.set(name, (written.get(name) ?? 0) + length);
             return file.write(buf, offset, length, position);
           },
-          datasync: () => file.datasync(),
+          datasync: async () => {
+            if (syncMs > 0) await new Promise((r) => setTimeout(r, syncMs));
+            return file.datasync();
+          },
           sync: () => file.sync(),
           truncate: (n) => file.truncate(n),
           size: () => file.size(),
@@ -298,6 +301,25 @@ describe('segment pipeline', () => {
     const again = await Wal.open(dir, { index: 0, term: 0 }, { segmentSize });
     expect((await again.readAll()).entries.map((e) => e.index)).toEqual(entries(1, 71).map((e) => e.index));
     await again.close();
+  });
+
+  it('close stops a preparation under way instead of finishing it, and logs no failure', async () => {
+    const { fs, written } = countingFs(30);
+    const dir = join(tempDir(), 'wal');
+    const logged: string[] = [];
+    const segmentSize = 8 * 1024 * 1024; // 8 chunks of 1 MiB, each synced: ~240 ms to prepare
+    const wal = await Wal.create(dir, meta, {
+      fs,
+      segmentSize,
+      logger: (level, message) => logged.push(`${level} ${message}`),
+    });
+    await wal.save(undefined, entries(1, 1, 1, segmentSize / 2)); // past half: preparation starts
+    await vi.waitFor(() => expect(written.get(PREPARED_SEGMENT_NAME)).toBeGreaterThan(0));
+    await wal.close();
+    // Stopped at a chunk boundary: the whole segment was never written.
+    expect(written.get(PREPARED_SEGMENT_NAME)).toBeLessThan(segmentSize);
+    expect(readdirSync(dir)).not.toContain(PREPARED_SEGMENT_NAME);
+    expect(logged.filter((l) => l.startsWith('warn'))).toEqual([]);
   });
 
   it('close removes a prepared segment; open removes one that a crash left behind', async () => {
