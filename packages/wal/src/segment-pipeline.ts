@@ -2,7 +2,7 @@
  * etcd's file pipeline: the next segment file is created and preallocated in the background, so a
  * segment cut only writes the new segment's header batch. Without it the save that triggered a cut
  * also zero-filled and synced a whole segment (measured on this VM: a 64 MiB cut stalled that save
- * ~200 ms, and every write behind it; packages/wal/README.md "Segment cuts").
+ * 114-181 ms, and every write behind it; packages/wal/README.md "Segment cuts").
  *
  * One prepared file at a time, named {@link PREPARED_SEGMENT_NAME} in the WAL directory. It holds only
  * zeros until a cut writes a header into it and renames it into place; `Wal.open` deletes a leftover
