@@ -43,12 +43,17 @@ export async function writeFully(
   }
 }
 
-/** Reserves a segment's space (at least `minimum` bytes); returns the file size afterwards. */
+/**
+ * Reserves a segment's space (at least `minimum` bytes); returns the file size afterwards.
+ * @param afterChunk with zero-filling, runs after each chunk of zeros is written (the segment pipeline
+ *   syncs there and stops there when the WAL closes)
+ */
 export async function preallocate(
   file: WalFile,
   path: string,
   opts: ResolvedOptions,
   minimum: number,
+  afterChunk?: () => Promise<void>,
 ): Promise<number> {
   const size = Math.max(opts.segmentSize, minimum);
   if (opts.preallocate === 'truncate') {
@@ -57,6 +62,7 @@ export async function preallocate(
   }
   for (let p = 0; p < size; p += ZERO_CHUNK.length) {
     await writeFully(file, path, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, size - p)), p);
+    await afterChunk?.();
   }
   return size;
 }

@@ -9,9 +9,8 @@
  * one like any other `*.wal.tmp`.
  */
 import { join } from 'node:path';
-import { ZERO_CHUNK } from './decoder.js';
 import type { WalFile } from './fs-layer.js';
-import { io, preallocate, type ResolvedOptions, writeFully } from './segment-io.js';
+import { io, preallocate, type ResolvedOptions } from './segment-io.js';
 
 /** The prepared segment's file name (ends in `.wal.tmp`, so an open after a crash removes it). */
 export const PREPARED_SEGMENT_NAME = 'prepared.wal.tmp';
@@ -87,18 +86,13 @@ export class SegmentPipeline {
     if (await fs.exists(path)) await io('unlink', path, () => fs.unlink(path));
     const file = await io('create', path, () => fs.open(path, 'wx+'));
     try {
-      if (this.opts.preallocate === 'truncate' || this.opts.noSync) {
-        return { file, path, size: await preallocate(file, path, this.opts, 0) };
-      }
-      // Zeros written and synced a chunk at a time: the blocks are allocated on disk before appends
-      // land in them (as with an inline cut), and the WAL's own fdatasyncs meanwhile never wait behind
-      // a whole segment of dirty zeros (ext4 flushes other files' pending data in a journal commit).
-      const size = this.opts.segmentSize;
-      for (let p = 0; p < size; p += ZERO_CHUNK.length) {
+      // Zeros synced a chunk at a time: the blocks are allocated on disk before appends land in them
+      // (as with an inline cut), and the WAL's own fdatasyncs meanwhile never wait behind a whole
+      // segment of dirty zeros (ext4 flushes other files' pending data in a journal commit).
+      const size = await preallocate(file, path, this.opts, 0, async () => {
+        if (!this.opts.noSync) await io('fdatasync', path, () => file.datasync());
         if (this.closing) throw CLOSING;
-        await writeFully(file, path, ZERO_CHUNK.subarray(0, Math.min(ZERO_CHUNK.length, size - p)), p);
-        await io('fdatasync', path, () => file.datasync());
-      }
+      });
       return { file, path, size };
     } catch (err) {
       await file.close().catch(() => {});

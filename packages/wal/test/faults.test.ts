@@ -16,6 +16,7 @@ import {
   WalClosedError,
   type WalFileSystem,
   WalIOError,
+  type WalLogger,
   workerFileSystem,
 } from '../src/index.js';
 import { entries, FaultyFs, meta, tempDir } from './helpers.js';
@@ -24,10 +25,10 @@ const segmentSize = 8192;
 
 let base: WalFileSystem = nodeFileSystem;
 
-async function setup(): Promise<{ dir: string; fs: FaultyFs; wal: Wal }> {
+async function setup(logger?: WalLogger): Promise<{ dir: string; fs: FaultyFs; wal: Wal }> {
   const fs = new FaultyFs(base);
   const dir = join(tempDir(), 'wal');
-  const wal = await Wal.create(dir, meta, { fs, segmentSize });
+  const wal = await Wal.create(dir, meta, { fs, segmentSize, logger });
   await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 3));
   return { dir, fs, wal };
 }
@@ -179,15 +180,10 @@ describe('segment cut faults', () => {
     ['datasync', 'EIO'],
   ] as const) {
     it(`${kind} on ${op} while preparing the next segment is logged; the cut creates the segment itself`, async () => {
-      const fs = new FaultyFs(base);
-      const dir = join(tempDir(), 'wal');
       const logged: string[] = [];
-      const wal = await Wal.create(dir, meta, {
-        fs,
-        segmentSize,
-        logger: (_level, message, fields) => logged.push(`${message} ${JSON.stringify(fields)}`),
-      });
-      await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 3));
+      const { dir, fs, wal } = await setup((_level, message, fields) =>
+        logged.push(`${message} ${JSON.stringify(fields)}`),
+      );
       fs.fail(op, kind, { match: PREPARED_SEGMENT_NAME });
       const next = await fill(wal, 4);
       await wal.save(undefined, entries(next, 1));
