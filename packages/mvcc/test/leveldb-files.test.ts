@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { seededRandom } from '@kv/raft';
 import { ClassicLevel } from 'classic-level';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SCAN_CHUNK_BYTES } from '../src/backend/level.js';
 import { maskedCrc32c } from '../src/backend/leveldb-files/coding.js';
 import {
   decodeVersionEdit,
@@ -87,6 +88,35 @@ async function randomWrites(backend: Backend, model: Model, r: () => number, n: 
 function cloneModel(model: Model): Model {
   return new Map([...model].map(([b, m]) => [b, new Map(m)]));
 }
+
+describe('LevelBackend scans', () => {
+  it("fill their chunks up to SCAN_CHUNK_BYTES, not classic-level's 16 KiB default", async () => {
+    // Key-bucket entries of a real store are a few hundred bytes; at the default byte cap a 4 096-entry
+    // request returned ~55 of them, one thread-pool round trip each (a restart's index rebuild).
+    const path = await tempDir('chunks');
+    const backend = await openBackend({ engine: 'level', path });
+    try {
+      const n = 4_000;
+      const value = new Uint8Array(300).fill(7);
+      const batch = backend.batch();
+      for (let i = 0; i < n; i++) batch.put('key', enc(`k${String(i).padStart(6, '0')}`), value);
+      await batch.commit();
+      const chunkBytes: number[] = [];
+      let seen = 0;
+      for await (const chunk of backend.scanChunks('key')) {
+        chunkBytes.push(chunk.reduce((sum, [k, v]) => sum + k.length + v.length, 0));
+        seen += chunk.length;
+      }
+      expect(seen).toBe(n);
+      const largest = Math.max(...chunkBytes);
+      expect(largest).toBeGreaterThan(SCAN_CHUNK_BYTES * 0.9);
+      expect(largest).toBeLessThanOrEqual(SCAN_CHUNK_BYTES + 400); // the cap is checked after each entry
+      expect(chunkBytes.length).toBeLessThan(10); // 1.2 MB in chunks of 64, 256, then ~800 entries
+    } finally {
+      await backend.close();
+    }
+  });
+});
 
 describe('LevelBackend.bulkView', () => {
   for (const seed of [1, 2, 3]) {
