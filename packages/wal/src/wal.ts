@@ -72,6 +72,8 @@ export class Wal {
   private failure: WalIOError | undefined;
   /** Prepares the next segment file in the background once the tail is half full. */
   private readonly pipeline: SegmentPipeline;
+  /** Whether readAll() has copied the entries' data out of the segment buffers. */
+  private entryDataOwned = false;
 
   private constructor(
     readonly dir: string,
@@ -83,7 +85,8 @@ export class Wal {
     private lastIndex: number,
     private readonly metadata: Uint8Array,
     private hardState: WalHardState | undefined,
-    private contents: WalContents,
+    /** What open found; entry data still views the segment buffers until readAll() copies it. */
+    private contents: WalContents | undefined,
   ) {
     this.pipeline = new SegmentPipeline(dir, opts);
   }
@@ -262,8 +265,38 @@ export class Wal {
     return markersOf((await readSegments(opts.fs, dir, segments)).scans);
   }
 
-  /** Metadata, newest hard state and entries after the snapshot marker, as found when opened. */
+  /**
+   * Metadata, newest hard state and entries after the snapshot marker, as found when opened. The entries'
+   * data is copied out of the segment buffers (on the first call) into shared ~1 MiB blocks.
+   * @throws WalError after {@link takeAll}
+   */
   async readAll(): Promise<WalContents> {
+    const contents = this.openedContents();
+    if (!this.entryDataOwned) {
+      detachEntryData(contents.entries);
+      this.entryDataOwned = true;
+    }
+    return contents;
+  }
+
+  /**
+   * The same contents as {@link readAll}, once, without copying: each entry's `data` may be a view into
+   * the buffer a segment was read into, and the Wal forgets the contents, so those buffers (16 MiB each)
+   * are freed as soon as the caller drops the entries. For a caller that copies what it keeps anyway (a
+   * raft log that packs payloads); it saves a copy of every entry since the snapshot at a restart.
+   * @throws WalError if the contents were already taken
+   * @example
+   * const { hardState, entries } = wal.takeAll();
+   * for (const e of entries) raftLog.push(e); // copies e.data
+   */
+  takeAll(): WalContents {
+    const contents = this.openedContents();
+    this.contents = undefined;
+    return contents;
+  }
+
+  private openedContents(): WalContents {
+    if (!this.contents) throw new WalError('wal: the contents read at open were already taken (takeAll)');
     return this.contents;
   }
 
@@ -557,8 +590,7 @@ function collect(
   }
   if (!matched)
     throw new SnapshotNotFoundError(`wal: no snapshot marker at index ${marker.index} term ${marker.term}`);
-  // The scan left entry data as views into the segment buffers: copy only what is kept.
-  detachEntryData(entries);
+  // Entry data stays a view into the segment buffers: readAll() copies it, takeAll() hands it over.
   return {
     contents: { metadata: metadata ?? new Uint8Array(0), hardState: state ?? { ...EMPTY_STATE }, entries },
     lastIndex,

@@ -12,6 +12,7 @@ import {
   syncFileSystem,
   Wal,
   WalClosedError,
+  WalError,
   WalExistsError,
   type WalFileSystem,
   WalLockedError,
@@ -413,5 +414,45 @@ describe('entry data after reopen', () => {
     expect(blocks.size).toBe(3);
     for (const b of blocks) expect(b.byteLength).toBeLessThanOrEqual((1 << 20) + 5);
     expect(got[3000]!.data.buffer.byteLength).toBe((1 << 20) + 5);
+  });
+
+  it('takeAll hands over the same contents without copying, once', async () => {
+    const dir = join(tempDir(), 'wal');
+    const opts = { noSync: true, segmentSize: 1 << 20 };
+    const wal = await Wal.create(dir, meta, opts);
+    await wal.save({ term: 1, vote: 1n, commit: 0 }, entries(1, 100, 1, 600));
+    await wal.saveSnapshot({ index: 100, term: 1 });
+    // Enough to cut a segment or two: the taken entries span several segment buffers.
+    for (let i = 0; i < 10; i++) {
+      await wal.save({ term: 2, vote: 1n, commit: 100 + i * 250 }, entries(101 + i * 250, 250, 2, 600));
+    }
+    await wal.close();
+
+    const read = await Wal.open(dir, { index: 100, term: 1 }, opts);
+    const copied = await read.readAll();
+    await read.close();
+    const taking = await Wal.open(dir, { index: 100, term: 1 }, opts);
+    const taken = taking.takeAll();
+    expect(taken.hardState).toEqual(copied.hardState);
+    expect(Buffer.from(taken.metadata).equals(Buffer.from(copied.metadata))).toBe(true);
+    expect(taken.entries.map((e) => [e.index, e.term, e.type])).toEqual(
+      copied.entries.map((e) => [e.index, e.term, e.type]),
+    );
+    expect(
+      taken.entries.every((e, i) => Buffer.from(e.data).equals(Buffer.from(copied.entries[i]!.data))),
+    ).toBe(true);
+    // Views into the buffers the segments were read into (one per segment), not copies.
+    const buffers = new Set(taken.entries.map((e) => e.data.buffer));
+    expect(buffers.size).toBeGreaterThan(1);
+    for (const b of buffers) expect(b.byteLength).toBeGreaterThanOrEqual(1 << 20);
+    // Once: the Wal no longer holds them (so the segment buffers can go with the caller's entries).
+    expect(() => taking.takeAll()).toThrow(WalError);
+    await expect(taking.readAll()).rejects.toThrow(/already taken/);
+    // The WAL itself works on.
+    await taking.save({ term: 2, vote: 1n, commit: 2601 }, entries(2601, 1, 2, 10));
+    await taking.close();
+    const after = await Wal.open(dir, { index: 100, term: 1 }, opts);
+    expect((await after.readAll()).entries.at(-1)!.index).toBe(2601);
+    await after.close();
   });
 });

@@ -198,7 +198,8 @@ export async function bootstrap(opts: BootstrapOptions): Promise<Bootstrapped> {
       await auth.reload();
     }
   }
-  const contents = await wal.readAll();
+  // Taken without a copy of the entries' data: raft's storage packs (copies) every payload it keeps.
+  const contents = wal.takeAll();
   const meta = readWalMetadata(contents.metadata);
   const membership = payload ? Membership.fromJSON(payload.membership) : new Membership(meta.clusterId);
   if (raftSnap) raftStorage.applySnapshot(raftSnap);
