@@ -14,6 +14,7 @@ export interface ResolvedOptions {
   noSync: boolean;
   fs: WalFileSystem;
   logger: WalLogger;
+  readInWorker: boolean;
 }
 
 /** Runs `fn`, turning a non-WAL error into a {@link WalIOError} for `op` on `path`. */

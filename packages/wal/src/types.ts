@@ -71,6 +71,13 @@ export interface WalOptions {
   fs?: WalFileSystem;
   /** Receives structured events (repairs, segment cuts, releases). */
   logger?: WalLogger;
+  /**
+   * {@link Wal.open} reads and checks the segments on a worker thread (node:worker_threads) instead of
+   * this one, so the caller's own startup work (a server rebuilding its key index) runs meanwhile on
+   * another core. Same checks, results and errors as in-thread. Only with the default file system
+   * (refused together with `fs`). Default false.
+   */
+  readInWorker?: boolean;
 }
 
 /**

@@ -1,9 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { dirtyEnd, type SegmentScan, scanSegment, ZERO_CHUNK } from './decoder.js';
+import { ZERO_CHUNK } from './decoder.js';
 import {
-  SnapshotMismatchError,
-  SnapshotNotFoundError,
   WalClosedError,
   WalCorruptionError,
   WalError,
@@ -11,17 +9,12 @@ import {
   WalIOError,
   WalNotFoundError,
 } from './errors.js';
-import { type DurableWriteError, defaultFileSystem, type WalFile, type WalFileSystem } from './fs-layer.js';
+import { type DurableWriteError, defaultFileSystem, type WalFile } from './fs-layer.js';
 import { DirLock } from './lock.js';
-import { BatchEncoder, decodeEntry, detachEntryData, RecordType } from './record.js';
+import { markersOf, readForOpen, readSegments } from './open-read.js';
+import { BatchEncoder, detachEntryData } from './record.js';
 import { io, preallocate, type ResolvedOptions, writeFully } from './segment-io.js';
-import {
-  isConsecutive,
-  type SegmentName,
-  searchIndex,
-  segmentFileName,
-  segmentNames,
-} from './segment-name.js';
+import { isConsecutive, type SegmentName, segmentFileName, segmentNames } from './segment-name.js';
 import { SegmentPipeline } from './segment-pipeline.js';
 import {
   DEFAULT_SEGMENT_SIZE,
@@ -32,6 +25,7 @@ import {
   type WalOptions,
   type WalSnapshotMarker,
 } from './types.js';
+import { readForOpenInWorker } from './worker-open-read.js';
 
 const noopLogger: WalLogger = () => {};
 
@@ -48,12 +42,15 @@ interface Tail {
 function resolve(opts: WalOptions | undefined): ResolvedOptions {
   const segmentSize = opts?.segmentSize ?? DEFAULT_SEGMENT_SIZE;
   if (!Number.isInteger(segmentSize) || segmentSize < 4096) throw new WalError('segmentSize must be >= 4096');
+  if (opts?.readInWorker && opts.fs)
+    throw new WalError('readInWorker reads with the default file system: drop fs');
   return {
     segmentSize,
     preallocate: opts?.preallocate ?? 'zero',
     noSync: opts?.noSync ?? false,
     fs: opts?.fs ?? defaultFileSystem,
     logger: opts?.logger ?? noopLogger,
+    readInWorker: opts?.readInWorker ?? false,
   };
 }
 
@@ -195,26 +192,15 @@ export class Wal {
       if (!isConsecutive(segments)) {
         throw new WalCorruptionError(dir, 0, 'segment sequence numbers are not consecutive');
       }
-      let read: Awaited<ReturnType<typeof readSegments>>;
-      let from: number;
-      if (typeof marker === 'function') {
-        const all = await readSegments(fs, dir, segments);
-        marker = await marker(markersOf(all.scans), lastCommitOf(all.scans));
-        from = searchIndex(segments, marker.index);
-        if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
-        read = { scans: all.scans.slice(from), lastBuffer: all.lastBuffer };
-      } else {
-        from = searchIndex(segments, marker.index);
-        if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
-        read = await readSegments(fs, dir, segments.slice(from));
-      }
-      const { contents, lastIndex, savedState } = collect(read.scans, segments.slice(from), marker);
-      const last = read.scans[read.scans.length - 1]!;
+      const read = opts.readInWorker
+        ? await readForOpenInWorker(dir, segments, marker)
+        : await readForOpen(fs, dir, segments, marker);
+      const { contents, lastIndex, savedState, last } = read;
       const lastName = segments[segments.length - 1]!;
       const path = join(dir, lastName.name);
       tailFile = await io('open', path, () => fs.open(path, 'r+'));
       if (last.torn) {
-        const stale = dirtyEnd(read.lastBuffer, last.validEnd);
+        const stale = last.dirtyEnd;
         opts.logger('warn', 'wal: dropping torn tail', {
           file: path,
           offset: last.torn.offset,
@@ -232,7 +218,7 @@ export class Wal {
         path,
         seq: lastName.seq,
         offset: last.validEnd,
-        size: read.lastBuffer.length,
+        size: last.size,
       };
       return new Wal(
         dir,
@@ -241,7 +227,7 @@ export class Wal {
         segments,
         tail,
         last.crc,
-        Math.max(lastIndex, marker.index, lastName.firstIndex - 1),
+        Math.max(lastIndex, read.marker.index, lastName.firstIndex - 1),
         contents.metadata,
         savedState,
         contents,
@@ -495,111 +481,4 @@ export class Wal {
       throw err;
     }
   }
-}
-
-async function readSegments(
-  fs: WalFileSystem,
-  dir: string,
-  segments: SegmentName[],
-): Promise<{ scans: SegmentScan[]; lastBuffer: Uint8Array }> {
-  const scans: SegmentScan[] = [];
-  let chain: number | undefined;
-  let buf: Uint8Array = new Uint8Array(0);
-  for (let i = 0; i < segments.length; i++) {
-    const path = join(dir, segments[i]!.name);
-    buf = await io('read', path, () => fs.readFile(path));
-    const scan = scanSegment(buf, path, chain, i === segments.length - 1);
-    chain = scan.crc;
-    scans.push(scan);
-  }
-  return { scans, lastBuffer: buf };
-}
-
-/** Every snapshot marker in scanned segments, oldest first. */
-function markersOf(scans: SegmentScan[]): WalSnapshotMarker[] {
-  const out: WalSnapshotMarker[] = [];
-  for (const scan of scans) {
-    for (const r of scan.records) if (r.type === RecordType.snapshot) out.push(r.snapshot);
-  }
-  return out;
-}
-
-/** The commit index of the newest hard state record (0 when there is none). */
-function lastCommitOf(scans: SegmentScan[]): number {
-  let commit = 0;
-  for (const scan of scans) {
-    for (const r of scan.records) if (r.type === RecordType.state) commit = r.state.commit;
-  }
-  return commit;
-}
-
-/** Applies raft's replay rules to decoded records. */
-function collect(
-  scans: SegmentScan[],
-  segments: SegmentName[],
-  marker: WalSnapshotMarker,
-): { contents: WalContents; lastIndex: number; savedState: WalHardState | undefined } {
-  let metadata: Uint8Array | undefined;
-  let state: WalHardState | undefined;
-  const entries: WalEntry[] = [];
-  let lastIndex = 0;
-  let matched = false;
-  for (let s = 0; s < scans.length; s++) {
-    const file = segments[s]!.name;
-    for (const r of scans[s]!.records) {
-      switch (r.type) {
-        case RecordType.metadata:
-          if (metadata && !sameBytes(metadata, r.metadata)) {
-            throw new WalCorruptionError(file, r.offset, 'metadata differs from earlier segments');
-          }
-          metadata = r.metadata;
-          break;
-        case RecordType.entry: {
-          const index = r.index;
-          if (index > marker.index) {
-            const up = index - marker.index - 1;
-            if (up > entries.length) {
-              throw new WalCorruptionError(
-                file,
-                r.offset,
-                `entry ${index} leaves a gap after ${entries.length + marker.index}`,
-              );
-            }
-            entries.length = up;
-            // Data as a view into the segment buffer; detachEntryData below copies the kept ones.
-            entries.push(decodeEntry(r.buf, r.start, r.end, false));
-          }
-          lastIndex = index;
-          break;
-        }
-        case RecordType.state:
-          state = r.state;
-          break;
-        case RecordType.snapshot:
-          if (r.snapshot.index === marker.index) {
-            if (r.snapshot.term !== marker.term) {
-              throw new SnapshotMismatchError(
-                `wal: snapshot marker at index ${marker.index} has term ${r.snapshot.term}, not ${marker.term}`,
-              );
-            }
-            matched = true;
-          }
-          break;
-      }
-    }
-  }
-  if (!matched)
-    throw new SnapshotNotFoundError(`wal: no snapshot marker at index ${marker.index} term ${marker.term}`);
-  // Entry data stays a view into the segment buffers: readAll() copies it, takeAll() hands it over.
-  return {
-    contents: { metadata: metadata ?? new Uint8Array(0), hardState: state ?? { ...EMPTY_STATE }, entries },
-    lastIndex,
-    savedState: state,
-  };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

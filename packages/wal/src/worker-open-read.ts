@@ -1,0 +1,64 @@
+/**
+ * {@link readForOpen} on a worker thread (WalOptions.readInWorker). A restarting server reads its WAL
+ * (100 000 entries since the last snapshot by default: ~0.8 s of CPU) while it also rebuilds its key
+ * index from the backend; on one thread the two took turns, here they run on two cores
+ * (docs/benchmarks.md "Session 19").
+ *
+ * Protocol: the worker gets the segments (and the marker if it is fixed) as workerData, reads and checks
+ * them, and, when the opener chooses the marker, sends the markers it found and waits for the choice;
+ * then it sends the contents (entries packed, see worker-protocol.ts) or an error, and exits.
+ */
+import { Worker } from 'node:worker_threads';
+import { WalError } from './errors.js';
+import { type MarkerChoice, type OpenRead, segmentFor } from './open-read.js';
+import type { SegmentName } from './segment-name.js';
+import { decodeError, type FromWorker, unpackEntries, type WorkerJob } from './worker-protocol.js';
+
+const WORKER_URL = new URL('./open-read-worker.js', import.meta.url);
+
+export function readForOpenInWorker(
+  dir: string,
+  segments: SegmentName[],
+  choice: MarkerChoice,
+): Promise<OpenRead> {
+  const job: WorkerJob =
+    typeof choice === 'function'
+      ? { dir, segments }
+      : { dir, segments: segments.slice(segmentFor(dir, segments, choice)), marker: choice };
+  return new Promise<OpenRead>((resolve, reject) => {
+    // Not unref'd: while the opener awaits the answer, the worker may be all that keeps its process alive.
+    const worker = new Worker(WORKER_URL, { workerData: job });
+    let settled = false;
+    const finish = (err: Error | undefined, value?: OpenRead) => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      if (err) reject(err);
+      else resolve(value!);
+    };
+    worker.on('message', (msg: FromWorker) => {
+      if (msg.kind === 'markers') {
+        if (typeof choice !== 'function')
+          return finish(new WalError('wal: read worker asked for a fixed marker'));
+        choice(msg.available, msg.committed).then(
+          (marker) => worker.postMessage({ marker }),
+          (err: unknown) => finish(err as Error),
+        );
+      } else if (msg.kind === 'error') {
+        finish(decodeError(msg.error));
+      } else {
+        finish(undefined, {
+          marker: msg.marker,
+          contents: { metadata: msg.metadata, hardState: msg.hardState, entries: unpackEntries(msg.entries) },
+          lastIndex: msg.lastIndex,
+          savedState: msg.savedState,
+          last: msg.last,
+        });
+      }
+    });
+    worker.on('error', (err) => finish(new WalError(`wal: read worker failed: ${err.message}`)));
+    worker.on('exit', (code) =>
+      finish(new WalError(`wal: read worker exited (code ${code}) before it answered`)),
+    );
+  });
+}
