@@ -50,12 +50,12 @@ export function revToBytes(main: number, sub: number, tombstone = false): Uint8A
   return out;
 }
 
-/** Decodes a key-bucket key. */
-export function bytesToRev(bytes: Uint8Array): Revision & { tombstone: boolean } {
+/** Decodes a key-bucket key (starting at `at`: a physical key's bucket prefix is skipped so). */
+export function bytesToRev(bytes: Uint8Array, at = 0): Revision & { tombstone: boolean } {
   return {
-    main: readUint64(bytes, 0),
-    sub: readUint64(bytes, 9),
-    tombstone: bytes.length === REV_BYTES_LEN + 1 && bytes[REV_BYTES_LEN] === TOMBSTONE_MARK,
+    main: readUint64(bytes, at),
+    sub: readUint64(bytes, at + 9),
+    tombstone: bytes.length === at + REV_BYTES_LEN + 1 && bytes[at + REV_BYTES_LEN] === TOMBSTONE_MARK,
   };
 }
 

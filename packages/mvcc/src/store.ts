@@ -411,21 +411,20 @@ export class MvccStore implements HistorySource {
     const leases = this.leasedKeys;
     const builder = new TreeIndexBuilder();
     let lastKeyRev = 0;
-    for await (const chunk of this.backend.scanChunks(KEY_BUCKET)) {
-      for (const [k, v] of chunk) {
-        const rev = bytesToRev(k);
-        const kv = decodeIndexFields(v);
-        if (rev.tombstone) {
-          builder.tombstone(kv.key, rev.main, rev.sub);
-          leases.delete(kv.key);
-        } else {
-          builder.put(kv.key, rev.main, rev.sub, kv.createRevision, kv.version);
-          if (kv.lease) leases.set(kv.key, kv.lease);
-          else leases.delete(kv.key);
-        }
-        if (rev.main > lastKeyRev) lastKeyRev = rev.main;
+    // Raw entries: only their bytes are read here, so no per-entry views (scanRaw's doc).
+    await this.backend.scanRaw(KEY_BUCKET, (k, at, v) => {
+      const rev = bytesToRev(k, at);
+      const kv = decodeIndexFields(v);
+      if (rev.tombstone) {
+        builder.tombstone(kv.key, rev.main, rev.sub);
+        leases.delete(kv.key);
+      } else {
+        builder.put(kv.key, rev.main, rev.sub, kv.createRevision, kv.version);
+        if (kv.lease) leases.set(kv.key, kv.lease);
+        else leases.delete(kv.key);
       }
-    }
+      if (rev.main > lastKeyRev) lastKeyRev = rev.main;
+    });
     this.index = builder.build();
     if (lastKeyRev > this.currentRev) this.currentRev = lastKeyRev;
     this.compactRev = finished;

@@ -75,6 +75,30 @@ describe.each(ENGINES)('backend conformance: %s', (engine) => {
     await b.close();
   });
 
+  test('scanRaw visits what scanChunks returns, keys with their bucket prefix', async () => {
+    const { backend: b } = await freshBackend(engine);
+    await put(b, 'key', [
+      ['a', '1'],
+      ['b', '2'],
+    ]);
+    await put(b, 'ke', [['y', 'not in key']]);
+    await put(b, 'keys', [['z', 'not in key either']]);
+    const n = 5_000;
+    const batch = b.batch();
+    for (let i = 0; i < n; i++) batch.put('key', enc(`k${String(i).padStart(5, '0')}`), enc(`v${i}`));
+    await batch.commit();
+    const want = (await collect(b.scan('key'))).map(([k, v]) => [dec(k), dec(v)]);
+    expect(want).toHaveLength(n + 2);
+    const got: string[][] = [];
+    await b.scanRaw('key', (key, keyStart, value) => {
+      expect(dec(key.subarray(0, keyStart))).toBe('key\0');
+      got.push([dec(key.subarray(keyStart)), dec(value)]);
+    });
+    expect(got).toEqual(want);
+    await b.close();
+    await expect(b.scanRaw('key', () => {})).rejects.toThrow();
+  });
+
   test('binary keys order bytewise, scans honour bounds, direction and limit', async () => {
     const { backend: b } = await freshBackend(engine);
     const batch = b.batch();

@@ -125,6 +125,26 @@ export abstract class BaseBackend implements Backend {
     return flatten(this.scanChunks(bucket, opts));
   }
 
+  async scanRaw(
+    bucket: string,
+    visit: (key: Uint8Array, keyStart: number, value: Uint8Array) => void,
+  ): Promise<void> {
+    this.checkOpen();
+    const raw = this.openRawView();
+    try {
+      const [lo, hi] = scanBounds(bucket);
+      const keyStart = bucketPrefix(bucket).length;
+      for await (const chunk of raw.scan(lo, hi, false)) {
+        for (let i = 0; i < chunk.length; i++) {
+          const entry = chunk[i]!;
+          visit(entry[0], keyStart, entry[1]);
+        }
+      }
+    } finally {
+      raw.close();
+    }
+  }
+
   async *scanChunks(bucket: string, opts?: ScanOptions): AsyncIterable<Entry[]> {
     const view = this.view();
     try {
