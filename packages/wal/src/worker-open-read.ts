@@ -40,10 +40,13 @@ export function readForOpenInWorker(
       if (msg.kind === 'markers') {
         if (typeof choice !== 'function')
           return finish(new WalError('wal: read worker asked for a fixed marker'));
-        choice(msg.available, msg.committed).then(
-          (marker) => worker.postMessage({ marker }),
-          (err: unknown) => finish(err as Error),
-        );
+        // Through a promise chain, so a chooser that throws instead of rejecting is handled the same way.
+        Promise.resolve(msg)
+          .then((m) => choice(m.available, m.committed))
+          .then(
+            (marker) => worker.postMessage({ marker }),
+            (err: unknown) => finish(err as Error),
+          );
       } else if (msg.kind === 'error') {
         finish(decodeError(msg.error));
       } else {
