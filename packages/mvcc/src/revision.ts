@@ -50,7 +50,7 @@ export function revToBytes(main: number, sub: number, tombstone = false): Uint8A
   return out;
 }
 
-/** Decodes a key-bucket key (starting at `at`: a physical key's bucket prefix is skipped so). */
+/** Decodes a key-bucket key that starts at `at` (past a physical key's bucket prefix, say). */
 export function bytesToRev(bytes: Uint8Array, at = 0): Revision & { tombstone: boolean } {
   return {
     main: readUint64(bytes, at),

@@ -6,8 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { nodeFileSystem } from './fs-layer.js';
-import { collect, lastCommitOf, lastSegment, markersOf, readSegments, segmentFor } from './open-read.js';
-import type { SegmentName } from './segment-name.js';
+import { type MarkerChoice, readForOpen } from './open-read.js';
 import type { WalSnapshotMarker } from './types.js';
 import {
   encodeError,
@@ -24,32 +23,28 @@ function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port.postMessage(msg, transfer);
 }
 
+/** The opener's choice, asked for over the port (it holds the snapshot files the choice depends on). */
+const askOpener: MarkerChoice = (available, committed) => {
+  send({ kind: 'markers', available, committed });
+  return new Promise<WalSnapshotMarker>((resolve) =>
+    port.once('message', (m: ToWorker) => resolve(m.marker)),
+  );
+};
+
 async function run(): Promise<void> {
-  const segments: SegmentName[] = job.segments;
-  const read = await readSegments(nodeFileSystem, job.dir, segments);
-  let marker: WalSnapshotMarker;
-  let from = 0;
-  if (job.marker) {
-    marker = job.marker;
-  } else {
-    send({ kind: 'markers', available: markersOf(read.scans), committed: lastCommitOf(read.scans) });
-    marker = await new Promise<WalSnapshotMarker>((resolve) =>
-      port.once('message', (m: ToWorker) => resolve(m.marker)),
-    );
-    from = segmentFor(job.dir, segments, marker);
-  }
-  const { contents, lastIndex, savedState } = collect(read.scans.slice(from), segments.slice(from), marker);
+  const read = await readForOpen(nodeFileSystem, job.dir, job.segments, job.marker ?? askOpener);
+  const { contents } = read;
   const packed = packEntries(contents.entries);
   send(
     {
       kind: 'done',
-      marker,
+      marker: read.marker,
       metadata: contents.metadata,
       hardState: contents.hardState,
       entries: packed,
-      lastIndex,
-      savedState,
-      last: lastSegment(read),
+      lastIndex: read.lastIndex,
+      savedState: read.savedState,
+      last: read.last,
     },
     [packed.data.buffer as ArrayBuffer, packed.fields.buffer as ArrayBuffer],
   );

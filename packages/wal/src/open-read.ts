@@ -76,14 +76,14 @@ export async function readForOpen(
 }
 
 /** The position in `segments` of the segment holding `marker`. */
-export function segmentFor(dir: string, segments: SegmentName[], marker: WalSnapshotMarker): number {
+function segmentFor(dir: string, segments: SegmentName[], marker: WalSnapshotMarker): number {
   const from = searchIndex(segments, marker.index);
   if (from < 0) throw new WalNotFoundError(`wal: no segment covers index ${marker.index} in ${dir}`);
   return from;
 }
 
 /** The newest segment's end state, from its scan and bytes. */
-export function lastSegment(read: { scans: SegmentScan[]; lastBuffer: Uint8Array }): LastSegment {
+function lastSegment(read: { scans: SegmentScan[]; lastBuffer: Uint8Array }): LastSegment {
   const last = read.scans[read.scans.length - 1]!;
   return {
     validEnd: last.validEnd,
@@ -122,7 +122,7 @@ export function markersOf(scans: SegmentScan[]): WalSnapshotMarker[] {
 }
 
 /** The commit index of the newest hard state record (0 when there is none). */
-export function lastCommitOf(scans: SegmentScan[]): number {
+function lastCommitOf(scans: SegmentScan[]): number {
   let commit = 0;
   for (const scan of scans) {
     for (const r of scan.records) if (r.type === RecordType.state) commit = r.state.commit;
@@ -131,7 +131,7 @@ export function lastCommitOf(scans: SegmentScan[]): number {
 }
 
 /** Applies raft's replay rules to decoded records. */
-export function collect(
+function collect(
   scans: SegmentScan[],
   segments: SegmentName[],
   marker: WalSnapshotMarker,

@@ -4,14 +4,15 @@
  * index from the backend; on one thread the two took turns, here they run on two cores
  * (docs/benchmarks.md "Session 19").
  *
- * Protocol: the worker gets the segments (and the marker if it is fixed) as workerData, reads and checks
- * them, and, when the opener chooses the marker, sends the markers it found and waits for the choice;
- * then it sends the contents (entries packed, see worker-protocol.ts) or an error, and exits.
+ * Protocol: the worker gets the segments (and the marker if it is fixed) as workerData and runs
+ * readForOpen on them; when the opener chooses the marker, it sends the markers it found and waits for
+ * the choice. Then it sends the contents (entries packed, see worker-protocol.ts) or an error.
  */
 import { Worker } from 'node:worker_threads';
 import { WalError } from './errors.js';
-import { type MarkerChoice, type OpenRead, segmentFor } from './open-read.js';
+import type { MarkerChoice, OpenRead } from './open-read.js';
 import type { SegmentName } from './segment-name.js';
+import type { WalSnapshotMarker } from './types.js';
 import { decodeError, type FromWorker, unpackEntries, type WorkerJob } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./open-read-worker.js', import.meta.url);
@@ -21,10 +22,8 @@ export function readForOpenInWorker(
   segments: SegmentName[],
   choice: MarkerChoice,
 ): Promise<OpenRead> {
-  const job: WorkerJob =
-    typeof choice === 'function'
-      ? { dir, segments }
-      : { dir, segments: segments.slice(segmentFor(dir, segments, choice)), marker: choice };
+  const chooser = typeof choice === 'function' ? choice : undefined;
+  const job: WorkerJob = chooser ? { dir, segments } : { dir, segments, marker: choice as WalSnapshotMarker };
   return new Promise<OpenRead>((resolve, reject) => {
     // Not unref'd: while the opener awaits the answer, the worker may be all that keeps its process alive.
     const worker = new Worker(WORKER_URL, { workerData: job });
@@ -38,11 +37,10 @@ export function readForOpenInWorker(
     };
     worker.on('message', (msg: FromWorker) => {
       if (msg.kind === 'markers') {
-        if (typeof choice !== 'function')
-          return finish(new WalError('wal: read worker asked for a fixed marker'));
-        // Through a promise chain, so a chooser that throws instead of rejecting is handled the same way.
+        // Only sent when the opener chooses (job.marker unset). Through a promise chain, so a chooser
+        // that throws instead of rejecting is handled the same way.
         Promise.resolve(msg)
-          .then((m) => choice(m.available, m.committed))
+          .then((m) => chooser!(m.available, m.committed))
           .then(
             (marker) => worker.postMessage({ marker }),
             (err: unknown) => finish(err as Error),

@@ -17,7 +17,7 @@ import type { LastSegment } from './open-read.js';
 import type { SegmentName } from './segment-name.js';
 import type { WalEntry, WalHardState, WalSnapshotMarker } from './types.js';
 
-/** The worker's `workerData`: the segments to read, and the marker unless the opener must choose it. */
+/** The worker's `workerData`: the WAL's segments, and the marker unless the opener chooses it. */
 export interface WorkerJob {
   dir: string;
   segments: SegmentName[];
