@@ -8,7 +8,8 @@ import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MethodDefinition, ServerCall } from '../src/transport/grpc/call.js';
-import { HpackDecoder } from '../src/transport/grpc/hpack.js';
+import { EncodedFields } from '../src/transport/grpc/h2.js';
+import { encodeFields, HpackDecoder } from '../src/transport/grpc/hpack.js';
 import { GrpcServer } from '../src/transport/grpc/server.js';
 import { frame } from './raw-grpc.js';
 
@@ -251,6 +252,14 @@ describe('HpackDecoder', () => {
     expect(h.constructor).toBeUndefined();
     expect(h.toString).toBeUndefined();
     expect(h.hasOwnProperty).toBeUndefined();
+  });
+
+  it('an EncodedFields block (the OK trailers every unary call shares) decodes alike each time it is sent', () => {
+    const ok = new EncodedFields([['grpc-status', '0']]);
+    expect(ok.bytes.equals(encodeFields(ok.fields))).toBe(true);
+    const d = new HpackDecoder();
+    // Literals without indexing: sending the same bytes again leaves no dynamic-table state behind.
+    for (let i = 0; i < 3; i++) expect({ ...d.decode(ok.bytes) }).toEqual({ 'grpc-status': '0' });
   });
 
   it('refuses malformed blocks', () => {

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { TLSSocket } from 'node:tls';
 import { frameMessage, type GrpcStatusError, MessageReader, PREFIX_BYTES, statusFields } from './framing.js';
-import type { H2Stream } from './h2.js';
+import { EncodedFields, type H2Stream } from './h2.js';
 import type { HeaderMap } from './hpack.js';
 import { Status } from './status.js';
 
@@ -54,7 +54,8 @@ export interface CallAuthContext {
   sslPeerCertificate?: ReturnType<TLSSocket['getPeerCertificate']>;
 }
 
-const OK_TRAILERS = statusFields(0, '');
+/** A unary call's trailers on success, encoded once. */
+const OK_TRAILERS = new EncodedFields(statusFields(0, ''));
 
 /** One server call: unary, server-streaming or bidirectional. */
 export class ServerCall<Req = unknown, Res = unknown> extends EventEmitter {

@@ -71,6 +71,23 @@ const GRPC_RESPONSE_HEADERS = encodeFields([
   ['content-type', 'application/grpc'],
 ]);
 
+/**
+ * Header fields HPACK-encoded once (see encodeFields), for a block every response sends alike: the OK
+ * trailers of a unary call. Encoding them per response cost a number array, a Buffer and a TurboFan
+ * compile of the encoder on the request path (docs/benchmarks.md "Session 20").
+ * @example
+ * const OK = new EncodedFields([['grpc-status', '0']]);
+ * stream.end(OK);
+ */
+export class EncodedFields {
+  /** The HPACK block (literals without indexing: it is the same on every connection). */
+  readonly bytes: Buffer;
+
+  constructor(readonly fields: ReadonlyArray<readonly [string, string]>) {
+    this.bytes = encodeFields(fields);
+  }
+}
+
 /** One request stream. Callbacks are set by the server synchronously when the stream arrives. */
 export class H2Stream {
   /** A request body chunk (may be a view into the connection's read buffer: copy what you keep). */
@@ -176,16 +193,18 @@ export class H2Stream {
    * Ends the stream with trailer fields (sent after the queued data). Before any headers this is a
    * trailers-only response: one HEADERS frame with `:status`, content type and the fields.
    */
-  end(fields: ReadonlyArray<readonly [string, string]>): void {
+  end(fields: ReadonlyArray<readonly [string, string]> | EncodedFields): void {
     if (this.localEnded || this.pendingTrailers) return;
+    // The block is only read (queued for the socket), so an EncodedFields' bytes are shared.
+    const block = fields instanceof EncodedFields ? fields.bytes : encodeFields(fields);
     if (!this.headersSent) {
       this.headersSent = true;
       this.localEnded = true;
-      this.conn.emitHeaders(this.id, Buffer.concat([GRPC_RESPONSE_HEADERS, encodeFields(fields)]), true);
+      this.conn.emitHeaders(this.id, Buffer.concat([GRPC_RESPONSE_HEADERS, block]), true);
       this.conn.streamDone(this);
       return;
     }
-    this.pendingTrailers = fields.length > 0 ? encodeFields(fields) : Buffer.alloc(0);
+    this.pendingTrailers = block;
     this.conn.pump(this);
   }
 
