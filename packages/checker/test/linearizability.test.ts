@@ -300,6 +300,25 @@ describe('reports', () => {
     expect(r.linearizability.reason).toContain('5000');
   });
 
+  it('when the global search runs out of budget, a violation on one key is still found per key', () => {
+    const b = new HistoryBuilder();
+    // Unknown writes to `a` make the global search's space explode (each may take any revision);
+    // `b` has a stale read that a search of `b` alone rejects at once.
+    for (let p = 0; p < 40; p++) b.op(p, 0, 100, put('a', `v${p}`), null);
+    b.op(50, 10, 20, put('b', '1'), putOk(2))
+      .op(50, 30, 40, put('b', '2'), putOk(3))
+      .op(51, 50, 60, get('b'), getOk(3, kv('b', '1', 2, 2, 1)));
+    const r = checkHistory(b.file(), { maxStates: 5_000, minimizeMs: 0 });
+    expect(r.verdict).toBe('violation');
+    expect(r.linearizability.model).toBe('global');
+    expect(r.linearizability.note).toMatch(
+      /global search: explored 5000 states; the violation was found per key/,
+    );
+    expect(r.violation!.subHistory.every((o) => o.request.type !== 'put' || o.request.key === 'b')).toBe(
+      true,
+    );
+  });
+
   it('refuses a malformed history', () => {
     expect(() => parseHistory('{"format":"x","events":[]}')).toThrow(/kv-history\/1/);
     const bad = new HistoryBuilder().file();
