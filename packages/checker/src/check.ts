@@ -19,8 +19,9 @@ export interface CheckOptions {
   /**
    * `global` (default): one search with the full model, revisions checked; also enables the watch and
    * serializable checks. When it runs out of budget, the per-key search runs too, and a violation it
-   * finds is the verdict (a per-key projection of a linearizable history is linearizable). `per-key`: one revision-blind search per key group (faster on huge histories,
-   * misses revision anomalies; watches and serializable reads are then not checked).
+   * finds is the verdict (a per-key projection of a linearizable history is linearizable).
+   * `per-key`: one revision-blind search per key group (faster on huge histories, misses revision
+   * anomalies; watches and serializable reads are then not checked).
    */
   model?: 'global' | 'per-key';
   /** Search budget: states explored (default 5,000,000) and wall time (default 60 s). */
