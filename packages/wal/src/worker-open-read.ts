@@ -12,7 +12,6 @@ import { Worker } from 'node:worker_threads';
 import { WalError } from './errors.js';
 import type { MarkerChoice, OpenRead } from './open-read.js';
 import type { SegmentName } from './segment-name.js';
-import type { WalSnapshotMarker } from './types.js';
 import { decodeError, type FromWorker, unpackEntries, type WorkerJob } from './worker-protocol.js';
 
 const WORKER_URL = new URL('./open-read-worker.js', import.meta.url);
@@ -23,7 +22,7 @@ export function readForOpenInWorker(
   choice: MarkerChoice,
 ): Promise<OpenRead> {
   const chooser = typeof choice === 'function' ? choice : undefined;
-  const job: WorkerJob = chooser ? { dir, segments } : { dir, segments, marker: choice as WalSnapshotMarker };
+  const job: WorkerJob = typeof choice === 'function' ? { dir, segments } : { dir, segments, marker: choice };
   return new Promise<OpenRead>((resolve, reject) => {
     // Not unref'd: while the opener awaits the answer, the worker may be all that keeps its process alive.
     const worker = new Worker(WORKER_URL, { workerData: job });
