@@ -139,15 +139,20 @@ export const NEMESES = {
     },
   },
   /**
-   * Removes a random follower (MemberRemove; it stops itself), wipes its data dir and adds it back as a
-   * new member with a new id: as a voter, or as a learner that is then promoted once in sync (rng).
+   * Removes a random follower, or a third of the time the leader (MemberRemove; it stops itself), wipes
+   * its data dir and adds it back as a new member with a new id: as a voter, or as a learner that is
+   * then promoted once in sync (rng).
    */
   membership: {
     name: 'membership',
     minMembers: 3,
     async inject(cluster, rng) {
       const asLearner = rng.next() < 0.5;
-      const { follower: f } = await pickFollower(cluster, rng);
+      // A third of the time the member removed (and added back) is the leader: it applies its own
+      // removal, stops itself and the others elect a new leader, which the re-add then waits for.
+      const removeLeader = rng.next() < 1 / 3;
+      const { leader, follower } = await pickFollower(cluster, rng);
+      const f = removeLeader ? leader : follower;
       if (!f) return ''; // no leader known right now: nothing injected
       const admin = adminClient(cluster, f.index);
       const steps = [];
@@ -167,7 +172,7 @@ export const NEMESES = {
             await sleep(500);
           }
         }
-        steps.push(`removed ${f.name} (${BigInt(oldId).toString(16)})`);
+        steps.push(`removed ${removeLeader ? 'the leader ' : ''}${f.name} (${BigInt(oldId).toString(16)})`);
         if (!(await f.waitExit(5000))) {
           await f.kill('SIGKILL');
           steps.push('did not stop by itself in 5 s: killed');

@@ -133,7 +133,7 @@ async function main() {
       until: () => Date.now() > deadline || recorder.events.length >= 2 * maxOps,
     });
     const faults = await nem.stop();
-    const compactions = await compactor.stop();
+    const { done: compactions, requested: compactionsRequested } = await compactor.stop();
     // A last write inside every watched range, so "delivered everything up to here" is observable.
     // Right after a fault the cluster may still be electing a leader (a rejoining member disrupts the
     // term without pre-vote): attempts that time out are recorded as unknown-outcome puts and retried
@@ -174,6 +174,7 @@ async function main() {
       compactions,
     };
     const file = recorder.toFile({ revision: initialRevision, kvs: [] }, { ...meta, corrupt: a.corrupt });
+    file.compactions = compactionsRequested;
     if (a.corrupt === 'stale-read' && !corruptStaleRead(file)) throw new Error('no read to corrupt');
     if (a.corrupt === 'drop-watch-event' && !dropWatchEvent(file)) throw new Error('no watch event to drop');
     writeFileSync(join(out, 'history.json'), stringifyHistory(file));

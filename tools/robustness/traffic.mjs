@@ -274,13 +274,17 @@ export async function openWatches(endpoints, keys, startRevision) {
 export { prefixEnd, toBytes };
 
 /**
- * Compacts every `everyMs` to 50 revisions behind the head, until stopped. Compaction is not part of the
- * KV model (no request reads a past revision); it matters to watches, which must answer ErrCompacted
- * instead of skipping revisions.
+ * Compacts every `everyMs` to 50 revisions behind the head, until stopped; `stop()` answers the
+ * revisions compacted (`done`) and all those requested (`requested`). Compaction is not part of the KV
+ * model (no request reads a past revision); it matters to watches, which must answer ErrCompacted
+ * instead of skipping revisions, and may leave an event's prev_kv out (see the checker's HistoryFile).
  */
 export function runCompactor(endpoints, everyMs) {
   const client = new KvClient({ endpoints, dialTimeoutMs: 1000, commandTimeoutMs: 2000 });
   const done = [];
+  // Every revision a compaction was requested at, answered or not (a request that timed out may still
+  // have been applied): what the checker may take as compacted when it judges prev_kv.
+  const requested = [];
   let stopping = false;
   const loop = (async () => {
     while (!stopping && everyMs > 0) {
@@ -289,6 +293,7 @@ export function runCompactor(endpoints, everyMs) {
       try {
         const head = (await client.get(PREFIX, { prefix: true, countOnly: true })).header.revision;
         if (head > 60) {
+          requested.push(head - 50);
           await client.compact(head - 50);
           done.push(head - 50);
         }
@@ -302,7 +307,7 @@ export function runCompactor(endpoints, everyMs) {
       stopping = true;
       await loop;
       client.close();
-      return done;
+      return { done, requested };
     },
   };
 }

@@ -147,7 +147,7 @@ export function checkHistory(h: HistoryFile, opts: CheckOptions = {}): CheckRepo
       for (const w of h.watches ?? []) {
         report.watches.checked++;
         for (const resp of w.responses) if ('events' in resp) report.watches.events += resp.events.length;
-        report.watches.problems.push(...checkWatch(w, log));
+        report.watches.problems.push(...checkWatch(w, log, h.compactions));
       }
     }
   }

@@ -112,6 +112,14 @@ export interface HistoryFile {
   initial?: { revision: number; kvs: KeyValue[] };
   events: HistoryEvent[];
   watches?: WatchRecord[];
+  /**
+   * Revisions compaction was requested at while the history was recorded, in any order (answered or
+   * not: a request that timed out may have been applied). A watch may then deliver an event without its
+   * prev_kv: etcd looks the previous value up
+   * when it sends the event, and leaves prev_kv out when a compaction has removed it meanwhile
+   * (etcd-io/etcd#10681; its robustness tests allow it too).
+   */
+  compactions?: number[];
   /** Free-form description of the run (seed, target, nemesis...). */
   meta?: Record<string, unknown>;
 }
@@ -232,6 +240,12 @@ export function parseHistory(text: string): HistoryFile {
       throw new HistoryFormatError(`event ${i} is not an invoke/ok/fail/info event with a process`);
     }
     if (typeof e.time !== 'number') throw new HistoryFormatError(`event ${i} has no numeric time`);
+  }
+  if (
+    h.compactions !== undefined &&
+    !(Array.isArray(h.compactions) && h.compactions.every(Number.isInteger))
+  ) {
+    throw new HistoryFormatError('compactions must be an array of revisions');
   }
   return h;
 }

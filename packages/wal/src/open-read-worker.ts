@@ -50,4 +50,14 @@ async function run(): Promise<void> {
   );
 }
 
-run().catch((err: unknown) => send({ kind: 'error', error: encodeError(err) }));
+run()
+  .catch((err: unknown) => send({ kind: 'error', error: encodeError(err) }))
+  // Stay alive, idle, until the opener terminates this worker (after WORKER_LINGER_MS): ending here
+  // would dispose of the isolate while compile jobs for it may still run (worker-open-read.ts).
+  .finally(() => {
+    port.on('message', () => {});
+    // What the read held (segment buffers, decoded entries) is garbage now; without a collection it
+    // would stay in this isolate's heap until the worker ends. `gc` exists when node runs with
+    // --expose-gc (bin/kv-server does).
+    (globalThis as { gc?: () => void }).gc?.();
+  });

@@ -16,6 +16,32 @@ import { decodeError, type FromWorker, unpackEntries, type WorkerJob } from './w
 
 const WORKER_URL = new URL('./open-read-worker.js', import.meta.url);
 
+/**
+ * How long a worker that has answered stays alive (idle, not holding the process open) before it is
+ * terminated. Why not at once: Node 20 unregisters a worker's isolate from its platform before it
+ * disposes of it, and a TurboFan job for that isolate still running on a platform thread can then ask
+ * the platform for the isolate's task runner (to schedule a collection it needs) and abort the whole
+ * process with "Assertion failed: (data.first) != nullptr" in `NodePlatform::ForIsolate`. Robustness
+ * runs hit it once in ~60 crash restarts (docs/reliability.md, batch Q). The read's hot loops are what
+ * get compiled, and they have ended when the worker answers; idle for this long, its isolate has no
+ * compile job left unless V8's threads get no CPU for seconds.
+ */
+export const WORKER_LINGER_MS = 2000;
+
+/**
+ * Terminates `worker` after `ms`, without keeping the process alive meanwhile (see
+ * {@link WORKER_LINGER_MS}). Resolves when it has exited.
+ * @example
+ * await terminateAfter(worker, WORKER_LINGER_MS);
+ */
+export function terminateAfter(worker: Worker, ms: number): Promise<void> {
+  worker.unref();
+  return new Promise((resolve) => {
+    worker.once('exit', () => resolve());
+    setTimeout(() => void worker.terminate(), ms).unref();
+  });
+}
+
 export function readForOpenInWorker(
   dir: string,
   segments: SegmentName[],
@@ -30,7 +56,7 @@ export function readForOpenInWorker(
     const finish = (err: Error | undefined, value?: OpenRead) => {
       if (settled) return;
       settled = true;
-      void worker.terminate();
+      void terminateAfter(worker, WORKER_LINGER_MS);
       if (err) reject(err);
       else resolve(value!);
     };

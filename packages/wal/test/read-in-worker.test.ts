@@ -178,3 +178,47 @@ describe('Wal.open with readInWorker', () => {
     await wal.close();
   });
 });
+
+describe('the read worker after it has answered', () => {
+  // It lingers, idle, before it is terminated (WORKER_LINGER_MS: an isolate disposed of right after
+  // its hot loops can abort Node 20 from a compile thread), and meanwhile must not hold the process.
+  const LINGER_SOURCE = `
+    const { parentPort } = require('node:worker_threads');
+    parentPort.on('message', (m) => parentPort.postMessage('pong:' + m));
+    parentPort.postMessage('ready');`;
+
+  it('stays alive until the linger ends, then exits', async () => {
+    const { Worker } = await import('node:worker_threads');
+    const { terminateAfter } = await import('../dist/worker-open-read.js');
+    const worker = new Worker(LINGER_SOURCE, { eval: true });
+    await new Promise((r) => worker.once('message', r));
+    const t0 = Date.now();
+    const exited = terminateAfter(worker, 400);
+    await new Promise((r) => setTimeout(r, 150));
+    worker.postMessage('still there?');
+    expect(await new Promise((r) => worker.once('message', r))).toBe('pong:still there?');
+    await exited;
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(390);
+  });
+
+  it('does not keep its process alive while it lingers', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const module = new URL('../dist/worker-open-read.js', import.meta.url).href;
+    const script = `
+      import { Worker } from 'node:worker_threads';
+      import { terminateAfter } from ${JSON.stringify(module)};
+      const worker = new Worker(${JSON.stringify(LINGER_SOURCE)}, { eval: true });
+      worker.once('message', () => { void terminateAfter(worker, 60000); console.log('lingering'); });`;
+    const file = join(tempDir(), 'linger.mjs');
+    writeFileSync(file, script);
+    const t0 = Date.now();
+    const child = spawnSync(process.execPath, [file], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(child.stdout.trim()).toBe('lingering');
+    expect(child.status).toBe(0);
+    // Far below the 60 s linger: the worker did not hold the process open.
+    expect(Date.now() - t0).toBeLessThan(10_000);
+  });
+});

@@ -117,6 +117,14 @@ type Caller = { readonly cancelled: boolean };
 /** The message a removed member stops with (etcd's). */
 export const REMOVED_MESSAGE = 'the member has been permanently removed from the cluster';
 
+/**
+ * How long a member that applied its own removal keeps running before it stops: etcd's fixed
+ * 10 × 100 ms (`stopWithDelay`). A removed leader goes on sending heartbeats meanwhile, which carry the
+ * commit index of its removal: if the message that first carried it was lost, the others still apply
+ * the removal (in a two-member cluster the remaining member could not elect itself otherwise).
+ */
+export const REMOVED_STOP_DELAY_MS = 1000;
+
 /** The kv server core. */
 export class EtcdServer extends EventEmitter implements RaftSink {
   readonly memberId: bigint;
@@ -377,8 +385,17 @@ export class EtcdServer extends EventEmitter implements RaftSink {
   }
 
   onRemoved(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.removedNotified) return;
     this.log.warn(REMOVED_MESSAGE, { 'local-member-id': idHex(this.memberId) });
+    this.notifyRemoved();
+  }
+
+  /** Set once 'removed' has been emitted: a peer's refusal and the own removal's timer may both come. */
+  private removedNotified = false;
+
+  private notifyRemoved(): void {
+    if (this.stopped || this.removedNotified) return;
+    this.removedNotified = true;
     this.emit('removed');
   }
 
@@ -897,8 +914,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
         this.log.info('removed member', { ...ids, 'removed-remote-peer-id': idHex(effect.id), index });
         if (effect.id === this.memberId) {
           this.log.warn(REMOVED_MESSAGE, ids);
-          // Stop after this Ready: the entry removing us is committed, peers will refuse us from now on.
-          setImmediate(() => this.emit('removed'));
+          // Peers that applied the removal refuse us already (onRemoved may stop us sooner).
+          setTimeout(() => this.notifyRemoved(), REMOVED_STOP_DELAY_MS).unref();
         } else {
           this.transport.removePeer(effect.id);
         }
@@ -1167,6 +1184,8 @@ export class EtcdServer extends EventEmitter implements RaftSink {
    * TransferLeadership on Stop), so the cluster does not wait an election timeout for a new one.
    */
   private async transferBeforeStop(): Promise<void> {
+    // A removed member stops without handing over (etcd's does not either): the others elect a leader.
+    if (this.removedNotified) return;
     const progress = this.isLeader ? this.node.status().progress : undefined;
     const to = progress ? mostUpToDateVoter(progress, this.memberId) : 0n;
     if (to === 0n) return;
