@@ -48,6 +48,33 @@ function validUrls(urls: readonly string[]): boolean {
   });
 }
 
+/**
+ * etcd's mayRemoveMember under --strict-reconfig-check, after its started-members check: whether
+ * removing voter `id` would leave fewer voters connected (for the health interval) than a quorum.
+ * A peer that has never been active is safe to remove (it is not part of the active quorum); otherwise
+ * one is taken off the connected count, whether or not the removed member is among them: a member that
+ * connected only moments ago does not count as connected, yet it is not "down" either.
+ *
+ * @example
+ * // Two voters, the peer connected 2 s ago: removing either would break the active quorum.
+ * breaksActiveQuorum(2n, [1n, 2n], 1n, (p) => (p === 2n ? now - 2000 : 0), now); // true
+ */
+export function breaksActiveQuorum(
+  id: bigint,
+  voters: readonly bigint[],
+  self: bigint,
+  activeSince: (peer: bigint) => number,
+  now: number,
+): boolean {
+  if (id !== self && activeSince(id) === 0) return false;
+  const connected = voters.filter((v) => {
+    if (v === self) return true;
+    const since = activeSince(v);
+    return since !== 0 && since <= now - HEALTH_INTERVAL_MS;
+  }).length;
+  return connected - 1 < 1 + Math.floor((voters.length - 1) / 2);
+}
+
 /** Handlers of etcdserverpb.Cluster. */
 export class ClusterApi {
   constructor(
@@ -131,11 +158,10 @@ export class ClusterApi {
       const started = voters.filter(Membership.isStarted).length;
       if (voters.length === 0 || started < Math.floor(voters.length / 2) + 1)
         throw Errors.memberNotEnoughStarted();
-      // etcd's mayRemoveMember: the voters connected for the last health interval, less the removed
-      // one, must still be a quorum of the voters after the removal.
-      const all = ms.voters();
-      const active = this.connectedVoters(all) - (this.isConnected(req.ID) ? 1 : 0);
-      if (active < 1 + Math.floor((all.length - 1) / 2)) throw Errors.unhealthy();
+      const voterIds = ms.voters().map((v) => v.id);
+      const activeSince = (peer: bigint) => this.etcd.transport.activeSince(peer);
+      if (breaksActiveQuorum(req.ID, voterIds, this.etcd.memberId, activeSince, Date.now()))
+        throw Errors.unhealthy();
     }
     await this.etcd.proposeConfChange(ConfChangeType.RemoveNode, { ...m });
     return { header: this.hdr(), members: this.list() };
