@@ -115,9 +115,8 @@ export interface HistoryFile {
   /**
    * Revisions compaction was requested at while the history was recorded, in any order (answered or
    * not: a request that timed out may have been applied). A watch may then deliver an event without its
-   * prev_kv: etcd looks the previous value up
-   * when it sends the event, and leaves prev_kv out when a compaction has removed it meanwhile
-   * (etcd-io/etcd#10681; its robustness tests allow it too).
+   * prev_kv: etcd looks the previous value up when it sends the event, and leaves prev_kv out when a
+   * compaction has removed it meanwhile (etcd-io/etcd#10681; its robustness tests allow it too).
    */
   compactions?: number[];
   /** Free-form description of the run (seed, target, nemesis...). */

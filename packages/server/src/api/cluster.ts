@@ -48,6 +48,11 @@ function validUrls(urls: readonly string[]): boolean {
   });
 }
 
+/** etcd's isConnectedSince: active (since !== 0) for at least the health interval. */
+function connectedLongEnough(since: number, now: number): boolean {
+  return since !== 0 && since <= now - HEALTH_INTERVAL_MS;
+}
+
 /**
  * etcd's mayRemoveMember under --strict-reconfig-check, after its started-members check: whether
  * removing voter `id` would leave fewer voters connected (for the health interval) than a quorum.
@@ -67,11 +72,7 @@ export function breaksActiveQuorum(
   now: number,
 ): boolean {
   if (id !== self && activeSince(id) === 0) return false;
-  const connected = voters.filter((v) => {
-    if (v === self) return true;
-    const since = activeSince(v);
-    return since !== 0 && since <= now - HEALTH_INTERVAL_MS;
-  }).length;
+  const connected = voters.filter((v) => v === self || connectedLongEnough(activeSince(v), now)).length;
   return connected - 1 < 1 + Math.floor((voters.length - 1) / 2);
 }
 
@@ -97,9 +98,7 @@ export class ClusterApi {
   }
 
   private isConnected(id: bigint): boolean {
-    if (id === this.etcd.memberId) return true;
-    const since = this.etcd.transport.activeSince(id);
-    return since !== 0 && since <= Date.now() - HEALTH_INTERVAL_MS;
+    return id === this.etcd.memberId || connectedLongEnough(this.etcd.transport.activeSince(id), Date.now());
   }
 
   /** Served from local state, like etcd 3.4 (no linearizable read). */
