@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64 --expose-gc --max-inlined-bytecode-size-cumulative=230
+#!/usr/bin/env -S node --max-semi-space-size=64 --expose-gc --max-inlined-bytecode-size-cumulative=230 --heap-growing-percent=300
 /**
  * The `kv-server` binary: etcd's flags and ETCD_* environment variables, zap-style JSON logs,
  * SIGTERM/SIGINT graceful stop (a second signal exits at once).
