@@ -2,11 +2,11 @@
  * Event-loop lateness and GC pauses of a running kv-server, with wall-clock times, for
  * tools/bench/loop-lag.sh. Preload with `KV_NODE_FLAGS="--require tools/bench/loop-lag.cjs"`.
  * A 1 ms interval timer records every turn that held it up by more than $KV_LAG_MS (default 3 ms);
- * a PerformanceObserver records GC pauses (kind, as
- * perf_hooks.constants: 1 minor, 4 major, 8 incremental, 16 weak callbacks).
- * On SIGTERM or exit both go to $KV_LAG_OUT (default /tmp/kv-loop-lag.json; `%p` in it becomes the
- * process id, for several members sharing one environment) as
- * [type, epoch ms, duration ms, kind?] rows. The timer itself adds a little work per millisecond.
+ * a PerformanceObserver records GC pauses (kind as in perf_hooks.constants: 1 minor, 4 major,
+ * 8 incremental, 16 weak callbacks). On SIGTERM or exit both go to $KV_LAG_OUT (default
+ * /tmp/kv-loop-lag.json; `%p` in it becomes the process id, for several members sharing one
+ * environment) as [type, epoch ms, duration ms, kind?] rows. The timer itself adds a little work per
+ * millisecond.
  */
 const { PerformanceObserver, performance } = require('node:perf_hooks');
 const { writeFileSync } = require('node:fs');
