@@ -48,6 +48,11 @@ function validUrls(urls: readonly string[]): boolean {
   });
 }
 
+/** Votes that make a quorum of `n` voters. */
+function majority(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
 /** etcd's isConnectedSince: active (since !== 0) for at least the health interval. */
 function connectedLongEnough(since: number, now: number): boolean {
   return since !== 0 && since <= now - HEALTH_INTERVAL_MS;
@@ -73,7 +78,7 @@ export function breaksActiveQuorum(
 ): boolean {
   if (id !== self && activeSince(id) === 0) return false;
   const connected = voters.filter((v) => v === self || connectedLongEnough(activeSince(v), now)).length;
-  return connected - 1 < 1 + Math.floor((voters.length - 1) / 2);
+  return connected - 1 < majority(voters.length - 1);
 }
 
 /** Handlers of etcdserverpb.Cluster. */
@@ -125,7 +130,7 @@ export class ClusterApi {
       const voters = ms.voters();
       const nmembers = voters.length + 1;
       const nstarted = voters.filter(Membership.isStarted).length;
-      if (!(nstarted === 1 && nmembers === 2) && nstarted < Math.floor(nmembers / 2) + 1) {
+      if (!(nstarted === 1 && nmembers === 2) && nstarted < majority(nmembers)) {
         throw Errors.memberNotEnoughStarted();
       }
       // etcd's isConnectedFullySince: every voter connected for the last health interval.
@@ -150,13 +155,13 @@ export class ClusterApi {
     this.admin(ctx);
     const ms = this.etcd.membership;
     const m = ms.get(req.ID);
-    if (!m) throw ms.removed.has(req.ID) ? Errors.memberNotFound() : Errors.memberNotFound();
+    // An id removed earlier answers the same (etcd maps ErrIDRemoved to ErrGRPCMemberNotFound).
+    if (!m) throw Errors.memberNotFound();
     if (this.strictReconfigCheck && !m.isLearner) {
       // Removing a voter must leave a quorum of started voters.
       const voters = ms.voters().filter((v) => v.id !== req.ID);
       const started = voters.filter(Membership.isStarted).length;
-      if (voters.length === 0 || started < Math.floor(voters.length / 2) + 1)
-        throw Errors.memberNotEnoughStarted();
+      if (voters.length === 0 || started < majority(voters.length)) throw Errors.memberNotEnoughStarted();
       const voterIds = ms.voters().map((v) => v.id);
       const activeSince = (peer: bigint) => this.etcd.transport.activeSince(peer);
       if (breaksActiveQuorum(req.ID, voterIds, this.etcd.memberId, activeSince, Date.now()))
