@@ -3,13 +3,13 @@
  * `Buffer.allocUnsafe`: `alloc(n)` returns a view into the current chunk and starts a new chunk when
  * it is full.
  *
- * Why: every put encodes its KeyValue and a backend key. As standalone typed arrays each costs an
- * ArrayBuffer object on the V8 heap, and above 64 bytes a malloc'd backing store that the young
- * generation's ArrayBuffer sweeper frees again; the encoded KeyValue lives in the read cache for a
- * second or two, so both objects are copied by every scavenge it outlives. A view into a chunk is one
- * object and no malloc. The cost: a chunk stays allocated while any view into it is reachable, so
- * only bytes with similar lifetimes should share a slab, and holders that keep single views for long
- * (a memory engine's stored values) copy them out.
+ * Why: every put encodes its KeyValue. As a standalone typed array it costs an ArrayBuffer object on
+ * the V8 heap, and above 64 bytes a malloc'd backing store that the young generation's ArrayBuffer
+ * sweeper frees again; the encoded KeyValue lives in the read cache for a second or two, so both
+ * objects are copied by every scavenge it outlives. A view into a chunk is one object and no malloc.
+ * The cost: a chunk stays allocated while any view into it is reachable, so only bytes with similar
+ * lifetimes should share a slab, and holders that keep single views for long (a memory engine's stored
+ * values) copy them out.
  *
  * Bytes handed out are never written again by the slab: callers fill them once, right after `alloc`.
  */
@@ -48,5 +48,5 @@ export function isPartialView(bytes: Uint8Array): boolean {
   return bytes.byteLength !== bytes.buffer.byteLength;
 }
 
-/** The slab of per-revision bytes written on the apply path (encoded KeyValues, backend keys). */
+/** The slab of per-revision bytes written on the apply path (encoded KeyValues). */
 export const revisionSlab = new ByteSlab();

@@ -42,7 +42,21 @@ function readUint64(bytes: Uint8Array, offset: number): number {
 
 /** Encodes a revision as a key-bucket key; tombstones get the trailing 't'. */
 export function revToBytes(main: number, sub: number, tombstone = false): Uint8Array {
-  const out = new Uint8Array(tombstone ? REV_BYTES_LEN + 1 : REV_BYTES_LEN);
+  return writeRevBytes(new Uint8Array(tombstone ? REV_BYTES_LEN + 1 : REV_BYTES_LEN), main, sub, tombstone);
+}
+
+/** Shared scratch keys for {@link revKeyScratch}: 17 bytes, and 18 for a tombstone. */
+const scratchKeys = [new Uint8Array(REV_BYTES_LEN), new Uint8Array(REV_BYTES_LEN + 1)] as const;
+
+/**
+ * A key-bucket key in shared scratch bytes, overwritten by the next call: for a caller that copies it
+ * at once (a write batch's put does), so a put allocates no key of its own.
+ */
+export function revKeyScratch(main: number, sub: number, tombstone: boolean): Uint8Array {
+  return writeRevBytes(scratchKeys[tombstone ? 1 : 0], main, sub, tombstone);
+}
+
+function writeRevBytes(out: Uint8Array, main: number, sub: number, tombstone: boolean): Uint8Array {
   writeUint64(out, 0, main);
   out[8] = 0x5f; // '_'
   writeUint64(out, 9, sub);

@@ -579,8 +579,10 @@ export class MvccStore implements HistorySource {
       const lastBackend = entries.length > 0 ? entries[entries.length - 1]!.main : from - 1;
       if (entries.length <= maxEntries) {
         for (const buf of src.buffers) {
-          for (const e of buf.history)
-            if (e.main > lastBackend && e.main >= from && e.main <= to) entries.push(e);
+          for (let i = 0; i < buf.historyLength; i++) {
+            const main = buf.historyMain(i);
+            if (main > lastBackend && main >= from && main <= to) entries.push(buf.historyEntry(i));
+          }
         }
       }
       if (entries.length <= maxEntries) return { entries, upTo: to };

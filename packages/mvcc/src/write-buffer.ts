@@ -8,7 +8,7 @@
 import type { WriteBatch } from './backend/types.js';
 import { bytesToKey } from './btree.js';
 import { revId } from './key-index.js';
-import { revToBytes } from './revision.js';
+import { revKeyScratch } from './revision.js';
 
 export const KEY_BUCKET = 'key';
 export const META_BUCKET = 'meta';
@@ -25,8 +25,14 @@ export interface HistoryEntry {
 export class WriteBuffer {
   /** revId -> encoded KeyValue, for point reads by revision. */
   readonly kvs = new Map<string, Uint8Array>();
-  /** Key-bucket entries in the order written (ascending revision). */
-  readonly history: HistoryEntry[] = [];
+  /**
+   * Key-bucket entries in the order written (ascending revision), as parallel arrays rather than one
+   * object per entry: they live until the backend commit, so a young collection usually finds them.
+   */
+  private readonly mains: number[] = [];
+  private readonly subs: number[] = [];
+  private readonly tombstones: boolean[] = [];
+  private readonly values: Uint8Array[] = [];
   /** `bucket \0 latin1(key)` -> value, or null for a delete. */
   readonly meta = new Map<string, Uint8Array | null>();
 
@@ -36,21 +42,49 @@ export class WriteBuffer {
     return this.batch.length;
   }
 
+  /** Number of key-bucket entries. */
+  get historyLength(): number {
+    return this.mains.length;
+  }
+
+  /** Key-bucket entry `i` (0-based, in revision order). */
+  historyEntry(i: number): HistoryEntry {
+    return {
+      main: this.mains[i]!,
+      sub: this.subs[i]!,
+      tombstone: this.tombstones[i]!,
+      value: this.values[i]!,
+    };
+  }
+
+  /** Main revision of key-bucket entry `i`. */
+  historyMain(i: number): number {
+    return this.mains[i]!;
+  }
+
   /** A point to roll back to: the batch and history lengths now. */
   mark(): { ops: number; history: number } {
-    return { ops: this.batch.length, history: this.history.length };
+    return { ops: this.batch.length, history: this.mains.length };
   }
 
   /** Forgets the revisions written since `mark` (a write transaction failed halfway). */
   rollback(mark: { ops: number; history: number }): void {
-    for (const e of this.history.splice(mark.history)) this.kvs.delete(revId(e.main, e.sub));
+    for (let i = mark.history; i < this.mains.length; i++)
+      this.kvs.delete(revId(this.mains[i]!, this.subs[i]!));
+    this.mains.length = mark.history;
+    this.subs.length = mark.history;
+    this.tombstones.length = mark.history;
+    this.values.length = mark.history;
     this.batch.truncate(mark.ops);
   }
 
   putRevision(main: number, sub: number, tombstone: boolean, value: Uint8Array): void {
     this.kvs.set(revId(main, sub), value);
-    this.history.push({ main, sub, tombstone, value });
-    this.batch.put(KEY_BUCKET, revToBytes(main, sub, tombstone), value);
+    this.mains.push(main);
+    this.subs.push(sub);
+    this.tombstones.push(tombstone);
+    this.values.push(value);
+    this.batch.put(KEY_BUCKET, revKeyScratch(main, sub, tombstone), value);
   }
 
   /** Physical removal of a compacted revision (not readable afterwards by new readers). */

@@ -3,9 +3,9 @@
  * restore and hashing. An engine supplies raw point reads, raw ordered scans over its single key space,
  * atomic batch writes and a few maintenance hooks.
  */
-import { revisionSlab } from '../byte-slab.js';
 import { Crc32c } from '../crc32.js';
 import { ErrClosed, ErrCorruptSnapshot } from '../errors.js';
+import { KeyLog } from './key-log.js';
 import { bucketPrefix, physicalKey, scanBounds, splitKey } from './keys.js';
 import type { Backend, EngineName, Entry, HashOptions, ReadView, ScanOptions, WriteBatch } from './types.js';
 
@@ -68,24 +68,30 @@ export abstract class BaseBackend implements Backend {
 
   batch(): WriteBatch {
     this.checkOpen();
-    const ops: RawOp[] = [];
+    // Keys are copied in at once (the caller may reuse its key bytes); values are the batch's from
+    // put() on (WriteBatch contract).
+    const keys = new KeyLog();
+    const values: (Uint8Array | undefined)[] = [];
     return {
-      // Keys live as long as the batch, like the encoded revisions that are most of its values.
       put: (bucket, key, value) => {
-        ops.push({ key: physicalKey(bucket, key, revisionSlab), value });
+        keys.push(bucketPrefix(bucket), key);
+        values.push(value);
       },
       delete: (bucket, key) => {
-        ops.push({ key: physicalKey(bucket, key, revisionSlab), value: undefined });
+        keys.push(bucketPrefix(bucket), key);
+        values.push(undefined);
       },
       get length() {
-        return ops.length;
+        return values.length;
       },
       truncate: (length) => {
-        if (length < ops.length) ops.length = length;
+        if (length >= values.length) return;
+        values.length = length;
+        keys.truncate(length);
       },
       commit: async () => {
         this.checkOpen();
-        if (ops.length > 0) await this.writeRaw(ops);
+        if (values.length > 0) await this.writeRaw(keys.ops(values));
       },
     };
   }

@@ -3,8 +3,6 @@
  * bucket is one contiguous, ordered run of the engine's single key space.
  */
 
-import type { ByteSlab } from '../byte-slab.js';
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const prefixCache = new Map<string, Uint8Array>();
@@ -22,11 +20,10 @@ export function bucketPrefix(bucket: string): Uint8Array {
   return p;
 }
 
-/** `bucket '\0' key`, in bytes of `slab` when given (else a buffer of its own). */
-export function physicalKey(bucket: string, key: Uint8Array, slab?: ByteSlab): Uint8Array {
+/** `bucket '\0' key`. */
+export function physicalKey(bucket: string, key: Uint8Array): Uint8Array {
   const p = bucketPrefix(bucket);
-  const n = p.length + key.length;
-  const out = slab ? slab.alloc(n) : new Uint8Array(n);
+  const out = new Uint8Array(p.length + key.length);
   out.set(p);
   out.set(key, p.length);
   return out;

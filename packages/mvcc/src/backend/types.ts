@@ -55,7 +55,10 @@ export interface ReadView {
   close(): void;
 }
 
-/** A set of writes committed atomically. Keys and values are owned by the batch once put: don't mutate them. */
+/**
+ * A set of writes committed atomically. Keys are copied in by put/delete (the caller may reuse its key
+ * bytes at once); values are owned by the batch once put: don't mutate them.
+ */
 export interface WriteBatch {
   put(bucket: string, key: Uint8Array, value: Uint8Array): void;
   delete(bucket: string, key: Uint8Array): void;

@@ -5,10 +5,22 @@ const CHUNK_SIZE = 64 * 1024;
 /** Larger payloads get a chunk of their own (they would waste most of a shared one). */
 const MAX_SHARED = CHUNK_SIZE / 4;
 
+/** Entries per block of per-entry numbers (see {@link PackedEntries}). */
+const DEFAULT_BLOCK_ENTRIES = 1024;
+
+// Per-entry fields, in this order, `FIELDS` numbers per entry in a block.
+const TERM = 0;
+const TYPE = 1;
+/** Absolute number of the chunk holding the payload (see `firstChunk`). */
+const CHUNK = 2;
+const START = 3;
+const LENGTH = 4;
+const FIELDS = 5;
+
 /**
- * A run of raft entries packed for a long stay in memory: terms, types and data locations in plain
- * number arrays, payloads copied into 64 KiB byte chunks. `entry(k)` builds an {@link Entry} (with its
- * data as a view into a chunk) each time it is asked.
+ * A run of raft entries packed for a long stay in memory: each entry's term, type and payload location
+ * in fixed-size blocks of numbers (`Float64Array`s), payloads copied into 64 KiB byte chunks.
+ * `entry(k)` builds an {@link Entry} (with its data as a view into a chunk) each time it is asked.
  *
  * Why: a member keeps every entry until the next snapshot (`--snapshot-count`, 100 000 by default, so
  * that slow followers can catch up from the log). As one object plus one data array each, the entries
@@ -17,44 +29,57 @@ const MAX_SHARED = CHUNK_SIZE / 4;
  * objects `entry(k)` makes die young. Received payloads are views into network buffers, so copying
  * them also lets those buffers go.
  *
+ * Why blocks of typed arrays rather than growing number arrays: a growing array is copied at every
+ * growth step, and past ~16 000 entries each copy is a large object that only a full collection frees
+ * (about three times the final size over a log's life; docs/benchmarks.md "Session 22", item 2).
+ * A block is allocated once, its bytes live outside the JavaScript heap, and dropping entries from the
+ * front releases whole blocks.
+ *
  * Chunk bytes are written once and never reused, so a view handed out stays valid (and unchanged)
  * after the entries it came from are truncated or dropped; dropping releases whole chunks.
  */
 export class PackedEntries {
-  private terms: number[] = [];
-  private types: number[] = [];
-  /** Absolute number of the chunk holding entry k's payload (see `firstChunk`). */
-  private chunkOf: number[] = [];
-  private starts: number[] = [];
-  private lengths: number[] = [];
+  /** Per-entry numbers; entry k is at slot `head + k` counted across the blocks. */
+  private blocks: Float64Array[] = [];
+  /** Slot of entry 0 in `blocks[0]`. */
+  private head = 0;
+  private count = 0;
   private chunks: Uint8Array[] = [];
   /** Absolute number of `chunks[0]`. */
   private firstChunk = 0;
   /** Bytes used in the last chunk; new payloads go after them (a full or private chunk is "full"). */
   private fill = CHUNK_SIZE;
 
+  /** @param blockEntries entries per block of numbers (small values are for tests). */
+  constructor(private readonly blockEntries = DEFAULT_BLOCK_ENTRIES) {}
+
   /** Number of entries. */
   get length(): number {
-    return this.terms.length;
+    return this.count;
   }
 
   /** Term of entry k (0-based). */
   term(k: number): number {
-    return this.terms[k]!;
+    return this.field(k, TERM);
   }
 
   /** Payload bytes of entry k. */
   dataLength(k: number): number {
-    return this.lengths[k]!;
+    return this.field(k, LENGTH);
   }
 
   /** Entry k as an object, given its raft index. */
   entry(k: number, index: number): Entry {
-    const len = this.lengths[k]!;
-    const start = this.starts[k]!;
+    const slot = this.head + k;
+    const block = this.blocks[Math.floor(slot / this.blockEntries)]!;
+    const at = (slot % this.blockEntries) * FIELDS;
+    const len = block[at + LENGTH]!;
+    const start = block[at + START]!;
     const data =
-      len === 0 ? EMPTY_BYTES : this.chunks[this.chunkOf[k]! - this.firstChunk]!.subarray(start, start + len);
-    return { term: this.terms[k]!, index, type: this.types[k] as EntryType, data };
+      len === 0
+        ? EMPTY_BYTES
+        : this.chunks[block[at + CHUNK]! - this.firstChunk]!.subarray(start, start + len);
+    return { term: block[at + TERM]!, index, type: block[at + TYPE] as EntryType, data };
   }
 
   /** Appends an entry, copying its payload. */
@@ -76,30 +101,39 @@ export class PackedEntries {
       this.chunks[this.chunks.length - 1]!.set(e.data, start);
       this.fill += len;
     }
-    this.terms.push(e.term);
-    this.types.push(e.type);
-    this.chunkOf.push(chunk);
-    this.starts.push(start);
-    this.lengths.push(len);
+    const slot = this.head + this.count;
+    const b = Math.floor(slot / this.blockEntries);
+    if (b === this.blocks.length) this.blocks.push(new Float64Array(this.blockEntries * FIELDS));
+    const block = this.blocks[b]!;
+    const at = (slot % this.blockEntries) * FIELDS;
+    block[at + TERM] = e.term;
+    block[at + TYPE] = e.type;
+    block[at + CHUNK] = chunk;
+    block[at + START] = start;
+    block[at + LENGTH] = len;
+    this.count++;
   }
 
   /** Keeps the first `n` entries. */
   truncate(n: number): void {
-    if (n >= this.length) return;
-    for (const a of this.fields()) a.length = n;
+    if (n >= this.count) return;
     // Chunks after the last kept payload go; the fill stays, so no byte handed out is written again.
-    const last = this.lastChunkUsed();
+    const last = this.lastChunkUsed(n);
     const keep = last === undefined ? 0 : last - this.firstChunk + 1;
     if (keep < this.chunks.length) {
       this.chunks.length = keep;
       this.fill = CHUNK_SIZE;
     }
+    this.count = n;
+    this.releaseBlocks();
   }
 
   /** Drops the first `n` entries and every chunk only they used. */
   dropFront(n: number): void {
     if (n <= 0) return;
-    for (const a of this.fields()) a.splice(0, n);
+    n = Math.min(n, this.count);
+    this.head += n;
+    this.count -= n;
     const first = this.firstChunkUsed();
     if (first === undefined) {
       // No payload left: a partly filled last chunk may stay for the next entries.
@@ -110,15 +144,33 @@ export class PackedEntries {
       this.chunks.splice(0, first - this.firstChunk);
       this.firstChunk = first;
     }
+    this.releaseBlocks();
   }
 
   /** Removes every entry. */
   clear(): void {
-    this.dropFront(this.length);
+    this.dropFront(this.count);
   }
 
-  private fields(): number[][] {
-    return [this.terms, this.types, this.chunkOf, this.starts, this.lengths];
+  private field(k: number, f: number): number {
+    const slot = this.head + k;
+    return this.blocks[Math.floor(slot / this.blockEntries)]![(slot % this.blockEntries) * FIELDS + f]!;
+  }
+
+  /** Drops blocks that hold no entry: whole ones before the first entry and after the last. */
+  private releaseBlocks(): void {
+    if (this.count === 0) {
+      this.blocks.length = 0;
+      this.head = 0;
+      return;
+    }
+    const end = Math.ceil((this.head + this.count) / this.blockEntries);
+    if (end < this.blocks.length) this.blocks.length = end;
+    const before = Math.floor(this.head / this.blockEntries);
+    if (before > 0) {
+      this.blocks.splice(0, before);
+      this.head -= before * this.blockEntries;
+    }
   }
 
   private lastChunk(): number {
@@ -127,13 +179,13 @@ export class PackedEntries {
 
   /** Chunk of the first entry with a payload. */
   private firstChunkUsed(): number | undefined {
-    for (let k = 0; k < this.lengths.length; k++) if (this.lengths[k]! > 0) return this.chunkOf[k];
+    for (let k = 0; k < this.count; k++) if (this.field(k, LENGTH) > 0) return this.field(k, CHUNK);
     return undefined;
   }
 
-  /** Chunk of the last entry with a payload. */
-  private lastChunkUsed(): number | undefined {
-    for (let k = this.lengths.length - 1; k >= 0; k--) if (this.lengths[k]! > 0) return this.chunkOf[k];
+  /** Chunk of the last of the first `n` entries with a payload. */
+  private lastChunkUsed(n: number): number | undefined {
+    for (let k = n - 1; k >= 0; k--) if (this.field(k, LENGTH) > 0) return this.field(k, CHUNK);
     return undefined;
   }
 }
