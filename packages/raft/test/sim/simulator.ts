@@ -128,6 +128,13 @@ export class Simulation {
   private readonly entryAt = new Map<string, { key: string; prevTerm: number | undefined }>();
   private readonly committedAt = new Map<number, { term: number; key: string; hash: number }>();
   private maxCommitted = 0;
+  /**
+   * Per index, an upper bound of the term in which it was committed: the term of the first node seen
+   * (at a Ready) with a commit index covering it. Only the leader of that term, or a later one, is
+   * bound to hold the entry; a stale leader of an earlier term may lack it (checkCommittedInLeaders).
+   */
+  private readonly commitTermBound = new Map<number, number>();
+  private commitBoundUpTo = 0;
   private readonly stats: SimResult;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
@@ -272,6 +279,7 @@ export class Simulation {
     while (n.rn?.hasReady()) {
       const rn = n.rn;
       const rd = rn.ready();
+      this.noteCommitTerm(rn.raft.log.committed, rn.raft.term);
       this.observeProposals(n, rd);
       this.checkReadStates(n, rd);
       if (process.env.RAFT_SIM_VERBOSE) {
@@ -440,10 +448,24 @@ export class Simulation {
     }
   }
 
+  /** Records `term` as the commit-term bound of the indexes up to `commit` not seen committed before. */
+  private noteCommitTerm(commit: number, term: number): void {
+    for (let i = this.commitBoundUpTo + 1; i <= commit; i++) this.commitTermBound.set(i, term);
+    this.commitBoundUpTo = Math.max(this.commitBoundUpTo, commit);
+  }
+
+  /**
+   * Leader completeness at the moment an entry is first applied: a live leader must hold it if its term
+   * is at least the one the entry was committed in (it committed the entry, or was elected after). A
+   * leader of an earlier term that has not learned of its successors is stale and may lack it (the
+   * entry's own term can be older still: an entry of term 5 committed in term 7 need not be in term 6's
+   * leader). Leaders elected after the entry was applied are checked in onNewLeader.
+   */
   private checkCommittedInLeaders(e: Entry): void {
+    const committedIn = this.commitTermBound.get(e.index) ?? e.term;
     for (const n of this.live()) {
       const r = n.rn!.raft;
-      if (r.state !== StateType.Leader || r.term < e.term) continue;
+      if (r.state !== StateType.Leader || r.term < committedIn) continue;
       if (e.index < r.log.firstIndex()) continue;
       if (r.log.termOrZero(e.index) !== e.term) {
         this.fail(`committed entry ${e.index}@${e.term} missing from leader ${n.id} (term ${r.term})`);
