@@ -13,8 +13,8 @@ const INITIAL_BYTES = 4096;
  * those objects (docs/benchmarks.md "Session 23"). Here a key costs its bytes and one small integer;
  * the views and operation objects are made at commit, when they are about to be handed to the engine.
  *
- * Bytes handed out by `ops` are never written again: a later `push` or `truncate` first moves the log
- * to a buffer of its own.
+ * Bytes handed out by `ops` are never written again: a `push` after it first moves the log to a buffer
+ * of its own (a `truncate` only moves the end).
  */
 export class KeyLog {
   private bytes = new Uint8Array(0);
