@@ -28,11 +28,11 @@ export class WriteBuffer {
   /**
    * Key-bucket entries in the order written (ascending revision), as parallel arrays rather than one
    * object per entry: they live until the backend commit, so a young collection usually finds them.
+   * An entry's value is its `kvs` entry.
    */
   private readonly mains: number[] = [];
   private readonly subs: number[] = [];
   private readonly tombstones: boolean[] = [];
-  private readonly values: Uint8Array[] = [];
   /** `bucket \0 latin1(key)` -> value, or null for a delete. */
   readonly meta = new Map<string, Uint8Array | null>();
 
@@ -49,12 +49,9 @@ export class WriteBuffer {
 
   /** Key-bucket entry `i` (0-based, in revision order). */
   historyEntry(i: number): HistoryEntry {
-    return {
-      main: this.mains[i]!,
-      sub: this.subs[i]!,
-      tombstone: this.tombstones[i]!,
-      value: this.values[i]!,
-    };
+    const main = this.mains[i]!;
+    const sub = this.subs[i]!;
+    return { main, sub, tombstone: this.tombstones[i]!, value: this.kvs.get(revId(main, sub))! };
   }
 
   /** Main revision of key-bucket entry `i`. */
@@ -74,7 +71,6 @@ export class WriteBuffer {
     this.mains.length = mark.history;
     this.subs.length = mark.history;
     this.tombstones.length = mark.history;
-    this.values.length = mark.history;
     this.batch.truncate(mark.ops);
   }
 
@@ -83,7 +79,6 @@ export class WriteBuffer {
     this.mains.push(main);
     this.subs.push(sub);
     this.tombstones.push(tombstone);
-    this.values.push(value);
     this.batch.put(KEY_BUCKET, revKeyScratch(main, sub, tombstone), value);
   }
 
