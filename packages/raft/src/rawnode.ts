@@ -259,9 +259,12 @@ export class RawNode {
   hasReady(): boolean {
     if (this.inFlight) return false;
     const r = this.raft;
-    const ss = r.softState();
-    if (ss.lead !== this.prevSoftState.lead || ss.raftState !== this.prevSoftState.raftState) return true;
-    if (!hardStateEqual(r.hardState(), this.prevHardState)) return true;
+    // Field by field rather than through softState()/hardState(): this runs several times per Ready and
+    // would build two objects each time (in code V8 has not optimized yet, nothing removes them).
+    const ps = this.prevSoftState;
+    if (r.lead !== ps.lead || r.state !== ps.raftState) return true;
+    const ph = this.prevHardState;
+    if (r.term !== ph.term || r.vote !== ph.vote || r.log.committed !== ph.commit) return true;
     if (r.log.hasPendingSnapshot()) return true;
     if (r.msgs.length > 0 || r.log.unstable.entries.length > 0 || r.log.hasNextCommittedEntries())
       return true;
@@ -298,7 +301,8 @@ export class RawNode {
     if (r.log.unstable.snapshot) rd.snapshot = r.log.unstable.snapshot;
     r.msgs = [];
     r.readStates = [];
-    const last = rd.entries[rd.entries.length - 1];
+    // Not entries[length - 1] on an empty list: index -1 is a named-property miss (a megamorphic load).
+    const last = rd.entries.length > 0 ? rd.entries[rd.entries.length - 1] : undefined;
     this.inFlight = {
       committed: rd.committedEntries,
       ...(last ? { lastEntry: { index: last.index, term: last.term } } : {}),

@@ -3,6 +3,7 @@
  * msgappv2 (type byte; AppEntries shortcut with etcd's term/index tracking), decoded incrementally.
  */
 import { EMPTY_BYTES, type Entry, encodeEntry, encodeMessage, type Message, MessageType } from '@kv/raft';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   ByteQueue,
@@ -157,6 +158,41 @@ describe('ByteQueue', () => {
     expect(hex(q.take(3))).toBe('000000');
     expect(q.length).toBe(6);
     expect(hex(q.take(6))).toBe('00010203ff'.padStart(12, '0'));
+  });
+
+  it('takes, skips and reads exactly what a flat copy of the pushed bytes holds (property)', () => {
+    const op = fc.oneof(
+      fc.record({ push: fc.uint8Array({ maxLength: 9 }) }),
+      fc.record({ take: fc.nat(12) }),
+      fc.record({ skip: fc.nat(12) }),
+      fc.record({ byteAt: fc.nat(12) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+        const q = new ByteQueue();
+        let flat: number[] = [];
+        for (const o of ops) {
+          if ('push' in o) {
+            q.push(Buffer.from(o.push));
+            flat.push(...o.push);
+          } else if ('take' in o) {
+            if (o.take > flat.length) expect(() => q.take(o.take)).toThrow(RangeError);
+            else {
+              expect([...q.take(o.take)]).toEqual(flat.slice(0, o.take));
+              flat = flat.slice(o.take);
+            }
+          } else if ('skip' in o) {
+            if (o.skip > flat.length) expect(() => q.skip(o.skip)).toThrow(RangeError);
+            else {
+              q.skip(o.skip);
+              flat = flat.slice(o.skip);
+            }
+          } else if (o.byteAt < flat.length) expect(q.byteAt(o.byteAt)).toBe(flat[o.byteAt]);
+          expect(q.length).toBe(flat.length);
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
 

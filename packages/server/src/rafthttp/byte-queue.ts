@@ -85,8 +85,20 @@ export class ByteQueue {
     return out;
   }
 
-  /** Drops the first `n` bytes. */
+  /** Drops the first `n` bytes (n <= length) without copying them or making a view of them. */
   skip(n: number): void {
-    this.take(n);
+    if (n > this.total) throw new RangeError('ByteQueue.skip past the end');
+    this.total -= n;
+    let left = n;
+    while (left > 0) {
+      const avail = this.chunks[0]!.length - this.head;
+      if (left < avail) {
+        this.head += left;
+        return;
+      }
+      left -= avail;
+      this.chunks.shift();
+      this.head = 0;
+    }
   }
 }
